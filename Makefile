@@ -1,0 +1,54 @@
+# Cocoon — build, test and benchmark entry points. `make help` lists them.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# tongo ships libemulator.so inside its module; the binary loads it from bin/.
+TONGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/tonkeeper/tongo)
+NODE_DIRS := contracts tests/conformance tests/sandboxbench
+
+.PHONY: help build test lint bench contracts contracts-check conformance node-deps clean
+
+help:
+	@echo "make build            bin/cocoon (+ bin/libemulator.so beside it)"
+	@echo "make test             everything CI runs: contracts-check, vet, go test -race, conformance"
+	@echo "make lint             gofmt and staticcheck"
+	@echo "make bench            devnet benchmarks against @ton/sandbox -> docs/PERFORMANCE.md"
+	@echo "make contracts        recompile contracts/*.tolk into contracts/build/"
+	@echo "make contracts-check  fail when a committed artifact differs from a fresh compile"
+
+build:
+	@mkdir -p bin
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/cocoon ./offchain/cmd/cocoon
+	@install -m 0644 "$(TONGO_DIR)/lib/linux/libemulator.so" bin/libemulator.so
+	@$(GO) run ./scripts/setrpath bin/cocoon '$$ORIGIN'
+	@echo "built bin/cocoon (loads bin/libemulator.so)"
+
+# npm ci only when a lock file changed since the last install.
+node-deps: $(foreach d,$(NODE_DIRS),$(d)/node_modules/.package-lock.json)
+%/node_modules/.package-lock.json: %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+contracts: contracts/node_modules/.package-lock.json
+	cd contracts && node compile.js --out build
+
+contracts-check: contracts/node_modules/.package-lock.json
+	cd contracts && node compile.js --check build
+
+conformance: build tests/conformance/node_modules/.package-lock.json
+	cd tests/conformance && node --test
+
+test: contracts-check build
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory conformance
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+bench: build tests/sandboxbench/node_modules/.package-lock.json
+	$(GO) run ./scripts/devnetbench --out docs/PERFORMANCE.md
+
+clean:
+	rm -rf bin

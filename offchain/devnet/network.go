@@ -1,0 +1,365 @@
+package devnet
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
+	"github.com/xssnick/tonutils-go/tvm/cell"
+
+	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/devnet/emulator"
+)
+
+// RejectedError is returned for an external message the contract does not
+// accept on the current state.
+type RejectedError struct {
+	// ExitCode is the contract's exit code; nil when it was refused before
+	// the contract ran (no code, no funds for gas).
+	ExitCode *int
+	Reason   string
+}
+
+func (e *RejectedError) Error() string {
+	if e.ExitCode == nil {
+		return fmt.Sprintf("external message not accepted: %s", e.Reason)
+	}
+	return fmt.Sprintf("external message not accepted: %s (exit code %d)", e.Reason, *e.ExitCode)
+}
+
+// Account implements chain.Network.
+func (e *Engine) Account(ctx context.Context, addr *address.Address) (*chain.Account, error) {
+	k, err := keyOf(addr)
+	if err != nil {
+		return nil, fmt.Errorf("account %v: %w", addr, err)
+	}
+	e.mu.Lock()
+	shard, ok := e.accounts[k]
+	e.mu.Unlock()
+	if !ok {
+		return &chain.Account{Address: addr, Status: chain.StatusNonexist, Balance: new(big.Int)}, nil
+	}
+	acc, err := decodeAccount(addr, shard)
+	if err != nil {
+		return nil, fmt.Errorf("account %s: %w", addr, err)
+	}
+	return acc, nil
+}
+
+// RunGetMethod implements chain.Network.
+func (e *Engine) RunGetMethod(ctx context.Context, addr *address.Address, method string, args ...any) ([]any, error) {
+	return e.RunGetMethodID(ctx, addr, int(tlb.MethodNameHash(method)), method, args...)
+}
+
+// RunGetMethodID runs a get-method by numeric id; name is used in errors only.
+func (e *Engine) RunGetMethodID(ctx context.Context, addr *address.Address, id int, name string, args ...any) ([]any, error) {
+	res, err := e.runGetMethod(ctx, addr, id, args)
+	if err != nil {
+		return nil, fmt.Errorf("running %s on %s: %w", name, addr, err)
+	}
+	if res.exitCode != 0 && res.exitCode != 1 {
+		return nil, &chain.GetMethodError{Method: name, ExitCode: res.exitCode}
+	}
+	return res.stack, nil
+}
+
+// GetMethodOutcome is a get-method run including a failing exit code, as
+// the toncenter API reports it.
+type GetMethodOutcome struct {
+	ExitCode int
+	GasUsed  int64
+	Stack    []any
+}
+
+// RunGetMethodRaw runs a get-method and reports its exit code instead of
+// turning a non-zero one into an error.
+func (e *Engine) RunGetMethodRaw(ctx context.Context, addr *address.Address, id int, args []any) (*GetMethodOutcome, error) {
+	r, err := e.runGetMethod(ctx, addr, id, args)
+	if err != nil {
+		return nil, err
+	}
+	return &GetMethodOutcome{ExitCode: r.exitCode, GasUsed: r.gasUsed, Stack: r.stack}, nil
+}
+
+type gmResult struct {
+	exitCode int
+	gasUsed  int64
+	stack    []any
+}
+
+func (e *Engine) runGetMethod(ctx context.Context, addr *address.Address, id int, args []any) (*gmResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	acc, err := e.Account(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	if acc.Status != chain.StatusActive {
+		return nil, fmt.Errorf("account is %s: %w", acc.Status, chain.ErrNotFound)
+	}
+	stack := tlb.NewStack()
+	for i := len(args) - 1; i >= 0; i-- {
+		stack.Push(args[i])
+	}
+	sc, err := stack.ToCell()
+	if err != nil {
+		return nil, fmt.Errorf("encoding arguments: %w", err)
+	}
+	e.mu.Lock()
+	now := e.nowLocked()
+	seed := e.blockSeed(e.head.Seqno)
+	e.mu.Unlock()
+	if !acc.Balance.IsUint64() {
+		return nil, errors.New("balance out of range")
+	}
+	r, err := e.gmCfg.RunGetMethod(emulator.GetMethodCall{
+		Code:     base64.StdEncoding.EncodeToString(acc.Code.ToBOC()),
+		Data:     base64.StdEncoding.EncodeToString(acc.Data.ToBOC()),
+		Address:  addr.StringRaw(),
+		Unixtime: now,
+		Balance:  acc.Balance.Uint64(),
+		RandSeed: seed,
+		MethodID: id,
+		Stack:    base64.StdEncoding.EncodeToString(sc.ToBOC()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !r.Success {
+		return nil, fmt.Errorf("TVM: %s", r.Error)
+	}
+	gas, _ := r.GasUsed.Int64()
+	out := &gmResult{exitCode: r.ExitCode, gasUsed: gas}
+	if r.Stack == "" {
+		return out, nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(r.Stack)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := cell.FromBOC(raw)
+	if err != nil {
+		return nil, fmt.Errorf("decoding result stack: %w", err)
+	}
+	var rs tlb.Stack
+	if err := rs.LoadFromCell(rc.BeginParse()); err != nil {
+		return nil, fmt.Errorf("decoding result stack: %w", err)
+	}
+	for rs.Depth() > 0 {
+		v, err := rs.Pop()
+		if err != nil {
+			return nil, err
+		}
+		out.stack = append(out.stack, v)
+	}
+	return out, nil
+}
+
+// parseExternal checks that boc is one external inbound message to an
+// account that can exist here.
+func parseExternal(boc []byte) (*cell.Cell, acctKey, error) {
+	c, err := cell.FromBOC(boc)
+	if err != nil {
+		return nil, acctKey{}, fmt.Errorf("malformed BOC: %w", err)
+	}
+	dest, ext, err := inboundDest(c)
+	if err != nil {
+		return nil, acctKey{}, err
+	}
+	if !ext {
+		return nil, acctKey{}, errors.New("only external inbound messages can be sent to the chain")
+	}
+	return c, dest, nil
+}
+
+// SendExternal implements chain.Network: the message is run against the
+// current state first, and queued for the next block only if the contract
+// accepts it.
+func (e *Engine) SendExternal(ctx context.Context, boc []byte) ([]byte, error) {
+	c, dest, err := parseExternal(boc)
+	if err != nil {
+		return nil, err
+	}
+	b64 := base64.StdEncoding.EncodeToString(boc)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errors.New("devnet closed")
+	}
+	res, err := e.emulateNowLocked(dest, b64)
+	if err != nil {
+		return nil, err
+	}
+	if !res.Success {
+		return nil, &RejectedError{ExitCode: res.ExitCode, Reason: res.Error}
+	}
+	e.queue = append(e.queue, queued{b64: b64, dest: dest, external: true, cell: c})
+	return c.Hash(), nil
+}
+
+// emulateNowLocked runs a message against the current state without keeping the result.
+func (e *Engine) emulateNowLocked(dest acctKey, msgB64 string) (*emulator.TxResult, error) {
+	shard, ok := e.accounts[dest]
+	if !ok {
+		shard = emptyShardAccount
+	}
+	if err := e.txEmu.SetUnixtime(e.nowLocked()); err != nil {
+		return nil, err
+	}
+	if err := e.txEmu.SetLT(e.head.NextLT); err != nil {
+		return nil, err
+	}
+	return e.txEmu.Emulate(shard, msgB64)
+}
+
+// Transactions implements chain.Network.
+func (e *Engine) Transactions(ctx context.Context, addr *address.Address, from chain.TxID, limit int) ([]*chain.Transaction, error) {
+	k, err := keyOf(addr)
+	if err != nil {
+		return nil, fmt.Errorf("transactions of %v: %w", addr, err)
+	}
+	if limit <= 0 {
+		return nil, errors.New("limit must be positive")
+	}
+	stored, err := e.store.history(k, from.LT, limit)
+	if err != nil {
+		if errors.Is(err, errNoTx) {
+			return nil, fmt.Errorf("%w: %w", err, chain.ErrNotFound)
+		}
+		return nil, err
+	}
+	if len(stored) > 0 && from.LT != 0 && len(from.Hash) > 0 && !bytes.Equal(stored[0].hash, from.Hash) {
+		return nil, fmt.Errorf("transaction %d of %s has another hash: %w", from.LT, addr, chain.ErrNotFound)
+	}
+	out := make([]*chain.Transaction, 0, len(stored))
+	for _, s := range stored {
+		t, err := DecodeTransaction(addr, s.boc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// DecodeTransaction decodes a transaction BOC into the chain's view.
+func DecodeTransaction(addr *address.Address, boc []byte) (*chain.Transaction, error) {
+	c, err := cell.FromBOC(boc)
+	if err != nil {
+		return nil, fmt.Errorf("decoding transaction: %w", err)
+	}
+	var tx tlb.Transaction
+	if err := tlb.LoadFromCell(&tx, c.BeginParse()); err != nil {
+		return nil, fmt.Errorf("decoding transaction: %w", err)
+	}
+	tx.Hash = c.Hash()
+	t := &chain.Transaction{
+		Account: addr,
+		ID:      chain.TxID{LT: tx.LT, Hash: tx.Hash},
+		Now:     tx.Now,
+		BOC:     boc,
+		Tx:      &tx,
+	}
+	if tx.PrevTxLT != 0 {
+		t.PrevID = chain.TxID{LT: tx.PrevTxLT, Hash: tx.PrevTxHash}
+	}
+	return t, nil
+}
+
+// MasterchainInfo implements chain.Network.
+func (e *Engine) MasterchainInfo(ctx context.Context) (*chain.MasterchainInfo, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return &chain.MasterchainInfo{Seqno: e.head.Seqno, Time: e.head.Time}, nil
+}
+
+// Block returns a produced block's header, or chain.ErrNotFound.
+func (e *Engine) Block(seqno uint32) (*BlockInfo, error) {
+	b, err := e.store.block(seqno)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, fmt.Errorf("block %d: %w", seqno, chain.ErrNotFound)
+	}
+	return b, nil
+}
+
+// EstimateFee implements chain.Network by running the message with
+// signature checks off on the current state.
+func (e *Engine) EstimateFee(ctx context.Context, addr *address.Address, body, code, data *cell.Cell, ignoreChksig bool) (*chain.Fees, error) {
+	k, err := keyOf(addr)
+	if err != nil {
+		return nil, fmt.Errorf("estimating fee for %v: %w", addr, err)
+	}
+	msg := &tlb.ExternalMessage{DstAddr: addr, Body: body}
+	if body == nil {
+		msg.Body = cell.BeginCell().EndCell()
+	}
+	if code != nil || data != nil {
+		msg.StateInit = &tlb.StateInit{Code: code, Data: data}
+	}
+	mc, err := tlb.ToCell(msg)
+	if err != nil {
+		return nil, fmt.Errorf("building message: %w", err)
+	}
+	e.mu.Lock()
+	if err := e.txEmu.SetIgnoreChksig(ignoreChksig); err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	res, err := e.emulateNowLocked(k, base64.StdEncoding.EncodeToString(mc.ToBOC()))
+	e.txEmu.SetIgnoreChksig(false)
+	e.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if !res.Success {
+		return nil, &RejectedError{ExitCode: res.ExitCode, Reason: res.Error}
+	}
+	raw, err := base64.StdEncoding.DecodeString(res.Transaction)
+	if err != nil {
+		return nil, err
+	}
+	t, err := DecodeTransaction(addr, raw)
+	if err != nil {
+		return nil, err
+	}
+	return feesOf(t.Tx), nil
+}
+
+func feesOf(tx *tlb.Transaction) *chain.Fees {
+	f := &chain.Fees{}
+	total := tx.TotalFees.Coins.Nano().Int64()
+	d, ok := tx.Description.(tlb.TransactionDescriptionOrdinary)
+	if !ok {
+		f.InFwdFee = total
+		return f
+	}
+	var actionFees int64
+	if d.StoragePhase != nil {
+		f.StorageFee = d.StoragePhase.StorageFeesCollected.Nano().Int64()
+	}
+	if vm, ok := d.ComputePhase.Phase.(tlb.ComputePhaseVM); ok {
+		f.GasFee = vm.GasFees.Nano().Int64()
+	}
+	if d.ActionPhase != nil {
+		if d.ActionPhase.TotalFwdFees != nil {
+			f.FwdFee = d.ActionPhase.TotalFwdFees.Nano().Int64()
+		}
+		if d.ActionPhase.TotalActionFees != nil {
+			actionFees = d.ActionPhase.TotalActionFees.Nano().Int64()
+		}
+	}
+	f.InFwdFee = total - f.StorageFee - f.GasFee - actionFees
+	if f.InFwdFee < 0 {
+		f.InFwdFee = 0
+	}
+	return f
+}
