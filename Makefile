@@ -6,9 +6,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TONGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/tonkeeper/tongo)
 NODE_DIRS := contracts tests/conformance tests/sandboxbench
 
-.PHONY: help build test lint bench contracts contracts-check conformance node-deps clean
+.PHONY: help devnet build test lint bench contracts contracts-check conformance node-deps clean
 
 help:
+	@echo "make devnet           build, then run a local devnet (toncenter v2 API on 127.0.0.1:8081)"
 	@echo "make build            bin/cocoon (+ bin/libemulator.so beside it)"
 	@echo "make test             everything CI runs: contracts-check, vet, go test -race, conformance"
 	@echo "make lint             gofmt and staticcheck"
@@ -22,6 +23,9 @@ build:
 	@install -m 0644 "$(TONGO_DIR)/lib/linux/libemulator.so" bin/libemulator.so
 	@$(GO) run ./scripts/setrpath bin/cocoon '$$ORIGIN'
 	@echo "built bin/cocoon (loads bin/libemulator.so)"
+
+devnet: build
+	bin/cocoon devnet start --data .cocoon/devnet --listen 127.0.0.1:8081
 
 # npm ci only when a lock file changed since the last install.
 node-deps: $(foreach d,$(NODE_DIRS),$(d)/node_modules/.package-lock.json)
@@ -45,7 +49,7 @@ test: contracts-check build
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 bench: build tests/sandboxbench/node_modules/.package-lock.json
 	$(GO) run ./scripts/devnetbench --out docs/PERFORMANCE.md

@@ -21,7 +21,8 @@ func ParseAddress(s string) (*address.Address, error) {
 		}
 		return a, nil
 	}
-	a, err := address.ParseAddr(s)
+	// tonutils decodes only the url-safe alphabet; wallets print both.
+	a, err := address.ParseAddr(strings.NewReplacer("+", "-", "/", "_").Replace(s))
 	if err != nil {
 		return nil, fmt.Errorf("address %q: %w", s, err)
 	}

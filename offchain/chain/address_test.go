@@ -1,6 +1,32 @@
 package chain
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/xssnick/tonutils-go/address"
+)
+
+// Wallets print user-friendly addresses in standard base64 ('+', '/') as
+// well as url-safe ('-', '_'): both must parse to the same address.
+func TestParseAddressStandardBase64(t *testing.T) {
+	for i := 0; i < 256; i++ {
+		h := make([]byte, 32)
+		h[0], h[31] = byte(i), byte(255-i)
+		a := address.NewAddress(0, 0, h)
+		urlSafe := a.String()
+		if !strings.ContainsAny(urlSafe, "-_") {
+			continue
+		}
+		std := strings.NewReplacer("-", "+", "_", "/").Replace(urlSafe)
+		got, err := ParseAddress(std)
+		if err != nil || !got.Equals(a) {
+			t.Fatalf("ParseAddress(%q) = %v, %v; want %s", std, got, err, a.StringRaw())
+		}
+		return
+	}
+	t.Fatal("found no address whose friendly form uses the url-safe characters")
+}
 
 func TestParseAddress(t *testing.T) {
 	const raw = "0:83dfd552e63729b472fcbcc8c45ebcc6691702558b68ec7527e1ba403a0f31a8"
@@ -12,6 +38,7 @@ func TestParseAddress(t *testing.T) {
 		{raw, raw, false},
 		{"EQCD39VS5jcptHL8vMjEXrzGaRcCVYto7HUn4bpAOg8xqB2N", raw, false},
 		{"  " + raw + "\n", raw, false},
+		{"EQCD39VS5jcptHL8vMjEXrzGaRcCVYto7HUn4bpAOg8xqB2N", raw, false},
 		{"-1:" + raw[2:], "-1:" + raw[2:], false},
 		{"", "", true},
 		{"0:zz", "", true},

@@ -38,7 +38,7 @@ func (id TxID) IsZero() bool { return id.LT == 0 && len(id.Hash) == 0 }
 type Account struct {
 	Address *address.Address
 	Status  AccountStatus
-	Balance *big.Int // nanoton
+	Balance *big.Int   // nanoton
 	Code    *cell.Cell // nil unless active
 	Data    *cell.Cell // nil unless active
 	LastTx  TxID

@@ -477,11 +477,7 @@ func (e *Engine) produceLocked() (*BlockInfo, error) {
 	}
 	close(e.newBlock)
 	e.newBlock = make(chan struct{})
-	if block.Txs > 0 {
-		e.log.Info("block", "seqno", block.Seqno, "txs", block.Txs, "time", block.Time)
-	} else {
-		e.log.Debug("block", "seqno", block.Seqno, "txs", 0, "time", block.Time)
-	}
+	e.log.Info("block", "seqno", block.Seqno, "txs", block.Txs, "time", block.Time)
 	return block, nil
 }
 

@@ -40,7 +40,7 @@ type testWallet struct {
 	addr *address.Address
 }
 
-func newTestWallet(t *testing.T, seed byte) *testWallet {
+func newTestWallet(t testing.TB, seed byte) *testWallet {
 	t.Helper()
 	s := make([]byte, ed25519.SeedSize)
 	s[0] = seed
@@ -53,7 +53,7 @@ func newTestWallet(t *testing.T, seed byte) *testWallet {
 }
 
 // transfer builds the signed external message; seqno 0 deploys the wallet.
-func (tw *testWallet) transfer(t *testing.T, seqno uint32, to *address.Address, amount int64, bounce bool) []byte {
+func (tw *testWallet) transfer(t testing.TB, seqno uint32, to *address.Address, amount int64, bounce bool) []byte {
 	t.Helper()
 	return tw.send(t, seqno, &tlb.InternalMessage{
 		IHRDisabled: true, Bounce: bounce, DstAddr: to, Amount: tlb.FromNanoTONU(uint64(amount)), Body: cell.BeginCell().EndCell(),
@@ -61,7 +61,7 @@ func (tw *testWallet) transfer(t *testing.T, seqno uint32, to *address.Address, 
 }
 
 // send builds a signed external message carrying the internal messages.
-func (tw *testWallet) send(t *testing.T, seqno uint32, msgs ...*tlb.InternalMessage) []byte {
+func (tw *testWallet) send(t testing.TB, seqno uint32, msgs ...*tlb.InternalMessage) []byte {
 	t.Helper()
 	spec := tw.w.GetSpec().(*wallet.SpecV5R1Final)
 	spec.SetSeqnoFetcher(func(context.Context, uint32) (uint32, error) { return seqno, nil })

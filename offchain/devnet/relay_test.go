@@ -3,51 +3,21 @@ package devnet
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"math/big"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
+	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 )
 
-// relayCode loads the small Tolk contract the devnet tests use: it counts
-// the messages it gets and forwards each one to the next relay, if any.
-func relayCode(t testing.TB) *cell.Cell {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "contracts", "build", "relay.json"))
-	if err != nil {
-		t.Fatalf("reading the relay artifact (run make contracts): %v", err)
-	}
-	var art struct {
-		CodeBoc64 string `json:"codeBoc64"`
-	}
-	if err := json.Unmarshal(raw, &art); err != nil {
-		t.Fatal(err)
-	}
-	boc, err := base64.StdEncoding.DecodeString(art.CodeBoc64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := cell.FromBOC(boc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func relayInit(code *cell.Cell, id uint32, next *address.Address) (*tlb.StateInit, *address.Address) {
-	data := cell.BeginCell().MustStoreUInt(uint64(id), 32).MustStoreUInt(0, 64).MustStoreAddr(next).EndCell()
-	si := &tlb.StateInit{Code: code, Data: data}
-	a, _ := stateInitAddress(si)
-	return si, a
+func relayInit(id uint32, next *address.Address) (*tlb.StateInit, *address.Address) {
+	si := bindings.RelayStateInit(id, next)
+	return si, bindings.StateInitAddress(si)
 }
 
 func deployMsg(si *tlb.StateInit, to *address.Address, amount int64) *tlb.InternalMessage {
@@ -72,12 +42,11 @@ func getInt(t *testing.T, e *Engine, a *address.Address, method string) int64 {
 
 // deployRelays deploys relays C (last), B (→C) and A (→B) from the wallet
 // and returns A, B, C.
-func deployRelays(t *testing.T, e *Engine, w *testWallet, seqno uint32) [3]*address.Address {
+func deployRelays(t testing.TB, e *Engine, w *testWallet, seqno uint32) [3]*address.Address {
 	t.Helper()
-	code := relayCode(t)
-	siC, c := relayInit(code, 3, nil)
-	siB, b := relayInit(code, 2, c)
-	siA, a := relayInit(code, 1, b)
+	siC, c := relayInit(3, nil)
+	siB, b := relayInit(2, c)
+	siA, a := relayInit(1, b)
 	boc := w.send(t, seqno, deployMsg(siC, c, 100_000_000), deployMsg(siB, b, 100_000_000), deployMsg(siA, a, 100_000_000))
 	if _, err := e.SendExternal(context.Background(), boc); err != nil {
 		t.Fatal(err)
@@ -92,8 +61,7 @@ func TestDeployAndGetMethod(t *testing.T) {
 	e := openTest(t, "")
 	w := newTestWallet(t, 1)
 	fund(t, e, w.addr, 10_000_000_000)
-	code := relayCode(t)
-	si, addr := relayInit(code, 42, nil)
+	si, addr := relayInit(42, nil)
 	if _, err := e.SendExternal(context.Background(), w.send(t, 0, deployMsg(si, addr, 50_000_000))); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +72,7 @@ func TestDeployAndGetMethod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if acc.Status != chain.StatusActive || !bytes.Equal(acc.Code.Hash(), code.Hash()) {
+	if acc.Status != chain.StatusActive || !bytes.Equal(acc.Code.Hash(), si.Code.Hash()) {
 		t.Fatalf("relay after deploy: status %s", acc.Status)
 	}
 	if got := getInt(t, e, addr, "id"); got != 42 {

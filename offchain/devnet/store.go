@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // The store keeps the whole chain in one bbolt file. Each block is committed
@@ -56,7 +57,7 @@ func openStore(dir string) (*store, error) {
 	path := filepath.Join(dir, "chain.db")
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("opening %s: another devnet is using this data dir", path)
 		}
 		return nil, fmt.Errorf("opening %s: %w", path, err)

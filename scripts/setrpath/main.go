@@ -86,4 +86,3 @@ func setRunpath(path, runpath string) error {
 	}
 	return out.Close()
 }
-

@@ -120,7 +120,7 @@ func (e *TxEmulator) SetIgnoreChksig(ignore bool) error {
 type TxResult struct {
 	// Success is false when no transaction could be made: typically an
 	// external message the contract did not accept.
-	Success bool `json:"success"`
+	Success bool   `json:"success"`
 	Error   string `json:"error"`
 	// ExitCode is the compute phase exit code of a refused external
 	// message; nil when it was refused before the contract ran.
@@ -191,11 +191,11 @@ type GetMethodCall struct {
 
 // GetMethodResult is the outcome of a get-method run.
 type GetMethodResult struct {
-	Success  bool   `json:"success"`
-	Error    string `json:"error"`
-	ExitCode int    `json:"vm_exit_code"`
-	VMLog    string `json:"vm_log"`
-	Stack    string `json:"stack"`
+	Success  bool        `json:"success"`
+	Error    string      `json:"error"`
+	ExitCode int         `json:"vm_exit_code"`
+	VMLog    string      `json:"vm_log"`
+	Stack    string      `json:"stack"`
 	GasUsed  json.Number `json:"gas_used"`
 	// MissingLibrary is the hash of a library cell the code needed but the
 	// emulator did not have.

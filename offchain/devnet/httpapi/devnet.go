@@ -73,4 +73,3 @@ func (s *Server) produceBlock(w http.ResponseWriter, r *http.Request) {
 	b, err := s.e.ProduceBlock(r.Context())
 	s.reply(w, nil, b, err)
 }
-

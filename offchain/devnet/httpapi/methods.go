@@ -759,4 +759,3 @@ func encodeTupleElems(items []any) ([]any, error) {
 	}
 	return out, nil
 }
-

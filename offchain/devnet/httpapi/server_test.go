@@ -57,10 +57,8 @@ func (f *fixture) fund(t *testing.T, nano int64) {
 	go func() {
 		defer close(done)
 		for i := 0; i < 50; i++ {
-			select {
-			case <-time.After(20 * time.Millisecond):
-				f.e.ProduceBlock(context.Background())
-			}
+			time.Sleep(20 * time.Millisecond)
+			f.e.ProduceBlock(context.Background())
 		}
 	}()
 	res := f.post(t, "/devnet/faucet", map[string]any{"address": f.addr.String(), "amount": big.NewInt(nano).String()}, http.StatusOK)

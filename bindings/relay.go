@@ -1,0 +1,33 @@
+// Package bindings is the Go side of Cocoon's contracts: their embedded code,
+// typed builders for their messages and data, parsers for their get-methods,
+// and address derivation that matches the contracts' own.
+package bindings
+
+import (
+	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
+	"github.com/xssnick/tonutils-go/tvm/cell"
+
+	"github.com/cocoon-network/cocoon/contracts"
+)
+
+// RelayStateInit is the state init of a relay (contracts/relay.tolk, used by
+// devnet tests and benchmarks): it counts the messages it receives and
+// forwards each to next, when set. Its address follows from id and next.
+func RelayStateInit(id uint32, next *address.Address) *tlb.StateInit {
+	data := cell.BeginCell().
+		MustStoreUInt(uint64(id), 32).
+		MustStoreUInt(0, 64). // counter
+		MustStoreAddr(next).  // addr_none when nil
+		EndCell()
+	return &tlb.StateInit{Code: contracts.MustCode("relay"), Data: data}
+}
+
+// StateInitAddress is the workchain-0 address of a contract deployed with si.
+func StateInitAddress(si *tlb.StateInit) *address.Address {
+	c, err := tlb.ToCell(si)
+	if err != nil {
+		panic(err) // a StateInit with code and data always serialises
+	}
+	return address.NewAddress(0, 0, c.Hash())
+}
