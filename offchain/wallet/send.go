@@ -153,6 +153,13 @@ func BuildTransfer(to *address.Address, amount *big.Int, comment string, bounce 
 // given seqno, including the StateInit when deploy is set (the first
 // message of a wallet must deploy it, with seqno 0). It needs no network.
 func (w *Wallet) BuildExternal(ctx context.Context, seqno uint32, deploy bool, msgs ...*tonwallet.Message) (*tlb.ExternalMessage, error) {
+	return w.buildExternal(ctx, seqno, deploy, 0, msgs...)
+}
+
+// buildExternal signs with a validity that lasts the wallet's TTL past the
+// chain's time, which runs ahead of the wall clock by ahead (a devnet whose
+// clock tests moved forward).
+func (w *Wallet) buildExternal(ctx context.Context, seqno uint32, deploy bool, ahead time.Duration, msgs ...*tonwallet.Message) (*tlb.ExternalMessage, error) {
 	if len(msgs) == 0 {
 		return nil, errors.New("building external message: no messages to send")
 	}
@@ -175,7 +182,7 @@ func (w *Wallet) BuildExternal(ctx context.Context, seqno uint32, deploy bool, m
 		return nil, fmt.Errorf("%s wallet spec %T does not take a seqno", w.file.Version, tw.GetSpec())
 	}
 	spec.SetSeqnoFetcher(func(context.Context, uint32) (uint32, error) { return seqno, nil })
-	spec.SetMessagesTTL(uint32(max(w.ttl, time.Second) / time.Second))
+	spec.SetMessagesTTL(uint32((max(w.ttl, time.Second) + max(ahead, 0)) / time.Second))
 	ext, err := tw.PrepareExternalMessageForMany(ctx, deploy, msgs)
 	if err != nil {
 		return nil, fmt.Errorf("building external message of %s wallet: %w", w.file.Version, err)
@@ -252,7 +259,11 @@ func (w *Wallet) send(ctx context.Context, net chain.Network, acc *chain.Account
 		return nil, fmt.Errorf("wallet %s is %s and cannot send", w.addr, acc.Status)
 	}
 
-	ext, err := w.BuildExternal(ctx, seqno, deploy, msgs...)
+	var ahead time.Duration
+	if info, err := net.MasterchainInfo(ctx); err == nil && info.Time > 0 {
+		ahead = time.Until(time.Unix(int64(info.Time), 0))
+	}
+	ext, err := w.buildExternal(ctx, seqno, deploy, ahead, msgs...)
 	if err != nil {
 		return nil, err
 	}

@@ -113,4 +113,16 @@ func TestAgainstDevnetServer(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || len(seen) != 2 || seen[0] != page[1].ID.LT || seen[1] != page[0].ID.LT {
 		t.Errorf("watch over HTTP: %v, saw %v", err, seen)
 	}
+
+	// Tests move devnet time ahead of the wall clock (to pass deadlines):
+	// wallet messages must stay valid at chain time.
+	if err := e.AdvanceTime(48 * time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ProduceBlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Transfer(ctx, c, to, big.NewInt(1_000), "", false); err != nil {
+		t.Fatalf("transfer after moving devnet time two days ahead: %v", err)
+	}
 }
