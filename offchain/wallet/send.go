@@ -1,7 +1,6 @@
 package wallet
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -27,11 +26,6 @@ const (
 	// DefaultWaitTimeout so that a message not seen included by the time
 	// Send gives up can no longer be included later.
 	DefaultMessageTTL = 60 * time.Second
-	// txPage is how many transactions are fetched per request while waiting.
-	txPage = 16
-	// maxScan bounds how far back one poll looks for the message, so an
-	// account flooded with transactions cannot make a poll unbounded.
-	maxScan = 256
 )
 
 // Wallet is an unlocked wallet: its key is derived and it can sign. It is
@@ -311,105 +305,21 @@ func (w *Wallet) WaitForMessage(ctx context.Context, net chain.Network, msgHash 
 		defer cancel()
 	}
 	start := time.Now()
-	var lastErr error
-	for attempt := 1; ; attempt++ {
-		tx, newest, err := w.scan(ctx, net, msgHash, afterLT)
-		switch {
-		case err != nil:
-			// Polling errors are often transient (rate limits, a lagging
-			// node); keep trying until the deadline and report the last one.
-			lastErr = err
-			w.log.DebugContext(ctx, "looking for wallet transaction failed", "attempt", attempt, "err", err)
-		case tx != nil:
-			w.log.DebugContext(ctx, "wallet transaction found", "lt", tx.ID.LT, "hash", fmt.Sprintf("%x", tx.ID.Hash), "after", time.Since(start))
-			return tx, nil
-		default:
-			afterLT = max(afterLT, newest)
-			w.log.DebugContext(ctx, "wallet transaction not there yet", "attempt", attempt, "waited", time.Since(start))
-		}
-		t := time.NewTimer(w.poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			msg := fmt.Sprintf("message %x to wallet %s not seen in a transaction after %s", msgHash, w.addr, time.Since(start).Round(time.Second))
-			if lastErr != nil {
-				return nil, fmt.Errorf("%s (last error: %v): %w", msg, lastErr, ctx.Err())
-			}
-			return nil, fmt.Errorf("%s: %w", msg, ctx.Err())
-		case <-t.C:
-		}
+	tx, err := chain.WaitForInbound(ctx, net, w.addr, msgHash, afterLT, w.poll)
+	if err != nil {
+		return nil, fmt.Errorf("waiting for wallet %s: %w", w.addr, err)
 	}
+	w.log.DebugContext(ctx, "wallet transaction found", "lt", tx.ID.LT, "hash", fmt.Sprintf("%x", tx.ID.Hash), "after", time.Since(start))
+	return tx, nil
 }
 
 // scan looks through the wallet's transactions newer than afterLT, newest
 // first, for the one caused by msgHash; it also returns the newest lt seen.
-func (w *Wallet) scan(ctx context.Context, net chain.Network, msgHash []byte, afterLT uint64) (*chain.Transaction, uint64, error) {
-	var (
-		from   chain.TxID
-		newest uint64
-	)
-	for scanned := 0; scanned < maxScan; {
-		txs, err := net.Transactions(ctx, w.addr, from, txPage)
-		if err != nil {
-			if errors.Is(err, chain.ErrNotFound) && from.IsZero() {
-				return nil, 0, nil // not deployed yet: no history
-			}
-			return nil, newest, fmt.Errorf("listing transactions of wallet %s: %w", w.addr, err)
-		}
-		for _, tx := range txs {
-			if tx.ID.LT <= afterLT {
-				return nil, newest, nil
-			}
-			newest = max(newest, tx.ID.LT)
-			scanned++
-			h, err := InMsgHash(tx)
-			if err != nil {
-				return nil, newest, err
-			}
-			if bytes.Equal(h, msgHash) {
-				return tx, newest, nil
-			}
-		}
-		if len(txs) == 0 {
-			return nil, newest, nil
-		}
-		last := txs[len(txs)-1]
-		if last.PrevID.IsZero() {
-			return nil, newest, nil
-		}
-		from = last.PrevID
-	}
-	return nil, newest, nil
-}
 
 // InMsgHash returns the cell hash of the transaction's inbound message, or
 // nil if it has none. It reads the raw BOC: re-serializing the decoded
 // message could choose a different layout and so a different hash.
-func InMsgHash(tx *chain.Transaction) ([]byte, error) {
-	root, err := cell.FromBOC(tx.BOC)
-	if err != nil {
-		return nil, fmt.Errorf("parsing transaction %x: %w", tx.ID.Hash, err)
-	}
-	// Transaction layout: the io cell (in_msg, out_msgs) is the first ref;
-	// in it, a Maybe bit then the in_msg ref.
-	io, err := root.PeekRef(0)
-	if err != nil {
-		return nil, fmt.Errorf("transaction %x has no message cell: %w", tx.ID.Hash, err)
-	}
-	s := io.BeginParse()
-	has, err := s.LoadBoolBit()
-	if err != nil {
-		return nil, fmt.Errorf("reading in_msg flag of transaction %x: %w", tx.ID.Hash, err)
-	}
-	if !has {
-		return nil, nil
-	}
-	in, err := io.PeekRef(0)
-	if err != nil {
-		return nil, fmt.Errorf("reading in_msg of transaction %x: %w", tx.ID.Hash, err)
-	}
-	return in.Hash(), nil
-}
+func InMsgHash(tx *chain.Transaction) ([]byte, error) { return chain.InMsgHash(tx) }
 
 // TxError reports a transaction that ran but did not do what was asked.
 type TxError struct {

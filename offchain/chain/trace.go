@@ -1,0 +1,163 @@
+package chain
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tvm/cell"
+)
+
+// InMsgHash returns the cell hash of the transaction's inbound message, or
+// nil for a transaction without one. It reads the raw BOC: re-serialising
+// the decoded message could pick another (equally valid) layout and hash.
+func InMsgHash(tx *Transaction) ([]byte, error) {
+	io, err := txIO(tx)
+	if err != nil {
+		return nil, err
+	}
+	s := io.BeginParse()
+	has, err := s.LoadBoolBit()
+	if err != nil {
+		return nil, fmt.Errorf("reading in_msg flag of transaction %x: %w", tx.ID.Hash, err)
+	}
+	if !has {
+		return nil, nil
+	}
+	in, err := io.PeekRef(0)
+	if err != nil {
+		return nil, fmt.Errorf("reading in_msg of transaction %x: %w", tx.ID.Hash, err)
+	}
+	return in.Hash(), nil
+}
+
+// OutMsgCells returns the raw cells of the transaction's outbound messages,
+// in the order the transaction sent them.
+func OutMsgCells(tx *Transaction) ([]*cell.Cell, error) {
+	io, err := txIO(tx)
+	if err != nil {
+		return nil, err
+	}
+	s := io.BeginParse()
+	if _, err := s.LoadMaybeRef(); err != nil {
+		return nil, fmt.Errorf("reading in_msg of transaction %x: %w", tx.ID.Hash, err)
+	}
+	outs, err := s.LoadDict(15)
+	if err != nil {
+		return nil, fmt.Errorf("reading out_msgs of transaction %x: %w", tx.ID.Hash, err)
+	}
+	if outs == nil {
+		return nil, nil
+	}
+	kvs, err := outs.LoadAll()
+	if err != nil {
+		return nil, fmt.Errorf("reading out_msgs of transaction %x: %w", tx.ID.Hash, err)
+	}
+	res := make([]*cell.Cell, 0, len(kvs))
+	for _, kv := range kvs {
+		c, err := kv.Value.LoadRefCell()
+		if err != nil {
+			return nil, fmt.Errorf("reading out_msgs of transaction %x: %w", tx.ID.Hash, err)
+		}
+		res = append(res, c)
+	}
+	return res, nil
+}
+
+func txIO(tx *Transaction) (*cell.Cell, error) {
+	root, err := cell.FromBOC(tx.BOC)
+	if err != nil {
+		return nil, fmt.Errorf("parsing transaction %x: %w", tx.ID.Hash, err)
+	}
+	// Transaction layout: the io cell (in_msg, out_msgs) is the first ref.
+	io, err := root.PeekRef(0)
+	if err != nil {
+		return nil, fmt.Errorf("transaction %x has no message cell: %w", tx.ID.Hash, err)
+	}
+	return io, nil
+}
+
+const (
+	// tracePage is how many transactions are fetched per request while waiting.
+	tracePage = 16
+	// traceMaxScan bounds how far back one poll looks for the message, so a
+	// busy account cannot make a poll walk its whole history.
+	traceMaxScan = 256
+)
+
+// WaitForInbound polls addr's transactions newer than afterLT until one was
+// caused by the inbound message with hash msgHash, and returns it. It gives
+// up when ctx ends, reporting the last polling error if there was one.
+func WaitForInbound(ctx context.Context, n Network, addr *address.Address, msgHash []byte, afterLT uint64, poll time.Duration) (*Transaction, error) {
+	if poll <= 0 {
+		poll = 500 * time.Millisecond
+	}
+	start := time.Now()
+	var lastErr error
+	for {
+		tx, newest, err := scanInbound(ctx, n, addr, msgHash, afterLT)
+		switch {
+		case err != nil:
+			// Polling errors are often transient (rate limits, a lagging
+			// node); keep trying until the deadline.
+			lastErr = err
+		case tx != nil:
+			return tx, nil
+		default:
+			afterLT = max(afterLT, newest)
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			msg := fmt.Sprintf("message %x to %s not seen in a transaction after %s", msgHash, addr, time.Since(start).Round(time.Millisecond))
+			if lastErr != nil {
+				return nil, fmt.Errorf("%s (last error: %v): %w", msg, lastErr, ctx.Err())
+			}
+			return nil, fmt.Errorf("%s: %w", msg, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func scanInbound(ctx context.Context, n Network, addr *address.Address, msgHash []byte, afterLT uint64) (*Transaction, uint64, error) {
+	var (
+		from   TxID
+		newest uint64
+	)
+	for scanned := 0; scanned < traceMaxScan; {
+		txs, err := n.Transactions(ctx, addr, from, tracePage)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) && from.IsZero() {
+				return nil, 0, nil // no history yet
+			}
+			return nil, newest, fmt.Errorf("listing transactions of %s: %w", addr, err)
+		}
+		for _, tx := range txs {
+			if tx.ID.LT <= afterLT {
+				return nil, newest, nil
+			}
+			newest = max(newest, tx.ID.LT)
+			scanned++
+			h, err := InMsgHash(tx)
+			if err != nil {
+				return nil, newest, err
+			}
+			if bytes.Equal(h, msgHash) {
+				return tx, newest, nil
+			}
+		}
+		if len(txs) == 0 {
+			return nil, newest, nil
+		}
+		last := txs[len(txs)-1]
+		if last.PrevID.IsZero() {
+			return nil, newest, nil
+		}
+		from = last.PrevID
+	}
+	return nil, newest, nil
+}

@@ -1,0 +1,223 @@
+// Package reference is Cocoon's built-in protocol-test engine: a
+// deterministic, CPU-only stand-in for a language model, so that the whole
+// job flow (seal, run, receipt, payment) can be exercised on any machine,
+// and so that two runs of the same job give byte-identical results. It
+// does not understand anything; it must never be offered as a model.
+//
+// Tokeniser: a token is a maximal run of non-whitespace characters
+// (strings.Fields, Unicode white space). Input tokens are the tokens of
+// every message's content; roles and the model name are not counted.
+//
+// Answer: a function of the model name and the messages only (sampling
+// parameters and seed are ignored). Normally it is
+//
+//	cocoon-reference answer: prompt-sha256=<16 hex> words-in=<n> echo: <first 8 words of the last user message>
+//
+// where the hex is the start of a sha256 over the model and messages.
+// When the last user message contains "repeat N words" (any case), the
+// answer is instead exactly N pseudo-random 8-hex-digit words derived from
+// the same digest, so tests can ask for answers of any size. Either way
+// at most MaxTokens tokens are produced (finish "length" when cut, else
+// "stop").
+// Deltas are the tokens, the first bare and the rest preceded by one
+// space, so the answer is the tokens joined by single spaces.
+package reference
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cocoon-network/cocoon/offchain/inference"
+)
+
+const (
+	// Name is what Engine.Name returns.
+	Name = "cocoon-reference"
+	// Description is what Engine.Description returns.
+	Description = "deterministic protocol-test engine, not a language model"
+	// MaxRepeat caps N in "repeat N words".
+	MaxRepeat = 1 << 20
+	// echoWords is how many words of the prompt the normal answer repeats.
+	echoWords = 8
+)
+
+// repeatRE finds the long-answer instruction.
+var repeatRE = regexp.MustCompile(`(?i)\brepeat\s+(\d+)\s+words\b`)
+
+// Config tunes the engine for tests.
+type Config struct {
+	// TokenDelay is slept before each token, to simulate a slow engine
+	// (deadline and timeout tests). Zero streams as fast as it is read.
+	TokenDelay time.Duration
+}
+
+// Engine is the reference engine. It is safe for concurrent use.
+type Engine struct {
+	delay time.Duration
+}
+
+// New returns a reference engine.
+func New(cfg Config) *Engine { return &Engine{delay: max(cfg.TokenDelay, 0)} }
+
+// Name implements inference.Engine.
+func (e *Engine) Name() string { return Name }
+
+// Description implements inference.Engine.
+func (e *Engine) Description() string { return Description }
+
+// Chat implements inference.Engine. Any model name is accepted: choosing
+// which models a worker serves is the worker's business.
+func (e *Engine) Chat(ctx context.Context, req inference.Request) (inference.Stream, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
+	}
+	digest := promptDigest(req)
+	in := 0
+	for _, m := range req.Messages {
+		in += len(strings.Fields(m.Content))
+	}
+	s := &stream{ctx: ctx, delay: e.delay, digest: digest, max: req.MaxTokens, in: in}
+	last := lastUserContent(req.Messages)
+	if m := repeatRE.FindStringSubmatch(last); m != nil {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n > MaxRepeat {
+			n = MaxRepeat
+		}
+		s.total = n
+		s.word = s.hashWord
+	} else {
+		echo := strings.Fields(last)
+		if len(echo) > echoWords {
+			echo = echo[:echoWords]
+		}
+		s.words = append(strings.Fields(fmt.Sprintf(
+			"cocoon-reference answer: prompt-sha256=%s words-in=%d echo:",
+			hex.EncodeToString(digest[:8]), in)), echo...)
+		s.total = len(s.words)
+		s.word = func(i int) string { return s.words[i] }
+	}
+	return s, nil
+}
+
+// promptDigest hashes the model and messages with length prefixes, so
+// that no two different requests share an encoding.
+func promptDigest(req inference.Request) [32]byte {
+	h := sha256.New()
+	field := func(s string) {
+		h.Write(binary.AppendUvarint(nil, uint64(len(s))))
+		h.Write([]byte(s))
+	}
+	field("cocoon-reference/v1")
+	field(req.Model)
+	for _, m := range req.Messages {
+		field(m.Role)
+		field(m.Content)
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// lastUserContent is the content the answer is about: the last "user"
+// message, or the last message when no role is "user".
+func lastUserContent(msgs []inference.Message) string {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Role == "user" {
+			return msgs[i].Content
+		}
+	}
+	return msgs[len(msgs)-1].Content
+}
+
+type stream struct {
+	ctx    context.Context
+	delay  time.Duration
+	digest [32]byte
+	words  []string
+	word   func(int) string
+	total  int // tokens the full answer has
+	max    int // MaxTokens
+	in     int
+	next   int // tokens emitted
+	err    error
+	closed bool
+}
+
+// hashWord is the i-th word of a long answer: 8 hex digits of
+// sha256(digest ‖ i), computed on demand so a long answer costs no memory.
+func (s *stream) hashWord(i int) string {
+	var buf [36]byte
+	copy(buf[:], s.digest[:])
+	binary.BigEndian.PutUint32(buf[32:], uint32(i))
+	w := sha256.Sum256(buf[:])
+	return hex.EncodeToString(w[:4])
+}
+
+func (s *stream) limit() int { return min(s.total, s.max) }
+
+// Next implements inference.Stream.
+func (s *stream) Next() (string, error) {
+	if s.err != nil {
+		return "", s.err
+	}
+	if s.closed {
+		return "", fmt.Errorf("reference: stream closed")
+	}
+	if s.next >= s.limit() {
+		return "", io.EOF
+	}
+	if err := s.wait(); err != nil {
+		s.err = fmt.Errorf("reference: stopped after %d tokens: %w", s.next, err)
+		return "", s.err
+	}
+	w := s.word(s.next)
+	if s.next > 0 {
+		w = " " + w
+	}
+	s.next++
+	return w, nil
+}
+
+func (s *stream) wait() error {
+	if s.delay <= 0 {
+		return s.ctx.Err()
+	}
+	t := time.NewTimer(s.delay)
+	defer t.Stop()
+	select {
+	case <-s.ctx.Done():
+		return s.ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Result implements inference.Stream. Usage is always known: the engine
+// counts with its own tokeniser.
+func (s *stream) Result() inference.Result {
+	r := inference.Result{Usage: &inference.Usage{InputTokens: s.in, OutputTokens: s.next}}
+	if s.next >= s.limit() && s.err == nil {
+		r.FinishReason = inference.FinishStop
+		if s.total > s.max {
+			r.FinishReason = inference.FinishLength
+		}
+	}
+	return r
+}
+
+// Close implements inference.Stream.
+func (s *stream) Close() error {
+	s.closed = true
+	return nil
+}

@@ -1,0 +1,218 @@
+package worker
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// JobState is where a job stands in the worker. The order matters: a job
+// only moves forward, and every move is committed before the next step
+// starts, so that a worker killed at any point resumes where it was and
+// sends at most one receipt per job.
+type JobState int
+
+const (
+	// StateAccepted: the Worker contract accepted the job's offer.
+	StateAccepted JobState = iota + 1
+	// StateRequest: the request ciphertext is here and matches the commitment.
+	StateRequest
+	// StateSealed: the sealed result (or the failure) is stored.
+	StateSealed
+	// StateSigned: the receipt is signed and stored; from here on only this
+	// exact receipt is ever sent.
+	StateSigned
+	// StateDone: the job closed on chain (completed, failed, refunded).
+	StateDone
+)
+
+func (s JobState) String() string {
+	switch s {
+	case StateAccepted:
+		return "accepted"
+	case StateRequest:
+		return "request"
+	case StateSealed:
+		return "sealed"
+	case StateSigned:
+		return "signed"
+	case StateDone:
+		return "done"
+	}
+	return fmt.Sprintf("state(%d)", int(s))
+}
+
+// JobRecord is the worker's durable view of one job. It never holds a
+// prompt or an answer in clear: only ciphertexts sealed to the enclave's or
+// the client's key.
+type JobRecord struct {
+	Job      string   `json:"job"` // raw address
+	Client   string   `json:"client"`
+	Nonce    uint64   `json:"nonce"`
+	State    JobState `json:"state"`
+	Deadline uint32   `json:"deadline"`
+	// AcceptedLT is the lt of the Worker transaction that accepted the offer.
+	AcceptedLT uint64 `json:"accepted_lt"`
+	AcceptedAt time.Time `json:"accepted_at"`
+
+	Request      []byte `json:"request,omitempty"`       // request envelope (sealed to the worker)
+	Result       []byte `json:"result,omitempty"`        // result envelope (sealed to the client)
+	InputTokens  uint32 `json:"input_tokens,omitempty"`
+	OutputTokens uint32 `json:"output_tokens,omitempty"`
+	Failed       bool   `json:"failed,omitempty"`
+	FailReason   string `json:"fail_reason,omitempty"` // a code, never content
+	Receipt      []byte `json:"receipt,omitempty"`     // the signed external message BOC
+	Outcome      string `json:"outcome,omitempty"`     // set with StateDone
+}
+
+// JobStore keeps job records and the chain cursor in one bbolt file; every
+// update is one atomic commit.
+type JobStore struct {
+	db *bolt.DB
+}
+
+var (
+	bucketJobs   = []byte("jobs")
+	bucketCursor = []byte("cursor")
+)
+
+// OpenJobStore opens (or creates) the store under dir.
+func OpenJobStore(dir string) (*JobStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating worker state dir: %w", err)
+	}
+	path := filepath.Join(dir, "worker.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("opening %s: another worker is running on this state dir", path)
+		}
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketJobs, bucketCursor} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("initialising %s: %w", path, err)
+	}
+	return &JobStore{db: db}, nil
+}
+
+// Close closes the store.
+func (s *JobStore) Close() error { return s.db.Close() }
+
+// ErrNoJob is returned for a job the worker does not know.
+var ErrNoJob = errors.New("unknown job")
+
+// Get returns a job's record.
+func (s *JobStore) Get(job string) (*JobRecord, error) {
+	var r *JobRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketJobs).Get([]byte(job))
+		if raw == nil {
+			return fmt.Errorf("job %s: %w", job, ErrNoJob)
+		}
+		r = new(JobRecord)
+		return json.Unmarshal(raw, r)
+	})
+	return r, err
+}
+
+// Put stores a record, refusing to move a job backwards: a stale writer
+// (a retried step racing a newer one) cannot undo progress.
+func (s *JobStore) Put(r *JobRecord) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return putJob(tx, r) })
+}
+
+func putJob(tx *bolt.Tx, r *JobRecord) error {
+	b := tx.Bucket(bucketJobs)
+	if raw := b.Get([]byte(r.Job)); raw != nil {
+		var old JobRecord
+		if err := json.Unmarshal(raw, &old); err != nil {
+			return fmt.Errorf("job %s: stored record: %w", r.Job, err)
+		}
+		if r.State < old.State {
+			return fmt.Errorf("job %s: cannot move from %s back to %s", r.Job, old.State, r.State)
+		}
+	}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(r.Job), raw)
+}
+
+// AddAccepted records a newly accepted job and advances the chain cursor
+// in the same commit, so that a crash between the two cannot lose or
+// duplicate the job. An already known job is left as it is.
+func (s *JobStore) AddAccepted(r *JobRecord, cursorKey string, lt uint64) (added bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketJobs).Get([]byte(r.Job)) == nil {
+			if err := putJob(tx, r); err != nil {
+				return err
+			}
+			added = true
+		}
+		return putCursor(tx, cursorKey, lt)
+	})
+	return added, err
+}
+
+// SetCursor records how far the chain watcher got for one account.
+func (s *JobStore) SetCursor(key string, lt uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return putCursor(tx, key, lt) })
+}
+
+func putCursor(tx *bolt.Tx, key string, lt uint64) error {
+	raw, _ := json.Marshal(lt)
+	return tx.Bucket(bucketCursor).Put([]byte(key), raw)
+}
+
+// Cursors returns every stored chain cursor.
+func (s *JobStore) Cursors() (map[string]uint64, error) {
+	out := map[string]uint64{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCursor).ForEach(func(k, v []byte) error {
+			var lt uint64
+			if err := json.Unmarshal(v, &lt); err != nil {
+				return err
+			}
+			out[string(k)] = lt
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Pending returns the jobs not yet done, oldest accepted first.
+func (s *JobStore) Pending() ([]*JobRecord, error) {
+	var out []*JobRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketJobs).ForEach(func(_, v []byte) error {
+			var r JobRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			if r.State != StateDone {
+				out = append(out, &r)
+			}
+			return nil
+		})
+	})
+	slices.SortFunc(out, func(a, b *JobRecord) int { return cmp.Compare(a.AcceptedLT, b.AcceptedLT) })
+	return out, err
+}
