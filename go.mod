@@ -3,6 +3,7 @@ module github.com/cocoon-network/cocoon
 go 1.26
 
 require (
+	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/NVIDIA/go-nvml v0.13.4-1 // indirect
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
 	github.com/google/go-configfs-tsm v0.2.2 // indirect

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 )
 
@@ -160,4 +161,21 @@ func scanInbound(ctx context.Context, n Network, addr *address.Address, msgHash 
 		from = last.PrevID
 	}
 	return nil, newest, nil
+}
+
+// ComputeExitCode returns the exit code of the transaction's compute phase,
+// and whether the VM ran at all (it does not when the phase was skipped).
+func ComputeExitCode(tx *Transaction) (code int, ran bool) {
+	if tx == nil || tx.Tx == nil {
+		return 0, false
+	}
+	d, ok := tx.Tx.Description.(tlb.TransactionDescriptionOrdinary)
+	if !ok {
+		return 0, false
+	}
+	vm, ok := d.ComputePhase.Phase.(tlb.ComputePhaseVM)
+	if !ok {
+		return 0, false
+	}
+	return int(vm.Details.ExitCode), true
 }

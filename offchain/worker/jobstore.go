@@ -60,17 +60,18 @@ type JobRecord struct {
 	State    JobState `json:"state"`
 	Deadline uint32   `json:"deadline"`
 	// AcceptedLT is the lt of the Worker transaction that accepted the offer.
-	AcceptedLT uint64 `json:"accepted_lt"`
+	AcceptedLT uint64    `json:"accepted_lt"`
 	AcceptedAt time.Time `json:"accepted_at"`
 
-	Request      []byte `json:"request,omitempty"`       // request envelope (sealed to the worker)
-	Result       []byte `json:"result,omitempty"`        // result envelope (sealed to the client)
-	InputTokens  uint32 `json:"input_tokens,omitempty"`
-	OutputTokens uint32 `json:"output_tokens,omitempty"`
-	Failed       bool   `json:"failed,omitempty"`
-	FailReason   string `json:"fail_reason,omitempty"` // a code, never content
-	Receipt      []byte `json:"receipt,omitempty"`     // the signed external message BOC
-	Outcome      string `json:"outcome,omitempty"`     // set with StateDone
+	RequestHash  [32]byte `json:"request_hash"`      // the job's on-chain request commitment
+	Request      []byte   `json:"request,omitempty"` // request envelope (sealed to the worker)
+	Result       []byte   `json:"result,omitempty"`  // result envelope (sealed to the client)
+	InputTokens  uint32   `json:"input_tokens,omitempty"`
+	OutputTokens uint32   `json:"output_tokens,omitempty"`
+	Failed       bool     `json:"failed,omitempty"`
+	FailReason   string   `json:"fail_reason,omitempty"` // a code, never content
+	Receipt      []byte   `json:"receipt,omitempty"`     // the signed external message BOC
+	Outcome      string   `json:"outcome,omitempty"`     // set with StateDone
 }
 
 // JobStore keeps job records and the chain cursor in one bbolt file; every
@@ -82,6 +83,9 @@ type JobStore struct {
 var (
 	bucketJobs   = []byte("jobs")
 	bucketCursor = []byte("cursor")
+	// bucketPosted holds request envelopes clients posted before the
+	// worker saw the job's acceptance on chain.
+	bucketPosted = []byte("posted")
 )
 
 // OpenJobStore opens (or creates) the store under dir.
@@ -98,7 +102,7 @@ func OpenJobStore(dir string) (*JobStore, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketJobs, bucketCursor} {
+		for _, b := range [][]byte{bucketJobs, bucketCursor, bucketPosted} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -215,4 +219,22 @@ func (s *JobStore) Pending() ([]*JobRecord, error) {
 	})
 	slices.SortFunc(out, func(a, b *JobRecord) int { return cmp.Compare(a.AcceptedLT, b.AcceptedLT) })
 	return out, err
+}
+
+// PutPosted keeps a request envelope a client posted (already checked
+// against the job's on-chain commitment).
+func (s *JobStore) PutPosted(job string, env []byte) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPosted).Put([]byte(job), env) })
+}
+
+// Posted returns a posted request envelope, or nil.
+func (s *JobStore) Posted(job string) ([]byte, error) {
+	var env []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketPosted).Get([]byte(job)); v != nil {
+			env = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return env, err
 }

@@ -44,6 +44,9 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			devnetCommand(),
 			walletCommand(),
+			rootCommand(),
+			workerCommand(),
+			attestCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints errors once
 	}

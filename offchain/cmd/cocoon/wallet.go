@@ -82,15 +82,10 @@ func walletPrintJSON(w io.Writer, v any) error {
 }
 
 func walletLoad(c *cli.Context) (*wallet.File, error) {
-	path := c.String("wallet")
-	if path == "" {
+	if c.String("wallet") == "" {
 		return nil, errors.New("--wallet is required: the wallet file (or set COCOON_WALLET)")
 	}
-	f, err := wallet.Load(path)
-	if err != nil {
-		return nil, fmt.Errorf("--wallet: %w", err)
-	}
-	return f, nil
+	return loadWalletFile(c, "wallet")
 }
 
 func walletNew(c *cli.Context) error {

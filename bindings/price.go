@@ -1,0 +1,53 @@
+package bindings
+
+import "math/big"
+
+// Price math exactly as the Job contract does it; prices are nanoton per
+// 1,000,000 tokens, and each side of a charge rounds up so that a worker is
+// never paid less than its price for a partial million.
+
+var (
+	oneMillion = big.NewInt(OneMillion)
+	bpsDenom   = big.NewInt(10000)
+)
+
+// mulDivCeil is ⌈a × b / d⌉ for non-negative a, b and positive d.
+func mulDivCeil(a, b, d *big.Int) *big.Int {
+	n := new(big.Int).Mul(nz(a), nz(b))
+	q, r := new(big.Int).QuoRem(n, d, new(big.Int))
+	if r.Sign() > 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	return q
+}
+
+func nz(v *big.Int) *big.Int {
+	if v == nil {
+		return new(big.Int)
+	}
+	return v
+}
+
+// Charge is what serving in input and out output tokens costs:
+// ⌈priceIn × in / 10⁶⌉ + ⌈priceOut × out / 10⁶⌉.
+func Charge(priceIn, priceOut *big.Int, in, out uint32) *big.Int {
+	c := mulDivCeil(priceIn, new(big.Int).SetUint64(uint64(in)), oneMillion)
+	return c.Add(c, mulDivCeil(priceOut, new(big.Int).SetUint64(uint64(out)), oneMillion))
+}
+
+// MaxCost is the charge for a job's maximum token counts.
+func MaxCost(t JobTerms) *big.Int { return Charge(t.PriceIn, t.PriceOut, t.MaxIn, t.MaxOut) }
+
+// MinEscrow is the least value JobCreate must carry: MaxCost + JobGasReserve.
+func MinEscrow(t JobTerms) *big.Int {
+	return new(big.Int).Add(MaxCost(t), big.NewInt(JobGasReserve))
+}
+
+// Fee is the protocol's share of a charge: ⌊charge × bps / 10000⌋.
+func Fee(charge *big.Int, bps uint16) *big.Int {
+	f := new(big.Int).Mul(nz(charge), big.NewInt(int64(bps)))
+	return f.Quo(f, bpsDenom)
+}
+
+// SlashAmount is what a Slash takes from a stake: ⌊stake × bps / 10000⌋.
+func SlashAmount(stake *big.Int, bps uint16) *big.Int { return Fee(stake, bps) }

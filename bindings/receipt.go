@@ -1,0 +1,113 @@
+package bindings
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+
+	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
+	"github.com/xssnick/tonutils-go/tvm/cell"
+)
+
+// Receipt is a worker's signed statement that it served (or could not
+// serve) a job. It travels as the body of an external message to the Job:
+// signature:bits512 receipt:^Receipt, signed over the Receipt cell's hash.
+type Receipt struct {
+	Job          *address.Address
+	RequestHash  [32]byte
+	ResultHash   [32]byte // sha256 of the sealed result
+	InputTokens  uint32
+	OutputTokens uint32
+	Failed       bool       // the worker could not serve: full refund, no slash
+	Result       *cell.Cell // inline sealed result, when small
+}
+
+func (Receipt) Opcode() uint32                { return OpReceipt }
+func (m Receipt) ToCell() (*cell.Cell, error) { return encode(m) }
+func (m Receipt) store(w *writer) {
+	w.addr(m.Job, "job")
+	w.u256(m.RequestHash)
+	w.u256(m.ResultHash)
+	w.uint(uint64(m.InputTokens), 32)
+	w.uint(uint64(m.OutputTokens), 32)
+	w.bool(m.Failed)
+	w.maybeRef(m.Result)
+}
+func (m *Receipt) load(r *reader) {
+	m.Job, m.RequestHash, m.ResultHash = r.addr("job"), r.u256(), r.u256()
+	m.InputTokens, m.OutputTokens = uint32(r.uint(32)), uint32(r.uint(32))
+	m.Failed, m.Result = r.bool(), r.maybeRef("result")
+}
+
+// SignReceipt builds the external message body of a receipt, signed with
+// the worker key the job accepted.
+func SignReceipt(key ed25519.PrivateKey, r Receipt) (*cell.Cell, error) {
+	if len(key) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("signing receipt: private key has %d bytes, want %d", len(key), ed25519.PrivateKeySize)
+	}
+	rc, err := r.ToCell()
+	if err != nil {
+		return nil, fmt.Errorf("signing receipt: %w", err)
+	}
+	return ReceiptBody(ed25519.Sign(key, rc.Hash()), rc)
+}
+
+// ReceiptBody assembles signature:bits512 receipt:^Receipt from parts, for
+// signers that keep the key elsewhere (and for tests of bad signatures).
+func ReceiptBody(sig []byte, receipt *cell.Cell) (*cell.Cell, error) {
+	if len(sig) != ed25519.SignatureSize {
+		return nil, fmt.Errorf("receipt signature has %d bytes, want %d", len(sig), ed25519.SignatureSize)
+	}
+	w := newWriter()
+	w.bits(sig, 512)
+	w.ref(receipt, "receipt")
+	return w.end("ReceiptMessage")
+}
+
+// ParseReceiptBody splits a receipt message body into signature and receipt.
+func ParseReceiptBody(body *cell.Cell) (sig []byte, r *Receipt, err error) {
+	rd := newReader(body)
+	sig = rd.bits(512)
+	rc := rd.ref("receipt")
+	if err := rd.end("ReceiptMessage"); err != nil {
+		return nil, nil, err
+	}
+	r, err = Parse[Receipt](rc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sig, r, nil
+}
+
+// VerifyReceipt checks a receipt message body's signature against a worker key.
+func VerifyReceipt(pub ed25519.PublicKey, body *cell.Cell) (*Receipt, error) {
+	sig, r, err := ParseReceiptBody(body)
+	if err != nil {
+		return nil, err
+	}
+	rc := body.MustPeekRef(0)
+	if !ed25519.Verify(pub, rc.Hash(), sig) {
+		return nil, errors.New("receipt signature does not verify")
+	}
+	return r, nil
+}
+
+// ExternalMessage wraps body in an external inbound message to dst and
+// returns its BOC, ready for chain.Network.SendExternal.
+func ExternalMessage(dst *address.Address, body *cell.Cell) ([]byte, error) {
+	c, err := tlb.ToCell(&tlb.ExternalMessage{DstAddr: dst, Body: body})
+	if err != nil {
+		return nil, fmt.Errorf("building external message to %s: %w", dst, err)
+	}
+	return c.ToBOC(), nil
+}
+
+// ReceiptMessage signs r and returns the external message BOC to r.Job.
+func ReceiptMessage(key ed25519.PrivateKey, r Receipt) ([]byte, error) {
+	body, err := SignReceipt(key, r)
+	if err != nil {
+		return nil, err
+	}
+	return ExternalMessage(r.Job, body)
+}

@@ -1,0 +1,669 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cocoon-network/cocoon/offchain/attest"
+	"github.com/cocoon-network/cocoon/offchain/attest/check"
+	"github.com/cocoon-network/cocoon/offchain/attest/dev"
+	"github.com/cocoon-network/cocoon/offchain/attest/nvgpu"
+	"github.com/cocoon-network/cocoon/offchain/attest/sevsnp"
+	"github.com/cocoon-network/cocoon/offchain/attest/tdx"
+	"github.com/cocoon-network/cocoon/offchain/attest/tsm"
+)
+
+func attestCommand() *cli.Command {
+	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print JSON"}
+	return &cli.Command{
+		Name:  "attest",
+		Usage: "inspect, verify and generate TEE evidence (TDX, SEV-SNP, NVIDIA GPU, dev)",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "inspect",
+				Usage:     "print the fields of a bundle, a raw TDX quote, SEV-SNP report or NVIDIA GPU report",
+				ArgsUsage: "FILE",
+				Flags:     []cli.Flag{jsonFlag},
+				Action:    flagsAfterArgs(attestInspect),
+			},
+			{
+				Name:      "verify",
+				Usage:     "verify evidence offline; exit 0 only when it is valid, 1 naming the failing check otherwise",
+				ArgsUsage: "FILE",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "collateral", Usage: "directory with Intel TCB info, QE identity and CRLs (docs/ATTESTATION.md); without it the TDX TCB status is unknown"},
+					&cli.BoolFlag{Name: "offline", Usage: "verify without network access (the only mode: nothing is ever fetched)"},
+					&cli.StringFlag{Name: "at", Usage: "verify as of this RFC 3339 time instead of now"},
+					&cli.StringFlag{Name: "policy", Usage: "policy file (allow-list, test mode, max age, accepted TCB statuses); without it no allow-list is checked"},
+					&cli.StringFlag{Name: "keys", Usage: "keys file: public keys the bundle must vouch for"},
+					&cli.StringFlag{Name: "nonce", Usage: "hex nonce the bundle must answer"},
+					&cli.StringFlag{Name: "vcek", Usage: "raw SEV-SNP report only: the VCEK (or VLEK) certificate, DER or PEM"},
+					&cli.StringFlag{Name: "gpu-chain", Usage: "raw NVIDIA report only: the attestation certificate chain, PEM"},
+					jsonFlag,
+				},
+				Action: flagsAfterArgs(attestVerify),
+			},
+			{
+				Name:  "generate",
+				Usage: "produce a bundle inside a TEE that vouches for the keys in --keys",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "type", Required: true, Usage: "tdx, sevsnp, nvidia or dev"},
+					&cli.StringFlag{Name: "keys", Required: true, Usage: "keys file: {\"keys\":[{\"name\":\"ed25519\",\"public\":\"<base64>\"}, …]}"},
+					&cli.StringFlag{Name: "out", Required: true, Usage: "file to write the bundle to"},
+					&cli.StringFlag{Name: "nonce", Usage: "hex nonce (up to 64 bytes) a verifier asked for"},
+					&cli.BoolFlag{Name: "gpu", Usage: "tdx/sevsnp: add every NVIDIA GPU's evidence"},
+					&cli.StringFlag{Name: "tsm", Value: tsm.DefaultRoot, Usage: "configfs-tsm directory"},
+					&cli.StringFlag{Name: "dev-key", Usage: "dev only: Ed25519 key file (PKCS#8 PEM, 0600); default OUT.devkey, created when missing"},
+					&cli.StringFlag{Name: "image", Value: "cocoon-dev", Usage: "dev only: the image name the statement declares"},
+				},
+				Action: attestGenerate,
+			},
+		},
+	}
+}
+
+// flagsAfterArgs lets `inspect FILE --json` mean `inspect --json FILE`:
+// urfave/cli v2 stops parsing flags at the first argument, and the
+// documented forms put FILE first. Flags given before FILE keep their
+// values.
+func flagsAfterArgs(action cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		rest := c.Args().Slice()
+		if len(rest) < 2 {
+			return action(c)
+		}
+		isBool := map[string]bool{}
+		set := flag.NewFlagSet(c.Command.Name, flag.ContinueOnError)
+		set.SetOutput(io.Discard)
+		for _, f := range c.Command.Flags {
+			if err := f.Apply(set); err != nil {
+				return err
+			}
+			if _, ok := f.(*cli.BoolFlag); ok {
+				for _, n := range f.Names() {
+					isBool[n] = true
+				}
+			}
+		}
+		for _, f := range c.Command.Flags {
+			name := f.Names()[0]
+			if c.IsSet(name) {
+				if err := set.Set(name, fmt.Sprint(c.Value(name))); err != nil {
+					return usageErr(err)
+				}
+			}
+		}
+		var flags, pos []string
+		for i := 0; i < len(rest); i++ {
+			a := rest[i]
+			if a == "--" {
+				pos = append(pos, rest[i+1:]...)
+				break
+			}
+			if !strings.HasPrefix(a, "-") || a == "-" {
+				pos = append(pos, a)
+				continue
+			}
+			flags = append(flags, a)
+			if name := strings.TrimLeft(a, "-"); !strings.Contains(name, "=") && !isBool[name] && i+1 < len(rest) {
+				flags = append(flags, rest[i+1])
+				i++
+			}
+		}
+		if err := set.Parse(append(append(flags, "--"), pos...)); err != nil {
+			return usageErr(fmt.Errorf("%s: %w", c.Command.Name, err))
+		}
+		nc := cli.NewContext(c.App, set, c.Lineage()[1])
+		nc.Command, nc.Context = c.Command, c.Context
+		return action(nc)
+	}
+}
+
+// exitInvalid is the exit status of evidence that does not verify; usage
+// and I/O errors exit with 2 so that scripts can tell them apart.
+const exitInvalid = 1
+
+func usageErr(err error) error { return cli.Exit(err.Error(), 2) }
+
+func readEvidenceFile(c *cli.Context) (string, []byte, error) {
+	if c.NArg() != 1 {
+		return "", nil, usageErr(fmt.Errorf("usage: cocoon attest %s FILE", c.Command.Name))
+	}
+	path := c.Args().First()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, usageErr(err)
+	}
+	return path, b, nil
+}
+
+func attestInspect(c *cli.Context) error {
+	_, raw, err := readEvidenceFile(c)
+	if err != nil {
+		return err
+	}
+	v, err := inspectEvidence(raw)
+	if err != nil {
+		return usageErr(err)
+	}
+	return printInspection(c.App.Writer, v, c.Bool("json"))
+}
+
+// inspectEvidence turns any supported file into an ordered field list.
+func inspectEvidence(raw []byte) (*fields, error) {
+	kind, err := attest.Detect(raw)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case attest.KindBundle:
+		b, err := attest.Decode(raw)
+		if err != nil {
+			return nil, err
+		}
+		return inspectBundle(b, raw)
+	case attest.KindTDX:
+		return inspectTDX(raw)
+	case attest.KindSNP:
+		return inspectSNP(raw)
+	default:
+		return inspectNVIDIA(raw)
+	}
+}
+
+// fields keeps insertion order for text output and marshals as a JSON
+// object in that order.
+type fields struct {
+	keys []string
+	vals map[string]any
+}
+
+func newFields() *fields { return &fields{vals: map[string]any{}} }
+
+func (f *fields) set(k string, v any) *fields {
+	if _, ok := f.vals[k]; !ok {
+		f.keys = append(f.keys, k)
+	}
+	f.vals[k] = v
+	return f
+}
+
+func (f *fields) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, k := range f.keys {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(f.vals[k])
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(kb)
+		buf.WriteByte(':')
+		buf.Write(vb)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+func printInspection(w io.Writer, f *fields, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(f)
+	}
+	writeFields(w, f, "")
+	return nil
+}
+
+func writeFields(w io.Writer, f *fields, indent string) {
+	for _, k := range f.keys {
+		switch v := f.vals[k].(type) {
+		case *fields:
+			fmt.Fprintf(w, "%s%s:\n", indent, k)
+			writeFields(w, v, indent+"  ")
+		case []*fields:
+			for i, sub := range v {
+				fmt.Fprintf(w, "%s%s[%d]:\n", indent, k, i)
+				writeFields(w, sub, indent+"  ")
+			}
+		case []string:
+			fmt.Fprintf(w, "%s%s: %s\n", indent, k, strings.Join(v, " "))
+		default:
+			fmt.Fprintf(w, "%s%s: %v\n", indent, k, v)
+		}
+	}
+}
+
+func hx(b []byte) string { return hex.EncodeToString(b) }
+
+func inspectTDX(raw []byte) (*fields, error) {
+	q, err := tdx.ParseQuote(raw)
+	if err != nil {
+		return nil, err
+	}
+	t := &q.Body
+	rtmrs := make([]string, 4)
+	for i := range t.RTMR {
+		rtmrs[i] = hx(t.RTMR[i][:])
+	}
+	ih := t.ImageHash()
+	f := newFields().
+		set("type", attest.KindTDX).
+		set("version", q.Version).
+		set("tee_type", fmt.Sprintf("0x%08x", q.TEEType)).
+		set("body_type", q.BodyType).
+		set("qe_vendor_id", hx(q.QEVendorID[:])).
+		set("tee_tcb_svn", hx(t.TEETCBSVN[:])).
+		set("mr_seam", hx(t.MRSEAM[:])).
+		set("mr_signer_seam", hx(t.MRSignerSEAM[:])).
+		set("seam_attributes", hx(t.SEAMAttributes[:])).
+		set("td_attributes", hx(t.TDAttributes[:])).
+		set("debug", t.Debug()).
+		set("xfam", hx(t.XFAM[:])).
+		set("mr_td", hx(t.MRTD[:])).
+		set("mr_config_id", hx(t.MRConfigID[:])).
+		set("mr_owner", hx(t.MROwner[:])).
+		set("mr_owner_config", hx(t.MROwnerConfig[:])).
+		set("rtmrs", rtmrs).
+		set("report_data", hx(t.ReportData[:])).
+		set("image_hash", hx(ih[:]))
+	if q.BodyType == 3 {
+		f.set("tee_tcb_svn2", hx(t.TEETCBSVN2[:])).set("mr_servicetd", hx(t.MRServiceTD[:]))
+	}
+	return f.set("trailing_bytes", q.Trailing), nil
+}
+
+func inspectSNP(raw []byte) (*fields, error) {
+	r, err := sevsnp.ParseReport(raw)
+	if err != nil {
+		return nil, err
+	}
+	p := r.Proto
+	signer, _ := r.Signer()
+	ih := r.ImageHash()
+	return newFields().
+		set("type", attest.KindSNP).
+		set("version", p.GetVersion()).
+		set("guest_svn", p.GetGuestSvn()).
+		set("policy", fmt.Sprintf("0x%x", p.GetPolicy())).
+		set("debug", r.Debug()).
+		set("vmpl", p.GetVmpl()).
+		set("signer", signer).
+		set("measurement", hx(r.Measurement())).
+		set("image_hash", hx(ih[:])).
+		set("report_data", hx(r.ReportData())).
+		set("host_data", hx(p.GetHostData())).
+		set("family_id", hx(p.GetFamilyId())).
+		set("image_id", hx(p.GetImageId())).
+		set("chip_id", hx(p.GetChipId())).
+		set("current_tcb", fmt.Sprintf("0x%016x", p.GetCurrentTcb())).
+		set("reported_tcb", fmt.Sprintf("0x%016x", p.GetReportedTcb())).
+		set("committed_tcb", fmt.Sprintf("0x%016x", p.GetCommittedTcb())).
+		set("launch_tcb", fmt.Sprintf("0x%016x", p.GetLaunchTcb())).
+		set("platform_info", fmt.Sprintf("0x%x", p.GetPlatformInfo())).
+		set("trailing_bytes", r.Trailing), nil
+}
+
+func inspectNVIDIA(raw []byte) (*fields, error) {
+	r, err := nvgpu.ParseReport(raw)
+	if err != nil {
+		return nil, err
+	}
+	ih := r.MeasurementHash()
+	return newFields().
+		set("type", attest.KindNVIDIA).
+		set("spdm_version", fmt.Sprintf("%d.%d", r.SPDMVersion>>4, r.SPDMVersion&15)).
+		set("request_nonce", hx(r.RequestNonce[:])).
+		set("measurement_blocks", r.NumBlocks).
+		set("image_hash", hx(ih[:])).
+		set("driver_version", r.OpaqueString(nvgpu.OpaqueDriverVersion)).
+		set("vbios_version", r.VBIOSVersion()).
+		set("opaque_fields", len(r.Opaque)).
+		set("trailing_bytes", r.Trailing), nil
+}
+
+func inspectBundle(b *attest.Bundle, raw []byte) (*fields, error) {
+	rd, err := b.ReportData()
+	if err != nil {
+		return nil, err
+	}
+	hash := sha256.Sum256(raw)
+	var keys []*fields
+	for _, k := range b.Keys {
+		keys = append(keys, newFields().set("name", k.Name).set("public", hx(k.Public)))
+	}
+	f := newFields().
+		set("type", attest.KindBundle).
+		set("version", b.Version).
+		set("tee", b.TEE).
+		set("created_at", b.Created().Format(time.RFC3339)).
+		set("bundle_hash", hx(hash[:])).
+		set("keys", keys).
+		set("nonce", hx(b.Nonce)).
+		set("report_data", hx(rd[:]))
+	var certs []string
+	for _, c := range b.Certs {
+		certs = append(certs, c.Name)
+	}
+	if len(certs) > 0 {
+		f.set("certs", certs)
+	}
+	switch b.TEE {
+	case attest.TEEDev:
+		st, err := dev.Parse(b.Evidence)
+		if err != nil {
+			return nil, err
+		}
+		m := dev.Measurement(st.Image)
+		f.set("warning", dev.Warning).set("evidence", newFields().
+			set("type", "dev_statement").
+			set("image", st.Image).
+			set("image_hash", hx(m[:])).
+			set("report_data", hx(st.ReportData)).
+			set("signer", hx(st.Signer)))
+	default:
+		ev, err := inspectEvidence(b.Evidence)
+		if err != nil {
+			return nil, fmt.Errorf("bundle evidence: %w", err)
+		}
+		f.set("evidence", ev)
+	}
+	var gpus []*fields
+	for i, g := range b.GPUs {
+		gf, err := inspectNVIDIA(g.Evidence)
+		if err != nil {
+			return nil, fmt.Errorf("GPU evidence %d: %w", i, err)
+		}
+		gpus = append(gpus, gf)
+	}
+	if len(gpus) > 0 {
+		f.set("gpus", gpus)
+	}
+	return f, nil
+}
+
+// readKeysFile reads the keys file of `generate` and `verify --keys`.
+func readKeysFile(path string) ([]attest.Key, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var f struct {
+		Keys []attest.Key `json:"keys"`
+	}
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("keys file %s: %w", path, err)
+	}
+	keys := attest.SortKeys(f.Keys)
+	if err := attest.ValidateKeys(keys); err != nil {
+		return nil, fmt.Errorf("keys file %s: %w", path, err)
+	}
+	return keys, nil
+}
+
+func parseNonce(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	n, err := hex.DecodeString(strings.TrimPrefix(s, "0x"))
+	if err != nil || len(n) > attest.MaxNonceSize {
+		return nil, fmt.Errorf("--nonce must be up to %d hex-encoded bytes", attest.MaxNonceSize)
+	}
+	return n, nil
+}
+
+// verifyOutput is `verify --json`.
+type verifyOutput struct {
+	File        string `json:"file"`
+	Kind        string `json:"kind"`
+	Valid       bool   `json:"valid"`
+	FailedCheck string `json:"failed_check,omitempty"`
+	Error       string `json:"error,omitempty"`
+	At          string `json:"at"`
+	Offline     bool   `json:"offline"`
+	Collateral  bool   `json:"collateral"`
+	Policy      string `json:"policy,omitempty"`
+	*attest.Result
+}
+
+func attestVerify(c *cli.Context) error {
+	path, raw, err := readEvidenceFile(c)
+	if err != nil {
+		return err
+	}
+	at := time.Now()
+	if s := c.String("at"); s != "" {
+		if at, err = time.Parse(time.RFC3339, s); err != nil {
+			return usageErr(fmt.Errorf("--at: %w", err))
+		}
+	}
+	policy := &attest.Policy{AllowList: attest.NoAllowList{}}
+	if p := c.String("policy"); p != "" {
+		if policy, err = attest.LoadPolicy(p); err != nil {
+			return usageErr(err)
+		}
+	}
+	var expected []attest.Key
+	if k := c.String("keys"); k != "" {
+		if expected, err = readKeysFile(k); err != nil {
+			return usageErr(err)
+		}
+	}
+	nonce, err := parseNonce(c.String("nonce"))
+	if err != nil {
+		return usageErr(err)
+	}
+	// No logger: every check and the verdict are the command's output.
+	v := &attest.Verifier{Now: func() time.Time { return at }}
+	if dir := c.String("collateral"); dir != "" {
+		v.TDX.Collateral = tdx.NewDirSource(dir, nil)
+	}
+	kind, err := attest.Detect(raw)
+	if err != nil {
+		return usageErr(err)
+	}
+	var res *attest.Result
+	var verr error
+	switch kind {
+	case attest.KindBundle:
+		b, err := attest.Decode(raw)
+		if err != nil {
+			res, verr = &attest.Result{Checks: []check.Result{{Check: attest.CheckBundle, Status: check.Failed, Detail: err.Error()}}}, &check.Error{Check: attest.CheckBundle, Err: err}
+		} else {
+			res, verr = v.Verify(c.Context, b, expected, nonce, policy)
+		}
+	case attest.KindTDX:
+		res, verr = v.VerifyEvidence(c.Context, attest.TEETDX, raw, nil, policy)
+	case attest.KindSNP:
+		certs, err := certFlag(c, "vcek", sevsnp.CertVCEK)
+		if err != nil {
+			return usageErr(err)
+		}
+		res, verr = v.VerifyEvidence(c.Context, attest.TEESEVSNP, raw, certs, policy)
+	case attest.KindNVIDIA:
+		certs, err := certFlag(c, "gpu-chain", attest.CertGPUChain)
+		if err != nil {
+			return usageErr(err)
+		}
+		res, verr = v.VerifyEvidence(c.Context, attest.TEENVIDIA, raw, certs, policy)
+	}
+	out := verifyOutput{File: path, Kind: kind, Valid: verr == nil, At: at.UTC().Format(time.RFC3339),
+		Offline: true, Collateral: c.String("collateral") != "", Policy: c.String("policy"), Result: res}
+	if verr != nil {
+		out.FailedCheck, out.Error = check.Name(verr), verr.Error()
+		if out.FailedCheck == "" {
+			// Not a refusal but a failure to verify at all (a broken
+			// collateral directory, a context cancelled).
+			return usageErr(verr)
+		}
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printVerify(c.App.Writer, &out)
+	}
+	if verr != nil {
+		return cli.Exit(fmt.Sprintf("attestation refused by check %s", verr), exitInvalid)
+	}
+	return nil
+}
+
+// certFlag reads a certificate file named by flag into a carried blob,
+// converting PEM certificates to DER except for the GPU chain, which
+// travels as PEM.
+func certFlag(c *cli.Context, flag, name string) ([]attest.Blob, error) {
+	path := c.String(flag)
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: %w", flag, err)
+	}
+	if name != attest.CertGPUChain {
+		if der, err := pemToDER(b); err == nil {
+			b = der
+		}
+	}
+	return []attest.Blob{{Name: name, Data: b}}, nil
+}
+
+func pemToDER(b []byte) ([]byte, error) {
+	c, err := tdx.ParseCertificatePEM(b)
+	if err != nil {
+		return nil, err
+	}
+	return c.Raw, nil
+}
+
+func printVerify(w io.Writer, o *verifyOutput) {
+	r := o.Result
+	for _, x := range r.Checks {
+		line := fmt.Sprintf("%-4s %s", x.Status, x.Check)
+		if x.Detail != "" {
+			line += ": " + x.Detail
+		}
+		fmt.Fprintln(w, line)
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintln(w, warn)
+	}
+	if r.TEE != "" {
+		fmt.Fprintf(w, "tee: %s\n", r.TEE)
+	}
+	if len(r.ImageHash) > 0 {
+		fmt.Fprintf(w, "image_hash: %s\n", hx(r.ImageHash))
+	}
+	fmt.Fprintf(w, "tcb_status: %s\n", r.TCBStatus)
+	if o.Valid {
+		fmt.Fprintf(w, "VALID as of %s\n", o.At)
+	} else {
+		fmt.Fprintf(w, "INVALID: check %s failed\n", o.FailedCheck)
+	}
+}
+
+func attestGenerate(c *cli.Context) error {
+	log, err := logger(c)
+	if err != nil {
+		return usageErr(err)
+	}
+	keys, err := readKeysFile(c.String("keys"))
+	if err != nil {
+		return usageErr(err)
+	}
+	nonce, err := parseNonce(c.String("nonce"))
+	if err != nil {
+		return usageErr(err)
+	}
+	out := c.String("out")
+	client := tsm.Client{Root: c.String("tsm")}
+	var src attest.Source
+	switch t := c.String("type"); t {
+	case "tdx":
+		src = &attest.TDXSource{TSM: client}
+	case "sevsnp":
+		src = &attest.SNPSource{TSM: client}
+	case "nvidia":
+		src = attest.NVIDIASource{}
+	case "dev":
+		keyPath := c.String("dev-key")
+		if keyPath == "" {
+			keyPath = out + ".devkey"
+		}
+		key, created, err := dev.LoadOrCreateKey(keyPath)
+		if err != nil {
+			return usageErr(err)
+		}
+		if created {
+			log.Info("created dev signing key", "path", keyPath)
+		}
+		src = &attest.DevSource{Key: key, Image: c.String("image")}
+		fmt.Fprintln(c.App.ErrWriter, dev.Warning)
+	default:
+		return usageErr(fmt.Errorf("--type %q: want tdx, sevsnp, nvidia or dev", t))
+	}
+	var gpus attest.GPUSource
+	if c.Bool("gpu") {
+		if src.TEE() != attest.TEETDX && src.TEE() != attest.TEESEVSNP {
+			return usageErr(errors.New("--gpu adds GPUs to a tdx or sevsnp bundle"))
+		}
+		gpus = attest.NVIDIAGPUs{}
+	}
+	b, err := attest.NewBundle(c.Context, src, gpus, keys, nonce, time.Now())
+	if err != nil {
+		return err
+	}
+	raw, err := b.Encode()
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(out, raw, 0o644); err != nil {
+		return err
+	}
+	hash := sha256.Sum256(raw)
+	log.Info("wrote attestation bundle", "path", out, "tee", b.TEE, "bytes", len(raw), "bundle_hash", hx(hash[:]))
+	return nil
+}
+
+// writeFileAtomic replaces path with data without ever leaving a partial
+// file behind.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

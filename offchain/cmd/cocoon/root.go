@@ -1,0 +1,476 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"github.com/xssnick/tonutils-go/address"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/operator"
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
+)
+
+// Defaults for a new Root; every one can be changed later with set-params.
+const (
+	defaultMinStake       = "10"
+	defaultUnbondingDelay = 7 * 24 * time.Hour
+	defaultFeeBps         = 500 // 5%
+	defaultMinDeadline    = time.Minute
+	defaultMaxDeadline    = 24 * time.Hour
+	defaultSlashBps       = 1000 // 10% of stake per missed job
+)
+
+func rootFlag() *cli.StringFlag {
+	return &cli.StringFlag{Name: "root", Required: true, Usage: "the Root contract's address", EnvVars: []string{"COCOON_ROOT"}}
+}
+
+// paramFlags are the RootParams flags of deploy and set-params. In
+// set-params an unset flag keeps Root's current value.
+func paramFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "min-stake", Value: defaultMinStake, Usage: "minimum worker stake, TON"},
+		&cli.DurationFlag{Name: "unbonding-delay", Value: defaultUnbondingDelay, Usage: "how long a worker's stake stays locked after it asks to unbond"},
+		&cli.UintFlag{Name: "fee-bps", Value: defaultFeeBps, Usage: "protocol fee, basis points of each job's charge"},
+		&cli.StringFlag{Name: "treasury", Usage: "address that receives protocol fees (default: the owner wallet)"},
+		&cli.DurationFlag{Name: "min-deadline", Value: defaultMinDeadline, Usage: "shortest job deadline"},
+		&cli.DurationFlag{Name: "max-deadline", Value: defaultMaxDeadline, Usage: "longest job deadline"},
+		&cli.UintFlag{Name: "slash-bps", Value: defaultSlashBps, Usage: "share of stake slashed per job not served by its deadline, basis points"},
+		&cli.BoolFlag{Name: "test-mode", Usage: "admit `dev` attestation (devnet and tests only: NOT SECURE)"},
+	}
+}
+
+func rootCommand() *cli.Command {
+	common := func(extra ...cli.Flag) []cli.Flag {
+		return append([]cli.Flag{rootFlag(), walletFileFlag(), networkFlag(), walletJSONFlag()}, extra...)
+	}
+	return &cli.Command{
+		Name:  "root",
+		Usage: "operator commands for the Root contract (registry, allow-lists, params)",
+		Subcommands: []*cli.Command{
+			{
+				Name:   "deploy",
+				Usage:  "deploy a Root owned by the wallet",
+				Flags:  append([]cli.Flag{walletFileFlag(), networkFlag(), walletJSONFlag()}, paramFlags()...),
+				Action: rootDeploy,
+			},
+			{
+				Name:   "set-params",
+				Usage:  "change Root's params (unset flags keep their current values)",
+				Flags:  common(paramFlags()...),
+				Action: rootSetParams,
+			},
+			{
+				Name:  "allow-measurement",
+				Usage: "add (or with --remove, remove) an enclave measurement to Root's allow-list",
+				Flags: common(
+					&cli.StringFlag{Name: "tee", Required: true, Usage: "tdx, sevsnp, nvidia_cc or dev"},
+					&cli.StringFlag{Name: "hash", Required: true, Usage: "measurement hash, 64 hex digits (see docs/ATTESTATION.md)"},
+					&cli.BoolFlag{Name: "remove", Usage: "remove instead of add"},
+				),
+				Action: rootAllowMeasurement,
+			},
+			{
+				Name:  "add-model",
+				Usage: "register a model with its weights hash and minimum prices",
+				Flags: common(
+					&cli.StringFlag{Name: "name", Required: true, Usage: "model name; its id is sha256 of the name"},
+					&cli.StringFlag{Name: "weights-hash", Required: true, Usage: "sha256 of the weights, 64 hex digits"},
+					&cli.StringFlag{Name: "min-price-in", Required: true, Usage: "minimum price per 1M input tokens, TON"},
+					&cli.StringFlag{Name: "min-price-out", Required: true, Usage: "minimum price per 1M output tokens, TON"},
+				),
+				Action: rootAddModel,
+			},
+			{
+				Name:   "remove-model",
+				Usage:  "remove a model",
+				Flags:  common(&cli.StringFlag{Name: "name", Required: true, Usage: "model name"}),
+				Action: rootRemoveModel,
+			},
+			{
+				Name:   "set-treasury",
+				Usage:  "change the address that receives protocol fees",
+				Flags:  common(&cli.StringFlag{Name: "address", Required: true, Usage: "treasury address"}),
+				Action: rootSetTreasury,
+			},
+			{
+				Name:   "propose-owner",
+				Usage:  "first step of an ownership transfer: name the new owner",
+				Flags:  common(&cli.StringFlag{Name: "new-owner", Required: true, Usage: "the proposed owner's address"}),
+				Action: rootProposeOwner,
+			},
+			{
+				Name:   "accept-ownership",
+				Usage:  "second step: the proposed owner's wallet accepts",
+				Flags:  common(),
+				Action: rootAcceptOwnership,
+			},
+			{
+				Name:   "upgrade",
+				Usage:  "install the contract codes compiled into this binary (Root keeps its state)",
+				Flags:  common(&cli.BoolFlag{Name: "root-code", Usage: "also replace Root's own code"}),
+				Action: rootUpgrade,
+			},
+			{
+				Name:   "show",
+				Usage:  "print Root's owner, version, params, allow-lists and code hashes",
+				Flags:  []cli.Flag{rootFlag(), networkFlag(), walletJSONFlag()},
+				Action: rootShow,
+			},
+		},
+	}
+}
+
+func readParams(c *cli.Context, base *bindings.RootParams, owner *address.Address) (bindings.RootParams, error) {
+	p := bindings.RootParams{Treasury: owner}
+	if base != nil {
+		p = *base
+	}
+	isSet := func(name string) bool { return base == nil || c.IsSet(name) }
+	if isSet("min-stake") {
+		v, err := tonamount.Parse(c.String("min-stake"))
+		if err != nil {
+			return p, fmt.Errorf("--min-stake: %w", err)
+		}
+		p.MinWorkerStake = v
+	}
+	seconds := func(name string) (uint32, error) {
+		d := c.Duration(name)
+		if d < 0 || d > time.Duration(1<<32-1)*time.Second {
+			return 0, fmt.Errorf("--%s %s is out of range", name, d)
+		}
+		return uint32(d / time.Second), nil
+	}
+	var err error
+	if isSet("unbonding-delay") {
+		if p.UnbondingDelay, err = seconds("unbonding-delay"); err != nil {
+			return p, err
+		}
+	}
+	if isSet("min-deadline") {
+		if p.MinJobDeadline, err = seconds("min-deadline"); err != nil {
+			return p, err
+		}
+	}
+	if isSet("max-deadline") {
+		if p.MaxJobDeadline, err = seconds("max-deadline"); err != nil {
+			return p, err
+		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *uint16
+	}{{"fee-bps", &p.ProtocolFeeBps}, {"slash-bps", &p.SlashBps}} {
+		if isSet(f.name) {
+			v := c.Uint(f.name)
+			if v > 10000 {
+				return p, fmt.Errorf("--%s %d is over 10000 (100%%)", f.name, v)
+			}
+			*f.dst = uint16(v)
+		}
+	}
+	if c.IsSet("treasury") {
+		a, err := chain.ParseAddress(c.String("treasury"))
+		if err != nil {
+			return p, fmt.Errorf("--treasury: %w", err)
+		}
+		p.Treasury = a
+	}
+	if isSet("test-mode") {
+		p.TestMode = c.Bool("test-mode")
+	}
+	if p.MinJobDeadline > p.MaxJobDeadline {
+		return p, fmt.Errorf("--min-deadline (%ds) is longer than --max-deadline (%ds)", p.MinJobDeadline, p.MaxJobDeadline)
+	}
+	return p, nil
+}
+
+// openOperator loads the wallet and network for an owner operation.
+func openOperator(c *cli.Context) (*operator.Operator, error) {
+	net, err := openNetwork(c)
+	if err != nil {
+		return nil, err
+	}
+	f, err := walletLoad(c)
+	if err != nil {
+		return nil, err
+	}
+	w, err := f.Open()
+	if err != nil {
+		return nil, err
+	}
+	root, err := chain.ParseAddress(c.String("root"))
+	if err != nil {
+		return nil, fmt.Errorf("--root: %w", err)
+	}
+	return &operator.Operator{Net: net, Wallet: w, Root: root}, nil
+}
+
+func queryID() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:])
+}
+
+func rootDeploy(c *cli.Context) error {
+	net, err := openNetwork(c)
+	if err != nil {
+		return err
+	}
+	f, err := walletLoad(c)
+	if err != nil {
+		return err
+	}
+	w, err := f.Open()
+	if err != nil {
+		return err
+	}
+	params, err := readParams(c, nil, w.Address())
+	if err != nil {
+		return err
+	}
+	if !c.Bool("json") {
+		fmt.Fprintf(os.Stderr, "deploying Root owned by %s ...\n", w.Address())
+	}
+	op, res, err := operator.Deploy(c.Context, net, w, params)
+	if err != nil {
+		return err
+	}
+	return report(c, "Root deployed at "+op.Root.String(), op.Root, res, map[string]any{"root": op.Root.String(), "test_mode": params.TestMode})
+}
+
+func report(c *cli.Context, words string, root *address.Address, res *operator.Result, extra map[string]any) error {
+	if c.Bool("json") {
+		out := map[string]any{"ok": true, "root": root.String(), "version": res.Version}
+		if res.RootTx != nil {
+			out["root_tx"] = map[string]any{"lt": res.RootTx.ID.LT, "hash": hex.EncodeToString(res.RootTx.ID.Hash)}
+		}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return walletPrintJSON(os.Stdout, out)
+	}
+	fmt.Println(words)
+	if res.RootTx != nil {
+		fmt.Printf("  Root version %d, transaction lt %d hash %x\n", res.Version, res.RootTx.ID.LT, res.RootTx.ID.Hash)
+	}
+	return nil
+}
+
+func rootOp(c *cli.Context, m bindings.Message, words string) error {
+	op, err := openOperator(c)
+	if err != nil {
+		return err
+	}
+	res, err := op.Do(c.Context, m)
+	if err != nil {
+		return err
+	}
+	return report(c, words, op.Root, res, nil)
+}
+
+func rootSetParams(c *cli.Context) error {
+	op, err := openOperator(c)
+	if err != nil {
+		return err
+	}
+	cur, err := bindings.NewRoot(op.Net, op.Root).GetRootParams(c.Context)
+	if err != nil {
+		return fmt.Errorf("reading Root's current params: %w", err)
+	}
+	p, err := readParams(c, cur, op.Wallet.Address())
+	if err != nil {
+		return err
+	}
+	res, err := op.Do(c.Context, bindings.SetParams{QueryID: queryID(), Params: p})
+	if err != nil {
+		return err
+	}
+	return report(c, "Root params updated", op.Root, res, nil)
+}
+
+func parseHash(flag, s string) ([32]byte, error) {
+	var h [32]byte
+	b, err := hex.DecodeString(strings.TrimPrefix(strings.TrimSpace(s), "0x"))
+	if err != nil || len(b) != 32 {
+		return h, fmt.Errorf("--%s: want 64 hex digits (32 bytes), got %q", flag, s)
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
+func rootAllowMeasurement(c *cli.Context) error {
+	tee, err := bindings.ParseTEE(c.String("tee"))
+	if err != nil {
+		return fmt.Errorf("--tee: %w", err)
+	}
+	h, err := parseHash("hash", c.String("hash"))
+	if err != nil {
+		return err
+	}
+	if c.Bool("remove") {
+		return rootOp(c, bindings.RemoveMeasurement{QueryID: queryID(), TEE: tee, Measurement: h}, fmt.Sprintf("measurement %x (%s) removed from the allow-list", h, tee))
+	}
+	return rootOp(c, bindings.AddMeasurement{QueryID: queryID(), TEE: tee, Measurement: h}, fmt.Sprintf("measurement %x (%s) allowed", h, tee))
+}
+
+func rootAddModel(c *cli.Context) error {
+	name := strings.TrimSpace(c.String("name"))
+	if name == "" {
+		return errors.New("--name must not be empty")
+	}
+	wh, err := parseHash("weights-hash", c.String("weights-hash"))
+	if err != nil {
+		return err
+	}
+	in, err := tonamount.Parse(c.String("min-price-in"))
+	if err != nil {
+		return fmt.Errorf("--min-price-in: %w", err)
+	}
+	out, err := tonamount.Parse(c.String("min-price-out"))
+	if err != nil {
+		return fmt.Errorf("--min-price-out: %w", err)
+	}
+	id := bindings.ModelID(name)
+	return rootOp(c, bindings.AddModel{QueryID: queryID(), ModelID: id, Info: bindings.ModelInfo{WeightsHash: wh, MinPriceIn: in, MinPriceOut: out}},
+		fmt.Sprintf("model %q registered (id %x)", name, id))
+}
+
+func rootRemoveModel(c *cli.Context) error {
+	id := bindings.ModelID(c.String("name"))
+	return rootOp(c, bindings.RemoveModel{QueryID: queryID(), ModelID: id}, fmt.Sprintf("model %q removed", c.String("name")))
+}
+
+func rootSetTreasury(c *cli.Context) error {
+	a, err := chain.ParseAddress(c.String("address"))
+	if err != nil {
+		return fmt.Errorf("--address: %w", err)
+	}
+	return rootOp(c, bindings.SetTreasury{QueryID: queryID(), Treasury: a}, "treasury set to "+a.String())
+}
+
+func rootProposeOwner(c *cli.Context) error {
+	a, err := chain.ParseAddress(c.String("new-owner"))
+	if err != nil {
+		return fmt.Errorf("--new-owner: %w", err)
+	}
+	return rootOp(c, bindings.ProposeOwner{QueryID: queryID(), NewOwner: a}, a.String()+" proposed as owner; it must run accept-ownership")
+}
+
+func rootAcceptOwnership(c *cli.Context) error {
+	return rootOp(c, bindings.AcceptOwnership{QueryID: queryID()}, "ownership accepted")
+}
+
+func rootUpgrade(c *cli.Context) error {
+	codes, err := bindings.EmbeddedCodes()
+	if err != nil {
+		return err
+	}
+	m := bindings.UpgradeCode{QueryID: queryID(), WorkerCode: codes.Worker, JobCode: codes.Job}
+	if c.Bool("root-code") {
+		m.RootCode = codes.Root
+	}
+	return rootOp(c, m, "contract codes upgraded; workers registered under the old worker code must re-register")
+}
+
+func rootShow(c *cli.Context) error {
+	net, err := openNetwork(c)
+	if err != nil {
+		return err
+	}
+	root, err := chain.ParseAddress(c.String("root"))
+	if err != nil {
+		return fmt.Errorf("--root: %w", err)
+	}
+	acc, err := net.Account(c.Context, root)
+	if err != nil {
+		return err
+	}
+	if acc.Status != chain.StatusActive {
+		return fmt.Errorf("no Root at %s: the account is %s", root, acc.Status)
+	}
+	st, err := bindings.ParseRootStorage(acc.Data)
+	if err != nil {
+		return fmt.Errorf("%s does not hold a Cocoon Root: %w", root, err)
+	}
+	codes, _ := bindings.EmbeddedCodes()
+	type meas struct {
+		TEE  string `json:"tee"`
+		Hash string `json:"hash"`
+	}
+	type model struct {
+		ID          string `json:"id"`
+		WeightsHash string `json:"weights_hash"`
+		MinPriceIn  string `json:"min_price_in_ton"`
+		MinPriceOut string `json:"min_price_out_ton"`
+	}
+	var ms []meas
+	for h, t := range st.Measurements {
+		ms = append(ms, meas{TEE: t.String(), Hash: hex.EncodeToString(h[:])})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].TEE+ms[i].Hash < ms[j].TEE+ms[j].Hash })
+	var mods []model
+	for id, m := range st.Models {
+		mods = append(mods, model{ID: hex.EncodeToString(id[:]), WeightsHash: hex.EncodeToString(m.WeightsHash[:]), MinPriceIn: tonamount.Format(m.MinPriceIn), MinPriceOut: tonamount.Format(m.MinPriceOut)})
+	}
+	sort.Slice(mods, func(i, j int) bool { return mods[i].ID < mods[j].ID })
+	p := st.Params
+	out := map[string]any{
+		"root":               root.String(),
+		"balance_ton":        tonamount.Format(acc.Balance),
+		"owner":              st.Owner.String(),
+		"version":            st.Version,
+		"min_worker_stake":   tonamount.Format(p.MinWorkerStake),
+		"unbonding_delay_s":  p.UnbondingDelay,
+		"protocol_fee_bps":   p.ProtocolFeeBps,
+		"treasury":           p.Treasury.String(),
+		"min_job_deadline_s": p.MinJobDeadline,
+		"max_job_deadline_s": p.MaxJobDeadline,
+		"slash_bps":          p.SlashBps,
+		"test_mode":          p.TestMode,
+		"measurements":       ms,
+		"models":             mods,
+		"worker_code_hash":   hex.EncodeToString(st.Codes.WorkerCode.Hash()),
+		"job_code_hash":      hex.EncodeToString(st.Codes.JobCode.Hash()),
+		"codes_match_binary": codes.Worker != nil && string(codes.Worker.Hash()) == string(st.Codes.WorkerCode.Hash()) && string(codes.Job.Hash()) == string(st.Codes.JobCode.Hash()),
+	}
+	if st.PendingOwner != nil {
+		out["pending_owner"] = st.PendingOwner.String()
+	}
+	if c.Bool("json") {
+		return walletPrintJSON(os.Stdout, out)
+	}
+	fmt.Printf("Root %s (version %d, balance %s TON)\n", root, st.Version, tonamount.Format(acc.Balance))
+	fmt.Printf("  owner             %s\n", st.Owner)
+	if st.PendingOwner != nil {
+		fmt.Printf("  pending owner     %s\n", st.PendingOwner)
+	}
+	fmt.Printf("  min worker stake  %s TON\n  unbonding delay   %s\n  protocol fee      %.2f%% to %s\n  job deadline      %s .. %s\n  slash             %.2f%% of stake per missed job\n",
+		tonamount.Format(p.MinWorkerStake), time.Duration(p.UnbondingDelay)*time.Second, float64(p.ProtocolFeeBps)/100, p.Treasury,
+		time.Duration(p.MinJobDeadline)*time.Second, time.Duration(p.MaxJobDeadline)*time.Second, float64(p.SlashBps)/100)
+	if p.TestMode {
+		fmt.Println("  test mode         ON: dev attestation admitted (NOT SECURE)")
+	}
+	fmt.Printf("  measurements      %d\n", len(ms))
+	for _, m := range ms {
+		fmt.Printf("    %-9s %s\n", m.TEE, m.Hash)
+	}
+	fmt.Printf("  models            %d\n", len(mods))
+	for _, m := range mods {
+		fmt.Printf("    %s  min %s / %s TON per 1M tokens in/out\n", m.ID, m.MinPriceIn, m.MinPriceOut)
+	}
+	fmt.Printf("  worker code       %s\n  job code          %s\n", out["worker_code_hash"], out["job_code_hash"])
+	if !out["codes_match_binary"].(bool) {
+		fmt.Println("  (child codes differ from the ones compiled into this binary)")
+	}
+	return nil
+}

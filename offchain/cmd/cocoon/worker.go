@@ -1,0 +1,336 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/netflag"
+	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/inference/gpu"
+	"github.com/cocoon-network/cocoon/offchain/inference/openai"
+	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/seal"
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
+	"github.com/cocoon-network/cocoon/offchain/wallet"
+	"github.com/cocoon-network/cocoon/offchain/worker"
+)
+
+func workerCommand() *cli.Command {
+	configFlag := &cli.StringFlag{Name: "config", Required: true, Usage: "worker config file (from cocoon worker init)", EnvVars: []string{"COCOON_WORKER_CONFIG"}}
+	ownerWallet := &cli.StringFlag{Name: "owner-wallet", Required: true, Usage: "the owner's wallet file: used for this command only, never by the daemon"}
+	return &cli.Command{
+		Name:  "worker",
+		Usage: "the miner's worker: keys, registration, the daemon, and its life cycle",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "init",
+				Usage: "create worker keys, dev evidence and a commented config file",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "out", Required: true, Usage: "directory to create"},
+					&cli.StringFlag{Name: "network", Value: "http://127.0.0.1:8081", Usage: "network written into the config"},
+					&cli.StringFlag{Name: "root", Usage: "Root contract address written into the config"},
+					&cli.StringFlag{Name: "owner", Usage: "owner wallet address written into the config"},
+					&cli.StringFlag{Name: "model", Value: "cocoon-reference", Usage: "model written into the config"},
+					&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8090", Usage: "HTTP address written into the config"},
+					&cli.StringFlag{Name: "suite", Value: "x25519", Usage: "HPKE suite of the envelope key: x25519 or x25519-mlkem768"},
+				},
+				Action: workerInit,
+			},
+			{
+				Name:   "register",
+				Usage:  "deploy the Worker contract with stake and wait for Root's answer",
+				Flags:  []cli.Flag{configFlag, ownerWallet, &cli.StringFlag{Name: "stake", Required: true, Usage: "stake in TON"}, networkFlag()},
+				Action: workerRegister,
+			},
+			{
+				Name:   "run",
+				Usage:  "run the worker daemon",
+				Flags:  []cli.Flag{configFlag},
+				Action: workerRun,
+			},
+			{
+				Name:   "status",
+				Usage:  "print the Worker contract's state",
+				Flags:  []cli.Flag{configFlag, walletJSONFlag()},
+				Action: workerStatus,
+			},
+			{
+				Name:   "update",
+				Usage:  "re-register the config's models, prices, endpoint and the current evidence",
+				Flags:  []cli.Flag{configFlag, ownerWallet},
+				Action: workerOwnerOp("update"),
+			},
+			{
+				Name:   "top-up",
+				Usage:  "add stake",
+				Flags:  []cli.Flag{configFlag, ownerWallet, &cli.StringFlag{Name: "amount", Required: true, Usage: "TON"}},
+				Action: workerOwnerOp("top-up"),
+			},
+			{
+				Name:   "unbond",
+				Usage:  "stop taking jobs and start the unbonding delay",
+				Flags:  []cli.Flag{configFlag, ownerWallet},
+				Action: workerOwnerOp("unbond"),
+			},
+			{
+				Name:  "withdraw",
+				Usage: "after the unbonding delay: return stake and earnings to the owner (destroys the Worker contract)",
+				Flags: []cli.Flag{configFlag, ownerWallet,
+					&cli.BoolFlag{Name: "earnings", Usage: "withdraw only the earnings (any time)"}},
+				Action: workerOwnerOp("withdraw"),
+			},
+		},
+	}
+}
+
+func workerInit(c *cli.Context) error {
+	dir := c.String("out")
+	suite, err := seal.ParseSuite(c.String("suite"))
+	if err != nil {
+		return fmt.Errorf("--suite: %w", err)
+	}
+	cfgPath := filepath.Join(dir, "config.toml")
+	if _, err := os.Stat(cfgPath); err == nil {
+		return fmt.Errorf("%s already exists: refusing to overwrite a worker", cfgPath)
+	}
+	id, err := worker.InitIdentity(c.Context, filepath.Join(dir, "keys"), suite)
+	if err != nil {
+		return err
+	}
+	listen := c.String("listen")
+	text := fmt.Sprintf(worker.ConfigTemplate, "config.toml", c.String("network"), c.String("root"), c.String("owner"), listen, "http://"+listen, c.String("model"))
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		return fmt.Errorf("writing config: %w", err)
+	}
+	meas, _ := id.Measurement()
+	eh := id.EvidenceHash()
+	fmt.Printf("worker created in %s\n", dir)
+	fmt.Printf("  receipt key     %x\n", id.SignKey.Public())
+	fmt.Printf("  HPKE key        %s, commitment %x\n", suite, seal.Commitment(id.HPKE.Public()))
+	fmt.Printf("  evidence        %s (sha256 %x)\n", id.Bundle.TEE, eh)
+	fmt.Printf("  measurement     %x (dev image %q)\n", meas, worker.DevImage)
+	fmt.Println("  INSECURE: dev attestation, not hardware-backed; only a Root in test mode accepts it")
+	fmt.Printf("next: edit %s (root, owner, models, prices), then cocoon worker register\n", cfgPath)
+	return nil
+}
+
+func loadWorker(c *cli.Context) (*worker.Config, *worker.Identity, chain.Network, error) {
+	cfg, err := worker.LoadConfig(c.String("config"))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	id, err := worker.LoadIdentity(cfg.Path(cfg.KeysDir))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	spec := cfg.Network
+	if c.IsSet("network") {
+		spec = c.String("network")
+	}
+	net, err := netflag.Open(c.Context, spec)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("network: %w", err)
+	}
+	return cfg, id, net, nil
+}
+
+func workerRegister(c *cli.Context) error {
+	cfg, id, net, err := loadWorker(c)
+	if err != nil {
+		return err
+	}
+	stake, err := tonamount.Parse(c.String("stake"))
+	if err != nil {
+		return fmt.Errorf("--stake: %w", err)
+	}
+	f, err := loadWalletFile(c, "owner-wallet")
+	if err != nil {
+		return err
+	}
+	w, err := f.Open()
+	if err != nil {
+		return err
+	}
+	addr, err := worker.WorkerAddressFor(cfg, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "registering worker %s with %s TON stake ...\n", addr, tonamount.Format(stake))
+	v, err := worker.Register(c.Context, net, w, cfg, id, stake)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("worker %s is %s\n", addr, v.Status)
+	return nil
+}
+
+func workerRun(c *cli.Context) error {
+	log, err := logger(c)
+	if err != nil {
+		return err
+	}
+	cfg, id, net, err := loadWorker(c)
+	if err != nil {
+		return err
+	}
+	engine, err := newEngine(cfg)
+	if err != nil {
+		return err
+	}
+	gpuSummary := "none"
+	if rep, err := gpu.Discover(c.Context); err != nil {
+		gpuSummary = err.Error()
+		log.Info("GPU discovery", "result", err.Error())
+	} else {
+		gpuSummary = fmt.Sprintf("%d GPU(s), driver %s", len(rep.GPUs), rep.DriverVersion)
+		log.Info("GPU discovery", "report", rep)
+	}
+	if engine.Name() == reference.Name {
+		log.Warn("engine: " + engine.Description())
+	}
+	d, err := worker.New(cfg, id, worker.Options{Network: net, Engine: engine, Logger: log, GPU: gpuSummary})
+	if err != nil {
+		return err
+	}
+	return d.Run(c.Context, nil)
+}
+
+func newEngine(cfg *worker.Config) (inference.Engine, error) {
+	switch cfg.Engine.Kind {
+	case "reference":
+		return reference.New(reference.Config{}), nil
+	case "openai":
+		key := ""
+		if cfg.Engine.APIKeyEnv != "" {
+			key = os.Getenv(cfg.Engine.APIKeyEnv)
+		}
+		return openai.New(openai.Config{BaseURL: cfg.Engine.BaseURL, APIKey: key})
+	}
+	return nil, fmt.Errorf("engine.kind %q", cfg.Engine.Kind)
+}
+
+func workerStatus(c *cli.Context) error {
+	cfg, id, net, err := loadWorker(c)
+	if err != nil {
+		return err
+	}
+	addr, err := worker.WorkerAddressFor(cfg, id)
+	if err != nil {
+		return err
+	}
+	w := bindings.NewWorker(net, addr)
+	data, err := w.WorkerData(c.Context)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"worker": addr.String(), "deployed": data.Deployed}
+	if !data.Deployed {
+		if c.Bool("json") {
+			return walletPrintJSON(os.Stdout, out)
+		}
+		fmt.Printf("worker %s: no contract (not registered, rejected, or withdrawn)\n", addr)
+		return nil
+	}
+	st, err := w.WorkerState(c.Context)
+	if err != nil {
+		return err
+	}
+	out["status"] = data.Status.String()
+	out["stake_ton"] = tonamount.Format(st.Stake)
+	out["earnings_ton"] = tonamount.Format(st.Earnings)
+	out["jobs_completed"], out["jobs_failed"], out["jobs_slashed"] = st.JobsCompleted, st.JobsFailed, st.JobsSlashed
+	out["total_earned_ton"] = tonamount.Format(st.TotalEarned)
+	out["endpoint"] = st.Endpoint
+	out["tee"] = st.TEE.String()
+	out["attestation_hash"] = hex.EncodeToString(st.AttestationHash[:])
+	if c.Bool("json") {
+		return walletPrintJSON(os.Stdout, out)
+	}
+	fmt.Printf("worker %s: %s\n  stake %s TON, earnings %s TON (total earned %s TON)\n  jobs: %d completed, %d failed, %d slashed\n  endpoint %s, TEE %s\n",
+		addr, data.Status, out["stake_ton"], out["earnings_ton"], out["total_earned_ton"], st.JobsCompleted, st.JobsFailed, st.JobsSlashed, st.Endpoint, st.TEE)
+	return nil
+}
+
+func workerOwnerOp(op string) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		cfg, id, net, err := loadWorker(c)
+		if err != nil {
+			return err
+		}
+		f, err := loadWalletFile(c, "owner-wallet")
+		if err != nil {
+			return err
+		}
+		w, err := f.Open()
+		if err != nil {
+			return err
+		}
+		addr, err := worker.WorkerAddressFor(cfg, id)
+		if err != nil {
+			return err
+		}
+		o := &worker.Owner{Net: net, Wallet: w, Worker: addr}
+		switch op {
+		case "update":
+			p, err := worker.Profile(cfg, id)
+			if err != nil {
+				return err
+			}
+			v, err := o.Update(c.Context, p)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("worker %s re-registered: %s\n", addr, v.Status)
+		case "top-up":
+			amt, err := tonamount.Parse(c.String("amount"))
+			if err != nil {
+				return fmt.Errorf("--amount: %w", err)
+			}
+			if err := o.TopUp(c.Context, amt); err != nil {
+				return err
+			}
+			fmt.Printf("added %s TON to the stake of %s\n", tonamount.Format(amt), addr)
+		case "unbond":
+			if err := o.RequestUnbond(c.Context); err != nil {
+				return err
+			}
+			fmt.Printf("worker %s is unbonding: withdraw after Root's unbonding delay\n", addr)
+		case "withdraw":
+			if c.Bool("earnings") {
+				if err := o.WithdrawEarnings(c.Context); err != nil {
+					return err
+				}
+				fmt.Printf("earnings of %s sent to the owner\n", addr)
+				return nil
+			}
+			if err := o.Withdraw(c.Context); err != nil {
+				return err
+			}
+			fmt.Printf("stake and earnings of %s returned to the owner; the contract is closed\n", addr)
+		default:
+			return errors.New("unknown operation " + op)
+		}
+		return nil
+	}
+}
+
+// loadWalletFile loads the wallet named by a flag other than --wallet.
+func loadWalletFile(c *cli.Context, flag string) (*wallet.File, error) {
+	path := strings.TrimSpace(c.String(flag))
+	if path == "" {
+		return nil, fmt.Errorf("--%s is required", flag)
+	}
+	f, err := wallet.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: %w", flag, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,80 @@
+// Package keyfile stores Ed25519 private keys as PKCS#8 PEM files that only
+// their owner can read.
+package keyfile
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+)
+
+// Create generates a key and writes it to path (mode 0600); an existing
+// file is never overwritten. what names the key in errors.
+func Create(path, what string) (ed25519.PrivateKey, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generating %s: %w", what, err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", what, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", what, err)
+	}
+	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing %s %s: %w", what, path, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("writing %s %s: %w", what, path, err)
+	}
+	return priv, nil
+}
+
+// Load reads a key written by Create, refusing a file others can read.
+func Load(path, what string) (ed25519.PrivateKey, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s %s has mode %04o: others can read it (chmod 600)", what, path, st.Mode().Perm())
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	block, rest := pem.Decode(raw)
+	if block == nil || block.Type != "PRIVATE KEY" || len(rest) != 0 {
+		return nil, fmt.Errorf("%s %s: not a single PEM PRIVATE KEY block", what, path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s %s: a %T, not an Ed25519 key", what, path, k)
+	}
+	return priv, nil
+}
+
+// LoadOrCreate loads the key at path, or creates it when the file does not exist.
+func LoadOrCreate(path, what string) (ed25519.PrivateKey, bool, error) {
+	k, err := Load(path, what)
+	if err == nil {
+		return k, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, err
+	}
+	k, err = Create(path, what)
+	return k, err == nil, err
+}

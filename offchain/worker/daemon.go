@@ -1,0 +1,257 @@
+// Package worker is the miner's daemon: it watches its Worker contract for
+// jobs it accepted, opens each sealed request inside the enclave, runs the
+// inference engine, seals the answer to the client, and posts a signed
+// receipt to the Job contract — exactly once per job, across crashes.
+package worker
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
+	"github.com/xssnick/tonutils-go/tvm/cell"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/inference"
+)
+
+// Daemon is one running worker.
+type Daemon struct {
+	cfg     *Config
+	net     chain.Network
+	id      *Identity
+	engine  inference.Engine
+	log     *slog.Logger
+	metrics *Metrics
+	store   *JobStore
+
+	root, owner, self *address.Address
+	models            map[[32]byte]ModelConfig
+
+	// sem bounds the jobs running at once.
+	sem chan struct{}
+
+	mu      sync.Mutex
+	running map[string]bool          // jobs with a goroutine
+	posted  map[string]chan struct{} // wakes a job waiting for its request
+	gpu     string                   // GPU discovery summary for /healthz
+}
+
+// Options are the parts of a daemon that are not in its config file.
+type Options struct {
+	Network chain.Network
+	Engine  inference.Engine
+	Logger  *slog.Logger
+	// GPU is the GPU discovery summary shown by /healthz.
+	GPU string
+}
+
+// New prepares a daemon; Run starts it.
+func New(cfg *Config, id *Identity, opts Options) (*Daemon, error) {
+	root, err := chain.ParseAddress(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("config root: %w", err)
+	}
+	owner, err := chain.ParseAddress(cfg.Owner)
+	if err != nil {
+		return nil, fmt.Errorf("config owner: %w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	d := &Daemon{
+		cfg: cfg, net: opts.Network, id: id, engine: opts.Engine, log: log,
+		metrics: NewMetrics(),
+		root:    root, owner: owner,
+		self:    bindings.WorkerAddress(root, owner, bindings.PublicKey256(id.SignKey.Public().(ed25519.PublicKey))),
+		models:  map[[32]byte]ModelConfig{},
+		sem:     make(chan struct{}, cfg.MaxConcurrent),
+		running: map[string]bool{},
+		posted:  map[string]chan struct{}{},
+		gpu:     opts.GPU,
+	}
+	for _, m := range cfg.Models {
+		d.models[bindings.ModelID(m.Name)] = m
+	}
+	return d, nil
+}
+
+// Address is the Worker contract's address.
+func (d *Daemon) Address() *address.Address { return d.self }
+
+// Metrics is the daemon's metric set.
+func (d *Daemon) Metrics() *Metrics { return d.metrics }
+
+// Run serves HTTP on ln (or cfg.Listen when ln is nil) and processes jobs
+// until ctx ends.
+func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
+	store, err := OpenJobStore(d.cfg.Path(d.cfg.StateDir))
+	if err != nil {
+		return err
+	}
+	d.store = store
+	defer store.Close()
+	if ln == nil {
+		if ln, err = net.Listen("tcp", d.cfg.Listen); err != nil {
+			return fmt.Errorf("listen %s: %w", d.cfg.Listen, err)
+		}
+	}
+	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() {
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	d.log.Info("worker started", "worker", d.self.String(), "root", d.root.String(), "http", ln.Addr().String(),
+		"engine", d.engine.Name(), "tee", d.id.Bundle.TEE, "max_concurrent", d.cfg.MaxConcurrent)
+	if d.id.Bundle.TEE == "dev" {
+		d.log.Warn("INSECURE: dev attestation, not hardware-backed; only test-mode networks accept this worker")
+	}
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	pending, err := store.Pending()
+	if err != nil {
+		return err
+	}
+	for _, r := range pending {
+		d.log.Info("resuming job", "job", r.Job, "state", r.State.String())
+		d.start(ctx, &wg, r)
+	}
+	go d.trackChainLag(ctx)
+
+	cursors, err := store.Cursors()
+	if err != nil {
+		return err
+	}
+	cur := chain.Cursor(cursors)
+	err = chain.Watch(ctx, d.net, []*address.Address{d.self}, cur, d.cfg.PollInterval.Duration, func(tx *chain.Transaction) error {
+		return d.onWorkerTx(ctx, &wg, tx)
+	})
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// start runs a job's pipeline in its own goroutine, once per job.
+func (d *Daemon) start(ctx context.Context, wg *sync.WaitGroup, r *JobRecord) {
+	d.mu.Lock()
+	if d.running[r.Job] {
+		d.mu.Unlock()
+		return
+	}
+	d.running[r.Job] = true
+	d.mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer func() {
+			d.mu.Lock()
+			delete(d.running, r.Job)
+			d.mu.Unlock()
+		}()
+		if err := d.process(ctx, r); err != nil && ctx.Err() == nil {
+			d.log.Error("job stopped", "job", r.Job, "error", err)
+		}
+	}()
+}
+
+// onWorkerTx handles one transaction of the Worker contract, in order.
+// Each record it writes moves the chain cursor in the same commit.
+func (d *Daemon) onWorkerTx(ctx context.Context, wg *sync.WaitGroup, tx *chain.Transaction) error {
+	key := d.self.StringRaw()
+	in := tx.Tx.IO.In
+	if in == nil || in.MsgType != tlb.MsgTypeInternal {
+		return d.store.SetCursor(key, tx.ID.LT)
+	}
+	im := in.AsInternal()
+	msg, err := bindings.DecodeBody(im.Body)
+	if err != nil || im.Bounced {
+		return d.store.SetCursor(key, tx.ID.LT)
+	}
+	switch m := msg.(type) {
+	case *bindings.Offer:
+		accepted, reason := offerAnswer(tx)
+		if !accepted {
+			d.log.Info("offer declined by the Worker contract", "job", im.SrcAddr.String(), "reason", bindings.ErrorName(int(reason)))
+			return d.store.SetCursor(key, tx.ID.LT)
+		}
+		r := &JobRecord{
+			Job: im.SrcAddr.StringRaw(), Client: m.Client.StringRaw(), Nonce: m.Nonce,
+			State: StateAccepted, Deadline: m.Deadline, AcceptedLT: tx.ID.LT, AcceptedAt: time.Now(),
+		}
+		added, err := d.store.AddAccepted(r, key, tx.ID.LT)
+		if err != nil {
+			return err
+		}
+		if added {
+			d.log.Info("job accepted", "job", im.SrcAddr.String(), "deadline", time.Unix(int64(m.Deadline), 0).UTC().Format(time.RFC3339))
+			d.start(ctx, wg, r)
+		}
+	case *bindings.JobPaid:
+		d.metrics.Add("cocoon_worker_earnings_nanoton_total", float64(im.Amount.Nano().Int64()))
+	case *bindings.Slash:
+		d.log.Warn("slashed: a job passed its deadline without a receipt", "job", im.SrcAddr.String())
+		d.metrics.Add("cocoon_worker_jobs_total", 1, "outcome", "expired")
+	}
+	return d.store.SetCursor(key, tx.ID.LT)
+}
+
+// offerAnswer reads whether the Worker contract accepted the offer in tx.
+func offerAnswer(tx *chain.Transaction) (accepted bool, declineReason uint16) {
+	if tx.Tx.IO.Out == nil {
+		return false, 0
+	}
+	outs, err := tx.Tx.IO.Out.ToSlice()
+	if err != nil {
+		return false, 0
+	}
+	for _, o := range outs {
+		if o.MsgType != tlb.MsgTypeInternal {
+			continue
+		}
+		switch m := decodeQuiet(o.AsInternal().Body).(type) {
+		case *bindings.Accept:
+			return true, 0
+		case *bindings.Decline:
+			return false, m.Reason
+		}
+	}
+	return false, 0
+}
+
+func decodeQuiet(body *cell.Cell) bindings.Message {
+	m, err := bindings.DecodeBody(body)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// trackChainLag keeps the chain-lag gauge current.
+func (d *Daemon) trackChainLag(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		if info, err := d.net.MasterchainInfo(ctx); err == nil {
+			d.metrics.Set("cocoon_worker_chain_lag_seconds", time.Since(time.Unix(int64(info.Time), 0)).Seconds())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

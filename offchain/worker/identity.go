@@ -1,0 +1,152 @@
+package worker
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cocoon-network/cocoon/offchain/attest"
+	"github.com/cocoon-network/cocoon/offchain/attest/dev"
+	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
+	"github.com/cocoon-network/cocoon/offchain/seal"
+)
+
+// Files under a worker's keys dir.
+const (
+	signKeyFile  = "worker.key"     // Ed25519: signs receipts (0600)
+	hpkeKeyFile  = "hpke.key"       // HPKE: opens requests (0600)
+	devKeyFile   = "dev-attest.key" // dev attestation signer (0600), dev only
+	evidenceFile = "evidence.bin"   // the evidence bundle served at /evidence
+)
+
+// DevImage is the image name the dev attestation of `cocoon worker init`
+// states; its measurement is sha256 of it (attest/dev.Measurement).
+const DevImage = "cocoon-worker-dev"
+
+// Identity is the worker's keys and the evidence that vouches for them.
+type Identity struct {
+	SignKey  ed25519.PrivateKey
+	HPKE     *seal.PrivateKey
+	Evidence []byte // encoded bundle
+	Bundle   *attest.Bundle
+}
+
+// EvidenceHash is what the Worker contract stores as its attestation hash.
+func (id *Identity) EvidenceHash() [32]byte { return sha256.Sum256(id.Evidence) }
+
+// Measurement returns the bundle's TEE measurement as Root's allow-list
+// stores it.
+func (id *Identity) Measurement() ([32]byte, error) {
+	if id.Bundle.TEE != attest.TEEDev {
+		return [32]byte{}, fmt.Errorf("measurement of %s evidence: verify the bundle (cocoon attest verify) and read its image hash", id.Bundle.TEE)
+	}
+	st, err := dev.Parse(id.Bundle.Evidence)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return dev.Measurement(st.Image), nil
+}
+
+// InitIdentity creates new keys in dir and evidence for them. Only `dev`
+// attestation can be produced outside a TEE; on TDX or SEV-SNP hardware use
+// `cocoon attest generate` inside the enclave with the keys written here.
+func InitIdentity(ctx context.Context, dir string, suite seal.Suite) (*Identity, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating keys dir: %w", err)
+	}
+	for _, f := range []string{signKeyFile, hpkeKeyFile, evidenceFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return nil, fmt.Errorf("%s already exists: refusing to replace a worker's keys", filepath.Join(dir, f))
+		}
+	}
+	sign, err := keyfile.Create(filepath.Join(dir, signKeyFile), "worker signing key")
+	if err != nil {
+		return nil, err
+	}
+	hpke, err := seal.GenerateKey(suite)
+	if err != nil {
+		return nil, err
+	}
+	if err := seal.SaveKey(filepath.Join(dir, hpkeKeyFile), hpke); err != nil {
+		return nil, err
+	}
+	devKey, _, err := keyfile.LoadOrCreate(filepath.Join(dir, devKeyFile), "dev attestation key")
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, 32)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	keys := []attest.Key{
+		{Name: attest.KeyEd25519, Public: sign.Public().(ed25519.PublicKey)},
+		{Name: attest.KeyHPKE, Public: hpke.Public().Marshal()},
+	}
+	b, err := attest.NewBundle(ctx, &attest.DevSource{Key: devKey, Image: DevImage}, nil, keys, nonce, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	raw, err := b.Encode()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, evidenceFile), raw, 0o644); err != nil {
+		return nil, fmt.Errorf("writing evidence: %w", err)
+	}
+	return &Identity{SignKey: sign, HPKE: hpke, Evidence: raw, Bundle: b}, nil
+}
+
+// LoadIdentity reads the keys and evidence from dir and checks that the
+// evidence vouches for exactly these keys.
+func LoadIdentity(dir string) (*Identity, error) {
+	sign, err := keyfile.Load(filepath.Join(dir, signKeyFile), "worker signing key")
+	if err != nil {
+		return nil, err
+	}
+	hpke, err := seal.LoadKey(filepath.Join(dir, hpkeKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, evidenceFile))
+	if err != nil {
+		return nil, fmt.Errorf("reading evidence: %w", err)
+	}
+	b, err := attest.Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("evidence %s: %w", filepath.Join(dir, evidenceFile), err)
+	}
+	id := &Identity{SignKey: sign, HPKE: hpke, Evidence: raw, Bundle: b}
+	if err := id.checkBinding(); err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
+// checkBinding refuses evidence made for other keys: serving it would make
+// every careful client refuse this worker.
+func (id *Identity) checkBinding() error {
+	want := map[string][]byte{
+		attest.KeyEd25519: id.SignKey.Public().(ed25519.PublicKey),
+		attest.KeyHPKE:    id.HPKE.Public().Marshal(),
+	}
+	for name, pub := range want {
+		found := false
+		for _, k := range id.Bundle.Keys {
+			if k.Name == name {
+				found = string(k.Public) == string(pub)
+			}
+		}
+		if !found {
+			return fmt.Errorf("the evidence does not vouch for this worker's %s key: regenerate it for these keys", name)
+		}
+	}
+	return nil
+}
+
+var errNoIdentity = errors.New("no worker keys: run cocoon worker init first")

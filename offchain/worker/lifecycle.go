@@ -1,0 +1,239 @@
+package worker
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
+	tonwallet "github.com/xssnick/tonutils-go/ton/wallet"
+	"github.com/xssnick/tonutils-go/tvm/cell"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/seal"
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
+	"github.com/cocoon-network/cocoon/offchain/wallet"
+)
+
+// RegisterFee is what the Worker keeps from the registration value for the
+// register → Root → Activate round trip (WORKER_REGISTER_FEE in the
+// contracts); the rest is stake.
+var RegisterFee = big.NewInt(50_000_000)
+
+// OpValue is attached to owner operations (top-up excepted); the Worker
+// keeps its gas and returns the rest.
+var OpValue = big.NewInt(50_000_000)
+
+// Profile is the registration the Worker contract stores and Root checks.
+func Profile(cfg *Config, id *Identity) (bindings.WorkerProfile, error) {
+	tee, err := bindings.ParseTEE(id.Bundle.TEE)
+	if err != nil {
+		return bindings.WorkerProfile{}, err
+	}
+	meas, err := id.Measurement()
+	if err != nil {
+		return bindings.WorkerProfile{}, err
+	}
+	models := bindings.Models{}
+	for _, m := range cfg.Models {
+		in, err := tonamount.Parse(m.PriceIn)
+		if err != nil {
+			return bindings.WorkerProfile{}, fmt.Errorf("model %s price_in: %w", m.Name, err)
+		}
+		out, err := tonamount.Parse(m.PriceOut)
+		if err != nil {
+			return bindings.WorkerProfile{}, fmt.Errorf("model %s price_out: %w", m.Name, err)
+		}
+		models[bindings.ModelID(m.Name)] = bindings.ModelPrice{PriceIn: in, PriceOut: out}
+	}
+	return bindings.WorkerProfile{
+		HPKEKey:         seal.Commitment(id.HPKE.Public()),
+		AttestationHash: id.EvidenceHash(),
+		TEE:             tee,
+		Measurement:     meas,
+		Models:          models,
+		Endpoint:        cfg.PublicURL,
+	}, nil
+}
+
+// Owner operations go from the owner's wallet to the Worker contract.
+type Owner struct {
+	Net    chain.Network
+	Wallet *wallet.Wallet
+	Worker *address.Address
+}
+
+// WorkerAddressFor is the Worker contract of (config, keys).
+func WorkerAddressFor(cfg *Config, id *Identity) (*address.Address, error) {
+	root, err := chain.ParseAddress(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("config root: %w", err)
+	}
+	owner, err := chain.ParseAddress(cfg.Owner)
+	if err != nil {
+		return nil, fmt.Errorf("config owner: %w", err)
+	}
+	return bindings.WorkerAddress(root, owner, bindings.PublicKey256(id.SignKey.Public().(ed25519.PublicKey))), nil
+}
+
+// Register deploys the Worker contract with stake and waits for Root's
+// answer: it returns once the worker is active, or with Root's reason for
+// rejecting it (the contract then returned all funds to the owner).
+func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet, cfg *Config, id *Identity, stake *big.Int) (*bindings.WorkerDataView, error) {
+	root, _ := chain.ParseAddress(cfg.Root)
+	owner, _ := chain.ParseAddress(cfg.Owner)
+	if owner == nil || !owner.Equals(ownerWallet.Address()) {
+		return nil, fmt.Errorf("the config's owner is %s but the wallet is %s", cfg.Owner, ownerWallet.Address())
+	}
+	profile, err := Profile(cfg, id)
+	if err != nil {
+		return nil, err
+	}
+	si, err := bindings.WorkerStateInit(root, owner, bindings.PublicKey256(id.SignKey.Public().(ed25519.PublicKey)))
+	if err != nil {
+		return nil, err
+	}
+	self := bindings.StateInitAddress(si)
+	if v, err := bindings.NewWorker(net, self).WorkerData(ctx); err == nil && v.Deployed {
+		return v, fmt.Errorf("worker %s is already registered (status %s)", self, v.Status)
+	}
+	body, err := bindings.WorkerRegister{QueryID: queryID(), Profile: profile}.ToCell()
+	if err != nil {
+		return nil, err
+	}
+	value := new(big.Int).Add(stake, RegisterFee)
+	o := &Owner{Net: net, Wallet: ownerWallet, Worker: self}
+	if err := o.send(ctx, value, body, si); err != nil {
+		return nil, err
+	}
+	return o.waitSettled(ctx)
+}
+
+// waitSettled waits until the worker is no longer pending: active, or gone
+// (rejected: the contract destroys itself and refunds the owner).
+func (o *Owner) waitSettled(ctx context.Context) (*bindings.WorkerDataView, error) {
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	w := bindings.NewWorker(o.Net, o.Worker)
+	for {
+		v, err := w.WorkerData(ctx)
+		if err == nil {
+			switch {
+			case !v.Deployed:
+				return v, o.rejection(ctx)
+			case v.Status != bindings.WorkerPending:
+				return v, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for Root to answer the registration of %s: %w", o.Worker, ctx.Err())
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// rejection finds Root's Reject reason in the Worker's last transactions.
+func (o *Owner) rejection(ctx context.Context) error {
+	txs, err := o.Net.Transactions(ctx, o.Worker, chain.TxID{}, 5)
+	if err == nil {
+		for _, tx := range txs {
+			if tx.Tx.IO.In == nil || tx.Tx.IO.In.MsgType != tlb.MsgTypeInternal {
+				continue
+			}
+			if rj, ok := decodeQuiet(tx.Tx.IO.In.AsInternal().Body).(*bindings.Reject); ok {
+				return fmt.Errorf("Root rejected the worker: %s; the stake was returned to the owner", bindings.ExitCode(rj.Reason))
+			}
+		}
+	}
+	return errors.New("the worker contract no longer exists: Root rejected it or it was withdrawn")
+}
+
+// Update re-registers with a new profile (new evidence, models, prices or
+// endpoint); Root validates it again.
+func (o *Owner) Update(ctx context.Context, profile bindings.WorkerProfile) (*bindings.WorkerDataView, error) {
+	body, err := bindings.WorkerUpdate{QueryID: queryID(), Profile: profile}.ToCell()
+	if err != nil {
+		return nil, err
+	}
+	if err := o.send(ctx, OpValue, body, nil); err != nil {
+		return nil, err
+	}
+	return o.waitSettled(ctx)
+}
+
+// TopUp adds stake.
+func (o *Owner) TopUp(ctx context.Context, amount *big.Int) error {
+	return o.op(ctx, amount, bindings.TopUp{QueryID: queryID()})
+}
+
+// RequestUnbond starts the unbonding delay.
+func (o *Owner) RequestUnbond(ctx context.Context) error {
+	return o.op(ctx, OpValue, bindings.RequestUnbond{QueryID: queryID()})
+}
+
+// Withdraw returns stake and earnings after the unbonding delay; the
+// Worker contract is destroyed.
+func (o *Owner) Withdraw(ctx context.Context) error {
+	return o.op(ctx, OpValue, bindings.Withdraw{QueryID: queryID()})
+}
+
+// WithdrawEarnings pays the earnings out.
+func (o *Owner) WithdrawEarnings(ctx context.Context) error {
+	return o.op(ctx, OpValue, bindings.WithdrawEarnings{QueryID: queryID()})
+}
+
+func (o *Owner) op(ctx context.Context, value *big.Int, m bindings.Message) error {
+	body, err := m.ToCell()
+	if err != nil {
+		return err
+	}
+	return o.send(ctx, value, body, nil)
+}
+
+// send sends one message from the owner wallet and checks the Worker's
+// transaction for it: a refusal is reported by its contract error name.
+func (o *Owner) send(ctx context.Context, value *big.Int, body *cell.Cell, si *tlb.StateInit) error {
+	before, err := o.Net.Account(ctx, o.Worker)
+	if err != nil {
+		return err
+	}
+	msg := &tonwallet.Message{
+		Mode: tonwallet.PayGasSeparately + tonwallet.IgnoreErrors,
+		InternalMessage: &tlb.InternalMessage{
+			IHRDisabled: true, Bounce: true, DstAddr: o.Worker,
+			Amount: tlb.FromNanoTON(value), StateInit: si, Body: body,
+		},
+	}
+	wtx, err := o.Wallet.Send(ctx, o.Net, msg)
+	if err != nil {
+		return err
+	}
+	outs, err := chain.OutMsgCells(wtx)
+	if err != nil || len(outs) != 1 {
+		return fmt.Errorf("the owner wallet sent %d messages, want 1 (%v)", len(outs), err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	tx, err := chain.WaitForInbound(wctx, o.Net, o.Worker, outs[0].Hash(), before.LastTx.LT, 200*time.Millisecond)
+	if err != nil {
+		return fmt.Errorf("waiting for the Worker's transaction: %w", err)
+	}
+	if code, ran := chain.ComputeExitCode(tx); ran && code != 0 && code != 1 {
+		return fmt.Errorf("the Worker contract refused: %s (the value was bounced back)", bindings.ExitCode(code))
+	}
+	return nil
+}
+
+func queryID() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:])
+}

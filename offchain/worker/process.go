@@ -1,0 +1,355 @@
+package worker
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xssnick/tonutils-go/address"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/seal"
+)
+
+// receiptMargin is the time before a job's deadline by which the worker
+// stops generating and posts its receipt, so that the receipt lands
+// before the Job refuses it as late.
+const receiptMargin = 15 * time.Second
+
+// Reasons for a failure receipt. They go into logs and metrics; the
+// client learns them from the sealed result when one can be sealed.
+const (
+	failBusy          = "busy"
+	failUndecryptable = "undecryptable_request"
+	failBadRequest    = "bad_request"
+	failResultKey     = "result_key_mismatch"
+	failModel         = "model_not_served"
+	failEngine        = "engine_failed"
+	failNoRequest     = "request_never_arrived"
+)
+
+// process drives one job from wherever it stands to done. Every step
+// commits its outcome before the next starts; a restart re-enters here
+// and continues from the stored state.
+func (d *Daemon) process(ctx context.Context, r *JobRecord) error {
+	job, err := chain.ParseAddress(r.Job)
+	if err != nil {
+		return err
+	}
+	log := d.log.With("job", job.String())
+	if r.State < StateSealed {
+		select {
+		case d.sem <- struct{}{}:
+			defer func() { <-d.sem }()
+		default:
+			// Over the concurrency limit: refuse honestly and early, with a
+			// failure receipt (full refund, no slash), instead of missing the
+			// deadline.
+			log.Warn("over the concurrency limit: declining with a failure receipt", "max_concurrent", d.cfg.MaxConcurrent)
+			if err := d.fail(r, nil, failBusy); err != nil {
+				return err
+			}
+		}
+	}
+	d.metrics.Set("cocoon_worker_jobs_in_flight", float64(len(d.sem)))
+	for r.State != StateDone {
+		var err error
+		switch r.State {
+		case StateAccepted:
+			err = d.fetchRequest(ctx, job, r)
+		case StateRequest:
+			err = d.serve(ctx, job, r)
+		case StateSealed:
+			err = d.sign(ctx, job, r)
+		case StateSigned:
+			err = d.submit(ctx, job, r)
+		default:
+			return fmt.Errorf("job %s in unknown state %s", r.Job, r.State)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+	}
+	log.Info("job done", "outcome", r.Outcome, "input_tokens", r.InputTokens, "output_tokens", r.OutputTokens)
+	return nil
+}
+
+// terms reads the job's terms; a job that no longer exists has closed
+// (cancelled, refunded, or already completed).
+func (d *Daemon) terms(ctx context.Context, job *address.Address) (*bindings.JobTermsView, error) {
+	return bindings.NewJob(d.net, job).JobTerms(ctx)
+}
+
+// fetchRequest gets the request envelope (inline on chain, or posted by the
+// client) and checks it against the job's commitment.
+func (d *Daemon) fetchRequest(ctx context.Context, job *address.Address, r *JobRecord) error {
+	t, err := d.terms(ctx, job)
+	if err != nil {
+		if errors.Is(err, bindings.ErrNotDeployed) {
+			return d.done(r, "closed_before_served")
+		}
+		return fmt.Errorf("reading job terms: %w", err)
+	}
+	if !t.Worker.Equals(d.self) {
+		return d.done(r, "not_ours")
+	}
+	r.RequestHash = t.RequestHash
+	var env []byte
+	if c, err := bindings.NewJob(d.net, job).Request(ctx); err != nil {
+		return fmt.Errorf("reading the inline request: %w", err)
+	} else if c != nil {
+		if env, err = bindings.CellBytes(c, bindings.InlineRequestLimit); err != nil {
+			return d.fail(r, nil, failBadRequest)
+		}
+	}
+	wait := time.Until(time.Unix(int64(t.Deadline), 0).Add(-receiptMargin))
+	for env == nil {
+		if env, err = d.store.Posted(r.Job); err != nil {
+			return err
+		}
+		if env != nil {
+			break
+		}
+		if wait <= 0 {
+			return d.fail(r, nil, failNoRequest)
+		}
+		ch := d.postedSignal(r.Job)
+		step := min(wait, 2*time.Second)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		case <-time.After(step):
+		}
+		wait -= step
+	}
+	if sha256.Sum256(env) != r.RequestHash {
+		// Inline bytes are the client's own commitment; a mismatch means the
+		// client broke its job: refuse it with a failure receipt.
+		return d.fail(r, nil, failBadRequest)
+	}
+	r.Request = env
+	r.State = StateRequest
+	return d.store.Put(r)
+}
+
+func (d *Daemon) postedSignal(job string) chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ch, ok := d.posted[job]
+	if !ok {
+		ch = make(chan struct{})
+		d.posted[job] = ch
+	}
+	return ch
+}
+
+func (d *Daemon) notifyPosted(job string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ch, ok := d.posted[job]; ok {
+		close(ch)
+		delete(d.posted, job)
+	}
+}
+
+// serve opens the request inside the enclave, runs the engine and seals the
+// answer to the client's key. Plaintexts live only in memory here.
+func (d *Daemon) serve(ctx context.Context, job *address.Address, r *JobRecord) error {
+	t, err := d.terms(ctx, job)
+	if err != nil {
+		if errors.Is(err, bindings.ErrNotDeployed) {
+			return d.done(r, "closed_before_served")
+		}
+		return fmt.Errorf("reading job terms: %w", err)
+	}
+	ja := jobAddr(job)
+	plain, err := seal.OpenRequest(d.id.HPKE, ja, r.Request)
+	if err != nil {
+		return d.fail(r, nil, failUndecryptable)
+	}
+	chat, err := inference.ParseChatRequest(plain)
+	if err != nil {
+		return d.fail(r, nil, failBadRequest)
+	}
+	clientKey, err := seal.ParsePublicKey(chat.ResultKey)
+	if err != nil || seal.Commitment(clientKey) != t.ClientHPKEKey {
+		// Sealing to a key the job did not commit to could hand the answer
+		// to someone other than the paying client.
+		return d.fail(r, nil, failResultKey)
+	}
+	sealResult := func(res *inference.ChatResult) ([]byte, error) {
+		pt, err := res.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		return seal.SealResult(clientKey, ja, pt)
+	}
+	model, ok := d.models[t.ModelID]
+	if !ok || bindings.ModelID(chat.Model) != t.ModelID {
+		env, err := sealResult(&inference.ChatResult{V: inference.PlaintextVersion, Error: &inference.ResultError{Code: inference.CodeModelNotServed}})
+		if err != nil {
+			return err
+		}
+		return d.fail(r, env, failModel)
+	}
+	req := chat.Request()
+	req.Model = model.EngineModel
+	req.MaxTokens = min(req.MaxTokens, int(t.MaxOut))
+	genCtx, cancel := context.WithDeadline(ctx, time.Unix(int64(t.Deadline), 0).Add(-receiptMargin))
+	defer cancel()
+	start := time.Now()
+	content, res, genErr := d.generate(genCtx, req)
+	d.metrics.Observe("cocoon_worker_inference_seconds", time.Since(start).Seconds())
+	if ctx.Err() != nil {
+		return ctx.Err() // shutting down: the job resumes on restart
+	}
+	if genErr != nil && content == "" {
+		env, err := sealResult(&inference.ChatResult{V: inference.PlaintextVersion, Error: &inference.ResultError{Code: inference.CodeEngineUnavailable, Message: genErr.Error()}})
+		if err != nil {
+			return err
+		}
+		return d.fail(r, env, failEngine)
+	}
+	out := &inference.ChatResult{V: inference.PlaintextVersion, Content: content, FinishReason: res.FinishReason, Usage: res.Usage}
+	if genErr != nil {
+		out.Error = &inference.ResultError{Code: inference.CodeEngineFailed, Message: genErr.Error()}
+	}
+	in, outTok := tokens(res, content)
+	env, err := sealResult(out)
+	if err != nil {
+		return err
+	}
+	// The Job refuses a receipt over its maximums; the client agreed to pay
+	// at most that, so a longer prompt is billed at the maximum.
+	r.InputTokens, r.OutputTokens = min(in, t.MaxIn), min(outTok, t.MaxOut)
+	r.Result = env
+	r.State = StateSealed
+	d.metrics.Add("cocoon_worker_tokens_total", float64(r.InputTokens), "direction", "input")
+	d.metrics.Add("cocoon_worker_tokens_total", float64(r.OutputTokens), "direction", "output")
+	return d.store.Put(r)
+}
+
+func (d *Daemon) generate(ctx context.Context, req inference.Request) (string, inference.Result, error) {
+	s, err := d.engine.Chat(ctx, req)
+	if err != nil {
+		return "", inference.Result{}, err
+	}
+	return inference.Collect(s)
+}
+
+// tokens is the usage to bill. An engine that does not report usage is
+// billed for output only, one token per streamed word: never more than
+// was delivered, and no guess at the prompt.
+func tokens(res inference.Result, content string) (in, out uint32) {
+	if res.Usage != nil {
+		return uint32(max(res.Usage.InputTokens, 0)), uint32(max(res.Usage.OutputTokens, 0))
+	}
+	return 0, uint32(len(strings.Fields(content)))
+}
+
+// fail records a failure outcome: a receipt that refunds the client in
+// full without a slash. env, when not nil, is a sealed result explaining
+// the failure to the client.
+func (d *Daemon) fail(r *JobRecord, env []byte, reason string) error {
+	d.log.Warn("job cannot be served", "job", r.Job, "reason", reason)
+	r.Failed, r.FailReason = true, reason
+	r.Result = env
+	r.InputTokens, r.OutputTokens = 0, 0
+	r.State = StateSealed
+	return d.store.Put(r)
+}
+
+// sign builds and signs the receipt once; from here on only these exact
+// bytes are ever sent, so a restart cannot produce a second receipt.
+func (d *Daemon) sign(ctx context.Context, job *address.Address, r *JobRecord) error {
+	if r.RequestHash == ([32]byte{}) {
+		// A job failed before its terms were read (over the concurrency
+		// limit): the receipt must still carry the job's commitment.
+		t, err := d.terms(ctx, job)
+		if err != nil {
+			if errors.Is(err, bindings.ErrNotDeployed) {
+				return d.done(r, "closed_before_served")
+			}
+			return fmt.Errorf("reading job terms: %w", err)
+		}
+		r.RequestHash = t.RequestHash
+	}
+	rc := bindings.Receipt{Job: job, RequestHash: r.RequestHash, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens, Failed: r.Failed}
+	if r.Result != nil {
+		rc.ResultHash = seal.CiphertextHash(r.Result)
+		if len(r.Result) <= bindings.InlineResultLimit {
+			c, err := bindings.BytesCell(r.Result)
+			if err != nil {
+				return err
+			}
+			rc.Result = c
+		}
+	}
+	boc, err := bindings.ReceiptMessage(d.id.SignKey, rc)
+	if err != nil {
+		return fmt.Errorf("signing receipt: %w", err)
+	}
+	r.Receipt = boc
+	r.State = StateSigned
+	return d.store.Put(r)
+}
+
+// submit sends the stored receipt until the job closes on chain.
+func (d *Daemon) submit(ctx context.Context, job *address.Address, r *JobRecord) error {
+	for attempt := 0; ; attempt++ {
+		acc, err := d.net.Account(ctx, job)
+		if err != nil {
+			return fmt.Errorf("reading job account: %w", err)
+		}
+		if acc.Status != chain.StatusActive {
+			outcome := "completed"
+			if r.Failed {
+				outcome = "failed"
+			}
+			return d.done(r, outcome)
+		}
+		if _, err := d.net.SendExternal(ctx, r.Receipt); err != nil {
+			d.metrics.Add("cocoon_worker_receipt_send_failures_total", 1)
+			if time.Now().After(time.Unix(int64(r.Deadline), 0)) {
+				// Too late: the job will be refunded (and this worker slashed).
+				d.log.Error("receipt refused after the deadline", "job", r.Job, "error", err)
+				return d.done(r, "expired")
+			}
+			d.log.Warn("receipt not accepted yet", "job", r.Job, "attempt", attempt, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d.cfg.PollInterval.Duration):
+		}
+	}
+}
+
+func (d *Daemon) done(r *JobRecord, outcome string) error {
+	r.State = StateDone
+	r.Outcome = outcome
+	if err := d.store.Put(r); err != nil {
+		return err
+	}
+	d.metrics.Add("cocoon_worker_jobs_total", 1, "outcome", outcome)
+	if !r.AcceptedAt.IsZero() {
+		d.metrics.Observe("cocoon_worker_job_seconds", time.Since(r.AcceptedAt).Seconds())
+	}
+	return nil
+}
+
+// jobAddr is the job's address as the envelopes bind it.
+func jobAddr(job *address.Address) seal.JobAddr {
+	var h [32]byte
+	copy(h[:], job.Data())
+	return seal.NewJobAddr(int32(job.Workchain()), h)
+}

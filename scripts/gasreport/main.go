@@ -1,0 +1,286 @@
+// Command gasreport runs each Cocoon contract operation on the devnet
+// (the real TVM under the embedded mainnet config), writes the gas and fees
+// of every transaction to docs/gas.json, and the summary table into
+// docs/PERFORMANCE.md between its gas markers. `make gas` runs it. The
+// numbers are deterministic: fixed keys, a fixed clock, the same config.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
+	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/devnet/netconfig"
+)
+
+const (
+	markStart = "<!-- gas:start -->"
+	markEnd   = "<!-- gas:end -->"
+)
+
+// budget is the most a full job life cycle may cost in fees, in nanoton.
+var budget = big.NewInt(20_000_000) // 0.02 TON
+
+func main() {
+	out := flag.String("out", "docs/gas.json", "JSON report to write")
+	md := flag.String("md", "docs/PERFORMANCE.md", "Markdown file whose gas section to update (empty: none)")
+	flag.Parse()
+	if err := run(*out, *md); err != nil {
+		fmt.Fprintln(os.Stderr, "gasreport:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out, md string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "gasreport-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	rep, err := measure(ctx, dir)
+	if err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, append(raw, '\n'), 0o644); err != nil {
+		return err
+	}
+	section := markdown(rep)
+	if md != "" {
+		if err := writeSection(md, section); err != nil {
+			return err
+		}
+	}
+	fmt.Print(section)
+	return rep.checkBudget()
+}
+
+// Report is docs/gas.json.
+type Report struct {
+	Config     string      `json:"config"`
+	Operations []Operation `json:"operations"`
+}
+
+// Operation is one user-level operation and every transaction it caused
+// after the sender's wallet.
+type Operation struct {
+	Name         string  `json:"name"`
+	Description  string  `json:"description"`
+	Transactions int     `json:"transactions"`
+	Gas          []int64 `json:"gas"`
+	// TotalFees is the fees of those transactions plus the forwarding fees
+	// of every message sent, the sender wallet's included.
+	TotalFees int64 `json:"total_fees_nanoton"`
+	// SenderForward is the part of TotalFees that forwards the sender
+	// wallet's messages (a JobCreate carries the Job's code and the request).
+	SenderForward int64  `json:"sender_forward_nanoton"`
+	Steps         []Step `json:"steps"`
+}
+
+// Step is one transaction of an operation.
+type Step struct {
+	Account string `json:"account"` // root, worker, job, or whose wallet
+	Message string `json:"message"` // what it processed
+	Gas     int64  `json:"gas"`
+	Fees    int64  `json:"fees_nanoton"`    // the transaction's total fees
+	Forward int64  `json:"forward_nanoton"` // forwarding fees of the messages it sent
+}
+
+func (r *Report) op(name string) *Operation {
+	for i := range r.Operations {
+		if r.Operations[i].Name == name {
+			return &r.Operations[i]
+		}
+	}
+	return nil
+}
+
+func (r *Report) checkBudget() error {
+	op := r.op("job_lifecycle")
+	if op == nil {
+		return errors.New("no job_lifecycle measurement")
+	}
+	if big.NewInt(op.TotalFees).Cmp(budget) > 0 {
+		return fmt.Errorf("a job life cycle costs %s TON in fees, over the budget of %s TON", ton(op.TotalFees), ton(budget.Int64()))
+	}
+	return nil
+}
+
+// names labels the accounts of the scenario in the report.
+type names map[string]string
+
+func (n names) of(a *address.Address) string {
+	if s, ok := n[a.StringRaw()]; ok {
+		return s
+	}
+	return a.String()
+}
+
+// operation turns traces into an Operation. It counts the transactions of
+// the contracts (Root, Worker, Job) and the forwarding of every message
+// they and the sender's wallet sent; wallets' own transactions (the
+// sender's, the payees') are left out: their gas depends on the wallet.
+func operation(name, desc string, n names, traces ...*bt.Trace) Operation {
+	op := Operation{Name: name, Description: desc}
+	var total int64
+	for _, tr := range traces {
+		for i, tx := range tr.Txs {
+			var fwd int64
+			for _, m := range tr.Msgs {
+				if m.SentBy == tx {
+					fwd += m.FwdFee.Int64()
+				}
+			}
+			if strings.HasSuffix(n.of(tx.Account), " wallet") {
+				if i == 0 {
+					op.SenderForward += fwd
+					total += fwd
+				}
+				continue
+			}
+			step := Step{Account: n.of(tx.Account), Message: inbound(tx), Gas: bt.GasUsed(tx), Fees: tx.Tx.TotalFees.Coins.Nano().Int64(), Forward: fwd}
+			total += step.Fees + step.Forward
+			op.Steps = append(op.Steps, step)
+			op.Gas = append(op.Gas, step.Gas)
+		}
+	}
+	op.Transactions = len(op.Steps)
+	op.TotalFees = total
+	return op
+}
+
+// inbound names what a transaction processed: the message type, a
+// bounce, or an external message (a receipt).
+func inbound(tx *chain.Transaction) string {
+	in := tx.Tx.IO.In
+	if in == nil {
+		return "none"
+	}
+	if in.MsgType != tlb.MsgTypeInternal {
+		if body := in.AsExternalIn().Body; body != nil {
+			if _, _, err := bindings.ParseReceiptBody(body); err == nil {
+				return "Receipt (external)"
+			}
+		}
+		return "external"
+	}
+	im := in.AsInternal()
+	s := im.Body.BeginParse()
+	if im.Bounced {
+		s.LoadUInt(32) // the bounce prefix 0xffffffff
+	}
+	op, err := s.LoadUInt(32)
+	name := "empty body"
+	if err == nil {
+		name = bindings.OpcodeName(uint32(op))
+	}
+	if im.Bounced {
+		return "bounced " + name
+	}
+	return name
+}
+
+func measure(ctx context.Context, dir string) (*Report, error) {
+	env, err := bt.Open(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer env.Close()
+	s, err := newScenario(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Config: netconfig.Source}
+	for _, m := range []func(context.Context) (Operation, error){
+		s.workerRegister, s.jobLifecycle, s.jobRefundAfterDeadline, s.jobCancel, s.jobFailed,
+		s.withdrawEarnings, s.workerUpdate, s.ownerOperation,
+	} {
+		op, err := m(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.Operations = append(rep.Operations, op)
+	}
+	return rep, nil
+}
+
+func ton(nano int64) string {
+	s := new(big.Rat).SetFrac(big.NewInt(nano), big.NewInt(1e9)).FloatString(6)
+	return s
+}
+
+func markdown(r *Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n## Contract gas and fees\n\n", markStart)
+	fmt.Fprintf(&b, "Command: `make gas` (`go run ./scripts/gasreport`), on the devnet under the %s; deterministic (fixed keys, fixed clock). `docs/gas.json` has every transaction. An operation counts the transactions of the contracts (Root, Worker, Job) and the forwarding fees of every message they and the sender's wallet send; the wallets' own transactions (the sender's, the payees') are not counted, as their gas depends on the wallet.\n\n", r.Config)
+	b.WriteString("| operation | transactions | gas per transaction | total fees (TON) |\n|---|---:|---|---:|\n")
+	for _, op := range r.Operations {
+		gas := make([]string, len(op.Gas))
+		for i, g := range op.Gas {
+			gas[i] = fmt.Sprint(g)
+		}
+		fmt.Fprintf(&b, "| `%s` | %d | %s | %s |\n", op.Name, op.Transactions, strings.Join(gas, ", "), ton(op.TotalFees))
+	}
+	if op := r.op("job_lifecycle"); op != nil {
+		verdict := "within"
+		if big.NewInt(op.TotalFees).Cmp(budget) > 0 {
+			verdict = "**over**"
+		}
+		fmt.Fprintf(&b, "\nBudget: a full job life cycle (deploy → offer → accept → receipt → payouts) costs at most %s TON in fees; measured %s TON, %s budget.\n", ton(budget.Int64()), ton(op.TotalFees), verdict)
+		b.WriteString("\nWhere it goes (`job_lifecycle`; row 0 is the forwarding of the client's deploying JobCreate, which carries the Job's code and a 200-byte inline request):\n\n| # | account | message | gas | fees (TON) | forwarding (TON) |\n|---:|---|---|---:|---:|---:|\n")
+		fmt.Fprintf(&b, "| 0 | client wallet | sends JobCreate | – | – | %s |\n", ton(op.SenderForward))
+		for i, s := range op.Steps {
+			fmt.Fprintf(&b, "| %d | %s | %s | %d | %s | %s |\n", i+1, s.Account, s.Message, s.Gas, ton(s.Fees), ton(s.Forward))
+		}
+	}
+	b.WriteString(markEnd + "\n")
+	return b.String()
+}
+
+// writeSection replaces the text between the gas markers of path (or
+// appends the section when the markers are missing), leaving every other
+// section as it is.
+func writeSection(path, section string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	doc := string(old)
+	if doc == "" {
+		doc = "# Performance\n\nEvery number here comes from a command in the repository; rerun it to refresh the section.\n"
+	}
+	i, j := strings.Index(doc, markStart), strings.Index(doc, markEnd)
+	switch {
+	case i >= 0 && j > i:
+		doc = doc[:i] + strings.TrimSuffix(section, "\n") + doc[j+len(markEnd):]
+	case i >= 0 || j >= 0:
+		return fmt.Errorf("%s has only one of the markers %s and %s", path, markStart, markEnd)
+	default:
+		doc = strings.TrimRight(doc, "\n") + "\n\n" + section
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(doc), 0o644)
+}

@@ -1,0 +1,601 @@
+package contracts_test
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"math/big"
+	"math/rand"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
+	"github.com/cocoon-network/cocoon/offchain/chain"
+)
+
+// The property test runs random operations; CI runs a short fixed
+// sequence, `make fuzz` long ones with fresh seeds:
+//
+//	go test ./tests/contracts -run TestProperty -cocoon.seed=N -cocoon.steps=M
+//
+// (or COCOON_SEED / COCOON_STEPS in the environment).
+var (
+	propSeed  = flag.Int64("cocoon.seed", 1, "seed of the property test's random operations")
+	propSteps = flag.Int("cocoon.steps", 80, "operations the property test runs")
+)
+
+func envInt(name string, def int64) int64 {
+	if v := os.Getenv(name); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+// pjob is the model of one job.
+type pjob struct {
+	j         *job
+	w         *pworker // nil: an address without a worker
+	escrow    *big.Int
+	status    bindings.JobStatus
+	opened    bool // JobCreate was accepted
+	closed    bool
+	completed bool
+	paid      int // JobPaid messages seen
+	closes    int // JobClosed messages seen
+	refund    *big.Int
+}
+
+// pworker is the model of one worker.
+type pworker struct {
+	w        *worker
+	stake    *big.Int
+	earnings *big.Int
+	status   bindings.WorkerStatus
+	since    uint32
+	gone     bool
+}
+
+type prop struct {
+	t       *testing.T
+	f       *fixture
+	rng     *rand.Rand
+	clients []*bt.Wallet
+	miners  []*bt.Wallet
+	anyone  *bt.Wallet
+	workers []*pworker
+	ghost   *address.Address
+	jobs    []*pjob
+	byAddr  map[string]*pjob
+	nonce   uint64
+
+	accounts map[string]*address.Address // every account any trace touched
+	total    *big.Int                    // what they held when the test started
+	burnt    *big.Int                    // fees of every transaction since, plus forwarding fees
+	fees     *big.Int                    // protocol fees the treasury was sent
+	wantFees *big.Int                    // protocol fees of the completed jobs
+	stranded *big.Int                    // value that reached an account after it closed
+	log      []string
+}
+
+func TestProperty(t *testing.T) {
+	seed := envInt("COCOON_SEED", *propSeed)
+	steps := int(envInt("COCOON_STEPS", int64(*propSteps)))
+	t.Logf("seed %d, %d steps (rerun with -cocoon.seed=%d -cocoon.steps=%d)", seed, steps, seed, steps)
+	f := newFixture(t)
+	p := &prop{
+		t: t, f: f, rng: rand.New(rand.NewSource(seed)), byAddr: map[string]*pjob{},
+		accounts: map[string]*address.Address{}, burnt: new(big.Int), fees: new(big.Int),
+		wantFees: new(big.Int), stranded: new(big.Int),
+		ghost: address.NewAddress(0, 0, bytes.Repeat([]byte{0x9a}, 32)),
+	}
+	for i := 0; i < 3; i++ {
+		p.clients = append(p.clients, f.wallet(fmt.Sprintf("client %d", i), "1000"))
+		p.miners = append(p.miners, f.wallet(fmt.Sprintf("miner %d", i), "1000"))
+	}
+	p.anyone = f.wallet("anyone", "100")
+	for i, m := range p.miners {
+		stake := []string{"10.5", "15", "40"}[i] // the first is one slash from the minimum
+		w := f.activeWorker(fmt.Sprintf("pw%d", i), m, bt.TON(stake))
+		p.workers = append(p.workers, &pworker{w: w, stake: bt.TON(stake), earnings: new(big.Int), status: bindings.WorkerActive})
+	}
+	for _, a := range []*address.Address{f.owner.Address, f.treasury.Address, f.root, p.anyone.Address, p.ghost} {
+		p.track(a)
+	}
+	for _, w := range append(p.clients, p.miners...) {
+		p.track(w.Address)
+	}
+	for _, w := range p.workers {
+		p.track(w.w.addr)
+	}
+	p.total = p.sum()
+	// A failure shows the operations that led to it.
+	defer func() {
+		if t.Failed() {
+			for _, l := range p.log {
+				t.Log(l)
+			}
+		}
+	}()
+
+	ops := []struct {
+		weight int
+		name   string
+		run    func()
+	}{
+		{30, "create", p.opCreate},
+		{25, "receipt", p.opReceipt},
+		{8, "refund", p.opRefund},
+		{8, "time", p.opTime},
+		{5, "topup", p.opTopUp},
+		{6, "withdraw earnings", p.opWithdrawEarnings},
+		{5, "update", p.opUpdate},
+		{1, "unbond", p.opUnbond},
+		{3, "withdraw", p.opWithdraw},
+	}
+	sumW := 0
+	for _, o := range ops {
+		sumW += o.weight
+	}
+	for step := 0; step < steps && !t.Failed(); step++ {
+		n := p.rng.Intn(sumW)
+		for _, o := range ops {
+			if n < o.weight {
+				p.logf("step %d: %s", step, o.name)
+				o.run()
+				break
+			}
+			n -= o.weight
+		}
+		p.check()
+	}
+	completed, closed := 0, 0
+	for _, j := range p.jobs {
+		if j.completed {
+			completed++
+		}
+		if j.closed {
+			closed++
+		}
+	}
+	t.Logf("%d jobs (%d closed, %d completed), %s nanoton of fees to the treasury, %s stranded", len(p.jobs), closed, completed, p.fees, p.stranded)
+}
+
+func (p *prop) logf(format string, args ...any) { p.log = append(p.log, fmt.Sprintf(format, args...)) }
+
+func (p *prop) track(a *address.Address) { p.accounts[a.StringRaw()] = a }
+
+func (p *prop) sum() *big.Int {
+	s := new(big.Int)
+	for _, a := range p.accounts {
+		s.Add(s, p.f.balance(a))
+	}
+	return s
+}
+
+// record takes in a trace: the accounts it touched, what it burnt, and
+// the messages the invariants count.
+func (p *prop) record(tr *bt.Trace) {
+	if tr == nil {
+		return
+	}
+	p.burnt.Add(p.burnt, tr.Cost())
+	for _, tx := range tr.Txs {
+		p.track(tx.Account)
+	}
+	for _, m := range tr.Msgs {
+		p.track(m.To)
+		j := p.byAddr[m.From.StringRaw()]
+		switch m.Decoded().(type) {
+		case *bindings.JobPaid:
+			if j == nil {
+				p.t.Errorf("JobPaid from %s, which is not a job", m.From)
+				continue
+			}
+			j.paid++
+			if j.paid > 1 {
+				p.t.Errorf("job %d paid its worker %d times", j.j.nonce, j.paid)
+			}
+		case *bindings.JobClosed:
+			if j == nil {
+				p.t.Errorf("JobClosed from %s, which is not a job", m.From)
+				continue
+			}
+			j.closes++
+			j.refund = m.Value
+			if !m.To.Equals(j.j.client.Address) {
+				p.t.Errorf("job %d refunded %s, not its client", j.j.nonce, m.To)
+			}
+		case *bindings.ProtocolFee:
+			p.fees.Add(p.fees, m.Value)
+			if !m.To.Equals(p.f.treasury.Address) {
+				p.t.Errorf("protocol fee sent to %s", m.To)
+			}
+		}
+		// Value that cannot bounce arriving at a job that closed before (a
+		// bounce of its Offer after a Cancel) stays at the dead address.
+		if j2 := p.byAddr[m.To.StringRaw()]; j2 != nil && j2.closed && !m.Deploys && (m.Bounced || !m.Bounce) {
+			p.stranded.Add(p.stranded, m.Value)
+			p.logf("  %s arrived at closed job %d (bounced %v)", m.Value, j2.j.nonce, m.Bounced)
+		}
+	}
+}
+
+func (p *prop) send(w *bt.Wallet, msgs ...*tlb.InternalMessage) *bt.Trace {
+	p.t.Helper()
+	tr, err := w.Send(p.f.ctx, msgs...)
+	if err != nil {
+		p.t.Fatalf("sending from %s: %v", w.Name, err)
+	}
+	p.record(tr)
+	return tr
+}
+
+func (p *prop) pick(n int) int { return p.rng.Intn(n) }
+
+// ---- operations ------------------------------------------------------------
+
+func (p *prop) opCreate() {
+	client := p.clients[p.pick(len(p.clients))]
+	var pw *pworker
+	addr := p.ghost
+	if p.pick(10) > 0 {
+		pw = p.workers[p.pick(len(p.workers))]
+		addr = pw.w.addr
+	}
+	now := p.f.now()
+	p.nonce++
+	terms := p.f.terms(addr, fmt.Sprint(p.nonce))
+	terms.MaxIn, terms.MaxOut = uint32(1+p.pick(100_000)), uint32(p.pick(20_000))
+	terms.Deadline = now + minDeadline + uint32(p.pick(4*3600))
+	if p.pick(3) == 0 {
+		terms.Callback = p.anyone.Address
+	}
+	variant := p.pick(12)
+	declined := false
+	switch variant {
+	case 0:
+		terms.ModelID = otherModel
+		declined = true
+	case 1:
+		terms.PriceOut = new(big.Int).Sub(priceOut, big.NewInt(1))
+		declined = true
+	case 2:
+		terms.Deadline = now + maxDeadline + 1 + uint32(p.pick(1000))
+		declined = true
+	case 3:
+		terms.PriceIn = new(big.Int).Add(priceIn, big.NewInt(int64(p.pick(1e9)))) // a generous client
+	}
+	j := p.f.newJob(client, p.nonce, terms)
+	escrow := new(big.Int).Add(bindings.MinEscrow(terms), big.NewInt(int64(p.pick(1e8))))
+	short := variant == 4
+	if short {
+		escrow.Sub(bindings.MinEscrow(terms), big.NewInt(1+int64(p.pick(1e6))))
+	}
+	cancel := variant == 5
+	pj := &pjob{j: j, w: pw, escrow: escrow}
+	p.jobs = append(p.jobs, pj)
+	p.byAddr[j.addr.StringRaw()] = pj
+	p.track(j.addr)
+	msgs := []*tlb.InternalMessage{j.createMsg(escrow)}
+	if cancel {
+		msgs = append(msgs, bt.Message(j.addr, opValue, bt.Body(bindings.Cancel{QueryID: p.nonce})))
+	}
+	p.logf("  job %d on %s: escrow %s, max %d/%d, variant %d", p.nonce, addr, escrow, terms.MaxIn, terms.MaxOut, variant)
+	tr := p.send(client, msgs...)
+
+	active := pw != nil && !pw.gone && pw.status == bindings.WorkerActive
+	switch {
+	case short:
+		p.f.refused(tr, j.addr, bindings.ErrEscrowTooLow)
+		pj.closed = true // never opened
+		return
+	}
+	pj.opened = true
+	switch {
+	case cancel:
+		p.expectClosed(tr, pj, bindings.ClosedCancelled)
+	case pw == nil || pw.gone:
+		p.expectClosed(tr, pj, bindings.ClosedOfferBounced)
+	case declined || !active:
+		p.expectClosed(tr, pj, bindings.ClosedDeclined)
+	default:
+		pj.status = bindings.JobAccepted
+		if st, ok := p.f.jobStatus(j); !ok || st != bindings.JobAccepted {
+			p.t.Fatalf("job %d is %s, want accepted; trace:\n%s", p.nonce, st, tr)
+		}
+	}
+}
+
+// expectClosed requires the trace to close pj with reason and refund its client.
+func (p *prop) expectClosed(tr *bt.Trace, pj *pjob, reason uint16) {
+	p.t.Helper()
+	ms, _ := all[bindings.JobClosed](tr)
+	if len(ms) != 1 || ms[0].Reason != reason {
+		p.t.Fatalf("job %d: JobClosed %v, want reason %d; trace:\n%s", pj.j.nonce, ms, reason, tr)
+	}
+	pj.closed = true
+	pj.completed = reason == bindings.ClosedCompleted
+}
+
+func (p *prop) openJobs() []*pjob {
+	var out []*pjob
+	for _, j := range p.jobs {
+		if !j.closed && j.status == bindings.JobAccepted {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+func (p *prop) opReceipt() {
+	open := p.openJobs()
+	if len(open) == 0 {
+		return
+	}
+	pj := open[p.pick(len(open))]
+	j := pj.j
+	in, out := uint32(p.pick(int(j.terms.MaxIn)+1)), uint32(p.pick(int(j.terms.MaxOut)+1))
+	r := j.receipt(in, out)
+	key := pj.w.w.key
+	var want bindings.ExitCode
+	switch p.pick(8) {
+	case 0:
+		r.Failed = true
+	case 1:
+		r.InputTokens = j.terms.MaxIn + 1
+		want = bindings.ErrTooManyTokens
+	case 2:
+		key = bt.KeyFor("impostor")
+		want = bindings.ErrBadSignature
+	}
+	now := p.f.now()
+	if now > j.terms.Deadline && want != bindings.ErrBadSignature {
+		want = bindings.ErrDeadlinePassed
+	}
+	p.logf("  receipt for job %d: %d/%d failed %v, expect %v", j.nonce, r.InputTokens, r.OutputTokens, r.Failed, want)
+	tr, err := p.f.receipt(key, r)
+	if want != 0 {
+		if code, ok := bt.RefusalCode(err); !ok || code != want {
+			p.t.Fatalf("receipt for job %d: %v, want %s", j.nonce, err, want)
+		}
+		return
+	}
+	if err != nil {
+		p.t.Fatalf("receipt for job %d: %v", j.nonce, err)
+	}
+	p.record(tr)
+	if r.Failed {
+		p.expectClosed(tr, pj, bindings.ClosedFailed)
+		return
+	}
+	p.expectClosed(tr, pj, bindings.ClosedCompleted)
+	charge := bindings.Charge(j.terms.PriceIn, j.terms.PriceOut, in, out)
+	fee := bindings.Fee(charge, feeBps)
+	p.wantFees.Add(p.wantFees, fee)
+	if !pj.w.gone {
+		pj.w.earnings.Add(pj.w.earnings, new(big.Int).Sub(charge, fee))
+	}
+}
+
+func (p *prop) opRefund() {
+	var cands []*pjob
+	for _, j := range p.jobs {
+		if !j.closed || p.pick(4) == 0 { // now and then a closed one
+			cands = append(cands, j)
+		}
+	}
+	if len(cands) == 0 {
+		return
+	}
+	pj := cands[p.pick(len(cands))]
+	now := p.f.now()
+	p.logf("  refund job %d (closed %v, deadline %d, now %d)", pj.j.nonce, pj.closed, pj.j.terms.Deadline, now)
+	tr := p.send(p.anyone, bt.Message(pj.j.addr, opValue, bt.Body(bindings.Refund{})))
+	switch {
+	case pj.closed:
+		if len(tr.Bounces()) != 1 {
+			p.t.Fatalf("a refund of closed job %d did not bounce:\n%s", pj.j.nonce, tr)
+		}
+	case now <= pj.j.terms.Deadline:
+		p.f.refused(tr, pj.j.addr, bindings.ErrDeadlineNotReached)
+	default:
+		p.expectClosed(tr, pj, bindings.ClosedExpired)
+		w := pj.w
+		if _, comp := all[bindings.SlashCompensation](tr); !w.gone && len(comp) != 1 {
+			p.t.Fatalf("expired job %d: %d compensations", pj.j.nonce, len(comp))
+		}
+		if !w.gone {
+			amount := bindings.SlashAmount(w.stake, slashBps)
+			w.stake.Sub(w.stake, amount)
+			if w.status == bindings.WorkerActive && w.stake.Cmp(minStake) < 0 {
+				w.status = bindings.WorkerSlashed
+			}
+		}
+	}
+}
+
+func (p *prop) opTime() {
+	d := time.Duration(60+p.pick(3*3600)) * time.Second
+	if p.pick(10) == 0 {
+		d = unbondingDelay * time.Second
+	}
+	p.logf("  +%s", d)
+	if err := p.f.env.AdvanceTime(p.f.ctx, d); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *prop) someWorker() *pworker { return p.workers[p.pick(len(p.workers))] }
+
+func (p *prop) opTopUp() {
+	w := p.someWorker()
+	value := bt.TON(fmt.Sprint(1 + p.pick(5)))
+	tr := p.send(w.w.owner, bt.Message(w.w.addr, value, bt.Body(bindings.TopUp{})))
+	switch {
+	case w.gone:
+		if len(tr.Bounces()) != 1 {
+			p.t.Fatalf("a top-up of a withdrawn worker did not bounce:\n%s", tr)
+		}
+	case w.status == bindings.WorkerUnbonding:
+		p.f.refused(tr, w.w.addr, bindings.ErrWrongStatus)
+	default:
+		p.f.noFailures(tr)
+		w.stake.Add(w.stake, new(big.Int).Sub(value, big.NewInt(bindings.NotifyGas)))
+	}
+}
+
+func (p *prop) opWithdrawEarnings() {
+	w := p.someWorker()
+	tr := p.send(w.w.owner, bt.Message(w.w.addr, opValue, bt.Body(bindings.WithdrawEarnings{})))
+	switch {
+	case w.gone:
+		if len(tr.Bounces()) != 1 {
+			p.t.Fatalf("withdrawing from a withdrawn worker did not bounce:\n%s", tr)
+		}
+	case w.earnings.Sign() == 0:
+		p.f.refused(tr, w.w.addr, bindings.ErrNothingToWithdraw)
+	default:
+		_, m := one[bindings.EarningsPaid](p.f, tr)
+		if m.Value.Cmp(w.earnings) < 0 {
+			p.t.Fatalf("EarningsPaid %s, earnings were %s", m.Value, w.earnings)
+		}
+		w.earnings.SetInt64(0)
+	}
+}
+
+func (p *prop) opUpdate() {
+	w := p.someWorker()
+	if w.gone {
+		// A withdrawn worker registers again at the same address, picking
+		// up whatever was paid to it after it left.
+		stake := bt.TON(fmt.Sprint(10 + p.pick(20)))
+		tr := p.send(w.w.owner, bt.Deploy(w.w.si, new(big.Int).Add(stake, big.NewInt(bindings.WorkerRegisterFee)), bt.Body(bindings.WorkerRegister{Profile: profile(w.w.name)})))
+		p.f.noFailures(tr)
+		w.gone, w.status, w.stake, w.earnings = false, bindings.WorkerActive, stake, new(big.Int)
+		return
+	}
+	tr := p.send(w.w.owner, bt.Message(w.w.addr, opValue, bt.Body(bindings.WorkerUpdate{Profile: profile(w.w.name)})))
+	switch {
+	case w.status == bindings.WorkerUnbonding || w.status == bindings.WorkerPending:
+		p.f.refused(tr, w.w.addr, bindings.ErrWrongStatus)
+	case w.stake.Cmp(minStake) < 0:
+		p.f.noFailures(tr)
+		w.status = bindings.WorkerInactive
+	default:
+		p.f.noFailures(tr)
+		w.status = bindings.WorkerActive
+	}
+}
+
+func (p *prop) opUnbond() {
+	w := p.someWorker()
+	tr := p.send(w.w.owner, bt.Message(w.w.addr, opValue, bt.Body(bindings.RequestUnbond{})))
+	switch {
+	case w.gone:
+		if len(tr.Bounces()) != 1 {
+			p.t.Fatalf("unbonding a withdrawn worker did not bounce:\n%s", tr)
+		}
+	case w.status == bindings.WorkerUnbonding:
+		p.f.refused(tr, w.w.addr, bindings.ErrWrongStatus)
+	default:
+		p.f.noFailures(tr)
+		w.status = bindings.WorkerUnbonding
+		w.since = tr.Txs[0].Now
+	}
+}
+
+func (p *prop) opWithdraw() {
+	w := p.someWorker()
+	if w.gone {
+		return
+	}
+	now := p.f.now()
+	tr := p.send(w.w.owner, bt.Message(w.w.addr, opValue, bt.Body(bindings.Withdraw{})))
+	switch {
+	case w.status != bindings.WorkerUnbonding:
+		p.f.refused(tr, w.w.addr, bindings.ErrWrongStatus)
+	case now < w.since+unbondingDelay:
+		p.f.refused(tr, w.w.addr, bindings.ErrUnbondingNotOver)
+	default:
+		_, m := one[bindings.StakeReturned](p.f, tr)
+		if need := new(big.Int).Add(w.stake, w.earnings); m.Value.Cmp(need) < 0 {
+			p.t.Fatalf("StakeReturned %s, stake + earnings were %s", m.Value, need)
+		}
+		w.gone = true
+	}
+}
+
+// ---- invariants --------------------------------------------------------------
+
+func (p *prop) check() {
+	p.t.Helper()
+	f := p.f
+	// No Toncoin created or lost: what the accounts hold now plus what all
+	// transactions burnt is what they held at the start.
+	now := p.sum()
+	if got := new(big.Int).Add(now, p.burnt); got.Cmp(p.total) != 0 {
+		p.t.Fatalf("balances %s + burnt %s = %s, but the accounts started with %s (diff %s)",
+			now, p.burnt, got, p.total, new(big.Int).Sub(got, p.total))
+	}
+	if p.fees.Cmp(p.wantFees) != 0 {
+		p.t.Fatalf("the treasury was sent %s in fees, the completed jobs owe %s", p.fees, p.wantFees)
+	}
+	for _, j := range p.jobs {
+		acc, err := f.env.Chain.Account(f.ctx, j.j.addr)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		if j.paid > 0 && !j.completed {
+			p.t.Fatalf("job %d paid its worker but did not complete", j.j.nonce)
+		}
+		if !j.closed {
+			if acc.Status != chain.StatusActive {
+				p.t.Fatalf("open job %d is %s", j.j.nonce, acc.Status)
+			}
+			continue
+		}
+		// A closed job keeps nothing (but what arrived after it closed).
+		if acc.Status == chain.StatusActive && acc.Balance.Sign() != 0 {
+			p.t.Fatalf("closed job %d is active with %s", j.j.nonce, acc.Balance)
+		}
+		if j.opened && (j.closes != 1 || j.refund == nil) {
+			p.t.Fatalf("closed job %d refunded its client %d times", j.j.nonce, j.closes)
+		}
+		// A job not completed gives the client all but gas back.
+		if !j.completed && j.refund != nil {
+			if spent := new(big.Int).Sub(j.escrow, j.refund); spent.Cmp(big.NewInt(bindings.JobGasReserve)) > 0 {
+				p.t.Fatalf("job %d (not completed) kept %s of the client's escrow", j.j.nonce, spent)
+			}
+		}
+	}
+	if p.stranded.Cmp(new(big.Int).Mul(big.NewInt(bindings.OfferValue), big.NewInt(int64(len(p.jobs))))) > 0 {
+		p.t.Fatalf("%s stranded at closed jobs", p.stranded)
+	}
+	for _, w := range p.workers {
+		d, err := w.w.c.WorkerData(f.ctx)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		if w.gone {
+			if d.Deployed {
+				p.t.Fatalf("withdrawn worker %s still exists", w.w.name)
+			}
+			continue
+		}
+		st := f.workerState(w.w)
+		if d.Status != w.status || st.Stake.Cmp(w.stake) != 0 || st.Earnings.Cmp(w.earnings) != 0 {
+			p.t.Fatalf("worker %s: %s, stake %s, earnings %s; the model says %s, %s, %s",
+				w.w.name, d.Status, st.Stake, st.Earnings, w.status, w.stake, w.earnings)
+		}
+		f.workerSolvent(w.w)
+	}
+}
