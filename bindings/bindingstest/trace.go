@@ -300,12 +300,16 @@ func (t *Trace) String() string {
 			im := in.AsInternal()
 			body := im.Body
 			switch {
+			case im.Bounced && body != nil && body.BitsSize() >= 64:
+				s := body.BeginParse()
+				s.MustLoadUInt(32) // the bounce prefix
+				op = "bounced " + bindings.OpcodeName(uint32(s.MustLoadUInt(32)))
 			case im.Bounced:
 				op = "bounced"
 			case body != nil && body.BitsSize() >= 32:
-				op = fmt.Sprintf("op 0x%08x", body.BeginParse().MustLoadUInt(32))
+				op = bindings.OpcodeName(uint32(body.BeginParse().MustLoadUInt(32)))
 			default:
-				op = "no op"
+				op = "empty body"
 			}
 			op += fmt.Sprintf(" value %s", im.Amount.Nano())
 		} else {

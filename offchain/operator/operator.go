@@ -151,7 +151,7 @@ func (o *Operator) send(ctx context.Context, msg *tonwallet.Message) (*Result, e
 		return res, &RefusedError{Code: bindings.ExitCode(code), Tx: rtx}
 	}
 	if err := wallet.CheckOutcome(rtx); err != nil {
-		return res, fmt.Errorf("Root's transaction: %w", err)
+		return res, fmt.Errorf("the Root transaction: %w", err)
 	}
 	if v, err := bindings.NewRoot(o.Net, o.Root).Version(ctx); err == nil {
 		res.Version = v

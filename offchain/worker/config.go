@@ -53,6 +53,9 @@ type EngineConfig struct {
 	BaseURL string `toml:"base_url"`
 	// APIKeyEnv names the environment variable holding the engine's API key.
 	APIKeyEnv string `toml:"api_key_env"`
+	// TokenDelay slows the reference engine down, per token: for tests of
+	// deadlines and of a worker killed in the middle of a job.
+	TokenDelay duration `toml:"token_delay"`
 }
 
 // ModelConfig is one model the worker serves.
@@ -224,6 +227,7 @@ poll_interval = "1s"
 kind = "reference"
 # base_url = "http://127.0.0.1:8000"
 # api_key_env = "ENGINE_API_KEY"
+# token_delay = "0s"   # reference engine only: slows each token (tests)
 
 # Models served, with prices in TON per 1M tokens (at least the Root's minimum).
 [[models]]

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -148,5 +147,3 @@ func (id *Identity) checkBinding() error {
 	}
 	return nil
 }
-
-var errNoIdentity = errors.New("no worker keys: run cocoon worker init first")

@@ -149,7 +149,7 @@ func (o *Owner) rejection(ctx context.Context) error {
 				continue
 			}
 			if rj, ok := decodeQuiet(tx.Tx.IO.In.AsInternal().Body).(*bindings.Reject); ok {
-				return fmt.Errorf("Root rejected the worker: %s; the stake was returned to the owner", bindings.ExitCode(rj.Reason))
+				return fmt.Errorf("the Root rejected the worker: %s; the stake was returned to the owner", bindings.ExitCode(rj.Reason))
 			}
 		}
 	}

@@ -206,7 +206,7 @@ func workerRun(c *cli.Context) error {
 func newEngine(cfg *worker.Config) (inference.Engine, error) {
 	switch cfg.Engine.Kind {
 	case "reference":
-		return reference.New(reference.Config{}), nil
+		return reference.New(reference.Config{TokenDelay: cfg.Engine.TokenDelay.Duration}), nil
 	case "openai":
 		key := ""
 		if cfg.Engine.APIKeyEnv != "" {
