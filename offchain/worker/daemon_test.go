@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -84,9 +85,8 @@ func setupNet(t *testing.T, ctx context.Context) *testNet {
 	return n
 }
 
-// startWorker creates, registers and runs a worker; it returns the daemon
-// and its base URL.
-func startWorker(t *testing.T, ctx context.Context, n *testNet) (*Daemon, string) {
+// registerWorker creates and registers a worker without running it.
+func registerWorker(t *testing.T, ctx context.Context, n *testNet) (*Config, *Identity, net.Listener) {
 	t.Helper()
 	dir := t.TempDir()
 	id, err := InitIdentity(ctx, filepath.Join(dir, "keys"), seal.SuiteX25519)
@@ -117,6 +117,13 @@ func startWorker(t *testing.T, ctx context.Context, n *testNet) (*Daemon, string
 	if v.Status != bindings.WorkerActive {
 		t.Fatalf("worker status after registration: %s", v.Status)
 	}
+	return cfg, id, ln
+}
+
+// startWorker creates, registers and runs a worker.
+func startWorker(t *testing.T, ctx context.Context, n *testNet) *Daemon {
+	t.Helper()
+	cfg, id, ln := registerWorker(t, ctx, n)
 	d, err := New(cfg, id, Options{Network: n.e, Engine: reference.New(reference.Config{})})
 	if err != nil {
 		t.Fatal(err)
@@ -126,12 +133,12 @@ func startWorker(t *testing.T, ctx context.Context, n *testNet) (*Daemon, string
 			t.Errorf("daemon: %v", err)
 		}
 	}()
-	return d, url
+	return d
 }
 
 // submit deploys a job for the prompt with the request inline, as a client
 // does, and returns the job's address and the client's result key.
-func submit(t *testing.T, ctx context.Context, n *testNet, d *Daemon, prompt string, maxOut uint32) (*address.Address, *seal.PrivateKey) {
+func submit(t *testing.T, ctx context.Context, n *testNet, id *Identity, prompt string, maxOut uint32) (*address.Address, *seal.PrivateKey) {
 	t.Helper()
 	var nb [8]byte
 	_, _ = rand.Read(nb[:])
@@ -147,13 +154,13 @@ func submit(t *testing.T, ctx context.Context, n *testNet, d *Daemon, prompt str
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := seal.SealRequest(d.id.HPKE.Public(), jobAddr(job), pt)
+	env, err := seal.SealRequest(id.HPKE.Public(), jobAddr(job), pt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now, _ := n.e.MasterchainInfo(ctx)
 	terms := bindings.JobTerms{
-		ModelID: bindings.ModelID(testModel), Worker: d.Address(),
+		ModelID: bindings.ModelID(testModel), Worker: workerAddr(t, n, id),
 		PriceIn: big.NewInt(5e8), PriceOut: big.NewInt(15e8), MaxIn: 1000, MaxOut: maxOut,
 		Deadline: now.Time + 600, ClientHPKEKey: seal.Commitment(ck.Public()), RequestHash: sha256.Sum256(env),
 	}
@@ -217,9 +224,9 @@ func TestWorkerServesJobEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	n := setupNet(t, ctx)
-	d, _ := startWorker(t, ctx, n)
+	d := startWorker(t, ctx, n)
 
-	job, ck := submit(t, ctx, n, d, "What is the capital of France?", 64)
+	job, ck := submit(t, ctx, n, d.id, "What is the capital of France?", 64)
 	r := waitClosed(t, ctx, n, job)
 	if r.Failed || r.Result == nil {
 		t.Fatalf("receipt: failed=%v inline result=%v", r.Failed, r.Result != nil)
@@ -250,4 +257,9 @@ func TestWorkerServesJobEndToEnd(t *testing.T) {
 		t.Fatalf("worker counters after the job: %d completed, earnings %s", st.JobsCompleted, st.Earnings)
 	}
 	t.Logf("answer: %q (%d in, %d out tokens)", res.Content, r.InputTokens, r.OutputTokens)
+}
+
+func workerAddr(t *testing.T, n *testNet, id *Identity) *address.Address {
+	t.Helper()
+	return bindings.WorkerAddress(n.root, n.owner.Address(), bindings.PublicKey256(id.SignKey.Public().(ed25519.PublicKey)))
 }
