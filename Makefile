@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TONGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/tonkeeper/tongo)
 NODE_DIRS := contracts tests/conformance tests/sandboxbench
 
-.PHONY: help devnet build test lint bench contracts contracts-check conformance node-deps clean
+.PHONY: help devnet build test lint bench gas fuzz contracts contracts-check conformance node-deps clean
 
 help:
 	@echo "make devnet           build, then run a local devnet (toncenter v2 API on 127.0.0.1:8081)"
@@ -14,6 +14,8 @@ help:
 	@echo "make test             everything CI runs: contracts-check, vet, go test -race, conformance"
 	@echo "make lint             gofmt and staticcheck"
 	@echo "make bench            devnet benchmarks against @ton/sandbox -> docs/PERFORMANCE.md"
+	@echo "make gas              gas and fees per contract operation -> docs/gas.json, docs/PERFORMANCE.md"
+	@echo "make fuzz             long random-operations property run: make fuzz SEED=... STEPS=..."
 	@echo "make contracts        recompile contracts/*.tolk into contracts/build/"
 	@echo "make contracts-check  fail when a committed artifact differs from a fresh compile"
 
@@ -53,6 +55,12 @@ lint:
 
 bench: build tests/sandboxbench/node_modules/.package-lock.json
 	$(GO) run ./scripts/devnetbench --out docs/PERFORMANCE.md
+
+gas:
+	$(GO) run ./scripts/gasreport
+
+fuzz:
+	$(GO) test -count=1 -timeout 60m -run '^TestProperty$$' -v ./tests/contracts -cocoon.seed=$${SEED:-$$(date +%s)} -cocoon.steps=$${STEPS:-3000}
 
 clean:
 	rm -rf bin

@@ -11,6 +11,7 @@ import (
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/chain"
 )
 
 // This file deploys and drives the Cocoon contracts the way their users
@@ -30,7 +31,7 @@ func (e *Env) DeployRoot(ctx context.Context, owner *Wallet, params bindings.Roo
 		return nil, nil, fmt.Errorf("deploying root: %w", err)
 	}
 	traces := []*Trace{tr}
-	if st, err := e.Status(ctx, root); err != nil || st != "active" {
+	if st, err := e.Status(ctx, root); err != nil || st != chain.StatusActive {
 		return nil, traces, fmt.Errorf("root is %s after its deploy (%v):\n%s", st, err, tr)
 	}
 	for _, op := range setup {

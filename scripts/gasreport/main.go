@@ -93,7 +93,8 @@ type Operation struct {
 	// of every message sent, the sender wallet's included.
 	TotalFees int64 `json:"total_fees_nanoton"`
 	// SenderForward is the part of TotalFees that forwards the sender
-	// wallet's messages (a JobCreate carries the Job's code and the request).
+	// wallet's messages, in full (a JobCreate carries the Job's code and
+	// the request).
 	SenderForward int64  `json:"sender_forward_nanoton"`
 	Steps         []Step `json:"steps"`
 }
@@ -154,6 +155,9 @@ func operation(name, desc string, n names, traces ...*bt.Trace) Operation {
 			}
 			if strings.HasSuffix(n.of(tx.Account), " wallet") {
 				if i == 0 {
+					// The whole forwarding fee of the sender's messages: the
+					// part its own transaction paid (left out with it) too.
+					fwd = walletForward(tx, fwd)
 					op.SenderForward += fwd
 					total += fwd
 				}
@@ -168,6 +172,16 @@ func operation(name, desc string, n names, traces ...*bt.Trace) Operation {
 	op.Transactions = len(op.Steps)
 	op.TotalFees = total
 	return op
+}
+
+// walletForward is the total forwarding fee of the messages a wallet
+// transaction sent (its action phase's), or carried when it has none.
+func walletForward(tx *chain.Transaction, carried int64) int64 {
+	d, ok := tx.Tx.Description.(tlb.TransactionDescriptionOrdinary)
+	if !ok || d.ActionPhase == nil || d.ActionPhase.TotalFwdFees == nil {
+		return carried
+	}
+	return d.ActionPhase.TotalFwdFees.Nano().Int64()
 }
 
 // inbound names what a transaction processed: the message type, a

@@ -730,3 +730,59 @@ func TestForgedMessagesToJob(t *testing.T) {
 		})
 	}
 }
+
+// TestOfferedJob holds a job in the offered state by naming as its worker
+// a contract that takes the Offer and never answers (a relay), and checks
+// what the offered state allows.
+func TestOfferedJob(t *testing.T) {
+	f := newFixture(t)
+	client := f.wallet("client", "100")
+	stranger := f.wallet("stranger", "100")
+	si := bindings.RelayStateInit(1, nil)
+	silent := bindings.StateInitAddress(si)
+	f.noFailures(f.send(stranger, bt.Deploy(si, bt.TON("1"), nil)))
+
+	j := f.newJob(client, 30, f.terms(silent, "30"))
+	tr, escrow := f.create(j, big.NewInt(0))
+	f.noFailures(tr)
+	if st, ok := f.jobStatus(j); !ok || st != bindings.JobOffered {
+		t.Fatalf("job %s, want offered", st)
+	}
+	// No receipt before an Accept: there is no worker key to check.
+	_, err := f.receipt(bt.KeyFor("anyone"), j.receipt(1, 1))
+	if code, ok := bt.RefusalCode(err); !ok || code != bindings.ErrJobWrongStatus {
+		t.Errorf("receipt to an offered job: %v, want %s", err, bindings.ErrJobWrongStatus)
+	}
+	tr = f.send(stranger, bt.Message(j.addr, opValue, bt.Body(bindings.Cancel{})))
+	f.refused(tr, j.addr, bindings.ErrNotClient)
+	tr = f.send(stranger, bt.Message(j.addr, opValue, bt.Body(bindings.Refund{})))
+	f.refused(tr, j.addr, bindings.ErrDeadlineNotReached)
+
+	// After the deadline anyone closes it: no Slash, since nobody accepted.
+	if err := f.env.AdvanceTime(f.ctx, time.Duration(j.terms.Deadline-f.now()+1)*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tr = f.send(stranger, bt.Message(j.addr, opValue, bt.Body(bindings.Refund{})))
+	f.noFailures(tr)
+	none[bindings.Slash](f, tr)
+	closed, closedMsg := one[bindings.JobClosed](f, tr)
+	if closed.Reason != bindings.ClosedExpired || !closedMsg.To.Equals(client.Address) {
+		t.Errorf("JobClosed %+v to %s", closed, closedMsg.To)
+	}
+	// The Offer's value went to the silent contract; the rest comes back.
+	refundCheck(f, j, closedMsg.Value, map[uint32]*big.Int{0xffffffff: nil})
+	if spent := new(big.Int).Sub(new(big.Int).Add(escrow, opValue), closedMsg.Value); spent.Cmp(big.NewInt(bindings.JobGasReserve)) > 0 {
+		t.Errorf("an expired offered job cost the client %s", spent)
+	}
+	f.gone(j.addr)
+
+	// The client cancels an offered job.
+	j2 := f.newJob(client, 31, f.terms(silent, "31"))
+	f.noFailures(func() *bt.Trace { tr, _ := f.create(j2, big.NewInt(0)); return tr }())
+	tr = f.send(client, bt.Message(j2.addr, opValue, bt.Body(bindings.Cancel{QueryID: 31})))
+	f.noFailures(tr)
+	if closed, _ := one[bindings.JobClosed](f, tr); closed.Reason != bindings.ClosedCancelled || closed.QueryID != 31 {
+		t.Errorf("JobClosed %+v", closed)
+	}
+	f.gone(j2.addr)
+}
