@@ -6,9 +6,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TONGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/tonkeeper/tongo)
 NODE_DIRS := contracts tests/conformance tests/sandboxbench
 
-.PHONY: help devnet build test lint bench gas fuzz contracts contracts-check conformance node-deps clean
+.PHONY: help demo devnet build test lint bench gas fuzz contracts contracts-check conformance node-deps clean
 
 help:
+	@echo "make demo             build, then run the whole flow on an embedded devnet (the main job)"
 	@echo "make devnet           build, then run a local devnet (toncenter v2 API on 127.0.0.1:8081)"
 	@echo "make build            bin/cocoon (+ bin/libemulator.so beside it)"
 	@echo "make test             everything CI runs: contracts-check, vet, go test -race, conformance"
@@ -25,6 +26,9 @@ build:
 	@install -m 0644 "$(TONGO_DIR)/lib/linux/libemulator.so" bin/libemulator.so
 	@$(GO) run ./scripts/setrpath bin/cocoon '$$ORIGIN'
 	@echo "built bin/cocoon (loads bin/libemulator.so)"
+
+demo: build
+	bin/cocoon demo
 
 devnet: build
 	bin/cocoon devnet start --data .cocoon/devnet --listen 127.0.0.1:8081

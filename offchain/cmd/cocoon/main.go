@@ -42,6 +42,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"COCOON_LOG_LEVEL"}},
 		},
 		Commands: []*cli.Command{
+			demoCommand(),
 			devnetCommand(),
 			walletCommand(),
 			rootCommand(),

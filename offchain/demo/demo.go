@@ -1,0 +1,217 @@
+// Package demo runs the whole of Cocoon in one process on an embedded
+// devnet: an operator deploys Root, a miner registers a worker with the
+// reference engine, and an app submits jobs and reads sealed answers.
+// It is what `cocoon demo` (the README's main command) runs.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/attest/dev"
+	"github.com/cocoon-network/cocoon/offchain/client"
+	"github.com/cocoon-network/cocoon/offchain/devnet"
+	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/operator"
+	"github.com/cocoon-network/cocoon/offchain/seal"
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
+	"github.com/cocoon-network/cocoon/offchain/wallet"
+	"github.com/cocoon-network/cocoon/offchain/worker"
+)
+
+// Model is the model the demo registers and serves.
+const Model = "cocoon-reference"
+
+// DefaultPrompts are the demo's three jobs.
+var DefaultPrompts = []string{
+	"What does a trusted execution environment protect?",
+	"Why should only the app be able to read the answer?",
+	"How is a worker paid for a job on TON?",
+}
+
+// Options configure a demo run.
+type Options struct {
+	// Dir receives devnet/, worker/ and client/; it must not hold an
+	// earlier demo.
+	Dir string
+	// Prompt, when set, replaces the default prompts (every job asks it).
+	Prompt string
+	// Jobs is how many jobs to submit (default 3).
+	Jobs int
+	// Out receives the demo's narration.
+	Out io.Writer
+	// Logger receives the components' logs (nil: discarded).
+	Logger *slog.Logger
+}
+
+// Summary is what the demo's jobs cost and paid.
+type Summary struct {
+	Jobs         int
+	WorkerEarned *big.Int // worker pay over all jobs
+	Refunded     *big.Int // returned to the client
+	Fees         *big.Int // protocol fees + network gas
+}
+
+// Run runs the demo.
+func Run(ctx context.Context, opts Options) (*Summary, error) {
+	if opts.Jobs <= 0 {
+		opts.Jobs = 3
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if entries, err := os.ReadDir(opts.Dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("%s is not empty: the demo needs a fresh directory (remove it or pass another --data)", opts.Dir)
+	}
+	say := func(format string, a ...any) { fmt.Fprintf(opts.Out, format+"\n", a...) }
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// 1. The network.
+	say("devnet: starting an emulated TON chain on the real TVM (mainnet config) in %s", filepath.Join(opts.Dir, "devnet"))
+	e, err := devnet.Open(ctx, devnet.Options{Dir: filepath.Join(opts.Dir, "devnet"), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	go func() { _ = e.Run(ctx, 100*time.Millisecond) }()
+
+	newWallet := func(path string, ton int64) (*wallet.Wallet, error) {
+		f, err := wallet.New(wallet.V5R1)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		if err := f.Save(path, false); err != nil {
+			return nil, err
+		}
+		w, err := f.Open(wallet.WithPollInterval(50*time.Millisecond), wallet.WithLogger(log))
+		if err != nil {
+			return nil, err
+		}
+		if _, err := e.Faucet(ctx, w.Address(), new(big.Int).Mul(big.NewInt(ton), big.NewInt(1e9))); err != nil {
+			return nil, fmt.Errorf("funding %s: %w", path, err)
+		}
+		return w, nil
+	}
+
+	// 2. The operator deploys Root in test mode and allows the dev worker
+	// image and the model.
+	opWallet, err := newWallet(filepath.Join(opts.Dir, "devnet", "operator.wallet"), 10)
+	if err != nil {
+		return nil, err
+	}
+	op, _, err := operator.Deploy(ctx, e, opWallet, bindings.RootParams{
+		MinWorkerStake: big.NewInt(5e9), UnbondingDelay: 3600, ProtocolFeeBps: 500, Treasury: opWallet.Address(),
+		MinJobDeadline: 30, MaxJobDeadline: 86400, SlashBps: 1000, TestMode: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	say("operator: Root deployed at %s (test mode: dev attestation admitted, NOT SECURE)", op.Root)
+	if _, err := op.Do(ctx, bindings.AddMeasurement{QueryID: 1, TEE: bindings.TEEDev, Measurement: dev.Measurement(worker.DevImage)}); err != nil {
+		return nil, fmt.Errorf("allowing the dev measurement: %w", err)
+	}
+	if _, err := op.Do(ctx, bindings.AddModel{QueryID: 2, ModelID: bindings.ModelID(Model), Info: bindings.ModelInfo{MinPriceIn: big.NewInt(1e8), MinPriceOut: big.NewInt(1e8)}}); err != nil {
+		return nil, fmt.Errorf("adding the model: %w", err)
+	}
+	say("operator: allowed the dev worker image %q and the model %q", worker.DevImage, Model)
+
+	// 3. The miner creates keys and evidence, registers with stake, and
+	// starts the daemon with the reference engine.
+	wdir := filepath.Join(opts.Dir, "worker")
+	owner, err := newWallet(filepath.Join(wdir, "owner.wallet"), 50)
+	if err != nil {
+		return nil, err
+	}
+	id, err := worker.InitIdentity(ctx, filepath.Join(wdir, "keys"), seal.SuiteX25519)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(wdir, "config.toml")
+	cfgText := fmt.Sprintf(worker.ConfigTemplate, "config.toml", "devnet (in-process)", op.Root.String(), owner.Address().String(), ln.Addr().String(), "http://"+ln.Addr().String(), Model)
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
+		return nil, err
+	}
+	cfg, err := worker.LoadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	cfg.PollInterval.Duration = 100 * time.Millisecond
+	v, err := worker.Register(ctx, e, owner, cfg, id, big.NewInt(10e9))
+	if err != nil {
+		return nil, fmt.Errorf("registering the worker: %w", err)
+	}
+	d, err := worker.New(cfg, id, worker.Options{Network: e, Engine: reference.New(reference.Config{}), Logger: log, GPU: "none (demo)"})
+	if err != nil {
+		return nil, err
+	}
+	daemonDone := make(chan error, 1)
+	go func() { daemonDone <- d.Run(ctx, ln) }()
+	say("miner: worker %s registered with 10 TON stake (%s), serving %q with the %s engine: %s", d.Address(), v.Status, Model, reference.Name, reference.Description)
+
+	// 4. The app submits jobs: it checks the worker's evidence against
+	// Root, seals each prompt to the worker, escrows the price, and opens
+	// the answer sealed to its own per-job key.
+	cw, err := newWallet(filepath.Join(opts.Dir, "client", "client.wallet"), 20)
+	if err != nil {
+		return nil, err
+	}
+	cl := client.New(e, client.Options{Dir: filepath.Join(opts.Dir, "client", "jobs"), Logger: log, PollInterval: 100 * time.Millisecond})
+	sum := &Summary{WorkerEarned: new(big.Int), Refunded: new(big.Int), Fees: new(big.Int)}
+	for i := 0; i < opts.Jobs; i++ {
+		prompt := opts.Prompt
+		if prompt == "" {
+			prompt = DefaultPrompts[i%len(DefaultPrompts)]
+		}
+		job, err := cl.Submit(ctx, client.SubmitRequest{Wallet: cw, Root: op.Root, Model: Model, Prompt: prompt, MaxOutputTokens: 128})
+		if err != nil {
+			return nil, fmt.Errorf("job %d: %w", i+1, err)
+		}
+		out, err := cl.Wait(ctx, job)
+		if err != nil {
+			return nil, fmt.Errorf("job %d (%s): %w", i+1, job.Address, err)
+		}
+		if out.Answer == nil || out.Receipt == nil {
+			return nil, fmt.Errorf("job %d (%s) closed without an answer: %s", i+1, job.Address, out.Reason)
+		}
+		c := out.Costs
+		fees := new(big.Int).Add(c.ProtocolFee, c.Gas)
+		say("\njob %d  %s", i+1, job.Address)
+		say("  prompt:   %s", prompt)
+		say("  answer:   %s", out.Answer.Content)
+		say("  receipt:  %d input + %d output tokens, result sha256 %x, signed by the worker's enclave key", out.Receipt.InputTokens, out.Receipt.OutputTokens, out.Receipt.ResultHash)
+		say("  paid:     escrow %s TON = worker %s + protocol fee %s + gas %s + refund %s",
+			tonamount.Format(c.Escrow), tonamount.Format(c.WorkerPay), tonamount.Format(c.ProtocolFee), tonamount.Format(c.Gas), tonamount.Format(c.Refund))
+		sum.Jobs++
+		sum.WorkerEarned.Add(sum.WorkerEarned, c.WorkerPay)
+		sum.Refunded.Add(sum.Refunded, c.Refund)
+		sum.Fees.Add(sum.Fees, fees)
+	}
+	cancel()
+	if err := <-daemonDone; err != nil && !errors.Is(err, context.Canceled) {
+		return sum, fmt.Errorf("worker daemon: %w", err)
+	}
+	say("\ndemo: %d jobs completed, worker earned %s TON, client refunded %s TON, fees %s TON",
+		sum.Jobs, tonamount.Format(sum.WorkerEarned), tonamount.Format(sum.Refunded), tonamount.Format(sum.Fees))
+	return sum, nil
+}
