@@ -1,11 +1,9 @@
 package bindingstest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/big"
-	"sort"
 	"strings"
 
 	"github.com/xssnick/tonutils-go/address"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
-	"github.com/cocoon-network/cocoon/offchain/wallet"
 )
 
 // Trace is every transaction one inbound message caused, in causal order
@@ -58,88 +55,11 @@ func (s *Sent) Opcode() uint32 {
 	return uint32(s.Body.BeginParse().MustLoadUInt(32))
 }
 
-// rawOutMessages returns the cells of tx's outbound messages in order,
-// read from the raw BOC: re-serialising decoded messages could change
-// their layout and so their hashes.
-func rawOutMessages(tx *chain.Transaction) ([]*cell.Cell, error) {
-	root, err := cell.FromBOC(tx.BOC)
-	if err != nil {
-		return nil, err
-	}
-	io, err := root.PeekRef(0)
-	if err != nil {
-		return nil, err
-	}
-	s := io.BeginParse()
-	has, err := s.LoadBoolBit()
-	if err != nil {
-		return nil, err
-	}
-	if has {
-		if _, err := s.LoadRef(); err != nil {
-			return nil, err
-		}
-	}
-	d, err := s.LoadDict(15)
-	if err != nil {
-		return nil, err
-	}
-	kvs, err := d.LoadAll()
-	if err != nil {
-		return nil, err
-	}
-	type indexed struct {
-		i uint64
-		c *cell.Cell
-	}
-	out := make([]indexed, 0, len(kvs))
-	for _, kv := range kvs {
-		i, err := kv.Key.LoadUInt(15)
-		if err != nil {
-			return nil, err
-		}
-		c, err := kv.Value.LoadRefCell()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, indexed{i, c})
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].i < out[b].i })
-	cells := make([]*cell.Cell, len(out))
-	for i, x := range out {
-		cells[i] = x.c
-	}
-	return cells, nil
-}
 
 // findTx finds the transaction of addr (after afterLT) caused by the
 // inbound message with hash msgHash.
 func (e *Env) findTx(ctx context.Context, addr *address.Address, msgHash []byte, afterLT uint64) (*chain.Transaction, error) {
-	var from chain.TxID
-	for scanned := 0; scanned < 4096; {
-		txs, err := e.Chain.Transactions(ctx, addr, from, 32)
-		if err != nil {
-			return nil, fmt.Errorf("transactions of %s: %w", addr, err)
-		}
-		for _, tx := range txs {
-			if tx.ID.LT <= afterLT {
-				return nil, fmt.Errorf("no transaction of %s for message %x", addr, msgHash)
-			}
-			h, err := wallet.InMsgHash(tx)
-			if err != nil {
-				return nil, err
-			}
-			if bytes.Equal(h, msgHash) {
-				return tx, nil
-			}
-		}
-		scanned += len(txs)
-		if len(txs) == 0 || txs[len(txs)-1].PrevID.IsZero() {
-			break
-		}
-		from = txs[len(txs)-1].PrevID
-	}
-	return nil, fmt.Errorf("no transaction of %s for message %x", addr, msgHash)
+	return chain.FindInbound(ctx, e.Chain, addr, msgHash, afterLT)
 }
 
 // trace follows every internal message from root to the transaction that
@@ -152,7 +72,7 @@ func (e *Env) trace(ctx context.Context, root *chain.Transaction) (*Trace, error
 		tx := queue[0]
 		queue = queue[1:]
 		tr.Txs = append(tr.Txs, tx)
-		cells, err := rawOutMessages(tx)
+		cells, err := chain.OutMsgCells(tx)
 		if err != nil {
 			return nil, fmt.Errorf("out messages of %x: %w", tx.ID.Hash, err)
 		}
@@ -323,17 +243,7 @@ func (t *Trace) String() string {
 
 // ExitCode is the compute phase's exit code of tx; ran is false when the
 // compute phase was skipped (no code, no funds).
-func ExitCode(tx *chain.Transaction) (code int, ran bool) {
-	d, ok := tx.Tx.Description.(tlb.TransactionDescriptionOrdinary)
-	if !ok {
-		return 0, false
-	}
-	vm, ok := d.ComputePhase.Phase.(tlb.ComputePhaseVM)
-	if !ok {
-		return 0, false
-	}
-	return int(vm.Details.ExitCode), true
-}
+func ExitCode(tx *chain.Transaction) (code int, ran bool) { return chain.ComputeExitCode(tx) }
 
 // GasUsed is the gas of tx's compute phase (0 when skipped).
 func GasUsed(tx *chain.Transaction) int64 {

@@ -57,13 +57,16 @@ func OutMsgCells(tx *Transaction) ([]*cell.Cell, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading out_msgs of transaction %x: %w", tx.ID.Hash, err)
 	}
-	res := make([]*cell.Cell, 0, len(kvs))
+	// The dictionary's key is the message's index in the action list.
+	res := make([]*cell.Cell, len(kvs))
 	for _, kv := range kvs {
-		c, err := kv.Value.LoadRefCell()
-		if err != nil {
+		i, err := kv.Key.LoadUInt(15)
+		if err != nil || int(i) >= len(res) || res[i] != nil {
+			return nil, fmt.Errorf("reading out_msgs of transaction %x: bad message index", tx.ID.Hash)
+		}
+		if res[i], err = kv.Value.LoadRefCell(); err != nil {
 			return nil, fmt.Errorf("reading out_msgs of transaction %x: %w", tx.ID.Hash, err)
 		}
-		res = append(res, c)
 	}
 	return res, nil
 }
@@ -99,7 +102,7 @@ func WaitForInbound(ctx context.Context, n Network, addr *address.Address, msgHa
 	start := time.Now()
 	var lastErr error
 	for {
-		tx, newest, err := scanInbound(ctx, n, addr, msgHash, afterLT)
+		tx, newest, err := findInbound(ctx, n, addr, msgHash, afterLT)
 		switch {
 		case err != nil:
 			// Polling errors are often transient (rate limits, a lagging
@@ -124,7 +127,20 @@ func WaitForInbound(ctx context.Context, n Network, addr *address.Address, msgHa
 	}
 }
 
-func scanInbound(ctx context.Context, n Network, addr *address.Address, msgHash []byte, afterLT uint64) (*Transaction, uint64, error) {
+// FindInbound returns addr's transaction newer than afterLT caused by the
+// inbound message with hash msgHash, or an error wrapping ErrNotFound.
+func FindInbound(ctx context.Context, n Network, addr *address.Address, msgHash []byte, afterLT uint64) (*Transaction, error) {
+	tx, _, err := findInbound(ctx, n, addr, msgHash, afterLT)
+	if err != nil {
+		return nil, err
+	}
+	if tx == nil {
+		return nil, fmt.Errorf("no transaction of %s for message %x: %w", addr, msgHash, ErrNotFound)
+	}
+	return tx, nil
+}
+
+func findInbound(ctx context.Context, n Network, addr *address.Address, msgHash []byte, afterLT uint64) (*Transaction, uint64, error) {
 	var (
 		from   TxID
 		newest uint64

@@ -3,14 +3,11 @@ package devnet
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/cocoon-network/cocoon/offchain/internal/boltdb"
 )
 
 // The store keeps the whole chain in one bbolt file. Each block is committed
@@ -51,28 +48,9 @@ type store struct {
 }
 
 func openStore(dir string) (*store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating devnet data dir: %w", err)
-	}
-	path := filepath.Join(dir, "chain.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	db, err := boltdb.Open(dir, "chain.db", "another devnet", bucketMeta, bucketAccounts, bucketTxs, bucketQueue, bucketBlocks)
 	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("opening %s: another devnet is using this data dir", path)
-		}
-		return nil, fmt.Errorf("opening %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketAccounts, bucketTxs, bucketQueue, bucketBlocks} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("initialising %s: %w", path, err)
+		return nil, err
 	}
 	return &store{db: db}, nil
 }

@@ -316,10 +316,6 @@ func (w *Wallet) WaitForMessage(ctx context.Context, net chain.Network, msgHash 
 // scan looks through the wallet's transactions newer than afterLT, newest
 // first, for the one caused by msgHash; it also returns the newest lt seen.
 
-// InMsgHash returns the cell hash of the transaction's inbound message, or
-// nil if it has none. It reads the raw BOC: re-serializing the decoded
-// message could choose a different layout and so a different hash.
-func InMsgHash(tx *chain.Transaction) ([]byte, error) { return chain.InMsgHash(tx) }
 
 // TxError reports a transaction that ran but did not do what was asked.
 type TxError struct {

@@ -106,7 +106,7 @@ func makeTx(t *testing.T, acct *address.Address, lt uint64, prev chain.TxID, in 
 	back.Hash = c.Hash()
 	out := &chain.Transaction{Account: acct, ID: chain.TxID{LT: lt, Hash: c.Hash()}, PrevID: prev, Now: back.Now, BOC: c.ToBOC(), Tx: &back}
 	if in != nil {
-		h, err := InMsgHash(out)
+		h, err := chain.InMsgHash(out)
 		if err != nil || !bytes.Equal(h, in.Hash()) {
 			t.Fatalf("synthetic transaction changed its in_msg: %x vs %x (%v)", h, in.Hash(), err)
 		}
@@ -516,7 +516,7 @@ func TestSend(t *testing.T) {
 			if tx == nil {
 				return
 			}
-			h, err := InMsgHash(tx)
+			h, err := chain.InMsgHash(tx)
 			if err != nil || !bytes.Equal(h, mustParse(t, n.sent[0]).Hash()) {
 				t.Errorf("returned transaction %d has in_msg %x, want the sent message", tx.ID.LT, h)
 			}
@@ -601,7 +601,7 @@ func TestInMsgHash(t *testing.T) {
 	}{{"external", ext}, {"none", nil}}
 	for _, tt := range tests {
 		tx := makeTx(t, addr, 100, chain.TxID{}, tt.in, successDesc())
-		h, err := InMsgHash(tx)
+		h, err := chain.InMsgHash(tx)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
@@ -609,7 +609,7 @@ func TestInMsgHash(t *testing.T) {
 			t.Errorf("%s: hash = %x", tt.name, h)
 		}
 	}
-	if _, err := InMsgHash(&chain.Transaction{BOC: []byte("junk")}); err == nil {
+	if _, err := chain.InMsgHash(&chain.Transaction{BOC: []byte("junk")}); err == nil {
 		t.Error("no error for a junk BOC")
 	}
 }

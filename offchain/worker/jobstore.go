@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/cocoon-network/cocoon/offchain/internal/boltdb"
 )
 
 // JobState is where a job stands in the worker. The order matters: a job
@@ -90,28 +89,9 @@ var (
 
 // OpenJobStore opens (or creates) the store under dir.
 func OpenJobStore(dir string) (*JobStore, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating worker state dir: %w", err)
-	}
-	path := filepath.Join(dir, "worker.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	db, err := boltdb.Open(dir, "worker.db", "another worker", bucketJobs, bucketCursor, bucketPosted)
 	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("opening %s: another worker is running on this state dir", path)
-		}
-		return nil, fmt.Errorf("opening %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketJobs, bucketCursor, bucketPosted} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("initialising %s: %w", path, err)
+		return nil, err
 	}
 	return &JobStore{db: db}, nil
 }

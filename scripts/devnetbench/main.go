@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/cocoon-network/cocoon/scripts/internal/docsection"
 	"io"
 	"net"
 	"net/http"
@@ -27,11 +28,6 @@ import (
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
-)
-
-const (
-	markStart = "<!-- devnetbench:start -->"
-	markEnd   = "<!-- devnetbench:end -->"
 )
 
 func main() {
@@ -73,15 +69,15 @@ func run(out string, n, accounts int) error {
 	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n## Devnet throughput (vs @ton/sandbox)\n\n", markStart)
+	b.WriteString("## Devnet throughput (vs @ton/sandbox)\n\n")
 	fmt.Fprintf(&b, "Measured %s on %d cores (%s, %s), command: `make bench` (`go run ./scripts/devnetbench`).\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, runtime.Version())
 	fmt.Fprintf(&b, "Same workload both sides, signing done before timing: 100 deployed wallet v5r1 accounts; a *transfer* is a signed external sending 0.01 TON to another wallet (2 transactions); a *chain* is a wallet sending 0.05 TON to relay A → B → C (4 transactions, `contracts/relay.tolk`). The devnet numbers include the acceptance check of every external message, block production and the atomic commit to disk.\n\n")
 	fmt.Fprintf(&b, "| workload | devnet | %s (%s) | ratio |\n|---|---:|---:|---:|\n", sb.Engine, sb.Node)
 	fmt.Fprintf(&b, "| wallet transfers/s | %.0f | %.0f | %.1f× |\n", devnet["transfers/s"], sb.TransfersPerSec, devnet["transfers/s"]/sb.TransfersPerSec)
 	fmt.Fprintf(&b, "| 3-contract chains/s | %.0f | %.0f | %.1f× |\n\n", devnet["chains/s"], sb.Chain3PerSec, devnet["chains/s"]/sb.Chain3PerSec)
 	fmt.Fprintf(&b, "Target: at least 2× the sandbox's transfers per second.\n\n")
-	fmt.Fprintf(&b, "Server memory (`cocoon devnet start`, VmRSS): %.1f MiB after start, %.1f MiB with %d funded accounts.\n%s\n", idle, full, accounts, markEnd)
-	if err := writeSection(out, b.String()); err != nil {
+	fmt.Fprintf(&b, "Server memory (`cocoon devnet start`, VmRSS): %.1f MiB after start, %.1f MiB with %d funded accounts.\n", idle, full, accounts)
+	if err := docsection.Write(out, "devnetbench", b.String()); err != nil {
 		return err
 	}
 	fmt.Print(b.String())
@@ -237,26 +233,4 @@ func rssMiB(pid int) (float64, error) {
 		}
 	}
 	return 0, errors.New("VmRSS not found")
-}
-
-// writeSection replaces the devnetbench section of the file, or appends it.
-func writeSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	doc := string(old)
-	if doc == "" {
-		doc = "# Performance\n\nEvery number here comes from a command in the repository; rerun it to refresh the section.\n\n"
-	}
-	i, j := strings.Index(doc, markStart), strings.Index(doc, markEnd)
-	if i >= 0 && j > i {
-		doc = doc[:i] + strings.TrimSuffix(section, "\n") + doc[j+len(markEnd):]
-	} else {
-		doc = strings.TrimRight(doc, "\n") + "\n\n" + section
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, []byte(doc), 0o644)
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/cocoon-network/cocoon/scripts/internal/docsection"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -26,10 +27,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/devnet/netconfig"
 )
 
-const (
-	markStart = "<!-- gas:start -->"
-	markEnd   = "<!-- gas:end -->"
-)
+const ()
 
 // budget is the most a full job life cycle may cost in fees, in nanoton.
 var budget = big.NewInt(20_000_000) // 0.02 TON
@@ -68,7 +66,7 @@ func run(out, md string) error {
 	}
 	section := markdown(rep)
 	if md != "" {
-		if err := writeSection(md, section); err != nil {
+		if err := docsection.Write(md, "gas", section); err != nil {
 			return err
 		}
 	}
@@ -246,7 +244,7 @@ func ton(nano int64) string {
 
 func markdown(r *Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n## Contract gas and fees\n\n", markStart)
+	b.WriteString("## Contract gas and fees\n\n")
 	fmt.Fprintf(&b, "Command: `make gas` (`go run ./scripts/gasreport`), on the devnet under the %s; deterministic (fixed keys, fixed clock). `docs/gas.json` has every transaction. An operation counts the transactions of the contracts (Root, Worker, Job) and the forwarding fees of every message they and the sender's wallet send; the wallets' own transactions (the sender's, the payees') are not counted, as their gas depends on the wallet.\n\n", r.Config)
 	b.WriteString("| operation | transactions | gas per transaction | total fees (TON) |\n|---|---:|---|---:|\n")
 	for _, op := range r.Operations {
@@ -268,33 +266,5 @@ func markdown(r *Report) string {
 			fmt.Fprintf(&b, "| %d | %s | %s | %d | %s | %s |\n", i+1, s.Account, s.Message, s.Gas, ton(s.Fees), ton(s.Forward))
 		}
 	}
-	b.WriteString(markEnd + "\n")
 	return b.String()
-}
-
-// writeSection replaces the text between the gas markers of path (or
-// appends the section when the markers are missing), leaving every other
-// section as it is.
-func writeSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	doc := string(old)
-	if doc == "" {
-		doc = "# Performance\n\nEvery number here comes from a command in the repository; rerun it to refresh the section.\n"
-	}
-	i, j := strings.Index(doc, markStart), strings.Index(doc, markEnd)
-	switch {
-	case i >= 0 && j > i:
-		doc = doc[:i] + strings.TrimSuffix(section, "\n") + doc[j+len(markEnd):]
-	case i >= 0 || j >= 0:
-		return fmt.Errorf("%s has only one of the markers %s and %s", path, markStart, markEnd)
-	default:
-		doc = strings.TrimRight(doc, "\n") + "\n\n" + section
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, []byte(doc), 0o644)
 }

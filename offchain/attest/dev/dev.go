@@ -8,17 +8,13 @@ package dev
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 
 	"github.com/cocoon-network/cocoon/offchain/attest/check"
+	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
 )
 
 // Warning is printed wherever dev evidence is shown.
@@ -116,59 +112,8 @@ func Verify(st *Statement, signers [][]byte, log *check.Log) error {
 // there (mode 0600) when the file does not exist. A key file others can
 // read is refused.
 func LoadOrCreateKey(path string) (ed25519.PrivateKey, bool, error) {
-	k, err := LoadKey(path)
-	if err == nil {
-		return k, false, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, false, err
-	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, false, fmt.Errorf("generate dev key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return nil, false, fmt.Errorf("encode dev key: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, false, fmt.Errorf("create dev key: %w", err)
-	}
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		f.Close()
-		return nil, false, fmt.Errorf("write dev key %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, false, fmt.Errorf("write dev key %s: %w", path, err)
-	}
-	return priv, true, nil
+	return keyfile.LoadOrCreate(path, "dev key")
 }
 
 // LoadKey reads a PKCS#8 PEM Ed25519 key that only its owner can read.
-func LoadKey(path string) (ed25519.PrivateKey, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("dev key: %w", err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("dev key %s has mode %04o: others can read it (chmod 600)", path, st.Mode().Perm())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("dev key: %w", err)
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("dev key %s is not a PEM PRIVATE KEY", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("dev key %s: %w", path, err)
-	}
-	ek, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("dev key %s is not Ed25519", path)
-	}
-	return ek, nil
-}
+func LoadKey(path string) (ed25519.PrivateKey, error) { return keyfile.Load(path, "dev key") }
