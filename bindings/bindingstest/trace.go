@@ -55,7 +55,6 @@ func (s *Sent) Opcode() uint32 {
 	return uint32(s.Body.BeginParse().MustLoadUInt(32))
 }
 
-
 // findTx finds the transaction of addr (after afterLT) caused by the
 // inbound message with hash msgHash.
 func (e *Env) findTx(ctx context.Context, addr *address.Address, msgHash []byte, afterLT uint64) (*chain.Transaction, error) {

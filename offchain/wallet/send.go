@@ -316,7 +316,6 @@ func (w *Wallet) WaitForMessage(ctx context.Context, net chain.Network, msgHash 
 // scan looks through the wallet's transactions newer than afterLT, newest
 // first, for the one caused by msgHash; it also returns the newest lt seen.
 
-
 // TxError reports a transaction that ran but did not do what was asked.
 type TxError struct {
 	Tx     *chain.Transaction
