@@ -7,11 +7,13 @@ package worker
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/attest/atls"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/inference"
 )
@@ -107,6 +110,16 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	if strings.HasPrefix(d.cfg.PublicURL, "https://") {
+		// Attested TLS: clients check the evidence in the certificate
+		// before they send anything.
+		tid, err := d.id.TLSIdentity(time.Now())
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("attested TLS certificate: %w", err)
+		}
+		ln = tls.NewListener(ln, atls.ServerOnlyConfig(tid))
+	}
 	go func() { _ = srv.Serve(ln) }()
 	defer func() {
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)

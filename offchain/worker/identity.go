@@ -2,15 +2,19 @@ package worker
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/attest"
+	"github.com/cocoon-network/cocoon/offchain/attest/atls"
 	"github.com/cocoon-network/cocoon/offchain/attest/dev"
 	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
 	"github.com/cocoon-network/cocoon/offchain/seal"
@@ -20,6 +24,7 @@ import (
 const (
 	signKeyFile  = "worker.key"     // Ed25519: signs receipts (0600)
 	hpkeKeyFile  = "hpke.key"       // HPKE: opens requests (0600)
+	tlsKeyFile   = "tls.key"        // ECDSA P-256: the attested TLS certificate (0600)
 	devKeyFile   = "dev-attest.key" // dev attestation signer (0600), dev only
 	evidenceFile = "evidence.bin"   // the evidence bundle served at /evidence
 )
@@ -32,7 +37,8 @@ const DevImage = "cocoon-worker-dev"
 type Identity struct {
 	SignKey  ed25519.PrivateKey
 	HPKE     *seal.PrivateKey
-	Evidence []byte // encoded bundle
+	TLSKey   *ecdsa.PrivateKey // its public key is the bundle's "tls" key
+	Evidence []byte            // encoded bundle
 	Bundle   *attest.Bundle
 }
 
@@ -59,7 +65,7 @@ func InitIdentity(ctx context.Context, dir string, suite seal.Suite) (*Identity,
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating keys dir: %w", err)
 	}
-	for _, f := range []string{signKeyFile, hpkeKeyFile, evidenceFile} {
+	for _, f := range []string{signKeyFile, hpkeKeyFile, tlsKeyFile, evidenceFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 			return nil, fmt.Errorf("%s already exists: refusing to replace a worker's keys", filepath.Join(dir, f))
 		}
@@ -75,6 +81,17 @@ func InitIdentity(ctx context.Context, dir string, suite seal.Suite) (*Identity,
 	if err := seal.SaveKey(filepath.Join(dir, hpkeKeyFile), hpke); err != nil {
 		return nil, err
 	}
+	tlsKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	if err := keyfile.Save(filepath.Join(dir, tlsKeyFile), "worker TLS key", tlsKey); err != nil {
+		return nil, err
+	}
+	tlsPub, err := x509.MarshalPKIXPublicKey(&tlsKey.PublicKey)
+	if err != nil {
+		return nil, err
+	}
 	devKey, _, err := keyfile.LoadOrCreate(filepath.Join(dir, devKeyFile), "dev attestation key")
 	if err != nil {
 		return nil, err
@@ -86,6 +103,7 @@ func InitIdentity(ctx context.Context, dir string, suite seal.Suite) (*Identity,
 	keys := []attest.Key{
 		{Name: attest.KeyEd25519, Public: sign.Public().(ed25519.PublicKey)},
 		{Name: attest.KeyHPKE, Public: hpke.Public().Marshal()},
+		{Name: attest.KeyTLS, Public: tlsPub},
 	}
 	b, err := attest.NewBundle(ctx, &attest.DevSource{Key: devKey, Image: DevImage}, nil, keys, nonce, time.Now())
 	if err != nil {
@@ -98,7 +116,7 @@ func InitIdentity(ctx context.Context, dir string, suite seal.Suite) (*Identity,
 	if err := os.WriteFile(filepath.Join(dir, evidenceFile), raw, 0o644); err != nil {
 		return nil, fmt.Errorf("writing evidence: %w", err)
 	}
-	return &Identity{SignKey: sign, HPKE: hpke, Evidence: raw, Bundle: b}, nil
+	return &Identity{SignKey: sign, HPKE: hpke, TLSKey: tlsKey, Evidence: raw, Bundle: b}, nil
 }
 
 // LoadIdentity reads the keys and evidence from dir and checks that the
@@ -112,6 +130,14 @@ func LoadIdentity(dir string) (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
+	k, err := keyfile.LoadAny(filepath.Join(dir, tlsKeyFile), "worker TLS key")
+	if err != nil {
+		return nil, err
+	}
+	tlsKey, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("worker TLS key: a %T, not an ECDSA key", k)
+	}
 	raw, err := os.ReadFile(filepath.Join(dir, evidenceFile))
 	if err != nil {
 		return nil, fmt.Errorf("reading evidence: %w", err)
@@ -120,7 +146,7 @@ func LoadIdentity(dir string) (*Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evidence %s: %w", filepath.Join(dir, evidenceFile), err)
 	}
-	id := &Identity{SignKey: sign, HPKE: hpke, Evidence: raw, Bundle: b}
+	id := &Identity{SignKey: sign, HPKE: hpke, TLSKey: tlsKey, Evidence: raw, Bundle: b}
 	if err := id.checkBinding(); err != nil {
 		return nil, err
 	}
@@ -130,9 +156,14 @@ func LoadIdentity(dir string) (*Identity, error) {
 // checkBinding refuses evidence made for other keys: serving it would make
 // every careful client refuse this worker.
 func (id *Identity) checkBinding() error {
+	tlsPub, err := x509.MarshalPKIXPublicKey(&id.TLSKey.PublicKey)
+	if err != nil {
+		return err
+	}
 	want := map[string][]byte{
 		attest.KeyEd25519: id.SignKey.Public().(ed25519.PublicKey),
 		attest.KeyHPKE:    id.HPKE.Public().Marshal(),
+		attest.KeyTLS:     tlsPub,
 	}
 	for name, pub := range want {
 		found := false
@@ -146,4 +177,11 @@ func (id *Identity) checkBinding() error {
 		}
 	}
 	return nil
+}
+
+// TLSIdentity is the attested TLS certificate for the worker's HTTPS
+// endpoint: self-signed, carrying the same evidence bundle whose hash is on
+// chain, which vouches for the certificate's key.
+func (id *Identity) TLSIdentity(now time.Time) (*atls.Identity, error) {
+	return atls.IdentityFromBundle(id.TLSKey, id.Bundle, now, 365*24*time.Hour)
 }

@@ -223,3 +223,24 @@ func PeerBundle(cs tls.ConnectionState) (*attest.Bundle, error) {
 	}
 	return nil, errors.New("atls: peer certificate carries no evidence")
 }
+
+// ServerOnlyConfig serves id to clients that present no certificate: apps
+// reaching a worker are not in a TEE, so only the server side is attested.
+// The client checks the server with VerifyServerConfig.
+func ServerOnlyConfig(id *Identity) *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{id.Certificate},
+		ClientAuth:   tls.NoClientCert,
+	}
+}
+
+// VerifyServerConfig is the client side of ServerOnlyConfig: no client
+// certificate, and the server's attested certificate verified by v.
+func VerifyServerConfig(v *Verifier) *tls.Config {
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS13,
+		InsecureSkipVerify: true, // WebPKI does not apply; verifyConnection checks the evidence
+		VerifyConnection:   v.verifyConnection,
+	}
+}

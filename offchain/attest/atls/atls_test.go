@@ -215,3 +215,19 @@ func BenchmarkAttestedHandshake(b *testing.B) {
 		conn.Close()
 	}
 }
+
+// Apps reaching a worker have no TEE: only the server is attested, and the
+// client still refuses a server whose evidence the policy does not allow.
+func TestServerOnlyAttestedTLS(t *testing.T) {
+	srv := identity(t)
+	good := &Verifier{Policy: testPolicy(image), ExpectedKeys: []attest.Key{workerKey}}
+	if serr, cerr := handshake(t, ServerOnlyConfig(srv), VerifyServerConfig(good)); serr != nil || cerr != nil {
+		t.Fatalf("server %v, client %v", serr, cerr)
+	}
+	strict := &Verifier{Policy: testPolicy("another-image"), ExpectedKeys: []attest.Key{workerKey}}
+	_, cerr := handshake(t, ServerOnlyConfig(srv), VerifyServerConfig(strict))
+	var ce *check.Error
+	if !errors.As(cerr, &ce) || ce.Check != attest.CheckMeasurement {
+		t.Fatalf("disallowed server image: %v, want a %s refusal", cerr, attest.CheckMeasurement)
+	}
+}

@@ -20,26 +20,45 @@ func Create(path, what string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generating %s: %w", what, err)
 	}
+	return priv, Save(path, what, priv)
+}
+
+// Save writes any private key x509 can encode as PKCS#8 (Ed25519, ECDSA)
+// to path (mode 0600), never overwriting an existing file.
+func Save(path, what string, priv any) error {
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		return nil, fmt.Errorf("encoding %s: %w", what, err)
+		return fmt.Errorf("encoding %s: %w", what, err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", what, err)
+		return fmt.Errorf("creating %s: %w", what, err)
 	}
 	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("writing %s %s: %w", what, path, err)
+		return fmt.Errorf("writing %s %s: %w", what, path, err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("writing %s %s: %w", what, path, err)
+		return fmt.Errorf("writing %s %s: %w", what, path, err)
+	}
+	return nil
+}
+
+// Load reads an Ed25519 key written by Create, refusing a file others can read.
+func Load(path, what string) (ed25519.PrivateKey, error) {
+	k, err := LoadAny(path, what)
+	if err != nil {
+		return nil, err
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s %s: a %T, not an Ed25519 key", what, path, k)
 	}
 	return priv, nil
 }
 
-// Load reads a key written by Create, refusing a file others can read.
-func Load(path, what string) (ed25519.PrivateKey, error) {
+// LoadAny reads a PKCS#8 key written by Save, refusing a file others can read.
+func LoadAny(path, what string) (any, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -59,11 +78,7 @@ func Load(path, what string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", what, path, err)
 	}
-	priv, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("%s %s: a %T, not an Ed25519 key", what, path, k)
-	}
-	return priv, nil
+	return k, nil
 }
 
 // LoadOrCreate loads the key at path, or creates it when the file does not exist.

@@ -1,0 +1,73 @@
+package worker
+
+import (
+	"context"
+	"crypto/ed25519"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cocoon-network/cocoon/offchain/attest"
+	"github.com/cocoon-network/cocoon/offchain/attest/atls"
+	"github.com/cocoon-network/cocoon/offchain/attest/dev"
+	"github.com/cocoon-network/cocoon/offchain/seal"
+)
+
+func TestIdentity(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "keys")
+	id, err := InitIdentity(ctx, dir, seal.SuiteX25519MLKEM768)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := InitIdentity(ctx, dir, seal.SuiteX25519); err == nil {
+		t.Fatal("init replaced an existing worker's keys")
+	}
+	for _, f := range []string{signKeyFile, hpkeKeyFile, tlsKeyFile, devKeyFile} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, mode %v", f, err, st.Mode().Perm())
+		}
+	}
+	loaded, err := LoadIdentity(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loaded.EvidenceHash() != id.EvidenceHash() || !loaded.SignKey.Equal(id.SignKey) {
+		t.Fatal("reloaded identity differs")
+	}
+	meas, err := loaded.Measurement()
+	if err != nil || meas != dev.Measurement(DevImage) {
+		t.Fatalf("measurement %x, %v", meas, err)
+	}
+
+	// The HTTPS certificate carries the very bundle whose hash is on chain,
+	// and it passes attested-TLS verification with the worker's key expected.
+	tid, err := loaded.TLSIdentity(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := &attest.Policy{AllowList: &attest.StaticAllowList{Test: true, Allowed: map[string][][]byte{attest.TEEDev: {meas[:]}}}}
+	v := &atls.Verifier{Policy: policy, ExpectedKeys: []attest.Key{{Name: attest.KeyEd25519, Public: loaded.SignKey.Public().(ed25519.PublicKey)}}}
+	if _, err := v.VerifyCertificate(ctx, tid.Certificate.Leaf); err != nil {
+		t.Fatalf("the worker's attested certificate does not verify: %v", err)
+	}
+	if raw, _ := tid.Bundle.Encode(); string(raw) != string(loaded.Evidence) {
+		t.Fatal("the certificate carries another bundle than /evidence serves")
+	}
+
+	// Evidence for other keys is refused at load: serving it would make
+	// every careful client refuse the worker.
+	other := filepath.Join(t.TempDir(), "keys")
+	if _, err := InitIdentity(ctx, other, seal.SuiteX25519); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(other, evidenceFile))
+	if err := os.WriteFile(filepath.Join(dir, evidenceFile), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadIdentity(dir); err == nil {
+		t.Fatal("evidence made for other keys was accepted")
+	}
+}
