@@ -92,6 +92,18 @@ func New(cfg *Config, id *Identity, opts Options) (*Daemon, error) {
 // Address is the Worker contract's address.
 func (d *Daemon) Address() *address.Address { return d.self }
 
+// Job returns the stored record of a job, for status tools and tests; it
+// fails before Run has opened the state.
+func (d *Daemon) Job(job string) (*JobRecord, error) {
+	d.mu.Lock()
+	store := d.store
+	d.mu.Unlock()
+	if store == nil {
+		return nil, errors.New("the worker's state is not open")
+	}
+	return store.Get(job)
+}
+
 // Metrics is the daemon's metric set.
 func (d *Daemon) Metrics() *Metrics { return d.metrics }
 
@@ -102,7 +114,9 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
+	d.mu.Lock()
 	d.store = store
+	d.mu.Unlock()
 	defer store.Close()
 	if ln == nil {
 		if ln, err = net.Listen("tcp", d.cfg.Listen); err != nil {

@@ -51,10 +51,8 @@ func runUntil(t *testing.T, ctx context.Context, d *Daemon, job string, want Job
 	go func() { defer close(done); _ = d.Run(dctx, ln) }()
 	defer func() { stop(); <-done }()
 	for {
-		if d.store != nil {
-			if r, err := d.store.Get(job); err == nil && r.State >= want {
-				return r
-			}
+		if r, err := d.Job(job); err == nil && r.State >= want {
+			return r
 		}
 		select {
 		case <-ctx.Done():
