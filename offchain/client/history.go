@@ -143,21 +143,20 @@ type txOutcome struct {
 	bounced bool // the inbound value went back in a bounce
 }
 
-func outcomeOf(tx *tlb.Transaction) txOutcome {
-	var d tlb.TransactionDescriptionOrdinary
-	switch v := tx.Description.(type) {
-	case tlb.TransactionDescriptionOrdinary:
-		d = v
-	case *tlb.TransactionDescriptionOrdinary:
-		d = *v
-	default:
-		return txOutcome{}
+func outcomeOf(tx *chain.Transaction) txOutcome {
+	code, ran := chain.ComputeExitCode(tx)
+	o := txOutcome{ran: ran, exit: code}
+	if tx == nil || tx.Tx == nil {
+		return o
 	}
-	o := txOutcome{bounced: d.BouncePhase != nil}
-	if vm, ok := d.ComputePhase.Phase.(tlb.ComputePhaseVM); ok {
-		o.ran, o.exit = true, int(vm.Details.ExitCode)
-		o.ok = vm.Success && !d.Aborted
+	d, ok := tx.Tx.Description.(tlb.TransactionDescriptionOrdinary)
+	if !ok {
+		return o
 	}
+	// An aborted transaction (a failed action phase) changed nothing
+	// either, whatever the VM's exit code.
+	o.ok = ran && (code == 0 || code == 1) && !d.Aborted
+	o.bounced = d.BouncePhase != nil
 	return o
 }
 
@@ -198,7 +197,7 @@ func (h *history) add(tx *chain.Transaction) error {
 	if tx == nil || tx.Tx == nil {
 		return errors.New("reading job history: a transaction without its decoded form")
 	}
-	o := outcomeOf(tx.Tx)
+	o := outcomeOf(tx)
 	if in := tx.Tx.IO.In; in != nil {
 		switch in.MsgType {
 		case tlb.MsgTypeInternal:
@@ -222,6 +221,13 @@ func (h *history) add(tx *chain.Transaction) error {
 		switch om.msg.MsgType {
 		case tlb.MsgTypeInternal:
 			im := om.msg.AsInternal()
+			if im.Bounced {
+				// A refused JobCreate's escrow going back, minus the fees.
+				if tx == h.createTx && h.createFailed {
+					h.refund = im.Amount.Nano()
+				}
+				continue
+			}
 			m, err := bindings.DecodeBody(im.Body)
 			if err != nil {
 				continue
@@ -312,9 +318,9 @@ func (h *history) costs() Costs {
 		Refund: nz(h.refund), Gas: new(big.Int),
 	}
 	if h.createFailed {
-		// The escrow bounced back to the wallet (minus the bounce's
-		// fees, which the wallet's transaction shows): nothing was spent
-		// through the job.
+		// The escrow bounced back to the wallet; Refund is what the bounce
+		// carried, Gas what the refusal cost.
+		c.Gas = new(big.Int).Sub(c.Escrow, c.Refund)
 		return c
 	}
 	switch {

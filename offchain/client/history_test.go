@@ -41,11 +41,18 @@ func (s *jobSim) closing(reason uint16, charge, fee int64, resultHash [32]byte, 
 	return []*cell.Cell{ev, s.out(s.client, refund, bindings.JobClosed{QueryID: 7, Reason: reason})}
 }
 
+// bounceCost is what a refused JobCreate keeps of the escrow in the simulation.
+const bounceCost = 3_000_000
+
 func (s *jobSim) create(escrow int64, exit int32) {
 	in, _ := internal(s.t, s.client, s.job, escrow, mustCell(s.t, bindings.JobCreate{QueryID: 7, Terms: s.terms}), false)
 	var outs []*cell.Cell
 	if exit == 0 {
 		outs = append(outs, s.out(s.worker, bindings.OfferValue, bindings.Offer{QueryID: 7, Client: s.client, Nonce: 7, ModelID: s.terms.ModelID, PriceIn: s.terms.PriceIn, PriceOut: s.terms.PriceOut, Deadline: s.terms.Deadline}))
+	} else {
+		// The bounce: the escrow back, less what the refusal cost.
+		_, b := internal(s.t, s.job, s.client, escrow-bounceCost, cell.BeginCell().MustStoreUInt(0xffffffff, 32).EndCell(), true)
+		outs = append(outs, b)
 	}
 	s.net.addTx(s.job, synthTx(s.t, in, exit, exit != 0, outs...))
 }
@@ -165,7 +172,7 @@ func TestCostSplit(t *testing.T) {
 		}, want{StateExpired, escrow, 20_000_000, 0, 0, 0, 2_100_000_000, escrow + 20_000_000 - 2_100_000_000, escrow + 20_000_000 - 2_100_000_000}},
 		{"JobCreate refused: escrow bounced", func(s *jobSim) {
 			s.create(escrow, int32(bindings.ErrEscrowTooLow))
-		}, want{StateRefused, escrow, 0, 0, 0, 0, 0, 0, escrow}},
+		}, want{StateRefused, escrow, 0, 0, 0, 0, escrow - bounceCost, bounceCost, bounceCost}},
 		{"offered", func(s *jobSim) { s.create(escrow, 0) }, want{StateOffered, escrow, 0, 0, 0, 0, 0, 0, escrow}},
 		{"nothing yet", func(*jobSim) {}, want{StateUnknown, 0, 0, 0, 0, 0, 0, 0, 0}},
 	}

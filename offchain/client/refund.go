@@ -51,7 +51,7 @@ func (c *Client) Refund(ctx context.Context, w *wallet.Wallet, job *Job) (*Outco
 		job.Deadline = terms.Deadline
 	}
 	c.say("refunding job %s…", job.Address)
-	return c.close(ctx, w, job, bindings.Refund{QueryID: job.Nonce})
+	return c.sendClose(ctx, w, job, bindings.Refund{QueryID: job.Nonce})
 }
 
 // Cancel closes a job its worker has not accepted yet; only the job's
@@ -70,7 +70,7 @@ func (c *Client) Cancel(ctx context.Context, w *wallet.Wallet, job *Job) (*Outco
 		return nil, fmt.Errorf("job %s is %s: only an offer not yet accepted can be cancelled; wait for the answer, or refund after the deadline", job.Address, d.Status)
 	}
 	c.say("cancelling job %s…", job.Address)
-	return c.close(ctx, w, job, bindings.Cancel{QueryID: job.Nonce})
+	return c.sendClose(ctx, w, job, bindings.Cancel{QueryID: job.Nonce})
 }
 
 // openJob reads job_data and refuses a job that is not open.
@@ -99,9 +99,9 @@ func isCloseError(err error) bool {
 	return errors.As(err, &ce) || errors.As(err, &fe) || errors.As(err, &cr)
 }
 
-// close sends m (Refund or Cancel) from w, waits for the Job's transaction
-// and reports the closed job.
-func (c *Client) close(ctx context.Context, w *wallet.Wallet, job *Job, m bindings.Message) (*Outcome, error) {
+// sendClose sends m (Refund or Cancel) from w, waits for the Job's
+// transaction and reports the closed job.
+func (c *Client) sendClose(ctx context.Context, w *wallet.Wallet, job *Job, m bindings.Message) (*Outcome, error) {
 	body, err := m.ToCell()
 	if err != nil {
 		return nil, fmt.Errorf("building the message: %w", err)
@@ -123,7 +123,7 @@ func (c *Client) close(ctx context.Context, w *wallet.Wallet, job *Job, m bindin
 	if err != nil {
 		return nil, err
 	}
-	if o := outcomeOf(tx.Tx); !o.ok {
+	if o := outcomeOf(tx); !o.ok {
 		code := bindings.ExitCode(o.exit)
 		return nil, fmt.Errorf("job %s refused it with %s", job.Address, code)
 	}

@@ -181,6 +181,12 @@ func (s *Store) Load(a *address.Address) (*Job, error) {
 	if !j.Address.Equals(a) {
 		return nil, fmt.Errorf("loading job %s: %s describes job %s", a, rec, j.Address)
 	}
+	// Without its key a job can still be followed and refunded; only its
+	// result stays closed (Status says so). A key file others can read is
+	// refused, though: it may have been copied.
+	if _, err := os.Stat(keyPath); errors.Is(err, fs.ErrNotExist) {
+		return j, nil
+	}
 	if j.key, err = seal.LoadKey(keyPath); err != nil {
 		return nil, fmt.Errorf("loading job %s: %w", a, err)
 	}

@@ -69,6 +69,14 @@ func TestStoreRoundTrip(t *testing.T) {
 	if _, err := s.Load(j.Address); err == nil || !strings.Contains(err.Error(), "0644") && !strings.Contains(err.Error(), "mode") {
 		t.Errorf("Load with a readable key: %v", err)
 	}
+	// Without its key file the job still loads: it can be followed and
+	// refunded, not opened.
+	if err := os.Remove(keyPath); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Load(j.Address); err != nil || got.CanOpen() {
+		t.Errorf("Load without the key: %v, can open %v", err, got != nil && got.CanOpen())
+	}
 	if err := s.Remove(j.Address); err != nil {
 		t.Fatal(err)
 	}

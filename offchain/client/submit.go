@@ -100,7 +100,11 @@ type CreateError struct {
 }
 
 func (e *CreateError) Error() string {
-	return fmt.Sprintf("job %s refused its creation with %s; the escrow bounced back to the wallet (minus fees)", e.Job, e.Code)
+	why := "with " + e.Code.String()
+	if e.Code == 0 {
+		why = "before running (its compute phase was skipped)"
+	}
+	return fmt.Sprintf("job %s refused its creation %s; the escrow bounced back to the wallet (minus fees)", e.Job, why)
 }
 
 // ErrRequestNotDelivered is wrapped by Submit's error when the job is on
@@ -227,7 +231,7 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*Job, error) {
 	if err := c.store.Save(job); err != nil {
 		return nil, err
 	}
-	c.log.InfoContext(ctx, "submitting job", "job", jobAddr.String(), "worker", w.Address.String(), "model", req.Model,
+	c.log.DebugContext(ctx, "submitting job", "job", jobAddr.String(), "worker", w.Address.String(), "model", req.Model,
 		"max_in", maxIn, "max_out", maxOut, "escrow", escrow.String(), "inline_request", inline, "deadline", terms.Deadline)
 	c.say("deploying job %s with an escrow of %s TON…", jobAddr, tonamount.Format(escrow))
 	wtx, err := req.Wallet.Send(ctx, c.net, &tonwallet.Message{
@@ -411,7 +415,7 @@ func (c *Client) waitCreated(ctx context.Context, job *Job, wtx *chain.Transacti
 	if err != nil {
 		return fmt.Errorf("job %s: waiting for its deployment: %w", job.Address, err)
 	}
-	if o := outcomeOf(tx.Tx); !o.ok {
+	if o := outcomeOf(tx); !o.ok {
 		return &CreateError{Job: job.Address, Code: bindings.ExitCode(o.exit)}
 	}
 	return nil

@@ -50,6 +50,9 @@ type Outcome struct {
 	// accepted job it let expire (nil when none was seen).
 	SlashCompensation *big.Int
 	CloseTx           *chain.Transaction
+	// DeadlinePassed is set by Status (and Wait) for a job still open
+	// after its deadline: Refund applies.
+	DeadlinePassed bool
 }
 
 // ErrDeadlinePassed is wrapped by Wait's error when the chain's time
@@ -221,22 +224,24 @@ func (c *Client) Wait(ctx context.Context, job *Job) (*Outcome, error) {
 			return c.finish(ctx, job, h)
 		default:
 			lastErr = nil
+			left := time.Duration(int64(job.Deadline)-int64(info.Time)) * time.Second
+			if !announced {
+				announced = true
+				if job.Deadline == 0 {
+					c.say("waiting for the worker…")
+				} else if left >= 0 {
+					c.say("waiting for the worker (deadline in %s)…", left)
+				}
+			}
 			if h.accepted && !accepted {
 				accepted = true
 				c.say("the worker accepted the job")
 			}
-			if job.Deadline != 0 && info.Time > job.Deadline {
-				return c.open(job, h), fmt.Errorf("job %s: %w (%s); refund it to get the escrow back",
+			if job.Deadline != 0 && left < 0 {
+				out := c.open(job, h)
+				out.DeadlinePassed = true
+				return out, fmt.Errorf("job %s: %w (%s); refund it to get the escrow back",
 					job.Address, ErrDeadlinePassed, job.DeadlineTime().Format(time.RFC3339))
-			}
-			if !announced {
-				announced = true
-				if job.Deadline != 0 {
-					left := time.Duration(int64(job.Deadline)-int64(info.Time)) * time.Second
-					c.say("waiting for the worker (deadline in %s)…", left.Round(time.Second))
-				} else {
-					c.say("waiting for the worker…")
-				}
 			}
 		}
 		t := time.NewTimer(c.poll)
@@ -264,7 +269,11 @@ func (c *Client) Status(ctx context.Context, job *Job) (*Outcome, error) {
 	if h.closed != nil || h.createFailed {
 		return c.finish(ctx, job, h)
 	}
-	return c.open(job, h), nil
+	out := c.open(job, h)
+	if info, err := c.net.MasterchainInfo(ctx); err == nil && job.Deadline != 0 && h.createTx != nil {
+		out.DeadlinePassed = info.Time > job.Deadline
+	}
+	return out, nil
 }
 
 // open is the outcome of a job that has not closed.

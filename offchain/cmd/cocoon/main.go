@@ -48,6 +48,7 @@ func newApp() *cli.App {
 			rootCommand(),
 			workerCommand(),
 			attestCommand(),
+			jobCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints errors once
 	}
