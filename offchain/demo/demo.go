@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/xssnick/tonutils-go/address"
+
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/attest/dev"
 	"github.com/cocoon-network/cocoon/offchain/client"
@@ -61,33 +63,67 @@ type Summary struct {
 	Fees         *big.Int // protocol fees + network gas
 }
 
-// Run runs the demo.
-func Run(ctx context.Context, opts Options) (*Summary, error) {
-	if opts.Jobs <= 0 {
-		opts.Jobs = 3
+// Env is a running Cocoon: an embedded devnet, a test-mode Root, one
+// registered worker with the reference engine, and funded client wallets.
+type Env struct {
+	Chain   *devnet.Engine
+	Root    *address.Address
+	Worker  *worker.Daemon
+	Clients []*wallet.Wallet
+	// Client is an SDK client keeping per-job state under Dir/client/jobs.
+	Client *client.Client
+
+	cancel     context.CancelFunc
+	daemonDone chan error
+}
+
+// SetupOptions configure Setup.
+type SetupOptions struct {
+	Dir           string
+	BlockInterval time.Duration // default 100ms
+	Clients       int           // funded client wallets, default 1
+	MaxConcurrent int           // the worker's concurrency limit, default 16
+	Logger        *slog.Logger
+	Say           func(format string, a ...any)
+}
+
+// Setup starts the devnet, deploys Root, registers and starts a worker, and
+// funds client wallets. Close stops it.
+func Setup(ctx context.Context, o SetupOptions) (*Env, error) {
+	if o.BlockInterval <= 0 {
+		o.BlockInterval = 100 * time.Millisecond
 	}
-	if opts.Out == nil {
-		opts.Out = io.Discard
+	if o.Clients <= 0 {
+		o.Clients = 1
 	}
-	log := opts.Logger
+	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if entries, err := os.ReadDir(opts.Dir); err == nil && len(entries) > 0 {
-		return nil, fmt.Errorf("%s is not empty: the demo needs a fresh directory (remove it or pass another --data)", opts.Dir)
+	say := o.Say
+	if say == nil {
+		say = func(string, ...any) {}
 	}
-	say := func(format string, a ...any) { fmt.Fprintf(opts.Out, format+"\n", a...) }
+	if entries, err := os.ReadDir(o.Dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("%s is not empty: the demo needs a fresh directory (remove it or pass another --data)", o.Dir)
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	env := &Env{cancel: cancel}
+	ok := false
+	defer func() {
+		if !ok {
+			env.Close()
+		}
+	}()
 
 	// 1. The network.
-	say("devnet: starting an emulated TON chain on the real TVM (mainnet config) in %s", filepath.Join(opts.Dir, "devnet"))
-	e, err := devnet.Open(ctx, devnet.Options{Dir: filepath.Join(opts.Dir, "devnet"), Logger: log})
+	say("devnet: starting an emulated TON chain on the real TVM (mainnet config) in %s", filepath.Join(o.Dir, "devnet"))
+	e, err := devnet.Open(ctx, devnet.Options{Dir: filepath.Join(o.Dir, "devnet"), Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	defer e.Close()
-	go func() { _ = e.Run(ctx, 100*time.Millisecond) }()
+	env.Chain = e
+	go func() { _ = e.Run(ctx, o.BlockInterval) }()
 
 	newWallet := func(path string, ton int64) (*wallet.Wallet, error) {
 		f, err := wallet.New(wallet.V5R1)
@@ -100,7 +136,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		if err := f.Save(path, false); err != nil {
 			return nil, err
 		}
-		w, err := f.Open(wallet.WithPollInterval(50*time.Millisecond), wallet.WithLogger(log))
+		w, err := f.Open(wallet.WithPollInterval(o.BlockInterval/2), wallet.WithLogger(log))
 		if err != nil {
 			return nil, err
 		}
@@ -112,7 +148,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 
 	// 2. The operator deploys Root in test mode and allows the dev worker
 	// image and the model.
-	opWallet, err := newWallet(filepath.Join(opts.Dir, "devnet", "operator.wallet"), 10)
+	opWallet, err := newWallet(filepath.Join(o.Dir, "devnet", "operator.wallet"), 10)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +159,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	env.Root = op.Root
 	say("operator: Root deployed at %s (test mode: dev attestation admitted, NOT SECURE)", op.Root)
 	if _, err := op.Do(ctx, bindings.AddMeasurement{QueryID: 1, TEE: bindings.TEEDev, Measurement: dev.Measurement(worker.DevImage)}); err != nil {
 		return nil, fmt.Errorf("allowing the dev measurement: %w", err)
@@ -134,7 +171,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 
 	// 3. The miner creates keys and evidence, registers with stake, and
 	// starts the daemon with the reference engine.
-	wdir := filepath.Join(opts.Dir, "worker")
+	wdir := filepath.Join(o.Dir, "worker")
 	owner, err := newWallet(filepath.Join(wdir, "owner.wallet"), 50)
 	if err != nil {
 		return nil, err
@@ -150,40 +187,90 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	cfgPath := filepath.Join(wdir, "config.toml")
 	cfgText := fmt.Sprintf(worker.ConfigTemplate, "config.toml", "devnet (in-process)", op.Root.String(), owner.Address().String(), ln.Addr().String(), "http://"+ln.Addr().String(), Model)
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
+		ln.Close()
 		return nil, err
 	}
 	cfg, err := worker.LoadConfig(cfgPath)
 	if err != nil {
+		ln.Close()
 		return nil, err
 	}
-	cfg.PollInterval.Duration = 100 * time.Millisecond
+	cfg.PollInterval.Duration = o.BlockInterval
+	cfg.MaxConcurrent = max(o.MaxConcurrent, 16)
 	v, err := worker.Register(ctx, e, owner, cfg, id, big.NewInt(10e9))
 	if err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("registering the worker: %w", err)
 	}
 	d, err := worker.New(cfg, id, worker.Options{Network: e, Engine: reference.New(reference.Config{}), Logger: log, GPU: "none (demo)"})
 	if err != nil {
+		ln.Close()
 		return nil, err
 	}
-	daemonDone := make(chan error, 1)
-	go func() { daemonDone <- d.Run(ctx, ln) }()
+	env.Worker = d
+	env.daemonDone = make(chan error, 1)
+	go func() { env.daemonDone <- d.Run(ctx, ln) }()
 	say("miner: worker %s registered with 10 TON stake (%s), serving %q with the %s engine: %s", d.Address(), v.Status, Model, reference.Name, reference.Description)
+
+	for i := 0; i < o.Clients; i++ {
+		name := "client.wallet"
+		if i > 0 {
+			name = fmt.Sprintf("client-%d.wallet", i+1)
+		}
+		cw, err := newWallet(filepath.Join(o.Dir, "client", name), 20)
+		if err != nil {
+			return nil, err
+		}
+		env.Clients = append(env.Clients, cw)
+	}
+	env.Client = client.New(e, client.Options{Dir: filepath.Join(o.Dir, "client", "jobs"), Logger: log, PollInterval: o.BlockInterval})
+	ok = true
+	return env, nil
+}
+
+// Close stops the worker and the devnet.
+func (env *Env) Close() error {
+	env.cancel()
+	var err error
+	if env.daemonDone != nil {
+		if e := <-env.daemonDone; e != nil && !errors.Is(e, context.Canceled) {
+			err = fmt.Errorf("worker daemon: %w", e)
+		}
+		env.daemonDone = nil
+	}
+	if env.Chain != nil {
+		env.Chain.Close()
+		env.Chain = nil
+	}
+	return err
+}
+
+// Run runs the demo.
+func Run(ctx context.Context, opts Options) (*Summary, error) {
+	if opts.Jobs <= 0 {
+		opts.Jobs = 3
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	say := func(format string, a ...any) { fmt.Fprintf(opts.Out, format+"\n", a...) }
+	env, err := Setup(ctx, SetupOptions{Dir: opts.Dir, Logger: opts.Logger, Say: say})
+	if err != nil {
+		return nil, err
+	}
+	defer env.Close()
+	cl, cw, root := env.Client, env.Clients[0], env.Root
 
 	// 4. The app submits jobs: it checks the worker's evidence against
 	// Root, seals each prompt to the worker, escrows the price, and opens
 	// the answer sealed to its own per-job key.
-	cw, err := newWallet(filepath.Join(opts.Dir, "client", "client.wallet"), 20)
-	if err != nil {
-		return nil, err
-	}
-	cl := client.New(e, client.Options{Dir: filepath.Join(opts.Dir, "client", "jobs"), Logger: log, PollInterval: 100 * time.Millisecond})
 	sum := &Summary{WorkerEarned: new(big.Int), Refunded: new(big.Int), Fees: new(big.Int)}
 	for i := 0; i < opts.Jobs; i++ {
 		prompt := opts.Prompt
 		if prompt == "" {
 			prompt = DefaultPrompts[i%len(DefaultPrompts)]
 		}
-		job, err := cl.Submit(ctx, client.SubmitRequest{Wallet: cw, Root: op.Root, Model: Model, Prompt: prompt, MaxOutputTokens: 128})
+		job, err := cl.Submit(ctx, client.SubmitRequest{Wallet: cw, Root: root, Model: Model, Prompt: prompt, MaxOutputTokens: 128})
 		if err != nil {
 			return nil, fmt.Errorf("job %d: %w", i+1, err)
 		}
@@ -207,9 +294,8 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		sum.Refunded.Add(sum.Refunded, c.Refund)
 		sum.Fees.Add(sum.Fees, fees)
 	}
-	cancel()
-	if err := <-daemonDone; err != nil && !errors.Is(err, context.Canceled) {
-		return sum, fmt.Errorf("worker daemon: %w", err)
+	if err := env.Close(); err != nil {
+		return sum, err
 	}
 	say("\ndemo: %d jobs completed, worker earned %s TON, client refunded %s TON, fees %s TON",
 		sum.Jobs, tonamount.Format(sum.WorkerEarned), tonamount.Format(sum.Refunded), tonamount.Format(sum.Fees))

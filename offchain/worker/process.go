@@ -171,6 +171,11 @@ func (d *Daemon) serve(ctx context.Context, job *address.Address, r *JobRecord) 
 		}
 		return fmt.Errorf("reading job terms: %w", err)
 	}
+	return d.run(ctx, job, &t.JobTerms, r)
+}
+
+// run is the off-chain part of serving a job: open, generate, seal, commit.
+func (d *Daemon) run(ctx context.Context, job *address.Address, t *bindings.JobTerms, r *JobRecord) error {
 	ja := jobAddr(job)
 	plain, err := seal.OpenRequest(d.id.HPKE, ja, r.Request)
 	if err != nil {
