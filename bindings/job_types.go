@@ -19,7 +19,7 @@ type JobTerms struct {
 	MaxIn         uint32
 	MaxOut        uint32
 	Deadline      uint32   // unix time
-	ClientHPKEKey [32]byte // the result is sealed to this key
+	ClientHPKEKey [32]byte // seal.Commitment of the client's per-job key: the result is sealed to it
 	RequestHash   [32]byte // sha256 of the request ciphertext
 	Callback      *address.Address
 	IsPublic      bool

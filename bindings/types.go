@@ -346,7 +346,7 @@ func ParseParamsSnapshot(c *cell.Cell) (*ParamsSnapshot, error) {
 
 // WorkerProfile is what a worker registers: keys, attestation and offer.
 type WorkerProfile struct {
-	HPKEKey         [32]byte // X25519 public key requests are sealed to
+	HPKEKey         [32]byte // seal.Commitment: sha256 of the encoded HPKE public key requests are sealed to
 	AttestationHash [32]byte // sha256 of the evidence bundle
 	TEE             TEE
 	Measurement     [32]byte
