@@ -16,6 +16,8 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/attest/atls"
 	"github.com/cocoon-network/cocoon/offchain/attest/dev"
+	"github.com/cocoon-network/cocoon/offchain/attest/sevsnp"
+	"github.com/cocoon-network/cocoon/offchain/attest/tdx"
 	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 )
@@ -45,17 +47,71 @@ type Identity struct {
 // EvidenceHash is what the Worker contract stores as its attestation hash.
 func (id *Identity) EvidenceHash() [32]byte { return sha256.Sum256(id.Evidence) }
 
-// Measurement returns the bundle's TEE measurement as Root's allow-list
-// stores it.
+// Measurement returns the bundle's image hash as Root's allow-list stores
+// it: TDX sha256(MRTD‖RTMR0..3), SEV-SNP sha256(MEASUREMENT), NVIDIA the
+// GPU measurement record's hash, dev sha256(image name).
 func (id *Identity) Measurement() ([32]byte, error) {
-	if id.Bundle.TEE != attest.TEEDev {
-		return [32]byte{}, fmt.Errorf("measurement of %s evidence: verify the bundle (cocoon attest verify) and read its image hash", id.Bundle.TEE)
+	switch id.Bundle.TEE {
+	case attest.TEEDev:
+		st, err := dev.Parse(id.Bundle.Evidence)
+		if err != nil {
+			return [32]byte{}, err
+		}
+		return dev.Measurement(st.Image), nil
+	case attest.TEETDX:
+		q, err := tdx.ParseQuote(id.Bundle.Evidence)
+		if err != nil {
+			return [32]byte{}, err
+		}
+		return q.Body.ImageHash(), nil
+	case attest.TEESEVSNP:
+		r, err := sevsnp.ParseReport(id.Bundle.Evidence)
+		if err != nil {
+			return [32]byte{}, err
+		}
+		return r.ImageHash(), nil
 	}
-	st, err := dev.Parse(id.Bundle.Evidence)
+	return [32]byte{}, fmt.Errorf("no measurement for %s evidence", id.Bundle.TEE)
+}
+
+// Reattest replaces the evidence in dir with fresh evidence from src for
+// the same keys (evidence ages out of clients' policies); the new hash must
+// then reach the Worker contract (cocoon worker update).
+func Reattest(ctx context.Context, dir string, src attest.Source) (*Identity, error) {
+	id, err := LoadIdentity(dir)
 	if err != nil {
-		return [32]byte{}, err
+		return nil, err
 	}
-	return dev.Measurement(st.Image), nil
+	nonce := make([]byte, 32)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	b, err := attest.NewBundle(ctx, src, nil, id.Bundle.Keys, nonce, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	raw, err := b.Encode()
+	if err != nil {
+		return nil, err
+	}
+	tmp := filepath.Join(dir, evidenceFile+".new")
+	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
+		return nil, fmt.Errorf("writing evidence: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, evidenceFile)); err != nil {
+		return nil, fmt.Errorf("writing evidence: %w", err)
+	}
+	id.Evidence, id.Bundle = raw, b
+	return id, nil
+}
+
+// DevSourceFor is the dev attestation source of the worker keys dir.
+func DevSourceFor(dir string) (*attest.DevSource, error) {
+	k, err := keyfile.Load(filepath.Join(dir, devKeyFile), "dev attestation key")
+	if err != nil {
+		return nil, err
+	}
+	return &attest.DevSource{Key: k, Image: DevImage}, nil
 }
 
 // InitIdentity creates new keys in dir and evidence for them. Only `dev`

@@ -57,6 +57,26 @@ func TestIdentity(t *testing.T) {
 		t.Fatal("the certificate carries another bundle than /evidence serves")
 	}
 
+	// Fresh evidence for the same keys: a new hash, the same measurement,
+	// and it still loads (it vouches for these keys).
+	src, err := DevSourceFor(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, err := Reattest(ctx, dir, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if re.EvidenceHash() == loaded.EvidenceHash() {
+		t.Error("re-attesting kept the old evidence")
+	}
+	if m2, _ := re.Measurement(); m2 != meas {
+		t.Error("re-attesting changed the measurement")
+	}
+	if _, err := LoadIdentity(dir); err != nil {
+		t.Fatalf("fresh evidence does not load: %v", err)
+	}
+
 	// Evidence for other keys is refused at load: serving it would make
 	// every careful client refuse the worker.
 	other := filepath.Join(t.TempDir(), "keys")
