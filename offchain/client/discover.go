@@ -55,18 +55,22 @@ const (
 // shows an allowed TEE image holding both its receipt key and the HPKE key
 // a request is sealed to.
 type Worker struct {
-	Address     *address.Address
-	Owner       *address.Address
-	Endpoint    string
-	WorkerKey   ed25519.PublicKey // signs receipts; the Job checks them against it
-	HPKEKey     *seal.PublicKey   // requests are sealed to it
-	TEE         bindings.TEE
-	Measurement [32]byte // the image hash Root's allow-list holds
-	Price       bindings.ModelPrice
-	Stake       *big.Int
-	Completed   uint64
-	Failed      uint64
-	Slashed     uint64
+	Address  *address.Address
+	Owner    *address.Address
+	Endpoint string
+	// AttestationHash is sha256 of the worker's evidence bundle, as its
+	// contract registered it; an https endpoint must present it in its
+	// certificate.
+	AttestationHash [32]byte
+	WorkerKey       ed25519.PublicKey // signs receipts; the Job checks them against it
+	HPKEKey         *seal.PublicKey   // requests are sealed to it
+	TEE             bindings.TEE
+	Measurement     [32]byte // the image hash Root's allow-list holds
+	Price           bindings.ModelPrice
+	Stake           *big.Int
+	Completed       uint64
+	Failed          uint64
+	Slashed         uint64
 	// Insecure is set for dev evidence or a debuggable TEE (admitted only
 	// while Root is in test mode); Warnings says why.
 	Insecure    bool
@@ -352,7 +356,7 @@ func (k *checker) checkEvidence(ctx context.Context, oc *onChain) (*Worker, *Wor
 	if _, err := endpointURL(st.Endpoint); err != nil {
 		return nil, refuse(CheckEndpoint, err)
 	}
-	raw, err := k.http.evidence(ctx, st.Endpoint)
+	raw, err := k.http.pinned(st.AttestationHash).evidence(ctx, st.Endpoint)
 	if err != nil {
 		return nil, refuse(CheckEvidenceFetch, err)
 	}
@@ -402,20 +406,21 @@ func (k *checker) checkEvidence(ctx context.Context, oc *onChain) (*Worker, *Wor
 		return nil, refuse(CheckImage, fmt.Errorf("the evidence shows image %x, the Worker registered %x", []byte(res.ImageHash), st.Measurement))
 	}
 	return &Worker{
-		Address:     oc.addr,
-		Owner:       oc.data.Owner,
-		Endpoint:    st.Endpoint,
-		WorkerKey:   wkey,
-		HPKEKey:     hpke,
-		TEE:         st.TEE,
-		Measurement: st.Measurement,
-		Price:       *oc.price,
-		Stake:       st.Stake,
-		Completed:   st.JobsCompleted,
-		Failed:      st.JobsFailed,
-		Slashed:     st.JobsSlashed,
-		Insecure:    res.Insecure,
-		Warnings:    res.Warnings,
-		Attestation: res,
+		Address:         oc.addr,
+		Owner:           oc.data.Owner,
+		Endpoint:        st.Endpoint,
+		AttestationHash: st.AttestationHash,
+		WorkerKey:       wkey,
+		HPKEKey:         hpke,
+		TEE:             st.TEE,
+		Measurement:     st.Measurement,
+		Price:           *oc.price,
+		Stake:           st.Stake,
+		Completed:       st.JobsCompleted,
+		Failed:          st.JobsFailed,
+		Slashed:         st.JobsSlashed,
+		Insecure:        res.Insecure,
+		Warnings:        res.Warnings,
+		Attestation:     res,
 	}, nil
 }

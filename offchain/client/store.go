@@ -24,11 +24,14 @@ import (
 // submitted by this client, or loaded from its Store) the per-job private
 // key that opens the result.
 type Job struct {
-	Address         *address.Address
-	Root            *address.Address
-	Client          *address.Address // the wallet that paid the escrow
-	Worker          *address.Address
-	Endpoint        string // the worker's endpoint when the job was made
+	Address  *address.Address
+	Root     *address.Address
+	Client   *address.Address // the wallet that paid the escrow
+	Worker   *address.Address
+	Endpoint string // the worker's endpoint when the job was made
+	// Attestation is the sha256 of the worker's evidence bundle when the job
+	// was made: an https endpoint must present a certificate carrying it.
+	Attestation     [32]byte
 	Nonce           uint64
 	Model           string
 	RequestHash     [32]byte
@@ -69,6 +72,7 @@ type jobFile struct {
 	Client          string    `json:"client"`
 	Worker          string    `json:"worker"`
 	Endpoint        string    `json:"endpoint"`
+	Attestation     string    `json:"attestation,omitempty"`
 	Nonce           uint64    `json:"nonce,string"`
 	Model           string    `json:"model"`
 	RequestHash     string    `json:"request_hash"`
@@ -115,6 +119,7 @@ func (s *Store) Save(j *Job) error {
 		Client:          j.Client.StringRaw(),
 		Worker:          j.Worker.StringRaw(),
 		Endpoint:        j.Endpoint,
+		Attestation:     hex.EncodeToString(j.Attestation[:]),
 		Nonce:           j.Nonce,
 		Model:           j.Model,
 		RequestHash:     hex.EncodeToString(j.RequestHash[:]),
@@ -215,6 +220,13 @@ func (f *jobFile) job() (*Job, error) {
 		return nil, fmt.Errorf("request_hash %q is not 32 hex bytes", f.RequestHash)
 	}
 	j.RequestHash = [32]byte(h)
+	if f.Attestation != "" {
+		a, err := hex.DecodeString(f.Attestation)
+		if err != nil || len(a) != 32 {
+			return nil, fmt.Errorf("attestation %q is not 32 hex bytes", f.Attestation)
+		}
+		j.Attestation = [32]byte(a)
+	}
 	for _, x := range []struct {
 		name string
 		s    string

@@ -212,7 +212,7 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*Job, error) {
 	}
 	escrow := Escrow(terms)
 	job := &Job{
-		Address: jobAddr, Root: req.Root, Client: client, Worker: w.Address, Endpoint: w.Endpoint,
+		Address: jobAddr, Root: req.Root, Client: client, Worker: w.Address, Endpoint: w.Endpoint, Attestation: w.AttestationHash,
 		Nonce: nonce, Model: req.Model, RequestHash: terms.RequestHash, Deadline: terms.Deadline,
 		MaxInputTokens: maxIn, MaxOutputTokens: maxOut, PriceIn: terms.PriceIn, PriceOut: terms.PriceOut,
 		Escrow: escrow, InlineRequest: inline, Insecure: w.Insecure, CreatedAt: time.Unix(int64(info.Time), 0).UTC(),
@@ -257,7 +257,7 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*Job, error) {
 		c.say("sending the %d-byte sealed request to the worker…", len(env))
 		window := min(postWindow, time.Until(job.DeadlineTime()))
 		err := retry(ctx, window, func(ctx context.Context) error {
-			return (&workerHTTP{hc: c.http}).postRequest(ctx, w.Endpoint, jobAddr, env)
+			return (&workerHTTP{hc: c.http}).pinned(w.AttestationHash).postRequest(ctx, w.Endpoint, jobAddr, env)
 		})
 		if err != nil {
 			return job, fmt.Errorf("job %s: %w: %v", jobAddr, ErrRequestNotDelivered, err)

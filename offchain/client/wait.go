@@ -353,7 +353,7 @@ func (c *Client) openResult(ctx context.Context, job *Job, r *bindings.Receipt) 
 			return nil, errors.New("the result is off chain and the worker's endpoint is unknown")
 		}
 		c.say("fetching the sealed result from the worker…")
-		hc := &workerHTTP{hc: c.http}
+		hc := (&workerHTTP{hc: c.http}).pinned(job.Attestation)
 		err := retry(ctx, resultWait, func(ctx context.Context) error {
 			b, err := hc.result(ctx, job.Endpoint, job.Address)
 			env = b

@@ -16,6 +16,7 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 
 	"github.com/cocoon-network/cocoon/offchain/attest"
+	"github.com/cocoon-network/cocoon/offchain/attest/atls"
 )
 
 // Limits and timeouts of the calls to a worker's HTTP API.
@@ -104,7 +105,7 @@ func (c *workerHTTP) get(ctx context.Context, op, u string, limit int64, timeout
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -125,6 +126,28 @@ func (c *workerHTTP) get(ctx context.Context, op, u string, limit int64, timeout
 // workerHTTP calls one worker's HTTP API.
 type workerHTTP struct {
 	hc *http.Client
+	// tls, when set, is the client for the worker's https endpoint: it
+	// accepts only a certificate carrying the worker's registered evidence.
+	tls *http.Client
+}
+
+// pinned returns the caller for a worker whose evidence bundle has the
+// given sha256 (its contract's attestation hash). An https endpoint is then
+// reached over attested TLS pinned to that evidence; http stays plain,
+// since what travels is verified or sealed end to end anyway.
+func (c *workerHTTP) pinned(attestation [32]byte) *workerHTTP {
+	tr := &http.Transport{TLSClientConfig: atls.PinnedConfig(attestation)}
+	return &workerHTTP{hc: c.hc, tls: &http.Client{Transport: tr, Timeout: c.hc.Timeout}}
+}
+
+func (c *workerHTTP) do(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "https" {
+		if c.tls == nil {
+			return nil, errors.New("an https worker endpoint needs the worker's attestation to verify its certificate")
+		}
+		return c.tls.Do(req)
+	}
+	return c.hc.Do(req)
 }
 
 // evidence is GET {endpoint}/evidence, bounded by attest's bundle limit.
@@ -159,7 +182,7 @@ func (c *workerHTTP) postRequest(ctx context.Context, endpoint string, job *addr
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := c.hc.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}

@@ -88,6 +88,13 @@ func setupNet(t *testing.T, ctx context.Context) *testNet {
 // registerWorker creates and registers a worker without running it.
 func registerWorker(t *testing.T, ctx context.Context, n *testNet) (*Config, *Identity, net.Listener) {
 	t.Helper()
+	return registerWorkerAt(t, ctx, n, "http")
+}
+
+// registerWorkerAt is registerWorker with the endpoint's scheme: "https"
+// makes the daemon serve attested TLS.
+func registerWorkerAt(t *testing.T, ctx context.Context, n *testNet, scheme string) (*Config, *Identity, net.Listener) {
+	t.Helper()
 	dir := t.TempDir()
 	id, err := InitIdentity(ctx, filepath.Join(dir, "keys"), seal.SuiteX25519)
 	if err != nil {
@@ -97,7 +104,7 @@ func registerWorker(t *testing.T, ctx context.Context, n *testNet) (*Config, *Id
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := "http://" + ln.Addr().String()
+	url := scheme + "://" + ln.Addr().String()
 	cfgText := []byte(strings.Join([]string{
 		`network = "devnet"`, `root = "` + n.root.String() + `"`, `owner = "` + n.owner.Address().String() + `"`,
 		`public_url = "` + url + `"`, `poll_interval = "20ms"`, `max_concurrent = 2`,

@@ -244,3 +244,36 @@ func VerifyServerConfig(v *Verifier) *tls.Config {
 		VerifyConnection:   v.verifyConnection,
 	}
 }
+
+// PinnedConfig is the client side of ServerOnlyConfig for a peer whose
+// evidence the client has already verified by other means (a worker's
+// bundle, checked against Root and registered on chain by its sha256): the
+// server's certificate must carry exactly that bundle, vouching for the
+// certificate's key. The handshake then proves the server holds the key the
+// attested enclave vouched for.
+func PinnedConfig(bundleHash [32]byte) *tls.Config {
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS13,
+		InsecureSkipVerify: true, // WebPKI does not apply; VerifyConnection pins the evidence
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return &check.Error{Check: CheckCertificate, Err: errors.New("the peer sent no certificate")}
+			}
+			b, err := PeerBundle(cs)
+			if err != nil {
+				return &check.Error{Check: CheckExtension, Err: err}
+			}
+			if err := keyBound(cs.PeerCertificates[0], b); err != nil {
+				return &check.Error{Check: CheckKeyBinding, Err: err}
+			}
+			h, err := b.BundleHash()
+			if err != nil {
+				return &check.Error{Check: CheckExtension, Err: err}
+			}
+			if h != bundleHash {
+				return &check.Error{Check: CheckExtension, Err: fmt.Errorf("the certificate carries evidence %x, want %x", h, bundleHash)}
+			}
+			return nil
+		},
+	}
+}

@@ -231,3 +231,21 @@ func TestServerOnlyAttestedTLS(t *testing.T) {
 		t.Fatalf("disallowed server image: %v, want a %s refusal", cerr, attest.CheckMeasurement)
 	}
 }
+
+func TestPinnedConfig(t *testing.T) {
+	srv := identity(t)
+	h, err := srv.Bundle.BundleHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if serr, cerr := handshake(t, ServerOnlyConfig(srv), PinnedConfig(h)); serr != nil || cerr != nil {
+		t.Fatalf("pinned to its own evidence: server %v, client %v", serr, cerr)
+	}
+	// Another enclave's certificate (even a valid one) is not the pinned worker.
+	other := identity(t)
+	_, cerr := handshake(t, ServerOnlyConfig(other), PinnedConfig(h))
+	var ce *check.Error
+	if !errors.As(cerr, &ce) || ce.Check != CheckExtension {
+		t.Fatalf("another server's certificate: %v", cerr)
+	}
+}
