@@ -360,3 +360,29 @@ func decodeMap[V any](d *cell.Dictionary, load func(r *reader) V) (map[[32]byte]
 	}
 	return m, nil
 }
+
+// maybeChild stores v as a Maybe ref (`Cell<T>?`): the 0 bit when v is nil.
+func maybeChild[T interface{ ToCell() (*cell.Cell, error) }](w *writer, v *T) error {
+	if v == nil {
+		w.maybeRef(nil)
+		return nil
+	}
+	c, err := (*v).ToCell()
+	if err != nil {
+		return err
+	}
+	w.maybeRef(c)
+	return nil
+}
+
+// parseMaybe parses an optional child cell; nil stays nil.
+func parseMaybe[T any](c *cell.Cell, parse func(*cell.Cell) (*T, error), what string) (*T, error) {
+	if c == nil {
+		return nil, nil
+	}
+	v, err := parse(c)
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", what, err)
+	}
+	return v, nil
+}

@@ -1,7 +1,6 @@
 package bindings
 
 import (
-	"fmt"
 	"math/big"
 
 	"github.com/xssnick/tonutils-go/address"
@@ -134,14 +133,8 @@ func (s JobStorage) ToCell() (*cell.Cell, error) {
 	w.addr(s.Client, "client")
 	w.uint(s.Nonce, 64)
 	w.uint(uint64(s.Status), 8)
-	if s.State == nil {
-		w.maybeRef(nil)
-	} else {
-		sc, err := s.State.ToCell()
-		if err != nil {
-			return nil, err
-		}
-		w.maybeRef(sc)
+	if err := maybeChild(w, s.State); err != nil {
+		return nil, err
 	}
 	return w.end("JobStorage")
 }
@@ -154,12 +147,10 @@ func ParseJobStorage(c *cell.Cell) (*JobStorage, error) {
 	if err := r.end("JobStorage"); err != nil {
 		return nil, err
 	}
-	if sc != nil {
-		st, err := ParseJobState(sc)
-		if err != nil {
-			return nil, fmt.Errorf("parsing JobStorage: %w", err)
-		}
-		s.State = st
+	var err error
+	s.State, err = parseMaybe(sc, ParseJobState, "JobStorage state")
+	if err != nil {
+		return nil, err
 	}
 	return s, nil
 }

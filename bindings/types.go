@@ -500,14 +500,8 @@ func (s WorkerStorage) ToCell() (*cell.Cell, error) {
 	w.addr(s.Owner, "owner")
 	w.u256(s.WorkerKey)
 	w.uint(uint64(s.Status), 8)
-	if s.State == nil {
-		w.maybeRef(nil)
-	} else {
-		sc, err := s.State.ToCell()
-		if err != nil {
-			return nil, err
-		}
-		w.maybeRef(sc)
+	if err := maybeChild(w, s.State); err != nil {
+		return nil, err
 	}
 	return w.end("WorkerStorage")
 }
@@ -520,12 +514,10 @@ func ParseWorkerStorage(c *cell.Cell) (*WorkerStorage, error) {
 	if err := r.end("WorkerStorage"); err != nil {
 		return nil, err
 	}
-	if sc != nil {
-		st, err := ParseWorkerState(sc)
-		if err != nil {
-			return nil, err
-		}
-		s.State = st
+	var err error
+	s.State, err = parseMaybe(sc, ParseWorkerState, "WorkerStorage state")
+	if err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -255,20 +255,29 @@ func jobArg(c *cli.Context) (*address.Address, error) {
 	return a, nil
 }
 
-func jobStatus(c *cli.Context) error {
+// loadJob opens the network and the client and loads the JOB argument.
+func loadJob(c *cli.Context) (*client.Client, *client.Job, error) {
 	addr, err := jobArg(c)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	net, err := openNetwork(c)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	cl, err := newClient(c, net)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	job, err := cl.Load(c.Context, addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, job, nil
+}
+
+func jobStatus(c *cli.Context) error {
+	cl, job, err := loadJob(c)
 	if err != nil {
 		return err
 	}
@@ -281,23 +290,11 @@ func jobStatus(c *cli.Context) error {
 }
 
 func jobClose(c *cli.Context, refund bool) error {
-	addr, err := jobArg(c)
-	if err != nil {
-		return err
-	}
-	net, err := openNetwork(c)
-	if err != nil {
-		return err
-	}
 	w, err := openWallet(c)
 	if err != nil {
 		return err
 	}
-	cl, err := newClient(c, net)
-	if err != nil {
-		return err
-	}
-	job, err := cl.Load(c.Context, addr)
+	cl, job, err := loadJob(c)
 	if err != nil {
 		return err
 	}
