@@ -92,6 +92,8 @@ type Engine struct {
 	accounts map[acctKey]string // ShardAccount BOCs, base64
 	queue    []queued
 	faucet   []faucetReq
+	libs     map[string]*cell.Cell // public libraries by code hash
+	libsB64  string                // their dictionary, as the emulators take it
 	newBlock chan struct{}
 	closed   bool
 }
@@ -144,6 +146,10 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.accounts = accounts
+	if err := e.loadLibraries(); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("devnet: %w", err)
+	}
 	for _, raw := range queue {
 		q, err := queuedFromBOC(raw)
 		if err != nil {

@@ -114,6 +114,7 @@ func (e *Engine) runGetMethod(ctx context.Context, addr *address.Address, id int
 	e.mu.Lock()
 	now := e.nowLocked()
 	seed := e.blockSeed(e.head.Seqno)
+	libs := e.libsB64
 	e.mu.Unlock()
 	if !acc.Balance.IsUint64() {
 		return nil, errors.New("balance out of range")
@@ -127,6 +128,7 @@ func (e *Engine) runGetMethod(ctx context.Context, addr *address.Address, id int
 		RandSeed: seed,
 		MethodID: id,
 		Stack:    base64.StdEncoding.EncodeToString(sc.ToBOC()),
+		Libs:     libs,
 	})
 	if err != nil {
 		return nil, err

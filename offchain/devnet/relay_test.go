@@ -293,3 +293,56 @@ func TestBadInputLeavesStateUnchanged(t *testing.T) {
 		t.Errorf("seqno %d, want %d", info2.Seqno, info.Seqno+1)
 	}
 }
+
+// A contract whose code is a public library's reference runs the library:
+// its StateInit carries 33 bytes instead of the code.
+func TestPublicLibrary(t *testing.T) {
+	dir := t.TempDir()
+	e := openTest(t, dir)
+	ctx := context.Background()
+	w := newTestWallet(t, 1)
+	fund(t, e, w.addr, 10_000_000_000)
+
+	full := bindings.RelayStateInit(7, nil)
+	si := &tlb.StateInit{Code: chain.LibraryRef(full.Code), Data: full.Data}
+	addr := bindings.StateInitAddress(si)
+
+	// Before the library is published the code cannot be loaded.
+	if _, err := e.SendExternal(ctx, w.send(t, 0, deployMsg(si, addr, 50_000_000))); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Settle(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	if code, ran := chain.ComputeExitCode(lastTx(t, e, addr)); ran && code == 0 {
+		t.Fatal("a contract ran a library nobody published")
+	}
+	if _, err := e.RunGetMethod(ctx, addr, "id"); err == nil {
+		t.Fatal("a get-method ran a library nobody published")
+	}
+
+	if err := e.PublishLibrary(full.Code); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SendExternal(ctx, w.send(t, 1, deployMsg(si, addr, 50_000_000))); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Settle(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := e.Account(ctx, addr)
+	if err != nil || acc.Status != chain.StatusActive {
+		t.Fatalf("library-coded contract after deploy: %v %v", acc.Status, err)
+	}
+	if got := getInt(t, e, addr, "id"); got != 7 {
+		t.Fatalf("get-method through the library: id %d", got)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The library survives a restart.
+	e2 := openTest(t, dir)
+	if got := getInt(t, e2, addr, "id"); got != 7 {
+		t.Fatalf("after restart: id %d", got)
+	}
+}

@@ -19,6 +19,7 @@ var (
 	bucketTxs      = []byte("txs")
 	bucketQueue    = []byte("queue")
 	bucketBlocks   = []byte("blocks")
+	bucketLibs     = []byte("libs")
 	keyHead        = []byte("head")
 )
 
@@ -48,7 +49,7 @@ type store struct {
 }
 
 func openStore(dir string) (*store, error) {
-	db, err := boltdb.Open(dir, "chain.db", "another devnet", bucketMeta, bucketAccounts, bucketTxs, bucketQueue, bucketBlocks)
+	db, err := boltdb.Open(dir, "chain.db", "another devnet", bucketMeta, bucketAccounts, bucketTxs, bucketQueue, bucketBlocks, bucketLibs)
 	if err != nil {
 		return nil, err
 	}
@@ -218,4 +219,21 @@ func (s *store) block(seqno uint32) (*BlockInfo, error) {
 		return json.Unmarshal(raw, b)
 	})
 	return b, err
+}
+
+// libraries returns every published library code BOC.
+func (s *store) libraries() ([][]byte, error) {
+	var out [][]byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketLibs).ForEach(func(_, v []byte) error {
+			out = append(out, append([]byte(nil), v...))
+			return nil
+		})
+	})
+	return out, err
+}
+
+// putLibrary records a published library.
+func (s *store) putLibrary(hash, boc []byte) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLibs).Put(hash, boc) })
 }

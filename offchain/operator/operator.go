@@ -61,6 +61,12 @@ func Deploy(ctx context.Context, net chain.Network, w *wallet.Wallet, params bin
 	if err != nil {
 		return nil, nil, err
 	}
+	return DeployCodes(ctx, net, w, params, codes)
+}
+
+// DeployCodes is Deploy with the given child codes (for instance
+// codes.WithJobLibrary(), once the Job code is a public library).
+func DeployCodes(ctx context.Context, net chain.Network, w *wallet.Wallet, params bindings.RootParams, codes bindings.Codes) (*Operator, *Result, error) {
 	si, err := bindings.RootStateInit(w.Address(), params, codes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("building Root's initial state: %w", err)

@@ -99,7 +99,7 @@ func TestJobs(t *testing.T) {
 		prompt := "cli-marker-5521 what is sealed?"
 		prompts = append(prompts, "cli-marker-5521")
 		out := cli(t, "job", "submit", "--network", c.network, "--wallet", c.client, "--root", c.root,
-			"--model", model, "--prompt", prompt, "--max-output-tokens", "64")
+			"--model", model, "--prompt", prompt, "--max-output-tokens", "64", "--client-dir", t.TempDir())
 		if !strings.Contains(out, "echo: cli-marker-5521") {
 			t.Fatalf("job submit printed no answer quoting the prompt:\n%s", out)
 		}
@@ -274,7 +274,20 @@ func (a *app) deployGarbageJob(t *testing.T, ctx context.Context, c *cluster) (*
 	var nb [8]byte
 	_, _ = rand.Read(nb[:])
 	nonce := binary.BigEndian.Uint64(nb[:])
-	job := bindings.JobAddress(a.root, a.wallet.Address(), nonce)
+	// Jobs derive from the code Root holds (a library reference here).
+	acc, err := a.net.Account(ctx, a.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := bindings.ParseRootStorage(acc.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := bindings.JobStateInitWith(rs.Codes.JobCode, a.root, a.wallet.Address(), nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := bindings.StateInitAddress(si)
 	garbage := make([]byte, 300)
 	_, _ = rand.Read(garbage)
 	info, err := a.net.MasterchainInfo(ctx)
@@ -291,10 +304,6 @@ func (a *app) deployGarbageJob(t *testing.T, ctx context.Context, c *cluster) (*
 		t.Fatal(err)
 	}
 	body, err := bindings.JobCreate{QueryID: nonce, Terms: terms, Request: reqCell}.ToCell()
-	if err != nil {
-		t.Fatal(err)
-	}
-	si, err := bindings.JobStateInit(a.root, a.wallet.Address(), nonce)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func newCluster(t *testing.T) *cluster {
 	var dep struct {
 		Root string `json:"root"`
 	}
-	cliJSON(t, &dep, "root", "deploy", "--wallet", c.operator, "--network", c.network, "--test-mode",
+	cliJSON(t, &dep, "root", "deploy", "--wallet", c.operator, "--network", c.network, "--test-mode", "--job-code-library",
 		"--min-stake", "1", "--min-deadline", "30s", "--max-deadline", "24h", "--unbonding-delay", "1h")
 	c.root = dep.Root
 

@@ -104,48 +104,58 @@ func devnetFaucet(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("AMOUNT_TON: %w", err)
 	}
-	base := strings.TrimSuffix(c.String("network"), "/")
-	if base == "" {
-		return errors.New("--network is required: the devnet's URL, e.g. http://127.0.0.1:8081")
+	var out struct {
+		Address string `json:"address"`
+		TxID    struct {
+			LT   string `json:"lt"`
+			Hash string `json:"hash"`
+		} `json:"transaction_id"`
+	}
+	if err := devnetPost(c.Context, c.String("network"), "/devnet/faucet", map[string]string{"address": addr.String(), "amount": amount.String()}, &out); err != nil {
+		return fmt.Errorf("faucet: %w", err)
+	}
+	if c.Bool("json") {
+		return json.NewEncoder(os.Stdout).Encode(map[string]any{
+			"address": out.Address, "amount_nanoton": amount.String(),
+			"lt": out.TxID.LT, "hash": out.TxID.Hash,
+		})
+	}
+	fmt.Printf("funded %s with %s TON (transaction lt %s, hash %s)\n", out.Address, tonamount.Format(amount), out.TxID.LT, out.TxID.Hash)
+	return nil
+}
+
+// devnetPost calls one of a devnet server's /devnet/ endpoints (faucet,
+// library, time control) and decodes its result into out.
+func devnetPost(ctx context.Context, network, path string, body, out any) error {
+	base := strings.TrimSuffix(network, "/")
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return fmt.Errorf("--network %q: a devnet's URL is needed, e.g. http://127.0.0.1:8081", network)
 	}
 	base = strings.TrimSuffix(strings.TrimSuffix(base, "/api/v2/jsonRPC"), "/api/v2")
-	body, _ := json.Marshal(map[string]string{"address": addr.String(), "amount": amount.String()})
-	ctx, cancel := context.WithTimeout(c.Context, 90*time.Second)
+	raw, _ := json.Marshal(body)
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/devnet/faucet", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(raw))
 	if err != nil {
 		return fmt.Errorf("--network: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("asking the devnet faucet: %w", err)
+		return err
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var out struct {
-		OK     bool   `json:"ok"`
-		Error  string `json:"error"`
-		Result struct {
-			Address string `json:"address"`
-			TxID    struct {
-				LT   string `json:"lt"`
-				Hash string `json:"hash"`
-			} `json:"transaction_id"`
-		} `json:"result"`
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var env struct {
+		OK     bool            `json:"ok"`
+		Error  string          `json:"error"`
+		Result json.RawMessage `json:"result"`
 	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return fmt.Errorf("the faucet answered HTTP %d without JSON (is %s a cocoon devnet?)", resp.StatusCode, base)
+	if err := json.Unmarshal(answer, &env); err != nil {
+		return fmt.Errorf("%s answered HTTP %d without JSON (is it a cocoon devnet?)", base+path, resp.StatusCode)
 	}
-	if !out.OK {
-		return fmt.Errorf("faucet: %s", out.Error)
+	if !env.OK {
+		return errors.New(env.Error)
 	}
-	if c.Bool("json") {
-		return json.NewEncoder(os.Stdout).Encode(map[string]any{
-			"address": out.Result.Address, "amount_nanoton": amount.String(),
-			"lt": out.Result.TxID.LT, "hash": out.Result.TxID.Hash,
-		})
-	}
-	fmt.Printf("funded %s with %s TON (transaction lt %s, hash %s)\n", out.Result.Address, tonamount.Format(amount), out.Result.TxID.LT, out.Result.TxID.Hash)
-	return nil
+	return json.Unmarshal(env.Result, out)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -58,9 +59,11 @@ func rootCommand() *cli.Command {
 		Usage: "operator commands for the Root contract (registry, allow-lists, params)",
 		Subcommands: []*cli.Command{
 			{
-				Name:   "deploy",
-				Usage:  "deploy a Root owned by the wallet",
-				Flags:  append([]cli.Flag{walletFileFlag(), networkFlag(), walletJSONFlag()}, paramFlags()...),
+				Name:  "deploy",
+				Usage: "deploy a Root owned by the wallet",
+				Flags: append([]cli.Flag{walletFileFlag(), networkFlag(), walletJSONFlag(),
+					&cli.BoolFlag{Name: "job-code-library", Usage: "hold the Job code as a public library (about a fifth off every job's fees); on a devnet it is published first, elsewhere it must be published already"},
+				}, paramFlags()...),
 				Action: rootDeploy,
 			},
 			{
@@ -238,10 +241,26 @@ func rootDeploy(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	codes, err := bindings.EmbeddedCodes()
+	if err != nil {
+		return err
+	}
+	if c.Bool("job-code-library") {
+		if spec := c.String("network"); spec == "testnet" || spec == "mainnet" {
+			return fmt.Errorf("--job-code-library on %s: publish the Job code (hash %x) as a public library from a masterchain account first; this CLI publishes libraries only on a devnet", spec, codes.Job.Hash())
+		}
+		var pub struct {
+			Hash string `json:"hash"`
+		}
+		if err := devnetPost(c.Context, c.String("network"), "/devnet/library", map[string]string{"boc": base64.StdEncoding.EncodeToString(codes.Job.ToBOC())}, &pub); err != nil {
+			return fmt.Errorf("publishing the Job code as a library: %w", err)
+		}
+		codes = codes.WithJobLibrary()
+	}
 	if !c.Bool("json") {
 		fmt.Fprintf(os.Stderr, "deploying Root owned by %s ...\n", w.Address())
 	}
-	op, res, err := operator.Deploy(c.Context, net, w, params)
+	op, res, err := operator.DeployCodes(c.Context, net, w, params, codes)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ bool transaction_emulator_set_unixtime(void *transaction_emulator, uint32_t unix
 bool transaction_emulator_set_lt(void *transaction_emulator, uint64_t lt);
 bool transaction_emulator_set_rand_seed(void *transaction_emulator, const char* rand_seed_hex);
 bool transaction_emulator_set_ignore_chksig(void *transaction_emulator, bool ignore_chksig);
+bool transaction_emulator_set_libs(void *transaction_emulator, const char* libs_boc);
 const char *transaction_emulator_emulate_transaction(void *transaction_emulator, const char *shard_account_boc, const char *message_boc);
 void transaction_emulator_destroy(void *transaction_emulator);
 bool emulator_set_verbosity_level(int verbosity_level);
@@ -25,6 +26,7 @@ void *emulator_config_create(const char *config_params_boc);
 void emulator_config_destroy(void *config);
 
 void *tvm_emulator_create(const char *code_boc, const char *data_boc, int vm_log_verbosity);
+bool tvm_emulator_set_libraries(void *tvm_emulator, const char *libs_boc);
 bool tvm_emulator_set_c7(void *tvm_emulator, const char *address, uint32_t unixtime, uint64_t balance, const char *rand_seed_hex, const char *config);
 bool tvm_emulator_set_config_object(void* tvm_emulator, void* config);
 bool tvm_emulator_set_gas_limit(void *tvm_emulator, int64_t gas_limit);
@@ -116,6 +118,17 @@ func (e *TxEmulator) SetIgnoreChksig(ignore bool) error {
 	return nil
 }
 
+// SetLibs sets the public libraries transactions can load: a base64 BOC of
+// a HashmapE 256 ^Cell (library hash → library root cell).
+func (e *TxEmulator) SetLibs(libsB64 string) error {
+	s := C.CString(libsB64)
+	defer C.free(unsafe.Pointer(s))
+	if !C.transaction_emulator_set_libs(e.ptr, s) {
+		return errors.New("setting emulator libraries: the library rejected the dictionary")
+	}
+	return nil
+}
+
 // TxResult is the outcome of one emulated transaction.
 type TxResult struct {
 	// Success is false when no transaction could be made: typically an
@@ -187,6 +200,7 @@ type GetMethodCall struct {
 	MethodID   int
 	Stack      string // base64 BOC of the VmStack
 	GasLimit   int64  // 0 means the library default
+	Libs       string // base64 BOC of the public libraries dictionary, or ""
 }
 
 // GetMethodResult is the outcome of a get-method run.
@@ -226,6 +240,13 @@ func (c *Config) RunGetMethod(call GetMethodCall) (*GetMethodResult, error) {
 	}
 	if !C.tvm_emulator_set_config_object(vm, c.ptr) {
 		return nil, errors.New("setting the TVM config")
+	}
+	if call.Libs != "" {
+		libs := C.CString(call.Libs)
+		defer C.free(unsafe.Pointer(libs))
+		if !C.tvm_emulator_set_libraries(vm, libs) {
+			return nil, errors.New("setting the TVM libraries")
+		}
 	}
 	if call.GasLimit > 0 && !C.tvm_emulator_set_gas_limit(vm, C.int64_t(call.GasLimit)) {
 		return nil, errors.New("setting the TVM gas limit")

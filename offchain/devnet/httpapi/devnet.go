@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/http"
 	"strconv"
@@ -72,4 +73,25 @@ func (s *Server) advance(w http.ResponseWriter, r *http.Request) {
 func (s *Server) produceBlock(w http.ResponseWriter, r *http.Request) {
 	b, err := s.e.ProduceBlock(r.Context())
 	s.reply(w, nil, b, err)
+}
+
+// publishLibrary: POST /devnet/library {"boc": base64 code} makes the code a
+// public library (the devnet's stand-in for a masterchain librarian).
+func (s *Server) publishLibrary(w http.ResponseWriter, r *http.Request) {
+	var p params
+	if err := decodeBody(r, &p); err != nil {
+		s.reply(w, nil, nil, err)
+		return
+	}
+	code, err := p.boc("boc", false)
+	if err != nil {
+		s.reply(w, nil, nil, err)
+		return
+	}
+	if err := s.e.PublishLibrary(code); err != nil {
+		s.reply(w, nil, nil, badRequest("%v", err))
+		return
+	}
+	s.log.Info("library published", "hash", fmt.Sprintf("%x", code.Hash()))
+	s.reply(w, nil, map[string]any{"hash": fmt.Sprintf("%x", code.Hash())}, nil)
 }

@@ -83,6 +83,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /devnet/faucet", s.faucet)
 	mux.HandleFunc("POST /devnet/advance", s.advance)
 	mux.HandleFunc("POST /devnet/block", s.produceBlock)
+	mux.HandleFunc("POST /devnet/library", s.publishLibrary)
 	return mux
 }
 

@@ -308,3 +308,14 @@ func TestAdvanceAndHealth(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+func TestPublishLibrary(t *testing.T) {
+	f := newFixture(t)
+	code := cell.BeginCell().MustStoreUInt(0xC0C0, 16).EndCell()
+	res := f.post(t, "/devnet/library", map[string]any{"boc": base64.StdEncoding.EncodeToString(code.ToBOC())}, 200)["result"].(map[string]any)
+	if res["hash"] != hexOf(code.Hash()) {
+		t.Errorf("published library hash %v, want %x", res["hash"], code.Hash())
+	}
+	f.post(t, "/devnet/library", map[string]any{"boc": "bm90IGEgYm9j"}, 400)
+	f.post(t, "/devnet/library", map[string]any{}, 400)
+}
