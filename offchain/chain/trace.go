@@ -195,3 +195,27 @@ func ComputeExitCode(tx *Transaction) (code int, ran bool) {
 	}
 	return int(vm.Details.ExitCode), true
 }
+
+// FollowOutbound waits for dest's transaction caused by the message tx sent
+// to dest (the wallet transaction of an operation, say, and the contract's
+// answer to it). Only dest's transactions newer than afterLT are searched.
+func FollowOutbound(ctx context.Context, n Network, tx *Transaction, dest *address.Address, afterLT uint64, poll time.Duration) (*Transaction, error) {
+	outs, err := OutMsgCells(tx)
+	if err != nil {
+		return nil, err
+	}
+	var hash []byte
+	for _, oc := range outs {
+		var m tlb.Message
+		if err := m.LoadFromCell(oc.BeginParse()); err != nil || m.MsgType != tlb.MsgTypeInternal {
+			continue
+		}
+		if m.AsInternal().DstAddr.Equals(dest) {
+			hash = oc.Hash()
+		}
+	}
+	if hash == nil {
+		return nil, fmt.Errorf("transaction %x sent nothing to %s", tx.ID.Hash, dest)
+	}
+	return WaitForInbound(ctx, n, dest, hash, afterLT, poll)
+}

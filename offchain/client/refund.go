@@ -10,7 +10,6 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
 	tonwallet "github.com/xssnick/tonutils-go/ton/wallet"
-	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
@@ -137,34 +136,11 @@ func (c *Client) sendClose(ctx context.Context, w *wallet.Wallet, job *Job, m bi
 // waitInbound waits for to's transaction of the message the wallet's
 // transaction wtx sent it.
 func (c *Client) waitInbound(ctx context.Context, to *address.Address, wtx *chain.Transaction) (*chain.Transaction, error) {
-	outs, err := chain.OutMsgCells(wtx)
-	if err != nil {
-		return nil, fmt.Errorf("reading the wallet's transaction: %w", err)
-	}
-	var hash []byte
-	for _, oc := range outs {
-		if dst := internalDst(oc); dst != nil && dst.Equals(to) {
-			hash = oc.Hash()
-		}
-	}
-	if hash == nil {
-		return nil, fmt.Errorf("the wallet's transaction %x sent nothing to %s", wtx.ID.Hash, to)
-	}
 	wctx, cancel := context.WithTimeout(ctx, createWait)
 	defer cancel()
-	tx, err := chain.WaitForInbound(wctx, c.net, to, hash, 0, c.poll)
+	tx, err := chain.FollowOutbound(wctx, c.net, wtx, to, 0, c.poll)
 	if err != nil {
 		return nil, fmt.Errorf("waiting for %s to receive the message: %w", to, err)
 	}
 	return tx, nil
-}
-
-// internalDst is the destination of an internal message cell (nil for
-// anything else).
-func internalDst(c *cell.Cell) *address.Address {
-	var m tlb.Message
-	if err := m.LoadFromCell(c.BeginParse()); err != nil || m.MsgType != tlb.MsgTypeInternal {
-		return nil
-	}
-	return m.AsInternal().DstAddr
 }

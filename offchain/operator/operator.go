@@ -141,14 +141,7 @@ func (o *Operator) send(ctx context.Context, msg *tonwallet.Message) (*Result, e
 	if err != nil {
 		return res, err
 	}
-	outs, err := chain.OutMsgCells(wtx)
-	if err != nil {
-		return res, err
-	}
-	if len(outs) != 1 {
-		return res, fmt.Errorf("the wallet sent %d messages, want 1", len(outs))
-	}
-	rtx, err := chain.WaitForInbound(ctx, o.Net, o.Root, outs[0].Hash(), rootBefore.LastTx.LT, 200*time.Millisecond)
+	rtx, err := chain.FollowOutbound(ctx, o.Net, wtx, o.Root, rootBefore.LastTx.LT, 200*time.Millisecond)
 	res.RootTx = rtx
 	if err != nil {
 		return res, fmt.Errorf("waiting for Root's transaction: %w", err)

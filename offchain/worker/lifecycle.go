@@ -216,13 +216,9 @@ func (o *Owner) send(ctx context.Context, value *big.Int, body *cell.Cell, si *t
 	if err != nil {
 		return err
 	}
-	outs, err := chain.OutMsgCells(wtx)
-	if err != nil || len(outs) != 1 {
-		return fmt.Errorf("the owner wallet sent %d messages, want 1 (%v)", len(outs), err)
-	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	tx, err := chain.WaitForInbound(wctx, o.Net, o.Worker, outs[0].Hash(), before.LastTx.LT, 200*time.Millisecond)
+	tx, err := chain.FollowOutbound(wctx, o.Net, wtx, o.Worker, before.LastTx.LT, 200*time.Millisecond)
 	if err != nil {
 		return fmt.Errorf("waiting for the Worker's transaction: %w", err)
 	}
