@@ -8,24 +8,8 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/devnet"
-	"github.com/cocoon-network/cocoon/offchain/wallet"
+	"github.com/cocoon-network/cocoon/offchain/wallet/wallettest"
 )
-
-func fundedWallet(t *testing.T, ctx context.Context, e *devnet.Engine) *wallet.Wallet {
-	t.Helper()
-	f, err := wallet.New(wallet.V5R1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := f.Open(wallet.WithPollInterval(10 * time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Faucet(ctx, w.Address(), big.NewInt(5e9)); err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
 
 func TestOwnerOperations(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -36,7 +20,8 @@ func TestOwnerOperations(t *testing.T) {
 	}
 	defer e.Close()
 	go e.Run(ctx, 20*time.Millisecond)
-	owner, stranger := fundedWallet(t, ctx, e), fundedWallet(t, ctx, e)
+	owner := wallettest.Funded(t, ctx, wallettest.Faucet(e), big.NewInt(5e9))
+	stranger := wallettest.Funded(t, ctx, wallettest.Faucet(e), big.NewInt(5e9))
 	params := bindings.RootParams{MinWorkerStake: big.NewInt(1e9), Treasury: owner.Address(), MinJobDeadline: 30, MaxJobDeadline: 3600, SlashBps: 100, ProtocolFeeBps: 100}
 	op, _, err := Deploy(ctx, e, owner, params)
 	if err != nil {

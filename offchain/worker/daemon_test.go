@@ -27,6 +27,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/operator"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
+	"github.com/cocoon-network/cocoon/offchain/wallet/wallettest"
 )
 
 const testModel = "cocoon-reference"
@@ -42,18 +43,7 @@ type testNet struct {
 
 func newWallet(t *testing.T, ctx context.Context, e *devnet.Engine, ton int64) *wallet.Wallet {
 	t.Helper()
-	f, err := wallet.New(wallet.V5R1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := f.Open(wallet.WithPollInterval(20 * time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Faucet(ctx, w.Address(), new(big.Int).Mul(big.NewInt(ton), big.NewInt(1e9))); err != nil {
-		t.Fatal(err)
-	}
-	return w
+	return wallettest.Funded(t, ctx, wallettest.Faucet(e), new(big.Int).Mul(big.NewInt(ton), big.NewInt(1e9)))
 }
 
 func setupNet(t *testing.T, ctx context.Context) *testNet {

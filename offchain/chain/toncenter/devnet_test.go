@@ -17,6 +17,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/devnet"
 	"github.com/cocoon-network/cocoon/offchain/devnet/httpapi"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
+	"github.com/cocoon-network/cocoon/offchain/wallet/wallettest"
 )
 
 // TestAgainstDevnetServer runs the toncenter client against the devnet's
@@ -35,17 +36,7 @@ func TestAgainstDevnetServer(t *testing.T) {
 	go e.Run(ctx, 20*time.Millisecond)
 	c := toncenter.New(srv.URL)
 
-	f, err := wallet.New(wallet.V5R1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := f.Open(wallet.WithPollInterval(10 * time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Faucet(ctx, w.Address(), big.NewInt(5_000_000_000)); err != nil {
-		t.Fatal(err)
-	}
+	w := wallettest.Funded(t, ctx, wallettest.Faucet(e), big.NewInt(5_000_000_000), wallet.WithPollInterval(10*time.Millisecond))
 	acc, err := c.Account(ctx, w.Address())
 	if err != nil {
 		t.Fatal(err)

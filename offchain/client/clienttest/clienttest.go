@@ -37,6 +37,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
+	"github.com/cocoon-network/cocoon/offchain/wallet/wallettest"
 )
 
 // DevImage is the image name of the workers' dev attestation; Root's
@@ -147,18 +148,7 @@ func (n *Net) Advance(d time.Duration) {
 // ClientWallet is a funded offchain/wallet, as an app holds one.
 func (n *Net) ClientWallet(ton string) *wallet.Wallet {
 	n.t.Helper()
-	f, err := wallet.New(wallet.V5R1)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	w, err := f.Open(wallet.WithPollInterval(20 * time.Millisecond))
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	if err := n.Env.Fund(context.Background(), w.Address(), bt.TON(ton)); err != nil {
-		n.t.Fatal(err)
-	}
-	return w
+	return wallettest.Funded(n.t, context.Background(), n.Env.Fund, bt.TON(ton))
 }
 
 // Behaviour is how a Worker serves a job.
