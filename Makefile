@@ -2,8 +2,6 @@
 SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-# tongo ships libemulator.so inside its module; the binary loads it from bin/.
-TONGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/tonkeeper/tongo)
 NODE_DIRS := contracts tests/conformance tests/sandboxbench
 
 .PHONY: help demo devnet build test lint bench gas fuzz contracts contracts-check conformance node-deps clean
@@ -23,7 +21,11 @@ help:
 build:
 	@mkdir -p bin
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/cocoon ./offchain/cmd/cocoon
-	@install -m 0644 "$(TONGO_DIR)/lib/linux/libemulator.so" bin/libemulator.so
+	@# tongo ships libemulator.so inside its module; the binary loads it from bin/.
+	@# The module directory is looked up in the shell, after go build has
+	@# downloaded the module: make expands $$(shell …) before a recipe runs,
+	@# which on an empty module cache gave an empty path.
+	@install -m 0644 "$$($(GO) list -m -f '{{.Dir}}' github.com/tonkeeper/tongo)/lib/linux/libemulator.so" bin/libemulator.so
 	@$(GO) run ./scripts/setrpath bin/cocoon '$$ORIGIN'
 	@echo "built bin/cocoon (loads bin/libemulator.so)"
 
