@@ -45,7 +45,7 @@ func newTestWallet(t testing.TB, seed byte) *testWallet {
 	s := make([]byte, ed25519.SeedSize)
 	s[0] = seed
 	key := ed25519.NewKeyFromSeed(s)
-	w, err := wallet.FromPrivateKeyWithOptions(nil, key, wallet.ConfigV5R1Final{NetworkGlobalID: -239})
+	w, err := wallet.FromPrivateKeyWithOptions(key, wallet.ConfigV5R1Final{NetworkGlobalID: -239})
 	if err != nil {
 		t.Fatal(err)
 	}

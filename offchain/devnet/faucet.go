@@ -109,7 +109,7 @@ func (e *Engine) faucetMessage(reqs []faucetReq, blockTime uint32) (queued, erro
 	if err != nil {
 		return queued{}, fmt.Errorf("reading faucet wallet seqno: %w", err)
 	}
-	w, err := wallet.FromPrivateKeyWithOptions(nil, e.genesisKey, genesisWalletConfig(e.global))
+	w, err := wallet.FromPrivateKeyWithOptions(e.genesisKey, genesisWalletConfig(e.global))
 	if err != nil {
 		return queued{}, err
 	}

@@ -164,7 +164,7 @@ func (w *Wallet) buildExternal(ctx context.Context, seqno uint32, deploy bool, a
 	// tonutils-go's Wallet only needs its TonAPI to look up the seqno and the
 	// deployment state; both are supplied here, so it is built without one.
 	// A fresh instance per message keeps the seqno fetcher free of races.
-	tw, err := tonwallet.FromPrivateKeyWithOptions(nil, w.key, cfg, tonwallet.WithWorkchain(w.file.Workchain))
+	tw, err := tonwallet.FromPrivateKeyWithOptions(w.key, cfg, tonwallet.WithWorkchain(w.file.Workchain))
 	if err != nil {
 		return nil, fmt.Errorf("initialising %s wallet: %w", w.file.Version, err)
 	}

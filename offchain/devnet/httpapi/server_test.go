@@ -42,7 +42,7 @@ func newFixture(t *testing.T) *fixture {
 	srv := httptest.NewServer(New(e, nil).Handler())
 	t.Cleanup(srv.Close)
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
-	w, err := wallet.FromPrivateKeyWithOptions(nil, key, wallet.ConfigV5R1Final{NetworkGlobalID: -239})
+	w, err := wallet.FromPrivateKeyWithOptions(key, wallet.ConfigV5R1Final{NetworkGlobalID: -239})
 	if err != nil {
 		t.Fatal(err)
 	}
