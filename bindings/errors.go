@@ -39,6 +39,7 @@ const (
 	ErrWorkerNotActive    ExitCode = 136 // Offer to a worker that is not active
 	ErrDeadlineOutOfRange ExitCode = 137 // Offer whose deadline is outside Root's bounds
 	ErrNothingToWithdraw  ExitCode = 138 // WithdrawEarnings with zero earnings
+	ErrStaleRegistration  ExitCode = 139 // Activate/Reject whose query id is not the registration in flight
 )
 
 // Job
@@ -54,6 +55,7 @@ const (
 	ErrDeadlinePassed     ExitCode = 158 // receipt after the deadline
 	ErrDeadlineNotReached ExitCode = 159 // Refund before the deadline
 	ErrBadTerms           ExitCode = 160 // job terms invalid (zero max tokens, deadline in the past, ...)
+	ErrStaleAnswer        ExitCode = 161 // Accept/Decline whose query id is not this job's offer id
 )
 
 // exitCodeNames is the table of contracts/common/errors.tolk, by Tolk name.
@@ -80,6 +82,7 @@ var exitCodeNames = map[ExitCode]string{
 	ErrWorkerNotActive:       "ERR_WORKER_NOT_ACTIVE",
 	ErrDeadlineOutOfRange:    "ERR_DEADLINE_OUT_OF_RANGE",
 	ErrNothingToWithdraw:     "ERR_NOTHING_TO_WITHDRAW",
+	ErrStaleRegistration:     "ERR_STALE_REGISTRATION",
 	ErrNotClient:             "ERR_NOT_CLIENT",
 	ErrEscrowTooLow:          "ERR_ESCROW_TOO_LOW",
 	ErrJobWrongStatus:        "ERR_JOB_WRONG_STATUS",
@@ -91,6 +94,7 @@ var exitCodeNames = map[ExitCode]string{
 	ErrDeadlinePassed:        "ERR_DEADLINE_PASSED",
 	ErrDeadlineNotReached:    "ERR_DEADLINE_NOT_REACHED",
 	ErrBadTerms:              "ERR_BAD_TERMS",
+	ErrStaleAnswer:           "ERR_STALE_ANSWER",
 }
 
 // tvmExitCodes names the TVM's own exit codes that show up when a message

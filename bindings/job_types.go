@@ -80,6 +80,7 @@ type JobState struct {
 	FeeBps    uint16     // set by Accept
 	Treasury  *address.Address
 	CreatedAt uint32
+	OfferID   uint64 // the JobCreate transaction's logical time; Accept and Decline must echo it
 }
 
 // ToCell serialises the state.
@@ -91,6 +92,7 @@ func (s JobState) ToCell() (*cell.Cell, error) {
 	w.uint(uint64(s.FeeBps), 16)
 	w.optAddr(s.Treasury, "treasury")
 	w.uint(uint64(s.CreatedAt), 32)
+	w.uint(s.OfferID, 64)
 	return w.end("JobState")
 }
 
@@ -104,6 +106,7 @@ func ParseJobState(c *cell.Cell) (*JobState, error) {
 		FeeBps:    uint16(r.uint(16)),
 		Treasury:  r.optAddr("treasury"),
 		CreatedAt: uint32(r.uint(32)),
+		OfferID:   r.uint(64),
 	}
 	if err := r.end("JobState"); err != nil {
 		return nil, err

@@ -432,6 +432,7 @@ type WorkerState struct {
 	Stake          *big.Int
 	Earnings       *big.Int // paid by completed jobs, withdrawable any time
 	UnbondingSince uint32
+	PendingQuery   uint64 // query id of the registration in flight, 0 if none
 	Profile        WorkerProfile
 	Counters       WorkerCounters
 	Snapshot       *ParamsSnapshot // set by Activate
@@ -443,6 +444,7 @@ func (s WorkerState) ToCell() (*cell.Cell, error) {
 	w.coins(s.Stake)
 	w.coins(s.Earnings)
 	w.uint(uint64(s.UnbondingSince), 32)
+	w.uint(s.PendingQuery, 64)
 	w.child(s.Profile, "profile")
 	w.child(s.Counters, "counters")
 	if s.Snapshot == nil {
@@ -460,7 +462,7 @@ func (s WorkerState) ToCell() (*cell.Cell, error) {
 // ParseWorkerState reads a WorkerState cell.
 func ParseWorkerState(c *cell.Cell) (*WorkerState, error) {
 	r := newReader(c)
-	s := &WorkerState{Stake: r.coins(), Earnings: r.coins(), UnbondingSince: uint32(r.uint(32))}
+	s := &WorkerState{Stake: r.coins(), Earnings: r.coins(), UnbondingSince: uint32(r.uint(32)), PendingQuery: r.uint(64)}
 	pc, cc, sc := r.ref("profile"), r.ref("counters"), r.maybeRef("snapshot")
 	if err := r.end("WorkerState"); err != nil {
 		return nil, err

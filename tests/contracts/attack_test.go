@@ -1,0 +1,160 @@
+package contracts_test
+
+import (
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/xssnick/tonutils-go/tvm/cell"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
+)
+
+// Each test here performs one attack of the contracts review (issue 9) and
+// shows it now fails. They share the fixture of the other contract tests.
+
+// TestAttackStaleAcceptOnRedeployedJob: in ONE wallet message the client
+// creates a job with valid terms, cancels it, and creates the same job
+// (same nonce, so the same address) again with terms the worker never saw:
+// price 0, a model the worker does not serve, a deadline a second away.
+// Messages between two accounts arrive in order, so the worker's Accept of
+// the first offer reaches the second Job. It must be refused: an answer is
+// bound to the exact offer (the offer's id, the Job's creation LT).
+func TestAttackStaleAcceptOnRedeployedJob(t *testing.T) {
+	f := newFixture(t)
+	miner := f.wallet("miner", "100")
+	client := f.wallet("client", "100")
+	w := f.activeWorker("w", miner, bt.TON("20"))
+	stake := f.workerState(w).Stake
+
+	for round := range 3 {
+		good := f.newJob(client, 1, f.terms(w.addr, "good"))
+		evil := f.newJob(client, 1, f.terms(w.addr, "evil"))
+		evil.terms.ModelID = otherModel
+		evil.terms.PriceIn, evil.terms.PriceOut = big.NewInt(0), big.NewInt(0)
+		evil.terms.Deadline = f.now() + 1
+		escrow := new(big.Int).Add(bindings.MinEscrow(good.terms), bt.TON("0.1"))
+		tr := f.send(client,
+			good.createMsg(escrow),
+			bt.Message(good.addr, opValue, bt.Body(bindings.Cancel{QueryID: 1})),
+			evil.createMsg(new(big.Int).Add(bindings.MinEscrow(evil.terms), bt.TON("0.1"))),
+		)
+		// The stale Accept is refused by the second Job as an answer to
+		// another offer; the worker's Decline of the second offer closes it.
+		f.refused(tr, good.addr, bindings.ErrStaleAnswer)
+		if st, ok := f.jobStatus(evil); ok && st == bindings.JobAccepted {
+			t.Fatalf("round %d: the redeployed job is accepted with terms the worker never saw; trace:\n%s", round, tr)
+		}
+		f.gone(evil.addr)
+
+		// Nothing is left to refund: the worker's stake is whole.
+		if err := f.env.AdvanceTime(f.ctx, 2*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		tr = f.send(client, bt.Message(evil.addr, opValue, bt.Body(bindings.Refund{QueryID: 1})))
+		none[bindings.Slash](f, tr)
+		if got := f.workerState(w).Stake; got.Cmp(stake) != 0 {
+			t.Fatalf("round %d: stake %s, want %s", round, got, stake)
+		}
+	}
+	if st := f.workerState(w); st.JobsSlashed != 0 {
+		t.Errorf("worker slashed %d times", st.JobsSlashed)
+	}
+}
+
+// TestAttackStaleActivateOnRedeployedWorker: in ONE wallet message the
+// owner deploys a Worker with a valid profile and 20 TON, asks to unbond,
+// withdraws, and deploys it again with a bad profile (a dev TEE on a
+// non-test Root, prices below the minimum) and almost no stake. Root's
+// Activate of the first registration must not activate the second Worker:
+// no unbond or withdrawal while a registration is in flight, and an
+// Activate is bound to the exact registration it answers.
+func TestAttackStaleActivateOnRedeployedWorker(t *testing.T) {
+	f := newFixture(t)
+	miner := f.wallet("miner", "100")
+	w := f.newWorker("w", miner)
+	bad := profile("w")
+	bad.TEE, bad.Measurement = bindings.TEEDev, devMeas
+	bad.Models = bindings.Models{modelID: {PriceIn: big.NewInt(1), PriceOut: big.NewInt(1)}}
+	good := new(big.Int).Add(bt.TON("20"), big.NewInt(bindings.WorkerRegisterFee))
+	tr := f.send(miner,
+		bt.Deploy(w.si, good, bt.Body(bindings.WorkerRegister{QueryID: 1, Profile: profile("w")})),
+		bt.Message(w.addr, opValue, bt.Body(bindings.RequestUnbond{QueryID: 2})),
+		bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 3})),
+		bt.Deploy(w.si, bt.TON("0.06"), bt.Body(bindings.WorkerRegister{QueryID: 4, Profile: bad})),
+	)
+	f.refused(tr, w.addr, bindings.ErrWrongStatus)
+	if s := f.workerStatus(w); s == bindings.WorkerActive {
+		st := f.workerState(w)
+		if st.Stake.Cmp(minStake) < 0 || st.TEE != bindings.TEETDX {
+			t.Fatalf("active with stake %s and TEE %s; trace:\n%s", st.Stake, st.TEE, tr)
+		}
+	}
+	// The first registration stands: active with its whole stake.
+	if s := f.workerStatus(w); s != bindings.WorkerActive {
+		t.Fatalf("worker is %s, want active; trace:\n%s", s, tr)
+	}
+	if st := f.workerState(w); st.Stake.Cmp(bt.TON("20")) != 0 || st.TEE != bindings.TEETDX {
+		t.Errorf("stake %s TEE %s, want the first registration's", st.Stake, st.TEE)
+	}
+	f.workerSolvent(w)
+}
+
+// TestAttackActivateAfterSlash: a Slash that lands while a WorkerUpdate is
+// in flight takes the stake below the minimum; Root's Activate, computed
+// before the slash, must not make the worker active below the minimum.
+func TestAttackActivateAfterSlash(t *testing.T) {
+	f := newFixture(t)
+	miner := f.wallet("miner", "100")
+	client := f.wallet("client", "100")
+	w := f.activeWorker("w", miner, bt.TON("10.5"))
+	j := f.newJob(client, 8, f.terms(w.addr, "8"))
+	f.accepted(j)
+	if err := f.env.AdvanceTime(f.ctx, time.Duration(j.terms.Deadline-f.now()+1)*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// One wallet message: the update goes out first, the Refund's Slash
+	// reaches the worker before Root's Activate.
+	tr := f.send(miner,
+		bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 1, Profile: profile("w")})),
+		bt.Message(j.addr, opValue, bt.Body(bindings.Refund{QueryID: 2})),
+	)
+	one[bindings.Slash](f, tr)
+	one[bindings.Activate](f, tr)
+	st := f.workerState(w)
+	if st.Stake.Cmp(minStake) >= 0 {
+		t.Fatalf("stake %s is not below the minimum: the test did not slash in time; trace:\n%s", st.Stake, tr)
+	}
+	if s := f.workerStatus(w); s != bindings.WorkerSlashed {
+		t.Fatalf("worker is %s with stake %s below the minimum %s, want slashed; trace:\n%s", s, st.Stake, minStake, tr)
+	}
+	// Root hears of it: its last event for the worker is a deactivation.
+	evs := tr.Events(f.root)
+	if ev, ok := evs[len(evs)-1].(*bindings.WorkerDeactivatedEvent); !ok || ev.Reason != bindings.DeactivatedSlashed {
+		t.Errorf("Root's last event %+v, want a deactivation", evs[len(evs)-1])
+	}
+	f.workerSolvent(w)
+}
+
+// TestRegistrationBounced: when Root refuses to answer a registration (here
+// after an upgrade of the worker code it no longer knows the Worker), the
+// bounce ends the registration as a Reject would: the worker is not left
+// pending with its stake locked.
+func TestRegistrationBounced(t *testing.T) {
+	f := newFixture(t)
+	miner := f.wallet("miner", "100")
+	w := f.activeWorker("w", miner, bt.TON("20"))
+	other := cell.BeginCell().MustStoreUInt(1, 8).EndCell() // any other code: Root no longer derives this Worker's address
+	f.ownerOps(bindings.UpgradeCode{QueryID: 9, WorkerCode: other})
+	tr := f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 1, Profile: profile("w")})))
+	f.refused(tr, f.root, bindings.ErrNotAWorker)
+	if s := f.workerStatus(w); s != bindings.WorkerInactive {
+		t.Fatalf("worker is %s after its registration bounced, want inactive; trace:\n%s", s, tr)
+	}
+	// Not locked: the owner can unbond (Root refuses to hear of it too).
+	f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.RequestUnbond{QueryID: 2})))
+	if s := f.workerStatus(w); s != bindings.WorkerUnbonding {
+		t.Fatalf("worker is %s after RequestUnbond, want unbonding", s)
+	}
+}
