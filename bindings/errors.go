@@ -56,6 +56,7 @@ const (
 	ErrDeadlineNotReached ExitCode = 159 // Refund before the deadline
 	ErrBadTerms           ExitCode = 160 // job terms invalid (zero max tokens, deadline in the past, ...)
 	ErrStaleAnswer        ExitCode = 161 // Accept/Decline whose query id is not this job's offer id
+	ErrResultTooLarge     ExitCode = 162 // receipt's inline result over InlineResultCells cells (InlineResultLimit bytes)
 )
 
 // exitCodeNames is the table of contracts/common/errors.tolk, by Tolk name.
@@ -95,6 +96,7 @@ var exitCodeNames = map[ExitCode]string{
 	ErrDeadlineNotReached:    "ERR_DEADLINE_NOT_REACHED",
 	ErrBadTerms:              "ERR_BAD_TERMS",
 	ErrStaleAnswer:           "ERR_STALE_ANSWER",
+	ErrResultTooLarge:        "ERR_RESULT_TOO_LARGE",
 }
 
 // tvmExitCodes names the TVM's own exit codes that show up when a message

@@ -13,14 +13,30 @@ import (
 // chain. Every on-chain byte costs forwarding and storage fees (about
 // 0.0004 TON per 100 bytes under the mainnet config), paid from the
 // client's escrow, so the limits are kept small.
+//
+// The result's limit is the Job's: it refuses a receipt whose inline result
+// has more than MAX_RESULT_CELLS cells (contracts/job.tolk; a test keeps
+// InlineResultCells equal to it), so the limit in bytes is what that many
+// snake cells hold. InlineResult is the one way to build the inline result.
 const (
 	InlineRequestLimit = 1024
-	InlineResultLimit  = 1024
+	InlineResultCells  = 8
+	InlineResultLimit  = InlineResultCells * snakeChunk // 1,016 bytes
 )
 
 // snakeChunk is how many bytes one cell of a snake chain holds (127 of
 // its 1023 bits; the rest of the cell's room goes unused).
 const snakeChunk = 127
+
+// InlineResult is the receipt's inline result for a sealed result
+// envelope: its snake cell chain, or nil when the envelope is over
+// InlineResultLimit and must travel off chain (only its hash on chain).
+func InlineResult(env []byte) (*cell.Cell, error) {
+	if len(env) > InlineResultLimit {
+		return nil, nil
+	}
+	return BytesCell(env)
+}
 
 // BytesCell encodes b as a snake cell chain: 127 bytes per cell, each cell
 // referring to the next.

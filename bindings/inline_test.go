@@ -2,6 +2,9 @@ package bindings
 
 import (
 	"bytes"
+	"os"
+	"regexp"
+	"strconv"
 	"testing"
 
 	"github.com/xssnick/tonutils-go/tvm/cell"
@@ -46,6 +49,51 @@ func TestCellBytesRefusals(t *testing.T) {
 	} {
 		if _, err := CellBytes(tc.c, tc.max); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestInlineResultCellsMatchesJob keeps InlineResultCells equal to the Job's
+// MAX_RESULT_CELLS: the one limit an inline result must meet.
+func TestInlineResultCellsMatchesJob(t *testing.T) {
+	src, err := os.ReadFile("../contracts/job.tolk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^const MAX_RESULT_CELLS = (\d+)\b`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("contracts/job.tolk declares no MAX_RESULT_CELLS")
+	}
+	if n, _ := strconv.Atoi(string(m[1])); n != InlineResultCells {
+		t.Fatalf("the Job takes %d cells inline, bindings.InlineResultCells is %d", n, InlineResultCells)
+	}
+}
+
+// TestInlineResultBoundary: at the limit the result goes inline in exactly
+// InlineResultCells cells; one byte more and it goes off chain.
+func TestInlineResultBoundary(t *testing.T) {
+	for _, tc := range []struct {
+		n      int
+		inline bool
+	}{{0, true}, {InlineResultLimit - 1, true}, {InlineResultLimit, true}, {InlineResultLimit + 1, false}, {1024, false}} {
+		c, err := InlineResult(make([]byte, tc.n))
+		if err != nil {
+			t.Fatalf("%d bytes: %v", tc.n, err)
+		}
+		if (c != nil) != tc.inline {
+			t.Fatalf("%d bytes: inline %v, want %v", tc.n, c != nil, tc.inline)
+		}
+		if c != nil {
+			cells := 0
+			for s := c.BeginParse(); ; s = s.MustLoadRef() {
+				cells++
+				if s.RefsNum() == 0 {
+					break
+				}
+			}
+			if cells > InlineResultCells {
+				t.Fatalf("%d bytes take %d cells, more than the Job's %d", tc.n, cells, InlineResultCells)
+			}
 		}
 	}
 }

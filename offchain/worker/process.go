@@ -291,13 +291,11 @@ func (d *Daemon) sign(ctx context.Context, job *address.Address, r *JobRecord) e
 	rc := bindings.Receipt{Job: job, RequestHash: r.RequestHash, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens, Failed: r.Failed}
 	if r.Result != nil {
 		rc.ResultHash = seal.CiphertextHash(r.Result)
-		if len(r.Result) <= bindings.InlineResultLimit {
-			c, err := bindings.BytesCell(r.Result)
-			if err != nil {
-				return err
-			}
-			rc.Result = c
+		c, err := bindings.InlineResult(r.Result)
+		if err != nil {
+			return err
 		}
+		rc.Result = c
 	}
 	boc, err := bindings.ReceiptMessage(d.id.SignKey, rc)
 	if err != nil {

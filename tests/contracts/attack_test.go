@@ -158,3 +158,48 @@ func TestRegistrationBounced(t *testing.T) {
 		t.Fatalf("worker is %s after RequestUnbond, want unbonding", s)
 	}
 }
+
+// TestAttackResultSizeBoundary: the Job and the encoders of receipts (the
+// worker daemon and the SDK's test worker both use bindings.InlineResult)
+// agree on one limit. A result of exactly InlineResultLimit bytes is taken
+// inline; one byte more goes off chain (hash only), and the receipt is
+// accepted either way. 1,024 bytes inline, what the encoders once produced,
+// is refused.
+func TestAttackResultSizeBoundary(t *testing.T) {
+	f := newFixture(t)
+	miner := f.wallet("miner", "100")
+	client := f.wallet("client", "100")
+	w := f.activeWorker("w", miner, bt.TON("20"))
+	for i, n := range []int{bindings.InlineResultLimit, bindings.InlineResultLimit + 1, 1024} {
+		j := f.newJob(client, uint64(10+i), f.terms(w.addr, "boundary"))
+		f.accepted(j)
+		env := make([]byte, n)
+		r := j.receipt(10, 10)
+		c, err := bindings.InlineResult(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (c != nil) != (n <= bindings.InlineResultLimit) {
+			t.Fatalf("%d bytes: inline %v", n, c != nil)
+		}
+		r.Result = c
+		tr, err := f.receipt(w.key, r)
+		if err != nil {
+			t.Fatalf("%d bytes (inline %v): the job refused the receipt: %v", n, c != nil, err)
+		}
+		f.noFailures(tr)
+		cb, _ := one[bindings.JobClosed](f, tr)
+		if cb.Reason != bindings.ClosedCompleted {
+			t.Fatalf("%d bytes: closed %d", n, cb.Reason)
+		}
+	}
+	// The old encoders' 1,024 bytes inline: refused, the job unchanged.
+	j := f.newJob(client, 20, f.terms(w.addr, "old"))
+	f.accepted(j)
+	r := j.receipt(10, 10)
+	r.Result = bindings.MustCell(bindings.BytesCell(make([]byte, 1024)))
+	_, err := f.receipt(w.key, r)
+	if code, ok := bt.RefusalCode(err); !ok || code != bindings.ErrResultTooLarge {
+		t.Fatalf("1,024 bytes inline: %v, want %s", err, bindings.ErrResultTooLarge)
+	}
+}

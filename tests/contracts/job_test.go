@@ -297,6 +297,9 @@ func TestReceiptRefusals(t *testing.T) {
 		{"too many input tokens", w.key, func(r *bindings.Receipt) { r.InputTokens = j.terms.MaxIn + 1 }, bindings.ErrTooManyTokens},
 		{"too many output tokens", w.key, func(r *bindings.Receipt) { r.OutputTokens = j.terms.MaxOut + 1 }, bindings.ErrTooManyTokens},
 		{"failure with too many tokens", w.key, func(r *bindings.Receipt) { r.Failed, r.OutputTokens = true, 1<<31 }, bindings.ErrTooManyTokens},
+		{"inline result one byte over the limit", w.key, func(r *bindings.Receipt) {
+			r.Result = bindings.MustCell(bindings.BytesCell(make([]byte, bindings.InlineResultLimit+1)))
+		}, bindings.ErrResultTooLarge},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -415,11 +415,12 @@ func (w *Worker) Serve(ctx context.Context, jobAddr *address.Address, b Behaviou
 			return nil, err
 		}
 		rcpt.ResultHash = sha256.Sum256(renv)
-		if len(renv) <= bindings.InlineResultLimit && !b.OffChain && !b.Tamper {
-			if rcpt.Result, err = bindings.BytesCell(renv); err != nil {
+		if !b.OffChain && !b.Tamper {
+			if rcpt.Result, err = bindings.InlineResult(renv); err != nil {
 				return nil, err
 			}
-		} else {
+		}
+		if rcpt.Result == nil {
 			served := renv
 			if b.Tamper {
 				served = bytes.Clone(renv)
