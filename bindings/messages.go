@@ -50,6 +50,7 @@ const (
 	OpRegistrationRejected uint32 = 0xc0c00053
 	OpStakeReturned        uint32 = 0xc0c00054
 	OpEarningsPaid         uint32 = 0xc0c00055
+	OpSlashForfeit         uint32 = 0xc0c00056
 
 	OpJobCreate   uint32 = 0xc0c00060
 	OpCancel      uint32 = 0xc0c00061
@@ -132,6 +133,7 @@ func init() {
 	register[RegistrationRejected]()
 	register[StakeReturned]()
 	register[EarningsPaid]()
+	register[SlashForfeit]()
 	register[JobCreate]()
 	register[Cancel]()
 	register[Refund]()
@@ -616,17 +618,22 @@ func (m JobFailed) ToCell() (*cell.Cell, error) { return encode(m) }
 func (m JobFailed) store(w *writer)             { storeJobRef(w, m.QueryID, m.Client, m.Nonce) }
 func (m *JobFailed) load(r *reader)             { m.QueryID, m.Client, m.Nonce = loadJobRef(r) }
 
-// Slash tells the worker a job it accepted expired unserved.
+// Slash tells the worker a job it accepted expired unserved; the job's
+// max cost bounds the client's compensation.
 type Slash struct {
 	QueryID uint64
 	Client  *address.Address
 	Nonce   uint64
+	MaxCost *big.Int
 }
 
 func (Slash) Opcode() uint32                { return OpSlash }
 func (m Slash) ToCell() (*cell.Cell, error) { return encode(m) }
-func (m Slash) store(w *writer)             { storeJobRef(w, m.QueryID, m.Client, m.Nonce) }
-func (m *Slash) load(r *reader)             { m.QueryID, m.Client, m.Nonce = loadJobRef(r) }
+func (m Slash) store(w *writer)             { storeJobRef(w, m.QueryID, m.Client, m.Nonce); w.coins(m.MaxCost) }
+func (m *Slash) load(r *reader) {
+	m.QueryID, m.Client, m.Nonce = loadJobRef(r)
+	m.MaxCost = r.coins()
+}
 
 func storeJobRef(w *writer, q uint64, client *address.Address, nonce uint64) {
 	w.uint(q, 64)
@@ -700,6 +707,18 @@ func (StakeReturned) Opcode() uint32                { return OpStakeReturned }
 func (m StakeReturned) ToCell() (*cell.Cell, error) { return encode(m) }
 func (m StakeReturned) store(w *writer)             { w.uint(m.QueryID, 64) }
 func (m *StakeReturned) load(r *reader)             { m.QueryID = r.uint(64) }
+
+// SlashForfeit carries to the treasury the part of a slash beyond the
+// client's compensation.
+type SlashForfeit struct {
+	QueryID uint64
+	Job     *address.Address
+}
+
+func (SlashForfeit) Opcode() uint32                { return OpSlashForfeit }
+func (m SlashForfeit) ToCell() (*cell.Cell, error) { return encode(m) }
+func (m SlashForfeit) store(w *writer)             { w.uint(m.QueryID, 64); w.addr(m.Job, "job") }
+func (m *SlashForfeit) load(r *reader)             { m.QueryID, m.Job = r.uint(64), r.addr("job") }
 
 // EarningsPaid carries a worker's earnings to its owner.
 type EarningsPaid struct{ QueryID uint64 }

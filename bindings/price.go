@@ -49,5 +49,18 @@ func Fee(charge *big.Int, bps uint16) *big.Int {
 	return f.Quo(f, bpsDenom)
 }
 
-// SlashAmount is what a Slash takes from a stake: ⌊stake × bps / 10000⌋.
+// SlashAmount is what a Slash takes from a stake: ⌊stake × bps / 10000⌋
+// (when the worker's slash window has room; see SlashSplit).
 func SlashAmount(stake *big.Int, bps uint16) *big.Int { return Fee(stake, bps) }
+
+// SlashSplit is how a Slash that takes stake divides it: the client's
+// compensation is at most the job's max cost, the rest is forfeit to the
+// treasury.
+func SlashSplit(stake *big.Int, bps uint16, maxCost *big.Int) (amount, compensation, forfeit *big.Int) {
+	amount = SlashAmount(stake, bps)
+	compensation = new(big.Int).Set(amount)
+	if maxCost != nil && maxCost.Cmp(amount) < 0 {
+		compensation.Set(maxCost)
+	}
+	return amount, compensation, new(big.Int).Sub(amount, compensation)
+}

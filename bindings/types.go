@@ -23,6 +23,12 @@ const (
 	OneMillion        = 1_000_000  // prices are per 1M tokens
 )
 
+// Slashing limits of contracts/common/fees.tolk.
+const (
+	SlashWindow         = 3600 // seconds
+	MaxSlashesPerWindow = 3    // Slashes that take stake per window; later ones only count
+)
+
 // TEE is a trusted execution environment type as the contracts number them.
 type TEE uint8
 
@@ -433,9 +439,13 @@ type WorkerState struct {
 	Earnings       *big.Int // paid by completed jobs, withdrawable any time
 	UnbondingSince uint32
 	PendingQuery   uint64 // query id of the registration in flight, 0 if none
-	Profile        WorkerProfile
-	Counters       WorkerCounters
-	Snapshot       *ParamsSnapshot // set by Activate
+	// The current slash window: when it began and how many Slashes took
+	// stake in it.
+	SlashWindowStart uint32
+	SlashesInWindow  uint8
+	Profile          WorkerProfile
+	Counters         WorkerCounters
+	Snapshot         *ParamsSnapshot // set by Activate
 }
 
 // ToCell serialises the state.
@@ -445,6 +455,8 @@ func (s WorkerState) ToCell() (*cell.Cell, error) {
 	w.coins(s.Earnings)
 	w.uint(uint64(s.UnbondingSince), 32)
 	w.uint(s.PendingQuery, 64)
+	w.uint(uint64(s.SlashWindowStart), 32)
+	w.uint(uint64(s.SlashesInWindow), 8)
 	w.child(s.Profile, "profile")
 	w.child(s.Counters, "counters")
 	if s.Snapshot == nil {
@@ -462,7 +474,8 @@ func (s WorkerState) ToCell() (*cell.Cell, error) {
 // ParseWorkerState reads a WorkerState cell.
 func ParseWorkerState(c *cell.Cell) (*WorkerState, error) {
 	r := newReader(c)
-	s := &WorkerState{Stake: r.coins(), Earnings: r.coins(), UnbondingSince: uint32(r.uint(32)), PendingQuery: r.uint(64)}
+	s := &WorkerState{Stake: r.coins(), Earnings: r.coins(), UnbondingSince: uint32(r.uint(32)), PendingQuery: r.uint(64),
+		SlashWindowStart: uint32(r.uint(32)), SlashesInWindow: uint8(r.uint(8))}
 	pc, cc, sc := r.ref("profile"), r.ref("counters"), r.maybeRef("snapshot")
 	if err := r.end("WorkerState"); err != nil {
 		return nil, err

@@ -203,3 +203,80 @@ func TestAttackResultSizeBoundary(t *testing.T) {
 		t.Fatalf("1,024 bytes inline: %v, want %s", err, bindings.ErrResultTooLarge)
 	}
 }
+
+// TestAttackSlashFarming: while a worker is down, a client creates ten
+// one-token jobs with the shortest deadline allowed and refunds each after
+// it. The client must not profit (each compensation is at most the job's
+// max cost; the rest of the slash goes to the treasury), and only
+// MaxSlashesPerWindow of the slashes take stake, so the outage is survivable.
+func TestAttackSlashFarming(t *testing.T) {
+	f := newFixture(t)
+	miner := f.wallet("miner", "100")
+	client := f.wallet("client", "100")
+	stake := bt.TON("20")
+	w := f.activeWorker("w", miner, stake)
+	clientBefore := f.balance(client.Address)
+	treasuryBefore := f.balance(f.treasury.Address)
+
+	var jobs []*job
+	for i := range 10 {
+		terms := f.terms(w.addr, "farm")
+		terms.MaxIn, terms.MaxOut = 0, 1
+		terms.Deadline = f.now() + minDeadline
+		j := f.newJob(client, uint64(100+i), terms)
+		f.accepted(j)
+		jobs = append(jobs, j)
+	}
+	if err := f.env.AdvanceTime(f.ctx, (minDeadline+1)*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want := new(big.Int).Set(stake)
+	forfeits := new(big.Int)
+	for i, j := range jobs {
+		tr := f.send(client, bt.Message(j.addr, opValue, bt.Body(bindings.Refund{QueryID: 1})))
+		f.noFailures(tr)
+		one[bindings.Slash](f, tr)
+		if i < bindings.MaxSlashesPerWindow {
+			amount, _, forfeit := bindings.SlashSplit(want, slashBps, bindings.MaxCost(j.terms))
+			want.Sub(want, amount)
+			forfeits.Add(forfeits, forfeit)
+			one[bindings.SlashForfeit](f, tr)
+		} else {
+			none[bindings.SlashForfeit](f, tr)
+		}
+	}
+	st := f.workerState(w)
+	if st.Stake.Cmp(want) != 0 || st.JobsSlashed != 10 {
+		t.Fatalf("stake %s after %d slashes, want %s (only %d take stake)", st.Stake, st.JobsSlashed, want, bindings.MaxSlashesPerWindow)
+	}
+	if s := f.workerStatus(w); s != bindings.WorkerActive {
+		t.Errorf("a minute's outage left the worker %s", s)
+	}
+	gain := new(big.Int).Sub(f.balance(client.Address), clientBefore)
+	t.Logf("ten farmed jobs: the client gained %s nanoton, the treasury %s", gain, new(big.Int).Sub(f.balance(f.treasury.Address), treasuryBefore))
+	if gain.Sign() >= 0 {
+		t.Errorf("the client gained %s from the worker's failure", gain)
+	}
+	// The treasury got the forfeits less their forwarding fees.
+	got := new(big.Int).Sub(f.balance(f.treasury.Address), treasuryBefore)
+	if !nearBelow(got, forfeits, bt.TON("0.01")) {
+		t.Errorf("the treasury got %s, the forfeits were %s", got, forfeits)
+	}
+	f.workerSolvent(w)
+
+	// A new window: slashes take stake again.
+	if err := f.env.AdvanceTime(f.ctx, bindings.SlashWindow*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	j := f.newJob(client, 200, f.terms(w.addr, "later"))
+	j.terms.Deadline = f.now() + minDeadline
+	f.accepted(j)
+	if err := f.env.AdvanceTime(f.ctx, (minDeadline+1)*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	f.noFailures(f.send(client, bt.Message(j.addr, opValue, bt.Body(bindings.Refund{QueryID: 1}))))
+	amount, _, _ := bindings.SlashSplit(want, slashBps, bindings.MaxCost(j.terms))
+	if st := f.workerState(w); st.Stake.Cmp(new(big.Int).Sub(want, amount)) != 0 {
+		t.Errorf("stake %s after a slash in a new window, want %s", st.Stake, new(big.Int).Sub(want, amount))
+	}
+}

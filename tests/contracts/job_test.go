@@ -504,14 +504,24 @@ func TestJobRefundAfterDeadline(t *testing.T) {
 	tr = f.send(anyone, bt.Message(j.addr, opValue, bt.Body(bindings.Refund{QueryID: 2})))
 	f.noFailures(tr)
 	slash, slashMsg := one[bindings.Slash](f, tr)
-	if !slashMsg.To.Equals(w.addr) || slashMsg.Value.Int64() != bindings.NotifyGas || !slash.Client.Equals(client.Address) || slash.Nonce != 7 {
+	maxCost := bindings.MaxCost(j.terms)
+	if !slashMsg.To.Equals(w.addr) || slashMsg.Value.Int64() != bindings.NotifyGas || !slash.Client.Equals(client.Address) || slash.Nonce != 7 || slash.MaxCost.Cmp(maxCost) != 0 {
 		t.Errorf("Slash %+v with %s", slash, slashMsg.Value)
 	}
-	amount := bindings.SlashAmount(stake, slashBps)
+	// The client gets the job's max cost, the treasury the rest of the slash.
+	amount, paid, forfeit := bindings.SlashSplit(stake, slashBps, maxCost)
+	if paid.Cmp(maxCost) != 0 || forfeit.Sign() <= 0 {
+		t.Fatalf("split %s into %s + %s", amount, paid, forfeit)
+	}
 	comp, compMsg := one[bindings.SlashCompensation](f, tr)
-	if !compMsg.To.Equals(client.Address) || !comp.Job.Equals(j.addr) || compMsg.Value.Cmp(amount) < 0 ||
-		compMsg.Value.Cmp(new(big.Int).Add(amount, big.NewInt(bindings.NotifyGas))) > 0 {
-		t.Errorf("SlashCompensation %+v with %s to %s, want %s (+ change of NOTIFY_GAS)", comp, compMsg.Value, compMsg.To, amount)
+	if !compMsg.To.Equals(client.Address) || !comp.Job.Equals(j.addr) || compMsg.Value.Cmp(paid) < 0 ||
+		compMsg.Value.Cmp(new(big.Int).Add(paid, big.NewInt(bindings.NotifyGas))) > 0 {
+		t.Errorf("SlashCompensation %+v with %s to %s, want %s (+ change of NOTIFY_GAS)", comp, compMsg.Value, compMsg.To, paid)
+	}
+	ff, ffMsg := one[bindings.SlashForfeit](f, tr)
+	// Sent with mode 0: the forwarding fee comes out of the forfeit.
+	if !ffMsg.To.Equals(f.treasury.Address) || !ff.Job.Equals(j.addr) || !nearBelow(ffMsg.Value, forfeit, bt.TON("0.001")) {
+		t.Errorf("SlashForfeit %+v with %s to %s, want %s to the treasury", ff, ffMsg.Value, ffMsg.To, forfeit)
 	}
 	closed, closedMsg := one[bindings.JobClosed](f, tr)
 	if closed.Reason != bindings.ClosedExpired || !closedMsg.To.Equals(client.Address) {
@@ -557,10 +567,10 @@ func TestSlashBelowMinimum(t *testing.T) {
 	}
 	tr := f.send(client, bt.Message(j.addr, opValue, bt.Body(bindings.Refund{})))
 	f.noFailures(tr)
-	amount := bindings.SlashAmount(stake, slashBps)
-	if _, m := one[bindings.SlashCompensation](f, tr); m.Value.Cmp(amount) != 0 {
+	_, paid, _ := bindings.SlashSplit(stake, slashBps, bindings.MaxCost(j.terms))
+	if _, m := one[bindings.SlashCompensation](f, tr); m.Value.Cmp(paid) != 0 {
 		// With the worker deactivated the rest of the Slash's value pays Root's gas.
-		t.Errorf("compensation %s, want exactly %s", m.Value, amount)
+		t.Errorf("compensation %s, want exactly %s", m.Value, paid)
 	}
 	deact, _ := one[bindings.WorkerDeactivated](f, tr)
 	if deact.Reason != bindings.DeactivatedSlashed {

@@ -62,6 +62,10 @@ type pworker struct {
 	status   bindings.WorkerStatus
 	since    uint32
 	gone     bool
+	// the slash window (SlashWindow seconds from windowStart; inWindow
+	// Slashes took stake in it)
+	windowStart uint32
+	inWindow    int
 }
 
 type prop struct {
@@ -426,8 +430,20 @@ func (p *prop) opRefund() {
 			p.t.Fatalf("expired job %d: %d compensations", pj.j.nonce, len(comp))
 		}
 		if !w.gone {
-			amount := bindings.SlashAmount(w.stake, slashBps)
-			w.stake.Sub(w.stake, amount)
+			if now >= w.windowStart+bindings.SlashWindow {
+				w.windowStart, w.inWindow = now, 0
+			}
+			paid := new(big.Int)
+			if w.inWindow < bindings.MaxSlashesPerWindow {
+				w.inWindow++
+				var amount *big.Int
+				amount, paid, _ = bindings.SlashSplit(w.stake, slashBps, bindings.MaxCost(pj.j.terms))
+				w.stake.Sub(w.stake, amount)
+			}
+			// The client never gets more than the job's value.
+			if comp, sent := all[bindings.SlashCompensation](tr); len(comp) == 1 && sent[0].Value.Cmp(new(big.Int).Add(paid, big.NewInt(bindings.NotifyGas))) > 0 {
+				p.t.Fatalf("expired job %d: compensation %s, want at most %s + NOTIFY_GAS", pj.j.nonce, sent[0].Value, paid)
+			}
 			if w.status == bindings.WorkerActive && w.stake.Cmp(minStake) < 0 {
 				w.status = bindings.WorkerSlashed
 			}
@@ -493,6 +509,7 @@ func (p *prop) opUpdate() {
 		tr := p.send(w.w.owner, bt.Deploy(w.w.si, new(big.Int).Add(stake, big.NewInt(bindings.WorkerRegisterFee)), bt.Body(bindings.WorkerRegister{Profile: profile(w.w.name)})))
 		p.f.noFailures(tr)
 		w.gone, w.status, w.stake, w.earnings = false, bindings.WorkerActive, stake, new(big.Int)
+		w.windowStart, w.inWindow = 0, 0
 		return
 	}
 	tr := p.send(w.w.owner, bt.Message(w.w.addr, opValue, bt.Body(bindings.WorkerUpdate{Profile: profile(w.w.name)})))
