@@ -1,0 +1,302 @@
+package channel
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/xssnick/tonutils-go/address"
+
+	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/devnet"
+	"github.com/cocoon-network/cocoon/offchain/wallet"
+	"github.com/cocoon-network/cocoon/offchain/wallet/wallettest"
+)
+
+// genesis is the devnet's fixed clock: time moves only by AdvanceTime, so
+// quarantines pass when a test says so.
+var genesis = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func ton(s string) *big.Int {
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		panic(s)
+	}
+	r.Mul(r, big.NewRat(1_000_000_000, 1))
+	if !r.IsInt() {
+		panic(s)
+	}
+	return r.Num()
+}
+
+// testEnv is a devnet with a payer (an app's gateway) and a payee (a
+// worker) that each keep their own store, as separate processes would.
+type testEnv struct {
+	t          *testing.T
+	ctx        context.Context
+	e          *devnet.Engine
+	payerW     *wallet.Wallet
+	payeeW     *wallet.Wallet
+	payerKey   ed25519.PrivateKey
+	payeeKey   ed25519.PrivateKey
+	payout     *address.Address // the worker owner's wallet, never deployed
+	payerDir   string
+	payeeDir   string
+	payer      *Payer
+	payee      *Payee
+	payerStore *Store
+	payeeStore *Store
+	closing    Closing
+}
+
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	e, err := devnet.Open(ctx, devnet.Options{Dir: t.TempDir(), Clock: devnet.FixedClock(genesis)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); e.Run(runCtx, 5*time.Millisecond) }()
+	t.Cleanup(func() { stop(); <-done; e.Close() })
+	env := &testEnv{t: t, ctx: ctx, e: e, payerDir: t.TempDir(), payeeDir: t.TempDir()}
+	env.payerW = wallettest.Funded(t, ctx, wallettest.Faucet(e), ton("100"), wallet.WithPollInterval(5*time.Millisecond))
+	env.payeeW = wallettest.Funded(t, ctx, wallettest.Faucet(e), ton("10"), wallet.WithPollInterval(5*time.Millisecond))
+	_, env.payerKey, _ = ed25519.GenerateKey(rand.Reader)
+	_, env.payeeKey, _ = ed25519.GenerateKey(rand.Reader)
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	env.payout = address.NewAddress(0, 0, raw)
+	env.closing = Closing{Quarantine: time.Hour, SettleWindow: time.Minute, Fine: ton("0.1")}
+	env.startPayer()
+	env.startPayee()
+	return env
+}
+
+func (env *testEnv) startPayer() {
+	env.t.Helper()
+	st, err := OpenStore(env.payerDir)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	env.payerStore = st
+	env.t.Cleanup(func() { st.Close() })
+	env.payer, err = NewPayer(PayerConfig{Net: env.e, Wallet: env.payerW, Key: env.payerKey, Store: st, Poll: 5 * time.Millisecond})
+	if err != nil {
+		env.t.Fatal(err)
+	}
+}
+
+func (env *testEnv) startPayee() {
+	env.t.Helper()
+	st, err := OpenStore(env.payeeDir)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	env.payeeStore = st
+	env.t.Cleanup(func() { st.Close() })
+	env.payee, err = NewPayee(PayeeConfig{Net: env.e, Key: env.payeeKey, Payout: env.payout, Wallet: env.payeeW, Store: st, Poll: 5 * time.Millisecond})
+	if err != nil {
+		env.t.Fatal(err)
+	}
+}
+
+// restartPayer and restartPayee drop the process's state but its store.
+func (env *testEnv) restartPayer() {
+	env.t.Helper()
+	if err := env.payerStore.Close(); err != nil {
+		env.t.Fatal(err)
+	}
+	env.startPayer()
+}
+
+func (env *testEnv) restartPayee() {
+	env.t.Helper()
+	if err := env.payeeStore.Close(); err != nil {
+		env.t.Fatal(err)
+	}
+	env.startPayee()
+}
+
+// open agrees terms and opens a channel with deposit.
+func (env *testEnv) open(deposit *big.Int) Terms {
+	env.t.Helper()
+	terms, err := env.payer.NewTerms(env.payee.PublicKey(), env.payout)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	terms.Closing = env.closing
+	hello, err := env.payee.Accept(env.ctx, terms)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	rec, err := env.payer.Open(env.ctx, terms, hello, deposit)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	if rec.Phase != PhaseOpen || rec.Deposit.Cmp(deposit) != 0 {
+		env.t.Fatalf("after open: phase %s, deposit %s, want open with %s", rec.Phase, rec.Deposit, deposit)
+	}
+	return terms
+}
+
+func (env *testEnv) onChain(terms Terms) *OnChain {
+	env.t.Helper()
+	addr, err := terms.Address()
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	oc, err := Read(env.ctx, env.e, addr)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	return oc
+}
+
+// received sums what the payout address was credited by the channel,
+// counting each payout's forwarding fee (the contract's payouts pay it
+// from the amount), so it equals what the channel paid out to the payee.
+func (env *testEnv) paidToPayee(terms Terms) *big.Int {
+	env.t.Helper()
+	addr, _ := terms.Address()
+	txs, err := env.e.Transactions(env.ctx, addr, chain.TxID{}, 100)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	sum := new(big.Int)
+	for _, tx := range txs {
+		if tx.Tx.IO.Out == nil {
+			continue
+		}
+		outs, err := tx.Tx.IO.Out.ToSlice()
+		if err != nil {
+			env.t.Fatal(err)
+		}
+		for _, m := range outs {
+			if m.MsgType != "INTERNAL" {
+				continue
+			}
+			in := m.AsInternal()
+			if in.DstAddr.Equals(env.payout) {
+				sum.Add(sum, in.Amount.Nano())
+				sum.Add(sum, fullForwardFee(in.FwdFee.Nano()))
+			}
+		}
+	}
+	return sum
+}
+
+// firstFrac is the mainnet config's share (of 2^16) of a message's
+// forwarding fee that the sender's action phase keeps; the message carries
+// the rest in its fwd_fee field.
+const firstFrac = 21845
+
+// fullForwardFee recovers a message's whole forwarding fee from the part
+// its fwd_fee field carries: the contract's payouts pay the whole fee out
+// of the amount, so amount + whole fee is what the channel paid out.
+func fullForwardFee(remaining *big.Int) *big.Int {
+	r := remaining.Int64()
+	t0 := r * 65536 / (65536 - firstFrac)
+	// Two whole fees can leave the same part; fees are whole multiples of
+	// the config's prices, which here means the larger.
+	for t := t0 + 3; t >= t0-3; t-- {
+		if t-t*firstFrac/65536 == r {
+			return big.NewInt(t)
+		}
+	}
+	panic("no forwarding fee leaves " + remaining.String())
+}
+
+func TestOpenPayCommitClose(t *testing.T) {
+	env := newTestEnv(t)
+	terms := env.open(ton("2"))
+
+	const n = 1000
+	price := ton("0.001")
+	var last SignedState
+	for i := 0; i < n; i++ {
+		v, err := env.payer.Pay(terms.ID, price)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := env.payee.Receive(env.ctx, v)
+		if err != nil {
+			t.Fatalf("voucher %d: %v", i, err)
+		}
+		if r.Delta.Cmp(price) != 0 {
+			t.Fatalf("voucher %d added %s, want %s", i, r.Delta, price)
+		}
+		last = v
+		if i == n/2 {
+			// Both sides restart mid-flow: the stores carry on.
+			env.restartPayer()
+			env.restartPayee()
+		}
+	}
+	if want := new(big.Int).Mul(price, big.NewInt(n)); last.Sent.Cmp(want) != 0 {
+		t.Fatalf("last voucher pays %s, want %s", last.Sent, want)
+	}
+
+	if _, err := env.payer.TopUp(env.ctx, terms.ID, ton("1")); err != nil {
+		t.Fatal(err)
+	}
+	if oc := env.onChain(terms); oc.DepositPayer.Cmp(ton("3")) != 0 {
+		t.Fatalf("deposit after top-up %s, want 3 TON", oc.DepositPayer)
+	}
+
+	if _, err := env.payee.Commit(env.ctx, terms.ID, env.payer); err != nil {
+		t.Fatal(err)
+	}
+	oc := env.onChain(terms)
+	if oc.WithdrawPayee.Cmp(last.Sent) != 0 || oc.Status != StatusOpen {
+		t.Fatalf("after commit: withdrawn %s, status %s; want %s, open", oc.WithdrawPayee, oc.Status, last.Sent)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(last.Sent) != 0 {
+		t.Fatalf("payee was paid %s after commit, want %s", got, last.Sent)
+	}
+
+	// More payments after the commit, then a cooperative close.
+	for i := 0; i < 10; i++ {
+		v, err := env.payer.Pay(terms.ID, price)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.payee.Receive(env.ctx, v); err != nil {
+			t.Fatal(err)
+		}
+		last = v
+	}
+	payerBefore := env.balance(env.payerW.Address())
+	if _, err := env.payer.Close(env.ctx, terms.ID, env.payee); err != nil {
+		t.Fatal(err)
+	}
+	if oc := env.onChain(terms); oc.Status != StatusUninit {
+		t.Fatalf("after close the channel is %s", oc.Status)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(last.Sent) != 0 {
+		t.Fatalf("payee was paid %s in all, want %s", got, last.Sent)
+	}
+	refund := new(big.Int).Sub(env.balance(env.payerW.Address()), payerBefore)
+	wantMin := new(big.Int).Sub(ton("3"), last.Sent)
+	if refund.Cmp(wantMin) < 0 {
+		t.Fatalf("payer got back %s, want at least the unspent deposit %s", refund, wantMin)
+	}
+	if _, err := env.payer.Pay(terms.ID, price); err == nil {
+		t.Fatal("paid on a closed channel")
+	}
+}
+
+func (env *testEnv) balance(a *address.Address) *big.Int {
+	env.t.Helper()
+	acc, err := env.e.Account(env.ctx, a)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	return acc.Balance
+}
+
