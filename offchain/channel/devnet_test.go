@@ -299,4 +299,3 @@ func (env *testEnv) balance(a *address.Address) *big.Int {
 	}
 	return acc.Balance
 }
-
