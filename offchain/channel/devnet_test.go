@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"math/big"
 	"testing"
 	"time"
@@ -298,4 +299,241 @@ func (env *testEnv) balance(a *address.Address) *big.Int {
 		env.t.Fatal(err)
 	}
 	return acc.Balance
+}
+
+// pay makes n payments of price and has the payee receive each.
+func (env *testEnv) pay(id ID, n int, price *big.Int) []SignedState {
+	env.t.Helper()
+	out := make([]SignedState, 0, n)
+	for i := 0; i < n; i++ {
+		v, err := env.payer.Pay(id, price)
+		if err != nil {
+			env.t.Fatal(err)
+		}
+		if _, err := env.payee.Receive(env.ctx, v); err != nil {
+			env.t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// passQuarantine moves the devnet clock past the quarantine and settle window.
+func (env *testEnv) passQuarantine() {
+	env.t.Helper()
+	if err := env.e.AdvanceTime(env.closing.Quarantine + env.closing.SettleWindow + 2*time.Second); err != nil {
+		env.t.Fatal(err)
+	}
+	if _, err := env.e.ProduceBlock(env.ctx); err != nil {
+		env.t.Fatal(err)
+	}
+}
+
+func (env *testEnv) record(st *Store, id ID) *Record {
+	env.t.Helper()
+	r, err := st.Get(id)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	return r
+}
+
+func TestStaleCloseIsChallenged(t *testing.T) {
+	env := newTestEnv(t)
+	terms := env.open(ton("1"))
+	vs := env.pay(terms.ID, 10, ton("0.01"))
+	latest, stale := vs[9], vs[2]
+
+	// The payer cheats: it closes alone with its third voucher.
+	rec := env.record(env.payerStore, terms.ID)
+	if err := env.payer.startClose(env.ctx, rec, stale, *rec.PayeeState); err != nil {
+		t.Fatal(err)
+	}
+	if oc := env.onChain(terms); oc.Status != StatusClosing || oc.Quarantine.PayerSent.Cmp(stale.Sent) != 0 {
+		t.Fatalf("after the stale close: %s, quarantined %v", oc.Status, oc.Quarantine)
+	}
+	// The worker restarts meanwhile; its watcher works from the store.
+	env.restartPayee()
+	if _, err := env.payee.Receive(env.ctx, latest); !errors.Is(err, ErrNotOpen) && !errors.Is(err, ErrStale) {
+		t.Fatalf("a voucher during a close: %v", err)
+	}
+	acts, err := env.payee.CheckOnce(env.ctx)
+	if err != nil || len(acts) != 1 || acts[0].Did != "challenged" || acts[0].Err != nil {
+		t.Fatalf("watcher: %+v, %v", acts, err)
+	}
+	oc := env.onChain(terms)
+	wantSent := new(big.Int).Add(latest.Sent, env.closing.Fine)
+	if !oc.Quarantine.Challenged || oc.Quarantine.PayerSent.Cmp(wantSent) != 0 {
+		t.Fatalf("after the challenge: %+v, want the payer's state at %s (latest plus the fine)", oc.Quarantine, wantSent)
+	}
+	// A second pass does nothing until the windows are over, then finishes.
+	if acts, _ := env.payee.CheckOnce(env.ctx); len(acts) != 0 {
+		t.Fatalf("watcher acted again: %+v", acts)
+	}
+	env.passQuarantine()
+	acts, err = env.payee.CheckOnce(env.ctx)
+	if err != nil || len(acts) != 1 || acts[0].Did != "finished" || acts[0].Err != nil {
+		t.Fatalf("watcher after the quarantine: %+v, %v", acts, err)
+	}
+	if oc := env.onChain(terms); oc.Status != StatusUninit {
+		t.Fatalf("after finish the channel is %s", oc.Status)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(wantSent) != 0 {
+		t.Fatalf("payee was paid %s, want %s", got, wantSent)
+	}
+	if r := env.record(env.payeeStore, terms.ID); r.Phase != PhaseClosed {
+		t.Fatalf("payee's record is %s after the payout", r.Phase)
+	}
+}
+
+func TestChallengeTooLate(t *testing.T) {
+	env := newTestEnv(t)
+	terms := env.open(ton("1"))
+	vs := env.pay(terms.ID, 3, ton("0.01"))
+	rec := env.record(env.payerStore, terms.ID)
+	if err := env.payer.startClose(env.ctx, rec, vs[0], *rec.PayeeState); err != nil {
+		t.Fatal(err)
+	}
+	// The watcher was down for the whole quarantine: the contract no
+	// longer takes a challenge, and the stale state pays out.
+	if err := env.e.AdvanceTime(env.closing.Quarantine + time.Second); err != nil {
+		t.Fatal(err)
+	}
+	oc, err := env.payee.Sync(env.ctx, terms.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = env.payee.submitDispute(env.ctx, terms.ID, oc, true)
+	if !IsRefused(err, 111) {
+		t.Fatalf("a challenge after the quarantine: %v, want exit code 111", err)
+	}
+}
+
+func TestPayeeClosesAlone(t *testing.T) {
+	env := newTestEnv(t)
+	terms := env.open(ton("1"))
+	vs := env.pay(terms.ID, 5, ton("0.02"))
+	// The payer disappears; the worker closes with what it holds.
+	if err := env.payee.ForceClose(env.ctx, terms.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.payee.Finish(env.ctx, terms.ID); err == nil {
+		t.Fatal("finished before the quarantine")
+	}
+	env.passQuarantine()
+	if err := env.payee.Finish(env.ctx, terms.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(vs[4].Sent) != 0 {
+		t.Fatalf("payee was paid %s, want %s", got, vs[4].Sent)
+	}
+}
+
+func TestPayerClosesAloneAfterCommit(t *testing.T) {
+	env := newTestEnv(t)
+	terms := env.open(ton("1"))
+	env.pay(terms.ID, 5, ton("0.02"))
+	if _, err := env.payee.Commit(env.ctx, terms.ID, env.payer); err != nil {
+		t.Fatal(err)
+	}
+	vs := env.pay(terms.ID, 5, ton("0.02"))
+	// The payer restarts, then closes alone: the payee state it took with
+	// the commit is above the committed seqno, so the contract takes it.
+	env.restartPayer()
+	if err := env.payer.ForceClose(env.ctx, terms.ID); err != nil {
+		t.Fatal(err)
+	}
+	if acts, err := env.payee.CheckOnce(env.ctx); err != nil || len(acts) != 0 {
+		t.Fatalf("the watcher acted on an honest close: %+v, %v", acts, err)
+	}
+	env.passQuarantine()
+	payerBefore := env.balance(env.payerW.Address())
+	if err := env.payer.Finish(env.ctx, terms.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(vs[4].Sent) != 0 {
+		t.Fatalf("payee was paid %s, want %s", got, vs[4].Sent)
+	}
+	if refund := new(big.Int).Sub(env.balance(env.payerW.Address()), payerBefore); refund.Cmp(new(big.Int).Sub(ton("1"), vs[4].Sent)) < 0 {
+		t.Fatalf("payer got back %s", refund)
+	}
+}
+
+func TestForgedAndOverDepositVouchers(t *testing.T) {
+	env := newTestEnv(t)
+	terms := env.open(ton("1"))
+	env.pay(terms.ID, 2, ton("0.1"))
+	_, mallory, _ := ed25519.GenerateKey(rand.Reader)
+
+	forged, err := SignState(mallory, terms.ID, 3, ton("0.9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	over, err := SignState(env.payerKey, terms.ID, 3, ton("1.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered, _ := SignState(env.payerKey, terms.ID, 3, ton("0.3"))
+	tampered.Sent = ton("0.9")
+	otherChannel, _ := SignState(env.payerKey, ID{1}, 3, ton("0.3"))
+	backwards, _ := SignState(env.payerKey, terms.ID, 3, ton("0.1"))
+	replay, _ := SignState(env.payerKey, terms.ID, 2, ton("0.2"))
+	cases := []struct {
+		name string
+		v    SignedState
+		want error
+	}{
+		{"signed by another key", forged, ErrBadSignature},
+		{"amount changed after signing", tampered, ErrBadSignature},
+		{"over the deposit", over, ErrOverDeposit},
+		{"another channel", otherChannel, ErrUnknownChannel},
+		{"lower amount", backwards, ErrBackwards},
+		{"old seqno", replay, ErrStale},
+	}
+	for _, tc := range cases {
+		if _, err := env.payee.Receive(env.ctx, tc.v); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if r := env.record(env.payeeStore, terms.ID); r.Voucher.Seqno != 2 || r.Voucher.Sent.Cmp(ton("0.2")) != 0 {
+		t.Fatalf("a refused voucher changed the held one: %d %s", r.Voucher.Seqno, r.Voucher.Sent)
+	}
+	if _, err := env.payer.SignVoucher(terms.ID, ton("1.5")); !errors.Is(err, ErrOverDeposit) {
+		t.Fatalf("payer signed over its deposit: %v", err)
+	}
+	if _, err := env.payer.SignVoucher(terms.ID, ton("0.1")); !errors.Is(err, ErrBackwards) {
+		t.Fatalf("payer signed a lower total: %v", err)
+	}
+
+	// On chain: a close with the forged voucher is refused as not
+	// authorised, and a commit beyond the deposit (even signed by both)
+	// for lack of balance.
+	rec := env.record(env.payeeStore, terms.ID)
+	body, err := uncoopBody(false, false, env.payeeKey, forged, *rec.PayeeState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = send(env.ctx, env.e, env.payeeW, rec.Address, "forged close", 5*time.Millisecond, message(rec.Address, disputeValue, body, nil))
+	if !IsRefused(err, 101) {
+		t.Fatalf("close with a forged voucher: %v, want exit code 101", err)
+	}
+	s := &Settlement{Kind: KindCommit, Channel: terms.ID, PayerSeqno: 3, PayeeSeqno: 1, Sent: ton("1.5"), Withdraw: ton("1.5")}
+	if err := s.sign(env.payerKey, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sign(env.payeeKey, false); err != nil {
+		t.Fatal(err)
+	}
+	err = submitSettlement(env.ctx, env.e, env.payeeW, rec.Address, s, 5*time.Millisecond)
+	if !IsRefused(err, 118) {
+		t.Fatalf("commit beyond the deposit: %v, want exit code 118", err)
+	}
+	if oc := env.onChain(terms); oc.Status != StatusOpen || oc.WithdrawPayee.Sign() != 0 {
+		t.Fatalf("a refused message changed the channel: %s, withdrawn %s", oc.Status, oc.WithdrawPayee)
+	}
+	// The payer does not countersign more than it signed.
+	s.PayerSig, s.PayeeState = nil, nil
+	if _, err := env.payer.Cosign(env.ctx, s); err == nil {
+		t.Fatal("payer countersigned a commit beyond its vouchers")
+	}
 }
