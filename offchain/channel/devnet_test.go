@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -213,9 +215,37 @@ func fullForwardFee(remaining *big.Int) *big.Int {
 	panic("no forwarding fee leaves " + remaining.String())
 }
 
+// serve runs the two sides' channel endpoints over HTTP, as a worker and
+// a gateway would; the handlers follow restarts of either side.
+func (env *testEnv) serve() (payeePeer, payerPeer *Peer) {
+	payee := http.NewServeMux()
+	payee.HandleFunc(PathAccept, func(w http.ResponseWriter, r *http.Request) { AcceptHandler(env.payee).ServeHTTP(w, r) })
+	payee.HandleFunc(PathCosign, func(w http.ResponseWriter, r *http.Request) { CosignHandler(env.payee).ServeHTTP(w, r) })
+	payer := http.NewServeMux()
+	payer.HandleFunc(PathCosign, func(w http.ResponseWriter, r *http.Request) { CosignHandler(env.payer).ServeHTTP(w, r) })
+	s1, s2 := httptest.NewServer(payee), httptest.NewServer(payer)
+	env.t.Cleanup(s1.Close)
+	env.t.Cleanup(s2.Close)
+	return &Peer{URL: s1.URL}, &Peer{URL: s2.URL}
+}
+
 func TestOpenPayCommitClose(t *testing.T) {
 	env := newTestEnv(t)
-	terms := env.open(ton("2"))
+	payeePeer, payerPeer := env.serve()
+	terms, err := env.payer.NewTerms(env.payee.PublicKey(), env.payout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms.Closing = env.closing
+	hello, err := payeePeer.Accept(env.ctx, terms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The payer restarts after the payee accepted: Open resumes.
+	env.restartPayer()
+	if _, err := env.payer.Open(env.ctx, terms, hello, ton("2")); err != nil {
+		t.Fatal(err)
+	}
 
 	const n = 1000
 	price := ton("0.001")
@@ -250,7 +280,7 @@ func TestOpenPayCommitClose(t *testing.T) {
 		t.Fatalf("deposit after top-up %s, want 3 TON", oc.DepositPayer)
 	}
 
-	if _, err := env.payee.Commit(env.ctx, terms.ID, env.payer); err != nil {
+	if _, err := env.payee.Commit(env.ctx, terms.ID, payerPeer); err != nil {
 		t.Fatal(err)
 	}
 	oc := env.onChain(terms)
@@ -273,7 +303,7 @@ func TestOpenPayCommitClose(t *testing.T) {
 		last = v
 	}
 	payerBefore := env.balance(env.payerW.Address())
-	if _, err := env.payer.Close(env.ctx, terms.ID, env.payee); err != nil {
+	if _, err := env.payer.Close(env.ctx, terms.ID, payeePeer); err != nil {
 		t.Fatal(err)
 	}
 	if oc := env.onChain(terms); oc.Status != StatusUninit {
