@@ -10,6 +10,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/tonkeeper/tongo v1.22.47
 	github.com/urfave/cli/v2 v2.27.7
+	github.com/xssnick/ton-payment-network v1.2.0
 	github.com/xssnick/tonutils-go v1.16.0
 	go.etcd.io/bbolt v1.4.3
 )
@@ -19,7 +20,10 @@ require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
 	github.com/google/go-configfs-tsm v0.2.2 // indirect
 	github.com/google/logger v1.1.1 // indirect
+	github.com/mattn/go-colorable v0.1.14 // indirect
+	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/oasisprotocol/curve25519-voi v0.0.0-20220328075252-7dd334e3daae // indirect
+	github.com/rs/zerolog v1.34.0 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/snksoft/crc v1.1.0 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
