@@ -65,7 +65,19 @@ type GPUEvidence struct {
 	TEE      string `json:"tee"` // nvidia_cc
 	Evidence []byte `json:"evidence"`
 	Certs    []Blob `json:"certs,omitempty"`
+	// CCMode is the GPU's confidential-computing mode as the attested
+	// image read it from the driver when it collected the report:
+	// GPUCCOn or GPUCCDevTools. Hopper reports do not sign it; it is
+	// believed because the CPU TEE's measured image wrote it (and refuses
+	// to attest a GPU whose CC mode is off).
+	CCMode string `json:"cc_mode,omitempty"`
 }
+
+// GPU CC modes a bundle may state.
+const (
+	GPUCCOn       = "on"
+	GPUCCDevTools = "devtools"
+)
 
 // Bundle is the evidence a worker serves. Its JSON encoding (Encode) is
 // canonical: Decode refuses any other spelling, so a bundle has exactly one

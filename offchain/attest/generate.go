@@ -136,7 +136,8 @@ func (NVIDIAGPUs) AttestGPUs(ctx context.Context, nonce [nvgpu.NonceSize]byte) (
 	}
 	out := make([]GPUEvidence, len(ev))
 	for i, e := range ev {
-		out[i] = GPUEvidence{TEE: TEENVIDIA, Evidence: e.Report, Certs: []Blob{{Name: CertGPUChain, Data: e.CertChain}}}
+		// Collect refuses GPUs with CC off or in devtools mode.
+		out[i] = GPUEvidence{TEE: TEENVIDIA, Evidence: e.Report, Certs: []Blob{{Name: CertGPUChain, Data: e.CertChain}}, CCMode: GPUCCOn}
 	}
 	return out, nil
 }

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cocoon-network/cocoon/offchain/attest/nvgpu"
 )
 
 // AllowList is where measurements and the test-mode flag come from: Root's
@@ -41,14 +44,60 @@ type Policy struct {
 	// OutOfDateConfigurationNeeded; ours: NotSupported). nil means
 	// UpToDate only. Revoked is never accepted.
 	AcceptedTCB []string
-	// RequireTCBStatus refuses evidence whose TCB status is unknown
-	// (TDX verified without collateral, SEV-SNP, NVIDIA, dev).
+	// RequireTCBStatus refuses hardware CPU TEE evidence (tdx, sevsnp)
+	// whose TCB status is unknown because no collateral came with it.
+	// GPU and dev evidence have no TCB status and are not affected.
 	RequireTCBStatus bool
+	// MinSNPTCB is the lowest SEV-SNP TCB_VERSION (bootloader, TEE, SNP,
+	// microcode SPLs, compared per component) a report may claim; below it
+	// the status is OutOfDate. 0: no minimum.
+	MinSNPTCB uint64
 	// RequireGPU refuses bundles without verified GPU evidence.
 	RequireGPU bool
+	// Models holds per-model requirements; ForModel applies them.
+	Models map[string]ModelPolicy
+	// GPUReference holds NVIDIA's reference measurements (RIM values) each
+	// GPU's measurement blocks must match where it names the index; nil:
+	// only the allow-list of whole-record hashes is checked.
+	GPUReference *nvgpu.Reference
 	// DevSigners, when not empty, are the only Ed25519 keys whose dev
 	// statements are accepted (in test mode).
 	DevSigners [][]byte
+}
+
+// ModelPolicy is what a verifier requires of the workers serving one
+// model, beyond the network-wide policy. Root stores no such flag yet
+// (docs/DESIGN-NOTES.md): clients and gateways configure it.
+type ModelPolicy struct {
+	// RequireGPU: the model must run on attested GPUs in CC mode, so the
+	// bundle must carry verified GPU evidence.
+	RequireGPU bool `json:"require_gpu,omitempty"`
+}
+
+// DefaultAcceptedTCB are the TCB statuses the default policy accepts:
+// platforms with every security patch Intel or AMD published, possibly
+// needing a software or configuration mitigation that the image applies.
+// OutOfDate, OutOfDateConfigurationNeeded, NotSupported and Revoked are
+// refused: those platforms have known, unpatched vulnerabilities.
+var DefaultAcceptedTCB = []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"}
+
+// DefaultPolicy is the policy every Cocoon verifier starts from — client
+// SDK discovery, the gateway, `cocoon attest verify --policy`, and the
+// worker and key-release service judging peers: known TCB status
+// required for TDX and SEV-SNP (so collateral must come with the
+// evidence), statuses limited to DefaultAcceptedTCB, evidence at most
+// DefaultMaxAge old. The allow-list is the caller's (Root's on chain).
+func DefaultPolicy(al AllowList) *Policy {
+	return &Policy{AllowList: al, AcceptedTCB: append([]string(nil), DefaultAcceptedTCB...), RequireTCBStatus: true}
+}
+
+// ForModel returns a copy of p with model's requirements applied.
+func (p *Policy) ForModel(model string) *Policy {
+	c := *p
+	if m, ok := p.Models[model]; ok && m.RequireGPU {
+		c.RequireGPU = true
+	}
+	return &c
 }
 
 func (p *Policy) maxAge() time.Duration {
@@ -89,15 +138,20 @@ func (s *StaticAllowList) MeasurementAllowed(_ context.Context, tee string, hash
 // TestMode implements AllowList.
 func (s *StaticAllowList) TestMode(context.Context) (bool, error) { return s.Test, nil }
 
-// PolicyFile is the JSON policy file of `cocoon attest verify --policy`.
+// PolicyFile is the JSON policy file of `cocoon attest verify --policy`
+// and of clients (`cocoon job --policy`). Omitted fields keep
+// DefaultPolicy's values.
 type PolicyFile struct {
-	TestMode          bool                `json:"test_mode"`
-	MaxAge            string              `json:"max_age,omitempty"` // Go duration, e.g. "24h"
-	AcceptedTCBStatus []string            `json:"accepted_tcb_status,omitempty"`
-	RequireTCBStatus  bool                `json:"require_tcb_status,omitempty"`
-	RequireGPU        bool                `json:"require_gpu,omitempty"`
-	Allow             map[string][]string `json:"allow"`                 // TEE type → hex image hashes
-	DevSigners        []string            `json:"dev_signers,omitempty"` // hex Ed25519 public keys
+	TestMode          bool                   `json:"test_mode"`
+	MaxAge            string                 `json:"max_age,omitempty"` // Go duration, e.g. "24h"
+	AcceptedTCBStatus []string               `json:"accepted_tcb_status,omitempty"`
+	RequireTCBStatus  *bool                  `json:"require_tcb_status,omitempty"`
+	MinSNPTCB         string                 `json:"min_snp_tcb,omitempty"` // hex TCB_VERSION
+	RequireGPU        bool                   `json:"require_gpu,omitempty"`
+	Models            map[string]ModelPolicy `json:"models,omitempty"`
+	GPUReference      *nvgpu.Reference       `json:"gpu_reference,omitempty"`
+	Allow             map[string][]string    `json:"allow"`                 // TEE type → hex image hashes
+	DevSigners        []string               `json:"dev_signers,omitempty"` // hex Ed25519 public keys
 }
 
 // ParsePolicy reads a policy file's content.
@@ -123,7 +177,21 @@ func ParsePolicy(b []byte) (*Policy, error) {
 			al.Allowed[tee] = append(al.Allowed[tee], raw)
 		}
 	}
-	p := &Policy{AllowList: al, AcceptedTCB: f.AcceptedTCBStatus, RequireTCBStatus: f.RequireTCBStatus, RequireGPU: f.RequireGPU}
+	p := DefaultPolicy(al)
+	if f.AcceptedTCBStatus != nil {
+		p.AcceptedTCB = f.AcceptedTCBStatus
+	}
+	if f.RequireTCBStatus != nil {
+		p.RequireTCBStatus = *f.RequireTCBStatus
+	}
+	if f.MinSNPTCB != "" {
+		v, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(f.MinSNPTCB), "0x"), 16, 64)
+		if err != nil {
+			return nil, fmt.Errorf("policy: min_snp_tcb %q is not a hex 64-bit TCB_VERSION", f.MinSNPTCB)
+		}
+		p.MinSNPTCB = v
+	}
+	p.RequireGPU, p.Models, p.GPUReference = f.RequireGPU, f.Models, f.GPUReference
 	if f.MaxAge != "" {
 		d, err := time.ParseDuration(f.MaxAge)
 		if err != nil || d <= 0 {

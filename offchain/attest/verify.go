@@ -35,6 +35,7 @@ const (
 	CheckGPUNonce       = "gpu_nonce"
 	CheckGPUMeasurement = "gpu_measurement_allowed"
 	CheckGPURequired    = "gpu_required"
+	CheckGPUCCMode      = "gpu_cc_mode"
 )
 
 // TCBStatusUnknown is the status of evidence whose TCB was not evaluated.
@@ -137,9 +138,19 @@ func Verify(ctx context.Context, b *Bundle, expectedKeys []Key, nonce []byte, p 
 
 // Verify is the package-level Verify with v's roots, collateral and clock.
 func (v *Verifier) Verify(ctx context.Context, b *Bundle, expectedKeys []Key, nonce []byte, p *Policy) (*Result, error) {
+	return v.VerifyWithCollateral(ctx, b, nil, expectedKeys, nonce, p)
+}
+
+// VerifyWithCollateral is Verify with the collateral the worker served
+// beside its bundle (nil: none). For TDX it replaces v.TDX's collateral
+// source for this call; for SEV-SNP it supplies AMD's CRL (and the VCEK
+// when the bundle carries none), from which the TCB status is judged. Bad
+// collateral fails check "collateral": a worker that serves any gets it
+// checked.
+func (v *Verifier) VerifyWithCollateral(ctx context.Context, b *Bundle, coll *Collateral, expectedKeys []Key, nonce []byte, p *Policy) (*Result, error) {
 	res := &Result{TEE: b.TEE, TCBStatus: TCBStatusUnknown}
 	log := &check.Log{}
-	err := v.verifyBundle(ctx, b, expectedKeys, nonce, p, res, log)
+	err := v.verifyBundle(ctx, b, coll, expectedKeys, nonce, p, res, log)
 	res.Checks = log.Results
 	v.logOutcome(res, err)
 	return res, err
@@ -181,7 +192,7 @@ func (v *Verifier) logOutcome(res *Result, err error) {
 	v.Logger.Debug("attestation verified", "tee", res.TEE, "image_hash", hex.EncodeToString(res.ImageHash), "tcb_status", res.TCBStatus, "insecure", res.Insecure)
 }
 
-func (v *Verifier) verifyBundle(ctx context.Context, b *Bundle, expectedKeys []Key, nonce []byte, p *Policy, res *Result, log *check.Log) error {
+func (v *Verifier) verifyBundle(ctx context.Context, b *Bundle, coll *Collateral, expectedKeys []Key, nonce []byte, p *Policy, res *Result, log *check.Log) error {
 	if err := b.Validate(); err != nil {
 		return log.Fail(CheckBundle, err)
 	}
@@ -201,7 +212,7 @@ func (v *Verifier) verifyBundle(ctx context.Context, b *Bundle, expectedKeys []K
 		return log.Fail(CheckAllowList, fmt.Errorf("test mode: %w", err))
 	}
 
-	pl, err := v.platform(ctx, b.TEE, b.Evidence, b.Certs, want[:], p, testMode, res, log)
+	pl, err := v.platform(ctx, b.TEE, b.Evidence, b.Certs, coll, p, testMode, res, log)
 	if err != nil {
 		return err
 	}
@@ -246,7 +257,7 @@ func (v *Verifier) verifyBundle(ctx context.Context, b *Bundle, expectedKeys []K
 	}
 	log.Pass(CheckFreshness, fmt.Sprintf("%s old", age.Round(time.Second)))
 
-	return v.verifyGPUs(ctx, b, want, p, res, log)
+	return v.verifyGPUs(ctx, b, want, p, testMode, res, log)
 }
 
 func keysContain(have, want []Key) error {
@@ -268,10 +279,13 @@ func keysContain(have, want []Key) error {
 }
 
 // platform runs the TEE-specific checks, then the policy's debug, TCB
-// status and measurement checks. wantReportData is only used to bind a
-// GPU-only bundle's nonce; nil for raw evidence.
-func (v *Verifier) platform(ctx context.Context, tee string, evidence []byte, certs []Blob, wantReportData []byte, p *Policy, testMode bool, res *Result, log *check.Log) (*platform, error) {
+// status and measurement checks. coll is the collateral served with the
+// evidence, or nil.
+func (v *Verifier) platform(ctx context.Context, tee string, evidence []byte, certs []Blob, coll *Collateral, p *Policy, testMode bool, res *Result, log *check.Log) (*platform, error) {
 	now := v.now()
+	if coll != nil && coll.TEE != tee {
+		return nil, log.Failf(tdx.CheckCollateral, "the collateral served is for %s, the evidence is %s", coll.TEE, tee)
+	}
 	var pl *platform
 	switch tee {
 	case TEETDX:
@@ -280,7 +294,15 @@ func (v *Verifier) platform(ctx context.Context, tee string, evidence []byte, ce
 			return nil, log.Fail(CheckEvidence, err)
 		}
 		log.Pass(CheckEvidence, fmt.Sprintf("TDX quote v%d", q.Version))
-		r, err := v.TDX.Verify(ctx, q, now, log)
+		tv := v.TDX
+		if coll != nil {
+			c, err := tdx.ParseCollateral(coll.TDX, tv.Roots)
+			if err != nil {
+				return nil, log.Fail(tdx.CheckCollateral, fmt.Errorf("collateral served with the evidence: %w", err))
+			}
+			tv.Collateral = fixedCollateral{c}
+		}
+		r, err := tv.Verify(ctx, q, now, log)
 		if err != nil {
 			return nil, err
 		}
@@ -299,15 +321,32 @@ func (v *Verifier) platform(ctx context.Context, tee string, evidence []byte, ce
 		log.Pass(CheckEvidence, fmt.Sprintf("SEV-SNP report v%d", rep.Proto.GetVersion()))
 		sc := sevsnp.Certs{VCEK: findBlob(certs, sevsnp.CertVCEK), VLEK: findBlob(certs, sevsnp.CertVLEK),
 			ASK: findBlob(certs, sevsnp.CertASK), ARK: findBlob(certs, sevsnp.CertARK)}
-		if _, err := v.SNP.Verify(ctx, rep, sc, now, log); err != nil {
+		if coll != nil && sc.VCEK == nil && sc.VLEK == nil {
+			sc.VCEK = coll.SNP.VCEK
+		}
+		sr, err := v.SNP.Verify(ctx, rep, sc, now, log)
+		if err != nil {
 			return nil, err
 		}
 		h := rep.ImageHash()
 		pl = &platform{imageHash: h[:], measurement: rep.Measurement(), reportData: rep.ReportData(),
 			tcbStatus: TCBStatusUnknown, debug: rep.Debug()}
+		if coll != nil {
+			status, detail, err := sevsnp.TCBStatus(sr, coll.SNP.CRL, p.MinSNPTCB, now)
+			if err != nil {
+				return nil, log.Fail(tdx.CheckCollateral, fmt.Errorf("collateral served with the evidence: %w", err))
+			}
+			log.Pass(tdx.CheckCollateral, detail)
+			pl.tcbStatus = status
+		} else {
+			log.Skip(tdx.CheckCollateral, "no AMD CRL: TCB status unknown")
+		}
 	case TEENVIDIA:
 		g, rep, err := v.verifyGPU(evidence, certs, now, log)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkGPUReference(p, rep, log); err != nil {
 			return nil, err
 		}
 		pl = &platform{imageHash: g.ImageHash, reportData: rep.RequestNonce[:], tcbStatus: TCBStatusUnknown, gpu: g}
@@ -346,8 +385,8 @@ func (v *Verifier) platform(ctx context.Context, tee string, evidence []byte, ce
 	}
 
 	switch {
-	case pl.tcbStatus == TCBStatusUnknown && p.RequireTCBStatus:
-		return nil, log.Failf(CheckTCBStatus, "TCB status is unknown and the policy requires one (supply collateral)")
+	case pl.tcbStatus == TCBStatusUnknown && p.RequireTCBStatus && (tee == TEETDX || tee == TEESEVSNP):
+		return nil, log.Failf(CheckTCBStatus, "TCB status is unknown: no %s collateral came with the evidence (%s), and the policy requires a known status to refuse out-of-date and revoked platforms", tee, collateralWhat(tee))
 	case pl.tcbStatus == TCBStatusUnknown:
 		log.Skip(CheckTCBStatus, "TCB status unknown")
 	case !p.tcbAccepted(pl.tcbStatus):
@@ -399,7 +438,7 @@ func (v *Verifier) verifyGPU(evidence []byte, certs []Blob, now time.Time, log *
 // carried with NVIDIA GPU evidence.
 const CertGPUChain = "nvidia_cert_chain"
 
-func (v *Verifier) verifyGPUs(ctx context.Context, b *Bundle, want [64]byte, p *Policy, res *Result, log *check.Log) error {
+func (v *Verifier) verifyGPUs(ctx context.Context, b *Bundle, want [64]byte, p *Policy, testMode bool, res *Result, log *check.Log) error {
 	if len(b.GPUs) == 0 {
 		if p.RequireGPU && b.TEE != TEENVIDIA {
 			return log.Failf(CheckGPURequired, "the policy requires GPU evidence and the bundle has none")
@@ -412,6 +451,23 @@ func (v *Verifier) verifyGPUs(ctx context.Context, b *Bundle, want [64]byte, p *
 		if err != nil {
 			return err
 		}
+		switch g.CCMode {
+		case GPUCCOn:
+			log.Pass(CheckGPUCCMode, fmt.Sprintf("GPU %d", i))
+		case GPUCCDevTools:
+			if !testMode {
+				return log.Failf(CheckGPUCCMode, "GPU %d is in CC devtools mode: its memory is open to debugging tools", i)
+			}
+			const w = "INSECURE: GPU in CC devtools mode, accepted in test mode only"
+			res.Insecure = true
+			res.Warnings = append(res.Warnings, w)
+			log.Pass(CheckGPUCCMode, w)
+		default:
+			return log.Failf(CheckGPUCCMode, "GPU %d evidence states CC mode %q (want %q)", i, g.CCMode, GPUCCOn)
+		}
+		if err := checkGPUReference(p, rep, log); err != nil {
+			return err
+		}
 		if !bytes.Equal(rep.RequestNonce[:], want[:nvgpu.NonceSize]) {
 			return log.Failf(CheckGPUNonce, "GPU %d answers nonce %x, not the first %d bytes of the bundle's report data", i, rep.RequestNonce, nvgpu.NonceSize)
 		}
@@ -422,4 +478,26 @@ func (v *Verifier) verifyGPUs(ctx context.Context, b *Bundle, want [64]byte, p *
 		res.GPUs = append(res.GPUs, *gr)
 	}
 	return nil
+}
+
+// fixedCollateral hands one verified collateral to a tdx.Verifier.
+type fixedCollateral struct{ c *tdx.Collateral }
+
+func (f fixedCollateral) Collateral(context.Context, string) (*tdx.Collateral, error) {
+	return f.c, nil
+}
+
+func collateralWhat(tee string) string {
+	if tee == TEESEVSNP {
+		return "AMD's CRL for the product line"
+	}
+	return "Intel's TCB info, QE identity and CRLs"
+}
+
+func checkGPUReference(p *Policy, rep *nvgpu.Report, log *check.Log) error {
+	if p.GPUReference == nil {
+		log.Skip(nvgpu.CheckReference, "the policy has no GPU reference values")
+		return nil
+	}
+	return p.GPUReference.Check(rep, log)
 }

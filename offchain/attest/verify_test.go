@@ -77,6 +77,11 @@ func TestVerifyDevBundle(t *testing.T) {
 	if strings.Join(ran, " ") != want {
 		t.Errorf("checks\n got %s\nwant %s", strings.Join(ran, " "), want)
 	}
+	// The default policy wants a known TCB status of hardware TEEs only,
+	// and a model's GPU requirement only for that model.
+	if _, err := clock(t0).Verify(context.Background(), b, nil, nil, modelPolicy(allow(true, allowed).AllowList).ForModel("any-gpu")); err != nil {
+		t.Errorf("dev bundle, default policy: %v", err)
+	}
 
 	tampered := devBundle(t, key, "cocoon-worker:1", nonce, t0)
 	tampered.Keys[1].Public = []byte("another hpke key")
@@ -99,7 +104,7 @@ func TestVerifyDevBundle(t *testing.T) {
 		{"other nonce", b, nil, []byte("another challenge"), allow(true, allowed), t0, attest.CheckNonce},
 		{"stale", b, nil, nil, allow(true, allowed), t0.Add(25 * time.Hour), attest.CheckFreshness},
 		{"from the future", b, nil, nil, allow(true, allowed), t0.Add(-time.Hour), attest.CheckFreshness},
-		{"tcb status required", b, nil, nil, &attest.Policy{AllowList: allow(true, allowed).AllowList, RequireTCBStatus: true}, t0, attest.CheckTCBStatus},
+		{"gpu required by the model", b, nil, nil, modelPolicy(allow(true, allowed).AllowList).ForModel("needs-gpu"), t0, attest.CheckGPURequired},
 		{"gpu required", b, nil, nil, &attest.Policy{AllowList: allow(true, allowed).AllowList, RequireGPU: true}, t0, attest.CheckGPURequired},
 		{"no policy", b, nil, nil, nil, t0, attest.CheckAllowList},
 	} {
@@ -220,10 +225,38 @@ func TestVerifySyntheticTDXBundle(t *testing.T) {
 		if res.TCBStatus != "UpToDate" || res.Insecure || string(res.Measurement) != string(q.Body.MRTD[:]) {
 			t.Errorf("result %+v", res)
 		}
-		// The real GPU report cannot answer this bundle's nonce.
-		b.GPUs = []attest.GPUEvidence{{TEE: attest.TEENVIDIA, Evidence: readFile(t, "nvidia/report.bin"),
-			Certs: []attest.Blob{{Name: attest.CertGPUChain, Data: readFile(t, "nvidia/cert_chain.pem")}}}}
-		res, err = v.Verify(context.Background(), b, nil, nil, allow(false, map[string][][]byte{attest.TEETDX: {ih[:]}}))
+		// The real GPU report passes every GPU check before the binding,
+		// and cannot answer this bundle's nonce.
+		gpuReport := readFile(t, "nvidia/report.bin")
+		rep, _ := nvgpu.ParseReport(gpuReport)
+		gpu := func(mode string) []attest.GPUEvidence {
+			return []attest.GPUEvidence{{TEE: attest.TEENVIDIA, Evidence: gpuReport, CCMode: mode,
+				Certs: []attest.Blob{{Name: attest.CertGPUChain, Data: readFile(t, "nvidia/cert_chain.pem")}}}}
+		}
+		pol := allow(false, map[string][][]byte{attest.TEETDX: {ih[:]}})
+		matching := &nvgpu.Reference{Name: "545.00", Measurements: map[int][]nvgpu.Hex{2: {nvgpu.Hex(rep.Blocks[1].Value)}}}
+		other := &nvgpu.Reference{Name: "another driver", Measurements: map[int][]nvgpu.Hex{2: {make(nvgpu.Hex, 48)}}}
+		for _, g := range []struct {
+			name string
+			mode string
+			ref  *nvgpu.Reference
+			want string
+		}{
+			{"CC mode not stated", "", nil, attest.CheckGPUCCMode},
+			{"devtools mode outside test mode", attest.GPUCCDevTools, nil, attest.CheckGPUCCMode},
+			{"measurements unlike the RIM's", attest.GPUCCOn, other, nvgpu.CheckReference},
+			{"measurements match the RIM's", attest.GPUCCOn, matching, attest.CheckGPUNonce},
+			{"no reference values", attest.GPUCCOn, nil, attest.CheckGPUNonce},
+		} {
+			b.GPUs = gpu(g.mode)
+			p := *pol
+			p.GPUReference = g.ref
+			if _, err := v.Verify(context.Background(), b, nil, nil, &p); check.Name(err) != g.want {
+				t.Errorf("GPU evidence, %s: %v, want check %s", g.name, err, g.want)
+			}
+		}
+		b.GPUs = gpu(attest.GPUCCOn)
+		res, err = v.Verify(context.Background(), b, nil, nil, pol)
 		if check.Name(err) != attest.CheckGPUNonce {
 			t.Errorf("GPU evidence: %v", err)
 		}
@@ -289,4 +322,11 @@ func TestDetect(t *testing.T) {
 			t.Errorf("Detect = %q, %v; want %q", got, err, c.want)
 		}
 	}
+}
+
+// modelPolicy is the default policy with one model that needs GPUs.
+func modelPolicy(al attest.AllowList) *attest.Policy {
+	p := attest.DefaultPolicy(al)
+	p.Models = map[string]attest.ModelPolicy{"needs-gpu": {RequireGPU: true}}
+	return p
 }

@@ -14,7 +14,13 @@ import (
 // when CC is off or in devtools mode, since such a GPU's memory is open to
 // the host.
 func Collect(ctx context.Context, nonce [NonceSize]byte) (CCState, []Evidence, error) {
-	lib := nvml.New()
+	return CollectFrom(ctx, nvml.New(), nonce)
+}
+
+// CollectFrom is Collect through lib (the driver's NVML, or a test's). Each
+// report must parse and answer nonce: a driver that returned a report for
+// another request would otherwise bind nothing.
+func CollectFrom(ctx context.Context, lib nvml.Interface, nonce [NonceSize]byte) (CCState, []Evidence, error) {
 	if ret := lib.Init(); ret != nvml.SUCCESS {
 		if ret == nvml.ERROR_LIBRARY_NOT_FOUND || ret == nvml.ERROR_DRIVER_NOT_LOADED {
 			return CCState{}, nil, ErrNoDriver
@@ -63,11 +69,19 @@ func Collect(ctx context.Context, nonce [NonceSize]byte) (CCState, []Evidence, e
 		if int(rep.AttestationReportSize) > len(rep.AttestationReport) || int(certs.AttestationCertChainSize) > len(certs.AttestationCertChain) {
 			return state, nil, fmt.Errorf("GPU %d: NVML returned sizes larger than its buffers", i)
 		}
-		out = append(out, Evidence{
+		ev := Evidence{
 			UUID:      uuid,
 			Report:    append([]byte(nil), rep.AttestationReport[:rep.AttestationReportSize]...),
 			CertChain: append([]byte(nil), certs.AttestationCertChain[:certs.AttestationCertChainSize]...),
-		})
+		}
+		parsed, err := ParseReport(ev.Report)
+		if err != nil {
+			return state, nil, fmt.Errorf("GPU %d attestation report: %w", i, err)
+		}
+		if parsed.RequestNonce != nonce {
+			return state, nil, fmt.Errorf("GPU %d answered nonce %x, not the %x asked for", i, parsed.RequestNonce, nonce)
+		}
+		out = append(out, ev)
 	}
 	if len(out) == 0 {
 		return state, nil, errors.New("no GPUs")

@@ -49,6 +49,9 @@ type Result struct {
 	Report *Report
 	Signer string
 	Cert   *x509.Certificate
+	// Root is the trusted AMD root set the endorsement certificate chained
+	// to: its ARK signs the product line's CRL.
+	Root *trust.AMDRootCerts
 }
 
 // DefaultRoots returns the AMD roots embedded in go-sev-guest, for VCEK
@@ -110,7 +113,7 @@ func (v *Verifier) Verify(ctx context.Context, rep *Report, certs Certs, now tim
 	if err != nil {
 		return nil, log.Fail(CheckCertChain, fmt.Errorf("%s certificate: %w", signer, err))
 	}
-	line, err := chainToAMD(cert, key, roots, now)
+	line, root, err := chainToAMD(cert, key, roots, now)
 	if err != nil {
 		return nil, log.Fail(CheckCertChain, err)
 	}
@@ -146,12 +149,12 @@ func (v *Verifier) Verify(ctx context.Context, rep *Report, certs Certs, now tim
 		return nil, log.Fail(CheckTCB, err)
 	}
 	log.Pass(CheckTCB, fmt.Sprintf("reported TCB %#016x", rep.Proto.GetReportedTcb()))
-	return &Result{Report: rep, Signer: signer, Cert: cert}, nil
+	return &Result{Report: rep, Signer: signer, Cert: cert, Root: root}, nil
 }
 
 // chainToAMD verifies cert to any trusted ARK through its ASK (VCEK) or
-// ASVK (VLEK) and returns the product line.
-func chainToAMD(cert *x509.Certificate, key abi.ReportSigner, roots map[string][]*trust.AMDRootCerts, now time.Time) (string, error) {
+// ASVK (VLEK) and returns the product line and the roots it chained to.
+func chainToAMD(cert *x509.Certificate, key abi.ReportSigner, roots map[string][]*trust.AMDRootCerts, now time.Time) (string, *trust.AMDRootCerts, error) {
 	var lastErr error
 	for line, rs := range roots {
 		for _, r := range rs {
@@ -163,11 +166,11 @@ func chainToAMD(cert *x509.Certificate, key abi.ReportSigner, roots map[string][
 				lastErr = err
 				continue
 			}
-			return line, nil
+			return line, r, nil
 		}
 	}
 	if lastErr == nil {
 		lastErr = fmt.Errorf("no trusted AMD root for %v certificates", key)
 	}
-	return "", fmt.Errorf("%v certificate does not chain to a trusted AMD root: %w", key, lastErr)
+	return "", nil, fmt.Errorf("%v certificate does not chain to a trusted AMD root: %w", key, lastErr)
 }

@@ -40,11 +40,17 @@ const (
 )
 
 // CollateralFiles holds the raw collateral as Intel PCS serves it.
+// Its JSON form (field names as the file names of the collateral
+// directory, byte strings in base64) is how a worker serves it beside its
+// evidence (attest.Collateral).
 type CollateralFiles struct {
-	TCBInfo, TCBInfoChain       []byte
-	QEIdentity, QEIdentityChain []byte
-	PCKCRL, PCKCRLChain         []byte // optional
-	RootCACRL                   []byte // optional
+	TCBInfo         []byte `json:"tcb_info"`
+	TCBInfoChain    []byte `json:"tcb_info_issuer_chain"`
+	QEIdentity      []byte `json:"qe_identity"`
+	QEIdentityChain []byte `json:"qe_identity_issuer_chain"`
+	PCKCRL          []byte `json:"pck_crl,omitempty"`              // optional
+	PCKCRLChain     []byte `json:"pck_crl_issuer_chain,omitempty"` // with PCKCRL
+	RootCACRL       []byte `json:"root_ca_crl,omitempty"`          // optional
 }
 
 // Collateral is TCB info, QE identity and optional CRLs whose signatures

@@ -131,8 +131,14 @@ func TestAttestVerifyTDX(t *testing.T) {
 		t.Fatalf("collateral, permissive policy: exit %d %+v\n%s", code, v, out)
 	}
 
+	// A policy file starts from the default policy, which wants a known
+	// TCB status: without collateral the quote is refused for that.
 	other := filepath.Join(dir, "other.json")
 	_ = os.WriteFile(other, []byte(`{"allow":{"tdx":["`+strings.Repeat("00", 32)+`"]}}`), 0o644)
+	if v, code, out = verifyOut(t, quote, "--at", at, "--policy", other); code != 1 || !strings.Contains(out, "check tcb_status failed") || !strings.Contains(out, "no tdx collateral") {
+		t.Errorf("no collateral, default policy: exit %d %+v\n%s", code, v, out)
+	}
+	_ = os.WriteFile(other, []byte(`{"require_tcb_status":false,"allow":{"tdx":["`+strings.Repeat("00", 32)+`"]}}`), 0o644)
 	if v, code, _ = verifyOut(t, quote, "--at", at, "--policy", other, "--json"); code != 1 || v.FailedCheck != "measurement_allowed" {
 		t.Errorf("not allowed: exit %d %+v", code, v)
 	}
@@ -160,6 +166,10 @@ func TestAttestVerifySNP(t *testing.T) {
 	}
 	policy := filepath.Join(t.TempDir(), "p.json")
 	_ = os.WriteFile(policy, []byte(`{"test_mode":true,"allow":{"sevsnp":["`+strings.Repeat("00", 32)+`"]}}`), 0o644)
+	if v, code, _ := verifyOut(t, report, "--vcek", vcek, "--at", at, "--policy", policy, "--json"); code != 1 || v.FailedCheck != "tcb_status" {
+		t.Errorf("no AMD CRL, default policy: exit %d %+v", code, v)
+	}
+	_ = os.WriteFile(policy, []byte(`{"test_mode":true,"require_tcb_status":false,"allow":{"sevsnp":["`+strings.Repeat("00", 32)+`"]}}`), 0o644)
 	if v, code, _ := verifyOut(t, report, "--vcek", vcek, "--at", at, "--policy", policy, "--json"); code != 1 || v.FailedCheck != "measurement_allowed" || !v.Insecure {
 		t.Errorf("test mode: exit %d %+v", code, v)
 	}

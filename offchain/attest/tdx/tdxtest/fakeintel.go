@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/attest/tdx"
 )
 
@@ -323,4 +324,30 @@ func (f *Intel) Verifier(tdxSVN [16]byte) *tdx.Verifier {
 	from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	files := f.Collateral([]Level{{SGX: f.CPUSVN, TDX: tdxSVN, PCESVN: f.PCESVN, Status: "UpToDate"}}, "UpToDate", from, from.AddDate(1, 0, 0))
 	return &tdx.Verifier{Roots: f.Roots(), Collateral: Source{f.MustCollateral(files)}}
+}
+
+// Bundle is a TDX bundle whose quote, signed by this PKI for a platform at
+// TEE TCB SVN svn, vouches for keys and nonce at time at.
+func (f *Intel) Bundle(keys []attest.Key, nonce []byte, at time.Time, svn [16]byte) *attest.Bundle {
+	f.t.Helper()
+	keys = attest.SortKeys(keys)
+	rd, err := attest.ReportData(keys, nonce, at.Unix())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	b := &attest.Bundle{Version: attest.BundleVersion, TEE: attest.TEETDX, Evidence: f.Quote(4, BodyTD10, svn, rd, false),
+		Keys: keys, Nonce: nonce, CreatedAt: at.Unix()}
+	if err := b.Validate(); err != nil {
+		f.t.Fatal(err)
+	}
+	return b
+}
+
+// ServedCollateral is the collateral a worker on this platform (TEE TCB
+// SVN svn) would serve: one TCB level the platform reaches, with status,
+// CRLs, valid from..from+1 year.
+func (f *Intel) ServedCollateral(status string, svn [16]byte, from time.Time) *attest.Collateral {
+	files := f.Collateral([]Level{{SGX: f.CPUSVN, TDX: svn, PCESVN: f.PCESVN, Status: status}}, "UpToDate", from, from.AddDate(1, 0, 0))
+	f.CRLs(files, from.AddDate(1, 0, 0))
+	return &attest.Collateral{Version: attest.CollateralVersion, TEE: attest.TEETDX, FetchedAt: from.Unix(), TDX: files}
 }
