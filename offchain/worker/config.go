@@ -40,6 +40,7 @@ type Config struct {
 
 	Engine EngineConfig  `toml:"engine"`
 	Models []ModelConfig `toml:"models"`
+	Online OnlineConfig  `toml:"online"`
 
 	dir string
 }
@@ -131,6 +132,7 @@ func (c *Config) applyDefaults() {
 	if c.Engine.Kind == "" {
 		c.Engine.Kind = "reference"
 	}
+	c.Online.applyDefaults(c.MaxConcurrent)
 	for i := range c.Models {
 		if c.Models[i].EngineModel == "" {
 			c.Models[i].EngineModel = c.Models[i].Name
@@ -165,6 +167,9 @@ func (c *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("engine.kind: %q (want reference or openai)", c.Engine.Kind)
+	}
+	if err := c.Online.validate(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for i, m := range c.Models {

@@ -47,6 +47,8 @@ type Daemon struct {
 	running map[string]bool          // jobs with a goroutine
 	posted  map[string]chan struct{} // wakes a job waiting for its request
 	gpu     string                   // GPU discovery summary for /healthz
+
+	online *online // the OpenAI-compatible endpoint for gateways (online.go)
 }
 
 // Options are the parts of a daemon that are not in its config file.
@@ -56,6 +58,8 @@ type Options struct {
 	Logger  *slog.Logger
 	// GPU is the GPU discovery summary shown by /healthz.
 	GPU string
+	// Vouchers verifies online payers' vouchers; nil means IOUVerifier.
+	Vouchers VoucherVerifier
 }
 
 // New prepares a daemon; Run starts it.
@@ -85,6 +89,9 @@ func New(cfg *Config, id *Identity, opts Options) (*Daemon, error) {
 	}
 	for _, m := range cfg.Models {
 		d.models[bindings.ModelID(m.Name)] = m
+	}
+	if d.online, err = newOnline(d, opts.Vouchers); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

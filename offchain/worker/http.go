@@ -35,6 +35,7 @@ func (d *Daemon) Handler() http.Handler {
 	})
 	mux.HandleFunc("POST /v1/jobs/{job}/request", d.postRequest)
 	mux.HandleFunc("GET /v1/jobs/{job}/result", d.getResult)
+	d.online.register(mux)
 	return mux
 }
 

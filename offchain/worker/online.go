@@ -1,0 +1,629 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
+)
+
+// MaxOnlineBody bounds a posted chat completions request.
+const MaxOnlineBody = 4 << 20
+
+// online serves OpenAI-compatible chat completions to paying gateways:
+//
+//	POST /v1/chat/completions  stream and non-stream, paid by voucher
+//	GET  /v1/capacity          the signed capacity report
+//	POST /v1/vouchers          a voucher on its own (Cocoon-Payer, Cocoon-Voucher)
+//
+// Prompts and answers pass through here in clear inside the enclave; they
+// are never logged, stored or put into an error.
+type online struct {
+	d        *Daemon
+	cfg      OnlineConfig
+	vouchers VoucherVerifier
+	ledger   *Ledger
+	prices   map[string]CapacityPrice
+	price    map[string]bindings.ModelPrice // by public model name
+
+	slots chan struct{}
+
+	mu      sync.Mutex
+	queued  int
+	ttft    float64 // EWMA, milliseconds
+	tokens  []tokenEvent
+	seq     uint64
+	created time.Time
+}
+
+type tokenEvent struct {
+	at time.Time
+	n  int
+}
+
+// rateWindow is how far back tokens per second looks.
+const rateWindow = 10 * time.Second
+
+func newOnline(d *Daemon, v VoucherVerifier) (*online, error) {
+	cfg := d.cfg.Online
+	if cfg.MaxConcurrent == 0 { // a Config built in code, not loaded
+		cfg.applyDefaults(d.cfg.MaxConcurrent)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	credit, _ := cfg.creditNano()
+	if v == nil {
+		v = &IOUVerifier{Worker: d.self}
+	}
+	o := &online{
+		d: d, cfg: cfg, vouchers: v, ledger: NewLedger(credit),
+		prices: map[string]CapacityPrice{}, price: map[string]bindings.ModelPrice{},
+		slots: make(chan struct{}, cfg.MaxConcurrent), created: time.Now(),
+	}
+	for _, m := range d.cfg.Models {
+		in, err := tonamount.Parse(m.PriceIn)
+		if err != nil {
+			return nil, fmt.Errorf("models %s price_in: %w", m.Name, err)
+		}
+		out, err := tonamount.Parse(m.PriceOut)
+		if err != nil {
+			return nil, fmt.Errorf("models %s price_out: %w", m.Name, err)
+		}
+		o.price[m.Name] = bindings.ModelPrice{PriceIn: in, PriceOut: out}
+		o.prices[m.Name] = CapacityPrice{In: in.String(), Out: out.String()}
+	}
+	d.metrics.mu.Lock()
+	d.metrics.help["cocoon_worker_online_requests_total"] = "Online (gateway) requests, by outcome."
+	d.metrics.help["cocoon_worker_online_charged_nanoton_total"] = "Usage charged to online payers, in nanoton."
+	d.metrics.help["cocoon_worker_online_paid_nanoton"] = "Highest voucher amount verified, all payers together, in nanoton."
+	d.metrics.mu.Unlock()
+	return o, nil
+}
+
+func (o *online) register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/chat/completions", o.chat)
+	mux.HandleFunc("GET /v1/capacity", o.capacity)
+	mux.HandleFunc("POST /v1/vouchers", o.voucher)
+}
+
+// Ledger is the online payers' account book.
+func (d *Daemon) Ledger() *Ledger { return d.online.ledger }
+
+// apiError writes an OpenAI error object.
+func apiError(w http.ResponseWriter, status int, typ, code, format string, a ...any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
+		"message": fmt.Sprintf(format, a...), "type": typ, "param": nil, "code": code,
+	}})
+}
+
+// Report builds and signs the current capacity report.
+func (o *online) Report() (*SignedCapacity, error) {
+	o.mu.Lock()
+	o.seq++
+	now := time.Now()
+	o.trim(now)
+	n := 0
+	for _, e := range o.tokens {
+		n += e.n
+	}
+	window := min(rateWindow, now.Sub(o.created))
+	rate := 0.0
+	if window > 0 {
+		rate = float64(n) / window.Seconds()
+	}
+	c := &Capacity{
+		V: 1, Worker: o.d.self.StringRaw(),
+		Slots: cap(o.slots), Free: cap(o.slots) - len(o.slots), Queue: o.queued,
+		TokensPerSecond: rate, TTFTMillis: o.ttft, Prices: o.prices,
+		Seq: o.seq, Time: now.UnixMilli(),
+	}
+	o.mu.Unlock()
+	return SignCapacity(o.d.id.SignKey, c)
+}
+
+func (o *online) trim(now time.Time) {
+	i := 0
+	for i < len(o.tokens) && now.Sub(o.tokens[i].at) > rateWindow {
+		i++
+	}
+	o.tokens = o.tokens[i:]
+}
+
+func (o *online) setCapacityHeader(w http.ResponseWriter) {
+	if rep, err := o.Report(); err == nil {
+		w.Header().Set(HeaderCapacity, rep.Header())
+	}
+}
+
+func (o *online) capacity(w http.ResponseWriter, _ *http.Request) {
+	rep, err := o.Report()
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, "server_error", "capacity", "signing the capacity report: %v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(rep)
+}
+
+// payer reads the payer and, when present, its voucher. It returns false
+// after writing an error.
+func (o *online) payer(w http.ResponseWriter, r *http.Request) (string, bool) {
+	payer := r.Header.Get(HeaderPayer)
+	if payer == "" || len(payer) > 256 {
+		apiError(w, http.StatusPaymentRequired, "invalid_request_error", "payer_required",
+			"online requests are paid: send the %s header (and vouchers in %s)", HeaderPayer, HeaderVoucher)
+		return "", false
+	}
+	if h := r.Header.Get(HeaderVoucher); h != "" {
+		raw, err := DecodeVoucher(h)
+		if err != nil {
+			apiError(w, http.StatusBadRequest, "invalid_request_error", "bad_voucher", "%s: %v", HeaderVoucher, err)
+			return "", false
+		}
+		amount, err := o.vouchers.Verify(r.Context(), payer, raw)
+		if err != nil {
+			apiError(w, http.StatusPaymentRequired, "invalid_request_error", "bad_voucher", "voucher refused: %v", err)
+			return "", false
+		}
+		o.ledger.Paid(payer, amount)
+		o.d.metrics.Set("cocoon_worker_online_paid_nanoton", float64(amount.Int64()))
+	}
+	return payer, true
+}
+
+func (o *online) voucher(w http.ResponseWriter, r *http.Request) {
+	payer, ok := o.payer(w, r)
+	if !ok {
+		return
+	}
+	charged, paid := o.ledger.Balance(payer)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{"charged": charged.String(), "paid": paid.String(), "scheme": o.vouchers.Scheme()})
+}
+
+// chatRequest is the part of an OpenAI chat completions request the worker
+// reads; unknown fields are ignored, as OpenAI's servers do.
+type chatRequest struct {
+	Model               string        `json:"model"`
+	Messages            []chatMessage `json:"messages"`
+	MaxTokens           *int          `json:"max_tokens"`
+	MaxCompletionTokens *int          `json:"max_completion_tokens"`
+	Temperature         *float64      `json:"temperature"`
+	TopP                *float64      `json:"top_p"`
+	Seed                *int64        `json:"seed"`
+	Stream              bool          `json:"stream"`
+}
+
+type chatMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+// text reads a message's content: a string, or an array of parts of which
+// the "text" ones are joined.
+func (m chatMessage) text() (string, error) {
+	if len(m.Content) == 0 || string(m.Content) == "null" {
+		return "", nil
+	}
+	var s string
+	if json.Unmarshal(m.Content, &s) == nil {
+		return s, nil
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(m.Content, &parts); err != nil {
+		return "", errors.New("content must be a string or an array of text parts")
+	}
+	var b strings.Builder
+	for _, p := range parts {
+		if p.Type != "text" {
+			return "", fmt.Errorf("content part of type %q is not supported (text only)", p.Type)
+		}
+		b.WriteString(p.Text)
+	}
+	return b.String(), nil
+}
+
+// InputBound is the most input tokens a request can be charged for: no
+// tokeniser makes more tokens than bytes, plus a chat template's few
+// tokens per message. Gateways apply the same bound to receipts.
+func InputBound(contentBytes, messages int) uint32 {
+	return uint32(min(contentBytes+8*messages+16, 1<<31))
+}
+
+// parsedChat is a validated request.
+type parsedChat struct {
+	req       inference.Request
+	model     ModelConfig
+	maxTokens uint32
+	inBound   uint32
+	stream    bool
+}
+
+func (o *online) parse(w http.ResponseWriter, r *http.Request) (*parsedChat, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxOnlineBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			apiError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "request body over %d bytes", MaxOnlineBody)
+			return nil, false
+		}
+		apiError(w, http.StatusBadRequest, "invalid_request_error", "bad_body", "reading the request body: %v", err)
+		return nil, false
+	}
+	var cr chatRequest
+	if err := json.Unmarshal(body, &cr); err != nil {
+		apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "the body is not a chat completions request: %v", err)
+		return nil, false
+	}
+	m, ok := o.d.models[bindings.ModelID(cr.Model)]
+	if !ok || cr.Model == "" {
+		apiError(w, http.StatusNotFound, "invalid_request_error", "model_not_found", "this worker does not serve model %q", clipName(cr.Model))
+		return nil, false
+	}
+	if len(cr.Messages) == 0 {
+		apiError(w, http.StatusBadRequest, "invalid_request_error", "missing_messages", "messages: at least one message is required")
+		return nil, false
+	}
+	msgs := make([]inference.Message, len(cr.Messages))
+	size := 0
+	for i, cm := range cr.Messages {
+		t, err := cm.text()
+		if err != nil {
+			apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid_content", "messages[%d]: %v", i, err)
+			return nil, false
+		}
+		msgs[i] = inference.Message{Role: cm.Role, Content: t}
+		size += len(t)
+	}
+	maxTokens := o.cfg.DefaultMaxTokens
+	for _, v := range []*int{cr.MaxTokens, cr.MaxCompletionTokens} {
+		if v != nil {
+			maxTokens = *v
+		}
+	}
+	if maxTokens < 1 || maxTokens > o.cfg.MaxTokens {
+		apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid_max_tokens", "max_tokens %d: must be within [1, %d]", maxTokens, o.cfg.MaxTokens)
+		return nil, false
+	}
+	req := inference.Request{Model: m.EngineModel, Messages: msgs, MaxTokens: maxTokens, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed}
+	if err := req.Validate(); err != nil {
+		apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid_request", "%v", err)
+		return nil, false
+	}
+	return &parsedChat{req: req, model: m, maxTokens: uint32(maxTokens), inBound: InputBound(size, len(msgs)), stream: cr.Stream}, true
+}
+
+func clipName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// acquire takes a slot, waiting in the queue when all are busy; false
+// means the queue is full (or the request was cancelled).
+func (o *online) acquire(ctx context.Context) bool {
+	select {
+	case o.slots <- struct{}{}:
+		return true
+	default:
+	}
+	o.mu.Lock()
+	if o.queued >= o.cfg.Queue {
+		o.mu.Unlock()
+		return false
+	}
+	o.queued++
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		o.queued--
+		o.mu.Unlock()
+	}()
+	select {
+	case o.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (o *online) release() { <-o.slots }
+
+func (o *online) observe(ttft time.Duration, tokens int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ms := float64(ttft) / float64(time.Millisecond)
+	if o.ttft == 0 {
+		o.ttft = ms
+	} else {
+		o.ttft = 0.8*o.ttft + 0.2*ms
+	}
+	now := time.Now()
+	o.trim(now)
+	o.tokens = append(o.tokens, tokenEvent{at: now, n: tokens})
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "req-" + hex.EncodeToString(b[:])
+}
+
+// chat is POST /v1/chat/completions.
+func (o *online) chat(w http.ResponseWriter, r *http.Request) {
+	payer, ok := o.payer(w, r)
+	if !ok {
+		o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "payment_refused")
+		return
+	}
+	pc, ok := o.parse(w, r)
+	if !ok {
+		o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "bad_request")
+		return
+	}
+	price := o.price[pc.model.Name]
+	maxCost := bindings.Charge(price.PriceIn, price.PriceOut, pc.inBound, pc.maxTokens)
+	if err := o.ledger.Reserve(payer, maxCost); err != nil {
+		charged, paid := o.ledger.Balance(payer)
+		o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "insufficient_credit")
+		apiError(w, http.StatusPaymentRequired, "insufficient_quota", "insufficient_credit",
+			"%v: charged %s, paid %s, this request may cost %s, credit %s (nanoton)", err, charged, paid, maxCost, o.ledger.Credit)
+		return
+	}
+	settled := false
+	defer func() {
+		if !settled {
+			o.ledger.Release(payer, maxCost)
+		}
+	}()
+	if !o.acquire(r.Context()) {
+		o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "busy")
+		o.setCapacityHeader(w)
+		w.Header().Set("Retry-After", "1")
+		apiError(w, http.StatusTooManyRequests, "rate_limit_error", "worker_busy", "all %d slots busy and %d requests queued", cap(o.slots), o.cfg.Queue)
+		return
+	}
+	defer o.release()
+	reqID := r.Header.Get(HeaderRequestID)
+	if reqID == "" || len(reqID) > 128 {
+		reqID = newRequestID()
+	}
+	start := time.Now()
+	s, err := o.d.engine.Chat(r.Context(), pc.req)
+	if err != nil {
+		o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "engine_failed")
+		o.setCapacityHeader(w)
+		apiError(w, http.StatusServiceUnavailable, "server_error", "engine_unavailable", "the inference engine failed before answering")
+		o.d.log.Warn("online request: engine failed", "error", err)
+		return
+	}
+	defer s.Close()
+	var (
+		signed  *SignedUsage
+		signErr error
+	)
+	// sign charges the payer and signs the receipt, once per request.
+	sign := func(res inference.Result, deltas int) (*SignedUsage, error) {
+		if settled {
+			return signed, signErr
+		}
+		in, out := uint32(0), uint32(deltas)
+		if res.Usage != nil {
+			in, out = uint32(max(res.Usage.InputTokens, 0)), uint32(max(res.Usage.OutputTokens, 0))
+		}
+		// The worker never claims more than the request allowed.
+		in, out = min(in, pc.inBound), min(out, pc.maxTokens)
+		cost := bindings.Charge(price.PriceIn, price.PriceOut, in, out)
+		total := o.ledger.Charge(payer, maxCost, cost)
+		settled = true
+		o.d.metrics.Add("cocoon_worker_online_charged_nanoton_total", float64(cost.Int64()))
+		o.d.metrics.Add("cocoon_worker_tokens_total", float64(in), "direction", "input")
+		o.d.metrics.Add("cocoon_worker_tokens_total", float64(out), "direction", "output")
+		signed, signErr = SignUsage(o.d.id.SignKey, &Usage{
+			V: 1, Worker: o.d.self.StringRaw(), Payer: payer, RequestID: reqID, Model: pc.model.Name,
+			InputTokens: in, OutputTokens: out, MaxTokens: pc.maxTokens,
+			Cost: cost.String(), Total: total.String(), Time: time.Now().Unix(),
+		})
+		return signed, signErr
+	}
+	o.setCapacityHeader(w)
+	w.Header().Set(HeaderRequestID, reqID)
+	cw := &completionWriter{id: "chatcmpl-" + reqID, model: pc.model.Name, created: start.Unix()}
+	if pc.stream {
+		o.stream(w, r, s, cw, start, sign)
+		return
+	}
+	var text strings.Builder
+	deltas := 0
+	var ttft time.Duration
+	for {
+		d, err := s.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			res := s.Result()
+			u, _ := sign(res, deltas)
+			o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "engine_failed")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadGateway)
+			_ = json.NewEncoder(w).Encode(map[string]any{
+				"error":  map[string]any{"message": "the inference engine failed mid-answer", "type": "server_error", "param": nil, "code": "engine_failed"},
+				"cocoon": CocoonExtension{Usage: u},
+			})
+			return
+		}
+		if deltas == 0 {
+			ttft = time.Since(start)
+		}
+		deltas++
+		text.WriteString(d)
+	}
+	res := s.Result()
+	u, err := sign(res, deltas)
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, "server_error", "receipt", "signing the usage receipt: %v", err)
+		return
+	}
+	o.observe(ttft, deltas)
+	o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "completed")
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(cw.completion(text.String(), res, u))
+}
+
+// stream writes the answer as server-sent events, OpenAI's way: a role
+// chunk, content chunks, a finish chunk, the usage chunk (carrying the
+// signed receipt), and [DONE]. A failure after the headers went out ends
+// the stream with an error event.
+func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stream, cw *completionWriter,
+	start time.Time, sign func(inference.Result, int) (*SignedUsage, error)) {
+	fl, _ := w.(http.Flusher)
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	buf := make([]byte, 0, 512)
+	emit := func(v any) error {
+		buf = append(buf[:0], "data: "...)
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		buf = append(buf, b...)
+		buf = append(buf, "\n\n"...)
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+		if fl != nil {
+			fl.Flush()
+		}
+		return nil
+	}
+	deltas := 0
+	var ttft time.Duration
+	fail := func(code, msg string) {
+		u, _ := sign(s.Result(), deltas)
+		o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", code)
+		_ = emit(map[string]any{
+			"error":  map[string]any{"message": msg, "type": "server_error", "param": nil, "code": code},
+			"cocoon": CocoonExtension{Usage: u},
+		})
+	}
+	for {
+		d, err := s.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if r.Context().Err() != nil {
+				_, _ = sign(s.Result(), deltas) // charge what was produced; the payer is gone
+				o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "cancelled")
+				return
+			}
+			fail("engine_failed", "the inference engine failed mid-answer")
+			return
+		}
+		if deltas == 0 {
+			ttft = time.Since(start)
+		}
+		deltas++
+		if err := emit(cw.chunk(d, deltas == 1, nil)); err != nil {
+			_, _ = sign(s.Result(), deltas) // the payer hung up: charge what was produced
+			o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "cancelled")
+			return
+		}
+		_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
+	}
+	res := s.Result()
+	finish := string(res.FinishReason)
+	if finish == "" {
+		finish = string(inference.FinishStop)
+	}
+	if err := emit(cw.chunk("", deltas == 0, &finish)); err != nil {
+		return
+	}
+	u, err := sign(res, deltas)
+	if err != nil {
+		fail("receipt", "signing the usage receipt failed")
+		return
+	}
+	o.observe(ttft, deltas)
+	o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "completed")
+	_ = emit(cw.usageChunk(res, u))
+	_, _ = io.WriteString(w, "data: [DONE]\n\n")
+	if fl != nil {
+		fl.Flush()
+	}
+}
+
+// completionWriter builds the OpenAI objects of one answer.
+type completionWriter struct {
+	id, model string
+	created   int64
+}
+
+type wireUsage struct {
+	PromptTokens     uint32 `json:"prompt_tokens"`
+	CompletionTokens uint32 `json:"completion_tokens"`
+	TotalTokens      uint32 `json:"total_tokens"`
+}
+
+func usageOf(u *SignedUsage) wireUsage {
+	var us Usage
+	_ = json.Unmarshal(u.Receipt, &us)
+	return wireUsage{PromptTokens: us.InputTokens, CompletionTokens: us.OutputTokens, TotalTokens: us.InputTokens + us.OutputTokens}
+}
+
+func (c *completionWriter) chunk(content string, first bool, finish *string) map[string]any {
+	delta := map[string]any{}
+	if first {
+		delta["role"] = "assistant"
+	}
+	if content != "" || (first && finish == nil) {
+		delta["content"] = content
+	}
+	return map[string]any{
+		"id": c.id, "object": "chat.completion.chunk", "created": c.created, "model": c.model,
+		"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}},
+	}
+}
+
+func (c *completionWriter) usageChunk(_ inference.Result, u *SignedUsage) map[string]any {
+	return map[string]any{
+		"id": c.id, "object": "chat.completion.chunk", "created": c.created, "model": c.model,
+		"choices": []any{}, "usage": usageOf(u), "cocoon": CocoonExtension{Usage: u},
+	}
+}
+
+func (c *completionWriter) completion(text string, res inference.Result, u *SignedUsage) map[string]any {
+	finish := string(res.FinishReason)
+	if finish == "" {
+		finish = string(inference.FinishStop)
+	}
+	return map[string]any{
+		"id": c.id, "object": "chat.completion", "created": c.created, "model": c.model,
+		"choices": []any{map[string]any{
+			"index": 0, "message": map[string]any{"role": "assistant", "content": text}, "finish_reason": finish,
+		}},
+		"usage":  usageOf(u),
+		"cocoon": CocoonExtension{Usage: u},
+	}
+}

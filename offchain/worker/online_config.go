@@ -1,0 +1,69 @@
+package worker
+
+import (
+	"fmt"
+	"math/big"
+
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
+)
+
+// OnlineConfig is the [online] section: the OpenAI-compatible endpoint that
+// gateways call with payment vouchers (docs/GATEWAY.md).
+type OnlineConfig struct {
+	// Credit is how much (TON) a payer may owe beyond its vouchers,
+	// counting running requests at their maximum cost: the worker's
+	// exposure to one payer. Default 0.1.
+	Credit string `toml:"credit"`
+	// MaxConcurrent online requests run at once (default: max_concurrent).
+	MaxConcurrent int `toml:"max_concurrent"`
+	// Queue is how many more may wait for a slot; beyond it the answer is
+	// 429 with Retry-After (default: 2 × the slots).
+	Queue int `toml:"queue"`
+	// DefaultMaxTokens is the output limit of a request that sets none
+	// (default 1024); MaxTokens caps any request's limit (default 32768).
+	DefaultMaxTokens int `toml:"default_max_tokens"`
+	MaxTokens        int `toml:"max_tokens"`
+}
+
+func (o *OnlineConfig) applyDefaults(maxConcurrent int) {
+	if o.Credit == "" {
+		o.Credit = "0.1"
+	}
+	if o.MaxConcurrent == 0 {
+		o.MaxConcurrent = maxConcurrent
+	}
+	if o.Queue == 0 {
+		o.Queue = 2 * o.MaxConcurrent
+	}
+	if o.DefaultMaxTokens == 0 {
+		o.DefaultMaxTokens = 1024
+	}
+	if o.MaxTokens == 0 {
+		o.MaxTokens = 32768
+	}
+}
+
+func (o *OnlineConfig) validate() error {
+	if _, err := o.creditNano(); err != nil {
+		return err
+	}
+	switch {
+	case o.MaxConcurrent < 1:
+		return fmt.Errorf("online.max_concurrent: %d, must be at least 1", o.MaxConcurrent)
+	case o.Queue < 0:
+		return fmt.Errorf("online.queue: %d, must not be negative", o.Queue)
+	case o.DefaultMaxTokens < 1 || o.MaxTokens < 1:
+		return fmt.Errorf("online.default_max_tokens (%d) and online.max_tokens (%d) must be positive", o.DefaultMaxTokens, o.MaxTokens)
+	case o.DefaultMaxTokens > o.MaxTokens:
+		return fmt.Errorf("online.default_max_tokens %d is above online.max_tokens %d", o.DefaultMaxTokens, o.MaxTokens)
+	}
+	return nil
+}
+
+func (o *OnlineConfig) creditNano() (*big.Int, error) {
+	v, err := tonamount.Parse(o.Credit)
+	if err != nil {
+		return nil, fmt.Errorf("online.credit: %w", err)
+	}
+	return v, nil
+}

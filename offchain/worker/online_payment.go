@@ -1,0 +1,223 @@
+package worker
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"sync"
+
+	"github.com/xssnick/tonutils-go/address"
+)
+
+// VoucherVerifier is the worker's side of a payment scheme: it checks a
+// voucher a payer sent and says what cumulative amount (nanoton) it pays
+// this worker. Vouchers are cumulative: a newer one replaces an older.
+// The payment channels of docs/CHANNELS.md are to implement it; IOUVerifier
+// is the scheme used until they are wired in.
+type VoucherVerifier interface {
+	// Scheme names the scheme, for /healthz and logs.
+	Scheme() string
+	// Verify checks voucher from payer and returns the amount it pays.
+	Verify(ctx context.Context, payer string, voucher []byte) (*big.Int, error)
+}
+
+// ErrInsufficientCredit is returned by Ledger.Reserve when serving the
+// request would leave the payer owing more than its credit.
+var ErrInsufficientCredit = errors.New("payer's unpaid usage would exceed its credit")
+
+// Ledger keeps, per payer, what the worker has charged, what the payer's
+// vouchers cover, and what running requests may still cost. It bounds the
+// worker's exposure to any one payer: charged + reserved − paid never
+// exceeds Credit when a request is admitted, so the most a payer can walk
+// away with is Credit plus what a voucher-less failure mid-request costs
+// (nothing: reserved is released unpaid). It is kept in memory: after a
+// restart a payer's account starts at its first voucher (charged = paid),
+// which favours the payer by at most one Credit, never the worker.
+type Ledger struct {
+	Credit *big.Int
+
+	mu    sync.Mutex
+	accts map[string]*account
+}
+
+type account struct {
+	charged, paid, reserved *big.Int
+}
+
+// NewLedger returns a ledger granting each payer credit nanoton.
+func NewLedger(credit *big.Int) *Ledger {
+	return &Ledger{Credit: new(big.Int).Set(credit), accts: map[string]*account{}}
+}
+
+func (l *Ledger) acct(payer string) *account {
+	a, ok := l.accts[payer]
+	if !ok {
+		a = &account{charged: new(big.Int), paid: new(big.Int), reserved: new(big.Int)}
+		l.accts[payer] = a
+	}
+	return a
+}
+
+// Paid records a verified voucher amount; lower amounts than one already
+// seen change nothing (vouchers are cumulative).
+func (l *Ledger) Paid(payer string, amount *big.Int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.acct(payer)
+	if a.charged.Sign() == 0 && a.paid.Sign() == 0 {
+		// First sight of this payer since the worker started: its account
+		// begins where its vouchers are.
+		a.charged.Set(amount)
+	}
+	if amount.Cmp(a.paid) > 0 {
+		a.paid.Set(amount)
+	}
+}
+
+// Reserve admits a request that may cost up to maxCost, or refuses it with
+// ErrInsufficientCredit. Release or Charge must follow.
+func (l *Ledger) Reserve(payer string, maxCost *big.Int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.acct(payer)
+	exposure := new(big.Int).Add(a.charged, a.reserved)
+	exposure.Add(exposure, maxCost)
+	exposure.Sub(exposure, a.paid)
+	if exposure.Cmp(l.Credit) > 0 {
+		return ErrInsufficientCredit
+	}
+	a.reserved.Add(a.reserved, maxCost)
+	return nil
+}
+
+// Charge settles a reservation at cost and returns the payer's new total.
+func (l *Ledger) Charge(payer string, reserved, cost *big.Int) *big.Int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.acct(payer)
+	a.reserved.Sub(a.reserved, reserved)
+	a.charged.Add(a.charged, cost)
+	return new(big.Int).Set(a.charged)
+}
+
+// Release drops a reservation unpaid (the request failed before usage).
+func (l *Ledger) Release(payer string, reserved *big.Int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.acct(payer)
+	a.reserved.Sub(a.reserved, reserved)
+}
+
+// Balance reports a payer's charged and paid totals.
+func (l *Ledger) Balance(payer string) (charged, paid *big.Int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.acct(payer)
+	return new(big.Int).Set(a.charged), new(big.Int).Set(a.paid)
+}
+
+// IOU is a cumulative promise to pay, signed by the payer's Ed25519 key:
+// "I owe Worker W a total of A nanoton". It is the payment scheme used
+// until payment channels (issue 10) are wired in, and it is NOT backed by
+// a deposit: a worker can prove what a payer promised, but cannot claim it
+// on chain. Every party names it as what it is ("iou-unsecured").
+type IOU struct {
+	Payer  ed25519.PublicKey
+	Worker *address.Address
+	Amount *big.Int
+	Sig    []byte
+}
+
+// IOUScheme is the scheme name IOUs report.
+const IOUScheme = "iou-unsecured (pending payment channels)"
+
+const iouDomain = "cocoon-iou-v1"
+
+// iouSize is the encoded length: key, workchain, account, 16-byte amount, signature.
+const iouSize = 32 + 4 + 32 + 16 + 64
+
+func iouMessage(payer ed25519.PublicKey, worker *address.Address, amount *big.Int) ([]byte, error) {
+	if amount.Sign() < 0 || amount.BitLen() > 128 {
+		return nil, fmt.Errorf("iou amount %s out of range", amount)
+	}
+	m := make([]byte, 0, len(iouDomain)+1+iouSize-64)
+	m = append(m, iouDomain...)
+	m = append(m, 0)
+	m = append(m, payer...)
+	m = binary.BigEndian.AppendUint32(m, uint32(worker.Workchain()))
+	m = append(m, worker.Data()...)
+	var amt [16]byte
+	amount.FillBytes(amt[:])
+	return append(m, amt[:]...), nil
+}
+
+// SignIOU signs a cumulative IOU to worker with key.
+func SignIOU(key ed25519.PrivateKey, worker *address.Address, amount *big.Int) ([]byte, error) {
+	pub := key.Public().(ed25519.PublicKey)
+	m, err := iouMessage(pub, worker, amount)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte{}, m[len(iouDomain)+1:]...)
+	return append(out, ed25519.Sign(key, m)...), nil
+}
+
+// ParseIOU decodes an encoded IOU (the signature is not checked).
+func ParseIOU(b []byte) (*IOU, error) {
+	if len(b) != iouSize {
+		return nil, fmt.Errorf("iou: %d bytes, want %d", len(b), iouSize)
+	}
+	wc := int32(binary.BigEndian.Uint32(b[32:36]))
+	return &IOU{
+		Payer:  ed25519.PublicKey(b[:32]),
+		Worker: address.NewAddress(0, byte(wc), b[36:68]),
+		Amount: new(big.Int).SetBytes(b[68:84]),
+		Sig:    b[84:],
+	}, nil
+}
+
+// IOUVerifier verifies IOUs addressed to one worker.
+type IOUVerifier struct {
+	Worker *address.Address
+}
+
+// Scheme implements VoucherVerifier.
+func (v *IOUVerifier) Scheme() string { return IOUScheme }
+
+// Verify implements VoucherVerifier: payer is the hex Ed25519 key.
+func (v *IOUVerifier) Verify(_ context.Context, payer string, voucher []byte) (*big.Int, error) {
+	iou, err := ParseIOU(voucher)
+	if err != nil {
+		return nil, err
+	}
+	if hex.EncodeToString(iou.Payer) != payer {
+		return nil, errors.New("iou: signed by another key than the payer's")
+	}
+	if !iou.Worker.Equals(v.Worker) {
+		return nil, fmt.Errorf("iou: addressed to worker %s, not this one", iou.Worker)
+	}
+	m, err := iouMessage(iou.Payer, iou.Worker, iou.Amount)
+	if err != nil {
+		return nil, err
+	}
+	if !ed25519.Verify(iou.Payer, m, iou.Sig) {
+		return nil, errors.New("iou: bad signature")
+	}
+	return iou.Amount, nil
+}
+
+// EncodeVoucher and DecodeVoucher are the Cocoon-Voucher header encoding.
+func EncodeVoucher(v []byte) string { return base64.RawURLEncoding.EncodeToString(v) }
+
+// DecodeVoucher is EncodeVoucher's inverse, bounded to 8 KiB.
+func DecodeVoucher(h string) ([]byte, error) {
+	if len(h) > 11000 {
+		return nil, errors.New("voucher header too long")
+	}
+	return base64.RawURLEncoding.DecodeString(h)
+}
