@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,10 @@ import (
 // offline is a network the tests below never reach: Accept and Cosign
 // need none.
 type offline struct{ chain.Network }
+
+func (offline) Account(context.Context, *address.Address) (*chain.Account, error) {
+	return nil, errors.New("offline")
+}
 
 func newOfflinePayee(t *testing.T) (*Payee, *address.Address) {
 	t.Helper()

@@ -343,6 +343,12 @@ func (p *Payee) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) 
 	if err != nil {
 		return nil, err
 	}
+	if rec.Phase == PhaseOpening {
+		// No voucher came yet: the chain tells whether the payer opened.
+		if oc, err := Read(ctx, p.cfg.Net, rec.Address); err == nil && oc.Status == StatusOpen {
+			rec.Phase = PhaseOpen
+		}
+	}
 	if rec.Phase != PhaseOpen && rec.Phase != PhaseClosing {
 		return nil, fmt.Errorf("cosigning close of channel %s: %w", s.Channel, ErrNotOpen)
 	}
