@@ -539,11 +539,11 @@ func TestForgedAndOverDepositVouchers(t *testing.T) {
 	// authorised, and a commit beyond the deposit (even signed by both)
 	// for lack of balance.
 	rec := env.record(env.payeeStore, terms.ID)
-	body, err := uncoopBody(false, false, env.payeeKey, forged, *rec.PayeeState)
+	msg, err := DisputeMessage(rec.Address, false, false, env.payeeKey, forged, *rec.PayeeState)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = send(env.ctx, env.e, env.payeeW, rec.Address, "forged close", 5*time.Millisecond, message(rec.Address, disputeValue, body, nil))
+	_, err = send(env.ctx, env.e, env.payeeW, rec.Address, "forged close", 5*time.Millisecond, walletMsgs(msg)...)
 	if !IsRefused(err, 101) {
 		t.Fatalf("close with a forged voucher: %v, want exit code 101", err)
 	}

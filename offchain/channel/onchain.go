@@ -440,14 +440,3 @@ func send(ctx context.Context, net chain.Network, w Sender, ch *address.Address,
 	}
 	return tx, nil
 }
-
-// message is a bounceable internal message to the channel: a refused
-// message returns its value.
-func message(to *address.Address, value *big.Int, body *cell.Cell, si *tlb.StateInit) *tonwallet.Message {
-	return &tonwallet.Message{
-		Mode: tonwallet.PayGasSeparately + tonwallet.IgnoreErrors,
-		InternalMessage: &tlb.InternalMessage{
-			IHRDisabled: true, Bounce: true, DstAddr: to, Amount: coins(value), Body: body, StateInit: si,
-		},
-	}
-}

@@ -449,7 +449,7 @@ func (p *Payee) submitDispute(ctx context.Context, id ID, oc *OnChain, challenge
 	if err != nil {
 		return err
 	}
-	body, err := uncoopBody(challenge, false, p.cfg.Key, voucher, *own)
+	msg, err := DisputeMessage(rec.Address, challenge, false, p.cfg.Key, voucher, *own)
 	if err != nil {
 		return err
 	}
@@ -457,7 +457,7 @@ func (p *Payee) submitDispute(ctx context.Context, id ID, oc *OnChain, challenge
 	if challenge {
 		op = "challenge"
 	}
-	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, op, p.cfg.Poll, message(rec.Address, disputeValue, body, nil)); err != nil {
+	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, op, p.cfg.Poll, walletMsgs(msg)...); err != nil {
 		return fmt.Errorf("%s of channel %s: %w", op, id, err)
 	}
 	return nil

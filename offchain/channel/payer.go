@@ -147,24 +147,11 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 	if oc.Status != StatusAbsent && oc.Status != StatusUninit {
 		return nil, fmt.Errorf("opening channel %s: contract at %s is %s", terms.ID, addr, oc.Status)
 	}
-	si, err := terms.StateInit()
+	msgs, err := OpenMessages(terms, p.cfg.Key, deposit)
 	if err != nil {
 		return nil, err
 	}
-	init, err := initBody(terms.ID, p.cfg.Key)
-	if err != nil {
-		return nil, fmt.Errorf("opening channel %s: %w", terms.ID, err)
-	}
-	top, err := topUpBody(true)
-	if err != nil {
-		return nil, err
-	}
-	// The init message carries the storage reserve (the contract returns
-	// the rest); the top-up in the same transaction arrives after it.
-	initValue := new(big.Int).Add(terms.StorageFee, big.NewInt(10_000_000))
-	topValue := new(big.Int).Add(deposit, AcceptFee)
-	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, addr, "channel open", p.cfg.Poll,
-		message(addr, initValue, init, si), message(addr, topValue, top, nil)); err != nil {
+	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, addr, "channel open", p.cfg.Poll, walletMsgs(msgs...)...); err != nil {
 		return nil, fmt.Errorf("opening channel %s: %w", terms.ID, err)
 	}
 	oc, err = p.waitDeposit(ctx, addr, func(o *OnChain) bool { return o.Status == StatusOpen && o.DepositPayer.Sign() > 0 })
@@ -301,12 +288,12 @@ func (p *Payer) TopUp(ctx context.Context, id ID, amount *big.Int) (*Record, err
 	if oc.Status != StatusOpen {
 		return nil, fmt.Errorf("topping up channel %s (%s on chain): %w", id, oc.Status, ErrNotOpen)
 	}
-	body, err := topUpBody(true)
+	msg, err := TopUpMessage(rec.Address, amount)
 	if err != nil {
 		return nil, err
 	}
 	want := new(big.Int).Add(oc.DepositPayer, amount)
-	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "channel top-up", p.cfg.Poll, message(rec.Address, new(big.Int).Add(amount, AcceptFee), body, nil)); err != nil {
+	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "channel top-up", p.cfg.Poll, walletMsgs(msg)...); err != nil {
 		return nil, fmt.Errorf("topping up channel %s: %w", id, err)
 	}
 	oc, err = p.waitDeposit(ctx, rec.Address, func(o *OnChain) bool { return o.DepositPayer.Cmp(want) >= 0 })
@@ -450,17 +437,11 @@ func (p *Payer) Close(ctx context.Context, id ID, payee Cosigner) (*Settlement, 
 
 // submitSettlement sends a settlement signed by both sides.
 func submitSettlement(ctx context.Context, net chain.Network, w Sender, a *address.Address, s *Settlement, poll time.Duration) error {
-	body, err := settlementBody(s)
+	msg, err := SettlementMessage(a, s)
 	if err != nil {
-		return fmt.Errorf("%s of channel %s: %w", s.Kind, s.Channel, err)
+		return err
 	}
-	value := CommitValue
-	if s.Kind == KindClose {
-		// A close sends the whole balance out; the value only pays the
-		// message's way and goes to the payer with the rest.
-		value = closeValue
-	}
-	if _, err := send(ctx, net, w, a, "channel "+s.Kind.String(), poll, message(a, value, body, nil)); err != nil {
+	if _, err := send(ctx, net, w, a, "channel "+s.Kind.String(), poll, walletMsgs(msg)...); err != nil {
 		return fmt.Errorf("%s of channel %s: %w", s.Kind, s.Channel, err)
 	}
 	return nil
@@ -517,11 +498,11 @@ func (p *Payer) ForceClose(ctx context.Context, id ID) error {
 // startClose submits an uncooperative close with the given states; tests
 // use it with stale states to play a cheating payer.
 func (p *Payer) startClose(ctx context.Context, rec *Record, mine, theirs SignedState) error {
-	body, err := uncoopBody(false, true, p.cfg.Key, mine, theirs)
+	msg, err := DisputeMessage(rec.Address, false, true, p.cfg.Key, mine, theirs)
 	if err != nil {
 		return fmt.Errorf("force-closing channel %s: %w", rec.Terms.ID, err)
 	}
-	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "uncooperative close", p.cfg.Poll, message(rec.Address, disputeValue, body, nil)); err != nil {
+	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "uncooperative close", p.cfg.Poll, walletMsgs(msg)...); err != nil {
 		return fmt.Errorf("force-closing channel %s: %w", rec.Terms.ID, err)
 	}
 	return nil
@@ -552,11 +533,11 @@ func finish(ctx context.Context, net chain.Network, w Sender, a *address.Address
 	if oc.Status != StatusFinishable {
 		return fmt.Errorf("finishing the close of %s: the channel is %s (finishable after %s)", a, oc.Status, oc.FinishAfter.UTC().Format(time.RFC3339))
 	}
-	body, err := finishBody()
+	msg, err := FinishMessage(a)
 	if err != nil {
 		return err
 	}
-	_, err = send(ctx, net, w, a, "finish close", poll, message(a, closeValue, body, nil))
+	_, err = send(ctx, net, w, a, "finish close", poll, walletMsgs(msg)...)
 	return err
 }
 
