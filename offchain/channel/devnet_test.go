@@ -567,3 +567,39 @@ func TestForgedAndOverDepositVouchers(t *testing.T) {
 		t.Fatal("payer countersigned a commit beyond its vouchers")
 	}
 }
+
+func TestCodeAsPublicLibrary(t *testing.T) {
+	env := newTestEnv(t)
+	if err := env.e.PublishLibrary(ContractCode()); err != nil {
+		t.Fatal(err)
+	}
+	terms, err := env.payer.NewTerms(env.payee.PublicKey(), env.payout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms.Closing, terms.CodeLibrary = env.closing, true
+	hello, err := env.payee.Accept(env.ctx, terms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.payer.Open(env.ctx, terms, hello, ton("1")); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := env.e.Account(env.ctx, env.onChain(terms).Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.Code.BitsSize() != 8+256 {
+		t.Fatalf("the channel's code is %d bits, want a library reference", acc.Code.BitsSize())
+	}
+	vs := env.pay(terms.ID, 3, ton("0.1"))
+	if _, err := env.payee.Commit(env.ctx, terms.ID, env.payer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.payer.Close(env.ctx, terms.ID, env.payee); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(vs[2].Sent) != 0 {
+		t.Fatalf("payee was paid %s, want %s", got, vs[2].Sent)
+	}
+}
