@@ -603,3 +603,72 @@ func TestCodeAsPublicLibrary(t *testing.T) {
 		t.Fatalf("payee was paid %s, want %s", got, vs[2].Sent)
 	}
 }
+
+func TestPolicies(t *testing.T) {
+	env := newTestEnv(t)
+	env.payer.cfg.Policy = PayerPolicy{TopUpBelow: ton("0.5"), TopUpAmount: ton("1")}
+	env.payee.cfg.Policy.CommitAbove = ton("0.5")
+	env.payee.cfg.Policy.CloseGrace = time.Nanosecond
+	terms := env.open(ton("1"))
+
+	// The payer tops up only once less than 0.5 TON is left to promise.
+	env.pay(terms.ID, 4, ton("0.1"))
+	if did, err := env.payer.TopUpIfLow(env.ctx, terms.ID); did || err != nil {
+		t.Fatalf("top-up with 0.6 TON left: %v, %v", did, err)
+	}
+	// The payee commits only past 0.5 TON of uncommitted earnings.
+	if did, err := env.payee.CommitIfDue(env.ctx, terms.ID, env.payer); did || err != nil {
+		t.Fatalf("commit with 0.4 TON uncommitted: %v, %v", did, err)
+	}
+	env.pay(terms.ID, 2, ton("0.1"))
+	if did, err := env.payer.TopUpIfLow(env.ctx, terms.ID); !did || err != nil {
+		t.Fatalf("no top-up with 0.4 TON left: %v, %v", did, err)
+	}
+	if oc := env.onChain(terms); oc.DepositPayer.Cmp(ton("2")) != 0 {
+		t.Fatalf("deposit after the policy's top-up: %s", oc.DepositPayer)
+	}
+	if did, err := env.payee.CommitIfDue(env.ctx, terms.ID, env.payer); !did || err != nil {
+		t.Fatalf("no commit with 0.6 TON uncommitted: %v, %v", did, err)
+	}
+	if did, err := env.payee.CommitIfDue(env.ctx, terms.ID, env.payer); did || err != nil {
+		t.Fatalf("second commit with nothing new: %v, %v", did, err)
+	}
+	// Shutdown commits whatever is left.
+	env.pay(terms.ID, 1, ton("0.05"))
+	if err := env.payee.CommitAll(env.ctx, func(ID) Cosigner { return env.payer }); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(ton("0.65")) != 0 {
+		t.Fatalf("payee was paid %s after the commits, want 0.65 TON", got)
+	}
+
+	// A close the payee countersigned but nobody submitted: after the
+	// grace period the watcher closes alone.
+	env.pay(terms.ID, 1, ton("0.05"))
+	rec := env.record(env.payerStore, terms.ID)
+	s := &Settlement{Kind: KindClose, Channel: terms.ID, PayerSeqno: rec.Voucher.Seqno + 1, PayeeSeqno: 10, Sent: rec.Sent(), Withdraw: new(big.Int)}
+	if err := s.Sign(env.payerKey, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.payee.Cosign(env.ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	v, err := SignState(env.payerKey, terms.ID, rec.Voucher.Seqno+1, new(big.Int).Add(rec.Sent(), ton("0.01")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.payee.Receive(env.ctx, v); !errors.Is(err, ErrNotOpen) {
+		t.Fatalf("a voucher after agreeing to close: %v", err)
+	}
+	acts, err := env.payee.CheckOnce(env.ctx)
+	if err != nil || len(acts) != 1 || acts[0].Did != "force-closed" || acts[0].Err != nil {
+		t.Fatalf("watcher: %+v, %v", acts, err)
+	}
+	env.passQuarantine()
+	if acts, err := env.payee.CheckOnce(env.ctx); err != nil || len(acts) != 1 || acts[0].Did != "finished" {
+		t.Fatalf("watcher after the quarantine: %+v, %v", acts, err)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(ton("0.7")) != 0 {
+		t.Fatalf("payee was paid %s in all, want 0.7 TON", got)
+	}
+}

@@ -388,7 +388,7 @@ func (p *Payer) Close(ctx context.Context, id ID, payee Cosigner) (*Settlement, 
 	if p.cfg.Wallet == nil {
 		return nil, errors.New("channel payer: a wallet is needed to close")
 	}
-	rec, oc, err := p.Sync(ctx, id)
+	_, oc, err := p.Sync(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +396,8 @@ func (p *Payer) Close(ctx context.Context, id ID, payee Cosigner) (*Settlement, 
 		return nil, fmt.Errorf("closing channel %s (%s on chain): %w", id, oc.Status, ErrNotOpen)
 	}
 	unlock := p.locks.lock(id)
-	if rec, err = p.cfg.Store.Get(id); err != nil {
+	rec, err := p.cfg.Store.Get(id)
+	if err != nil {
 		unlock()
 		return nil, err
 	}
