@@ -521,6 +521,9 @@ func TestForgedAndOverDepositVouchers(t *testing.T) {
 		{"old seqno", replay, ErrStale},
 	}
 	for _, tc := range cases {
+		if _, err := env.payee.Verify(tc.v); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Verify got %v, want %v", tc.name, err, tc.want)
+		}
 		if _, err := env.payee.Receive(env.ctx, tc.v); !errors.Is(err, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
 		}

@@ -422,7 +422,7 @@ func (p *Payer) Close(ctx context.Context, id ID, payee Cosigner) (*Settlement, 
 	if err != nil {
 		return nil, fmt.Errorf("closing channel %s: the payee did not countersign: %w", id, err)
 	}
-	if got.Kind != s.Kind || got.Channel != s.Channel || got.PayerSeqno != s.PayerSeqno || got.PayeeSeqno != s.PayeeSeqno || got.Sent.Cmp(s.Sent) != 0 {
+	if !s.sameTerms(got) {
 		return nil, fmt.Errorf("closing channel %s: the payee countersigned something else", id)
 	}
 	s.PayeeSig = got.PayeeSig
@@ -564,3 +564,23 @@ func (k *keyedMutex) lock(id ID) (unlock func()) {
 }
 
 func ed25519PublicEqual(a, b ed25519.PublicKey) bool { return a.Equal(b) }
+
+// Channel returns the payer's record of channel id.
+func (p *Payer) Channel(id ID) (*Record, error) { return p.cfg.Store.Get(id) }
+
+// Channels lists the payer's channels (for a gateway: which worker has one).
+func (p *Payer) Channels() ([]*Record, error) { return listRole(p.cfg.Store, RolePayer) }
+
+func listRole(st *Store, role Role) ([]*Record, error) {
+	all, err := st.List()
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, r := range all {
+		if r.Role == role {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
