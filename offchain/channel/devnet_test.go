@@ -675,3 +675,53 @@ func TestPolicies(t *testing.T) {
 		t.Fatalf("payee was paid %s in all, want 0.7 TON", got)
 	}
 }
+
+// lostAnswer countersigns through c, then loses the answer on the way
+// back, as a crash or a dropped connection would.
+type lostAnswer struct{ c Cosigner }
+
+func (l lostAnswer) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) {
+	if _, err := l.c.Cosign(ctx, s); err != nil {
+		return nil, err
+	}
+	return nil, errors.New("connection lost")
+}
+
+func TestRestartsMidSettlement(t *testing.T) {
+	env := newTestEnv(t)
+	terms := env.open(ton("1"))
+	vs := env.pay(terms.ID, 5, ton("0.05"))
+
+	// A commit the payer countersigned but whose answer never arrived;
+	// both sides restart, and the commit is simply proposed again.
+	if _, err := env.payee.Commit(env.ctx, terms.ID, lostAnswer{env.payer}); err == nil {
+		t.Fatal("commit went through without the payer's signature")
+	}
+	env.restartPayee()
+	env.restartPayer()
+	if _, err := env.payee.Commit(env.ctx, terms.ID, env.payer); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(vs[4].Sent) != 0 {
+		t.Fatalf("payee was paid %s, want %s", got, vs[4].Sent)
+	}
+
+	// The same for a close: after the lost answer neither side pays or
+	// takes vouchers, and after restarts the close goes through.
+	vs = env.pay(terms.ID, 2, ton("0.05"))
+	if _, err := env.payer.Close(env.ctx, terms.ID, lostAnswer{env.payee}); err == nil {
+		t.Fatal("close went through without the payee's signature")
+	}
+	if _, err := env.payer.Pay(terms.ID, ton("0.01")); !errors.Is(err, ErrNotOpen) {
+		t.Fatalf("paying after agreeing to close: %v", err)
+	}
+	env.restartPayer()
+	env.restartPayee()
+	if _, err := env.payer.Close(env.ctx, terms.ID, env.payee); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(vs[1].Sent) != 0 {
+		t.Fatalf("payee was paid %s in all, want %s", got, vs[1].Sent)
+	}
+	env.checkConservation(terms)
+}
