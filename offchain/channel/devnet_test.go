@@ -320,6 +320,9 @@ func TestOpenPayCommitClose(t *testing.T) {
 	if _, err := env.payer.Pay(terms.ID, price); err == nil {
 		t.Fatal("paid on a closed channel")
 	}
+	if _, err := env.payer.Open(env.ctx, terms, hello, ton("1")); err == nil {
+		t.Fatal("reopened a closed channel with the same terms")
+	}
 }
 
 func (env *testEnv) balance(a *address.Address) *big.Int {

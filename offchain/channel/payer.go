@@ -105,7 +105,7 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 	if err := terms.Validate(); err != nil {
 		return nil, err
 	}
-	if !ed25519PublicEqual(terms.PayerKey, p.PublicKey()) {
+	if !terms.PayerKey.Equal(p.PublicKey()) {
 		return nil, errors.New("opening channel: the terms name another payer key")
 	}
 	if payeeState.Channel != terms.ID || payeeState.Sent == nil || payeeState.Sent.Sign() != 0 {
@@ -136,6 +136,11 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 		}
 	case err != nil:
 		return nil, err
+	case rec.Phase == PhaseClosing || rec.Phase == PhaseClosed:
+		// The contract can be opened again with the same terms, but its
+		// committed seqnos void the payee's states held here: a deposit
+		// could not come back without the payee. Use new terms.
+		return nil, fmt.Errorf("opening channel %s: it is %s; open a new channel", terms.ID, rec.Phase)
 	}
 	oc, err := Read(ctx, p.cfg.Net, addr)
 	if err != nil {
@@ -562,8 +567,6 @@ func (k *keyedMutex) lock(id ID) (unlock func()) {
 	l.Lock()
 	return l.Unlock
 }
-
-func ed25519PublicEqual(a, b ed25519.PublicKey) bool { return a.Equal(b) }
 
 // Channel returns the payer's record of channel id.
 func (p *Payer) Channel(id ID) (*Record, error) { return p.cfg.Store.Get(id) }
