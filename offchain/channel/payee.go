@@ -31,7 +31,9 @@ type PayeePolicy struct {
 
 // DefaultPayeePolicy commits past 0.5 TON and wants at least an hour to
 // challenge.
-var DefaultPayeePolicy = PayeePolicy{CommitAbove: big.NewInt(500_000_000), MinQuarantine: time.Hour, CloseGrace: 10 * time.Minute}
+func DefaultPayeePolicy() PayeePolicy {
+	return PayeePolicy{CommitAbove: big.NewInt(500_000_000), MinQuarantine: time.Hour, CloseGrace: 10 * time.Minute}
+}
 
 // PayeeConfig configures a Payee.
 type PayeeConfig struct {
@@ -65,13 +67,13 @@ func NewPayee(cfg PayeeConfig) (*Payee, error) {
 		return nil, errors.New("channel payee: a network, a store, an ed25519 key and a payout address are required")
 	}
 	if cfg.Policy.CommitAbove == nil {
-		cfg.Policy.CommitAbove = DefaultPayeePolicy.CommitAbove
+		cfg.Policy.CommitAbove = DefaultPayeePolicy().CommitAbove
 	}
 	if cfg.Policy.MinQuarantine == 0 {
-		cfg.Policy.MinQuarantine = DefaultPayeePolicy.MinQuarantine
+		cfg.Policy.MinQuarantine = DefaultPayeePolicy().MinQuarantine
 	}
 	if cfg.Policy.CloseGrace == 0 {
-		cfg.Policy.CloseGrace = DefaultPayeePolicy.CloseGrace
+		cfg.Policy.CloseGrace = DefaultPayeePolicy().CloseGrace
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 500 * time.Millisecond

@@ -27,7 +27,9 @@ type PayerPolicy struct {
 }
 
 // DefaultPayerPolicy tops up 1 TON when less than 0.2 TON is left.
-var DefaultPayerPolicy = PayerPolicy{TopUpBelow: big.NewInt(200_000_000), TopUpAmount: big.NewInt(1_000_000_000)}
+func DefaultPayerPolicy() PayerPolicy {
+	return PayerPolicy{TopUpBelow: big.NewInt(200_000_000), TopUpAmount: big.NewInt(1_000_000_000)}
+}
 
 // PayerConfig configures a Payer.
 type PayerConfig struct {
@@ -56,10 +58,10 @@ func NewPayer(cfg PayerConfig) (*Payer, error) {
 		return nil, errors.New("channel payer: a network, a store and an ed25519 key are required")
 	}
 	if cfg.Policy.TopUpBelow == nil {
-		cfg.Policy.TopUpBelow = DefaultPayerPolicy.TopUpBelow
+		cfg.Policy.TopUpBelow = DefaultPayerPolicy().TopUpBelow
 	}
 	if cfg.Policy.TopUpAmount == nil {
-		cfg.Policy.TopUpAmount = DefaultPayerPolicy.TopUpAmount
+		cfg.Policy.TopUpAmount = DefaultPayerPolicy().TopUpAmount
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 500 * time.Millisecond
@@ -90,8 +92,8 @@ func (p *Payer) NewTerms(payeeKey ed25519.PublicKey, payeeAddress *address.Addre
 	t := Terms{
 		ID: id, PayerKey: p.PublicKey(), PayeeKey: payeeKey,
 		PayerAddress: p.cfg.Wallet.Address(), PayeeAddress: payeeAddress,
-		Closing:    Closing{Quarantine: DefaultClosing.Quarantine, SettleWindow: DefaultClosing.SettleWindow, Fine: new(big.Int).Set(DefaultClosing.Fine)},
-		StorageFee: new(big.Int).Set(DefaultStorageFee),
+		Closing:    DefaultClosing(),
+		StorageFee: DefaultStorageFee(),
 	}
 	return t, t.Validate()
 }
