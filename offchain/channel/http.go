@@ -40,6 +40,7 @@ type termsJSON struct {
 	SettleS      int64    `json:"settle_window_s"`
 	Fine         *big.Int `json:"fine"`
 	StorageFee   *big.Int `json:"storage_fee"`
+	CodeLibrary  bool     `json:"code_library,omitempty"`
 }
 
 // MarshalJSON writes the terms with hex keys and friendly addresses.
@@ -52,7 +53,7 @@ func (t Terms) MarshalJSON() ([]byte, error) {
 	}
 	j := termsJSON{ID: t.ID, PayerKey: fmt.Sprintf("%x", []byte(t.PayerKey)), PayeeKey: fmt.Sprintf("%x", []byte(t.PayeeKey)),
 		QuarantineS: int64(t.Closing.Quarantine / time.Second), SettleS: int64(t.Closing.SettleWindow / time.Second),
-		Fine: t.Closing.Fine, StorageFee: t.StorageFee}
+		Fine: t.Closing.Fine, StorageFee: t.StorageFee, CodeLibrary: t.CodeLibrary}
 	if t.PayerAddress != nil {
 		j.PayerAddress = addr(t.PayerAddress)
 	}
@@ -89,7 +90,7 @@ func (t *Terms) UnmarshalJSON(b []byte) error {
 	}
 	*t = Terms{ID: j.ID, PayerKey: payerKey, PayeeKey: payeeKey, PayerAddress: payer, PayeeAddress: payee,
 		Closing:    Closing{Quarantine: time.Duration(j.QuarantineS) * time.Second, SettleWindow: time.Duration(j.SettleS) * time.Second, Fine: j.Fine},
-		StorageFee: j.StorageFee}
+		StorageFee: j.StorageFee, CodeLibrary: j.CodeLibrary}
 	return t.Validate()
 }
 

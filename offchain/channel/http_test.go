@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,10 @@ import (
 // offline is a network the tests below never reach: Accept and Cosign
 // need none.
 type offline struct{ chain.Network }
+
+func (offline) Account(context.Context, *address.Address) (*chain.Account, error) {
+	return nil, errors.New("offline")
+}
 
 func newOfflinePayee(t *testing.T) (*Payee, *address.Address) {
 	t.Helper()
@@ -39,7 +44,7 @@ func testTerms(t *testing.T, payeeKey ed25519.PublicKey, payout *address.Address
 	return Terms{
 		ID: ID{7}, PayerKey: testKey(t).Public().(ed25519.PublicKey), PayeeKey: payeeKey,
 		PayerAddress: address.NewAddress(0, 0, make([]byte, 32)), PayeeAddress: payout,
-		Closing: DefaultClosing, StorageFee: DefaultStorageFee,
+		Closing: DefaultClosing(), StorageFee: DefaultStorageFee(),
 	}
 }
 
@@ -115,5 +120,47 @@ func TestPeerAcceptAndCosignErrors(t *testing.T) {
 	// A channel not yet open on chain countersigns nothing.
 	if _, err := peer.Cosign(context.Background(), s); err == nil || !strings.Contains(err.Error(), "not open") {
 		t.Fatalf("cosign on a channel not open: %v", err)
+	}
+}
+
+// BenchmarkReceive is the payee's whole per-request cost: decode, verify
+// and the durable (fsynced) store write.
+func BenchmarkReceive(b *testing.B) {
+	st, err := OpenStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	payerKey := testKey(b)
+	payout := address.NewAddress(0, 0, make([]byte, 32))
+	p, err := NewPayee(PayeeConfig{Net: offline{}, Key: testKey(b), Payout: payout, Store: st})
+	if err != nil {
+		b.Fatal(err)
+	}
+	terms := Terms{ID: ID{5}, PayerKey: payerKey.Public().(ed25519.PublicKey), PayeeKey: p.PublicKey(),
+		PayerAddress: payout, PayeeAddress: payout, Closing: DefaultClosing(), StorageFee: DefaultStorageFee()}
+	hello, err := p.Accept(context.Background(), terms)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec, _ := st.Get(terms.ID)
+	rec.Phase, rec.Deposit, rec.PayeeState = PhaseOpen, new(big.Int).Lsh(big.NewInt(1), 100), &hello
+	if err := st.Put(rec); err != nil {
+		b.Fatal(err)
+	}
+	vs := make([]string, b.N)
+	for i := range vs {
+		v, _ := SignState(payerKey, terms.ID, uint64(i+1), big.NewInt(int64(i+1)))
+		vs[i] = v.String()
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v, err := ParseState(vs[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.Receive(context.Background(), v); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -27,7 +27,9 @@ type PayerPolicy struct {
 }
 
 // DefaultPayerPolicy tops up 1 TON when less than 0.2 TON is left.
-var DefaultPayerPolicy = PayerPolicy{TopUpBelow: big.NewInt(200_000_000), TopUpAmount: big.NewInt(1_000_000_000)}
+func DefaultPayerPolicy() PayerPolicy {
+	return PayerPolicy{TopUpBelow: big.NewInt(200_000_000), TopUpAmount: big.NewInt(1_000_000_000)}
+}
 
 // PayerConfig configures a Payer.
 type PayerConfig struct {
@@ -56,10 +58,10 @@ func NewPayer(cfg PayerConfig) (*Payer, error) {
 		return nil, errors.New("channel payer: a network, a store and an ed25519 key are required")
 	}
 	if cfg.Policy.TopUpBelow == nil {
-		cfg.Policy.TopUpBelow = DefaultPayerPolicy.TopUpBelow
+		cfg.Policy.TopUpBelow = DefaultPayerPolicy().TopUpBelow
 	}
 	if cfg.Policy.TopUpAmount == nil {
-		cfg.Policy.TopUpAmount = DefaultPayerPolicy.TopUpAmount
+		cfg.Policy.TopUpAmount = DefaultPayerPolicy().TopUpAmount
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 500 * time.Millisecond
@@ -90,8 +92,8 @@ func (p *Payer) NewTerms(payeeKey ed25519.PublicKey, payeeAddress *address.Addre
 	t := Terms{
 		ID: id, PayerKey: p.PublicKey(), PayeeKey: payeeKey,
 		PayerAddress: p.cfg.Wallet.Address(), PayeeAddress: payeeAddress,
-		Closing:    Closing{Quarantine: DefaultClosing.Quarantine, SettleWindow: DefaultClosing.SettleWindow, Fine: new(big.Int).Set(DefaultClosing.Fine)},
-		StorageFee: new(big.Int).Set(DefaultStorageFee),
+		Closing:    DefaultClosing(),
+		StorageFee: DefaultStorageFee(),
 	}
 	return t, t.Validate()
 }
@@ -105,7 +107,7 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 	if err := terms.Validate(); err != nil {
 		return nil, err
 	}
-	if !ed25519PublicEqual(terms.PayerKey, p.PublicKey()) {
+	if !terms.PayerKey.Equal(p.PublicKey()) {
 		return nil, errors.New("opening channel: the terms name another payer key")
 	}
 	if payeeState.Channel != terms.ID || payeeState.Sent == nil || payeeState.Sent.Sign() != 0 {
@@ -136,6 +138,11 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 		}
 	case err != nil:
 		return nil, err
+	case rec.Phase == PhaseClosing || rec.Phase == PhaseClosed:
+		// The contract can be opened again with the same terms, but its
+		// committed seqnos void the payee's states held here: a deposit
+		// could not come back without the payee. Use new terms.
+		return nil, fmt.Errorf("opening channel %s: it is %s; open a new channel", terms.ID, rec.Phase)
 	}
 	oc, err := Read(ctx, p.cfg.Net, addr)
 	if err != nil {
@@ -147,24 +154,11 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 	if oc.Status != StatusAbsent && oc.Status != StatusUninit {
 		return nil, fmt.Errorf("opening channel %s: contract at %s is %s", terms.ID, addr, oc.Status)
 	}
-	si, err := terms.StateInit()
+	msgs, err := OpenMessages(terms, p.cfg.Key, deposit)
 	if err != nil {
 		return nil, err
 	}
-	init, err := initBody(terms.ID, p.cfg.Key)
-	if err != nil {
-		return nil, fmt.Errorf("opening channel %s: %w", terms.ID, err)
-	}
-	top, err := topUpBody(true)
-	if err != nil {
-		return nil, err
-	}
-	// The init message carries the storage reserve (the contract returns
-	// the rest); the top-up in the same transaction arrives after it.
-	initValue := new(big.Int).Add(terms.StorageFee, big.NewInt(10_000_000))
-	topValue := new(big.Int).Add(deposit, AcceptFee)
-	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, addr, "channel open", p.cfg.Poll,
-		message(addr, initValue, init, si), message(addr, topValue, top, nil)); err != nil {
+	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, addr, "channel open", p.cfg.Poll, walletMsgs(msgs...)...); err != nil {
 		return nil, fmt.Errorf("opening channel %s: %w", terms.ID, err)
 	}
 	oc, err = p.waitDeposit(ctx, addr, func(o *OnChain) bool { return o.Status == StatusOpen && o.DepositPayer.Sign() > 0 })
@@ -301,12 +295,12 @@ func (p *Payer) TopUp(ctx context.Context, id ID, amount *big.Int) (*Record, err
 	if oc.Status != StatusOpen {
 		return nil, fmt.Errorf("topping up channel %s (%s on chain): %w", id, oc.Status, ErrNotOpen)
 	}
-	body, err := topUpBody(true)
+	msg, err := TopUpMessage(rec.Address, amount)
 	if err != nil {
 		return nil, err
 	}
 	want := new(big.Int).Add(oc.DepositPayer, amount)
-	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "channel top-up", p.cfg.Poll, message(rec.Address, new(big.Int).Add(amount, AcceptFee), body, nil)); err != nil {
+	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "channel top-up", p.cfg.Poll, walletMsgs(msg)...); err != nil {
 		return nil, fmt.Errorf("topping up channel %s: %w", id, err)
 	}
 	oc, err = p.waitDeposit(ctx, rec.Address, func(o *OnChain) bool { return o.DepositPayer.Cmp(want) >= 0 })
@@ -401,7 +395,7 @@ func (p *Payer) Close(ctx context.Context, id ID, payee Cosigner) (*Settlement, 
 	if p.cfg.Wallet == nil {
 		return nil, errors.New("channel payer: a wallet is needed to close")
 	}
-	rec, oc, err := p.Sync(ctx, id)
+	_, oc, err := p.Sync(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -409,7 +403,8 @@ func (p *Payer) Close(ctx context.Context, id ID, payee Cosigner) (*Settlement, 
 		return nil, fmt.Errorf("closing channel %s (%s on chain): %w", id, oc.Status, ErrNotOpen)
 	}
 	unlock := p.locks.lock(id)
-	if rec, err = p.cfg.Store.Get(id); err != nil {
+	rec, err := p.cfg.Store.Get(id)
+	if err != nil {
 		unlock()
 		return nil, err
 	}
@@ -434,7 +429,7 @@ func (p *Payer) Close(ctx context.Context, id ID, payee Cosigner) (*Settlement, 
 	if err != nil {
 		return nil, fmt.Errorf("closing channel %s: the payee did not countersign: %w", id, err)
 	}
-	if got.Kind != s.Kind || got.Channel != s.Channel || got.PayerSeqno != s.PayerSeqno || got.PayeeSeqno != s.PayeeSeqno || got.Sent.Cmp(s.Sent) != 0 {
+	if !s.sameTerms(got) {
 		return nil, fmt.Errorf("closing channel %s: the payee countersigned something else", id)
 	}
 	s.PayeeSig = got.PayeeSig
@@ -450,17 +445,11 @@ func (p *Payer) Close(ctx context.Context, id ID, payee Cosigner) (*Settlement, 
 
 // submitSettlement sends a settlement signed by both sides.
 func submitSettlement(ctx context.Context, net chain.Network, w Sender, a *address.Address, s *Settlement, poll time.Duration) error {
-	body, err := settlementBody(s)
+	msg, err := SettlementMessage(a, s)
 	if err != nil {
-		return fmt.Errorf("%s of channel %s: %w", s.Kind, s.Channel, err)
+		return err
 	}
-	value := CommitValue
-	if s.Kind == KindClose {
-		// A close sends the whole balance out; the value only pays the
-		// message's way and goes to the payer with the rest.
-		value = closeValue
-	}
-	if _, err := send(ctx, net, w, a, "channel "+s.Kind.String(), poll, message(a, value, body, nil)); err != nil {
+	if _, err := send(ctx, net, w, a, "channel "+s.Kind.String(), poll, walletMsgs(msg)...); err != nil {
 		return fmt.Errorf("%s of channel %s: %w", s.Kind, s.Channel, err)
 	}
 	return nil
@@ -517,11 +506,11 @@ func (p *Payer) ForceClose(ctx context.Context, id ID) error {
 // startClose submits an uncooperative close with the given states; tests
 // use it with stale states to play a cheating payer.
 func (p *Payer) startClose(ctx context.Context, rec *Record, mine, theirs SignedState) error {
-	body, err := uncoopBody(false, true, p.cfg.Key, mine, theirs)
+	msg, err := DisputeMessage(rec.Address, false, true, p.cfg.Key, mine, theirs)
 	if err != nil {
 		return fmt.Errorf("force-closing channel %s: %w", rec.Terms.ID, err)
 	}
-	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "uncooperative close", p.cfg.Poll, message(rec.Address, disputeValue, body, nil)); err != nil {
+	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "uncooperative close", p.cfg.Poll, walletMsgs(msg)...); err != nil {
 		return fmt.Errorf("force-closing channel %s: %w", rec.Terms.ID, err)
 	}
 	return nil
@@ -552,11 +541,11 @@ func finish(ctx context.Context, net chain.Network, w Sender, a *address.Address
 	if oc.Status != StatusFinishable {
 		return fmt.Errorf("finishing the close of %s: the channel is %s (finishable after %s)", a, oc.Status, oc.FinishAfter.UTC().Format(time.RFC3339))
 	}
-	body, err := finishBody()
+	msg, err := FinishMessage(a)
 	if err != nil {
 		return err
 	}
-	_, err = send(ctx, net, w, a, "finish close", poll, message(a, closeValue, body, nil))
+	_, err = send(ctx, net, w, a, "finish close", poll, walletMsgs(msg)...)
 	return err
 }
 
@@ -581,4 +570,22 @@ func (k *keyedMutex) lock(id ID) (unlock func()) {
 	return l.Unlock
 }
 
-func ed25519PublicEqual(a, b ed25519.PublicKey) bool { return a.Equal(b) }
+// Channel returns the payer's record of channel id.
+func (p *Payer) Channel(id ID) (*Record, error) { return p.cfg.Store.Get(id) }
+
+// Channels lists the payer's channels (for a gateway: which worker has one).
+func (p *Payer) Channels() ([]*Record, error) { return listRole(p.cfg.Store, RolePayer) }
+
+func listRole(st *Store, role Role) ([]*Record, error) {
+	all, err := st.List()
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, r := range all {
+		if r.Role == role {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

@@ -87,6 +87,7 @@ type recordJSON struct {
 	SettleS      int64        `json:"settle_window_s"`
 	Fine         *big.Int     `json:"fine"`
 	StorageFee   *big.Int     `json:"storage_fee"`
+	CodeLibrary  bool         `json:"code_library,omitempty"`
 	Phase        Phase        `json:"phase"`
 	Voucher      *SignedState `json:"voucher,omitempty"`
 	PayeeState   *SignedState `json:"payee_state,omitempty"`
@@ -103,7 +104,7 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 		PayerKey: r.Terms.PayerKey, PayeeKey: r.Terms.PayeeKey,
 		PayerAddress: r.Terms.PayerAddress.String(), PayeeAddress: r.Terms.PayeeAddress.String(),
 		QuarantineS: int64(r.Terms.Closing.Quarantine / time.Second), SettleS: int64(r.Terms.Closing.SettleWindow / time.Second),
-		Fine: r.Terms.Closing.Fine, StorageFee: r.Terms.StorageFee,
+		Fine: r.Terms.Closing.Fine, StorageFee: r.Terms.StorageFee, CodeLibrary: r.Terms.CodeLibrary,
 		Phase: r.Phase, Voucher: r.Voucher, PayeeState: r.PayeeState, Deposit: r.Deposit, Withdrawn: r.Withdrawn, ClosingSince: r.ClosingSince, Updated: r.Updated,
 	})
 }
@@ -126,7 +127,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	r.Terms = Terms{
 		ID: j.ID, PayerKey: ed25519.PublicKey(j.PayerKey), PayeeKey: ed25519.PublicKey(j.PayeeKey),
 		Closing:    Closing{Quarantine: time.Duration(j.QuarantineS) * time.Second, SettleWindow: time.Duration(j.SettleS) * time.Second, Fine: j.Fine},
-		StorageFee: j.StorageFee,
+		StorageFee: j.StorageFee, CodeLibrary: j.CodeLibrary,
 	}
 	if r.Address, err = parse(j.Address); err != nil {
 		return err

@@ -49,6 +49,7 @@ func newApp() *cli.App {
 			workerCommand(),
 			attestCommand(),
 			jobCommand(),
+			channelCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints errors once
 	}
