@@ -10,6 +10,7 @@ import (
 	"github.com/xssnick/tonutils-go/tlb"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
+	"github.com/cocoon-network/cocoon/offchain/boc"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 )
 
@@ -168,8 +169,8 @@ func parseOutMsg(c *cell.Cell) (*outMsg, error) {
 func inboundDest(c *cell.Cell) (acctKey, bool, error) {
 	var k acctKey
 	var msg tlb.Message
-	if err := tlb.LoadFromCell(&msg, c.BeginParse()); err != nil {
-		return k, false, fmt.Errorf("decoding message: %w", err)
+	if err := boc.Do("decoding the message", func() error { return tlb.LoadFromCell(&msg, c.BeginParse()) }); err != nil {
+		return k, false, err
 	}
 	switch msg.MsgType {
 	case tlb.MsgTypeExternalIn:
