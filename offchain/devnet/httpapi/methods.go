@@ -343,6 +343,9 @@ func (s *Server) send(ctx context.Context, p params) ([]byte, error) {
 		if errors.As(err, &rej) {
 			return nil, &apiError{code: 500, msg: "cannot apply external message to current state: " + err.Error()}
 		}
+		if errors.Is(err, boc.ErrMalformed) {
+			return nil, badRequest("parameter %q: %v", "boc", err)
+		}
 		return nil, badRequest("%v", err)
 	}
 	return hash, nil
