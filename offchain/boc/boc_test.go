@@ -16,7 +16,10 @@ import (
 
 // small is a valid one-cell BOC from tonutils-go: 1 byte per reference,
 // 1 byte per offset, with a checksum.
-var small = cell.BeginCell().MustStoreUInt(5, 8).EndCell().ToBOC()
+var (
+	small0 = cell.BeginCell().MustStoreUInt(5, 8).EndCell()
+	small  = small0.ToBOC()
+)
 
 func TestParseRejectsMalformed(t *testing.T) {
 	for _, tc := range boctest.Cases() {
@@ -74,6 +77,11 @@ func TestParseAcceptsValid(t *testing.T) {
 	}
 	if _, err := Parse(boctest.Chain(MaxDepth)); err != nil {
 		t.Errorf("chain %d deep, 2-byte references: %v", MaxDepth, err)
+	}
+	// A level-0 cell stored with its hash and depth (ignored, recomputed).
+	hashed := boctest.Serialize([]boctest.Cell{{D1: 0x10, D2: 2, Data: append(make([]byte, 32+2), 5)}})
+	if c, err := Parse(hashed); err != nil || !bytes.Equal(c.Hash(), small0.Hash()) {
+		t.Errorf("cell stored with hashes: %v", err)
 	}
 	if _, err := ParseBase64(base64.RawURLEncoding.EncodeToString(small)); err != nil {
 		t.Errorf("unpadded URL-safe base64: %v", err)

@@ -148,12 +148,14 @@ func checkCells(data []byte, n, size int, index []uint64, hasCache bool) ([]rawC
 			return nil, malformed("cell %d has %d references (at most 4)", i, refs)
 		}
 		if d1&16 != 0 {
-			// tonutils-go counts stored hashes by level, TON by level mask;
-			// they agree only at level 0.
-			if c.mask != 0 {
-				return nil, malformed("cell %d is stored with hashes above level 0 (unsupported)", i)
+			// TON stores one hash and depth per bit of the level mask, plus
+			// one; tonutils-go skips one per level, plus one. They agree for
+			// masks 000, 001, 011 and 111.
+			n := bits.OnesCount8(c.mask) + 1
+			if n != bits.Len8(c.mask)+1 {
+				return nil, malformed("cell %d is stored with hashes at level mask %03b (unsupported)", i, c.mask)
 			}
-			if r.bytes(32+2) == nil {
+			if r.bytes(n*(32+2)) == nil {
 				return nil, malformed("cell %d: truncated hashes", i)
 			}
 		}

@@ -150,7 +150,7 @@ func Cases() []Case {
 		"cache bits without index":      {BOC: set(plain, 4, 0x21), Want: "cache bits"},
 		"data left after cells":         {BOC: extraData(), Want: "left after 1 cells"},
 		"index that lies":               {BOC: indexed(plain), Want: "index entry 0"},
-		"with hashes above level 0":     {BOC: Serialize([]Cell{{D1: 0x30}}), Want: "hashes above level 0"},
+		"with hashes at level mask 010": {BOC: Serialize([]Cell{{D1: 0x50}}), Want: "hashes at level mask 010"},
 		"pruned branch deeper than max": {BOC: Serialize([]Cell{{D1: 1, Refs: []int{1}}, prunedCell(2000)}), Want: "stands for cells 2000 deep"},
 	}
 	out := make([]Case, 0, len(m))
