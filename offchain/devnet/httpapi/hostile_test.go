@@ -74,6 +74,8 @@ func TestBadStackAndAddressesAnswer400(t *testing.T) {
 	f := newFixture(t)
 	genesis := f.e.GenesisAddress().String()
 	wc5 := address.NewAddress(0, 5, make([]byte, 32)).String()
+	// Valid alone, one level too deep once put under a stack.
+	deep := base64.StdEncoding.EncodeToString(boctest.Chain(1023))
 	big280 := "0x" + new(big.Int).Lsh(big.NewInt(1), 279).Text(16)
 	for _, tc := range []struct {
 		name   string
@@ -84,6 +86,7 @@ func TestBadStackAndAddressesAnswer400(t *testing.T) {
 		{"280-bit integer", "runGetMethod", map[string]any{"address": genesis, "method": "seqno", "stack": []any{[]any{"num", big280}}}, "does not fit"},
 		{"2^256", "runGetMethod", map[string]any{"address": genesis, "method": "seqno", "stack": []any{[]any{"num", "0x1" + strings.Repeat("0", 64)}}}, "does not fit"},
 		{"stack not an array", "runGetMethod", map[string]any{"address": genesis, "method": "seqno", "stack": "{}"}, "must be an array"},
+		{"1023-deep cell argument", "runGetMethod", map[string]any{"address": genesis, "method": "seqno", "stack": []any{[]any{"tvm.Cell", deep}}}, "malformed BOC"},
 		{"workchain 5: runGetMethod", "runGetMethod", map[string]any{"address": wc5, "method": "seqno"}, "workchain 5"},
 		{"workchain 5: getTransactions", "getTransactions", map[string]any{"address": wc5}, "workchain 5"},
 		{"workchain 5: getAddressInformation", "getAddressInformation", map[string]any{"address": wc5}, "workchain 5"},
