@@ -285,3 +285,16 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// A handler's panic is a 500 with the JSON envelope, not a dropped
+// connection.
+func TestHandlerPanicAnswers500(t *testing.T) {
+	f := newFixture(t)
+	s := New(f.e, nil)
+	h := s.recoverPanics(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("a bug") }))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v2/x", nil))
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"error":"internal error serving /api/v2/x"`) {
+		t.Fatalf("got %d %s", rec.Code, rec.Body)
+	}
+}
