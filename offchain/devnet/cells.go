@@ -10,6 +10,7 @@ import (
 	"github.com/xssnick/tonutils-go/tlb"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
+	"github.com/cocoon-network/cocoon/offchain/boc"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 )
 
@@ -168,8 +169,8 @@ func parseOutMsg(c *cell.Cell) (*outMsg, error) {
 func inboundDest(c *cell.Cell) (acctKey, bool, error) {
 	var k acctKey
 	var msg tlb.Message
-	if err := tlb.LoadFromCell(&msg, c.BeginParse()); err != nil {
-		return k, false, fmt.Errorf("decoding message: %w", err)
+	if err := boc.Do("decoding the message", func() error { return tlb.LoadFromCell(&msg, c.BeginParse()) }); err != nil {
+		return k, false, err
 	}
 	switch msg.MsgType {
 	case tlb.MsgTypeExternalIn:
@@ -183,12 +184,10 @@ func inboundDest(c *cell.Cell) (acctKey, bool, error) {
 	}
 }
 
-// decodeAccount turns a ShardAccount BOC into the chain's account view.
-//
-// The Account is parsed here rather than by tonutils-go, whose TL-B types
-// predate the StorageInfo of current TON (storage_extra, no public_cells):
-// they misread accounts whose storage_extra is set (any account with a
-// dictionary), reporting absurd balances.
+// decodeAccount turns a ShardAccount BOC (the emulator's, trusted) into
+// the chain's account view. tonutils-go v1.16 reads the StorageInfo of
+// current TON (storage_extra); before v1.16 the devnet parsed accounts
+// itself because older versions misread accounts whose storage_extra is set.
 func decodeAccount(addr *address.Address, shardB64 string) (*chain.Account, error) {
 	raw, err := base64.StdEncoding.DecodeString(shardB64)
 	if err != nil {
@@ -198,103 +197,32 @@ func decodeAccount(addr *address.Address, shardB64 string) (*chain.Account, erro
 	if err != nil {
 		return nil, err
 	}
-	s := root.BeginParse()
-	accCell, err := s.LoadRefCell()
-	if err != nil {
-		return nil, fmt.Errorf("decoding shard account: %w", err)
-	}
-	lastHash, err := s.LoadSlice(256)
-	if err != nil {
-		return nil, fmt.Errorf("decoding shard account: %w", err)
-	}
-	lastLT, err := s.LoadUInt(64)
-	if err != nil {
+	var sa tlb.ShardAccount
+	if err := tlb.LoadFromCell(&sa, root.BeginParse()); err != nil {
 		return nil, fmt.Errorf("decoding shard account: %w", err)
 	}
 	acc := &chain.Account{Address: addr, Status: chain.StatusNonexist, Balance: new(big.Int)}
-	if lastLT != 0 {
-		acc.LastTx = chain.TxID{LT: lastLT, Hash: lastHash}
+	if sa.LastTransLT != 0 {
+		acc.LastTx = chain.TxID{LT: sa.LastTransLT, Hash: sa.LastTransHash}
 	}
-	if err := parseAccount(accCell.BeginParse(), acc); err != nil {
+	var st tlb.AccountState
+	if err := st.LoadFromCell(sa.Account.BeginParse()); err != nil {
 		return nil, fmt.Errorf("decoding account: %w", err)
 	}
-	return acc, nil
-}
-
-// parseAccount reads
-//
-//	account_none$0 | account$1 addr:MsgAddressInt storage_stat:StorageInfo storage:AccountStorage
-//	storage_info$_ used:StorageUsed storage_extra:StorageExtraInfo last_paid:uint32 due_payment:(Maybe Grams)
-//	storage_used$_ cells:(VarUInteger 7) bits:(VarUInteger 7)
-//	storage_extra_none$000 | storage_extra_info$001 dict_hash:uint256
-//	account_storage$_ last_trans_lt:uint64 balance:CurrencyCollection state:AccountState
-//	account_uninit$00 | account_active$1 _:StateInit | account_frozen$01 state_hash:bits256
-func parseAccount(s *cell.Slice, acc *chain.Account) error {
-	exists, err := s.LoadBoolBit()
-	if err != nil || !exists {
-		return err
+	if !st.IsValid {
+		return acc, nil
 	}
-	if _, err := s.LoadAddr(); err != nil {
-		return err
-	}
-	for i := 0; i < 2; i++ { // cells, bits
-		if _, err := s.LoadVarUInt(7); err != nil {
-			return err
+	acc.Balance = st.Balance.Nano()
+	switch st.Status {
+	case tlb.AccountStatusActive:
+		acc.Status = chain.StatusActive
+		if st.StateInit != nil {
+			acc.Code, acc.Data = st.StateInit.Code, st.StateInit.Data
 		}
-	}
-	extra, err := s.LoadUInt(3)
-	if err != nil {
-		return err
-	}
-	switch extra {
-	case 0:
-	case 1:
-		if _, err := s.LoadSlice(256); err != nil {
-			return err
-		}
+	case tlb.AccountStatusFrozen:
+		acc.Status, acc.FrozenHash = chain.StatusFrozen, st.StateHash
 	default:
-		return fmt.Errorf("unknown storage_extra tag %03b", extra)
+		acc.Status = chain.StatusUninit
 	}
-	if _, err := s.LoadUInt(32); err != nil { // last_paid
-		return err
-	}
-	if due, err := s.LoadBoolBit(); err != nil {
-		return err
-	} else if due {
-		if _, err := s.LoadBigCoins(); err != nil {
-			return err
-		}
-	}
-	if _, err := s.LoadUInt(64); err != nil { // last_trans_lt
-		return err
-	}
-	if acc.Balance, err = s.LoadBigCoins(); err != nil {
-		return err
-	}
-	if _, err := s.LoadMaybeRef(); err != nil { // extra currencies
-		return err
-	}
-	active, err := s.LoadBoolBit()
-	if err != nil {
-		return err
-	}
-	if active {
-		var si tlb.StateInit
-		if err := tlb.LoadFromCell(&si, s); err != nil {
-			return fmt.Errorf("state init: %w", err)
-		}
-		acc.Status, acc.Code, acc.Data = chain.StatusActive, si.Code, si.Data
-		return nil
-	}
-	frozen, err := s.LoadBoolBit()
-	if err != nil {
-		return err
-	}
-	if frozen {
-		acc.Status = chain.StatusFrozen
-		acc.FrozenHash, err = s.LoadSlice(256)
-		return err
-	}
-	acc.Status = chain.StatusUninit
-	return nil
+	return acc, nil
 }

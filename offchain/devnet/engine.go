@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/big"
 	"sync"
 	"time"
@@ -96,6 +97,28 @@ type Engine struct {
 	libsB64  string                // their dictionary, as the emulators take it
 	newBlock chan struct{}
 	closed   bool
+	stats    Stats // counts since Open
+}
+
+// Stats is what the engine has done since it was opened, and where it is.
+type Stats struct {
+	Blocks       uint64 // blocks produced
+	Transactions uint64 // transactions in those blocks
+	Dropped      uint64 // messages that made no transaction
+	Seqno        uint32 // last block
+	Time         uint32 // last block's time
+	Queued       int    // messages waiting for a block
+	Libraries    int    // public libraries
+}
+
+// Stats reports counts since Open and the chain's position.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.stats
+	st.Seqno, st.Time = e.head.Seqno, e.head.Time
+	st.Queued, st.Libraries = len(e.queue), len(e.libs)
+	return st
 }
 
 var _ chain.Network = (*Engine)(nil)
@@ -270,23 +293,31 @@ func (e *Engine) genesis(ctx context.Context) error {
 func (e *Engine) GenesisAddress() *address.Address { return e.genesisAddr }
 
 // now is the devnet's current time: the wall clock moved by AdvanceTime,
-// never before the last block.
+// never before the last block, and never past what 32 bits carry (chain
+// time that wrapped would freeze at the last block's time for good).
 func (e *Engine) nowLocked() uint32 {
-	t := uint32(e.clock().Unix() + e.head.OffsetSec)
-	if t < e.head.Time {
-		t = e.head.Time
-	}
-	return t
+	t := min(max(e.clock().Unix()+e.head.OffsetSec, 0), math.MaxUint32)
+	return max(uint32(t), e.head.Time)
 }
 
-// AdvanceTime moves the devnet clock forward by d; the next block carries the new time.
+// ErrTimeRange is returned by AdvanceTime for a move the chain's 32-bit
+// time cannot carry.
+var ErrTimeRange = errors.New("devnet time out of range")
+
+// AdvanceTime moves the devnet clock forward by d; the next block carries
+// the new time. A move past 2106-02-07 (the end of 32-bit Unix time) is
+// refused with ErrTimeRange.
 func (e *Engine) AdvanceTime(d time.Duration) error {
 	if d < 0 {
-		return errors.New("devnet time cannot go backwards")
+		return fmt.Errorf("%w: devnet time cannot go backwards", ErrTimeRange)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.head.OffsetSec += int64(d / time.Second)
+	sec := int64(d / time.Second)
+	if at := e.clock().Unix() + e.head.OffsetSec; at+sec > math.MaxUint32 {
+		return fmt.Errorf("%w: moving %d s from %d passes %d, the last second chain time can carry", ErrTimeRange, sec, at, uint32(math.MaxUint32))
+	}
+	e.head.OffsetSec += sec
 	return nil
 }
 
@@ -411,6 +442,7 @@ func (e *Engine) produceLocked() (*BlockInfo, error) {
 			if res.ExitCode != nil {
 				code = *res.ExitCode
 			}
+			e.stats.Dropped++
 			e.log.Log(context.Background(), lvl, "message dropped", "to", m.dest.address().String(), "external", m.external, "exit_code", code, "error", res.Error)
 			continue
 		}
@@ -466,6 +498,8 @@ func (e *Engine) produceLocked() (*BlockInfo, error) {
 		return nil, fmt.Errorf("committing block %d: %w", h.Seqno, err)
 	}
 	e.head = h
+	e.stats.Blocks++
+	e.stats.Transactions += uint64(len(txs))
 	for k, v := range changed {
 		e.accounts[k] = v
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/xssnick/tonutils-go/tlb"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
+	"github.com/cocoon-network/cocoon/offchain/boc"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/devnet/emulator"
 )
@@ -103,11 +104,11 @@ func (e *Engine) runGetMethod(ctx context.Context, addr *address.Address, id int
 	if acc.Status != chain.StatusActive {
 		return nil, fmt.Errorf("account is %s: %w", acc.Status, chain.ErrNotFound)
 	}
-	stack := tlb.NewStack()
-	for i := len(args) - 1; i >= 0; i-- {
-		stack.Push(args[i])
+	pushed := make([]any, len(args))
+	for i, a := range args {
+		pushed[len(args)-1-i] = a
 	}
-	sc, err := stack.ToCell()
+	sc, err := boc.StackCell(pushed)
 	if err != nil {
 		return nil, fmt.Errorf("encoding arguments: %w", err)
 	}
@@ -165,10 +166,10 @@ func (e *Engine) runGetMethod(ctx context.Context, addr *address.Address, id int
 
 // parseExternal checks that boc is one external inbound message to an
 // account that can exist here.
-func parseExternal(boc []byte) (*cell.Cell, acctKey, error) {
-	c, err := cell.FromBOC(boc)
+func parseExternal(raw []byte) (*cell.Cell, acctKey, error) {
+	c, err := boc.Parse(raw)
 	if err != nil {
-		return nil, acctKey{}, fmt.Errorf("malformed BOC: %w", err)
+		return nil, acctKey{}, err
 	}
 	dest, ext, err := inboundDest(c)
 	if err != nil {
@@ -183,12 +184,12 @@ func parseExternal(boc []byte) (*cell.Cell, acctKey, error) {
 // SendExternal implements chain.Network: the message is run against the
 // current state first, and queued for the next block only if the contract
 // accepts it.
-func (e *Engine) SendExternal(ctx context.Context, boc []byte) ([]byte, error) {
-	c, dest, err := parseExternal(boc)
+func (e *Engine) SendExternal(ctx context.Context, raw []byte) ([]byte, error) {
+	c, dest, err := parseExternal(raw)
 	if err != nil {
 		return nil, err
 	}
-	b64 := base64.StdEncoding.EncodeToString(boc)
+	b64 := base64.StdEncoding.EncodeToString(raw)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -251,8 +252,8 @@ func (e *Engine) Transactions(ctx context.Context, addr *address.Address, from c
 }
 
 // DecodeTransaction decodes a transaction BOC into the chain's view.
-func DecodeTransaction(addr *address.Address, boc []byte) (*chain.Transaction, error) {
-	c, err := cell.FromBOC(boc)
+func DecodeTransaction(addr *address.Address, raw []byte) (*chain.Transaction, error) {
+	c, err := cell.FromBOC(raw)
 	if err != nil {
 		return nil, fmt.Errorf("decoding transaction: %w", err)
 	}
@@ -265,7 +266,7 @@ func DecodeTransaction(addr *address.Address, boc []byte) (*chain.Transaction, e
 		Account: addr,
 		ID:      chain.TxID{LT: tx.LT, Hash: tx.Hash},
 		Now:     tx.Now,
-		BOC:     boc,
+		BOC:     raw,
 		Tx:      &tx,
 	}
 	if tx.PrevTxLT != 0 {
@@ -307,9 +308,12 @@ func (e *Engine) EstimateFee(ctx context.Context, addr *address.Address, body, c
 	if code != nil || data != nil {
 		msg.StateInit = &tlb.StateInit{Code: code, Data: data}
 	}
-	mc, err := tlb.ToCell(msg)
-	if err != nil {
-		return nil, fmt.Errorf("building message: %w", err)
+	var mc *cell.Cell
+	if err := boc.Do("building the message", func() (err error) {
+		mc, err = tlb.ToCell(msg)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("estimating fee for %s: %w", addr, err)
 	}
 	e.mu.Lock()
 	if err := e.txEmu.SetIgnoreChksig(ignoreChksig); err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
+	"github.com/cocoon-network/cocoon/offchain/boc"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 )
 
@@ -81,22 +81,12 @@ func parseInt(s string) (*big.Int, error) {
 
 // decodeBase64 accepts the standard and URL-safe alphabets, padded or not:
 // toncenter itself uses standard padded base64, compatible servers vary.
-func decodeBase64(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	return nil, errors.New("invalid base64")
-}
+func decodeBase64(s string) ([]byte, error) { return boc.DecodeBase64(s) }
 
+// decodeBOC reads a BOC from a server's answer: untrusted, so through
+// offchain/boc, which refuses malformed BOCs instead of panicking.
 func decodeBOC(s string) (*cell.Cell, error) {
-	b, err := decodeBase64(s)
-	if err != nil {
-		return nil, err
-	}
-	c, err := cell.FromBOC(b)
+	c, err := boc.ParseBase64(s)
 	if err != nil {
 		return nil, fmt.Errorf("parsing BOC: %w", err)
 	}

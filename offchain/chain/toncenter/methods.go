@@ -14,6 +14,7 @@ import (
 	"github.com/xssnick/tonutils-go/tlb"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
+	"github.com/cocoon-network/cocoon/offchain/boc"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 )
 
@@ -117,14 +118,14 @@ type extMessageInfoJSON struct {
 
 // SendExternal implements chain.Network. The hash returned is computed here
 // from the BOC; the server's own answer is only used as a cross-check.
-func (c *Client) SendExternal(ctx context.Context, boc []byte) ([]byte, error) {
-	msg, err := cell.FromBOC(boc)
+func (c *Client) SendExternal(ctx context.Context, raw []byte) ([]byte, error) {
+	msg, err := boc.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("parsing external message BOC: %w", err)
 	}
 	hash := msg.Hash()
 	var r extMessageInfoJSON
-	params := map[string]any{"boc": base64.StdEncoding.EncodeToString(boc)}
+	params := map[string]any{"boc": base64.StdEncoding.EncodeToString(raw)}
 	if err := c.call(ctx, "sendBocReturnHash", params, &r); err != nil {
 		return nil, fmt.Errorf("sending external message %x: %w", hash, err)
 	}
@@ -194,16 +195,16 @@ func (c *Client) Transactions(ctx context.Context, addr *address.Address, from c
 }
 
 func (t *transactionJSON) toTransaction(addr *address.Address) (*chain.Transaction, error) {
-	boc, err := decodeBase64(t.Data)
+	raw, err := decodeBase64(t.Data)
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	root, err := cell.FromBOC(boc)
+	root, err := boc.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("parsing data BOC: %w", err)
 	}
 	var tx tlb.Transaction
-	if err := tlb.LoadFromCell(&tx, root.BeginParse()); err != nil {
+	if err := boc.Do("decoding the transaction", func() error { return tlb.LoadFromCell(&tx, root.BeginParse()) }); err != nil {
 		return nil, fmt.Errorf("parsing transaction: %w", err)
 	}
 	tx.Hash = root.Hash()
@@ -224,7 +225,7 @@ func (t *transactionJSON) toTransaction(addr *address.Address) (*chain.Transacti
 		ID:      chain.TxID{LT: tx.LT, Hash: tx.Hash},
 		PrevID:  normTxID(tx.PrevTxLT, tx.PrevTxHash),
 		Now:     tx.Now,
-		BOC:     boc,
+		BOC:     raw,
 		Tx:      &tx,
 	}, nil
 }

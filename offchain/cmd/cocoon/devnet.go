@@ -67,9 +67,10 @@ func devnetStart(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
-	srv := &http.Server{Handler: httpapi.New(e, log).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	limits := httpapi.DefaultLimits()
+	srv := httpapi.New(e, log).HTTPServer(limits)
 	errs := make(chan error, 2)
-	go func() { errs <- srv.Serve(ln) }()
+	go func() { errs <- srv.Serve(limits.Listener(ln)) }()
 	go func() { errs <- e.Run(ctx, interval) }()
 	info, _ := e.MasterchainInfo(ctx)
 	log.Info("devnet started",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/big"
 	"net/http"
 	"strconv"
@@ -56,13 +57,13 @@ func (s *Server) advance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	secStr, _ := p.str("seconds")
-	sec, err := strconv.ParseInt(secStr, 10, 64)
-	if err != nil || sec < 0 {
-		s.reply(w, nil, nil, badRequest("parameter %q must be a non-negative number of seconds", "seconds"))
+	sec, err := strconv.ParseUint(secStr, 10, 64)
+	if err != nil || sec > math.MaxUint32 {
+		s.reply(w, nil, nil, badRequest("parameter %q must be a whole number of seconds from 0 to %d", "seconds", uint32(math.MaxUint32)))
 		return
 	}
 	if err := s.e.AdvanceTime(time.Duration(sec) * time.Second); err != nil {
-		s.reply(w, nil, nil, err)
+		s.reply(w, nil, nil, badRequest("%v", err))
 		return
 	}
 	b, err := s.e.ProduceBlock(r.Context())

@@ -16,6 +16,7 @@ import (
 	"github.com/xssnick/tonutils-go/tlb"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
+	"github.com/cocoon-network/cocoon/offchain/boc"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/devnet"
 )
@@ -55,6 +56,9 @@ func (p params) address(name string) (*address.Address, error) {
 	if a.Type() != address.StdAddress {
 		return nil, badRequest("parameter %q: not a standard internal address", name)
 	}
+	if wc := a.Workchain(); wc != 0 && wc != -1 {
+		return nil, badRequest("parameter %q: workchain %d does not exist on the devnet (only 0 and -1)", name, wc)
+	}
 	return a, nil
 }
 
@@ -91,26 +95,11 @@ func (p params) boc(name string, optional bool) (*cell.Cell, error) {
 		}
 		return nil, badRequest("parameter %q is required", name)
 	}
-	raw, err := decodeB64(s)
+	c, err := boc.ParseBase64(s)
 	if err != nil {
-		return nil, badRequest("parameter %q: not base64: %v", name, err)
-	}
-	c, err := cell.FromBOC(raw)
-	if err != nil {
-		return nil, badRequest("parameter %q: malformed BOC: %v", name, err)
+		return nil, badRequest("parameter %q: %v", name, err)
 	}
 	return c, nil
-}
-
-func decodeB64(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	_, err := base64.StdEncoding.DecodeString(s)
-	return nil, err
 }
 
 // decodeHash reads a 32-byte hash given in hex (as @ton/ton sends it) or base64.
@@ -120,7 +109,7 @@ func decodeHash(s string) ([]byte, error) {
 			return b, nil
 		}
 	}
-	b, err := decodeB64(s)
+	b, err := boc.DecodeBase64(s)
 	if err != nil || len(b) != 32 {
 		return nil, fmt.Errorf("%q is not a 32-byte hash in hex or base64", s)
 	}
@@ -344,15 +333,18 @@ func (s *Server) send(ctx context.Context, p params) ([]byte, error) {
 	if !ok || str == "" {
 		return nil, badRequest("parameter %q is required", "boc")
 	}
-	raw, err := decodeB64(str)
+	raw, err := boc.DecodeBase64(str)
 	if err != nil {
-		return nil, badRequest("parameter %q: not base64: %v", "boc", err)
+		return nil, badRequest("parameter %q: %v", "boc", err)
 	}
 	hash, err := s.e.SendExternal(ctx, raw)
 	if err != nil {
 		var rej *devnet.RejectedError
 		if errors.As(err, &rej) {
 			return nil, &apiError{code: 500, msg: "cannot apply external message to current state: " + err.Error()}
+		}
+		if errors.Is(err, boc.ErrMalformed) {
+			return nil, badRequest("parameter %q: %v", "boc", err)
 		}
 		return nil, badRequest("%v", err)
 	}
@@ -628,6 +620,9 @@ func decodeStackParam(v any) ([]any, error) {
 		}
 		out = append(out, item)
 	}
+	if err := boc.CheckStack(out); err != nil {
+		return nil, badRequest("parameter %q: %v", "stack", err)
+	}
 	return out, nil
 }
 
@@ -657,6 +652,9 @@ func decodeStackEntry(typ string, val any) (any, error) {
 		if neg {
 			n.Neg(n)
 		}
+		if err := boc.CheckInt(n); err != nil {
+			return nil, err
+		}
 		return n, nil
 	case "null":
 		return nil, nil
@@ -670,13 +668,9 @@ func decodeStackEntry(typ string, val any) (any, error) {
 		if !ok {
 			return nil, errors.New("expected a base64 BOC")
 		}
-		raw, err := decodeB64(s)
+		c, err := boc.ParseBase64(s)
 		if err != nil {
 			return nil, err
-		}
-		c, err := cell.FromBOC(raw)
-		if err != nil {
-			return nil, fmt.Errorf("malformed BOC: %w", err)
 		}
 		switch typ {
 		case "tvm.Slice", "slice":

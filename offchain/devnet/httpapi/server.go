@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cocoon-network/cocoon/offchain/boc"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/devnet"
 )
@@ -32,6 +33,7 @@ type Server struct {
 	// FaucetTimeout bounds how long a faucet request waits for inclusion.
 	FaucetTimeout time.Duration
 	methods       map[string]method
+	metrics       *metrics
 }
 
 // params are a request's parameters, from a query string or a JSON object.
@@ -71,6 +73,7 @@ func New(e *devnet.Engine, log *slog.Logger) *Server {
 		"getBlockHeader":                s.getBlockHeader,
 		"estimateFee":                   s.estimateFee,
 	}
+	s.metrics = newMetrics(e, s.methods)
 	return s
 }
 
@@ -78,13 +81,31 @@ func New(e *devnet.Engine, log *slog.Logger) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", s.healthz)
+	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("POST /api/v2/jsonRPC", s.jsonRPC)
 	mux.HandleFunc("/api/v2/{method}", s.rest)
 	mux.HandleFunc("POST /devnet/faucet", s.faucet)
 	mux.HandleFunc("POST /devnet/advance", s.advance)
 	mux.HandleFunc("POST /devnet/block", s.produceBlock)
 	mux.HandleFunc("POST /devnet/library", s.publishLibrary)
-	return mux
+	return s.recoverPanics(mux)
+}
+
+// recoverPanics answers a handler's panic with a 500 and a JSON error
+// instead of a dropped connection, and logs it: a panic is a bug to fix.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("handler panicked", "path", r.URL.Path, "panic", v)
+				s.reply(w, nil, nil, fmt.Errorf("internal error serving %s", r.URL.Path))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +122,9 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("method")
 	m, ok := s.methods[name]
 	if !ok {
-		s.reply(w, nil, nil, &apiError{code: http.StatusNotFound, msg: fmt.Sprintf("method %q is not served by the devnet", name)})
+		err := &apiError{code: http.StatusNotFound, msg: fmt.Sprintf("method %q is not served by the devnet", name)}
+		s.metrics.request(name, err)
+		s.reply(w, nil, nil, err)
 		return
 	}
 	var p params
@@ -118,6 +141,7 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := m(r.Context(), p)
+	s.metrics.request(name, err)
 	s.reply(w, nil, res, err)
 }
 
@@ -163,13 +187,16 @@ func (s *Server) jsonRPC(w http.ResponseWriter, r *http.Request) {
 	}
 	m, ok := s.methods[req.Method]
 	if !ok {
-		s.reply(w, &req, nil, &apiError{code: http.StatusNotFound, msg: fmt.Sprintf("method %q is not served by the devnet", req.Method)})
+		err := &apiError{code: http.StatusNotFound, msg: fmt.Sprintf("method %q is not served by the devnet", req.Method)}
+		s.metrics.request(req.Method, err)
+		s.reply(w, &req, nil, err)
 		return
 	}
 	if req.Params == nil {
 		req.Params = params{}
 	}
 	res, err := m(r.Context(), req.Params)
+	s.metrics.request(req.Method, err)
 	s.reply(w, &req, res, err)
 }
 
@@ -181,17 +208,8 @@ func (s *Server) reply(w http.ResponseWriter, rpc *rpcRequest, result any, err e
 		body["jsonrpc"] = "2.0"
 		body["id"] = rpc.ID
 	}
-	status := http.StatusOK
+	status := statusOf(err)
 	if err != nil {
-		var ae *apiError
-		switch {
-		case errors.As(err, &ae):
-			status = ae.code
-		case errors.Is(err, chain.ErrNotFound):
-			status = http.StatusNotFound
-		default:
-			status = http.StatusInternalServerError
-		}
 		body["ok"] = false
 		body["error"] = err.Error()
 		body["code"] = status
@@ -203,6 +221,24 @@ func (s *Server) reply(w http.ResponseWriter, rpc *rpcRequest, result any, err e
 		body["result"] = result
 	}
 	writeJSON(w, status, body)
+}
+
+// statusOf is the HTTP status an outcome is answered with: bad input is
+// 4xx, so that clients know not to retry it.
+func statusOf(err error) int {
+	var ae *apiError
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.As(err, &ae):
+		return ae.code
+	case errors.Is(err, boc.ErrMalformed):
+		return http.StatusBadRequest
+	case errors.Is(err, chain.ErrNotFound):
+		return http.StatusNotFound
+	default:
+		return http.StatusInternalServerError
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
