@@ -1,0 +1,211 @@
+// The dashboard page: polls /api/dashboard and draws what it says. Every
+// value goes into the page as text (textContent), never as markup.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const colours = { ok: "#1f9d55", warn: "#d98e04", bad: "#d64545", "": "#3b6fd8" };
+  const spare = ["#3b6fd8", "#8e5bd8", "#1fa5a5", "#c4577e", "#7a8799"];
+  let pollSeconds = 5;
+  let lastView = null;
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function levelClass(level) {
+    return level === "ok" || level === "warn" || level === "bad" ? level : "";
+  }
+
+  // seriesColour gives neutral series distinct colours, and levelled
+  // ones the colour of their level.
+  function seriesColour(series, i) {
+    const lv = levelClass(series.level);
+    return lv ? colours[lv] : spare[i % spare.length];
+  }
+
+  function renderHeader(s, view) {
+    document.title = s.title + " · " + s.status;
+    $("title").textContent = s.title;
+    $("subject").textContent = s.subject;
+    const st = $("status");
+    st.textContent = s.status;
+    st.className = "pill " + levelClass(s.level);
+    const at = new Date(view.snapshot_time);
+    $("updated").textContent = "updated " + at.toLocaleTimeString();
+  }
+
+  function renderWarnings(list) {
+    const ul = $("warnings");
+    ul.replaceChildren();
+    for (const w of list || []) {
+      ul.appendChild(el("li", levelClass(w.level), w.text));
+    }
+    $("warnings-box").hidden = ul.children.length === 0;
+  }
+
+  function renderPanels(panels) {
+    const box = $("panels");
+    box.replaceChildren();
+    for (const p of panels || []) {
+      const card = el("section", "card");
+      card.appendChild(el("h2", "", p.title));
+      const dl = el("dl");
+      for (const f of p.fields || []) {
+        dl.appendChild(el("dt", "", f.label));
+        const dd = el("dd", levelClass(f.level));
+        dd.dataset.key = f.key;
+        dd.appendChild(el("span", "value", f.value));
+        if (f.note) dd.appendChild(el("span", "note", f.note));
+        dl.appendChild(dd);
+      }
+      card.appendChild(dl);
+      box.appendChild(card);
+    }
+  }
+
+  function niceMax(v) {
+    if (v <= 0) return 1;
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 2, 2.5, 5, 10]) {
+      if (m * p >= v) return m * p;
+    }
+    return 10 * p;
+  }
+
+  function fmtNumber(v) {
+    if (Number.isInteger(v)) return v.toLocaleString();
+    return v.toLocaleString(undefined, { maximumFractionDigits: 2 });
+  }
+
+  function fmtInterval(sec) {
+    if (sec >= 3600 && sec % 3600 === 0) return sec / 3600 + " h";
+    if (sec >= 60 && sec % 60 === 0) return sec / 60 + " min";
+    return sec + " s";
+  }
+
+  function renderChart(s, chart) {
+    $("chart-title").textContent = s.chart_title || "Activity";
+    const series = chart.series || [];
+    const bars = chart.bars || [];
+    const totals = series.map((_, j) => bars.reduce((a, b) => a + b.values[j], 0));
+
+    const legend = $("legend");
+    legend.replaceChildren();
+    series.forEach((ser, j) => {
+      const item = el("span", "item");
+      item.dataset.key = ser.key;
+      const sw = el("span", "sw");
+      sw.style.background = seriesColour(ser, j);
+      item.appendChild(sw);
+      item.appendChild(document.createTextNode(ser.label + ": " + fmtNumber(totals[j])));
+      legend.appendChild(item);
+    });
+
+    const canvas = $("chart");
+    const dpr = window.devicePixelRatio || 1;
+    const w = canvas.clientWidth, h = canvas.clientHeight;
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(h * dpr);
+    const g = canvas.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, w, h);
+
+    const left = 44, right = 12, top = 10, bottom = 26;
+    const pw = w - left - right, ph = h - top - bottom;
+    const stacks = bars.map((b) => b.values.reduce((a, v) => a + v, 0));
+    const ymax = niceMax(Math.max(0, ...stacks));
+    const now = Date.parse(lastView ? lastView.time : new Date().toISOString());
+    const span = chart.interval_seconds * 1000 * 60; // an hour at one sample a minute
+    const t1 = Math.max(now, bars.length ? bars[bars.length - 1].end_ms : now);
+    const t0 = Math.min(t1 - span, bars.length ? bars[0].start_ms : t1 - span);
+    const x = (t) => left + ((t - t0) / (t1 - t0)) * pw;
+    const y = (v) => top + ph - (v / ymax) * ph;
+
+    // Grid and axes.
+    g.font = "11px system-ui, sans-serif";
+    g.fillStyle = "#6a7385";
+    g.strokeStyle = "#e2e6ee";
+    g.lineWidth = 1;
+    g.textAlign = "right";
+    g.textBaseline = "middle";
+    for (let i = 0; i <= 4; i++) {
+      const v = (ymax / 4) * i;
+      const yy = Math.round(y(v)) + 0.5;
+      g.beginPath();
+      g.moveTo(left, yy);
+      g.lineTo(left + pw, yy);
+      g.stroke();
+      g.fillText(fmtNumber(v), left - 6, yy);
+    }
+    g.textAlign = "center";
+    g.textBaseline = "top";
+    for (let i = 0; i <= 4; i++) {
+      const t = t0 + ((t1 - t0) / 4) * i;
+      const label = new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      g.fillText(label, Math.min(Math.max(x(t), left + 16), left + pw - 16), top + ph + 7);
+    }
+
+    // Stacked bars, one per interval between samples.
+    let drawn = 0;
+    for (const b of bars) {
+      const x0 = x(b.start_ms), x1 = x(b.end_ms);
+      const bw = Math.max(2, x1 - x0 - 1);
+      let base = 0;
+      b.values.forEach((v, j) => {
+        if (v <= 0) return;
+        g.fillStyle = seriesColour(series[j], j);
+        const ya = y(base + v), yb = y(base);
+        g.fillRect(x0, ya, bw, Math.max(1, yb - ya));
+        base += v;
+      });
+      if (base > 0) drawn++;
+    }
+    canvas.dataset.bars = String(drawn);
+    canvas.dataset.total = String(totals.reduce((a, v) => a + v, 0));
+
+    $("chart-note").textContent = bars.length
+      ? "Growth per " + fmtInterval(chart.interval_seconds) + "; the last bar is the interval in progress."
+      : "No samples yet.";
+  }
+
+  function render(view) {
+    lastView = view;
+    pollSeconds = view.poll_seconds || pollSeconds;
+    const s = view.snapshot;
+    const off = $("offline");
+    if (view.error) {
+      off.textContent = "The daemon could not read its state: " + view.error + (s ? " (showing the last good data)" : "");
+      off.hidden = false;
+    } else {
+      off.hidden = true;
+    }
+    if (!s) return;
+    renderHeader(s, view);
+    renderWarnings(s.warnings);
+    renderPanels(s.panels);
+    renderChart(s, view.chart);
+    document.body.dataset.state = "ready";
+  }
+
+  async function poll() {
+    try {
+      const resp = await fetch("/api/dashboard", { cache: "no-store" });
+      render(await resp.json());
+    } catch (e) {
+      const off = $("offline");
+      off.textContent = "Cannot reach the daemon (" + e.message + "); retrying.";
+      off.hidden = false;
+      if (document.body.dataset.state === "loading") document.body.dataset.state = "offline";
+    }
+    setTimeout(poll, pollSeconds * 1000);
+  }
+
+  window.addEventListener("resize", () => {
+    if (lastView && lastView.snapshot) renderChart(lastView.snapshot, lastView.chart);
+  });
+  poll();
+})();
