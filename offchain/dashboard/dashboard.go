@@ -105,8 +105,7 @@ const (
 	DefaultSamples  = 360 // six hours at one a minute
 	DefaultMaxAge   = 2 * time.Second
 	DefaultTimeout  = 10 * time.Second
-	// pollSeconds is how often the page asks for new data.
-	pollSeconds = 5
+	DefaultPoll     = 5 * time.Second
 )
 
 // Options tune a Dashboard; zero values take the defaults.
@@ -119,7 +118,9 @@ type Options struct {
 	MaxAge time.Duration
 	// Timeout bounds one call of the provider.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// Poll is how often an open page asks for new data.
+	Poll   time.Duration
+	Logger *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -145,8 +146,8 @@ func New(p Provider, opts Options) (*Dashboard, error) {
 	if p == nil {
 		return nil, errors.New("dashboard: no provider")
 	}
-	if opts.Interval < 0 || opts.Samples < 0 || opts.MaxAge < 0 || opts.Timeout < 0 {
-		return nil, errors.New("dashboard: negative interval, samples, max age or timeout")
+	if opts.Interval < 0 || opts.Samples < 0 || opts.MaxAge < 0 || opts.Timeout < 0 || opts.Poll < 0 {
+		return nil, errors.New("dashboard: negative interval, samples, max age, timeout or poll")
 	}
 	if opts.Interval == 0 {
 		opts.Interval = DefaultInterval
@@ -162,6 +163,9 @@ func New(p Provider, opts Options) (*Dashboard, error) {
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
+	}
+	if opts.Poll == 0 {
+		opts.Poll = DefaultPoll
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -276,8 +280,8 @@ type View struct {
 	SnapshotTime time.Time `json:"snapshot_time"`
 	Error        string    `json:"error,omitempty"`
 	Chart        Chart     `json:"chart"`
-	// PollSeconds is how often the page asks again.
-	PollSeconds int `json:"poll_seconds"`
+	// PollMillis is how often the page asks again.
+	PollMillis int64 `json:"poll_ms"`
 }
 
 // Chart is the counters' increase between consecutive samples, oldest
@@ -306,7 +310,7 @@ type Bar struct {
 func (d *Dashboard) view(now time.Time) *View {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	v := &View{Time: now.UTC(), Snapshot: d.last, PollSeconds: pollSeconds,
+	v := &View{Time: now.UTC(), Snapshot: d.last, PollMillis: d.opts.Poll.Milliseconds(),
 		Chart: Chart{IntervalSeconds: d.opts.Interval.Seconds(), Series: []Series{}, Bars: []Bar{}}}
 	if d.lastErr != nil {
 		v.Error = d.lastErr.Error()

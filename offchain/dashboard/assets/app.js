@@ -6,7 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const colours = { ok: "#1f9d55", warn: "#d98e04", bad: "#d64545", "": "#3b6fd8" };
   const spare = ["#3b6fd8", "#8e5bd8", "#1fa5a5", "#c4577e", "#7a8799"];
-  let pollSeconds = 5;
+  let pollMillis = 5000;
   let lastView = null;
 
   function el(tag, cls, text) {
@@ -118,10 +118,13 @@
     const pw = w - left - right, ph = h - top - bottom;
     const stacks = bars.map((b) => b.values.reduce((a, v) => a + v, 0));
     const ymax = niceMax(Math.max(0, ...stacks));
+    // The window shows at least 60 intervals (an hour at one sample a
+    // minute) and every kept sample; each bar is at least one interval
+    // wide, so the interval in progress is as visible as the others.
+    const slot = chart.interval_seconds * 1000;
     const now = Date.parse(lastView ? lastView.time : new Date().toISOString());
-    const span = chart.interval_seconds * 1000 * 60; // an hour at one sample a minute
-    const t1 = Math.max(now, bars.length ? bars[bars.length - 1].end_ms : now);
-    const t0 = Math.min(t1 - span, bars.length ? bars[0].start_ms : t1 - span);
+    const t1 = Math.max(now, bars.length ? bars[bars.length - 1].start_ms + slot : now);
+    const t0 = Math.min(t1 - 60 * slot, bars.length ? bars[0].start_ms : t1);
     const x = (t) => left + ((t - t0) / (t1 - t0)) * pw;
     const y = (v) => top + ph - (v / ymax) * ph;
 
@@ -152,7 +155,7 @@
     // Stacked bars, one per interval between samples.
     let drawn = 0;
     for (const b of bars) {
-      const x0 = x(b.start_ms), x1 = x(b.end_ms);
+      const x0 = x(b.start_ms), x1 = x(Math.max(b.end_ms, b.start_ms + slot));
       const bw = Math.max(2, x1 - x0 - 1);
       let base = 0;
       b.values.forEach((v, j) => {
@@ -174,7 +177,7 @@
 
   function render(view) {
     lastView = view;
-    pollSeconds = view.poll_seconds || pollSeconds;
+    pollMillis = Math.max(100, view.poll_ms || pollMillis);
     const s = view.snapshot;
     const off = $("offline");
     if (view.error) {
@@ -201,7 +204,7 @@
       off.hidden = false;
       if (document.body.dataset.state === "loading") document.body.dataset.state = "offline";
     }
-    setTimeout(poll, pollSeconds * 1000);
+    setTimeout(poll, pollMillis);
   }
 
   window.addEventListener("resize", () => {
