@@ -59,8 +59,8 @@
         const dd = el("dd", levelClass(f.level));
         dd.dataset.key = f.key;
         dd.appendChild(el("span", "value", f.value));
-        if (f.note) dd.appendChild(el("span", "note", f.note));
         dl.appendChild(dd);
+        if (f.note) dl.appendChild(el("div", "note", f.note));
       }
       card.appendChild(dl);
       box.appendChild(card);
