@@ -57,6 +57,7 @@ const (
 	ErrBadTerms           ExitCode = 160 // job terms invalid (zero max tokens, deadline in the past, ...)
 	ErrStaleAnswer        ExitCode = 161 // Accept/Decline whose query id is not this job's offer id
 	ErrResultTooLarge     ExitCode = 162 // receipt's inline result over InlineResultCells cells (InlineResultLimit bytes)
+	ErrReceiptStateInit   ExitCode = 163 // a receipt message carrying a StateInit: the job would pay for importing it
 )
 
 // exitCodeNames is the table of contracts/common/errors.tolk, by Tolk name.
@@ -97,6 +98,7 @@ var exitCodeNames = map[ExitCode]string{
 	ErrBadTerms:              "ERR_BAD_TERMS",
 	ErrStaleAnswer:           "ERR_STALE_ANSWER",
 	ErrResultTooLarge:        "ERR_RESULT_TOO_LARGE",
+	ErrReceiptStateInit:      "ERR_RECEIPT_STATE_INIT",
 }
 
 // tvmExitCodes names the TVM's own exit codes that show up when a message

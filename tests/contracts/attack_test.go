@@ -1,10 +1,14 @@
 package contracts_test
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"math/big"
 	"testing"
 	"time"
 
+	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/bindings"
@@ -279,4 +283,112 @@ func TestAttackSlashFarming(t *testing.T) {
 	if st := f.workerState(w); st.Stake.Cmp(new(big.Int).Sub(want, amount)) != 0 {
 		t.Errorf("stake %s after a slash in a new window, want %s", st.Stake, new(big.Int).Sub(want, amount))
 	}
+}
+
+// TestAttackUnbondEscapeAtDeadline: with a Root whose unbonding delay is
+// only the longest job deadline (deployed so: SetParams now refuses it), a
+// worker accepts a job with the longest deadline and unbonds at once. At
+// since + delay = the deadline, Withdraw must not beat the Refund that
+// slashes it: the Worker never lets the stake go before every job it
+// accepted can be refunded.
+func TestAttackUnbondEscapeAtDeadline(t *testing.T) {
+	f := newFixture(t, func(p *bindings.RootParams) { p.MaxJobDeadline = p.UnbondingDelay })
+	miner := f.wallet("miner", "100")
+	client := f.wallet("client", "100")
+	w := f.activeWorker("w", miner, bt.TON("20"))
+	j := f.newJob(client, 1, f.terms(w.addr, "long"))
+	j.terms.Deadline = f.now() + unbondingDelay
+	f.accepted(j)
+	f.noFailures(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.RequestUnbond{QueryID: 1}))))
+	if err := f.env.AdvanceTime(f.ctx, unbondingDelay*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// now = since + delay = the deadline: neither may go yet.
+	f.refused(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 2}))), w.addr, bindings.ErrUnbondingNotOver)
+	f.refused(f.send(client, bt.Message(j.addr, opValue, bt.Body(bindings.Refund{QueryID: 3}))), j.addr, bindings.ErrDeadlineNotReached)
+	// One second later the Refund goes first, and slashes the stake.
+	if err := f.env.AdvanceTime(f.ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	f.refused(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 4}))), w.addr, bindings.ErrUnbondingNotOver)
+	tr := f.send(client, bt.Message(j.addr, opValue, bt.Body(bindings.Refund{QueryID: 5})))
+	f.noFailures(tr)
+	one[bindings.SlashCompensation](f, tr)
+	if st := f.workerState(w); st.JobsSlashed != 1 || st.Stake.Cmp(bt.TON("20")) >= 0 {
+		t.Fatalf("the expired job did not slash the unbonding worker: %+v", st)
+	}
+	if err := f.env.AdvanceTime(f.ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	f.noFailures(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 6}))))
+	f.gone(w.addr)
+}
+
+// TestAttackUnreachableAddresses: an address the contracts will send value
+// to later is checked where it is set, so that no action can fail on it
+// later (a failed action undoes the state but keeps the fees: a receipt
+// would stay replayable and burn the escrow again and again).
+func TestAttackUnreachableAddresses(t *testing.T) {
+	f := newFixture(t)
+	client := f.wallet("client", "100")
+	rogue := f.wallet("rogue worker", "100") // a "worker" the client chose that is not a Cocoon Worker
+	rogueKey := bt.KeyFor("rogue")
+
+	// A rogue worker answers with a treasury no message can reach.
+	j := f.newJob(client, 1, f.terms(rogue.Address, "rogue"))
+	f.send(rogue, bt.Message(client.Address, bt.TON("0.01"), nil)) // deploys the rogue's wallet
+	tr, _ := f.create(j, bt.TON("0.1"))
+	offer, _ := one[bindings.Offer](f, tr)
+	accept := bindings.Accept{QueryID: offer.QueryID, WorkerKey: bindings.PublicKey256(rogueKey.Public().(ed25519.PublicKey)), FeeBps: 250, Treasury: unreachable}
+	tr = f.send(rogue, bt.Message(j.addr, opValue, bt.Body(accept)))
+	f.refused(tr, j.addr, bindings.ErrBadArgument)
+	if st, _ := f.jobStatus(j); st != bindings.JobOffered {
+		t.Fatalf("job %s after an Accept with an unreachable treasury", st)
+	}
+
+	// A client's terms: the worker in the masterchain, a callback in workchain 5.
+	for name, adjust := range map[string]func(*bindings.JobTerms){
+		"worker outside the basechain": func(tt *bindings.JobTerms) { tt.Worker = address.NewAddress(0, 0xff, bytes.Repeat([]byte{1}, 32)) },
+		"unreachable callback":         func(tt *bindings.JobTerms) { tt.Callback = unreachable },
+	} {
+		j := f.newJob(client, 2, f.terms(rogue.Address, name))
+		adjust(&j.terms)
+		tr, _ := f.create(j, big.NewInt(0))
+		f.refused(tr, j.addr, bindings.ErrBadTerms)
+	}
+}
+
+// TestAttackReceiptImportFee: anyone may relay a worker's receipt; wrapped
+// with the Job's StateInit it would make the job pay for importing the
+// code and data out of the client's refund. Such a message is refused
+// before the job accepts it, and the plain receipt then goes through.
+func TestAttackReceiptImportFee(t *testing.T) {
+	f := newFixture(t)
+	miner := f.wallet("miner", "100")
+	client := f.wallet("client", "100")
+	w := f.activeWorker("w", miner, bt.TON("20"))
+	j := f.newJob(client, 1, f.terms(w.addr, "import"))
+	f.accepted(j)
+	body, err := bindings.SignReceipt(w.key, j.receipt(10, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped, err := tlb.ToCell(&tlb.ExternalMessage{DstAddr: j.addr, StateInit: j.si, Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := jobState(f, j)
+	_, err = f.env.SendExternal(f.ctx, wrapped.ToBOC())
+	if code, ok := bt.RefusalCode(err); !ok || code != bindings.ErrReceiptStateInit {
+		t.Fatalf("a receipt wrapped with the Job's StateInit: %v, want %s", err, bindings.ErrReceiptStateInit)
+	}
+	if after := jobState(f, j); after != before {
+		t.Fatalf("the job paid for a refused receipt: %s → %s", before, after)
+	}
+	tr, err := f.receipt(w.key, j.receipt(10, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.noFailures(tr)
+	f.gone(j.addr)
 }

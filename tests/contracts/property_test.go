@@ -552,7 +552,7 @@ func (p *prop) opWithdraw() {
 	switch {
 	case w.status != bindings.WorkerUnbonding:
 		p.f.refused(tr, w.w.addr, bindings.ErrWrongStatus)
-	case now < w.since+unbondingDelay:
+	case now <= w.since+unbondingDelay:
 		p.f.refused(tr, w.w.addr, bindings.ErrUnbondingNotOver)
 	default:
 		_, m := one[bindings.StakeReturned](p.f, tr)

@@ -42,10 +42,13 @@ const (
 	feeBps         = 250   // 2.5%
 	slashBps       = 1000  // 10%
 	minDeadline    = 60
-	maxDeadline    = 86400
+	maxDeadline    = 43200 // below the unbonding delay, as Root requires
 )
 
 func hash(s string) [32]byte { return bindings.ModelID(s) }
+
+// unreachable is a well-formed address no message can reach (workchain 5).
+var unreachable = address.NewAddress(0, 5, bytes.Repeat([]byte{0x55}, 32))
 
 // fixture is a devnet with a Root deployed by its owner, one TDX
 // measurement, one dev measurement and one model allowed.

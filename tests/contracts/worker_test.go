@@ -360,7 +360,17 @@ func TestWorkerLifecycle(t *testing.T) {
 	}
 	tr = send("0.05", bindings.Withdraw{QueryID: 7})
 	f.refused(tr, w.addr, bindings.ErrUnbondingNotOver)
+	// At since + delay exactly, still refused: a job accepted before the
+	// unbonding may be refunded (and slash the stake) until then.
 	if err := f.env.AdvanceTime(f.ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if now := f.now(); now != unbondAt+unbondingDelay {
+		t.Fatalf("now %d, want since + delay %d", now, unbondAt+unbondingDelay)
+	}
+	tr = send("0.05", bindings.Withdraw{QueryID: 7})
+	f.refused(tr, w.addr, bindings.ErrUnbondingNotOver)
+	if err := f.env.AdvanceTime(f.ctx, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	held := f.balance(w.addr)

@@ -194,6 +194,9 @@ func readParams(c *cli.Context, base *bindings.RootParams, owner *address.Addres
 	if p.MinJobDeadline > p.MaxJobDeadline {
 		return p, fmt.Errorf("--min-deadline (%ds) is longer than --max-deadline (%ds)", p.MinJobDeadline, p.MaxJobDeadline)
 	}
+	if p.UnbondingDelay <= p.MaxJobDeadline {
+		return p, fmt.Errorf("--unbonding-delay (%ds) must be longer than --max-deadline (%ds): a worker's stake must outlive every job it accepted", p.UnbondingDelay, p.MaxJobDeadline)
+	}
 	return p, nil
 }
 
