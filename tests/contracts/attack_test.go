@@ -83,10 +83,10 @@ func TestAttackStaleActivateOnRedeployedWorker(t *testing.T) {
 	bad.Models = bindings.Models{modelID: {PriceIn: big.NewInt(1), PriceOut: big.NewInt(1)}}
 	good := new(big.Int).Add(bt.TON("20"), big.NewInt(bindings.WorkerRegisterFee))
 	tr := f.send(miner,
-		bt.Deploy(w.si, good, bt.Body(bindings.WorkerRegister{QueryID: 1, Profile: profile("w")})),
+		bt.Deploy(w.si, good, bt.Body(bindings.WorkerRegister{QueryID: 1, Profile: profile("w"), Agreed: f.agreed()})),
 		bt.Message(w.addr, opValue, bt.Body(bindings.RequestUnbond{QueryID: 2})),
 		bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 3})),
-		bt.Deploy(w.si, bt.TON("0.06"), bt.Body(bindings.WorkerRegister{QueryID: 4, Profile: bad})),
+		bt.Deploy(w.si, bt.TON("0.06"), bt.Body(bindings.WorkerRegister{QueryID: 4, Profile: bad, Agreed: f.agreed()})),
 	)
 	f.refused(tr, w.addr, bindings.ErrWrongStatus)
 	if s := f.workerStatus(w); s == bindings.WorkerActive {
@@ -121,7 +121,7 @@ func TestAttackActivateAfterSlash(t *testing.T) {
 	// One wallet message: the update goes out first, the Refund's Slash
 	// reaches the worker before Root's Activate.
 	tr := f.send(miner,
-		bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 1, Profile: profile("w")})),
+		bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 1, Profile: profile("w"), Agreed: f.agreed()})),
 		bt.Message(j.addr, opValue, bt.Body(bindings.Refund{QueryID: 2})),
 	)
 	one[bindings.Slash](f, tr)
@@ -151,7 +151,8 @@ func TestRegistrationBounced(t *testing.T) {
 	w := f.activeWorker("w", miner, bt.TON("20"))
 	other := cell.BeginCell().MustStoreUInt(1, 8).EndCell() // any other code: Root no longer derives this Worker's address
 	f.ownerOps(bindings.UpgradeCode{QueryID: 9, WorkerCode: other})
-	tr := f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 1, Profile: profile("w")})))
+	f.applyChange()
+	tr := f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 1, Profile: profile("w"), Agreed: f.agreed()})))
 	f.refused(tr, f.root, bindings.ErrNotAWorker)
 	if s := f.workerStatus(w); s != bindings.WorkerInactive {
 		t.Fatalf("worker is %s after its registration bounced, want inactive; trace:\n%s", s, tr)
@@ -391,4 +392,92 @@ func TestAttackReceiptImportFee(t *testing.T) {
 	}
 	f.noFailures(tr)
 	f.gone(j.addr)
+}
+
+// TestAttackOwnerChangesNeedAgreement: Root's owner upgrades the job code to
+// a proxy (anyone could deploy it at a Job address and send Slash) and sets
+// the slash rate to 100%. The change is announced on chain and applies only
+// after the timelock; a worker that re-registers afterwards with the terms
+// it agreed to is not activated under the new ones, and a new worker is
+// refused and refunded. Workers and clients pin the job code they know.
+func TestAttackOwnerChangesNeedAgreement(t *testing.T) {
+	f := newFixture(t)
+	miner := f.wallet("miner", "100")
+	w := f.activeWorker("w", miner, bt.TON("20"))
+	agreed := f.agreed()
+	proxy := cell.BeginCell().MustStoreUInt(0xdead, 16).EndCell()
+	evil := f.params
+	evil.SlashBps = 10000
+
+	tr := f.send(f.owner, bt.Message(f.root, opValue, bt.Body(bindings.UpgradeCode{QueryID: 1, JobCode: proxy})))
+	f.noFailures(tr)
+	f.noFailures(f.send(f.owner, bt.Message(f.root, opValue, bt.Body(bindings.SetParams{QueryID: 2, Params: evil}))))
+	evs := tr.Events(f.root)
+	if ann, ok := evs[len(evs)-1].(*bindings.ChangeAnnouncedEvent); !ok || ann.Change.JobCode == nil || !bytes.Equal(ann.Change.JobCode.Hash(), proxy.Hash()) {
+		t.Fatalf("the upgrade was not announced: %+v", evs)
+	}
+	if _, jh, _ := f.rootC.ChildCodeHashes(f.ctx); !bytes.Equal(jh[:], f.env.Codes.Job.Hash()) {
+		t.Fatal("the job code changed before the timelock")
+	}
+	f.applyChange()
+	if _, jh, _ := f.rootC.ChildCodeHashes(f.ctx); !bytes.Equal(jh[:], proxy.Hash()) || bindings.KnownJobCode(jh) {
+		t.Fatalf("job code %x after the change (known to this build: %v)", jh, bindings.KnownJobCode(jh))
+	}
+
+	// The worker renews under the terms it agreed to: Root's Activate
+	// carries others, so the worker stays with its old snapshot, inactive.
+	tr = f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 3, Profile: profile("w"), Agreed: agreed})))
+	f.noFailures(tr)
+	one[bindings.Activate](f, tr)
+	if s := f.workerStatus(w); s != bindings.WorkerInactive {
+		t.Fatalf("worker %s after an Activate under terms it did not agree to", s)
+	}
+	// A Slash from a proxy-code "Job" is not from a genuine Job.
+	stranger := f.wallet("stranger", "10")
+	tr = f.send(stranger, bt.Message(w.addr, opValue, bt.Body(bindings.Slash{QueryID: 1, Client: stranger.Address, Nonce: 1, MaxCost: bt.TON("100")})))
+	f.refused(tr, w.addr, bindings.ErrNotAJob)
+	if st := f.workerState(w); st.Stake.Cmp(bt.TON("20")) != 0 {
+		t.Fatalf("stake %s", st.Stake)
+	}
+
+	// A new worker agreeing to the old terms is refused and refunded.
+	w2 := f.newWorker("w2", miner)
+	tr = f.send(miner, bt.Deploy(w2.si, bt.TON("20.05"), bt.Body(bindings.WorkerRegister{QueryID: 4, Profile: profile("w2"), Agreed: agreed})))
+	rej, _ := one[bindings.RegistrationRejected](f, tr)
+	if bindings.ExitCode(rej.Reason) != bindings.ErrTermsNotAgreed {
+		t.Errorf("RegistrationRejected %s, want %s", bindings.ExitCode(rej.Reason), bindings.ErrTermsNotAgreed)
+	}
+	f.gone(w2.addr)
+}
+
+// TestAttackRevocationReachesActiveWorkers: after Root's owner removes the
+// worker's measurement, the worker (active, registered before) declines
+// offers once its registration lapses (RegistrationTTL), and its renewal
+// is rejected: a revocation reaches every active worker within the TTL.
+func TestAttackRevocationReachesActiveWorkers(t *testing.T) {
+	f := newFixture(t)
+	miner := f.wallet("miner", "100")
+	client := f.wallet("client", "100")
+	w := f.activeWorker("w", miner, bt.TON("20"))
+	reg, err := w.c.Registration(f.ctx)
+	if err != nil || reg.ValidUntil != f.now()+bindings.RegistrationTTL || reg.Agreed != f.agreed() {
+		t.Fatalf("registration() = %+v, %v", reg, err)
+	}
+	f.ownerOps(bindings.RemoveMeasurement{QueryID: 1, TEE: bindings.TEETDX, Measurement: tdxMeas})
+	if err := f.env.AdvanceTime(f.ctx, (bindings.RegistrationTTL+1)*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	j := f.newJob(client, 1, f.terms(w.addr, "after revocation"))
+	tr, _ := f.create(j, big.NewInt(0))
+	if dec, _ := one[bindings.Decline](f, tr); bindings.ExitCode(dec.Reason) != bindings.ErrRegistrationExpired {
+		t.Fatalf("Decline %s, want %s", bindings.ExitCode(dec.Reason), bindings.ErrRegistrationExpired)
+	}
+	f.gone(j.addr)
+	tr = f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 2, Profile: profile("w"), Agreed: f.agreed()})))
+	if rej, _ := one[bindings.Reject](f, tr); bindings.ExitCode(rej.Reason) != bindings.ErrMeasurementNotAllowed {
+		t.Errorf("renewal rejected with %s", bindings.ExitCode(rej.Reason))
+	}
+	if s := f.workerStatus(w); s != bindings.WorkerInactive {
+		t.Fatalf("worker %s after a rejected renewal", s)
+	}
 }

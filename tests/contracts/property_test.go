@@ -66,6 +66,7 @@ type pworker struct {
 	// Slashes took stake in it)
 	windowStart uint32
 	inWindow    int
+	validUntil  uint32 // the registration lapses after it (RegistrationTTL from the last activation)
 }
 
 type prop struct {
@@ -109,7 +110,7 @@ func TestProperty(t *testing.T) {
 	for i, m := range p.miners {
 		stake := []string{"10.5", "15", "40"}[i] // the first is one slash from the minimum
 		w := f.activeWorker(fmt.Sprintf("pw%d", i), m, bt.TON(stake))
-		p.workers = append(p.workers, &pworker{w: w, stake: bt.TON(stake), earnings: new(big.Int), status: bindings.WorkerActive})
+		p.workers = append(p.workers, &pworker{w: w, stake: bt.TON(stake), earnings: new(big.Int), status: bindings.WorkerActive, validUntil: f.now() + bindings.RegistrationTTL})
 	}
 	for _, a := range []*address.Address{f.owner.Address, f.treasury.Address, f.root, p.anyone.Address, p.ghost} {
 		p.track(a)
@@ -296,7 +297,7 @@ func (p *prop) opCreate() {
 	p.logf("  job %d on %s: escrow %s, max %d/%d, variant %d", p.nonce, addr, escrow, terms.MaxIn, terms.MaxOut, variant)
 	tr := p.send(client, msgs...)
 
-	active := pw != nil && !pw.gone && pw.status == bindings.WorkerActive
+	active := pw != nil && !pw.gone && pw.status == bindings.WorkerActive && now <= pw.validUntil
 	switch {
 	case short:
 		p.f.refused(tr, j.addr, bindings.ErrEscrowTooLow)
@@ -506,13 +507,14 @@ func (p *prop) opUpdate() {
 		// A withdrawn worker registers again at the same address, picking
 		// up whatever was paid to it after it left.
 		stake := bt.TON(fmt.Sprint(10 + p.pick(20)))
-		tr := p.send(w.w.owner, bt.Deploy(w.w.si, new(big.Int).Add(stake, big.NewInt(bindings.WorkerRegisterFee)), bt.Body(bindings.WorkerRegister{Profile: profile(w.w.name)})))
+		tr := p.send(w.w.owner, bt.Deploy(w.w.si, new(big.Int).Add(stake, big.NewInt(bindings.WorkerRegisterFee)), bt.Body(bindings.WorkerRegister{Profile: profile(w.w.name), Agreed: p.f.agreed()})))
 		p.f.noFailures(tr)
 		w.gone, w.status, w.stake, w.earnings = false, bindings.WorkerActive, stake, new(big.Int)
 		w.windowStart, w.inWindow = 0, 0
+		w.validUntil = tr.Txs[0].Now + bindings.RegistrationTTL
 		return
 	}
-	tr := p.send(w.w.owner, bt.Message(w.w.addr, opValue, bt.Body(bindings.WorkerUpdate{Profile: profile(w.w.name)})))
+	tr := p.send(w.w.owner, bt.Message(w.w.addr, opValue, bt.Body(bindings.WorkerUpdate{Profile: profile(w.w.name), Agreed: p.f.agreed()})))
 	switch {
 	case w.status == bindings.WorkerUnbonding || w.status == bindings.WorkerPending:
 		p.f.refused(tr, w.w.addr, bindings.ErrWrongStatus)
@@ -522,6 +524,7 @@ func (p *prop) opUpdate() {
 	default:
 		p.f.noFailures(tr)
 		w.status = bindings.WorkerActive
+		w.validUntil = tr.Txs[0].Now + bindings.RegistrationTTL
 	}
 }
 
