@@ -101,6 +101,12 @@ func (d *Daemon) fetchRequest(ctx context.Context, job *address.Address, r *JobR
 	if !t.Worker.Equals(d.self) {
 		return d.done(r, "not_ours")
 	}
+	// A Job cancelled and created again at the same address is another job:
+	// the Worker contract's Accept of the first offer does not bind it (the
+	// Job refuses it as stale), so its terms are not ours to serve.
+	if t.Deadline != r.Deadline {
+		return d.done(r, "stale_offer")
+	}
 	r.RequestHash = t.RequestHash
 	var env []byte
 	if c, err := bindings.NewJob(d.net, job).Request(ctx); err != nil {
