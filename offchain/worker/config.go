@@ -37,11 +37,33 @@ type Config struct {
 	MaxConcurrent int `toml:"max_concurrent"`
 	// PollInterval is how often the chain is polled for new transactions.
 	PollInterval duration `toml:"poll_interval"`
+	// Retention is how long a finished job's sealed result stays on disk
+	// for its client to fetch; then the record keeps only its outcome.
+	Retention duration `toml:"retention"`
+
+	HTTP HTTPConfig `toml:"http"`
 
 	Engine EngineConfig  `toml:"engine"`
 	Models []ModelConfig `toml:"models"`
 
 	dir string
+}
+
+// HTTPConfig bounds what clients can make the worker's HTTP server hold:
+// time per request and connection, connections, and uploads in memory.
+type HTTPConfig struct {
+	// ReadTimeout bounds reading one whole request, body included (a
+	// client that announces a body and stalls is dropped after it).
+	ReadTimeout duration `toml:"read_timeout"`
+	// WriteTimeout bounds writing one response.
+	WriteTimeout duration `toml:"write_timeout"`
+	// IdleTimeout closes a kept-alive connection with no request.
+	IdleTimeout duration `toml:"idle_timeout"`
+	// MaxConnections open at once; more wait to be accepted.
+	MaxConnections int `toml:"max_connections"`
+	// MaxUploads request envelopes read at once (each up to 16 MiB in
+	// memory); more are answered 503 with Retry-After.
+	MaxUploads int `toml:"max_uploads"`
 }
 
 // EngineConfig selects the inference engine.
@@ -68,6 +90,10 @@ type ModelConfig struct {
 	PriceIn  string `toml:"price_in"`
 	PriceOut string `toml:"price_out"`
 }
+
+// DefaultRetention is how long a finished job's sealed result is kept when
+// the config does not say: a day for a client to come back for it.
+const DefaultRetention = 24 * time.Hour
 
 type duration struct{ time.Duration }
 
@@ -128,6 +154,24 @@ func (c *Config) applyDefaults() {
 	if c.PollInterval.Duration == 0 {
 		c.PollInterval.Duration = time.Second
 	}
+	if c.Retention.Duration == 0 {
+		c.Retention.Duration = DefaultRetention
+	}
+	if c.HTTP.ReadTimeout.Duration == 0 {
+		c.HTTP.ReadTimeout.Duration = time.Minute
+	}
+	if c.HTTP.WriteTimeout.Duration == 0 {
+		c.HTTP.WriteTimeout.Duration = time.Minute
+	}
+	if c.HTTP.IdleTimeout.Duration == 0 {
+		c.HTTP.IdleTimeout.Duration = 2 * time.Minute
+	}
+	if c.HTTP.MaxConnections == 0 {
+		c.HTTP.MaxConnections = 256
+	}
+	if c.HTTP.MaxUploads == 0 {
+		c.HTTP.MaxUploads = 4
+	}
 	if c.Engine.Kind == "" {
 		c.Engine.Kind = "reference"
 	}
@@ -153,6 +197,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("poll_interval: %s is too short", c.PollInterval.Duration)
 	case len(c.Models) == 0:
 		return errors.New("models: the worker must serve at least one model")
+	case c.Retention.Duration < 0:
+		return fmt.Errorf("retention: %s is negative", c.Retention.Duration)
+	case c.HTTP.ReadTimeout.Duration < 0 || c.HTTP.WriteTimeout.Duration < 0 || c.HTTP.IdleTimeout.Duration < 0:
+		return errors.New("http: read_timeout, write_timeout and idle_timeout must not be negative")
+	case c.HTTP.MaxConnections < 1:
+		return fmt.Errorf("http.max_connections: %d, must be at least 1", c.HTTP.MaxConnections)
+	case c.HTTP.MaxUploads < 1:
+		return fmt.Errorf("http.max_uploads: %d, must be at least 1", c.HTTP.MaxUploads)
+	case c.HTTP.MaxUploads >= c.HTTP.MaxConnections:
+		return fmt.Errorf("http.max_uploads (%d) must be below http.max_connections (%d), or uploads can take every connection", c.HTTP.MaxUploads, c.HTTP.MaxConnections)
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("public_url: %q is not an http(s) URL", c.PublicURL)
@@ -220,6 +274,17 @@ public_url = %[6]q
 max_concurrent = 4
 # How often the chain is polled for offers and job outcomes.
 poll_interval = "1s"
+# How long a finished job's sealed result stays for its client to fetch;
+# after that only the job's outcome is kept (requests go as soon as they are served).
+retention = "24h"
+
+# Limits of the HTTP server: slow or greedy clients are dropped, not served forever.
+[http]
+read_timeout = "1m"     # a whole request, body included
+write_timeout = "1m"
+idle_timeout = "2m"
+max_connections = 256
+max_uploads = 4         # request envelopes (up to 16 MiB each) read at once
 
 [engine]
 # "reference": the built-in deterministic protocol-test engine (NOT a language model).
