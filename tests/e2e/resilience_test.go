@@ -39,6 +39,12 @@ func TestWorkerRidesOutADevnetRestart(t *testing.T) {
 		waitJobStatus(t, ctx, a.net, job.Address, bindings.JobAccepted)
 	}
 
+	for _, job := range submitted {
+		if d, err := bindings.NewJob(a.net, job.Address).JobData(ctx); err != nil || !d.Deployed || d.Status != bindings.JobAccepted {
+			t.Fatalf("job %s was not in flight before the restart: %+v %v", job.Address, d, err)
+		}
+	}
+
 	// Crash the devnet, keep it down until the worker has failed to read
 	// the chain, and bring it back on the same data and address.
 	c.devnet.kill()
