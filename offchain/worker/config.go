@@ -244,20 +244,69 @@ func (c *Config) Path(p string) string {
 	return filepath.Join(c.dir, p)
 }
 
-// ConfigTemplate is what `cocoon worker init` writes (fmt verbs: config
-// file name, network, root, owner, listen, public URL, model).
+// InitValues are the values `cocoon worker init` writes into a config.
+type InitValues struct {
+	Network, Root, Owner, Listen, PublicURL, Model string
+}
+
+// RenderConfig fills ConfigTemplate with v, each value quoted as a TOML
+// string by the TOML library (quotes, backslashes, newlines and control
+// characters cannot break out of it), and checks that the text reads back
+// to exactly these values.
+func RenderConfig(v InitValues) (string, error) {
+	vals := []string{v.Network, v.Root, v.Owner, v.Listen, v.PublicURL, v.Model}
+	quoted := make([]any, 0, len(vals)+1)
+	quoted = append(quoted, "config.toml")
+	for _, s := range vals {
+		q, err := tomlString(s)
+		if err != nil {
+			return "", err
+		}
+		quoted = append(quoted, q)
+	}
+	text := fmt.Sprintf(ConfigTemplate, quoted...)
+	var back Config
+	if _, err := toml.Decode(text, &back); err != nil {
+		return "", fmt.Errorf("the config written would not parse: %w", err)
+	}
+	got := InitValues{Network: back.Network, Root: back.Root, Owner: back.Owner, Listen: back.Listen, PublicURL: back.PublicURL}
+	if len(back.Models) == 1 {
+		got.Model = back.Models[0].Name
+	}
+	if got != v {
+		return "", fmt.Errorf("the config written would read back as %+v, not %+v", got, v)
+	}
+	return text, nil
+}
+
+// tomlString is s as a TOML basic string, quoted by the TOML encoder.
+func tomlString(s string) (string, error) {
+	var b strings.Builder
+	if err := toml.NewEncoder(&b).Encode(map[string]string{"v": s}); err != nil {
+		return "", fmt.Errorf("quoting %q for TOML: %w", s, err)
+	}
+	q, ok := strings.CutPrefix(strings.TrimSuffix(b.String(), "\n"), "v = ")
+	if !ok {
+		return "", fmt.Errorf("quoting %q for TOML: unexpected encoding %q", s, b.String())
+	}
+	return q, nil
+}
+
+// ConfigTemplate is what `cocoon worker init` writes through RenderConfig
+// (fmt verbs: config file name, then TOML-quoted network, root, owner,
+// listen, public URL, model).
 const ConfigTemplate = `# Cocoon worker configuration.
 # Paths are relative to this file. Edit, then:
 #   cocoon worker register --config %[1]s --owner-wallet OWNER.wallet --stake TON
 #   cocoon worker run --config %[1]s
 
 # The TON network: a devnet or toncenter URL (http://127.0.0.1:8081), or testnet / mainnet.
-network = %[2]q
+network = %[2]s
 # The Cocoon Root contract this worker registers with.
-root = %[3]q
+root = %[3]s
 # The owner wallet's address (cold wallet, outside the enclave): it stakes,
 # receives earnings, and alone can unbond and withdraw. Its key never comes here.
-owner = %[4]q
+owner = %[4]s
 
 # Worker keys and evidence, created by cocoon worker init (inside the TEE in production).
 keys_dir = "keys"
@@ -265,9 +314,9 @@ keys_dir = "keys"
 state_dir = "state"
 
 # HTTP: /healthz, /metrics, /evidence, and the job endpoints clients use.
-listen = %[5]q
+listen = %[5]s
 # How clients reach this worker; stored on chain at registration.
-public_url = %[6]q
+public_url = %[6]s
 
 # Jobs run at once; accepted jobs beyond this get a failure receipt ("busy"):
 # the client is refunded in full and the worker is not slashed.
@@ -296,7 +345,7 @@ kind = "reference"
 
 # Models served, with prices in TON per 1M tokens (at least the Root's minimum).
 [[models]]
-name = %[7]q
+name = %[7]s
 # engine_model = "name-the-engine-uses"
 price_in = "0.5"
 price_out = "1.5"

@@ -4,8 +4,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -105,6 +107,14 @@ func workerInit(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--suite: %w", err)
 	}
+	vals, err := initValues(c)
+	if err != nil {
+		return err
+	}
+	text, err := worker.RenderConfig(vals)
+	if err != nil {
+		return err
+	}
 	cfgPath := filepath.Join(dir, "config.toml")
 	if _, err := os.Stat(cfgPath); err == nil {
 		return fmt.Errorf("%s already exists: refusing to overwrite a worker", cfgPath)
@@ -113,8 +123,6 @@ func workerInit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	listen := c.String("listen")
-	text := fmt.Sprintf(worker.ConfigTemplate, "config.toml", c.String("network"), c.String("root"), c.String("owner"), listen, "http://"+listen, c.String("model"))
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		return fmt.Errorf("writing config: %w", err)
 	}
@@ -128,6 +136,47 @@ func workerInit(c *cli.Context) error {
 	fmt.Println("  INSECURE: dev attestation, not hardware-backed; only a Root in test mode accepts it")
 	fmt.Printf("next: edit %s (root, owner, models, prices), then cocoon worker register\n", cfgPath)
 	return nil
+}
+
+// initValues checks worker init's flags before anything is created: an
+// address that does not parse, a network the CLI cannot open or a listen
+// address without a port is refused, naming the flag.
+func initValues(c *cli.Context) (worker.InitValues, error) {
+	v := worker.InitValues{
+		Network: strings.TrimSpace(c.String("network")), Root: strings.TrimSpace(c.String("root")),
+		Owner: strings.TrimSpace(c.String("owner")), Listen: strings.TrimSpace(c.String("listen")),
+		Model: strings.TrimSpace(c.String("model")),
+	}
+	if _, err := netflag.Open(c.Context, v.Network); err != nil {
+		return v, fmt.Errorf("--network: %w", err)
+	}
+	// Root and owner may be left out and filled in later; given, they must
+	// be addresses.
+	for flag, a := range map[string]string{"root": v.Root, "owner": v.Owner} {
+		if a == "" {
+			continue
+		}
+		if _, err := chain.ParseAddress(a); err != nil {
+			return v, fmt.Errorf("--%s: %w", flag, err)
+		}
+	}
+	host, port, err := net.SplitHostPort(v.Listen)
+	if err != nil {
+		return v, fmt.Errorf("--listen: %q is not HOST:PORT: %w", v.Listen, err)
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || (p == 0 && port != "0") {
+		return v, fmt.Errorf("--listen: port %q is not a number from 0 to 65535", port)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		// Clients need a host they can reach; the config's public_url can
+		// be edited when the worker listens on every interface.
+		host = "127.0.0.1"
+	}
+	v.PublicURL = "http://" + net.JoinHostPort(host, port)
+	if v.Model == "" {
+		return v, errors.New("--model: empty")
+	}
+	return v, nil
 }
 
 func loadWorker(c *cli.Context) (*worker.Config, *worker.Identity, chain.Network, error) {
