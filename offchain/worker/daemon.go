@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -251,7 +252,12 @@ func (d *Daemon) onWorkerTx(ctx context.Context, wg *sync.WaitGroup, tx *chain.T
 			d.start(ctx, wg, r)
 		}
 	case *bindings.JobPaid:
-		d.metrics.Earnings.Add(float64(im.Amount.Nano().Int64()))
+		// The Worker keeps the value less the gas it was sent for its own
+		// transaction (as ReadHistory counts it).
+		pay := new(big.Int).Sub(im.Amount.Nano(), big.NewInt(bindings.NotifyGas))
+		if pay.Sign() > 0 {
+			d.metrics.Earnings.Add(float64(pay.Int64()))
+		}
 	case *bindings.Slash:
 		// The job itself is counted (as expired) once, when its pipeline
 		// sees it closed.

@@ -114,6 +114,25 @@ func TestExpiredJobIsCountedOnce(t *testing.T) {
 			t.Errorf("jobs_total{outcome=%q} = %v, want %v", outcome, got, want)
 		}
 	}
+
+	// The chain history shows the slash, with the stake that went to the client.
+	h, err := ReadHistory(ctx, n.e, d.Address(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Entries) != 1 || h.Entries[0].Kind != EventSlashed || !h.Entries[0].Job.Equals(job) || h.Slashed.Sign() <= 0 || !h.Complete {
+		t.Fatalf("history %+v", h)
+	}
+	st, err := bindings.NewWorker(n.e, d.Address()).WorkerState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if days := h.Days(); len(days) != 1 || days[0].SlashedJobs != 1 || days[0].Slashed.Cmp(h.Slashed) != 0 {
+		t.Fatalf("days %+v", days)
+	}
+	if st.JobsSlashed != 1 {
+		t.Fatalf("contract counts %d slashed jobs", st.JobsSlashed)
+	}
 }
 
 // A served job is counted once as completed; its posted request goes as
@@ -165,4 +184,21 @@ func TestFinishedJobIsPruned(t *testing.T) {
 		t.Errorf("jobs_total{outcome=completed} = %v, want 1", got)
 	}
 	eventually(t, ctx, "no job in flight", func() bool { return testutil.ToFloat64(d.metrics.InFlight) == 0 })
+
+	// The worker's pay, as the contract counts it, the history reads it
+	// and the earnings metric adds it up, is one amount.
+	st, err := bindings.NewWorker(n.e, d.Address()).WorkerState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ReadHistory(ctx, n.e, d.Address(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Entries) != 1 || h.Entries[0].Kind != EventPaid || h.Earned.Cmp(st.TotalEarned) != 0 || h.Fees.Sign() <= 0 {
+		t.Fatalf("history %+v (earned %s), contract total earned %s", h.Entries, h.Earned, st.TotalEarned)
+	}
+	eventually(t, ctx, "the pay counted in the earnings metric", func() bool {
+		return testutil.ToFloat64(d.metrics.Earnings) == float64(st.TotalEarned.Int64())
+	})
 }

@@ -81,4 +81,27 @@ func TestWorkerRidesOutADevnetRestart(t *testing.T) {
 	if !strings.Contains(c.worker.out.String(), "chain reads recovered") {
 		t.Error("the worker never logged that chain reads recovered")
 	}
+
+	// worker status reads the same story from the chain.
+	var st struct {
+		Days []struct {
+			Paid    int `json:"paid"`
+			Slashed int `json:"slashed"`
+		} `json:"days"`
+		Jobs []struct {
+			Event string `json:"event"`
+			Job   string `json:"job"`
+		} `json:"jobs"`
+		FeesPaid string `json:"fees_paid_ton"`
+	}
+	cliJSON(t, &st, "worker", "status", "--config", c.workerConfig())
+	paid := 0
+	for _, j := range st.Jobs {
+		if j.Event == "paid" {
+			paid++
+		}
+	}
+	if paid != jobs || len(st.Days) != 1 || st.Days[0].Paid != jobs || st.Days[0].Slashed != 0 || st.FeesPaid == "" {
+		t.Errorf("worker status: %+v", st)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -60,9 +61,11 @@ func workerCommand() *cli.Command {
 				Action: workerRun,
 			},
 			{
-				Name:   "status",
-				Usage:  "print the Worker contract's state",
-				Flags:  []cli.Flag{configFlag, walletJSONFlag()},
+				Name:  "status",
+				Usage: "print the Worker contract's state, unbonding, slashes, fees and job history",
+				Flags: []cli.Flag{configFlag, walletJSONFlag(),
+					&cli.IntFlag{Name: "jobs", Value: 10, Usage: "latest job events to list"},
+					&cli.IntFlag{Name: "max-transactions", Value: 1000, Usage: "how much of the contract's history to read"}},
 				Action: workerStatus,
 			},
 			{
@@ -310,6 +313,12 @@ func workerAttest(c *cli.Context) error {
 }
 
 func workerStatus(c *cli.Context) error {
+	if c.Int("jobs") < 0 {
+		return fmt.Errorf("--jobs: %d is negative", c.Int("jobs"))
+	}
+	if c.Int("max-transactions") < 1 {
+		return fmt.Errorf("--max-transactions: %d, must be at least 1", c.Int("max-transactions"))
+	}
 	cfg, id, net, err := loadWorker(c)
 	if err != nil {
 		return err
@@ -343,11 +352,65 @@ func workerStatus(c *cli.Context) error {
 	out["endpoint"] = st.Endpoint
 	out["tee"] = st.TEE.String()
 	out["attestation_hash"] = hex.EncodeToString(st.AttestationHash[:])
+	var unbondingEnds time.Time
+	if data.Status == bindings.WorkerUnbonding {
+		p, err := bindings.NewRoot(net, data.Root).GetRootParams(c.Context)
+		if err != nil {
+			return fmt.Errorf("reading Root's unbonding delay: %w", err)
+		}
+		unbondingEnds = time.Unix(int64(st.UnbondingSince)+int64(p.UnbondingDelay), 0).UTC()
+		out["unbonding_since"] = time.Unix(int64(st.UnbondingSince), 0).UTC().Format(time.RFC3339)
+		out["unbonding_ends"] = unbondingEnds.Format(time.RFC3339)
+	}
+	h, err := worker.ReadHistory(c.Context, net, addr, c.Int("max-transactions"))
+	if err != nil {
+		return err
+	}
+	out["slashed_ton"] = tonamount.Format(h.Slashed)
+	out["fees_paid_ton"] = tonamount.Format(h.Fees)
+	out["history_complete"] = h.Complete
+	days := h.Days()
+	jsonDays := make([]map[string]any, 0, len(days))
+	for _, d := range days {
+		jsonDays = append(jsonDays, map[string]any{"day": d.Day, "paid": d.Paid, "failed": d.Failed, "slashed": d.SlashedJobs,
+			"earned_ton": tonamount.Format(d.Earned), "slashed_ton": tonamount.Format(d.Slashed)})
+	}
+	out["days"] = jsonDays
+	recent := h.Entries[:min(len(h.Entries), c.Int("jobs"))]
+	jsonJobs := make([]map[string]any, 0, len(recent))
+	for _, e := range recent {
+		jsonJobs = append(jsonJobs, map[string]any{"time": e.Time.Format(time.RFC3339), "job": e.Job.String(), "event": e.Kind, "amount_ton": tonamount.Format(e.Amount)})
+	}
+	out["jobs"] = jsonJobs
 	if c.Bool("json") {
 		return walletPrintJSON(os.Stdout, out)
 	}
 	fmt.Printf("worker %s: %s\n  stake %s TON, earnings %s TON (total earned %s TON)\n  jobs: %d completed, %d failed, %d slashed\n  endpoint %s, TEE %s\n",
 		addr, data.Status, out["stake_ton"], out["earnings_ton"], out["total_earned_ton"], st.JobsCompleted, st.JobsFailed, st.JobsSlashed, st.Endpoint, st.TEE)
+	if !unbondingEnds.IsZero() {
+		if left := time.Until(unbondingEnds); left > 0 {
+			fmt.Printf("  unbonding: withdraw after %s (in %s)\n", unbondingEnds.Format(time.RFC3339), left.Round(time.Second))
+		} else {
+			fmt.Printf("  unbonding: over since %s; withdraw now\n", unbondingEnds.Format(time.RFC3339))
+		}
+	}
+	scope := "all history"
+	if !h.Complete {
+		scope = fmt.Sprintf("latest %d transactions", c.Int("max-transactions"))
+	}
+	fmt.Printf("  slashed %s TON to clients; contract fees paid %s TON (%s)\n", out["slashed_ton"], out["fees_paid_ton"], scope)
+	if len(days) > 0 {
+		fmt.Println("  per day (UTC):")
+		for _, d := range days {
+			fmt.Printf("    %s  %d paid (%s TON), %d failed, %d slashed (%s TON)\n", d.Day, d.Paid, tonamount.Format(d.Earned), d.Failed, d.SlashedJobs, tonamount.Format(d.Slashed))
+		}
+	}
+	if len(recent) > 0 {
+		fmt.Println("  latest jobs:")
+		for _, e := range recent {
+			fmt.Printf("    %s  %-7s %s TON  %s\n", e.Time.Format(time.RFC3339), e.Kind, tonamount.Format(e.Amount), e.Job)
+		}
+	}
 	return nil
 }
 
