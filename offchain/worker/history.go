@@ -42,9 +42,9 @@ type History struct {
 
 // DaySummary is one UTC day of a History.
 type DaySummary struct {
-	Day                  string // 2006-01-02
+	Day                       string // 2006-01-02
 	Paid, Failed, SlashedJobs int
-	Earned, Slashed      *big.Int
+	Earned, Slashed           *big.Int
 }
 
 // ReadHistory reads up to limit of the Worker contract's latest
