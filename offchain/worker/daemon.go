@@ -50,6 +50,8 @@ type Daemon struct {
 	running map[string]bool          // jobs with a goroutine
 	posted  map[string]chan struct{} // wakes a job waiting for its request
 	gpu     string                   // GPU discovery summary for /healthz
+
+	dash dashboardCache
 }
 
 // Options are the parts of a daemon that are not in its config file.

@@ -20,6 +20,7 @@ const MaxRequestBody = 16 << 20
 
 // Handler serves the worker's HTTP API:
 //
+//	GET  /                          the dashboard page (GET /api/dashboard: its data)
 //	GET  /healthz                   status, engine, GPUs, attestation type
 //	GET  /metrics                   Prometheus text format
 //	GET  /evidence                  the evidence bundle (its sha256 is on chain)
@@ -35,6 +36,7 @@ func (d *Daemon) Handler() http.Handler {
 	})
 	mux.HandleFunc("POST /v1/jobs/{job}/request", d.postRequest)
 	mux.HandleFunc("GET /v1/jobs/{job}/result", d.getResult)
+	d.dashboardRoutes(mux)
 	return mux
 }
 

@@ -340,3 +340,49 @@ func (s *JobStore) Posted(job string) ([]byte, error) {
 	})
 	return env, err
 }
+
+// Activity is what the job records say about outcomes: totals, and the
+// jobs closed in each bucket since a time.
+type Activity struct {
+	Totals  map[string]int // outcome -> jobs, over every record kept
+	Open    int            // jobs not closed yet
+	Buckets []ActivityBucket
+}
+
+// ActivityBucket is the jobs that closed in [Start, Start+width).
+type ActivityBucket struct {
+	Start    time.Time      `json:"start"`
+	Outcomes map[string]int `json:"outcomes"`
+	Tokens   uint64         `json:"tokens"`
+}
+
+// Activity sums the job records into n buckets of width ending at now.
+func (s *JobStore) Activity(now time.Time, width time.Duration, n int) (*Activity, error) {
+	a := &Activity{Totals: map[string]int{}, Buckets: make([]ActivityBucket, n)}
+	first := now.Truncate(width).Add(-time.Duration(n-1) * width)
+	end := first.Add(time.Duration(n) * width)
+	for i := range a.Buckets {
+		a.Buckets[i] = ActivityBucket{Start: first.Add(time.Duration(i) * width), Outcomes: map[string]int{}}
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketJobs).ForEach(func(_, v []byte) error {
+			var r JobRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			if r.State != StateDone {
+				a.Open++
+				return nil
+			}
+			a.Totals[r.Outcome]++
+			if r.DoneAt.Before(first) || !r.DoneAt.Before(end) {
+				return nil
+			}
+			b := &a.Buckets[int(r.DoneAt.Sub(first)/width)]
+			b.Outcomes[r.Outcome]++
+			b.Tokens += uint64(r.InputTokens) + uint64(r.OutputTokens)
+			return nil
+		})
+	})
+	return a, err
+}
