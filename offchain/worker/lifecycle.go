@@ -231,6 +231,11 @@ func (o *Owner) op(ctx context.Context, value *big.Int, m bindings.Message) erro
 // send sends one message from the owner wallet and checks the Worker's
 // transaction for it: a refusal is reported by its contract error name.
 func (o *Owner) send(ctx context.Context, value *big.Int, body *cell.Cell, si *tlb.StateInit) error {
+	// Like wallet send: a value over the owner's balance is refused here,
+	// not sent to pay gas and fail.
+	if _, err := o.Wallet.CheckBalance(ctx, o.Net, value); err != nil {
+		return fmt.Errorf("owner wallet: %w", err)
+	}
 	before, err := o.Net.Account(ctx, o.Worker)
 	if err != nil {
 		return err
