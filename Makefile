@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 NODE_DIRS := contracts tests/conformance tests/sandboxbench
 
-.PHONY: help demo devnet build test lint bench gas fuzz contracts contracts-check conformance node-deps clean
+.PHONY: help demo devnet build test lint bench gas fuzz contracts contracts-check conformance node-deps clean soak
 
 help:
 	@echo "make demo             build, then run the whole flow on an embedded devnet (the main job)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench            devnet vs @ton/sandbox, and worker throughput/latency/overhead -> docs/PERFORMANCE.md"
 	@echo "make gas              gas and fees per contract operation -> docs/gas.json, docs/PERFORMANCE.md"
 	@echo "make fuzz             long random-operations property run: make fuzz SEED=... STEPS=..."
+	@echo "make soak             jobs through a devnet and a worker killed at random (bounded): make soak JOBS=2000 SEED=..."
 	@echo "make contracts        recompile contracts/*.tolk into contracts/build/"
 	@echo "make contracts-check  fail when a committed artifact differs from a fresh compile"
 
@@ -68,6 +69,12 @@ gas:
 
 fuzz:
 	$(GO) test -count=1 -timeout 60m -run '^TestProperty$$' -v ./tests/contracts -cocoon.seed=$${SEED:-$$(date +%s)} -cocoon.steps=$${STEPS:-3000}
+
+# Bounded: JOBS jobs (default 2000), then every job must be closed with at
+# most one receipt and paid at most once; the summary is printed and, with
+# COCOON_SOAK_OUT=file, written as JSON.
+soak: build
+	$(GO) test -count=1 -timeout 120m -run '^TestSoak$$' -v ./tests/e2e -cocoon.soak.jobs=$${JOBS:-2000} -cocoon.soak.seed=$${SEED:-$$(date +%s)}
 
 clean:
 	rm -rf bin

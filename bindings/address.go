@@ -48,6 +48,18 @@ func (c Codes) WithJobLibrary() Codes {
 	return c
 }
 
+// KnownJobCode reports whether a Job code hash (as Root's
+// child_code_hashes() gives it) is this build's Job code, inline or as its
+// public-library reference. Workers and clients pin it: they register or
+// deploy jobs only under a Job code they know.
+func KnownJobCode(hash [32]byte) bool {
+	c, err := EmbeddedCodes()
+	if err != nil {
+		return false
+	}
+	return [32]byte(c.Job.Hash()) == hash || [32]byte(chain.LibraryRef(c.Job).Hash()) == hash
+}
+
 // MustEmbeddedCodes is EmbeddedCodes that panics when an artifact is
 // missing or broken, which only a bad commit can cause.
 func MustEmbeddedCodes() Codes {

@@ -26,20 +26,24 @@ const (
 	ErrStakeTooLow           ExitCode = 117 // stake below Root's minimum worker stake
 	ErrBadTEE                ExitCode = 118 // unknown TEE type
 	ErrNoModels              ExitCode = 119 // a worker must serve at least one model
+	ErrNoPendingChange       ExitCode = 120 // ApplyChange/CancelChange with no change announced
+	ErrTimelockNotOver       ExitCode = 121 // ApplyChange before the announced change's effective time
 )
 
 // Worker
 const (
-	ErrNotRoot            ExitCode = 130 // Activate/Reject not from the worker's Root
-	ErrWrongStatus        ExitCode = 131 // operation not allowed in the worker's current status
-	ErrNotAJob            ExitCode = 132 // Offer/JobPaid/JobFailed/Slash not from the genuine Job address
-	ErrUnbondingNotOver   ExitCode = 133 // Withdraw before the unbonding delay elapsed
-	ErrModelNotServed     ExitCode = 134 // Offer for a model the worker does not serve
-	ErrPriceTooLow        ExitCode = 135 // Offer below the worker's price
-	ErrWorkerNotActive    ExitCode = 136 // Offer to a worker that is not active
-	ErrDeadlineOutOfRange ExitCode = 137 // Offer whose deadline is outside Root's bounds
-	ErrNothingToWithdraw  ExitCode = 138 // WithdrawEarnings with zero earnings
-	ErrStaleRegistration  ExitCode = 139 // Activate/Reject whose query id is not the registration in flight
+	ErrNotRoot             ExitCode = 130 // Activate/Reject not from the worker's Root
+	ErrWrongStatus         ExitCode = 131 // operation not allowed in the worker's current status
+	ErrNotAJob             ExitCode = 132 // Offer/JobPaid/JobFailed/Slash not from the genuine Job address
+	ErrUnbondingNotOver    ExitCode = 133 // Withdraw before the unbonding delay elapsed
+	ErrModelNotServed      ExitCode = 134 // Offer for a model the worker does not serve
+	ErrPriceTooLow         ExitCode = 135 // Offer below the worker's price
+	ErrWorkerNotActive     ExitCode = 136 // Offer to a worker that is not active
+	ErrDeadlineOutOfRange  ExitCode = 137 // Offer whose deadline is outside Root's bounds
+	ErrNothingToWithdraw   ExitCode = 138 // WithdrawEarnings with zero earnings
+	ErrStaleRegistration   ExitCode = 139 // Activate/Reject whose query id is not the registration in flight
+	ErrTermsNotAgreed      ExitCode = 140 // Root's params or job code differ from those the owner agreed to
+	ErrRegistrationExpired ExitCode = 141 // Offer to a worker whose registration is older than RegistrationTTL
 )
 
 // Job
@@ -57,6 +61,7 @@ const (
 	ErrBadTerms           ExitCode = 160 // job terms invalid (zero max tokens, deadline in the past, ...)
 	ErrStaleAnswer        ExitCode = 161 // Accept/Decline whose query id is not this job's offer id
 	ErrResultTooLarge     ExitCode = 162 // receipt's inline result over InlineResultCells cells (InlineResultLimit bytes)
+	ErrReceiptStateInit   ExitCode = 163 // a receipt message carrying a StateInit: the job would pay for importing it
 )
 
 // exitCodeNames is the table of contracts/common/errors.tolk, by Tolk name.
@@ -74,6 +79,8 @@ var exitCodeNames = map[ExitCode]string{
 	ErrStakeTooLow:           "ERR_STAKE_TOO_LOW",
 	ErrBadTEE:                "ERR_BAD_TEE",
 	ErrNoModels:              "ERR_NO_MODELS",
+	ErrNoPendingChange:       "ERR_NO_PENDING_CHANGE",
+	ErrTimelockNotOver:       "ERR_TIMELOCK_NOT_OVER",
 	ErrNotRoot:               "ERR_NOT_ROOT",
 	ErrWrongStatus:           "ERR_WRONG_STATUS",
 	ErrNotAJob:               "ERR_NOT_A_JOB",
@@ -84,6 +91,8 @@ var exitCodeNames = map[ExitCode]string{
 	ErrDeadlineOutOfRange:    "ERR_DEADLINE_OUT_OF_RANGE",
 	ErrNothingToWithdraw:     "ERR_NOTHING_TO_WITHDRAW",
 	ErrStaleRegistration:     "ERR_STALE_REGISTRATION",
+	ErrTermsNotAgreed:        "ERR_TERMS_NOT_AGREED",
+	ErrRegistrationExpired:   "ERR_REGISTRATION_EXPIRED",
 	ErrNotClient:             "ERR_NOT_CLIENT",
 	ErrEscrowTooLow:          "ERR_ESCROW_TOO_LOW",
 	ErrJobWrongStatus:        "ERR_JOB_WRONG_STATUS",
@@ -97,6 +106,7 @@ var exitCodeNames = map[ExitCode]string{
 	ErrBadTerms:              "ERR_BAD_TERMS",
 	ErrStaleAnswer:           "ERR_STALE_ANSWER",
 	ErrResultTooLarge:        "ERR_RESULT_TOO_LARGE",
+	ErrReceiptStateInit:      "ERR_RECEIPT_STATE_INIT",
 }
 
 // tvmExitCodes names the TVM's own exit codes that show up when a message

@@ -273,6 +273,52 @@ func (r *Root) ChildCodeHashes(ctx context.Context) (worker, job [32]byte, err e
 }
 
 // WorkerAddressOnChain asks Root for the Worker address of (owner, key).
+// PendingChangeView is Root's announced change (pending_change()).
+type PendingChangeView struct {
+	Announced   bool
+	EffectiveAt uint32
+	Params      bool     // new params (read them from Root's storage or the ChangeAnnouncedEvent)
+	RootCode    [32]byte // hash of the new code; zero: unchanged
+	WorkerCode  [32]byte
+	JobCode     [32]byte
+}
+
+// PendingChange reads pending_change().
+func (r *Root) PendingChange(ctx context.Context) (*PendingChangeView, error) {
+	s, err := r.get(ctx, "pending_change", 6)
+	if err != nil {
+		return nil, err
+	}
+	v := &PendingChangeView{Announced: s.bool(), EffectiveAt: uint32(s.uint(32)), Params: s.bool()}
+	v.RootCode, v.WorkerCode, v.JobCode = s.u256(), s.u256(), s.u256()
+	return v, s.done()
+}
+
+// AgreedTerms are the terms a worker registering now agrees to: Root's
+// current params and job code hash. A change announced but not applied is
+// not in them (a registration that meets it is not activated).
+func (r *Root) AgreedTerms(ctx context.Context) (AgreedTerms, error) {
+	p, err := r.GetRootParams(ctx)
+	if err != nil {
+		return AgreedTerms{}, err
+	}
+	_, job, err := r.ChildCodeHashes(ctx)
+	if err != nil {
+		return AgreedTerms{}, err
+	}
+	return TermsOf(*p, job), nil
+}
+
+// AgreedTermsHash is the hash of AgreedTerms: what WorkerRegister and
+// WorkerUpdate carry to register under Root's current terms.
+func (r *Root) AgreedTermsHash(ctx context.Context) ([32]byte, error) {
+	t, err := r.AgreedTerms(ctx)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return t.Hash()
+}
+
 func (r *Root) WorkerAddressOnChain(ctx context.Context, owner *address.Address, workerKey [32]byte) (*address.Address, error) {
 	s, err := r.get(ctx, "worker_address", 1, addrArg(owner), u256Arg(workerKey))
 	if err != nil {
@@ -382,6 +428,23 @@ func (w *Worker) WorkerState(ctx context.Context) (*WorkerStateView, error) {
 }
 
 // ModelPrice reads model_price(id); found is false for a model not served.
+// RegistrationView is a Worker's registration (registration()).
+type RegistrationView struct {
+	ValidUntil   uint32   // the activation lapses after it (0: never activated)
+	Agreed       [32]byte // AgreedTerms hash the owner agreed to
+	PendingQuery uint64   // the registration in flight, 0 if none
+}
+
+// Registration reads registration().
+func (w *Worker) Registration(ctx context.Context) (*RegistrationView, error) {
+	s, err := w.get(ctx, "registration", 3)
+	if err != nil {
+		return nil, err
+	}
+	v := &RegistrationView{ValidUntil: uint32(s.uint(32)), Agreed: s.u256(), PendingQuery: s.uint(64)}
+	return v, s.done()
+}
+
 func (w *Worker) ModelPrice(ctx context.Context, id [32]byte) (price *ModelPrice, found bool, err error) {
 	s, err := w.get(ctx, "model_price", 3, u256Arg(id))
 	if err != nil {

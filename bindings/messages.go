@@ -22,6 +22,8 @@ const (
 	OpUpgradeCode       uint32 = 0xc0c00007
 	OpProposeOwner      uint32 = 0xc0c00008
 	OpAcceptOwnership   uint32 = 0xc0c00009
+	OpApplyChange       uint32 = 0xc0c0000a
+	OpCancelChange      uint32 = 0xc0c0000b
 
 	OpRegisterWorker    uint32 = 0xc0c00010
 	OpWorkerDeactivated uint32 = 0xc0c00011
@@ -31,6 +33,8 @@ const (
 	OpWorkerActivatedEvent   uint32 = 0xc0c000e1
 	OpWorkerDeactivatedEvent uint32 = 0xc0c000e2
 	OpJobClosedEvent         uint32 = 0xc0c000e3
+	OpChangeAnnouncedEvent   uint32 = 0xc0c000e4
+	OpChangeAppliedEvent     uint32 = 0xc0c000e5
 
 	OpWorkerRegister   uint32 = 0xc0c00030
 	OpWorkerUpdate     uint32 = 0xc0c00031
@@ -111,6 +115,10 @@ func init() {
 	register[UpgradeCode]()
 	register[ProposeOwner]()
 	register[AcceptOwnership]()
+	register[ApplyChange]()
+	register[CancelChange]()
+	register[ChangeAnnouncedEvent]()
+	register[ChangeAppliedEvent]()
 	register[RegisterWorker]()
 	register[WorkerDeactivated]()
 	register[Activate]()
@@ -386,6 +394,48 @@ func (m AcceptOwnership) ToCell() (*cell.Cell, error) { return encode(m) }
 func (m AcceptOwnership) store(w *writer)             { w.uint(m.QueryID, 64) }
 func (m *AcceptOwnership) load(r *reader)             { m.QueryID = r.uint(64) }
 
+// ApplyChange applies Root's announced change once it is due (from anyone).
+type ApplyChange struct{ QueryID uint64 }
+
+func (ApplyChange) Opcode() uint32                { return OpApplyChange }
+func (m ApplyChange) ToCell() (*cell.Cell, error) { return encode(m) }
+func (m ApplyChange) store(w *writer)             { w.uint(m.QueryID, 64) }
+func (m *ApplyChange) load(r *reader)             { m.QueryID = r.uint(64) }
+
+// CancelChange drops Root's announced change (owner).
+type CancelChange struct{ QueryID uint64 }
+
+func (CancelChange) Opcode() uint32                { return OpCancelChange }
+func (m CancelChange) ToCell() (*cell.Cell, error) { return encode(m) }
+func (m CancelChange) store(w *writer)             { w.uint(m.QueryID, 64) }
+func (m *CancelChange) load(r *reader)             { m.QueryID = r.uint(64) }
+
+// ChangeAnnouncedEvent is logged by Root when the owner announces a change
+// (SetParams, SetTreasury, UpgradeCode): the whole pending change.
+type ChangeAnnouncedEvent struct {
+	EffectiveAt uint32
+	Change      PendingChange
+}
+
+func (ChangeAnnouncedEvent) Opcode() uint32                { return OpChangeAnnouncedEvent }
+func (m ChangeAnnouncedEvent) ToCell() (*cell.Cell, error) { return encode(m) }
+func (m ChangeAnnouncedEvent) store(w *writer) {
+	w.uint(uint64(m.EffectiveAt), 32)
+	w.child(m.Change, "change")
+}
+func (m *ChangeAnnouncedEvent) load(r *reader) {
+	m.EffectiveAt = uint32(r.uint(32))
+	m.Change = childCell(r, "change", ParsePendingChange)
+}
+
+// ChangeAppliedEvent is logged by Root when ApplyChange applies the change.
+type ChangeAppliedEvent struct{ Version uint32 }
+
+func (ChangeAppliedEvent) Opcode() uint32                { return OpChangeAppliedEvent }
+func (m ChangeAppliedEvent) ToCell() (*cell.Cell, error) { return encode(m) }
+func (m ChangeAppliedEvent) store(w *writer)             { w.uint(uint64(m.Version), 32) }
+func (m *ChangeAppliedEvent) load(r *reader)             { m.Version = uint32(r.uint(32)) }
+
 // ---- Worker <-> Root ---------------------------------------------------------
 
 // RegisterWorker is a Worker asking Root to validate its registration.
@@ -505,32 +555,46 @@ func (m *WorkerDeactivatedEvent) load(r *reader) {
 // ---- Owner -> Worker ---------------------------------------------------------
 
 // WorkerRegister deploys (with the Worker's StateInit) and registers a
-// worker; the value minus WorkerRegisterFee is the stake.
+// worker; the value minus WorkerRegisterFee is the stake. Agreed is the
+// AgreedTerms hash of Root's params and job code the owner accepts.
 type WorkerRegister struct {
 	QueryID uint64
 	Profile WorkerProfile
+	Agreed  [32]byte
 }
 
 func (WorkerRegister) Opcode() uint32                { return OpWorkerRegister }
 func (m WorkerRegister) ToCell() (*cell.Cell, error) { return encode(m) }
-func (m WorkerRegister) store(w *writer)             { w.uint(m.QueryID, 64); w.child(m.Profile, "profile") }
+func (m WorkerRegister) store(w *writer) {
+	w.uint(m.QueryID, 64)
+	w.child(m.Profile, "profile")
+	w.u256(m.Agreed)
+}
 func (m *WorkerRegister) load(r *reader) {
 	m.QueryID = r.uint(64)
 	m.Profile = childCell(r, "profile", ParseWorkerProfile)
+	m.Agreed = r.u256()
 }
 
-// WorkerUpdate replaces the profile and re-registers with Root.
+// WorkerUpdate replaces the profile (and the agreed terms) and re-registers
+// with Root.
 type WorkerUpdate struct {
 	QueryID uint64
 	Profile WorkerProfile
+	Agreed  [32]byte
 }
 
 func (WorkerUpdate) Opcode() uint32                { return OpWorkerUpdate }
 func (m WorkerUpdate) ToCell() (*cell.Cell, error) { return encode(m) }
-func (m WorkerUpdate) store(w *writer)             { w.uint(m.QueryID, 64); w.child(m.Profile, "profile") }
+func (m WorkerUpdate) store(w *writer) {
+	w.uint(m.QueryID, 64)
+	w.child(m.Profile, "profile")
+	w.u256(m.Agreed)
+}
 func (m *WorkerUpdate) load(r *reader) {
 	m.QueryID = r.uint(64)
 	m.Profile = childCell(r, "profile", ParseWorkerProfile)
+	m.Agreed = r.u256()
 }
 
 // TopUp adds the value (minus NotifyGas) to the stake.

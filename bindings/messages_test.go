@@ -67,6 +67,7 @@ func sampleMessages() []Message {
 	noCallback := sampleTerms()
 	noCallback.Callback = nil
 	noCallback.IsPublic = false
+	params := sampleParams()
 	return []Message{
 		SetParams{QueryID: 1, Params: sampleParams()},
 		AddMeasurement{QueryID: 2, TEE: TEESEVSNP, Measurement: h("m")},
@@ -85,8 +86,8 @@ func sampleMessages() []Message {
 		Reject{QueryID: 13, Reason: uint16(ErrStakeTooLow)},
 		WorkerActivatedEvent{Worker: testAddr(2), WorkerKey: h("wk"), TEE: TEETDX, Measurement: h("mrtd"), Version: 42},
 		WorkerDeactivatedEvent{Worker: testAddr(2), Reason: DeactivatedUnbonding},
-		WorkerRegister{QueryID: 14, Profile: sampleProfile()},
-		WorkerUpdate{QueryID: 15, Profile: WorkerProfile{TEE: TEEDev, Endpoint: ""}},
+		WorkerRegister{QueryID: 14, Profile: sampleProfile(), Agreed: h("agreed")},
+		WorkerUpdate{QueryID: 15, Profile: WorkerProfile{TEE: TEEDev, Endpoint: ""}, Agreed: h("agreed")},
 		TopUp{QueryID: 16},
 		RequestUnbond{QueryID: 17},
 		Withdraw{QueryID: 18},
@@ -101,6 +102,10 @@ func sampleMessages() []Message {
 		RegistrationRejected{QueryID: 27, Reason: uint16(ErrNoModels)},
 		StakeReturned{QueryID: 28},
 		EarningsPaid{QueryID: 29},
+		ApplyChange{QueryID: 31},
+		CancelChange{QueryID: 32},
+		ChangeAnnouncedEvent{EffectiveAt: 1 << 30, Change: PendingChange{EffectiveAt: 1 << 30, Params: &params, JobCode: cell.BeginCell().MustStoreUInt(7, 8).EndCell()}},
+		ChangeAppliedEvent{Version: 9},
 		SlashForfeit{QueryID: 30, Job: testAddr(4)},
 		JobCreate{QueryID: 30, Terms: sampleTerms(), Request: cell.BeginCell().MustStoreBinarySnake(bytes.Repeat([]byte{1}, 300)).EndCell()},
 		JobCreate{QueryID: 30, Terms: noCallback},
@@ -339,7 +344,7 @@ func TestGoldenLayouts(t *testing.T) {
 		{"UpgradeCode none", UpgradeCode{}, 32 + 64 + 3, 0, ""},
 		{"JobCreate", JobCreate{Terms: sampleTerms()}, 32 + 64 + 1, 1, ""},
 		{"WorkerActivatedEvent", WorkerActivatedEvent{Worker: testAddr(1)}, 32 + 267 + 256 + 8 + 256 + 32, 0, "c0c000e1"},
-		{"WorkerRegister", WorkerRegister{Profile: sampleProfile()}, 32 + 64, 1, "c0c00030"},
+		{"WorkerRegister", WorkerRegister{Profile: sampleProfile()}, 32 + 64 + 256, 1, "c0c00030"},
 		{"Activate", Activate{Snapshot: sampleSnapshot()}, 32 + 64, 1, "c0c00020"},
 		// JobTerms: the last four fields in a reference (JobTermsTail)
 		{"JobTerms", sampleTerms(), 256 + 267 + (4 + 24) + (4 + 24) + 32 + 32 + 32, 1, ""},

@@ -23,6 +23,12 @@ const (
 	OneMillion        = 1_000_000  // prices are per 1M tokens
 )
 
+// Timelock and registration lifetime of contracts/common/fees.tolk, in seconds.
+const (
+	ChangeTimelock  = 172800 // an announced owner change takes effect this long after
+	RegistrationTTL = 86400  // an activation lasts this long; then offers are declined until a WorkerUpdate
+)
+
 // Slashing limits of contracts/common/fees.tolk.
 const (
 	SlashWindow         = 3600 // seconds
@@ -221,10 +227,13 @@ func ParseRootParams(c *cell.Cell) (*RootParams, error) {
 	return p, r.end("RootParams")
 }
 
-// ChildCodes is the code Root holds for the contracts it derives addresses of.
+// ChildCodes is the code Root holds for the contracts it derives addresses
+// of, and the owner change announced but not yet applied (it lives here
+// because RootStorage has no reference left).
 type ChildCodes struct {
 	WorkerCode *cell.Cell
 	JobCode    *cell.Cell
+	Pending    *PendingChange
 }
 
 // ToCell serialises the codes.
@@ -232,6 +241,9 @@ func (c ChildCodes) ToCell() (*cell.Cell, error) {
 	w := newWriter()
 	w.ref(c.WorkerCode, "workerCode")
 	w.ref(c.JobCode, "jobCode")
+	if err := maybeChild(w, c.Pending); err != nil {
+		return nil, err
+	}
 	return w.end("ChildCodes")
 }
 
@@ -239,7 +251,50 @@ func (c ChildCodes) ToCell() (*cell.Cell, error) {
 func ParseChildCodes(c *cell.Cell) (*ChildCodes, error) {
 	r := newReader(c)
 	cc := &ChildCodes{WorkerCode: r.ref("workerCode"), JobCode: r.ref("jobCode")}
-	return cc, r.end("ChildCodes")
+	pc := r.maybeRef("pending")
+	if err := r.end("ChildCodes"); err != nil {
+		return nil, err
+	}
+	var err error
+	cc.Pending, err = parseMaybe(pc, ParsePendingChange, "ChildCodes pending")
+	return cc, err
+}
+
+// PendingChange is an owner change Root announced: ApplyChange applies it
+// once EffectiveAt has passed. Nil fields stay as they are.
+type PendingChange struct {
+	EffectiveAt uint32
+	Params      *RootParams
+	RootCode    *cell.Cell
+	WorkerCode  *cell.Cell
+	JobCode     *cell.Cell
+}
+
+// ToCell serialises the change.
+func (p PendingChange) ToCell() (*cell.Cell, error) {
+	w := newWriter()
+	w.uint(uint64(p.EffectiveAt), 32)
+	if err := maybeChild(w, p.Params); err != nil {
+		return nil, err
+	}
+	w.maybeRef(p.RootCode)
+	w.maybeRef(p.WorkerCode)
+	w.maybeRef(p.JobCode)
+	return w.end("PendingChange")
+}
+
+// ParsePendingChange reads a PendingChange cell.
+func ParsePendingChange(c *cell.Cell) (*PendingChange, error) {
+	r := newReader(c)
+	p := &PendingChange{EffectiveAt: uint32(r.uint(32))}
+	pc := r.maybeRef("params")
+	p.RootCode, p.WorkerCode, p.JobCode = r.maybeRef("rootCode"), r.maybeRef("workerCode"), r.maybeRef("jobCode")
+	if err := r.end("PendingChange"); err != nil {
+		return nil, err
+	}
+	var err error
+	p.Params, err = parseMaybe(pc, ParseRootParams, "PendingChange params")
+	return p, err
 }
 
 // RootStorage is Root's data.
@@ -318,6 +373,7 @@ type ParamsSnapshot struct {
 	MinJobDeadline uint32
 	MaxJobDeadline uint32
 	JobCode        *cell.Cell
+	ValidUntil     uint32 // the registration lapses after it
 }
 
 // ToCell serialises the snapshot.
@@ -331,6 +387,7 @@ func (p ParamsSnapshot) ToCell() (*cell.Cell, error) {
 	w.uint(uint64(p.MinJobDeadline), 32)
 	w.uint(uint64(p.MaxJobDeadline), 32)
 	w.ref(p.JobCode, "jobCode")
+	w.uint(uint64(p.ValidUntil), 32)
 	return w.end("ParamsSnapshot")
 }
 
@@ -346,8 +403,56 @@ func ParseParamsSnapshot(c *cell.Cell) (*ParamsSnapshot, error) {
 		MinJobDeadline: uint32(r.uint(32)),
 		MaxJobDeadline: uint32(r.uint(32)),
 		JobCode:        r.ref("jobCode"),
+		ValidUntil:     uint32(r.uint(32)),
 	}
 	return p, r.end("ParamsSnapshot")
+}
+
+// AgreedTerms is what a worker's owner agrees to when it registers: Root's
+// params as a Worker's snapshot holds them, with the job code by its hash.
+// WorkerRegister and WorkerUpdate carry its Hash; an Activate under other
+// terms does not activate (ErrTermsNotAgreed).
+type AgreedTerms struct {
+	MinStake       *big.Int
+	UnbondingDelay uint32
+	SlashBps       uint16
+	FeeBps         uint16
+	Treasury       *address.Address
+	MinJobDeadline uint32
+	MaxJobDeadline uint32
+	JobCodeHash    [32]byte
+}
+
+// TermsOf are the terms a worker registering under Root's params p and job
+// code hash agrees to.
+func TermsOf(p RootParams, jobCodeHash [32]byte) AgreedTerms {
+	return AgreedTerms{
+		MinStake: p.MinWorkerStake, UnbondingDelay: p.UnbondingDelay, SlashBps: p.SlashBps, FeeBps: p.ProtocolFeeBps,
+		Treasury: p.Treasury, MinJobDeadline: p.MinJobDeadline, MaxJobDeadline: p.MaxJobDeadline, JobCodeHash: jobCodeHash,
+	}
+}
+
+// ToCell serialises the terms.
+func (t AgreedTerms) ToCell() (*cell.Cell, error) {
+	w := newWriter()
+	w.coins(t.MinStake)
+	w.uint(uint64(t.UnbondingDelay), 32)
+	w.uint(uint64(t.SlashBps), 16)
+	w.uint(uint64(t.FeeBps), 16)
+	w.addr(t.Treasury, "treasury")
+	w.uint(uint64(t.MinJobDeadline), 32)
+	w.uint(uint64(t.MaxJobDeadline), 32)
+	w.u256(t.JobCodeHash)
+	return w.end("AgreedTerms")
+}
+
+// Hash is the terms' cell hash, as WorkerRegister/WorkerUpdate carry it.
+func (t AgreedTerms) Hash() ([32]byte, error) {
+	c, err := t.ToCell()
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return [32]byte(c.Hash()), nil
 }
 
 // WorkerProfile is what a worker registers: keys, attestation and offer.
@@ -438,7 +543,8 @@ type WorkerState struct {
 	Stake          *big.Int
 	Earnings       *big.Int // paid by completed jobs, withdrawable any time
 	UnbondingSince uint32
-	PendingQuery   uint64 // query id of the registration in flight, 0 if none
+	PendingQuery   uint64   // query id of the registration in flight, 0 if none
+	Agreed         [32]byte // AgreedTerms hash the owner agreed to
 	// The current slash window: when it began and how many Slashes took
 	// stake in it.
 	SlashWindowStart uint32
@@ -455,6 +561,7 @@ func (s WorkerState) ToCell() (*cell.Cell, error) {
 	w.coins(s.Earnings)
 	w.uint(uint64(s.UnbondingSince), 32)
 	w.uint(s.PendingQuery, 64)
+	w.u256(s.Agreed)
 	w.uint(uint64(s.SlashWindowStart), 32)
 	w.uint(uint64(s.SlashesInWindow), 8)
 	w.child(s.Profile, "profile")
@@ -474,7 +581,7 @@ func (s WorkerState) ToCell() (*cell.Cell, error) {
 // ParseWorkerState reads a WorkerState cell.
 func ParseWorkerState(c *cell.Cell) (*WorkerState, error) {
 	r := newReader(c)
-	s := &WorkerState{Stake: r.coins(), Earnings: r.coins(), UnbondingSince: uint32(r.uint(32)), PendingQuery: r.uint(64),
+	s := &WorkerState{Stake: r.coins(), Earnings: r.coins(), UnbondingSince: uint32(r.uint(32)), PendingQuery: r.uint(64), Agreed: r.u256(),
 		SlashWindowStart: uint32(r.uint(32)), SlashesInWindow: uint8(r.uint(8))}
 	pc, cc, sc := r.ref("profile"), r.ref("counters"), r.maybeRef("snapshot")
 	if err := r.end("WorkerState"); err != nil {

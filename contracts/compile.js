@@ -5,10 +5,10 @@
 //   node compile.js --out DIR     write DIR/NAME.json for every entry point
 //   node compile.js --check DIR   compile in memory, compare with DIR/*.json
 //
-// An entry point is a top-level `*.tolk` file in this directory that declares
-// `fun onInternalMessage(`. Files in subdirectories (shared includes such as
-// common/*.tolk) and top-level files without that function are not compiled
-// on their own; they are only read when an entry point imports them.
+// An entry point is a top-level `*.tolk` file in this directory, or one in
+// examples/ (artifact example_NAME), that declares `fun onInternalMessage(`.
+// Other files (shared includes such as common/*.tolk) are not compiled on
+// their own; they are only read when an entry point imports them.
 //
 // Artifact: {"name", "compiler", "codeBoc64", "codeHashHex"}, in that order,
 // 2-space indentation, trailing newline.
@@ -46,13 +46,21 @@ function isEntryPoint(src) {
     return /(^|[^A-Za-z0-9_])fun\s+onInternalMessage\s*\(/.test(stripComments(src));
 }
 
-function findEntryPoints() {
-    return fs.readdirSync(SRC_DIR, { withFileTypes: true })
+function entryPointsIn(sub, prefix) {
+    const dir = path.join(SRC_DIR, sub);
+    if (!fs.existsSync(dir)) return [];
+    return fs.readdirSync(dir, { withFileTypes: true })
         .filter(e => e.isFile() && e.name.endsWith('.tolk'))
         .map(e => e.name)
         .sort()
-        .filter(f => isEntryPoint(fs.readFileSync(path.join(SRC_DIR, f), 'utf-8')))
-        .map(f => ({ name: f.slice(0, -'.tolk'.length), file: f }));
+        .filter(f => isEntryPoint(fs.readFileSync(path.join(dir, f), 'utf-8')))
+        .map(f => ({ name: prefix + f.slice(0, -'.tolk'.length), file: sub ? `${sub}/${f}` : f }));
+}
+
+// The protocol's contracts, then the example contracts of examples/ (their
+// artifacts are named example_NAME).
+function findEntryPoints() {
+    return entryPointsIn('', '').concat(entryPointsIn('examples', 'example_'));
 }
 
 // The compiler asks for files by paths relative to the entry point's

@@ -59,7 +59,11 @@ func (e *Env) RegisterWorker(ctx context.Context, owner *Wallet, root *address.A
 	if err != nil {
 		return nil, nil, err
 	}
-	body, err := bindings.WorkerRegister{Profile: profile}.ToCell()
+	agreed, err := bindings.NewRoot(e.Chain, root).AgreedTermsHash(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := bindings.WorkerRegister{Profile: profile, Agreed: agreed}.ToCell()
 	if err != nil {
 		return nil, nil, err
 	}

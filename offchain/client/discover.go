@@ -38,6 +38,7 @@ const (
 	CheckDeployed       = "worker_deployed"        // no Worker contract at the address
 	CheckRoot           = "worker_root"            // the Worker belongs to another Root
 	CheckActive         = "worker_active"          // the Worker is not active
+	CheckRegistration   = "registration_current"   // the Worker's registration has lapsed: it declines offers until renewed
 	CheckGenuine        = "worker_genuine"         // the address is not Root's worker_address(owner, key)
 	CheckModel          = "model_served"           // the Worker does not serve the model
 	CheckEndpoint       = "endpoint"               // the endpoint is not an http(s) URL
@@ -320,6 +321,19 @@ func (k *checker) readChain(ctx context.Context, addr *address.Address) (*onChai
 	}
 	if data.Status != bindings.WorkerActive {
 		return nil, refuse(CheckActive, fmt.Errorf("the Worker is %s", data.Status))
+	}
+	// A lapsed registration declines every offer (a revocation in Root
+	// reaches the worker when it renews): the job would only cost gas.
+	reg, err := wc.Registration(ctx)
+	if err != nil {
+		return nil, refuse(CheckChainRead, err)
+	}
+	info, err := k.net.MasterchainInfo(ctx)
+	if err != nil {
+		return nil, refuse(CheckChainRead, err)
+	}
+	if info.Time > reg.ValidUntil {
+		return nil, refuse(CheckRegistration, fmt.Errorf("the Worker's registration lapsed at %s; its owner must renew it", time.Unix(int64(reg.ValidUntil), 0).UTC().Format(time.RFC3339)))
 	}
 	// A contract that answers worker_data() like a Worker need not be one;
 	// only the address Root derives from (owner, key) and its own Worker

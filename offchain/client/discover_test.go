@@ -88,6 +88,8 @@ type fakeWorker struct {
 	status  int
 	srv     *httptest.Server
 	created time.Time
+	// validUntil is when the registration lapses (registration()).
+	validUntil uint32
 }
 
 const devImage = "cocoon-worker-dev"
@@ -136,6 +138,10 @@ func newFakeWorker(t *testing.T, r *fakeRoot, name string, priceIn, priceOut int
 		return []any{s.Stake, s.Earnings, big.NewInt(int64(s.UnbondingSince)), u256(s.HPKEKey), u256(s.AttestationHash),
 			big.NewInt(int64(s.TEE)), u256(s.Measurement), ep, new(big.Int).SetUint64(s.JobsCompleted),
 			new(big.Int).SetUint64(s.JobsFailed), new(big.Int).SetUint64(s.JobsSlashed), s.TotalEarned}, nil
+	})
+	w.validUntil = r.net.now + bindings.RegistrationTTL
+	r.net.get(w.addr, "registration", func([]any) ([]any, error) {
+		return []any{big.NewInt(int64(w.validUntil)), big.NewInt(1), big.NewInt(0)}, nil
 	})
 	r.net.get(w.addr, "model_price", func(args []any) ([]any, error) {
 		id := bindings.ModelID(testModel)
@@ -235,6 +241,7 @@ func TestDiscoverRefusals(t *testing.T) {
 		{"another Root's worker", func(t *testing.T, r *fakeRoot, w *fakeWorker) { w.data.Root = testAddr("other root") }, CheckRoot},
 		{"pending", func(t *testing.T, r *fakeRoot, w *fakeWorker) { w.data.Status = bindings.WorkerPending }, CheckActive},
 		{"unbonding", func(t *testing.T, r *fakeRoot, w *fakeWorker) { w.data.Status = bindings.WorkerUnbonding }, CheckActive},
+		{"registration lapsed", func(t *testing.T, r *fakeRoot, w *fakeWorker) { w.validUntil = r.net.now - 1 }, CheckRegistration},
 		{"an impostor contract", func(t *testing.T, r *fakeRoot, w *fakeWorker) { delete(r.workers, w.data.WorkerKey) }, CheckGenuine},
 		{"model not served", func(t *testing.T, r *fakeRoot, w *fakeWorker) { w.price = nil }, CheckModel},
 		{"endpoint not http", func(t *testing.T, r *fakeRoot, w *fakeWorker) { w.state.Endpoint = "ftp://example.com" }, CheckEndpoint},

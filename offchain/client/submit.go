@@ -156,6 +156,11 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The escrow goes into a contract running this code: only one this
+	// build knows (an owner's upgrade is announced on chain; clients update).
+	if !bindings.KnownJobCode([32]byte(jobCode.Hash())) {
+		return nil, fmt.Errorf("root %s holds a job code (hash %x) this build does not know: not deploying a job with it", req.Root, jobCode.Hash())
+	}
 	client := req.Wallet.Address()
 	nonce, err := randomNonce()
 	if err != nil {

@@ -195,13 +195,14 @@ func (c *workerHTTP) postRequest(ctx context.Context, endpoint string, job *addr
 }
 
 // retryable reports whether a failed call to a worker may succeed later:
-// the network failed, the worker is busy or has not seen the job on chain
-// yet (404 while its node lags behind ours), or the answer is not ready.
-// A 409 (hash mismatch), 413 or another 4xx will not change.
+// the network failed or the worker answered 5xx (busy, cannot reach the
+// chain right now). A 4xx says the request itself is wrong — no such job,
+// a hash mismatch, too large, a result pruned — and is never retried:
+// asking again would only load the worker for the same answer.
 func retryable(err error) bool {
 	var he *HTTPError
 	if errors.As(err, &he) {
-		return he.Status == http.StatusNotFound || he.Status == http.StatusTooManyRequests || he.Status >= 500
+		return he.Status >= 500
 	}
 	return true
 }

@@ -54,10 +54,14 @@ func TestRetry(t *testing.T) {
 		wantCalls int32
 		wantErr   bool
 	}{
-		{"404 until the worker sees the job", []int{404, 404, 200}, 3, false},
 		{"busy", []int{503, 200}, 2, false},
+		{"the worker cannot reach the chain", []int{503, 503, 200}, 3, false},
+		{"a proxy in front of the worker", []int{502, 504, 200}, 3, false},
+		{"404 (no such job) is final", []int{404, 200}, 1, true},
+		{"400 (not a job address) is final", []int{400, 200}, 1, true},
 		{"409 is final", []int{409, 200}, 1, true},
 		{"413 is final", []int{413}, 1, true},
+		{"429 is final", []int{429, 200}, 1, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,13 +90,15 @@ func TestRetry(t *testing.T) {
 			}
 		})
 	}
-	// The window bounds the retries.
-	start := time.Now()
+	// The window bounds the retries: waits of 250 ms and 500 ms fit in
+	// 600 ms at most once each.
+	var calls int
 	err := retry(context.Background(), 600*time.Millisecond, func(context.Context) error {
-		return &HTTPError{Status: 404}
+		calls++
+		return &HTTPError{Status: 503}
 	})
-	if err == nil || time.Since(start) > 2*time.Second {
-		t.Errorf("retry past its window: %v after %s", err, time.Since(start))
+	if err == nil || calls > 2 {
+		t.Errorf("retry past its window: %v after %d calls", err, calls)
 	}
 }
 

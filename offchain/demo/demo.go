@@ -194,7 +194,12 @@ func Setup(ctx context.Context, o SetupOptions) (*Env, error) {
 		return nil, err
 	}
 	cfgPath := filepath.Join(wdir, "config.toml")
-	cfgText := fmt.Sprintf(worker.ConfigTemplate, "config.toml", "devnet (in-process)", op.Root.String(), owner.Address().String(), ln.Addr().String(), "http://"+ln.Addr().String(), Model)
+	cfgText, err := worker.RenderConfig(worker.InitValues{Network: "devnet (in-process)", Root: op.Root.String(), Owner: owner.Address().String(),
+		Listen: ln.Addr().String(), PublicURL: "http://" + ln.Addr().String(), Model: Model})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		ln.Close()
 		return nil, err

@@ -205,17 +205,26 @@ func (w *Wallet) Transfer(ctx context.Context, net chain.Network, to *address.Ad
 	if err != nil {
 		return nil, err
 	}
+	acc, err := w.CheckBalance(ctx, net, amount)
+	if err != nil {
+		return nil, err
+	}
+	return w.send(ctx, net, acc, msg)
+}
+
+// CheckBalance reads the wallet's account and refuses an amount over its
+// balance before anything is sent: with mode 3 the wallet would accept the
+// message, pay for it and then skip the transfer. An undeployed wallet
+// without funds passes, to get send's more helpful error.
+func (w *Wallet) CheckBalance(ctx context.Context, net chain.Network, amount *big.Int) (*chain.Account, error) {
 	acc, err := net.Account(ctx, w.addr)
 	if err != nil {
 		return nil, err
 	}
-	// An undeployed wallet without funds gets send's more helpful error.
 	if acc.Balance.Cmp(amount) < 0 && (acc.Status == chain.StatusActive || acc.Balance.Sign() > 0) {
-		// With mode 3 the wallet would accept the message, pay for it and
-		// then skip the transfer; refusing here saves the fee and a puzzle.
 		return nil, fmt.Errorf("wallet %s has %s TON, less than the %s TON to send", w.addr, tonamount.Format(acc.Balance), tonamount.Format(amount))
 	}
-	return w.send(ctx, net, acc, msg)
+	return acc, nil
 }
 
 // Send signs msgs with the wallet's current seqno, submits them and waits

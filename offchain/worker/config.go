@@ -37,12 +37,34 @@ type Config struct {
 	MaxConcurrent int `toml:"max_concurrent"`
 	// PollInterval is how often the chain is polled for new transactions.
 	PollInterval duration `toml:"poll_interval"`
+	// Retention is how long a finished job's sealed result stays on disk
+	// for its client to fetch; then the record keeps only its outcome.
+	Retention duration `toml:"retention"`
+
+	HTTP HTTPConfig `toml:"http"`
 
 	Engine EngineConfig  `toml:"engine"`
 	Models []ModelConfig `toml:"models"`
 	Online OnlineConfig  `toml:"online"`
 
 	dir string
+}
+
+// HTTPConfig bounds what clients can make the worker's HTTP server hold:
+// time per request and connection, connections, and uploads in memory.
+type HTTPConfig struct {
+	// ReadTimeout bounds reading one whole request, body included (a
+	// client that announces a body and stalls is dropped after it).
+	ReadTimeout duration `toml:"read_timeout"`
+	// WriteTimeout bounds writing one response.
+	WriteTimeout duration `toml:"write_timeout"`
+	// IdleTimeout closes a kept-alive connection with no request.
+	IdleTimeout duration `toml:"idle_timeout"`
+	// MaxConnections open at once; more wait to be accepted.
+	MaxConnections int `toml:"max_connections"`
+	// MaxUploads request envelopes read at once (each up to 16 MiB in
+	// memory); more are answered 503 with Retry-After.
+	MaxUploads int `toml:"max_uploads"`
 }
 
 // EngineConfig selects the inference engine.
@@ -69,6 +91,10 @@ type ModelConfig struct {
 	PriceIn  string `toml:"price_in"`
 	PriceOut string `toml:"price_out"`
 }
+
+// DefaultRetention is how long a finished job's sealed result is kept when
+// the config does not say: a day for a client to come back for it.
+const DefaultRetention = 24 * time.Hour
 
 type duration struct{ time.Duration }
 
@@ -129,6 +155,24 @@ func (c *Config) applyDefaults() {
 	if c.PollInterval.Duration == 0 {
 		c.PollInterval.Duration = time.Second
 	}
+	if c.Retention.Duration == 0 {
+		c.Retention.Duration = DefaultRetention
+	}
+	if c.HTTP.ReadTimeout.Duration == 0 {
+		c.HTTP.ReadTimeout.Duration = time.Minute
+	}
+	if c.HTTP.WriteTimeout.Duration == 0 {
+		c.HTTP.WriteTimeout.Duration = time.Minute
+	}
+	if c.HTTP.IdleTimeout.Duration == 0 {
+		c.HTTP.IdleTimeout.Duration = 2 * time.Minute
+	}
+	if c.HTTP.MaxConnections == 0 {
+		c.HTTP.MaxConnections = 256
+	}
+	if c.HTTP.MaxUploads == 0 {
+		c.HTTP.MaxUploads = 4
+	}
 	if c.Engine.Kind == "" {
 		c.Engine.Kind = "reference"
 	}
@@ -155,6 +199,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("poll_interval: %s is too short", c.PollInterval.Duration)
 	case len(c.Models) == 0:
 		return errors.New("models: the worker must serve at least one model")
+	case c.Retention.Duration < 0:
+		return fmt.Errorf("retention: %s is negative", c.Retention.Duration)
+	case c.HTTP.ReadTimeout.Duration < 0 || c.HTTP.WriteTimeout.Duration < 0 || c.HTTP.IdleTimeout.Duration < 0:
+		return errors.New("http: read_timeout, write_timeout and idle_timeout must not be negative")
+	case c.HTTP.MaxConnections < 1:
+		return fmt.Errorf("http.max_connections: %d, must be at least 1", c.HTTP.MaxConnections)
+	case c.HTTP.MaxUploads < 1:
+		return fmt.Errorf("http.max_uploads: %d, must be at least 1", c.HTTP.MaxUploads)
+	case c.HTTP.MaxUploads >= c.HTTP.MaxConnections:
+		return fmt.Errorf("http.max_uploads (%d) must be below http.max_connections (%d), or uploads can take every connection", c.HTTP.MaxUploads, c.HTTP.MaxConnections)
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("public_url: %q is not an http(s) URL", c.PublicURL)
@@ -195,20 +249,69 @@ func (c *Config) Path(p string) string {
 	return filepath.Join(c.dir, p)
 }
 
-// ConfigTemplate is what `cocoon worker init` writes (fmt verbs: config
-// file name, network, root, owner, listen, public URL, model).
+// InitValues are the values `cocoon worker init` writes into a config.
+type InitValues struct {
+	Network, Root, Owner, Listen, PublicURL, Model string
+}
+
+// RenderConfig fills ConfigTemplate with v, each value quoted as a TOML
+// string by the TOML library (quotes, backslashes, newlines and control
+// characters cannot break out of it), and checks that the text reads back
+// to exactly these values.
+func RenderConfig(v InitValues) (string, error) {
+	vals := []string{v.Network, v.Root, v.Owner, v.Listen, v.PublicURL, v.Model}
+	quoted := make([]any, 0, len(vals)+1)
+	quoted = append(quoted, "config.toml")
+	for _, s := range vals {
+		q, err := tomlString(s)
+		if err != nil {
+			return "", err
+		}
+		quoted = append(quoted, q)
+	}
+	text := fmt.Sprintf(ConfigTemplate, quoted...)
+	var back Config
+	if _, err := toml.Decode(text, &back); err != nil {
+		return "", fmt.Errorf("the config written would not parse: %w", err)
+	}
+	got := InitValues{Network: back.Network, Root: back.Root, Owner: back.Owner, Listen: back.Listen, PublicURL: back.PublicURL}
+	if len(back.Models) == 1 {
+		got.Model = back.Models[0].Name
+	}
+	if got != v {
+		return "", fmt.Errorf("the config written would read back as %+v, not %+v", got, v)
+	}
+	return text, nil
+}
+
+// tomlString is s as a TOML basic string, quoted by the TOML encoder.
+func tomlString(s string) (string, error) {
+	var b strings.Builder
+	if err := toml.NewEncoder(&b).Encode(map[string]string{"v": s}); err != nil {
+		return "", fmt.Errorf("quoting %q for TOML: %w", s, err)
+	}
+	q, ok := strings.CutPrefix(strings.TrimSuffix(b.String(), "\n"), "v = ")
+	if !ok {
+		return "", fmt.Errorf("quoting %q for TOML: unexpected encoding %q", s, b.String())
+	}
+	return q, nil
+}
+
+// ConfigTemplate is what `cocoon worker init` writes through RenderConfig
+// (fmt verbs: config file name, then TOML-quoted network, root, owner,
+// listen, public URL, model).
 const ConfigTemplate = `# Cocoon worker configuration.
 # Paths are relative to this file. Edit, then:
 #   cocoon worker register --config %[1]s --owner-wallet OWNER.wallet --stake TON
 #   cocoon worker run --config %[1]s
 
 # The TON network: a devnet or toncenter URL (http://127.0.0.1:8081), or testnet / mainnet.
-network = %[2]q
+network = %[2]s
 # The Cocoon Root contract this worker registers with.
-root = %[3]q
+root = %[3]s
 # The owner wallet's address (cold wallet, outside the enclave): it stakes,
 # receives earnings, and alone can unbond and withdraw. Its key never comes here.
-owner = %[4]q
+owner = %[4]s
 
 # Worker keys and evidence, created by cocoon worker init (inside the TEE in production).
 keys_dir = "keys"
@@ -216,15 +319,26 @@ keys_dir = "keys"
 state_dir = "state"
 
 # HTTP: /healthz, /metrics, /evidence, and the job endpoints clients use.
-listen = %[5]q
+listen = %[5]s
 # How clients reach this worker; stored on chain at registration.
-public_url = %[6]q
+public_url = %[6]s
 
 # Jobs run at once; accepted jobs beyond this get a failure receipt ("busy"):
 # the client is refunded in full and the worker is not slashed.
 max_concurrent = 4
 # How often the chain is polled for offers and job outcomes.
 poll_interval = "1s"
+# How long a finished job's sealed result stays for its client to fetch;
+# after that only the job's outcome is kept (requests go as soon as they are served).
+retention = "24h"
+
+# Limits of the HTTP server: slow or greedy clients are dropped, not served forever.
+[http]
+read_timeout = "1m"     # a whole request, body included
+write_timeout = "1m"
+idle_timeout = "2m"
+max_connections = 256
+max_uploads = 4         # request envelopes (up to 16 MiB each) read at once
 
 [engine]
 # "reference": the built-in deterministic protocol-test engine (NOT a language model).
@@ -236,7 +350,7 @@ kind = "reference"
 
 # Models served, with prices in TON per 1M tokens (at least the Root's minimum).
 [[models]]
-name = %[7]q
+name = %[7]s
 # engine_model = "name-the-engine-uses"
 price_in = "0.5"
 price_out = "1.5"

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -42,6 +43,8 @@ type Daemon struct {
 
 	// sem bounds the jobs running at once.
 	sem chan struct{}
+	// uploads bounds the request bodies read at once.
+	uploads chan struct{}
 
 	mu      sync.Mutex
 	running map[string]bool          // jobs with a goroutine
@@ -49,6 +52,7 @@ type Daemon struct {
 	gpu     string                   // GPU discovery summary for /healthz
 
 	online *online // the OpenAI-compatible endpoint for gateways (online.go)
+	dash   dashboardCache
 }
 
 // Options are the parts of a daemon that are not in its config file.
@@ -83,6 +87,7 @@ func New(cfg *Config, id *Identity, opts Options) (*Daemon, error) {
 		self:    bindings.WorkerAddress(root, owner, bindings.PublicKey256(id.SignKey.Public().(ed25519.PublicKey))),
 		models:  map[[32]byte]ModelConfig{},
 		sem:     make(chan struct{}, cfg.MaxConcurrent),
+		uploads: make(chan struct{}, cfg.HTTP.MaxUploads),
 		running: map[string]bool{},
 		posted:  map[string]chan struct{}{},
 		gpu:     opts.GPU,
@@ -130,7 +135,8 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("listen %s: %w", d.cfg.Listen, err)
 		}
 	}
-	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ln = newLimitListener(ln, d.cfg.HTTP.MaxConnections)
+	srv := d.httpServer()
 	if strings.HasPrefix(d.cfg.PublicURL, "https://") {
 		// Attested TLS: clients check the evidence in the certificate
 		// before they send anything.
@@ -141,7 +147,17 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		}
 		ln = tls.NewListener(ln, atls.ServerOnlyConfig(tid))
 	}
-	go func() { _ = srv.Serve(ln) }()
+	// A server that stops serving leaves clients unable to post requests
+	// or fetch results: the daemon stops with the reason, and resumes every
+	// job where it was when it is started again.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("the HTTP server stopped; stopping the worker", "error", err)
+			stop(fmt.Errorf("serving HTTP on %s: %w", ln.Addr(), err))
+		}
+	}()
 	defer func() {
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -164,16 +180,23 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		d.start(ctx, &wg, r)
 	}
 	go d.trackChainLag(ctx)
+	go d.prune(ctx, store)
 
 	cursors, err := store.Cursors()
 	if err != nil {
 		return err
 	}
 	cur := chain.Cursor(cursors)
-	err = chain.Watch(ctx, d.net, []*address.Address{d.self}, cur, d.cfg.PollInterval.Duration, func(tx *chain.Transaction) error {
+	err = chain.WatchWith(ctx, d.net, []*address.Address{d.self}, cur, chain.WatchOptions{
+		Poll: d.cfg.PollInterval.Duration, MaxBackoff: maxRetryWait, Logger: d.log,
+		OnReadError: func(error) { d.metrics.ChainErrors.Inc() },
+	}, func(tx *chain.Transaction) error {
 		return d.onWorkerTx(ctx, &wg, tx)
 	})
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+	if cause := context.Cause(ctx); ctx.Err() != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+		return cause
+	}
+	if ctx.Err() != nil {
 		return nil
 	}
 	return err
@@ -188,6 +211,7 @@ func (d *Daemon) start(ctx context.Context, wg *sync.WaitGroup, r *JobRecord) {
 	}
 	d.running[r.Job] = true
 	d.mu.Unlock()
+	d.metrics.InFlight.Inc()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -195,6 +219,7 @@ func (d *Daemon) start(ctx context.Context, wg *sync.WaitGroup, r *JobRecord) {
 			d.mu.Lock()
 			delete(d.running, r.Job)
 			d.mu.Unlock()
+			d.metrics.InFlight.Dec()
 		}()
 		if err := d.process(ctx, r); err != nil && ctx.Err() == nil {
 			d.log.Error("job stopped", "job", r.Job, "error", err)
@@ -235,10 +260,17 @@ func (d *Daemon) onWorkerTx(ctx context.Context, wg *sync.WaitGroup, tx *chain.T
 			d.start(ctx, wg, r)
 		}
 	case *bindings.JobPaid:
-		d.metrics.Add("cocoon_worker_earnings_nanoton_total", float64(im.Amount.Nano().Int64()))
+		// The Worker keeps the value less the gas it was sent for its own
+		// transaction (as ReadHistory counts it).
+		pay := new(big.Int).Sub(im.Amount.Nano(), big.NewInt(bindings.NotifyGas))
+		if pay.Sign() > 0 {
+			d.metrics.Earnings.Add(float64(pay.Int64()))
+		}
 	case *bindings.Slash:
+		// The job itself is counted (as expired) once, when its pipeline
+		// sees it closed.
 		d.log.Warn("slashed: a job passed its deadline without a receipt", "job", im.SrcAddr.String())
-		d.metrics.Add("cocoon_worker_jobs_total", 1, "outcome", "expired")
+		d.metrics.Slashes.Inc()
 	}
 	return d.store.SetCursor(key, tx.ID.LT)
 }
@@ -280,7 +312,31 @@ func (d *Daemon) trackChainLag(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if info, err := d.net.MasterchainInfo(ctx); err == nil {
-			d.metrics.Set("cocoon_worker_chain_lag_seconds", time.Since(time.Unix(int64(info.Time), 0)).Seconds())
+			d.metrics.ChainLag.Set(time.Since(time.Unix(int64(info.Time), 0)).Seconds())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// prune drops what finished jobs no longer need once the retention has
+// passed (see JobStore.Prune), checking a few times per retention period.
+func (d *Daemon) prune(ctx context.Context, store *JobStore) {
+	every := min(max(d.cfg.Retention.Duration/4, time.Second), 10*time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		p, err := store.Prune(time.Now(), d.cfg.Retention.Duration)
+		switch {
+		case err != nil:
+			d.log.Warn("pruning finished jobs", "error", err)
+		case p.Results > 0 || p.Posted > 0:
+			d.log.Info("pruned finished jobs", "results", p.Results, "posted_requests", p.Posted, "retention", d.cfg.Retention.Duration)
+			d.metrics.Pruned.WithLabelValues("result").Add(float64(p.Results))
+			d.metrics.Pruned.WithLabelValues("posted").Add(float64(p.Posted))
 		}
 		select {
 		case <-ctx.Done():

@@ -17,6 +17,7 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
 	tonwallet "github.com/xssnick/tonutils-go/ton/wallet"
+	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/attest/dev"
@@ -137,6 +138,14 @@ func startWorker(t *testing.T, ctx context.Context, n *testNet) *Daemon {
 // does, and returns the job's address and the client's result key.
 func submit(t *testing.T, ctx context.Context, n *testNet, id *Identity, prompt string, maxOut uint32) (*address.Address, *seal.PrivateKey) {
 	t.Helper()
+	job, ck, _ := submitWith(t, ctx, n, id, prompt, maxOut, true)
+	return job, ck
+}
+
+// submitWith is submit with the request inline or left for the client to
+// post; it also returns the request envelope.
+func submitWith(t *testing.T, ctx context.Context, n *testNet, id *Identity, prompt string, maxOut uint32, inline bool) (*address.Address, *seal.PrivateKey, []byte) {
+	t.Helper()
 	var nb [8]byte
 	_, _ = rand.Read(nb[:])
 	nonce := binary.BigEndian.Uint64(nb[:])
@@ -161,9 +170,11 @@ func submit(t *testing.T, ctx context.Context, n *testNet, id *Identity, prompt 
 		PriceIn: big.NewInt(5e8), PriceOut: big.NewInt(15e8), MaxIn: 1000, MaxOut: maxOut,
 		Deadline: now.Time + 600, ClientHPKEKey: seal.Commitment(ck.Public()), RequestHash: sha256.Sum256(env),
 	}
-	reqCell, err := bindings.BytesCell(env)
-	if err != nil {
-		t.Fatal(err)
+	var reqCell *cell.Cell
+	if inline {
+		if reqCell, err = bindings.BytesCell(env); err != nil {
+			t.Fatal(err)
+		}
 	}
 	body, err := bindings.JobCreate{QueryID: 1, Terms: terms, Request: reqCell}.ToCell()
 	if err != nil {
@@ -180,26 +191,13 @@ func submit(t *testing.T, ctx context.Context, n *testNet, id *Identity, prompt 
 	if _, err := n.client.Send(ctx, n.e, msg); err != nil {
 		t.Fatalf("deploying the job: %v", err)
 	}
-	return job, ck
+	return job, ck, env
 }
 
 // waitClosed waits until the job account is gone and returns its receipt.
 func waitClosed(t *testing.T, ctx context.Context, n *testNet, job *address.Address) *bindings.Receipt {
 	t.Helper()
-	for {
-		acc, err := n.e.Account(ctx, job)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if acc.Status == chain.StatusNonexist {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("job %s still open (%s)", job, acc.Status)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	waitGone(t, ctx, n, job)
 	txs, err := n.e.Transactions(ctx, job, chain.TxID{}, 10)
 	if err != nil {
 		t.Fatal(err)
@@ -259,4 +257,23 @@ func TestWorkerServesJobEndToEnd(t *testing.T) {
 func workerAddr(t *testing.T, n *testNet, id *Identity) *address.Address {
 	t.Helper()
 	return bindings.WorkerAddress(n.root, n.owner.Address(), bindings.PublicKey256(id.SignKey.Public().(ed25519.PublicKey)))
+}
+
+// waitGone waits until the job's account is gone (closed one way or another).
+func waitGone(t *testing.T, ctx context.Context, n *testNet, job *address.Address) {
+	t.Helper()
+	for {
+		acc, err := n.e.Account(ctx, job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acc.Status == chain.StatusNonexist {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("job %s still open (%s)", job, acc.Status)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

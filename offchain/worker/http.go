@@ -1,12 +1,15 @@
 package worker
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"time"
+
+	"github.com/xssnick/tonutils-go/address"
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
@@ -17,6 +20,7 @@ const MaxRequestBody = 16 << 20
 
 // Handler serves the worker's HTTP API:
 //
+//	GET  /                          the dashboard page (GET /api/dashboard: its data)
 //	GET  /healthz                   status, engine, GPUs, attestation type
 //	GET  /metrics                   Prometheus text format
 //	GET  /evidence                  the evidence bundle (its sha256 is on chain)
@@ -25,10 +29,7 @@ const MaxRequestBody = 16 << 20
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", d.healthz)
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		_, _ = d.metrics.WriteTo(w)
-	})
+	mux.Handle("GET /metrics", d.metrics.Handler())
 	mux.HandleFunc("GET /evidence", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		_, _ = w.Write(d.id.Evidence)
@@ -36,6 +37,7 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/jobs/{job}/request", d.postRequest)
 	mux.HandleFunc("GET /v1/jobs/{job}/result", d.getResult)
 	d.online.register(mux)
+	d.dashboardRoutes(mux)
 	return mux
 }
 
@@ -72,41 +74,48 @@ func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // postRequest takes a request envelope for one of this worker's jobs,
-// checked against the job's on-chain commitment before it is kept.
+// checked against the job's on-chain commitment before it is kept. The job
+// is checked before a byte of the body is read, and only MaxUploads bodies
+// are in memory at once, so posts for jobs that do not exist cost nothing.
 func (d *Daemon) postRequest(w http.ResponseWriter, r *http.Request) {
-	job, err := chain.ParseAddress(r.PathValue("job"))
-	if err != nil {
-		httpError(w, http.StatusBadRequest, "job: %v", err)
+	job, ok := d.jobFromPath(w, r)
+	if !ok {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBody+1))
-	if err != nil {
-		httpError(w, http.StatusBadRequest, "reading body: %v", err)
+	if r.ContentLength > MaxRequestBody {
+		httpError(w, http.StatusRequestEntityTooLarge, "request of %d bytes is over the limit of %d", r.ContentLength, MaxRequestBody)
 		return
 	}
-	if len(body) > MaxRequestBody {
-		httpError(w, http.StatusRequestEntityTooLarge, "request over %d bytes", MaxRequestBody)
+	t, ok := d.ourJob(w, r, job)
+	if !ok {
 		return
 	}
-	t, err := d.terms(r.Context(), job)
+	select {
+	case d.uploads <- struct{}{}:
+		defer func() { <-d.uploads }()
+	default:
+		d.metrics.UploadsRefused.Inc()
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusServiceUnavailable, "too many uploads at once; retry shortly")
+		return
+	}
+	body, err := readBody(w, r, MaxRequestBody)
 	if err != nil {
-		if errors.Is(err, bindings.ErrNotDeployed) {
-			httpError(w, http.StatusNotFound, "no job at %s", job)
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			httpError(w, http.StatusRequestEntityTooLarge, "request over %d bytes", MaxRequestBody)
 			return
 		}
-		httpError(w, http.StatusBadGateway, "reading the job from the chain: %v", err)
-		return
-	}
-	if !t.Worker.Equals(d.self) {
-		httpError(w, http.StatusNotFound, "job %s is for another worker", job)
+		httpError(w, http.StatusBadRequest, "reading body: %v", err)
 		return
 	}
 	if sha256.Sum256(body) != t.RequestHash {
 		httpError(w, http.StatusConflict, "request does not match the job's commitment (sha256)")
 		return
 	}
-	if err := d.store.PutPosted(job.StringRaw(), body); err != nil {
-		httpError(w, http.StatusInternalServerError, "storing request: %v", err)
+	if err := d.store.PutPosted(job.StringRaw(), body, time.Now()); err != nil {
+		d.log.Error("storing a posted request", "job", job.String(), "error", err)
+		httpError(w, http.StatusInternalServerError, "storing the request failed")
 		return
 	}
 	d.notifyPosted(job.StringRaw())
@@ -114,15 +123,68 @@ func (d *Daemon) postRequest(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(`{"ok":true}` + "\n"))
 }
 
-// getResult serves a sealed result: only the client's key opens it, and
-// its sha256 is in the receipt on chain, so it needs no access control.
-func (d *Daemon) getResult(w http.ResponseWriter, r *http.Request) {
+// readBody reads a body of at most limit bytes into one buffer of the
+// announced size, instead of growing (and doubling) one as it goes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(min(r.ContentLength, limit)) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	return buf.Bytes(), err
+}
+
+// jobFromPath parses {job}: a basechain address, where every Job lives.
+func (d *Daemon) jobFromPath(w http.ResponseWriter, r *http.Request) (*address.Address, bool) {
 	job, err := chain.ParseAddress(r.PathValue("job"))
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "job: %v", err)
+		return nil, false
+	}
+	if job.Workchain() != 0 {
+		httpError(w, http.StatusBadRequest, "job: %s is in workchain %d; jobs live in workchain 0", job, job.Workchain())
+		return nil, false
+	}
+	return job, true
+}
+
+// ourJob reads the terms of the job at {job} and answers 404 unless it is
+// a Cocoon job for this worker. Only a failure to reach the chain is a
+// 5xx (503, worth retrying); what the address holds is the client's input.
+func (d *Daemon) ourJob(w http.ResponseWriter, r *http.Request, job *address.Address) (*bindings.JobTermsView, bool) {
+	t, err := d.terms(r.Context(), job)
+	var gm *chain.GetMethodError
+	switch {
+	case errors.Is(err, bindings.ErrNotDeployed):
+		httpError(w, http.StatusNotFound, "no job at %s", job)
+		return nil, false
+	case errors.As(err, &gm):
+		httpError(w, http.StatusNotFound, "%s is not a Cocoon job (job_terms exits with %d)", job, gm.ExitCode)
+		return nil, false
+	case err != nil:
+		d.log.Warn("reading a job's terms for an upload", "job", job.String(), "error", err)
+		w.Header().Set("Retry-After", "2")
+		httpError(w, http.StatusServiceUnavailable, "the worker cannot read the chain right now; retry shortly")
+		return nil, false
+	case !t.Worker.Equals(d.self):
+		httpError(w, http.StatusNotFound, "job %s is for another worker", job)
+		return nil, false
+	}
+	return t, true
+}
+
+// getResult serves a sealed result: only the client's key opens it, and
+// its sha256 is in the receipt on chain, so it needs no access control.
+func (d *Daemon) getResult(w http.ResponseWriter, r *http.Request) {
+	job, ok := d.jobFromPath(w, r)
+	if !ok {
 		return
 	}
 	rec, err := d.store.Get(job.StringRaw())
+	if err == nil && rec.Pruned {
+		httpError(w, http.StatusNotFound, "the result of job %s was deleted %s after the job closed", job, d.cfg.Retention.Duration)
+		return
+	}
 	if err != nil || rec.State < StateSealed || rec.Result == nil {
 		httpError(w, http.StatusNotFound, "no result for job %s (yet)", job)
 		return

@@ -71,6 +71,11 @@ type JobRecord struct {
 	FailReason   string   `json:"fail_reason,omitempty"` // a code, never content
 	Receipt      []byte   `json:"receipt,omitempty"`     // the signed external message BOC
 	Outcome      string   `json:"outcome,omitempty"`     // set with StateDone
+	// DoneAt is when the worker saw the job close; the retention of its
+	// sealed result counts from here.
+	DoneAt time.Time `json:"done_at,omitzero"`
+	// Pruned: the result and receipt were dropped after the retention.
+	Pruned bool `json:"pruned,omitempty"`
 }
 
 // JobStore keeps job records and the chain cursor in one bbolt file; every
@@ -85,11 +90,14 @@ var (
 	// bucketPosted holds request envelopes clients posted before the
 	// worker saw the job's acceptance on chain.
 	bucketPosted = []byte("posted")
+	// bucketPostedAt: when each posted envelope arrived, for pruning the
+	// ones whose job never reached this worker.
+	bucketPostedAt = []byte("posted_at")
 )
 
 // OpenJobStore opens (or creates) the store under dir.
 func OpenJobStore(dir string) (*JobStore, error) {
-	db, err := boltdb.Open(dir, "worker.db", "another worker", bucketJobs, bucketCursor, bucketPosted)
+	db, err := boltdb.Open(dir, "worker.db", "another worker", bucketJobs, bucketCursor, bucketPosted, bucketPostedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -202,9 +210,123 @@ func (s *JobStore) Pending() ([]*JobRecord, error) {
 }
 
 // PutPosted keeps a request envelope a client posted (already checked
-// against the job's on-chain commitment).
-func (s *JobStore) PutPosted(job string, env []byte) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPosted).Put([]byte(job), env) })
+// against the job's on-chain commitment) at time at.
+func (s *JobStore) PutPosted(job string, env []byte, at time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		raw, err := at.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketPostedAt).Put([]byte(job), raw); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketPosted).Put([]byte(job), env)
+	})
+}
+
+// PutTakingPosted stores a record that now holds the job's request and
+// drops the posted copy in the same commit.
+func (s *JobStore) PutTakingPosted(r *JobRecord) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := putJob(tx, r); err != nil {
+			return err
+		}
+		return deletePosted(tx, []byte(r.Job))
+	})
+}
+
+func deletePosted(tx *bolt.Tx, job []byte) error {
+	if err := tx.Bucket(bucketPosted).Delete(job); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketPostedAt).Delete(job)
+}
+
+// Pruned is what one Prune dropped.
+type Pruned struct {
+	Results int // finished jobs whose sealed result and receipt went
+	Posted  int // posted requests whose job was served or never came
+}
+
+// Prune drops what a finished job no longer needs once retention has
+// passed since it closed: the sealed result (its client had that long to
+// fetch it) and the signed receipt, keeping the outcome and token counts.
+// Posted requests go once their job holds its own copy, or after
+// retention when no job of this worker ever took them.
+func (s *JobStore) Prune(now time.Time, retention time.Duration) (Pruned, error) {
+	var p Pruned
+	cutoff := now.Add(-retention)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		jobs := tx.Bucket(bucketJobs)
+		var stale [][]byte
+		err := jobs.ForEach(func(k, v []byte) error {
+			var r JobRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("job %s: stored record: %w", k, err)
+			}
+			closed := r.DoneAt
+			if closed.IsZero() { // closed before DoneAt was recorded
+				closed = r.AcceptedAt
+			}
+			if r.State != StateDone || r.Pruned || closed.After(cutoff) {
+				return nil
+			}
+			stale = append(stale, append([]byte(nil), k...))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range stale {
+			var r JobRecord
+			if err := json.Unmarshal(jobs.Get(k), &r); err != nil {
+				return err
+			}
+			r.Request, r.Result, r.Receipt, r.Pruned = nil, nil, nil, true
+			if err := putJob(tx, &r); err != nil {
+				return err
+			}
+			p.Results++
+		}
+		var gone [][]byte
+		err = tx.Bucket(bucketPosted).ForEach(func(k, _ []byte) error {
+			if raw := jobs.Get(k); raw != nil {
+				var r JobRecord
+				if err := json.Unmarshal(raw, &r); err != nil {
+					return err
+				}
+				if r.State >= StateRequest {
+					gone = append(gone, append([]byte(nil), k...))
+				}
+				return nil
+			}
+			var at time.Time
+			if err := at.UnmarshalBinary(tx.Bucket(bucketPostedAt).Get(k)); err != nil {
+				// No arrival time (stored by an older version): the
+				// retention counts from now on, like a fresh post.
+				raw, err := now.MarshalBinary()
+				if err != nil {
+					return err
+				}
+				return tx.Bucket(bucketPostedAt).Put(k, raw)
+			}
+			if !at.After(cutoff) {
+				gone = append(gone, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range gone {
+			if err := deletePosted(tx, k); err != nil {
+				return err
+			}
+			p.Posted++
+		}
+		return nil
+	})
+	return p, err
 }
 
 // Posted returns a posted request envelope, or nil.
@@ -217,4 +339,50 @@ func (s *JobStore) Posted(job string) ([]byte, error) {
 		return nil
 	})
 	return env, err
+}
+
+// Activity is what the job records say about outcomes: totals, and the
+// jobs closed in each bucket since a time.
+type Activity struct {
+	Totals  map[string]int // outcome -> jobs, over every record kept
+	Open    int            // jobs not closed yet
+	Buckets []ActivityBucket
+}
+
+// ActivityBucket is the jobs that closed in [Start, Start+width).
+type ActivityBucket struct {
+	Start    time.Time      `json:"start"`
+	Outcomes map[string]int `json:"outcomes"`
+	Tokens   uint64         `json:"tokens"`
+}
+
+// Activity sums the job records into n buckets of width ending at now.
+func (s *JobStore) Activity(now time.Time, width time.Duration, n int) (*Activity, error) {
+	a := &Activity{Totals: map[string]int{}, Buckets: make([]ActivityBucket, n)}
+	first := now.Truncate(width).Add(-time.Duration(n-1) * width)
+	end := first.Add(time.Duration(n) * width)
+	for i := range a.Buckets {
+		a.Buckets[i] = ActivityBucket{Start: first.Add(time.Duration(i) * width), Outcomes: map[string]int{}}
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketJobs).ForEach(func(_, v []byte) error {
+			var r JobRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			if r.State != StateDone {
+				a.Open++
+				return nil
+			}
+			a.Totals[r.Outcome]++
+			if r.DoneAt.Before(first) || !r.DoneAt.Before(end) {
+				return nil
+			}
+			b := &a.Buckets[int(r.DoneAt.Sub(first)/width)]
+			b.Outcomes[r.Outcome]++
+			b.Tokens += uint64(r.InputTokens) + uint64(r.OutputTokens)
+			return nil
+		})
+	})
+	return a, err
 }

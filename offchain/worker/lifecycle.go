@@ -104,7 +104,11 @@ func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet
 	if v, err := bindings.NewWorker(net, self).WorkerData(ctx); err == nil && v.Deployed {
 		return v, fmt.Errorf("worker %s is already registered (status %s)", self, v.Status)
 	}
-	body, err := bindings.WorkerRegister{QueryID: queryID(), Profile: profile}.ToCell()
+	agreed, err := agreedTerms(ctx, net, root)
+	if err != nil {
+		return nil, err
+	}
+	body, err := bindings.WorkerRegister{QueryID: queryID(), Profile: profile, Agreed: agreed}.ToCell()
 	if err != nil {
 		return nil, err
 	}
@@ -158,8 +162,20 @@ func (o *Owner) rejection(ctx context.Context) error {
 
 // Update re-registers with a new profile (new evidence, models, prices or
 // endpoint); Root validates it again.
+//
+// An update also renews the registration (it lapses after
+// bindings.RegistrationTTL) and agrees to Root's current params and job
+// code: Root's owner cannot change them for a worker unasked.
 func (o *Owner) Update(ctx context.Context, profile bindings.WorkerProfile) (*bindings.WorkerDataView, error) {
-	body, err := bindings.WorkerUpdate{QueryID: queryID(), Profile: profile}.ToCell()
+	d, err := bindings.NewWorker(o.Net, o.Worker).WorkerData(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading worker %s: %w", o.Worker, err)
+	}
+	agreed, err := agreedTerms(ctx, o.Net, d.Root)
+	if err != nil {
+		return nil, err
+	}
+	body, err := bindings.WorkerUpdate{QueryID: queryID(), Profile: profile, Agreed: agreed}.ToCell()
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +183,20 @@ func (o *Owner) Update(ctx context.Context, profile bindings.WorkerProfile) (*bi
 		return nil, err
 	}
 	return o.waitSettled(ctx)
+}
+
+// agreedTerms is the AgreedTerms hash of Root's current params and job
+// code, which a registration agrees to; a Job code this build does not
+// know is refused (the worker would accept offers from its jobs).
+func agreedTerms(ctx context.Context, net chain.Network, root *address.Address) ([32]byte, error) {
+	t, err := bindings.NewRoot(net, root).AgreedTerms(ctx)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("reading Root %s terms: %w", root, err)
+	}
+	if !bindings.KnownJobCode(t.JobCodeHash) {
+		return [32]byte{}, fmt.Errorf("root %s holds a job code (hash %x) this build does not know: not registering under it", root, t.JobCodeHash)
+	}
+	return t.Hash()
 }
 
 // TopUp adds stake.
@@ -201,6 +231,11 @@ func (o *Owner) op(ctx context.Context, value *big.Int, m bindings.Message) erro
 // send sends one message from the owner wallet and checks the Worker's
 // transaction for it: a refusal is reported by its contract error name.
 func (o *Owner) send(ctx context.Context, value *big.Int, body *cell.Cell, si *tlb.StateInit) error {
+	// Like wallet send: a value over the owner's balance is refused here,
+	// not sent to pay gas and fail.
+	if _, err := o.Wallet.CheckBalance(ctx, o.Net, value); err != nil {
+		return fmt.Errorf("owner wallet: %w", err)
+	}
 	before, err := o.Net.Account(ctx, o.Worker)
 	if err != nil {
 		return err

@@ -1,149 +1,122 @@
 package worker
 
 import (
-	"fmt"
-	"io"
-	"math"
-	"sort"
-	"strings"
-	"sync"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Metrics is the worker's Prometheus exposition: a handful of counters,
-// gauges and histograms, written in the text format by hand to keep the
-// dependency tree small.
-type Metrics struct {
-	mu       sync.Mutex
-	counters map[string]map[string]float64 // name -> label set -> value
-	gauges   map[string]float64
-	hists    map[string]*histogram
-	help     map[string]string
-}
-
-type histogram struct {
-	bounds []float64
-	counts []uint64
-	sum    float64
-	count  uint64
-}
+// Job outcomes as the jobs_total metric and the job records name them.
+const (
+	OutcomeCompleted = "completed" // the receipt was accepted: the worker was paid
+	OutcomeFailed    = "failed"    // a failure receipt was accepted: full refund, no slash
+	OutcomeExpired   = "expired"   // refunded after the deadline without a receipt: slashed
+	OutcomeClosed    = "closed"    // closed otherwise (cancelled, or the close reason was unreadable)
+	OutcomeNotOurs   = "not_ours"  // the job names another worker (never expected)
+)
 
 // Latency buckets in seconds: from a fast reference-engine job to a long
 // generation on a busy GPU.
 var latencyBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
 
-// NewMetrics returns the worker's metric set.
+// Metrics is one daemon's Prometheus metrics, in a registry of its own so
+// that two daemons in one process (tests, a demo) never share counters.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	Jobs             *prometheus.CounterVec // by outcome
+	Tokens           *prometheus.CounterVec // by direction
+	Earnings         prometheus.Counter
+	Slashes          prometheus.Counter
+	JobSeconds       prometheus.Histogram
+	InferenceSeconds prometheus.Histogram
+	ChainLag         prometheus.Gauge
+	InFlight         prometheus.Gauge
+	ReceiptFailures  prometheus.Counter
+	ChainErrors      prometheus.Counter
+	UploadsRefused   prometheus.Counter
+	Pruned           *prometheus.CounterVec // by what
+
+	OnlineRequests *prometheus.CounterVec // online (gateway) requests, by outcome
+	OnlineCharged  prometheus.Counter
+	OnlinePaid     prometheus.Gauge
+}
+
+// NewMetrics returns a fresh metric set with Go runtime and process
+// metrics (memory, file descriptors) alongside the worker's own.
 func NewMetrics() *Metrics {
 	m := &Metrics{
-		counters: map[string]map[string]float64{},
-		gauges:   map[string]float64{},
-		hists:    map[string]*histogram{},
-		help: map[string]string{
-			"cocoon_worker_jobs_total":                  "Jobs closed, by outcome (completed, failed, expired, busy).",
-			"cocoon_worker_tokens_total":                "Tokens processed, by direction (input, output).",
-			"cocoon_worker_earnings_nanoton_total":      "Worker pay credited by completed jobs, in nanoton.",
-			"cocoon_worker_job_seconds":                 "Time from acceptance to the receipt on chain.",
-			"cocoon_worker_inference_seconds":           "Time the inference engine took per job.",
-			"cocoon_worker_chain_lag_seconds":           "Wall time minus the latest block's time.",
-			"cocoon_worker_jobs_in_flight":              "Accepted jobs not yet closed.",
-			"cocoon_worker_receipt_send_failures_total": "Receipt submissions the chain refused or that failed to reach it.",
-		},
+		reg: prometheus.NewRegistry(),
+		Jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cocoon_worker_jobs_total",
+			Help: "Jobs closed, by outcome (completed, failed, expired, closed). Each job is counted once.",
+		}, []string{"outcome"}),
+		Tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cocoon_worker_tokens_total",
+			Help: "Tokens billed, by direction (input, output).",
+		}, []string{"direction"}),
+		Earnings: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cocoon_worker_earnings_nanoton_total",
+			Help: "Worker pay credited by completed jobs, in nanoton.",
+		}),
+		Slashes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cocoon_worker_slashes_total",
+			Help: "Slashes of this worker's stake (a job passed its deadline without a receipt).",
+		}),
+		JobSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cocoon_worker_job_seconds", Help: "Time from acceptance to the job's close on chain.", Buckets: latencyBuckets,
+		}),
+		InferenceSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cocoon_worker_inference_seconds", Help: "Time the inference engine took per job.", Buckets: latencyBuckets,
+		}),
+		ChainLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cocoon_worker_chain_lag_seconds", Help: "Wall time minus the latest block's time.",
+		}),
+		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cocoon_worker_jobs_in_flight", Help: "Accepted jobs the worker is working on (not yet closed).",
+		}),
+		ReceiptFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cocoon_worker_receipt_send_failures_total",
+			Help: "Receipt submissions the chain refused or that failed to reach it.",
+		}),
+		ChainErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cocoon_worker_chain_read_errors_total",
+			Help: "Failed reads of the Worker contract's history; the watcher retries with backoff.",
+		}),
+		UploadsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cocoon_worker_uploads_refused_total",
+			Help: "Request uploads answered 503 because max_uploads were already being read.",
+		}),
+		Pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cocoon_worker_pruned_total",
+			Help: "Stored payloads dropped after the retention, by kind (result, posted).",
+		}, []string{"kind"}),
+		OnlineRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cocoon_worker_online_requests_total",
+			Help: "Online (gateway) requests, by outcome.",
+		}, []string{"outcome"}),
+		OnlineCharged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cocoon_worker_online_charged_nanoton_total",
+			Help: "Usage charged to online payers, in nanoton.",
+		}),
+		OnlinePaid: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cocoon_worker_online_paid_nanoton",
+			Help: "Highest voucher amount verified, all payers together, in nanoton.",
+		}),
 	}
-	m.hists["cocoon_worker_job_seconds"] = newHistogram(latencyBuckets)
-	m.hists["cocoon_worker_inference_seconds"] = newHistogram(latencyBuckets)
+	m.reg.MustRegister(m.Jobs, m.Tokens, m.Earnings, m.Slashes, m.JobSeconds, m.InferenceSeconds,
+		m.ChainLag, m.InFlight, m.ReceiptFailures, m.ChainErrors, m.UploadsRefused, m.Pruned,
+		m.OnlineRequests, m.OnlineCharged, m.OnlinePaid,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-func newHistogram(bounds []float64) *histogram {
-	return &histogram{bounds: bounds, counts: make([]uint64, len(bounds))}
-}
+// Registry is the registry the metrics are in.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// Add increases a counter; labels are name=value pairs.
-func (m *Metrics) Add(name string, v float64, labels ...string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	set, ok := m.counters[name]
-	if !ok {
-		set = map[string]float64{}
-		m.counters[name] = set
-	}
-	set[labelString(labels)] += v
-}
-
-// Set sets a gauge.
-func (m *Metrics) Set(name string, v float64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.gauges[name] = v
-}
-
-// Observe records a histogram sample.
-func (m *Metrics) Observe(name string, v float64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	h, ok := m.hists[name]
-	if !ok {
-		h = newHistogram(latencyBuckets)
-		m.hists[name] = h
-	}
-	for i, b := range h.bounds {
-		if v <= b {
-			h.counts[i]++
-		}
-	}
-	h.sum += v
-	h.count++
-}
-
-func labelString(kv []string) string {
-	if len(kv) == 0 {
-		return ""
-	}
-	parts := make([]string, 0, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		parts = append(parts, fmt.Sprintf("%s=%q", kv[i], kv[i+1]))
-	}
-	return "{" + strings.Join(parts, ",") + "}"
-}
-
-// WriteTo writes the Prometheus text exposition.
-func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var b strings.Builder
-	for _, name := range sortedKeys(m.counters) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s counter\n", name, m.help[name], name)
-		set := m.counters[name]
-		for _, ls := range sortedKeys(set) {
-			fmt.Fprintf(&b, "%s%s %s\n", name, ls, num(set[ls]))
-		}
-	}
-	for _, name := range sortedKeys(m.gauges) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", name, m.help[name], name, name, num(m.gauges[name]))
-	}
-	for _, name := range sortedKeys(m.hists) {
-		h := m.hists[name]
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s histogram\n", name, m.help[name], name)
-		for i, bound := range h.bounds {
-			fmt.Fprintf(&b, "%s_bucket{le=%q} %d\n", name, num(bound), h.counts[i])
-		}
-		fmt.Fprintf(&b, "%s_bucket{le=\"+Inf\"} %d\n%s_sum %s\n%s_count %d\n", name, h.count, name, num(h.sum), name, h.count)
-	}
-	n, err := io.WriteString(w, b.String())
-	return int64(n), err
-}
-
-func num(v float64) string {
-	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-		return fmt.Sprintf("%d", int64(v))
-	}
-	return fmt.Sprintf("%g", v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }

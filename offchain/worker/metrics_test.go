@@ -1,23 +1,25 @@
 package worker
 
 import (
+	"io"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestMetricsExposition(t *testing.T) {
 	m := NewMetrics()
-	m.Add("cocoon_worker_jobs_total", 1, "outcome", "completed")
-	m.Add("cocoon_worker_jobs_total", 2, "outcome", "completed")
-	m.Add("cocoon_worker_jobs_total", 1, "outcome", "failed")
-	m.Set("cocoon_worker_chain_lag_seconds", 1.5)
-	m.Observe("cocoon_worker_job_seconds", 0.3)
-	m.Observe("cocoon_worker_job_seconds", 7)
-	var b strings.Builder
-	if _, err := m.WriteTo(&b); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
+	m.Jobs.WithLabelValues(OutcomeCompleted).Add(3)
+	m.Jobs.WithLabelValues(OutcomeFailed).Inc()
+	m.ChainLag.Set(1.5)
+	m.JobSeconds.Observe(0.3)
+	m.JobSeconds.Observe(7)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	out := string(body)
 	for _, want := range []string{
 		"# TYPE cocoon_worker_jobs_total counter",
 		`cocoon_worker_jobs_total{outcome="completed"} 3`,
@@ -30,9 +32,24 @@ func TestMetricsExposition(t *testing.T) {
 		"cocoon_worker_job_seconds_sum 7.3",
 		"cocoon_worker_job_seconds_count 2",
 		"# TYPE cocoon_worker_inference_seconds histogram",
+		"# TYPE cocoon_worker_jobs_in_flight gauge",
+		"go_memstats_heap_inuse_bytes",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("exposition lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// Two daemons in one process keep their own counts.
+func TestMetricsArePerDaemon(t *testing.T) {
+	a, b := NewMetrics(), NewMetrics()
+	a.Jobs.WithLabelValues(OutcomeCompleted).Inc()
+	a.InFlight.Inc()
+	if got := testutil.ToFloat64(b.Jobs.WithLabelValues(OutcomeCompleted)); got != 0 {
+		t.Errorf("second daemon's completed jobs = %v, want 0", got)
+	}
+	if got := testutil.ToFloat64(b.InFlight); got != 0 {
+		t.Errorf("second daemon's in-flight jobs = %v, want 0", got)
 	}
 }

@@ -84,11 +84,6 @@ func newOnline(d *Daemon, v VoucherVerifier) (*online, error) {
 		o.price[m.Name] = bindings.ModelPrice{PriceIn: in, PriceOut: out}
 		o.prices[m.Name] = CapacityPrice{In: in.String(), Out: out.String()}
 	}
-	d.metrics.mu.Lock()
-	d.metrics.help["cocoon_worker_online_requests_total"] = "Online (gateway) requests, by outcome."
-	d.metrics.help["cocoon_worker_online_charged_nanoton_total"] = "Usage charged to online payers, in nanoton."
-	d.metrics.help["cocoon_worker_online_paid_nanoton"] = "Highest voucher amount verified, all payers together, in nanoton."
-	d.metrics.mu.Unlock()
 	return o, nil
 }
 
@@ -180,7 +175,7 @@ func (o *online) payer(w http.ResponseWriter, r *http.Request) (string, bool) {
 			return "", false
 		}
 		o.ledger.Paid(payer, amount)
-		o.d.metrics.Set("cocoon_worker_online_paid_nanoton", float64(amount.Int64()))
+		o.d.metrics.OnlinePaid.Set(float64(amount.Int64()))
 	}
 	return payer, true
 }
@@ -371,19 +366,19 @@ func newRequestID() string {
 func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 	payer, ok := o.payer(w, r)
 	if !ok {
-		o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "payment_refused")
+		o.d.metrics.OnlineRequests.WithLabelValues("payment_refused").Inc()
 		return
 	}
 	pc, ok := o.parse(w, r)
 	if !ok {
-		o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "bad_request")
+		o.d.metrics.OnlineRequests.WithLabelValues("bad_request").Inc()
 		return
 	}
 	price := o.price[pc.model.Name]
 	maxCost := bindings.Charge(price.PriceIn, price.PriceOut, pc.inBound, pc.maxTokens)
 	if err := o.ledger.Reserve(payer, maxCost); err != nil {
 		charged, paid := o.ledger.Balance(payer)
-		o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "insufficient_credit")
+		o.d.metrics.OnlineRequests.WithLabelValues("insufficient_credit").Inc()
 		apiError(w, http.StatusPaymentRequired, "insufficient_quota", "insufficient_credit",
 			"%v: charged %s, paid %s, this request may cost %s, credit %s (nanoton)", err, charged, paid, maxCost, o.ledger.Credit)
 		return
@@ -395,7 +390,7 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if !o.acquire(r.Context()) {
-		o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "busy")
+		o.d.metrics.OnlineRequests.WithLabelValues("busy").Inc()
 		o.setCapacityHeader(w)
 		w.Header().Set("Retry-After", "1")
 		apiError(w, http.StatusTooManyRequests, "rate_limit_error", "worker_busy", "all %d slots busy and %d requests queued", cap(o.slots), o.cfg.Queue)
@@ -409,7 +404,7 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	s, err := o.d.engine.Chat(r.Context(), pc.req)
 	if err != nil {
-		o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "engine_failed")
+		o.d.metrics.OnlineRequests.WithLabelValues("engine_failed").Inc()
 		o.setCapacityHeader(w)
 		apiError(w, http.StatusServiceUnavailable, "server_error", "engine_unavailable", "the inference engine failed before answering")
 		o.d.log.Warn("online request: engine failed", "error", err)
@@ -434,9 +429,9 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 		cost := bindings.Charge(price.PriceIn, price.PriceOut, in, out)
 		total := o.ledger.Charge(payer, maxCost, cost)
 		settled = true
-		o.d.metrics.Add("cocoon_worker_online_charged_nanoton_total", float64(cost.Int64()))
-		o.d.metrics.Add("cocoon_worker_tokens_total", float64(in), "direction", "input")
-		o.d.metrics.Add("cocoon_worker_tokens_total", float64(out), "direction", "output")
+		o.d.metrics.OnlineCharged.Add(float64(cost.Int64()))
+		o.d.metrics.Tokens.WithLabelValues("input").Add(float64(in))
+		o.d.metrics.Tokens.WithLabelValues("output").Add(float64(out))
 		signed, signErr = SignUsage(o.d.id.SignKey, &Usage{
 			V: 1, Worker: o.d.self.StringRaw(), Payer: payer, RequestID: reqID, Model: pc.model.Name,
 			InputTokens: in, OutputTokens: out, MaxTokens: pc.maxTokens,
@@ -462,7 +457,7 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			res := s.Result()
 			u, _ := sign(res, deltas)
-			o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "engine_failed")
+			o.d.metrics.OnlineRequests.WithLabelValues("engine_failed").Inc()
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadGateway)
 			_ = json.NewEncoder(w).Encode(map[string]any{
@@ -484,7 +479,7 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.observe(ttft, deltas)
-	o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "completed")
+	o.d.metrics.OnlineRequests.WithLabelValues("completed").Inc()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(cw.completion(text.String(), res, u))
 }
@@ -521,7 +516,7 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	var ttft time.Duration
 	fail := func(code, msg string) {
 		u, _ := sign(s.Result(), deltas)
-		o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", code)
+		o.d.metrics.OnlineRequests.WithLabelValues(code).Inc()
 		_ = emit(map[string]any{
 			"error":  map[string]any{"message": msg, "type": "server_error", "param": nil, "code": code},
 			"cocoon": CocoonExtension{Usage: u},
@@ -535,7 +530,7 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		if err != nil {
 			if r.Context().Err() != nil {
 				_, _ = sign(s.Result(), deltas) // charge what was produced; the payer is gone
-				o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "cancelled")
+				o.d.metrics.OnlineRequests.WithLabelValues("cancelled").Inc()
 				return
 			}
 			fail("engine_failed", "the inference engine failed mid-answer")
@@ -547,7 +542,7 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		deltas++
 		if err := emit(cw.chunk(d, deltas == 1, nil)); err != nil {
 			_, _ = sign(s.Result(), deltas) // the payer hung up: charge what was produced
-			o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "cancelled")
+			o.d.metrics.OnlineRequests.WithLabelValues("cancelled").Inc()
 			return
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
@@ -566,7 +561,7 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		return
 	}
 	o.observe(ttft, deltas)
-	o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "completed")
+	o.d.metrics.OnlineRequests.WithLabelValues("completed").Inc()
 	_ = emit(cw.usageChunk(res, u))
 	_, _ = io.WriteString(w, "data: [DONE]\n\n")
 	if fl != nil {

@@ -16,6 +16,11 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/seal"
 )
 
+// maxRetryWait caps the backoff between retries of a failed chain read or
+// job step: long enough not to hammer a node that is down, short enough to
+// resume within seconds of it coming back.
+const maxRetryWait = 15 * time.Second
+
 // receiptMargin is the time before a job's deadline by which the worker
 // stops generating and posts its receipt, so that the receipt lands
 // before the Job refuses it as late.
@@ -56,7 +61,7 @@ func (d *Daemon) process(ctx context.Context, r *JobRecord) error {
 			}
 		}
 	}
-	d.metrics.Set("cocoon_worker_jobs_in_flight", float64(len(d.sem)))
+	failures := 0
 	for r.State != StateDone {
 		var err error
 		switch r.State {
@@ -71,11 +76,24 @@ func (d *Daemon) process(ctx context.Context, r *JobRecord) error {
 		default:
 			return fmt.Errorf("job %s in unknown state %s", r.Job, r.State)
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return err
+		if err == nil {
+			failures = 0
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// A step fails when the chain or the disk does; every step starts
+		// again from the stored state, so it is retried with backoff until
+		// it goes through (a deadline that passes meanwhile ends the job
+		// like any other: a refused late receipt is recorded as expired).
+		failures++
+		wait := chain.Backoff(d.cfg.PollInterval.Duration, maxRetryWait, failures)
+		log.Warn("job step failed; retrying", "state", r.State.String(), "failures_in_a_row", failures, "retry_in", wait, "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
 		}
 	}
 	log.Info("job done", "outcome", r.Outcome, "input_tokens", r.InputTokens, "output_tokens", r.OutputTokens)
@@ -94,12 +112,18 @@ func (d *Daemon) fetchRequest(ctx context.Context, job *address.Address, r *JobR
 	t, err := d.terms(ctx, job)
 	if err != nil {
 		if errors.Is(err, bindings.ErrNotDeployed) {
-			return d.done(r, "closed_before_served")
+			return d.closed(ctx, job, r)
 		}
 		return fmt.Errorf("reading job terms: %w", err)
 	}
 	if !t.Worker.Equals(d.self) {
-		return d.done(r, "not_ours")
+		return d.done(r, OutcomeNotOurs)
+	}
+	// A Job cancelled and created again at the same address is another job:
+	// the Worker contract's Accept of the first offer does not bind it (the
+	// Job refuses it as stale), so its terms are not ours to serve.
+	if t.Deadline != r.Deadline {
+		return d.done(r, "stale_offer")
 	}
 	r.RequestHash = t.RequestHash
 	var env []byte
@@ -138,7 +162,7 @@ func (d *Daemon) fetchRequest(ctx context.Context, job *address.Address, r *JobR
 	}
 	r.Request = env
 	r.State = StateRequest
-	return d.store.Put(r)
+	return d.store.PutTakingPosted(r)
 }
 
 func (d *Daemon) postedSignal(job string) chan struct{} {
@@ -167,7 +191,7 @@ func (d *Daemon) serve(ctx context.Context, job *address.Address, r *JobRecord) 
 	t, err := d.terms(ctx, job)
 	if err != nil {
 		if errors.Is(err, bindings.ErrNotDeployed) {
-			return d.done(r, "closed_before_served")
+			return d.closed(ctx, job, r)
 		}
 		return fmt.Errorf("reading job terms: %w", err)
 	}
@@ -213,7 +237,7 @@ func (d *Daemon) run(ctx context.Context, job *address.Address, t *bindings.JobT
 	defer cancel()
 	start := time.Now()
 	content, res, genErr := d.generate(genCtx, req)
-	d.metrics.Observe("cocoon_worker_inference_seconds", time.Since(start).Seconds())
+	d.metrics.InferenceSeconds.Observe(time.Since(start).Seconds())
 	if ctx.Err() != nil {
 		return ctx.Err() // shutting down: the job resumes on restart
 	}
@@ -237,9 +261,10 @@ func (d *Daemon) run(ctx context.Context, job *address.Address, t *bindings.JobT
 	// at most that, so a longer prompt is billed at the maximum.
 	r.InputTokens, r.OutputTokens = min(in, t.MaxIn), min(outTok, t.MaxOut)
 	r.Result = env
+	r.Request = nil // served: the result is all a restart needs
 	r.State = StateSealed
-	d.metrics.Add("cocoon_worker_tokens_total", float64(r.InputTokens), "direction", "input")
-	d.metrics.Add("cocoon_worker_tokens_total", float64(r.OutputTokens), "direction", "output")
+	d.metrics.Tokens.WithLabelValues("input").Add(float64(r.InputTokens))
+	d.metrics.Tokens.WithLabelValues("output").Add(float64(r.OutputTokens))
 	return d.store.Put(r)
 }
 
@@ -268,6 +293,7 @@ func (d *Daemon) fail(r *JobRecord, env []byte, reason string) error {
 	d.log.Warn("job cannot be served", "job", r.Job, "reason", reason)
 	r.Failed, r.FailReason = true, reason
 	r.Result = env
+	r.Request = nil
 	r.InputTokens, r.OutputTokens = 0, 0
 	r.State = StateSealed
 	return d.store.Put(r)
@@ -282,7 +308,7 @@ func (d *Daemon) sign(ctx context.Context, job *address.Address, r *JobRecord) e
 		t, err := d.terms(ctx, job)
 		if err != nil {
 			if errors.Is(err, bindings.ErrNotDeployed) {
-				return d.done(r, "closed_before_served")
+				return d.closed(ctx, job, r)
 			}
 			return fmt.Errorf("reading job terms: %w", err)
 		}
@@ -314,18 +340,15 @@ func (d *Daemon) submit(ctx context.Context, job *address.Address, r *JobRecord)
 			return fmt.Errorf("reading job account: %w", err)
 		}
 		if acc.Status != chain.StatusActive {
-			outcome := "completed"
-			if r.Failed {
-				outcome = "failed"
-			}
-			return d.done(r, outcome)
+			return d.closed(ctx, job, r)
 		}
 		if _, err := d.net.SendExternal(ctx, r.Receipt); err != nil {
-			d.metrics.Add("cocoon_worker_receipt_send_failures_total", 1)
+			d.metrics.ReceiptFailures.Inc()
 			if time.Now().After(time.Unix(int64(r.Deadline), 0)) {
-				// Too late: the job will be refunded (and this worker slashed).
+				// Too late: the Job refuses a late receipt and will be
+				// refunded (and this worker slashed).
 				d.log.Error("receipt refused after the deadline", "job", r.Job, "error", err)
-				return d.done(r, "expired")
+				return d.done(r, OutcomeExpired)
 			}
 			d.log.Warn("receipt not accepted yet", "job", r.Job, "attempt", attempt, "error", err)
 		}
@@ -337,15 +360,63 @@ func (d *Daemon) submit(ctx context.Context, job *address.Address, r *JobRecord)
 	}
 }
 
+// closed records a job that is gone from the chain, with the outcome its
+// Job contract logged when it closed: a job refunded after its deadline is
+// "expired" even when this worker had a receipt ready.
+func (d *Daemon) closed(ctx context.Context, job *address.Address, r *JobRecord) error {
+	outcome, err := closeOutcome(ctx, d.net, job)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d.log.Warn("the job closed but its close reason is unreadable", "job", r.Job, "error", err)
+		outcome = OutcomeClosed
+	}
+	return d.done(r, outcome)
+}
+
+// closeOutcome reads the reason a closed Job logged in its JobClosedEvent.
+func closeOutcome(ctx context.Context, n chain.Network, job *address.Address) (string, error) {
+	txs, err := n.Transactions(ctx, job, chain.TxID{}, 16)
+	if err != nil {
+		return "", fmt.Errorf("reading the job's transactions: %w", err)
+	}
+	for _, tx := range txs { // newest first: the close is the last one
+		bodies, err := bindings.ExternalOutBodies(tx.Tx)
+		if err != nil {
+			continue
+		}
+		for _, b := range bodies {
+			ev, err := bindings.ParseJobEvent(b)
+			if err != nil {
+				continue
+			}
+			switch ev.Reason {
+			case bindings.ClosedCompleted:
+				return OutcomeCompleted, nil
+			case bindings.ClosedFailed:
+				return OutcomeFailed, nil
+			case bindings.ClosedExpired:
+				return OutcomeExpired, nil
+			}
+			return OutcomeClosed, nil
+		}
+	}
+	return "", errors.New("no JobClosedEvent among the job's latest transactions")
+}
+
+// done records a job's final outcome, once: a job already done is never
+// counted again.
 func (d *Daemon) done(r *JobRecord, outcome string) error {
 	r.State = StateDone
 	r.Outcome = outcome
+	r.DoneAt = time.Now()
 	if err := d.store.Put(r); err != nil {
 		return err
 	}
-	d.metrics.Add("cocoon_worker_jobs_total", 1, "outcome", outcome)
+	d.metrics.Jobs.WithLabelValues(outcome).Inc()
 	if !r.AcceptedAt.IsZero() {
-		d.metrics.Observe("cocoon_worker_job_seconds", time.Since(r.AcceptedAt).Seconds())
+		d.metrics.JobSeconds.Observe(time.Since(r.AcceptedAt).Seconds())
 	}
 	return nil
 }

@@ -205,7 +205,11 @@ func (s *scenario) withdrawEarnings(ctx context.Context) (Operation, error) {
 }
 
 func (s *scenario) workerUpdate(ctx context.Context) (Operation, error) {
-	body, err := bindings.WorkerUpdate{QueryID: 1, Profile: s.profile()}.ToCell()
+	agreed, err := bindings.NewRoot(s.env.Chain, s.root).AgreedTermsHash(ctx)
+	if err != nil {
+		return Operation{}, err
+	}
+	body, err := bindings.WorkerUpdate{QueryID: 1, Profile: s.profile(), Agreed: agreed}.ToCell()
 	if err != nil {
 		return Operation{}, err
 	}

@@ -1,10 +1,14 @@
 package contracts_test
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"math/big"
 	"testing"
 	"time"
 
+	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/bindings"
@@ -79,10 +83,10 @@ func TestAttackStaleActivateOnRedeployedWorker(t *testing.T) {
 	bad.Models = bindings.Models{modelID: {PriceIn: big.NewInt(1), PriceOut: big.NewInt(1)}}
 	good := new(big.Int).Add(bt.TON("20"), big.NewInt(bindings.WorkerRegisterFee))
 	tr := f.send(miner,
-		bt.Deploy(w.si, good, bt.Body(bindings.WorkerRegister{QueryID: 1, Profile: profile("w")})),
+		bt.Deploy(w.si, good, bt.Body(bindings.WorkerRegister{QueryID: 1, Profile: profile("w"), Agreed: f.agreed()})),
 		bt.Message(w.addr, opValue, bt.Body(bindings.RequestUnbond{QueryID: 2})),
 		bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 3})),
-		bt.Deploy(w.si, bt.TON("0.06"), bt.Body(bindings.WorkerRegister{QueryID: 4, Profile: bad})),
+		bt.Deploy(w.si, bt.TON("0.06"), bt.Body(bindings.WorkerRegister{QueryID: 4, Profile: bad, Agreed: f.agreed()})),
 	)
 	f.refused(tr, w.addr, bindings.ErrWrongStatus)
 	if s := f.workerStatus(w); s == bindings.WorkerActive {
@@ -117,7 +121,7 @@ func TestAttackActivateAfterSlash(t *testing.T) {
 	// One wallet message: the update goes out first, the Refund's Slash
 	// reaches the worker before Root's Activate.
 	tr := f.send(miner,
-		bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 1, Profile: profile("w")})),
+		bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 1, Profile: profile("w"), Agreed: f.agreed()})),
 		bt.Message(j.addr, opValue, bt.Body(bindings.Refund{QueryID: 2})),
 	)
 	one[bindings.Slash](f, tr)
@@ -147,7 +151,8 @@ func TestRegistrationBounced(t *testing.T) {
 	w := f.activeWorker("w", miner, bt.TON("20"))
 	other := cell.BeginCell().MustStoreUInt(1, 8).EndCell() // any other code: Root no longer derives this Worker's address
 	f.ownerOps(bindings.UpgradeCode{QueryID: 9, WorkerCode: other})
-	tr := f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 1, Profile: profile("w")})))
+	f.applyChange()
+	tr := f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 1, Profile: profile("w"), Agreed: f.agreed()})))
 	f.refused(tr, f.root, bindings.ErrNotAWorker)
 	if s := f.workerStatus(w); s != bindings.WorkerInactive {
 		t.Fatalf("worker is %s after its registration bounced, want inactive; trace:\n%s", s, tr)
@@ -278,5 +283,201 @@ func TestAttackSlashFarming(t *testing.T) {
 	amount, _, _ := bindings.SlashSplit(want, slashBps, bindings.MaxCost(j.terms))
 	if st := f.workerState(w); st.Stake.Cmp(new(big.Int).Sub(want, amount)) != 0 {
 		t.Errorf("stake %s after a slash in a new window, want %s", st.Stake, new(big.Int).Sub(want, amount))
+	}
+}
+
+// TestAttackUnbondEscapeAtDeadline: with a Root whose unbonding delay is
+// only the longest job deadline (deployed so: SetParams now refuses it), a
+// worker accepts a job with the longest deadline and unbonds at once. At
+// since + delay = the deadline, Withdraw must not beat the Refund that
+// slashes it: the Worker never lets the stake go before every job it
+// accepted can be refunded.
+func TestAttackUnbondEscapeAtDeadline(t *testing.T) {
+	f := newFixture(t, func(p *bindings.RootParams) { p.MaxJobDeadline = p.UnbondingDelay })
+	miner := f.wallet("miner", "100")
+	client := f.wallet("client", "100")
+	w := f.activeWorker("w", miner, bt.TON("20"))
+	j := f.newJob(client, 1, f.terms(w.addr, "long"))
+	j.terms.Deadline = f.now() + unbondingDelay
+	f.accepted(j)
+	f.noFailures(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.RequestUnbond{QueryID: 1}))))
+	if err := f.env.AdvanceTime(f.ctx, unbondingDelay*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// now = since + delay = the deadline: neither may go yet.
+	f.refused(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 2}))), w.addr, bindings.ErrUnbondingNotOver)
+	f.refused(f.send(client, bt.Message(j.addr, opValue, bt.Body(bindings.Refund{QueryID: 3}))), j.addr, bindings.ErrDeadlineNotReached)
+	// One second later the Refund goes first, and slashes the stake.
+	if err := f.env.AdvanceTime(f.ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	f.refused(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 4}))), w.addr, bindings.ErrUnbondingNotOver)
+	tr := f.send(client, bt.Message(j.addr, opValue, bt.Body(bindings.Refund{QueryID: 5})))
+	f.noFailures(tr)
+	one[bindings.SlashCompensation](f, tr)
+	if st := f.workerState(w); st.JobsSlashed != 1 || st.Stake.Cmp(bt.TON("20")) >= 0 {
+		t.Fatalf("the expired job did not slash the unbonding worker: %+v", st)
+	}
+	if err := f.env.AdvanceTime(f.ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	f.noFailures(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 6}))))
+	f.gone(w.addr)
+}
+
+// TestAttackUnreachableAddresses: an address the contracts will send value
+// to later is checked where it is set, so that no action can fail on it
+// later (a failed action undoes the state but keeps the fees: a receipt
+// would stay replayable and burn the escrow again and again).
+func TestAttackUnreachableAddresses(t *testing.T) {
+	f := newFixture(t)
+	client := f.wallet("client", "100")
+	rogue := f.wallet("rogue worker", "100") // a "worker" the client chose that is not a Cocoon Worker
+	rogueKey := bt.KeyFor("rogue")
+
+	// A rogue worker answers with a treasury no message can reach.
+	j := f.newJob(client, 1, f.terms(rogue.Address, "rogue"))
+	f.send(rogue, bt.Message(client.Address, bt.TON("0.01"), nil)) // deploys the rogue's wallet
+	tr, _ := f.create(j, bt.TON("0.1"))
+	offer, _ := one[bindings.Offer](f, tr)
+	accept := bindings.Accept{QueryID: offer.QueryID, WorkerKey: bindings.PublicKey256(rogueKey.Public().(ed25519.PublicKey)), FeeBps: 250, Treasury: unreachable}
+	tr = f.send(rogue, bt.Message(j.addr, opValue, bt.Body(accept)))
+	f.refused(tr, j.addr, bindings.ErrBadArgument)
+	if st, _ := f.jobStatus(j); st != bindings.JobOffered {
+		t.Fatalf("job %s after an Accept with an unreachable treasury", st)
+	}
+
+	// A client's terms: the worker in the masterchain, a callback in workchain 5.
+	for name, adjust := range map[string]func(*bindings.JobTerms){
+		"worker outside the basechain": func(tt *bindings.JobTerms) { tt.Worker = address.NewAddress(0, 0xff, bytes.Repeat([]byte{1}, 32)) },
+		"unreachable callback":         func(tt *bindings.JobTerms) { tt.Callback = unreachable },
+	} {
+		j := f.newJob(client, 2, f.terms(rogue.Address, name))
+		adjust(&j.terms)
+		tr, _ := f.create(j, big.NewInt(0))
+		f.refused(tr, j.addr, bindings.ErrBadTerms)
+	}
+}
+
+// TestAttackReceiptImportFee: anyone may relay a worker's receipt; wrapped
+// with the Job's StateInit it would make the job pay for importing the
+// code and data out of the client's refund. Such a message is refused
+// before the job accepts it, and the plain receipt then goes through.
+func TestAttackReceiptImportFee(t *testing.T) {
+	f := newFixture(t)
+	miner := f.wallet("miner", "100")
+	client := f.wallet("client", "100")
+	w := f.activeWorker("w", miner, bt.TON("20"))
+	j := f.newJob(client, 1, f.terms(w.addr, "import"))
+	f.accepted(j)
+	body, err := bindings.SignReceipt(w.key, j.receipt(10, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped, err := tlb.ToCell(&tlb.ExternalMessage{DstAddr: j.addr, StateInit: j.si, Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := jobState(f, j)
+	_, err = f.env.SendExternal(f.ctx, wrapped.ToBOC())
+	if code, ok := bt.RefusalCode(err); !ok || code != bindings.ErrReceiptStateInit {
+		t.Fatalf("a receipt wrapped with the Job's StateInit: %v, want %s", err, bindings.ErrReceiptStateInit)
+	}
+	if after := jobState(f, j); after != before {
+		t.Fatalf("the job paid for a refused receipt: %s → %s", before, after)
+	}
+	tr, err := f.receipt(w.key, j.receipt(10, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.noFailures(tr)
+	f.gone(j.addr)
+}
+
+// TestAttackOwnerChangesNeedAgreement: Root's owner upgrades the job code to
+// a proxy (anyone could deploy it at a Job address and send Slash) and sets
+// the slash rate to 100%. The change is announced on chain and applies only
+// after the timelock; a worker that re-registers afterwards with the terms
+// it agreed to is not activated under the new ones, and a new worker is
+// refused and refunded. Workers and clients pin the job code they know.
+func TestAttackOwnerChangesNeedAgreement(t *testing.T) {
+	f := newFixture(t)
+	miner := f.wallet("miner", "100")
+	w := f.activeWorker("w", miner, bt.TON("20"))
+	agreed := f.agreed()
+	proxy := cell.BeginCell().MustStoreUInt(0xdead, 16).EndCell()
+	evil := f.params
+	evil.SlashBps = 10000
+
+	tr := f.send(f.owner, bt.Message(f.root, opValue, bt.Body(bindings.UpgradeCode{QueryID: 1, JobCode: proxy})))
+	f.noFailures(tr)
+	f.noFailures(f.send(f.owner, bt.Message(f.root, opValue, bt.Body(bindings.SetParams{QueryID: 2, Params: evil}))))
+	evs := tr.Events(f.root)
+	if ann, ok := evs[len(evs)-1].(*bindings.ChangeAnnouncedEvent); !ok || ann.Change.JobCode == nil || !bytes.Equal(ann.Change.JobCode.Hash(), proxy.Hash()) {
+		t.Fatalf("the upgrade was not announced: %+v", evs)
+	}
+	if _, jh, _ := f.rootC.ChildCodeHashes(f.ctx); !bytes.Equal(jh[:], f.env.Codes.Job.Hash()) {
+		t.Fatal("the job code changed before the timelock")
+	}
+	f.applyChange()
+	if _, jh, _ := f.rootC.ChildCodeHashes(f.ctx); !bytes.Equal(jh[:], proxy.Hash()) || bindings.KnownJobCode(jh) {
+		t.Fatalf("job code %x after the change (known to this build: %v)", jh, bindings.KnownJobCode(jh))
+	}
+
+	// The worker renews under the terms it agreed to: Root's Activate
+	// carries others, so the worker stays with its old snapshot, inactive.
+	tr = f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 3, Profile: profile("w"), Agreed: agreed})))
+	f.noFailures(tr)
+	one[bindings.Activate](f, tr)
+	if s := f.workerStatus(w); s != bindings.WorkerInactive {
+		t.Fatalf("worker %s after an Activate under terms it did not agree to", s)
+	}
+	// A Slash from a proxy-code "Job" is not from a genuine Job.
+	stranger := f.wallet("stranger", "10")
+	tr = f.send(stranger, bt.Message(w.addr, opValue, bt.Body(bindings.Slash{QueryID: 1, Client: stranger.Address, Nonce: 1, MaxCost: bt.TON("100")})))
+	f.refused(tr, w.addr, bindings.ErrNotAJob)
+	if st := f.workerState(w); st.Stake.Cmp(bt.TON("20")) != 0 {
+		t.Fatalf("stake %s", st.Stake)
+	}
+
+	// A new worker agreeing to the old terms is refused and refunded.
+	w2 := f.newWorker("w2", miner)
+	tr = f.send(miner, bt.Deploy(w2.si, bt.TON("20.05"), bt.Body(bindings.WorkerRegister{QueryID: 4, Profile: profile("w2"), Agreed: agreed})))
+	rej, _ := one[bindings.RegistrationRejected](f, tr)
+	if bindings.ExitCode(rej.Reason) != bindings.ErrTermsNotAgreed {
+		t.Errorf("RegistrationRejected %s, want %s", bindings.ExitCode(rej.Reason), bindings.ErrTermsNotAgreed)
+	}
+	f.gone(w2.addr)
+}
+
+// TestAttackRevocationReachesActiveWorkers: after Root's owner removes the
+// worker's measurement, the worker (active, registered before) declines
+// offers once its registration lapses (RegistrationTTL), and its renewal
+// is rejected: a revocation reaches every active worker within the TTL.
+func TestAttackRevocationReachesActiveWorkers(t *testing.T) {
+	f := newFixture(t)
+	miner := f.wallet("miner", "100")
+	client := f.wallet("client", "100")
+	w := f.activeWorker("w", miner, bt.TON("20"))
+	reg, err := w.c.Registration(f.ctx)
+	if err != nil || reg.ValidUntil != f.now()+bindings.RegistrationTTL || reg.Agreed != f.agreed() {
+		t.Fatalf("registration() = %+v, %v", reg, err)
+	}
+	f.ownerOps(bindings.RemoveMeasurement{QueryID: 1, TEE: bindings.TEETDX, Measurement: tdxMeas})
+	if err := f.env.AdvanceTime(f.ctx, (bindings.RegistrationTTL+1)*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	j := f.newJob(client, 1, f.terms(w.addr, "after revocation"))
+	tr, _ := f.create(j, big.NewInt(0))
+	if dec, _ := one[bindings.Decline](f, tr); bindings.ExitCode(dec.Reason) != bindings.ErrRegistrationExpired {
+		t.Fatalf("Decline %s, want %s", bindings.ExitCode(dec.Reason), bindings.ErrRegistrationExpired)
+	}
+	f.gone(j.addr)
+	tr = f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 2, Profile: profile("w"), Agreed: f.agreed()})))
+	if rej, _ := one[bindings.Reject](f, tr); bindings.ExitCode(rej.Reason) != bindings.ErrMeasurementNotAllowed {
+		t.Errorf("renewal rejected with %s", bindings.ExitCode(rej.Reason))
+	}
+	if s := f.workerStatus(w); s != bindings.WorkerInactive {
+		t.Fatalf("worker %s after a rejected renewal", s)
 	}
 }

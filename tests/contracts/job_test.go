@@ -597,7 +597,7 @@ func TestSlashBelowMinimum(t *testing.T) {
 
 	// TopUp above the minimum, then re-register.
 	f.noFailures(f.send(miner, bt.Message(w.addr, bt.TON("1"), bt.Body(bindings.TopUp{}))))
-	f.noFailures(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{Profile: profile("w")}))))
+	f.noFailures(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.WorkerUpdate{Profile: profile("w"), Agreed: f.agreed()}))))
 	if s := f.workerStatus(w); s != bindings.WorkerActive {
 		t.Fatalf("worker %s after top-up and update", s)
 	}

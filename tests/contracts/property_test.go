@@ -2,6 +2,7 @@ package contracts_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"math/big"
@@ -51,6 +52,7 @@ type pjob struct {
 	completed bool
 	paid      int // JobPaid messages seen
 	closes    int // JobClosed messages seen
+	lives     int // jobs deployed at the address (a Cancel and a second JobCreate: 2); 0 means 1
 	refund    *big.Int
 }
 
@@ -66,6 +68,7 @@ type pworker struct {
 	// Slashes took stake in it)
 	windowStart uint32
 	inWindow    int
+	validUntil  uint32 // the registration lapses after it (RegistrationTTL from the last activation)
 }
 
 type prop struct {
@@ -87,6 +90,7 @@ type prop struct {
 	fees     *big.Int                    // protocol fees the treasury was sent
 	wantFees *big.Int                    // protocol fees of the completed jobs
 	stranded *big.Int                    // value that reached an account after it closed
+	attacks  map[string]int              // attack operations that found a case to run
 	log      []string
 }
 
@@ -96,7 +100,7 @@ func TestProperty(t *testing.T) {
 	t.Logf("seed %d, %d steps (rerun with -cocoon.seed=%d -cocoon.steps=%d)", seed, steps, seed, steps)
 	f := newFixture(t)
 	p := &prop{
-		t: t, f: f, rng: rand.New(rand.NewSource(seed)), byAddr: map[string]*pjob{},
+		t: t, f: f, rng: rand.New(rand.NewSource(seed)), byAddr: map[string]*pjob{}, attacks: map[string]int{},
 		accounts: map[string]*address.Address{}, burnt: new(big.Int), fees: new(big.Int),
 		wantFees: new(big.Int), stranded: new(big.Int),
 		ghost: address.NewAddress(0, 0, bytes.Repeat([]byte{0x9a}, 32)),
@@ -109,7 +113,7 @@ func TestProperty(t *testing.T) {
 	for i, m := range p.miners {
 		stake := []string{"10.5", "15", "40"}[i] // the first is one slash from the minimum
 		w := f.activeWorker(fmt.Sprintf("pw%d", i), m, bt.TON(stake))
-		p.workers = append(p.workers, &pworker{w: w, stake: bt.TON(stake), earnings: new(big.Int), status: bindings.WorkerActive})
+		p.workers = append(p.workers, &pworker{w: w, stake: bt.TON(stake), earnings: new(big.Int), status: bindings.WorkerActive, validUntil: f.now() + bindings.RegistrationTTL})
 	}
 	for _, a := range []*address.Address{f.owner.Address, f.treasury.Address, f.root, p.anyone.Address, p.ghost} {
 		p.track(a)
@@ -144,23 +148,32 @@ func TestProperty(t *testing.T) {
 		{5, "update", p.opUpdate},
 		{1, "unbond", p.opUnbond},
 		{3, "withdraw", p.opWithdraw},
+		// the operations of the attacks in tests/contracts/attack_test.go
+		{3, "recreate job", p.opRecreate},
+		{2, "redeploy worker", p.opRedeployWorker},
+		{3, "update during refund", p.opUpdateDuringRefund},
+		{1, "announce change", p.opAnnounce},
 	}
 	sumW := 0
 	for _, o := range ops {
 		sumW += o.weight
 	}
+	ran := map[string]int{}
 	for step := 0; step < steps && !t.Failed(); step++ {
 		n := p.rng.Intn(sumW)
 		for _, o := range ops {
 			if n < o.weight {
 				p.logf("step %d: %s", step, o.name)
 				o.run()
+				ran[o.name]++
 				break
 			}
 			n -= o.weight
 		}
 		p.check()
 	}
+	t.Logf("operations run: %v; attack operations that found their case: recreate %d, redeploy %d, update during refund %d",
+		ran, p.attacks["recreate"], p.attacks["redeploy"], p.attacks["update during refund"])
 	completed, closed := 0, 0
 	for _, j := range p.jobs {
 		if j.completed {
@@ -277,6 +290,8 @@ func (p *prop) opCreate() {
 		declined = true
 	case 3:
 		terms.PriceIn = new(big.Int).Add(priceIn, big.NewInt(int64(p.pick(1e9)))) // a generous client
+	case 6:
+		terms.Callback = unreachable
 	}
 	j := p.f.newJob(client, p.nonce, terms)
 	escrow := new(big.Int).Add(bindings.MinEscrow(terms), big.NewInt(int64(p.pick(1e8))))
@@ -296,11 +311,15 @@ func (p *prop) opCreate() {
 	p.logf("  job %d on %s: escrow %s, max %d/%d, variant %d", p.nonce, addr, escrow, terms.MaxIn, terms.MaxOut, variant)
 	tr := p.send(client, msgs...)
 
-	active := pw != nil && !pw.gone && pw.status == bindings.WorkerActive
+	active := pw != nil && !pw.gone && pw.status == bindings.WorkerActive && now <= pw.validUntil
 	switch {
 	case short:
 		p.f.refused(tr, j.addr, bindings.ErrEscrowTooLow)
 		pj.closed = true // never opened
+		return
+	case variant == 6:
+		p.f.refused(tr, j.addr, bindings.ErrBadTerms)
+		pj.closed = true
 		return
 	}
 	pj.opened = true
@@ -364,7 +383,8 @@ func (p *prop) opReceipt() {
 	r := j.receipt(in, out)
 	key := pj.w.w.key
 	var want bindings.ExitCode
-	switch p.pick(8) {
+	wrapped := false
+	switch p.pick(11) {
 	case 0:
 		r.Failed = true
 	case 1:
@@ -373,12 +393,32 @@ func (p *prop) opReceipt() {
 	case 2:
 		key = bt.KeyFor("impostor")
 		want = bindings.ErrBadSignature
+	case 3: // a result near the inline limit, encoded as the worker does
+		c, err := bindings.InlineResult(make([]byte, bindings.InlineResultLimit-16+p.pick(33)))
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		r.Result = c
+	case 4: // an inline result over the Job's limit
+		r.Result = bindings.MustCell(bindings.BytesCell(make([]byte, bindings.InlineResultLimit+1+p.pick(100))))
+		want = bindings.ErrResultTooLarge
+	case 5: // relayed with the Job's StateInit (import-fee inflation)
+		wrapped = true
 	}
 	if now > j.terms.Deadline && want != bindings.ErrBadSignature {
 		want = bindings.ErrDeadlinePassed
 	}
-	p.logf("  receipt for job %d: %d/%d failed %v, expect %v", j.nonce, r.InputTokens, r.OutputTokens, r.Failed, want)
-	tr, err := p.f.receipt(key, r)
+	if wrapped {
+		want = bindings.ErrReceiptStateInit
+	}
+	p.logf("  receipt for job %d: %d/%d failed %v wrapped %v, expect %v", j.nonce, r.InputTokens, r.OutputTokens, r.Failed, wrapped, want)
+	var tr *bt.Trace
+	var err error
+	if wrapped {
+		tr, err = p.wrappedReceipt(pj, key, r)
+	} else {
+		tr, err = p.f.receipt(key, r)
+	}
 	if want != 0 {
 		if code, ok := bt.RefusalCode(err); !ok || code != want {
 			p.t.Fatalf("receipt for job %d: %v, want %s", j.nonce, err, want)
@@ -400,6 +440,20 @@ func (p *prop) opReceipt() {
 	if !pj.w.gone {
 		pj.w.earnings.Add(pj.w.earnings, new(big.Int).Sub(charge, fee))
 	}
+}
+
+// wrappedReceipt sends the receipt in an external message that also
+// carries the Job's StateInit.
+func (p *prop) wrappedReceipt(pj *pjob, key ed25519.PrivateKey, r bindings.Receipt) (*bt.Trace, error) {
+	body, err := bindings.SignReceipt(key, r)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	c, err := tlb.ToCell(&tlb.ExternalMessage{DstAddr: pj.j.addr, StateInit: pj.j.si, Body: body})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return p.f.env.SendExternal(p.f.ctx, c.ToBOC())
 }
 
 func (p *prop) opRefund() {
@@ -425,29 +479,37 @@ func (p *prop) opRefund() {
 		p.f.refused(tr, pj.j.addr, bindings.ErrDeadlineNotReached)
 	default:
 		p.expectClosed(tr, pj, bindings.ClosedExpired)
-		w := pj.w
-		if _, comp := all[bindings.SlashCompensation](tr); !w.gone && len(comp) != 1 {
-			p.t.Fatalf("expired job %d: %d compensations", pj.j.nonce, len(comp))
+		p.slash(tr, pj, now)
+		if pj.w.status == bindings.WorkerActive && pj.w.stake.Cmp(minStake) < 0 {
+			pj.w.status = bindings.WorkerSlashed
 		}
-		if !w.gone {
-			if now >= w.windowStart+bindings.SlashWindow {
-				w.windowStart, w.inWindow = now, 0
-			}
-			paid := new(big.Int)
-			if w.inWindow < bindings.MaxSlashesPerWindow {
-				w.inWindow++
-				var amount *big.Int
-				amount, paid, _ = bindings.SlashSplit(w.stake, slashBps, bindings.MaxCost(pj.j.terms))
-				w.stake.Sub(w.stake, amount)
-			}
-			// The client never gets more than the job's value.
-			if comp, sent := all[bindings.SlashCompensation](tr); len(comp) == 1 && sent[0].Value.Cmp(new(big.Int).Add(paid, big.NewInt(bindings.NotifyGas))) > 0 {
-				p.t.Fatalf("expired job %d: compensation %s, want at most %s + NOTIFY_GAS", pj.j.nonce, sent[0].Value, paid)
-			}
-			if w.status == bindings.WorkerActive && w.stake.Cmp(minStake) < 0 {
-				w.status = bindings.WorkerSlashed
-			}
-		}
+	}
+}
+
+// slash is the model of the Slash an expired accepted job pj sends its
+// worker at time now: at most MaxSlashesPerWindow per window take stake,
+// and the client gets at most the job's value.
+func (p *prop) slash(tr *bt.Trace, pj *pjob, now uint32) {
+	w := pj.w
+	if w.gone {
+		return
+	}
+	comp, sent := all[bindings.SlashCompensation](tr)
+	if len(comp) != 1 {
+		p.t.Fatalf("expired job %d: %d compensations", pj.j.nonce, len(comp))
+	}
+	if now >= w.windowStart+bindings.SlashWindow {
+		w.windowStart, w.inWindow = now, 0
+	}
+	paid := new(big.Int)
+	if w.inWindow < bindings.MaxSlashesPerWindow {
+		w.inWindow++
+		var amount *big.Int
+		amount, paid, _ = bindings.SlashSplit(w.stake, slashBps, bindings.MaxCost(pj.j.terms))
+		w.stake.Sub(w.stake, amount)
+	}
+	if sent[0].Value.Cmp(new(big.Int).Add(paid, big.NewInt(bindings.NotifyGas))) > 0 {
+		p.t.Fatalf("expired job %d: compensation %s, want at most %s + NOTIFY_GAS", pj.j.nonce, sent[0].Value, paid)
 	}
 }
 
@@ -506,13 +568,14 @@ func (p *prop) opUpdate() {
 		// A withdrawn worker registers again at the same address, picking
 		// up whatever was paid to it after it left.
 		stake := bt.TON(fmt.Sprint(10 + p.pick(20)))
-		tr := p.send(w.w.owner, bt.Deploy(w.w.si, new(big.Int).Add(stake, big.NewInt(bindings.WorkerRegisterFee)), bt.Body(bindings.WorkerRegister{Profile: profile(w.w.name)})))
+		tr := p.send(w.w.owner, bt.Deploy(w.w.si, new(big.Int).Add(stake, big.NewInt(bindings.WorkerRegisterFee)), bt.Body(bindings.WorkerRegister{Profile: profile(w.w.name), Agreed: p.f.agreed()})))
 		p.f.noFailures(tr)
 		w.gone, w.status, w.stake, w.earnings = false, bindings.WorkerActive, stake, new(big.Int)
 		w.windowStart, w.inWindow = 0, 0
+		w.validUntil = tr.Txs[0].Now + bindings.RegistrationTTL
 		return
 	}
-	tr := p.send(w.w.owner, bt.Message(w.w.addr, opValue, bt.Body(bindings.WorkerUpdate{Profile: profile(w.w.name)})))
+	tr := p.send(w.w.owner, bt.Message(w.w.addr, opValue, bt.Body(bindings.WorkerUpdate{Profile: profile(w.w.name), Agreed: p.f.agreed()})))
 	switch {
 	case w.status == bindings.WorkerUnbonding || w.status == bindings.WorkerPending:
 		p.f.refused(tr, w.w.addr, bindings.ErrWrongStatus)
@@ -522,6 +585,7 @@ func (p *prop) opUpdate() {
 	default:
 		p.f.noFailures(tr)
 		w.status = bindings.WorkerActive
+		w.validUntil = tr.Txs[0].Now + bindings.RegistrationTTL
 	}
 }
 
@@ -552,7 +616,7 @@ func (p *prop) opWithdraw() {
 	switch {
 	case w.status != bindings.WorkerUnbonding:
 		p.f.refused(tr, w.w.addr, bindings.ErrWrongStatus)
-	case now < w.since+unbondingDelay:
+	case now <= w.since+unbondingDelay:
 		p.f.refused(tr, w.w.addr, bindings.ErrUnbondingNotOver)
 	default:
 		_, m := one[bindings.StakeReturned](p.f, tr)
@@ -561,6 +625,125 @@ func (p *prop) opWithdraw() {
 		}
 		w.gone = true
 	}
+}
+
+// opRecreate is attack 1: JobCreate, Cancel and a JobCreate of the same
+// nonce with terms the worker never saw, in one wallet message. The second
+// job must never be accepted (the first offer's Accept is stale).
+func (p *prop) opRecreate() {
+	pw := p.someWorker()
+	client := p.clients[p.pick(len(p.clients))]
+	now := p.f.now()
+	p.nonce++
+	good := p.f.terms(pw.w.addr, fmt.Sprint(p.nonce))
+	evil := good
+	evil.ModelID, evil.PriceIn, evil.PriceOut, evil.Deadline = otherModel, big.NewInt(0), big.NewInt(0), now+1
+	evil.RequestHash = hash(fmt.Sprint("evil ", p.nonce))
+	first, second := p.f.newJob(client, p.nonce, good), p.f.newJob(client, p.nonce, evil)
+	escrow := new(big.Int).Add(bindings.MinEscrow(evil), bt.TON("0.1"))
+	pj := &pjob{j: second, w: pw, escrow: escrow, lives: 2, opened: true}
+	p.jobs = append(p.jobs, pj)
+	p.byAddr[second.addr.StringRaw()] = pj
+	p.track(second.addr)
+	p.logf("  recreate job %d on %s", p.nonce, pw.w.addr)
+	p.attacks["recreate"]++
+	tr := p.send(client,
+		first.createMsg(new(big.Int).Add(bindings.MinEscrow(good), bt.TON("0.1"))),
+		bt.Message(first.addr, opValue, bt.Body(bindings.Cancel{QueryID: p.nonce})),
+		second.createMsg(escrow))
+	if st, ok := p.f.jobStatus(second); ok && st == bindings.JobAccepted {
+		p.t.Fatalf("job %d was accepted with terms the worker never saw; trace:\n%s", p.nonce, tr)
+	}
+	closed, _ := all[bindings.JobClosed](tr)
+	want := uint16(bindings.ClosedDeclined)
+	if pw.gone {
+		want = bindings.ClosedOfferBounced
+	}
+	if len(closed) != 2 || closed[0].Reason != bindings.ClosedCancelled || closed[1].Reason != want {
+		p.t.Fatalf("job %d: closes %v, want cancelled then %d; trace:\n%s", p.nonce, closed, want, tr)
+	}
+	pj.closed = true
+}
+
+// opRedeployWorker is attack 2 on a withdrawn worker: in one wallet message
+// register with 20 TON, unbond, withdraw, register again with a bad
+// profile and no stake. Only the first registration stands.
+func (p *prop) opRedeployWorker() {
+	w := p.someWorker()
+	if !w.gone {
+		// A worker not deployed yet: the attack's first registration is its first.
+		if len(p.workers) >= 6 {
+			return
+		}
+		name := fmt.Sprintf("pw%d", len(p.workers))
+		w = &pworker{w: p.f.newWorker(name, p.miners[p.pick(len(p.miners))]), stake: new(big.Int), earnings: new(big.Int), gone: true}
+		p.workers = append(p.workers, w)
+		p.track(w.w.addr)
+	}
+	bad := profile(w.w.name)
+	bad.TEE, bad.Measurement = bindings.TEEDev, devMeas
+	stake := bt.TON("20")
+	agreed := p.f.agreed()
+	p.logf("  redeploy worker %s", w.w.name)
+	p.attacks["redeploy"]++
+	tr := p.send(w.w.owner,
+		bt.Deploy(w.w.si, new(big.Int).Add(stake, big.NewInt(bindings.WorkerRegisterFee)), bt.Body(bindings.WorkerRegister{QueryID: 1, Profile: profile(w.w.name), Agreed: agreed})),
+		bt.Message(w.w.addr, opValue, bt.Body(bindings.RequestUnbond{QueryID: 2})),
+		bt.Message(w.w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 3})),
+		bt.Deploy(w.w.si, bt.TON("0.06"), bt.Body(bindings.WorkerRegister{QueryID: 4, Profile: bad, Agreed: agreed})),
+	)
+	p.f.refused(tr, w.w.addr, bindings.ErrWrongStatus)
+	w.gone, w.status, w.stake, w.earnings = false, bindings.WorkerActive, stake, new(big.Int)
+	w.windowStart, w.inWindow = 0, 0
+	w.validUntil = tr.Txs[0].Now + bindings.RegistrationTTL
+}
+
+// opUpdateDuringRefund is attack 9: the owner re-registers while an expired
+// job's Refund slashes the worker; Root's Activate, computed before the
+// slash, must not leave the worker active below the minimum.
+func (p *prop) opUpdateDuringRefund() {
+	now := p.f.now()
+	var cands []*pjob
+	for _, j := range p.jobs {
+		if !j.closed && j.status == bindings.JobAccepted && now > j.j.terms.Deadline && !j.w.gone &&
+			(j.w.status == bindings.WorkerActive || j.w.status == bindings.WorkerInactive || j.w.status == bindings.WorkerSlashed) {
+			cands = append(cands, j)
+		}
+	}
+	if len(cands) == 0 {
+		return
+	}
+	pj := cands[p.pick(len(cands))]
+	w := pj.w
+	p.logf("  update %s while refunding job %d", w.w.name, pj.j.nonce)
+	p.attacks["update during refund"]++
+	before := new(big.Int).Set(w.stake)
+	tr := p.send(w.w.owner,
+		bt.Message(w.w.addr, opValue, bt.Body(bindings.WorkerUpdate{QueryID: 1, Profile: profile(w.w.name), Agreed: p.f.agreed()})),
+		bt.Message(pj.j.addr, opValue, bt.Body(bindings.Refund{QueryID: 2})),
+	)
+	p.expectClosed(tr, pj, bindings.ClosedExpired)
+	p.slash(tr, pj, now)
+	switch {
+	case before.Cmp(minStake) < 0: // Root rejects the stake it was told
+		w.status = bindings.WorkerInactive
+	case w.stake.Cmp(minStake) < 0: // the Activate finds the stake slashed below
+		w.status = bindings.WorkerSlashed
+	default:
+		w.status = bindings.WorkerActive
+		w.validUntil = now + bindings.RegistrationTTL
+	}
+}
+
+// opAnnounce is attack 5's first step: the owner announces a 100% slash
+// rate; it cannot be applied before the timelock, and is cancelled.
+func (p *prop) opAnnounce() {
+	evil := p.f.params
+	evil.SlashBps = 10000
+	p.logf("  announce a 100%% slash rate, apply early, cancel")
+	p.f.noFailures(p.send(p.f.owner, bt.Message(p.f.root, opValue, bt.Body(bindings.SetParams{QueryID: 1, Params: evil}))))
+	p.f.refused(p.send(p.anyone, bt.Message(p.f.root, opValue, bt.Body(bindings.ApplyChange{QueryID: 2}))), p.f.root, bindings.ErrTimelockNotOver)
+	p.f.noFailures(p.send(p.f.owner, bt.Message(p.f.root, opValue, bt.Body(bindings.CancelChange{QueryID: 3}))))
 }
 
 // ---- invariants --------------------------------------------------------------
@@ -596,7 +779,7 @@ func (p *prop) check() {
 		if acc.Status == chain.StatusActive && acc.Balance.Sign() != 0 {
 			p.t.Fatalf("closed job %d is active with %s", j.j.nonce, acc.Balance)
 		}
-		if j.opened && (j.closes != 1 || j.refund == nil) {
+		if j.opened && (j.closes != max(j.lives, 1) || j.refund == nil) {
 			p.t.Fatalf("closed job %d refunded its client %d times", j.j.nonce, j.closes)
 		}
 		// A job not completed gives the client all but gas back.

@@ -213,10 +213,32 @@ func TestRootOwnerOperations(t *testing.T) {
 			if sent.Value.Sign() <= 0 || sent.Value.Cmp(opValue) >= 0 {
 				t.Errorf("Excesses returned %s of %s", sent.Value, opValue)
 			}
+			if timelocked[tc.name] {
+				// Announced, not applied: Root's state is as before until the
+				// timelock has passed and someone applies it.
+				evs := tr.Events(f.root)
+				ann, ok := evs[len(evs)-1].(*bindings.ChangeAnnouncedEvent)
+				if !ok || ann.EffectiveAt != tr.Txs[1].Now+bindings.ChangeTimelock {
+					t.Fatalf("events %+v, want a change announced for now + the timelock", evs)
+				}
+				if pc, err := f.rootC.PendingChange(f.ctx); err != nil || !pc.Announced || pc.EffectiveAt != ann.EffectiveAt {
+					t.Fatalf("pending_change() = %+v, %v", pc, err)
+				}
+				if p, err := f.rootC.GetRootParams(f.ctx); err != nil || p.MinWorkerStake.Cmp(f.params.MinWorkerStake) != 0 || !p.Treasury.Equals(f.params.Treasury) {
+					t.Errorf("params changed before the timelock: %+v %v", p, err)
+				}
+				if wh, jh, _ := f.rootC.ChildCodeHashes(f.ctx); !bytes.Equal(wh[:], f.env.Codes.Worker.Hash()) || !bytes.Equal(jh[:], f.env.Codes.Job.Hash()) {
+					t.Error("codes changed before the timelock")
+				}
+				f.applyChange()
+			}
 			tc.check(t, f)
 		})
 	}
 }
+
+// timelocked are the owner operations that only announce a change.
+var timelocked = map[string]bool{"SetParams": true, "SetTreasury": true, "UpgradeCode child": true, "UpgradeCode root": true}
 
 func queryIDOf(m bindings.Message) uint64 {
 	c := bindings.MustCell(m.ToCell())
@@ -255,6 +277,9 @@ func TestRootRefusals(t *testing.T) {
 		{"fee above 100%", f.owner, bt.Body(badParams(func(p *bindings.RootParams) { p.ProtocolFeeBps = 10001 })), opValue, bindings.ErrBadArgument},
 		{"slash above 100%", f.owner, bt.Body(badParams(func(p *bindings.RootParams) { p.SlashBps = 10001 })), opValue, bindings.ErrBadArgument},
 		{"min deadline above max", f.owner, bt.Body(badParams(func(p *bindings.RootParams) { p.MinJobDeadline = p.MaxJobDeadline + 1 })), opValue, bindings.ErrBadArgument},
+		{"unbonding delay not above the max deadline", f.owner, bt.Body(badParams(func(p *bindings.RootParams) { p.UnbondingDelay = p.MaxJobDeadline })), opValue, bindings.ErrBadArgument},
+		{"treasury in workchain 5 (SetParams)", f.owner, bt.Body(badParams(func(p *bindings.RootParams) { p.Treasury = unreachable })), opValue, bindings.ErrBadArgument},
+		{"treasury in workchain 5 (SetTreasury)", f.owner, bt.Body(bindings.SetTreasury{Treasury: unreachable}), opValue, bindings.ErrBadArgument},
 		{"TEE type 0", f.owner, bt.Body(bindings.AddMeasurement{TEE: 0, Measurement: snpMeas}), opValue, bindings.ErrBadTEE},
 		{"TEE type 5", f.owner, bt.Body(bindings.AddMeasurement{TEE: 5, Measurement: snpMeas}), opValue, bindings.ErrBadTEE},
 		{"unknown opcode", f.owner, unknown, opValue, bindings.ErrUnknownOp},
@@ -326,6 +351,7 @@ func TestOwnershipTransfer(t *testing.T) {
 	f.refused(tr, f.root, bindings.ErrNotOwner)
 	tr = f.send(next, bt.Message(f.root, opValue, bt.Body(bindings.SetTreasury{QueryID: 5, Treasury: next.Address})))
 	f.noFailures(tr)
+	f.applyChange()
 	if p, _ := f.rootC.GetRootParams(f.ctx); !p.Treasury.Equals(next.Address) {
 		t.Error("the new owner's SetTreasury did not apply")
 	}

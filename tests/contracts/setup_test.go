@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"testing"
+	"time"
 
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
@@ -42,10 +43,13 @@ const (
 	feeBps         = 250   // 2.5%
 	slashBps       = 1000  // 10%
 	minDeadline    = 60
-	maxDeadline    = 86400
+	maxDeadline    = 43200 // below the unbonding delay, as Root requires
 )
 
 func hash(s string) [32]byte { return bindings.ModelID(s) }
+
+// unreachable is a well-formed address no message can reach (workchain 5).
+var unreachable = address.NewAddress(0, 5, bytes.Repeat([]byte{0x55}, 32))
 
 // fixture is a devnet with a Root deployed by its owner, one TDX
 // measurement, one dev measurement and one model allowed.
@@ -239,6 +243,42 @@ func (f *fixture) now() uint32 {
 	return n
 }
 
+// applyChange applies Root's announced change: ApplyChange is refused
+// until the timelock has passed, then anyone may send it.
+func (f *fixture) applyChange() {
+	f.t.Helper()
+	anyone := f.wallet("anyone applying", "1")
+	tr := f.send(anyone, bt.Message(f.root, opValue, bt.Body(bindings.ApplyChange{QueryID: 1})))
+	f.refused(tr, f.root, bindings.ErrTimelockNotOver)
+	if err := f.env.AdvanceTime(f.ctx, bindings.ChangeTimelock*time.Second); err != nil {
+		f.t.Fatal(err)
+	}
+	v := f.version()
+	tr = f.send(anyone, bt.Message(f.root, opValue, bt.Body(bindings.ApplyChange{QueryID: 2})))
+	f.noFailures(tr)
+	if got := f.version(); got != v+1 {
+		f.t.Errorf("version %d after ApplyChange, want %d", got, v+1)
+	}
+	if pc, err := f.rootC.PendingChange(f.ctx); err != nil || pc.Announced {
+		f.t.Errorf("pending_change() after ApplyChange: %+v, %v", pc, err)
+	}
+}
+
+// agreed is the AgreedTerms hash of Root's current params and job code:
+// what a worker registering now agrees to.
+func (f *fixture) agreed() [32]byte {
+	f.t.Helper()
+	terms, err := f.rootC.AgreedTerms(f.ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	h, err := terms.Hash()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return h
+}
+
 func (f *fixture) version() uint32 {
 	f.t.Helper()
 	v, err := f.rootC.Version(f.ctx)
@@ -286,7 +326,7 @@ func profile(name string) bindings.WorkerProfile {
 // register deploys w with WorkerRegister carrying value (stake + fee).
 func (f *fixture) register(w *worker, p bindings.WorkerProfile, value *big.Int) *bt.Trace {
 	f.t.Helper()
-	return f.send(w.owner, bt.Deploy(w.si, value, bt.Body(bindings.WorkerRegister{QueryID: 7, Profile: p})))
+	return f.send(w.owner, bt.Deploy(w.si, value, bt.Body(bindings.WorkerRegister{QueryID: 7, Profile: p, Agreed: f.agreed()})))
 }
 
 // activeWorker registers a worker that Root activates, staking stake.

@@ -226,7 +226,7 @@ func TestWorkerRegisterRefusals(t *testing.T) {
 	f.unused(w.addr, w.si.Data)
 
 	// Someone else deploying the owner's worker.
-	tr = f.send(stranger, bt.Deploy(w.si, bt.TON("20.05"), bt.Body(bindings.WorkerRegister{Profile: profile("poor")})))
+	tr = f.send(stranger, bt.Deploy(w.si, bt.TON("20.05"), bt.Body(bindings.WorkerRegister{Profile: profile("poor"), Agreed: f.agreed()})))
 	f.refused(tr, w.addr, bindings.ErrNotOwner)
 	f.bouncedTo(tr, stranger.Address, bt.TON("20.05"))
 	f.unused(w.addr, w.si.Data)
@@ -238,7 +238,7 @@ func TestWorkerRegisterRefusals(t *testing.T) {
 
 	// Registering twice.
 	active := f.activeWorker("twice", miner, bt.TON("20"))
-	tr = f.send(miner, bt.Message(active.addr, bt.TON("20.05"), bt.Body(bindings.WorkerRegister{Profile: profile("twice")})))
+	tr = f.send(miner, bt.Message(active.addr, bt.TON("20.05"), bt.Body(bindings.WorkerRegister{Profile: profile("twice"), Agreed: f.agreed()})))
 	f.refused(tr, active.addr, bindings.ErrWrongStatus)
 	f.bouncedTo(tr, miner.Address, bt.TON("20.05"))
 	if st := f.workerState(active); st.Stake.Cmp(bt.TON("20")) != 0 {
@@ -274,7 +274,7 @@ func TestWorkerLifecycle(t *testing.T) {
 	wantStake(stake)
 
 	// Owner operations from someone else, and nothing to withdraw yet.
-	for _, m := range []bindings.Message{bindings.TopUp{}, bindings.WorkerUpdate{Profile: profile("x")}, bindings.RequestUnbond{}, bindings.Withdraw{}, bindings.WithdrawEarnings{}} {
+	for _, m := range []bindings.Message{bindings.TopUp{}, bindings.WorkerUpdate{Profile: profile("x"), Agreed: f.agreed()}, bindings.RequestUnbond{}, bindings.Withdraw{}, bindings.WithdrawEarnings{}} {
 		tr := f.send(stranger, bt.Message(w.addr, opValue, bt.Body(m)))
 		f.refused(tr, w.addr, bindings.ErrNotOwner)
 		f.bouncedTo(tr, stranger.Address, opValue)
@@ -289,7 +289,7 @@ func TestWorkerLifecycle(t *testing.T) {
 	p2 := profile("w")
 	p2.Endpoint = "https://moved.example"
 	p2.Models[modelID] = bindings.ModelPrice{PriceIn: minPriceIn, PriceOut: minPriceOut}
-	tr = send("0.05", bindings.WorkerUpdate{QueryID: 3, Profile: p2})
+	tr = send("0.05", bindings.WorkerUpdate{QueryID: 3, Profile: p2, Agreed: f.agreed()})
 	f.noFailures(tr)
 	one[bindings.Activate](f, tr)
 	if evs := tr.Events(f.root); len(evs) != 1 {
@@ -309,7 +309,7 @@ func TestWorkerLifecycle(t *testing.T) {
 	// An update Root rejects leaves the worker inactive, funds in place.
 	bad := profile("w")
 	bad.TEE, bad.Measurement = bindings.TEESEVSNP, snpMeas
-	tr = send("0.05", bindings.WorkerUpdate{QueryID: 4, Profile: bad})
+	tr = send("0.05", bindings.WorkerUpdate{QueryID: 4, Profile: bad, Agreed: f.agreed()})
 	if rej, _ := one[bindings.Reject](f, tr); bindings.ExitCode(rej.Reason) != bindings.ErrMeasurementNotAllowed {
 		t.Errorf("Reject reason %s", bindings.ExitCode(rej.Reason))
 	}
@@ -319,7 +319,7 @@ func TestWorkerLifecycle(t *testing.T) {
 	}
 	wantStake(stake)
 	// ... until a good one.
-	f.noFailures(send("0.05", bindings.WorkerUpdate{QueryID: 5, Profile: profile("w")}))
+	f.noFailures(send("0.05", bindings.WorkerUpdate{QueryID: 5, Profile: profile("w"), Agreed: f.agreed()}))
 	if s := f.workerStatus(w); s != bindings.WorkerActive {
 		t.Fatalf("status %s after a good update", s)
 	}
@@ -347,7 +347,7 @@ func TestWorkerLifecycle(t *testing.T) {
 		t.Fatalf("status %s since %d, want unbonding since %d", s, st.UnbondingSince, unbondAt)
 	}
 	wantStake(stake)
-	for _, m := range []bindings.Message{bindings.TopUp{}, bindings.WorkerUpdate{Profile: profile("w")}, bindings.RequestUnbond{}} {
+	for _, m := range []bindings.Message{bindings.TopUp{}, bindings.WorkerUpdate{Profile: profile("w"), Agreed: f.agreed()}, bindings.RequestUnbond{}} {
 		tr := send("0.05", m)
 		f.refused(tr, w.addr, bindings.ErrWrongStatus)
 	}
@@ -360,7 +360,17 @@ func TestWorkerLifecycle(t *testing.T) {
 	}
 	tr = send("0.05", bindings.Withdraw{QueryID: 7})
 	f.refused(tr, w.addr, bindings.ErrUnbondingNotOver)
+	// At since + delay exactly, still refused: a job accepted before the
+	// unbonding may be refunded (and slash the stake) until then.
 	if err := f.env.AdvanceTime(f.ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if now := f.now(); now != unbondAt+unbondingDelay {
+		t.Fatalf("now %d, want since + delay %d", now, unbondAt+unbondingDelay)
+	}
+	tr = send("0.05", bindings.Withdraw{QueryID: 7})
+	f.refused(tr, w.addr, bindings.ErrUnbondingNotOver)
+	if err := f.env.AdvanceTime(f.ctx, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	held := f.balance(w.addr)

@@ -72,8 +72,9 @@ func WithHTTPClient(hc *http.Client) Option {
 // beyond the caller's context.
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
-// WithRetry sets how many times a request refused with HTTP 429 is retried
-// and the first wait between attempts (doubled after each one).
+// WithRetry sets how many times a request that may succeed later is
+// retried (see retryable) and the first wait between attempts (doubled
+// after each one).
 func WithRetry(retries int, backoff time.Duration) Option {
 	return func(c *Client) {
 		c.retries = max(retries, 0)
@@ -161,6 +162,33 @@ func (e *Error) rateLimited() bool {
 	return e.HTTPStatus == http.StatusTooManyRequests || e.Code == http.StatusTooManyRequests
 }
 
+// retryable reports whether a failed attempt may succeed if made again:
+// rate limiting, a server or gateway that is down or restarting (502, 503,
+// 504), a transport failure before any answer, and a 500 from a read.
+// Toncenter answers 500 to a message the chain refuses ("cannot apply
+// external message"), which no retry changes, so the sending methods do
+// not retry a 500. Resending an external message is safe in any case: the
+// chain applies one message once.
+func retryable(method string, err error) bool {
+	var te *Error
+	if !errors.As(err, &te) {
+		return true // no answer at all: connection refused or reset, timeout
+	}
+	switch {
+	case te.rateLimited():
+		return true
+	case te.HTTPStatus == http.StatusBadGateway, te.HTTPStatus == http.StatusServiceUnavailable, te.HTTPStatus == http.StatusGatewayTimeout:
+		return true
+	case te.HTTPStatus >= 500:
+		return !sendsMessage(method)
+	}
+	return false
+}
+
+func sendsMessage(method string) bool {
+	return strings.HasPrefix(method, "sendBoc") || method == "estimateFee"
+}
+
 type rpcRequest struct {
 	ID      uint64 `json:"id"`
 	JSONRPC string `json:"jsonrpc"`
@@ -179,7 +207,7 @@ type rpcResponse struct {
 }
 
 // call posts one JSON-RPC request and decodes its result into out,
-// retrying answers refused for rate limiting.
+// retrying with backoff what may succeed later (see retryable).
 func (c *Client) call(ctx context.Context, method string, params, out any) error {
 	body, err := json.Marshal(rpcRequest{ID: c.nextID.Add(1), JSONRPC: "2.0", Method: method, Params: params})
 	if err != nil {
@@ -197,8 +225,7 @@ func (c *Client) call(ctx context.Context, method string, params, out any) error
 			}
 			return nil
 		}
-		var te *Error
-		if !errors.As(err, &te) || !te.rateLimited() || attempt >= c.retries {
+		if ctx.Err() != nil || !retryable(method, err) || attempt >= c.retries {
 			return err
 		}
 		wait := delay
@@ -206,13 +233,13 @@ func (c *Client) call(ctx context.Context, method string, params, out any) error
 			wait = retryAfter
 		}
 		wait = min(wait, maxRetryDelay)
-		c.log.DebugContext(ctx, "toncenter rate limited, retrying",
-			"method", method, "attempt", attempt+1, "wait", wait)
+		c.log.DebugContext(ctx, "toncenter request failed, retrying",
+			"method", method, "attempt", attempt+1, "wait", wait, "error", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("waiting to retry toncenter %s after HTTP 429: %w", method, ctx.Err())
+			return fmt.Errorf("waiting to retry toncenter %s after %v: %w", method, err, ctx.Err())
 		case <-t.C:
 		}
 		delay = min(delay*2, maxRetryDelay)

@@ -15,6 +15,7 @@ type reply struct {
 	status int // 0 means 200
 	body   string
 	header map[string]string
+	hangup bool // close the connection without an answer
 }
 
 // recorded is one request the fake toncenter received.
@@ -80,6 +81,12 @@ func (f *fakeToncenter) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Unlock()
 
+	if rep.hangup {
+		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			c.Close()
+		}
+		return
+	}
 	for k, v := range rep.header {
 		w.Header().Set(k, v)
 	}

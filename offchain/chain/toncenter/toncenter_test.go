@@ -603,8 +603,10 @@ func TestErrors(t *testing.T) {
 	}{
 		{"ok:false code 400", []reply{{status: 400, body: `{"ok":false,"error":"Incorrect address: invalid checksum","code":400}`}}, []string{"toncenter getBlockHeader", "HTTP 400", "Incorrect address"}, 1, false},
 		{"ok:false code 500 with HTTP 200", []reply{{body: `{"ok":false,"error":"LITE_SERVER_UNKNOWN: cannot load block","code":500}`}}, []string{"HTTP 200", "code 500", "LITE_SERVER_UNKNOWN"}, 1, false},
-		{"HTTP 500 non-JSON", []reply{{status: 500, body: "Internal Server Error"}}, []string{"HTTP 500", "non-JSON response: Internal Server Error"}, 1, false},
-		{"HTTP 502 empty", []reply{{status: 502}}, []string{"HTTP 502", "(empty body)"}, 1, false},
+		{"HTTP 500 non-JSON, retried until exhausted", []reply{{status: 500, body: "Internal Server Error"}}, []string{"HTTP 500", "non-JSON response: Internal Server Error"}, 4, false},
+		{"HTTP 502 empty, retried until exhausted", []reply{{status: 502}}, []string{"HTTP 502", "(empty body)"}, 4, false},
+		{"a server restarting: 500, 503, then success", []reply{{status: 500, body: "Internal Server Error"}, {status: 503}, {body: good}}, nil, 3, false},
+		{"a connection dropped, then success", []reply{{hangup: true}, {hangup: true}, {body: good}}, nil, 3, false},
 		{"JSON-RPC error object", []reply{{body: `{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}`}}, []string{"code -32601", "Method not found"}, 1, false},
 		{"404 is not found", []reply{{status: 404, body: `{"ok":false,"error":"block not found","code":404}`}}, []string{"HTTP 404", "block not found"}, 1, true},
 		{"ok without result", []reply{{body: `{"ok":true}`}}, []string{"no result"}, 1, false},
@@ -651,6 +653,38 @@ func TestErrors(t *testing.T) {
 				if r.APIKey != "secret-key" {
 					t.Errorf("X-API-Key = %q", r.APIKey)
 				}
+			}
+		})
+	}
+}
+
+// A message the chain refuses is answered 500 by toncenter; no retry
+// changes that, so the sending methods retry only what never reached the
+// server or a gateway error.
+func TestSendRetries(t *testing.T) {
+	t.Parallel()
+	refused := reply{status: 500, body: `{"ok":false,"error":"cannot apply external message to current state","code":500}`}
+	tests := []struct {
+		name      string
+		replies   []reply
+		wantErr   bool
+		wantCalls int
+	}{
+		{"refused message: not retried", []reply{refused}, true, 1},
+		{"gateway down, then sent", []reply{{status: 503}, {body: `{"ok":true,"result":{"@type":"ok"}}`}}, false, 2},
+		{"connection dropped, then sent", []reply{{hangup: true}, {body: `{"ok":true,"result":{"@type":"ok"}}`}}, false, 2},
+		{"bad request: not retried", []reply{{status: 400, body: `{"ok":false,"error":"bad boc","code":400}`}}, true, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(t, map[string][]reply{"sendBoc": tt.replies})
+			err := f.client().call(context.Background(), "sendBoc", map[string]any{"boc": "te6c"}, nil)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if n := len(f.requests()); n != tt.wantCalls {
+				t.Errorf("%d calls, want %d", n, tt.wantCalls)
 			}
 		})
 	}

@@ -227,7 +227,11 @@ func (n *Net) NewWorker(name string, priceIn, priceOut int64) *Worker {
 		Endpoint:        w.Server.URL,
 	}
 	value := new(big.Int).Add(MinStake, big.NewInt(bindings.WorkerRegisterFee))
-	n.send(w.Owner, bt.Deploy(si, value, bt.Body(bindings.WorkerRegister{QueryID: 1, Profile: profile})))
+	agreed, err := bindings.NewRoot(n.Env.Chain, n.Root).AgreedTermsHash(ctx)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.send(w.Owner, bt.Deploy(si, value, bt.Body(bindings.WorkerRegister{QueryID: 1, Profile: profile, Agreed: agreed})))
 	d, err := bindings.NewWorker(n.Env.Chain, w.Address).WorkerData(ctx)
 	if err != nil || d.Status != bindings.WorkerActive {
 		n.t.Fatalf("worker %s is not active after registration: %+v, %v", name, d, err)

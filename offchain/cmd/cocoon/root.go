@@ -68,7 +68,7 @@ func rootCommand() *cli.Command {
 			},
 			{
 				Name:   "set-params",
-				Usage:  "change Root's params (unset flags keep their current values)",
+				Usage:  "announce new Root params (unset flags keep their current values); they apply after the timelock (apply-change)",
 				Flags:  common(paramFlags()...),
 				Action: rootSetParams,
 			},
@@ -101,7 +101,7 @@ func rootCommand() *cli.Command {
 			},
 			{
 				Name:   "set-treasury",
-				Usage:  "change the address that receives protocol fees",
+				Usage:  "announce a new address for protocol fees; it applies after the timelock (apply-change)",
 				Flags:  common(&cli.StringFlag{Name: "address", Required: true, Usage: "treasury address"}),
 				Action: rootSetTreasury,
 			},
@@ -119,9 +119,21 @@ func rootCommand() *cli.Command {
 			},
 			{
 				Name:   "upgrade",
-				Usage:  "install the contract codes compiled into this binary (Root keeps its state)",
+				Usage:  "announce the contract codes compiled into this binary (Root keeps its state); they apply after the timelock (apply-change)",
 				Flags:  common(&cli.BoolFlag{Name: "root-code", Usage: "also replace Root's own code"}),
 				Action: rootUpgrade,
+			},
+			{
+				Name:   "apply-change",
+				Usage:  "apply the change announced by set-params, set-treasury or upgrade once its timelock has passed (any wallet may)",
+				Flags:  common(),
+				Action: rootApplyChange,
+			},
+			{
+				Name:   "cancel-change",
+				Usage:  "drop the announced change (owner)",
+				Flags:  common(),
+				Action: rootCancelChange,
 			},
 			{
 				Name:   "show",
@@ -193,6 +205,9 @@ func readParams(c *cli.Context, base *bindings.RootParams, owner *address.Addres
 	}
 	if p.MinJobDeadline > p.MaxJobDeadline {
 		return p, fmt.Errorf("--min-deadline (%ds) is longer than --max-deadline (%ds)", p.MinJobDeadline, p.MaxJobDeadline)
+	}
+	if p.UnbondingDelay <= p.MaxJobDeadline {
+		return p, fmt.Errorf("--unbonding-delay (%ds) must be longer than --max-deadline (%ds): a worker's stake must outlive every job it accepted", p.UnbondingDelay, p.MaxJobDeadline)
 	}
 	return p, nil
 }
@@ -314,7 +329,7 @@ func rootSetParams(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return report(c, "Root params updated", op.Root, res, nil)
+	return report(c, announced("Root params"), op.Root, res, nil)
 }
 
 func parseHash(flag, s string) ([32]byte, error) {
@@ -374,7 +389,7 @@ func rootSetTreasury(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--address: %w", err)
 	}
-	return rootOp(c, bindings.SetTreasury{QueryID: queryID(), Treasury: a}, "treasury set to "+a.String())
+	return rootOp(c, bindings.SetTreasury{QueryID: queryID(), Treasury: a}, announced("treasury "+a.String()))
 }
 
 func rootProposeOwner(c *cli.Context) error {
@@ -398,7 +413,20 @@ func rootUpgrade(c *cli.Context) error {
 	if c.Bool("root-code") {
 		m.RootCode = codes.Root
 	}
-	return rootOp(c, m, "contract codes upgraded; workers registered under the old worker code must re-register")
+	return rootOp(c, m, announced("contract codes")+"; workers registered under the old worker code must then re-register")
+}
+
+// announced is the report of an owner change that waits for the timelock.
+func announced(what string) string {
+	return fmt.Sprintf("%s announced: it takes effect %s from now, with `cocoon root apply-change`", what, time.Duration(bindings.ChangeTimelock)*time.Second)
+}
+
+func rootApplyChange(c *cli.Context) error {
+	return rootOp(c, bindings.ApplyChange{QueryID: queryID()}, "the announced change is applied")
+}
+
+func rootCancelChange(c *cli.Context) error {
+	return rootOp(c, bindings.CancelChange{QueryID: queryID()}, "the announced change is cancelled")
 }
 
 func rootShow(c *cli.Context) error {
@@ -465,6 +493,9 @@ func rootShow(c *cli.Context) error {
 	if st.PendingOwner != nil {
 		out["pending_owner"] = st.PendingOwner.String()
 	}
+	if pc := st.Codes.Pending; pc != nil {
+		out["pending_change_effective_at"] = time.Unix(int64(pc.EffectiveAt), 0).UTC().Format(time.RFC3339)
+	}
 	if c.Bool("json") {
 		return walletPrintJSON(os.Stdout, out)
 	}
@@ -478,6 +509,10 @@ func rootShow(c *cli.Context) error {
 		time.Duration(p.MinJobDeadline)*time.Second, time.Duration(p.MaxJobDeadline)*time.Second, float64(p.SlashBps)/100)
 	if p.TestMode {
 		fmt.Println("  test mode         ON: dev attestation admitted (NOT SECURE)")
+	}
+	if pc := st.Codes.Pending; pc != nil {
+		fmt.Printf("  announced change  effective at %s (params %v, root code %v, worker code %v, job code %v)\n",
+			out["pending_change_effective_at"], pc.Params != nil, pc.RootCode != nil, pc.WorkerCode != nil, pc.JobCode != nil)
 	}
 	fmt.Printf("  measurements      %d\n", len(ms))
 	for _, m := range ms {

@@ -4,9 +4,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -58,9 +61,11 @@ func workerCommand() *cli.Command {
 				Action: workerRun,
 			},
 			{
-				Name:   "status",
-				Usage:  "print the Worker contract's state",
-				Flags:  []cli.Flag{configFlag, walletJSONFlag()},
+				Name:  "status",
+				Usage: "print the Worker contract's state, unbonding, slashes, fees and job history",
+				Flags: []cli.Flag{configFlag, walletJSONFlag(),
+					&cli.IntFlag{Name: "jobs", Value: 10, Usage: "latest job events to list"},
+					&cli.IntFlag{Name: "max-transactions", Value: 1000, Usage: "how much of the contract's history to read"}},
 				Action: workerStatus,
 			},
 			{
@@ -105,6 +110,14 @@ func workerInit(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--suite: %w", err)
 	}
+	vals, err := initValues(c)
+	if err != nil {
+		return err
+	}
+	text, err := worker.RenderConfig(vals)
+	if err != nil {
+		return err
+	}
 	cfgPath := filepath.Join(dir, "config.toml")
 	if _, err := os.Stat(cfgPath); err == nil {
 		return fmt.Errorf("%s already exists: refusing to overwrite a worker", cfgPath)
@@ -113,8 +126,6 @@ func workerInit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	listen := c.String("listen")
-	text := fmt.Sprintf(worker.ConfigTemplate, "config.toml", c.String("network"), c.String("root"), c.String("owner"), listen, "http://"+listen, c.String("model"))
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		return fmt.Errorf("writing config: %w", err)
 	}
@@ -128,6 +139,47 @@ func workerInit(c *cli.Context) error {
 	fmt.Println("  INSECURE: dev attestation, not hardware-backed; only a Root in test mode accepts it")
 	fmt.Printf("next: edit %s (root, owner, models, prices), then cocoon worker register\n", cfgPath)
 	return nil
+}
+
+// initValues checks worker init's flags before anything is created: an
+// address that does not parse, a network the CLI cannot open or a listen
+// address without a port is refused, naming the flag.
+func initValues(c *cli.Context) (worker.InitValues, error) {
+	v := worker.InitValues{
+		Network: strings.TrimSpace(c.String("network")), Root: strings.TrimSpace(c.String("root")),
+		Owner: strings.TrimSpace(c.String("owner")), Listen: strings.TrimSpace(c.String("listen")),
+		Model: strings.TrimSpace(c.String("model")),
+	}
+	if _, err := netflag.Open(c.Context, v.Network); err != nil {
+		return v, fmt.Errorf("--network: %w", err)
+	}
+	// Root and owner may be left out and filled in later; given, they must
+	// be addresses.
+	for flag, a := range map[string]string{"root": v.Root, "owner": v.Owner} {
+		if a == "" {
+			continue
+		}
+		if _, err := chain.ParseAddress(a); err != nil {
+			return v, fmt.Errorf("--%s: %w", flag, err)
+		}
+	}
+	host, port, err := net.SplitHostPort(v.Listen)
+	if err != nil {
+		return v, fmt.Errorf("--listen: %q is not HOST:PORT: %w", v.Listen, err)
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || (p == 0 && port != "0") {
+		return v, fmt.Errorf("--listen: port %q is not a number from 0 to 65535", port)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		// Clients need a host they can reach; the config's public_url can
+		// be edited when the worker listens on every interface.
+		host = "127.0.0.1"
+	}
+	v.PublicURL = "http://" + net.JoinHostPort(host, port)
+	if v.Model == "" {
+		return v, errors.New("--model: empty")
+	}
+	return v, nil
 }
 
 func loadWorker(c *cli.Context) (*worker.Config, *worker.Identity, chain.Network, error) {
@@ -261,6 +313,12 @@ func workerAttest(c *cli.Context) error {
 }
 
 func workerStatus(c *cli.Context) error {
+	if c.Int("jobs") < 0 {
+		return fmt.Errorf("--jobs: %d is negative", c.Int("jobs"))
+	}
+	if c.Int("max-transactions") < 1 {
+		return fmt.Errorf("--max-transactions: %d, must be at least 1", c.Int("max-transactions"))
+	}
 	cfg, id, net, err := loadWorker(c)
 	if err != nil {
 		return err
@@ -294,11 +352,65 @@ func workerStatus(c *cli.Context) error {
 	out["endpoint"] = st.Endpoint
 	out["tee"] = st.TEE.String()
 	out["attestation_hash"] = hex.EncodeToString(st.AttestationHash[:])
+	var unbondingEnds time.Time
+	if data.Status == bindings.WorkerUnbonding {
+		p, err := bindings.NewRoot(net, data.Root).GetRootParams(c.Context)
+		if err != nil {
+			return fmt.Errorf("reading Root's unbonding delay: %w", err)
+		}
+		unbondingEnds = time.Unix(int64(st.UnbondingSince)+int64(p.UnbondingDelay), 0).UTC()
+		out["unbonding_since"] = time.Unix(int64(st.UnbondingSince), 0).UTC().Format(time.RFC3339)
+		out["unbonding_ends"] = unbondingEnds.Format(time.RFC3339)
+	}
+	h, err := worker.ReadHistory(c.Context, net, addr, c.Int("max-transactions"))
+	if err != nil {
+		return err
+	}
+	out["slashed_ton"] = tonamount.Format(h.Slashed)
+	out["fees_paid_ton"] = tonamount.Format(h.Fees)
+	out["history_complete"] = h.Complete
+	days := h.Days()
+	jsonDays := make([]map[string]any, 0, len(days))
+	for _, d := range days {
+		jsonDays = append(jsonDays, map[string]any{"day": d.Day, "paid": d.Paid, "failed": d.Failed, "slashed": d.SlashedJobs,
+			"earned_ton": tonamount.Format(d.Earned), "slashed_ton": tonamount.Format(d.Slashed)})
+	}
+	out["days"] = jsonDays
+	recent := h.Entries[:min(len(h.Entries), c.Int("jobs"))]
+	jsonJobs := make([]map[string]any, 0, len(recent))
+	for _, e := range recent {
+		jsonJobs = append(jsonJobs, map[string]any{"time": e.Time.Format(time.RFC3339), "job": e.Job.String(), "event": e.Kind, "amount_ton": tonamount.Format(e.Amount)})
+	}
+	out["jobs"] = jsonJobs
 	if c.Bool("json") {
 		return walletPrintJSON(os.Stdout, out)
 	}
 	fmt.Printf("worker %s: %s\n  stake %s TON, earnings %s TON (total earned %s TON)\n  jobs: %d completed, %d failed, %d slashed\n  endpoint %s, TEE %s\n",
 		addr, data.Status, out["stake_ton"], out["earnings_ton"], out["total_earned_ton"], st.JobsCompleted, st.JobsFailed, st.JobsSlashed, st.Endpoint, st.TEE)
+	if !unbondingEnds.IsZero() {
+		if left := time.Until(unbondingEnds); left > 0 {
+			fmt.Printf("  unbonding: withdraw after %s (in %s)\n", unbondingEnds.Format(time.RFC3339), left.Round(time.Second))
+		} else {
+			fmt.Printf("  unbonding: over since %s; withdraw now\n", unbondingEnds.Format(time.RFC3339))
+		}
+	}
+	scope := "all history"
+	if !h.Complete {
+		scope = fmt.Sprintf("latest %d transactions", c.Int("max-transactions"))
+	}
+	fmt.Printf("  slashed %s TON to clients; contract fees paid %s TON (%s)\n", out["slashed_ton"], out["fees_paid_ton"], scope)
+	if len(days) > 0 {
+		fmt.Println("  per day (UTC):")
+		for _, d := range days {
+			fmt.Printf("    %s  %d paid (%s TON), %d failed, %d slashed (%s TON)\n", d.Day, d.Paid, tonamount.Format(d.Earned), d.Failed, d.SlashedJobs, tonamount.Format(d.Slashed))
+		}
+	}
+	if len(recent) > 0 {
+		fmt.Println("  latest jobs:")
+		for _, e := range recent {
+			fmt.Printf("    %s  %-7s %s TON  %s\n", e.Time.Format(time.RFC3339), e.Kind, tonamount.Format(e.Amount), e.Job)
+		}
+	}
 	return nil
 }
 

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cocoon-network/cocoon/offchain/worker"
+)
+
+const (
+	testRoot  = "EQBm0yq-3BkgI8uwgeOG64RMit5A9BQyU32m4z8zTJKp_M0s"
+	testOwner = "EQAj474RLHXam6MQy4uqRjHnHwEXEGTQ47uNFVcFVcgeSkse"
+)
+
+// worker init refuses bad flags before it creates anything.
+func TestWorkerInitRefusesBadFlags(t *testing.T) {
+	isolateEnv(t)
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"root not an address", []string{"--root", "nope"}, "--root"},
+		{"owner not an address", []string{"--owner", "nope"}, "--owner"},
+		{"unknown network", []string{"--network", "garbage://x"}, "--network"},
+		{"network URL without host", []string{"--network", "http://"}, "--network"},
+		{"listen without port", []string{"--listen", "127.0.0.1"}, "--listen"},
+		{"listen port out of range", []string{"--listen", "127.0.0.1:70000"}, "--listen"},
+		{"empty model", []string{"--model", " "}, "--model"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "w")
+			args := append([]string{"worker", "init", "--out", out}, tc.args...)
+			_, err := runCLI(t, args...)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("worker init %v: %v, want an error naming %s", tc.args, err, tc.wantErr)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("worker init created %s before refusing its flags", out)
+			}
+		})
+	}
+}
+
+// Whatever the values, the config worker init writes reads back to them:
+// a model name cannot inject keys or tables.
+func TestWorkerInitQuotesValues(t *testing.T) {
+	isolateEnv(t)
+	model := "evil\"\nmax_concurrent = 999\n[engine]\nkind = \"openai\" \\ \t\u0001 ünïcode"
+	out := filepath.Join(t.TempDir(), "w")
+	if _, err := runCLI(t, "worker", "init", "--out", out, "--root", testRoot, "--owner", testOwner,
+		"--network", `http://127.0.0.1:8081/a"b`, "--model", model, "--listen", "127.0.0.1:9123"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := worker.LoadConfig(filepath.Join(out, "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Models) != 1 || cfg.Models[0].Name != model || cfg.MaxConcurrent != 4 || cfg.Engine.Kind != "reference" {
+		t.Fatalf("config read back: models %+v, max_concurrent %d, engine %q", cfg.Models, cfg.MaxConcurrent, cfg.Engine.Kind)
+	}
+	if cfg.Network != `http://127.0.0.1:8081/a"b` || cfg.Root != testRoot || cfg.Owner != testOwner || cfg.PublicURL != "http://127.0.0.1:9123" {
+		t.Fatalf("config read back: %+v", cfg)
+	}
+}
