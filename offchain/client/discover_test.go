@@ -85,6 +85,7 @@ type fakeWorker struct {
 	price   *bindings.ModelPrice
 	bundle  *attest.Bundle
 	served  []byte
+	coll    []byte // served at /collateral when not nil
 	status  int
 	srv     *httptest.Server
 	created time.Time
@@ -103,6 +104,10 @@ func newFakeWorker(t *testing.T, r *fakeRoot, name string, priceIn, priceOut int
 	}
 	w.price = &bindings.ModelPrice{PriceIn: big.NewInt(priceIn), PriceOut: big.NewInt(priceOut)}
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/collateral" && w.coll != nil {
+			_, _ = rw.Write(w.coll)
+			return
+		}
 		if req.URL.Path != "/evidence" {
 			http.Error(rw, `{"error":"not found"}`, http.StatusNotFound)
 			return
