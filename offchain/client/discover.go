@@ -173,10 +173,22 @@ func Discover(ctx context.Context, net chain.Network, root *address.Address, mod
 		cands = activeWorkers(events)
 	}
 	d := &Discovery{Root: root, Model: model, TestMode: params.TestMode}
+	// The weights Root pins for the model, against which each worker's
+	// attested weights are judged.
+	var pinned [32]byte
+	info, found, err := rootC.Model(ctx, bindings.ModelID(model))
+	if err != nil {
+		return nil, fmt.Errorf("reading Root %s model %q: %w", root, model, err)
+	}
+	if found {
+		pinned = info.WeightsHash
+	}
 	chk := &checker{
 		net:      net,
 		root:     rootC,
+		model:    model,
 		modelID:  bindings.ModelID(model),
+		pinned:   pinned,
 		http:     &workerHTTP{hc: httpClient(opts.HTTPClient)},
 		verifier: opts.Verifier,
 		policy:   discoveryPolicy(opts, fixedTestMode{ChainAllowList: ChainAllowList{Root: rootC}, testMode: params.TestMode}, model),
@@ -297,7 +309,9 @@ func activeWorkers(events []bindings.RootEvent) []*address.Address {
 type checker struct {
 	net      chain.Network
 	root     *bindings.Root
+	model    string
 	modelID  [32]byte
+	pinned   [32]byte // Root's weights hash for the model
 	http     *workerHTTP
 	verifier *attest.Verifier
 	policy   *attest.Policy
@@ -414,6 +428,9 @@ func (k *checker) checkEvidence(ctx context.Context, oc *onChain) (*Worker, *Wor
 			err = fmt.Errorf("%w (%v)", err, collErr)
 		}
 		return nil, refuse(name, err)
+	}
+	if err := k.policy.CheckModelWeights(b, k.model, k.pinned); err != nil {
+		return nil, refuse(attest.CheckWeights, err)
 	}
 	// The report data binds every key of the bundle, so a key found here
 	// is one the attested image holds.

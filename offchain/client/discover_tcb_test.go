@@ -169,3 +169,59 @@ func TestDiscoverGPURequiredModel(t *testing.T) {
 func readAttestTestdata(name string) ([]byte, error) {
 	return os.ReadFile(filepath.Join("..", "attest", "testdata", name))
 }
+
+// TestDiscoverModelWeights: a worker must attest the weights Root pins for
+// the model; a hardware-TEE worker that attests none is refused under the
+// default policy, a dev one is not.
+func TestDiscoverModelWeights(t *testing.T) {
+	f := tdxtest.New(t)
+	var svn [16]byte
+	at := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	pinned := sha256.Sum256([]byte("the weights"))
+	other := sha256.Sum256([]byte("other weights"))
+	opts := Options{Verifier: &attest.Verifier{TDX: tdx.Verifier{Roots: f.Roots()}, Now: func() time.Time { return at.Add(time.Minute) }}}
+	for _, c := range []struct {
+		name      string
+		attested  []attest.ModelWeights
+		wantCheck string
+	}{
+		{"attests the pinned weights", []attest.ModelWeights{{Model: testModel, Hash: pinned[:]}}, ""},
+		{"attests other weights", []attest.ModelWeights{{Model: testModel, Hash: other[:]}}, attest.CheckWeights},
+		{"attests no weights", nil, attest.CheckWeights},
+		{"attests only another model's weights", []attest.ModelWeights{{Model: "another", Hash: pinned[:]}}, attest.CheckWeights},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			net := newFakeNet(uint32(at.Unix()))
+			r := newFakeRoot(t, net)
+			r.testMode.Store(false)
+			r.weights = pinned
+			w := newFakeWorker(t, r, "tdx", 1e9, 3e9)
+			b := f.Bundle(w.keys(), nil, at, svn)
+			// The fake quote is made for the bundle's report data, which
+			// commits to the weights.
+			b.Weights = c.attested
+			rd, _ := b.ReportData()
+			b.Evidence = f.Quote(4, tdxtest.BodyTD10, svn, rd, false)
+			q, _ := tdx.ParseQuote(b.Evidence)
+			w.serveBundle(t, r, b, bindings.TEETDX, q.Body.ImageHash(), f.ServedCollateral("UpToDate", svn, at.AddDate(0, -1, 0)))
+			_, err := New(net, opts).VerifyWorker(context.Background(), r.addr, w.addr, testModel)
+			if c.wantCheck == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if we := refusal(t, err); we.Check != c.wantCheck {
+				t.Fatalf("refused by %s: %v", we.Check, we.Err)
+			}
+		})
+	}
+	// Dev workers on a test network run engines without weights.
+	net := newFakeNet(uint32(time.Now().Unix()))
+	r := newFakeRoot(t, net)
+	r.weights = pinned
+	w := newFakeWorker(t, r, "dev", 1e9, 3e9)
+	if _, err := New(net, Options{}).VerifyWorker(context.Background(), r.addr, w.addr, testModel); err != nil {
+		t.Fatalf("dev worker without weights: %v", err)
+	}
+}

@@ -32,6 +32,7 @@ type fakeRoot struct {
 	testMode atomic.Bool
 	allowed  map[[33]byte]bool // tee ‖ hash
 	workers  map[[32]byte]*address.Address
+	weights  [32]byte // the model's pinned weights hash
 }
 
 func newFakeRoot(t *testing.T, net *fakeNet) *fakeRoot {
@@ -55,7 +56,7 @@ func newFakeRoot(t *testing.T, net *fakeNet) *fakeRoot {
 		return []any{addrSlice(testAddr("derived elsewhere"))}, nil
 	})
 	net.get(r.addr, "model", func([]any) ([]any, error) {
-		return []any{big.NewInt(-1), big.NewInt(0), big.NewInt(1), big.NewInt(1)}, nil
+		return []any{big.NewInt(-1), u256(r.weights), big.NewInt(1), big.NewInt(1)}, nil
 	})
 	return r
 }
