@@ -40,6 +40,8 @@ type Config struct {
 
 	Engine EngineConfig  `toml:"engine"`
 	Models []ModelConfig `toml:"models"`
+	// Collateral: where TCB collateral is fetched (TDX, SEV-SNP workers).
+	Collateral CollateralConfig `toml:"collateral"`
 
 	dir string
 }
@@ -67,6 +69,11 @@ type ModelConfig struct {
 	// Prices per 1M input and output tokens, in TON.
 	PriceIn  string `toml:"price_in"`
 	PriceOut string `toml:"price_out"`
+	// Weights is the model's weight file or directory (relative to the
+	// config file), the one the engine loads. When set, the worker hashes
+	// it before serving and refuses to serve weights other than Root's
+	// weights_hash (docs/ATTESTATION.md, "Model weights").
+	Weights string `toml:"weights"`
 }
 
 type duration struct{ time.Duration }
