@@ -75,9 +75,11 @@ func (id *Identity) Measurement() ([32]byte, error) {
 }
 
 // Reattest replaces the evidence in dir with fresh evidence from src for
-// the same keys (evidence ages out of clients' policies); the new hash must
-// then reach the Worker contract (cocoon worker update).
-func Reattest(ctx context.Context, dir string, src attest.Source) (*Identity, error) {
+// the same keys (evidence ages out of clients' policies), with every GPU's
+// evidence from gpus (nil: none) and the model weights the worker checked
+// (VerifyWeights) bound to the same report data; the new hash must then
+// reach the Worker contract (cocoon worker update).
+func Reattest(ctx context.Context, dir string, src attest.Source, gpus attest.GPUSource, weights []attest.ModelWeights) (*Identity, error) {
 	id, err := LoadIdentity(dir)
 	if err != nil {
 		return nil, err
@@ -86,7 +88,7 @@ func Reattest(ctx context.Context, dir string, src attest.Source) (*Identity, er
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	b, err := attest.NewBundle(ctx, src, nil, id.Bundle.Keys, nonce, time.Now())
+	b, err := attest.NewBundle(ctx, src, gpus, id.Bundle.Keys, nonce, time.Now(), weights...)
 	if err != nil {
 		return nil, err
 	}
