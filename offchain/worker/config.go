@@ -42,6 +42,8 @@ type Config struct {
 	Models []ModelConfig `toml:"models"`
 	// Collateral: where TCB collateral is fetched (TDX, SEV-SNP workers).
 	Collateral CollateralConfig `toml:"collateral"`
+	// Sealing: how the worker's private keys are kept across reboots.
+	Sealing SealingConfig `toml:"sealing"`
 
 	dir string
 }

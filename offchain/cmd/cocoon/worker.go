@@ -68,6 +68,7 @@ func workerCommand() *cli.Command {
 				Flags:  workerAttestFlags(configFlag),
 				Action: workerAttest,
 			},
+			workerSealCommand(configFlag),
 			{
 				Name:   "update",
 				Usage:  "re-register the config's models, prices, endpoint and the current evidence",
@@ -133,7 +134,7 @@ func loadWorker(c *cli.Context) (*worker.Config, *worker.Identity, chain.Network
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	id, err := worker.LoadIdentity(cfg.Path(cfg.KeysDir))
+	id, err := worker.OpenConfiguredIdentity(c.Context, cfg, nil)
 	if err != nil {
 		return nil, nil, nil, err
 	}

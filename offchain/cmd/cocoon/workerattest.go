@@ -98,3 +98,46 @@ func attestedWeights(c *cli.Context, cfg *worker.Config) ([]attest.ModelWeights,
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	return worker.VerifyWeights(c.Context, cfg, bindings.NewRoot(net, root), nil, log)
 }
+
+func workerSealCommand(configFlag cli.Flag) *cli.Command {
+	return &cli.Command{
+		Name:   "seal",
+		Usage:  "seal the worker's private keys to this TEE image with the config's [sealing] (run inside the TEE)",
+		Flags:  []cli.Flag{configFlag},
+		Action: workerSeal,
+	}
+}
+
+// workerSeal replaces the plain key files by a blob sealed to the image.
+func workerSeal(c *cli.Context) error {
+	cfg, err := worker.LoadConfig(c.String("config"))
+	if err != nil {
+		return err
+	}
+	if cfg.Sealing.Kind == "" {
+		return errors.New("the config has no [sealing] kind (sevsnp, key-release or dev)")
+	}
+	id, err := worker.LoadIdentity(cfg.Path(cfg.KeysDir))
+	if err != nil {
+		return err
+	}
+	var src attest.Source
+	switch id.Bundle.TEE {
+	case attest.TEETDX:
+		src = &attest.TDXSource{}
+	case attest.TEESEVSNP:
+		src = &attest.SNPSource{}
+	}
+	s, err := worker.NewSealer(c.Context, cfg, src, id.Bundle)
+	if err != nil {
+		return err
+	}
+	if err := worker.SealKeys(c.Context, cfg.Path(cfg.KeysDir), s); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "the worker's keys are sealed (%s) in %s; the plain key files are removed\n", s.Kind(), cfg.Path(cfg.KeysDir))
+	if s.Insecure() {
+		fmt.Fprintln(c.App.Writer, "INSECURE: dev sealing keeps its key in a plain file next to the sealed keys")
+	}
+	return nil
+}
