@@ -162,7 +162,7 @@ func (s *StaticAllowList) MeasurementAllowed(_ context.Context, tee string, hash
 func (s *StaticAllowList) TestMode(context.Context) (bool, error) { return s.Test, nil }
 
 // PolicyFile is the JSON policy file of `cocoon attest verify --policy`
-// and of clients (`cocoon job --policy`). Omitted fields keep
+// and of the client SDK (client.Options.Policy). Omitted fields keep
 // DefaultPolicy's values.
 type PolicyFile struct {
 	TestMode          bool                   `json:"test_mode"`

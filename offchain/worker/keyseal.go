@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/attest"
@@ -41,8 +42,12 @@ type SealingConfig struct {
 	Kind string `toml:"kind"`
 	// KeyReleaseURL is the key-release service (https).
 	KeyReleaseURL string `toml:"key_release_url"`
-	// KeyReleaseService is the hex sha256 of the service's evidence bundle.
+	// KeyReleaseService is the hex sha256 of the service's evidence bundle
+	// (pins one bundle), or
 	KeyReleaseService string `toml:"key_release_service"`
+	// KeyReleaseImage is "TEE:hex image hash" of the service (pins its
+	// image, which stays the same when it renews its evidence).
+	KeyReleaseImage string `toml:"key_release_image"`
 }
 
 // NewSealer builds the sealer the config names, or nil for plain files.
@@ -66,9 +71,26 @@ func NewSealer(ctx context.Context, cfg *Config, src attest.Source, bundle *atte
 		}
 		return s, nil
 	case "key-release":
-		pin, err := hex.DecodeString(sc.KeyReleaseService)
-		if err != nil || len(pin) != 32 {
-			return nil, errors.New("sealing.key_release_service: want the hex sha256 of the key-release service's evidence")
+		var pin [32]byte
+		var byImage *atls.Verifier
+		switch {
+		case sc.KeyReleaseImage != "":
+			tee, h, ok := strings.Cut(sc.KeyReleaseImage, ":")
+			img, err := hex.DecodeString(h)
+			if !ok || err != nil || len(img) != 32 {
+				return nil, errors.New(`sealing.key_release_image: want "TEE:hex image hash" of the key-release service`)
+			}
+			// The service's certificate carries no collateral, so its TCB
+			// status is not judged here; its image is.
+			p := attest.DefaultPolicy(&attest.StaticAllowList{Allowed: map[string][][]byte{tee: {img}}, Test: tee == attest.TEEDev})
+			p.RequireTCBStatus = false
+			byImage = &atls.Verifier{Policy: p}
+		default:
+			b, err := hex.DecodeString(sc.KeyReleaseService)
+			if err != nil || len(b) != 32 {
+				return nil, errors.New("sealing.key_release_service: want the hex sha256 of the key-release service's evidence (or set key_release_image)")
+			}
+			pin = [32]byte(b)
 		}
 		if src == nil {
 			return nil, errors.New("sealing: key release needs the worker's TEE to attest its request")
@@ -77,7 +99,7 @@ func NewSealer(ctx context.Context, cfg *Config, src attest.Source, bundle *atte
 		if err != nil {
 			return nil, fmt.Errorf("sealing: attested TLS identity: %w", err)
 		}
-		c := &keyseal.ReleaseClient{URL: sc.KeyReleaseURL, Service: [32]byte(pin), Identity: id}
+		c := &keyseal.ReleaseClient{URL: sc.KeyReleaseURL, Service: pin, ServiceVerifier: byImage, Identity: id}
 		if coll, err := (&collateral.Fetcher{IntelPCS: cfg.Collateral.IntelPCS, IntelRootCRL: cfg.Collateral.IntelRootCRL,
 			AMDKDS: cfg.Collateral.AMDKDS, SNPProductLine: cfg.Collateral.SNPProductLine}).Fetch(ctx, id.Bundle); err == nil {
 			c.Collateral, _ = coll.Encode()
@@ -190,6 +212,20 @@ func parsePKCS8(b []byte, what string) (any, error) {
 	return k, nil
 }
 
+// SourceFor is the attestation source of a worker whose evidence is tee:
+// the TEE's own, or for dev the keys dir's dev signer.
+func SourceFor(dir, tee string) (attest.Source, error) {
+	switch tee {
+	case attest.TEETDX:
+		return &attest.TDXSource{}, nil
+	case attest.TEESEVSNP:
+		return &attest.SNPSource{}, nil
+	case attest.TEEDev:
+		return DevSourceFor(dir)
+	}
+	return nil, fmt.Errorf("no attestation source for %s evidence", tee)
+}
+
 // OpenConfiguredIdentity loads the identity of cfg's keys dir with the
 // sealer cfg names: what `cocoon worker run` does at start.
 func OpenConfiguredIdentity(ctx context.Context, cfg *Config, log *slog.Logger) (*Identity, error) {
@@ -205,12 +241,9 @@ func OpenConfiguredIdentity(ctx context.Context, cfg *Config, log *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("evidence %s: %w", filepath.Join(dir, evidenceFile), err)
 	}
-	var src attest.Source
-	switch b.TEE {
-	case attest.TEETDX:
-		src = &attest.TDXSource{}
-	case attest.TEESEVSNP:
-		src = &attest.SNPSource{}
+	src, err := SourceFor(dir, b.TEE)
+	if err != nil {
+		return nil, err
 	}
 	s, err := NewSealer(ctx, cfg, src, b)
 	if err != nil {

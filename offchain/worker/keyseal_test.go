@@ -2,11 +2,18 @@ package worker
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cocoon-network/cocoon/offchain/attest"
+	"github.com/cocoon-network/cocoon/offchain/attest/atls"
+	"github.com/cocoon-network/cocoon/offchain/attest/dev"
 	"github.com/cocoon-network/cocoon/offchain/attest/keyseal"
 	"github.com/cocoon-network/cocoon/offchain/attest/keyseal/keysealtest"
 	"github.com/cocoon-network/cocoon/offchain/seal"
@@ -94,5 +101,61 @@ func TestOpenConfiguredIdentity(t *testing.T) {
 		if _, err := NewSealer(ctx, &c, nil, nil); err == nil {
 			t.Errorf("%+v: accepted", sc)
 		}
+	}
+}
+
+// A worker (dev evidence) seals its keys with a key-release service it
+// recognises by the service's image, and gets them back on the next start
+// while the service's policy allows its image.
+func TestSealKeysWithKeyRelease(t *testing.T) {
+	ctx := context.Background()
+	workerImage := dev.Measurement(DevImage)
+	al := &attest.StaticAllowList{Test: true, Allowed: map[string][][]byte{attest.TEEDev: {workerImage[:]}}}
+	svcKey := ed25519.NewKeyFromSeed(make([]byte, 32))
+	svcID, err := atls.NewIdentity(ctx, &attest.DevSource{Key: svcKey, Image: "key-release"}, nil, nil, time.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &keyseal.Server{Policy: attest.DefaultPolicy(al)}
+	s.Master[0] = 5
+	srv := httptest.NewUnstartedServer(s.Handler())
+	srv.TLS = keyseal.TLSConfig(svcID)
+	srv.StartTLS()
+	defer srv.Close()
+	svcImage := dev.Measurement("key-release")
+
+	base := t.TempDir()
+	cfg := &Config{KeysDir: "keys", dir: base, Sealing: SealingConfig{Kind: "key-release", KeyReleaseURL: srv.URL,
+		KeyReleaseImage: "dev:" + hex.EncodeToString(svcImage[:])}}
+	id, err := InitIdentity(ctx, cfg.Path(cfg.KeysDir), seal.SuiteX25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := SourceFor(cfg.Path(cfg.KeysDir), attest.TEEDev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := NewSealer(ctx, cfg, src, id.Bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SealKeys(ctx, cfg.Path(cfg.KeysDir), sealer); err != nil {
+		t.Fatal(err)
+	}
+	got, err := OpenConfiguredIdentity(ctx, cfg, nil)
+	if err != nil || !got.SignKey.Equal(id.SignKey) {
+		t.Fatalf("reopen: %v", err)
+	}
+	// The service stops allowing this image: the keys stay shut.
+	al.Allowed = map[string][][]byte{}
+	if _, err := OpenConfiguredIdentity(ctx, cfg, nil); err == nil || !strings.Contains(err.Error(), "measurement_allowed") {
+		t.Fatalf("image no longer allowed: %v", err)
+	}
+	// A service of another image is not asked at all.
+	other := *cfg
+	other.Sealing.KeyReleaseImage = "dev:" + hex.EncodeToString(workerImage[:])
+	al.Allowed = map[string][][]byte{attest.TEEDev: {workerImage[:]}}
+	if _, err := OpenConfiguredIdentity(ctx, &other, nil); err == nil {
+		t.Fatal("a key service of another image was trusted")
 	}
 }

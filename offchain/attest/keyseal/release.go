@@ -176,6 +176,10 @@ type ReleaseClient struct {
 	// its measured configuration), so a host cannot point the worker at a
 	// service of its own.
 	Service [32]byte
+	// ServiceVerifier, when set, judges the service's certificate instead
+	// of Service: typically an allow-list of the service's image hash, which
+	// stays the same when the service restarts with fresh evidence.
+	ServiceVerifier *atls.Verifier
 	// Identity is this TEE's attested TLS certificate, made fresh for the
 	// request (atls.NewIdentity).
 	Identity *atls.Identity
@@ -219,6 +223,9 @@ func (c *ReleaseClient) Key(ctx context.Context, label string) ([32]byte, error)
 	ctx, cancel := context.WithTimeout(ctx, t)
 	defer cancel()
 	tc := atls.PinnedConfig(c.Service)
+	if c.ServiceVerifier != nil {
+		tc = atls.ClientConfig(c.Identity, c.ServiceVerifier)
+	}
 	tc.Certificates = []tls.Certificate{c.Identity.Certificate}
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
 	defer hc.CloseIdleConnections()

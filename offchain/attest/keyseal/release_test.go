@@ -84,6 +84,17 @@ func TestKeyReleaseDev(t *testing.T) {
 	if _, err := (&keyseal.ReleaseClient{URL: url, Service: [32]byte{1}, Identity: devWorker(t, "worker:a")}).Key(ctx, "worker-keys"); err == nil {
 		t.Fatal("a service with other evidence was trusted")
 	}
+	// The service may instead be judged by its image, which survives its
+	// restarts with fresh evidence.
+	svcImage := dev.Measurement("key-release")
+	byImage := &atls.Verifier{Policy: &attest.Policy{AllowList: &attest.StaticAllowList{Test: true, Allowed: map[string][][]byte{attest.TEEDev: {svcImage[:]}}}}}
+	if _, err := (&keyseal.ReleaseClient{URL: url, ServiceVerifier: byImage, Identity: devWorker(t, "worker:a")}).Key(ctx, "worker-keys"); err != nil {
+		t.Fatalf("service judged by its image: %v", err)
+	}
+	otherImage := &atls.Verifier{Policy: &attest.Policy{AllowList: &attest.StaticAllowList{Test: true, Allowed: map[string][][]byte{attest.TEEDev: {imgA[:]}}}}}
+	if _, err := (&keyseal.ReleaseClient{URL: url, ServiceVerifier: otherImage, Identity: devWorker(t, "worker:a")}).Key(ctx, "worker-keys"); err == nil {
+		t.Fatal("a service of another image was trusted")
+	}
 	// Without a client certificate nothing is released.
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	if resp, err := hc.Post(url+"/v1/keys/worker-keys", "application/json", nil); err == nil {

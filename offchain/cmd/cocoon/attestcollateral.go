@@ -36,6 +36,7 @@ func attestExtraCommands() []*cli.Command {
 			ArgsUsage: "PATH",
 			Action:    attestWeights,
 		},
+		keyReleaseCommand(),
 	}
 }
 

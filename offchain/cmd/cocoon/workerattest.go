@@ -121,12 +121,9 @@ func workerSeal(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var src attest.Source
-	switch id.Bundle.TEE {
-	case attest.TEETDX:
-		src = &attest.TDXSource{}
-	case attest.TEESEVSNP:
-		src = &attest.SNPSource{}
+	src, err := worker.SourceFor(cfg.Path(cfg.KeysDir), id.Bundle.TEE)
+	if err != nil {
+		return err
 	}
 	s, err := worker.NewSealer(c.Context, cfg, src, id.Bundle)
 	if err != nil {
