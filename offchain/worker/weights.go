@@ -161,18 +161,20 @@ func VerifyWeights(ctx context.Context, cfg *Config, pins ModelPins, bundle *att
 	}
 	var out []attest.ModelWeights
 	for _, m := range cfg.Models {
+		if m.Weights == "" {
+			// Nothing to check: one look at Root, for a warning only, so
+			// that a slow chain does not hold up serving.
+			if info, found, err := pins.Model(ctx, bindings.ModelID(m.Name)); err == nil && found && info.WeightsHash != [32]byte{} {
+				log.Warn("model weights not checked: models.weights is not set, so the served weights are not attested and careful clients refuse this worker", "model", m.Name, "root_weights_hash", hex.EncodeToString(info.WeightsHash[:]))
+			}
+			continue
+		}
 		pinned, found, err := readPin(ctx, pins, m.Name, log)
 		if err != nil {
 			return nil, err
 		}
 		if !found {
 			return nil, fmt.Errorf("model %s: Root does not list it", m.Name)
-		}
-		if m.Weights == "" {
-			if pinned != [32]byte{} {
-				log.Warn("model weights not checked: models.weights is not set, so the served weights are not attested and careful clients refuse this worker", "model", m.Name, "root_weights_hash", hex.EncodeToString(pinned[:]))
-			}
-			continue
 		}
 		path := cfg.Path(m.Weights)
 		start := time.Now()
