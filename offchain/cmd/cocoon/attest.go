@@ -389,10 +389,17 @@ func inspectBundle(b *attest.Bundle, raw []byte) (*fields, error) {
 		if err != nil {
 			return nil, fmt.Errorf("GPU evidence %d: %w", i, err)
 		}
-		gpus = append(gpus, gf)
+		gpus = append(gpus, gf.set("cc_mode", g.CCMode))
 	}
 	if len(gpus) > 0 {
 		f.set("gpus", gpus)
+	}
+	var weights []*fields
+	for _, w := range b.Weights {
+		weights = append(weights, newFields().set("model", w.Model).set("hash", hx(w.Hash)))
+	}
+	if len(weights) > 0 {
+		f.set("weights", weights)
 	}
 	return f, nil
 }

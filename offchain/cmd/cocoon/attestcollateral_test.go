@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
+	"crypto/ed25519"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/attest/collateral/collateraltest"
 )
 
@@ -42,5 +46,23 @@ func TestAttestWeights(t *testing.T) {
 	}
 	if _, _, code := runAttest(t, "attest", "weights", filepath.Join(dir, "missing")); code == 0 {
 		t.Error("a missing path hashed")
+	}
+}
+
+func TestAttestInspectShowsWeightsAndGPUMode(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	h := make([]byte, 32)
+	h[0] = 0xab
+	b, err := attest.NewBundle(context.Background(), &attest.DevSource{Key: key, Image: "img"}, nil,
+		[]attest.Key{{Name: attest.KeyEd25519, Public: key.Public().(ed25519.PublicKey)}}, nil, time.Now(), attest.ModelWeights{Model: "llama", Hash: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := b.Encode()
+	path := filepath.Join(t.TempDir(), "b.json")
+	_ = os.WriteFile(path, raw, 0o644)
+	out, errOut, code := runAttest(t, "attest", "inspect", path, "--json")
+	if code != 0 || !strings.Contains(out, `"model": "llama"`) || !strings.Contains(out, `"hash": "ab00`) {
+		t.Fatalf("exit %d %s %s", code, out, errOut)
 	}
 }
