@@ -127,7 +127,7 @@ func (o *online) Report() (*SignedCapacity, error) {
 	}
 	c := &Capacity{
 		V: 1, Worker: o.d.self.StringRaw(),
-		Slots: cap(o.slots), Free: cap(o.slots) - len(o.slots), Queue: o.queued,
+		Slots: cap(o.slots), Free: cap(o.slots) - len(o.slots), Queue: o.queued, QueueLimit: o.cfg.Queue,
 		TokensPerSecond: rate, TTFTMillis: o.ttft, Prices: o.prices,
 		Seq: o.seq, Time: now.UnixMilli(),
 	}
@@ -213,21 +213,24 @@ type chatMessage struct {
 	Content json.RawMessage `json:"content"`
 }
 
-// text reads a message's content: a string, or an array of parts of which
-// the "text" ones are joined.
-func (m chatMessage) text() (string, error) {
-	if len(m.Content) == 0 || string(m.Content) == "null" {
+func (m chatMessage) text() (string, error) { return ContentText(m.Content) }
+
+// ContentText reads an OpenAI message content: a string, or an array of
+// parts of which the "text" ones are joined (other kinds are refused).
+// Gateways flatten content with it, so both sides count the same bytes.
+func ContentText(content json.RawMessage) (string, error) {
+	if len(content) == 0 || string(content) == "null" {
 		return "", nil
 	}
 	var s string
-	if json.Unmarshal(m.Content, &s) == nil {
+	if json.Unmarshal(content, &s) == nil {
 		return s, nil
 	}
 	var parts []struct {
 		Type string `json:"type"`
 		Text string `json:"text"`
 	}
-	if err := json.Unmarshal(m.Content, &parts); err != nil {
+	if err := json.Unmarshal(content, &parts); err != nil {
 		return "", errors.New("content must be a string or an array of text parts")
 	}
 	var b strings.Builder
