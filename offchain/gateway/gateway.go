@@ -360,3 +360,19 @@ func (g *Gateway) authorized(r *http.Request) bool {
 	}
 	return found == 1
 }
+
+// Server is an http.Server for Handler with bounded reads, writes and idle
+// connections. A stream extends its own write deadline per chunk, so
+// WriteTimeout bounds a non-stream answer and a stalled stream, not a long
+// one that keeps flowing.
+func (g *Gateway) Server() *http.Server {
+	return &http.Server{
+		Handler:           g.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      10 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+}
