@@ -263,6 +263,13 @@ func measureWith(ctx context.Context, dir string, library bool, names []string) 
 		}
 		out = append(out, op)
 	}
+	if library {
+		ch, err := s.channelOps(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("payment channel: %w", err)
+		}
+		out = append(out, ch...)
+	}
 	return out, nil
 }
 
@@ -296,5 +303,6 @@ func markdown(r *Report) string {
 			fmt.Fprintf(&b, "| %d | %s | %s | %d | %s | %s |\n", i+1, s.Account, s.Message, s.Gas, ton(s.Fees), ton(s.Forward))
 		}
 	}
+	b.WriteString(channelMarkdown(r))
 	return b.String()
 }

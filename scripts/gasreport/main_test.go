@@ -16,7 +16,8 @@ func TestMeasure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"worker_register", "job_lifecycle", "job_refund_after_deadline", "job_cancel"} {
+	for _, name := range []string{"worker_register", "job_lifecycle", "job_refund_after_deadline", "job_cancel",
+		"channel_open", "channel_topup", "channel_commit", "channel_close_cooperative", "channel_close_uncooperative", "channel_close_challenged"} {
 		op := rep.op(name)
 		if op == nil {
 			t.Errorf("no %s", name)
@@ -52,5 +53,11 @@ func TestMeasure(t *testing.T) {
 	}
 	if guard := int64(25_000_000); lc.TotalFees > guard {
 		t.Errorf("a job life cycle costs %s TON, more than the regression guard of %s TON", ton(lc.TotalFees), ton(guard))
+	}
+	// TON's payment-channel contract measures 0.0236 TON per channel life
+	// cycle, above the 0.02 TON target (docs/CHANNELS.md, "Cost"); guard
+	// against a regression of the way Cocoon drives it.
+	if total, ok := channelLifecycle(rep); !ok || total > 25_000_000 || !strings.Contains(md, "requests per life cycle") {
+		t.Errorf("channel life cycle: %s TON (measured: %v)", ton(total), ok)
 	}
 }

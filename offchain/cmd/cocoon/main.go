@@ -51,6 +51,7 @@ func newApp() *cli.App {
 			jobCommand(),
 			gatewayCommand(),
 			upCommand(),
+			channelCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints errors once
 	}

@@ -1,0 +1,240 @@
+package channel
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cocoon-network/cocoon/offchain/chain"
+)
+
+// The channel's HTTP exchange between the two sides. A worker mounts
+// AcceptHandler and CosignHandler (payee side); a gateway mounts
+// CosignHandler (payer side). Vouchers themselves ride on the requests
+// they pay for and are the gateway's and worker's business.
+const (
+	PathAccept = "/v1/channel/accept" // POST Terms → SignedState (the payee's initial state)
+	PathCosign = "/v1/channel/cosign" // POST Settlement → Settlement, countersigned
+)
+
+// maxBody bounds every request and answer of the exchange.
+const maxBody = 16 << 10
+
+// termsJSON is the wire and file form of Terms.
+type termsJSON struct {
+	ID           ID       `json:"id"`
+	PayerKey     string   `json:"payer_key"`
+	PayeeKey     string   `json:"payee_key"`
+	PayerAddress string   `json:"payer_address"`
+	PayeeAddress string   `json:"payee_address"`
+	QuarantineS  int64    `json:"quarantine_s"`
+	SettleS      int64    `json:"settle_window_s"`
+	Fine         *big.Int `json:"fine"`
+	StorageFee   *big.Int `json:"storage_fee"`
+	CodeLibrary  bool     `json:"code_library,omitempty"`
+}
+
+// MarshalJSON writes the terms with hex keys and friendly addresses.
+func (t Terms) MarshalJSON() ([]byte, error) {
+	addr := func(a interface{ String() string }) string {
+		if a == nil {
+			return ""
+		}
+		return a.String()
+	}
+	j := termsJSON{ID: t.ID, PayerKey: fmt.Sprintf("%x", []byte(t.PayerKey)), PayeeKey: fmt.Sprintf("%x", []byte(t.PayeeKey)),
+		QuarantineS: int64(t.Closing.Quarantine / time.Second), SettleS: int64(t.Closing.SettleWindow / time.Second),
+		Fine: t.Closing.Fine, StorageFee: t.StorageFee, CodeLibrary: t.CodeLibrary}
+	if t.PayerAddress != nil {
+		j.PayerAddress = addr(t.PayerAddress)
+	}
+	if t.PayeeAddress != nil {
+		j.PayeeAddress = addr(t.PayeeAddress)
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads terms and checks them (Validate).
+func (t *Terms) UnmarshalJSON(b []byte) error {
+	var j termsJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return fmt.Errorf("channel terms: %w", err)
+	}
+	payerKey, err := ParsePublicKey(j.PayerKey)
+	if err != nil {
+		return fmt.Errorf("channel terms: payer_key: %w", err)
+	}
+	payeeKey, err := ParsePublicKey(j.PayeeKey)
+	if err != nil {
+		return fmt.Errorf("channel terms: payee_key: %w", err)
+	}
+	payer, err := chain.ParseAddress(j.PayerAddress)
+	if err != nil {
+		return fmt.Errorf("channel terms: payer_address: %w", err)
+	}
+	payee, err := chain.ParseAddress(j.PayeeAddress)
+	if err != nil {
+		return fmt.Errorf("channel terms: payee_address: %w", err)
+	}
+	if j.QuarantineS < 0 || j.SettleS < 0 || j.QuarantineS > 1<<32-1 || j.SettleS > 1<<32-1 {
+		return errors.New("channel terms: durations out of range")
+	}
+	*t = Terms{ID: j.ID, PayerKey: payerKey, PayeeKey: payeeKey, PayerAddress: payer, PayeeAddress: payee,
+		Closing:    Closing{Quarantine: time.Duration(j.QuarantineS) * time.Second, SettleWindow: time.Duration(j.SettleS) * time.Second, Fine: j.Fine},
+		StorageFee: j.StorageFee, CodeLibrary: j.CodeLibrary}
+	return t.Validate()
+}
+
+// ParsePublicKey reads an ed25519 public key in hex.
+func ParsePublicKey(s string) (ed25519.PublicKey, error) {
+	k, err := hex.DecodeString(s)
+	if err != nil || len(k) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("public key %q: want 64 hex digits", s)
+	}
+	return ed25519.PublicKey(k), nil
+}
+
+// AcceptHandler serves PathAccept for a payee.
+func AcceptHandler(p *Payee) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var t Terms
+		if !readJSON(w, r, &t) {
+			return
+		}
+		st, err := p.Accept(r.Context(), t)
+		if err != nil {
+			httpError(w, http.StatusUnprocessableEntity, err)
+			return
+		}
+		writeJSON(w, st)
+	})
+}
+
+// CosignHandler serves PathCosign for either side.
+func CosignHandler(c Cosigner) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var s Settlement
+		if !readJSON(w, r, &s) {
+			return
+		}
+		if s.Sent == nil || (s.Kind == KindCommit && s.Withdraw == nil) {
+			httpError(w, http.StatusBadRequest, errors.New("settlement: sent and (for a commit) withdraw are required"))
+			return
+		}
+		out, err := c.Cosign(r.Context(), &s)
+		if err != nil {
+			code := http.StatusUnprocessableEntity
+			if errors.Is(err, ErrUnknownChannel) {
+				code = http.StatusNotFound
+			}
+			httpError(w, code, err)
+			return
+		}
+		writeJSON(w, out)
+	})
+}
+
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		httpError(w, http.StatusMethodNotAllowed, errors.New("use POST"))
+		return false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		httpError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("request body: %w", err))
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		httpError(w, http.StatusBadRequest, fmt.Errorf("request body: %w", err))
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func httpError(w http.ResponseWriter, code int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}
+
+// Peer is the other side's channel endpoint over HTTP: a Cosigner, and for
+// a payer the way to have a payee accept terms.
+type Peer struct {
+	// URL is the peer's base URL (https://worker.example:8443).
+	URL    string
+	Client *http.Client // nil: a client with a 30 s timeout
+}
+
+// Cosign asks the peer to countersign s.
+func (p *Peer) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) {
+	var out Settlement
+	if err := p.post(ctx, PathCosign, s, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Accept asks the peer (a payee) to accept terms and returns its signed
+// initial state.
+func (p *Peer) Accept(ctx context.Context, t Terms) (SignedState, error) {
+	var st SignedState
+	err := p.post(ctx, PathAccept, t, &st)
+	return st, err
+}
+
+func (p *Peer) post(ctx context.Context, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	url := strings.TrimRight(p.URL, "/") + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("channel peer %s: %w", url, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	hc := p.Client
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("channel peer %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return fmt.Errorf("channel peer %s: reading the answer: %w", url, err)
+	}
+	if len(b) > maxBody {
+		return fmt.Errorf("channel peer %s: answer over %d bytes", url, maxBody)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return fmt.Errorf("channel peer %s: %s (HTTP %d)", url, e.Error, resp.StatusCode)
+		}
+		return fmt.Errorf("channel peer %s: HTTP %d", url, resp.StatusCode)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("channel peer %s: decoding the answer: %w", url, err)
+	}
+	return nil
+}

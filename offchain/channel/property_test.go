@@ -1,0 +1,210 @@
+package channel
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/cocoon-network/cocoon/offchain/chain"
+)
+
+// TestRandomSequences plays random sequences of payments (some lost on
+// the way, some replayed, some beyond the deposit), top-ups, commits and
+// restarts of either side, and ends each with one of the four ways to
+// close. Whatever happened:
+//   - the payee is paid at least the best voucher it holds (plus the fine
+//     when the payer closed with a stale state),
+//   - the payer never pays more than it signed (plus that fine),
+//   - the channel creates and loses no TON: every nanoton that entered it
+//     left as a payout, an excess or a fee, and it ends empty.
+func TestRandomSequences(t *testing.T) {
+	for seed := uint64(1); seed <= 8; seed++ {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { playSequence(t, seed) })
+	}
+}
+
+func playSequence(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0x636f636f6f6e))
+	env := newTestEnv(t)
+	terms := env.open(ton("0.5"))
+	id := terms.ID
+	var (
+		issued    []SignedState // every voucher the payer signed, in order
+		committed uint64        // payer seqno of the last commit
+	)
+	held := func() *SignedState { return env.record(env.payeeStore, id).Voucher }
+	steps := 20 + rng.IntN(20)
+	for i := 0; i < steps; i++ {
+		switch r := rng.IntN(100); {
+		case r < 55: // a request is paid
+			amount := big.NewInt(int64(1+rng.IntN(60)) * 1_000_000)
+			rec := env.record(env.payerStore, id)
+			v, err := env.payer.Pay(id, amount)
+			if over := new(big.Int).Add(rec.Sent(), amount).Cmp(rec.Deposit) > 0; over {
+				if !errors.Is(err, ErrOverDeposit) {
+					t.Fatalf("step %d: paying past the deposit: %v", i, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			issued = append(issued, v)
+			if rng.IntN(10) < 8 { // most vouchers arrive
+				if _, err := env.payee.Receive(env.ctx, v); err != nil {
+					t.Fatalf("step %d: receiving voucher %d: %v", i, v.Seqno, err)
+				}
+			}
+		case r < 62: // an old voucher is replayed
+			if len(issued) < 2 {
+				continue
+			}
+			old := issued[rng.IntN(len(issued)-1)]
+			h := held()
+			if h != nil && old.Seqno <= h.Seqno {
+				if _, err := env.payee.Receive(env.ctx, old); !errors.Is(err, ErrStale) {
+					t.Fatalf("step %d: replayed voucher %d (holding %d): %v", i, old.Seqno, h.Seqno, err)
+				}
+			}
+		case r < 72: // top-up
+			if _, err := env.payer.TopUp(env.ctx, id, big.NewInt(int64(1+rng.IntN(3))*100_000_000)); err != nil {
+				t.Fatalf("step %d: top-up: %v", i, err)
+			}
+		case r < 82: // commit
+			h := held()
+			if h == nil || h.Seqno <= committed {
+				continue
+			}
+			if _, err := env.payee.Commit(env.ctx, id, env.payer); err != nil {
+				t.Fatalf("step %d: commit: %v", i, err)
+			}
+			committed = h.Seqno
+		case r < 91:
+			env.restartPayer()
+		default:
+			env.restartPayee()
+		}
+	}
+
+	signed := new(big.Int)
+	if len(issued) > 0 {
+		signed = issued[len(issued)-1].Sent
+	}
+	h := held()
+	holds := new(big.Int)
+	if h != nil {
+		holds = h.Sent
+	}
+	fine := new(big.Int)
+	mode := int(seed % 4) // every way to close, twice
+	if h == nil && mode >= 1 {
+		mode = 0 // closing alone needs a voucher to close with
+	}
+	switch mode {
+	case 0: // cooperative, proposed by the payer at what it signed
+		if _, err := env.payer.Close(env.ctx, id, env.payee); err != nil {
+			t.Fatalf("cooperative close: %v", err)
+		}
+	case 1: // the payer cheats with its first voucher still above the commit
+		rec := env.record(env.payerStore, id)
+		var stale SignedState
+		for _, v := range issued {
+			if v.Seqno >= committed {
+				stale = v
+				break
+			}
+		}
+		if err := env.payer.startClose(env.ctx, rec, stale, *rec.PayeeState); err != nil {
+			t.Fatalf("stale close with voucher %d: %v", stale.Seqno, err)
+		}
+		acts, err := env.payee.CheckOnce(env.ctx)
+		cheated := stale.Seqno < h.Seqno || stale.Sent.Cmp(h.Sent) < 0
+		if err != nil || (cheated && (len(acts) != 1 || acts[0].Err != nil)) {
+			t.Fatalf("watcher: %+v, %v", acts, err)
+		}
+		if cheated {
+			fine = env.closing.Fine
+		}
+		env.passQuarantine()
+		if err := env.payee.Finish(env.ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	case 2: // the payer closes alone, honestly
+		if err := env.payer.ForceClose(env.ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if acts, err := env.payee.CheckOnce(env.ctx); err != nil || len(acts) != 0 {
+			t.Fatalf("watcher acted on an honest close: %+v, %v", acts, err)
+		}
+		env.passQuarantine()
+		if err := env.payer.Finish(env.ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	case 3: // the payee closes alone
+		if err := env.payee.ForceClose(env.ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		env.passQuarantine()
+		if err := env.payee.Finish(env.ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	paid := env.paidToPayee(terms)
+	t.Logf("%d vouchers signed (%s), payee held %s, close mode %d, payee paid %s", len(issued), signed, holds, mode, paid)
+	if min := new(big.Int).Add(holds, fine); paid.Cmp(min) < 0 {
+		t.Errorf("close mode %d: payee paid %s, less than its voucher %s plus fine %s", mode, paid, holds, fine)
+	}
+	if max := new(big.Int).Add(signed, fine); paid.Cmp(max) > 0 {
+		t.Errorf("close mode %d: payee paid %s, more than the payer signed (%s) plus fine %s", mode, paid, signed, fine)
+	}
+	env.checkConservation(terms)
+}
+
+// checkConservation replays the channel's history: the balance after each
+// transaction is the one before, plus what came in, minus what went out
+// (values and forwarding fees) and the transaction's fees; the channel
+// ends empty.
+func (env *testEnv) checkConservation(terms Terms) {
+	env.t.Helper()
+	addr, _ := terms.Address()
+	txs, err := env.e.Transactions(env.ctx, addr, chain.TxID{}, 1000)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	bal := new(big.Int)
+	for i := len(txs) - 1; i >= 0; i-- {
+		tx := txs[i].Tx
+		if in := tx.IO.In; in != nil && in.MsgType == "INTERNAL" {
+			bal.Add(bal, in.AsInternal().Amount.Nano())
+		}
+		bal.Sub(bal, tx.TotalFees.Coins.Nano())
+		if tx.IO.Out != nil {
+			outs, err := tx.IO.Out.ToSlice()
+			if err != nil {
+				env.t.Fatal(err)
+			}
+			for _, m := range outs {
+				if m.MsgType == "INTERNAL" {
+					bal.Sub(bal, m.AsInternal().Amount.Nano())
+					bal.Sub(bal, m.AsInternal().FwdFee.Nano())
+				}
+			}
+		}
+		if bal.Sign() < 0 {
+			env.t.Fatalf("channel balance negative (%s) after transaction %d", bal, tx.LT)
+		}
+	}
+	acc, err := env.e.Account(env.ctx, addr)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	if acc.Balance.Cmp(bal) != 0 {
+		env.t.Fatalf("channel holds %s, its history accounts for %s", acc.Balance, bal)
+	}
+	if bal.Sign() != 0 {
+		env.t.Fatalf("closed channel still holds %s", bal)
+	}
+}

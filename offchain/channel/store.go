@@ -1,0 +1,229 @@
+package channel
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/xssnick/tonutils-go/address"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cocoon-network/cocoon/offchain/internal/boltdb"
+)
+
+// Role is which side of a channel a store record is kept for.
+type Role string
+
+const (
+	RolePayer Role = "payer"
+	RolePayee Role = "payee"
+)
+
+// Phase is where a channel is in its life as its side's record sees it.
+type Phase string
+
+const (
+	PhaseOpening Phase = "opening" // terms agreed, not yet open on chain
+	PhaseOpen    Phase = "open"    // vouchers flow
+	PhaseClosing Phase = "closing" // a close is agreed or started: no more vouchers
+	PhaseClosed  Phase = "closed"  // paid out on chain
+)
+
+// Record is one side's durable knowledge of one channel: the terms and the
+// latest states of both sides. Each side writes it before it hands out or
+// acts on a state, so a restart resumes exactly where it stopped.
+type Record struct {
+	Role    Role
+	Terms   Terms
+	Address *address.Address
+	Phase   Phase
+	// Voucher is the payer's latest state: the payer's own latest
+	// signature, or the best voucher the payee received. Nil before the
+	// first payment.
+	Voucher *SignedState
+	// PayeeState is the payee's latest own state (the payer keeps the one
+	// the payee last gave it).
+	PayeeState *SignedState
+	// Deposit is what the payer can promise in total (deposits minus its
+	// withdrawals) as last read from the chain.
+	Deposit *big.Int
+	// Withdrawn is the payee's cumulative withdrawal by commits, as last
+	// known.
+	Withdrawn *big.Int
+	// ClosingSince is when the record entered PhaseClosing.
+	ClosingSince time.Time
+	Updated      time.Time
+}
+
+// Sent is the payer's cumulative payment the record knows of (zero before
+// the first voucher).
+func (r *Record) Sent() *big.Int {
+	if r.Voucher == nil {
+		return new(big.Int)
+	}
+	return new(big.Int).Set(r.Voucher.Sent)
+}
+
+func (r *Record) seqno() uint64 {
+	if r.Voucher == nil {
+		return 0
+	}
+	return r.Voucher.Seqno
+}
+
+// recordJSON is the stored form: keys and addresses as text.
+type recordJSON struct {
+	Role         Role         `json:"role"`
+	ID           ID           `json:"id"`
+	Address      string       `json:"address"`
+	PayerKey     []byte       `json:"payer_key"`
+	PayeeKey     []byte       `json:"payee_key"`
+	PayerAddress string       `json:"payer_address"`
+	PayeeAddress string       `json:"payee_address"`
+	QuarantineS  int64        `json:"quarantine_s"`
+	SettleS      int64        `json:"settle_window_s"`
+	Fine         *big.Int     `json:"fine"`
+	StorageFee   *big.Int     `json:"storage_fee"`
+	CodeLibrary  bool         `json:"code_library,omitempty"`
+	Phase        Phase        `json:"phase"`
+	Voucher      *SignedState `json:"voucher,omitempty"`
+	PayeeState   *SignedState `json:"payee_state,omitempty"`
+	Deposit      *big.Int     `json:"deposit"`
+	Withdrawn    *big.Int     `json:"withdrawn"`
+	ClosingSince time.Time    `json:"closing_since"`
+	Updated      time.Time    `json:"updated"`
+}
+
+// MarshalJSON writes the record in its stored form.
+func (r *Record) MarshalJSON() ([]byte, error) {
+	return json.Marshal(recordJSON{
+		Role: r.Role, ID: r.Terms.ID, Address: r.Address.String(),
+		PayerKey: r.Terms.PayerKey, PayeeKey: r.Terms.PayeeKey,
+		PayerAddress: r.Terms.PayerAddress.String(), PayeeAddress: r.Terms.PayeeAddress.String(),
+		QuarantineS: int64(r.Terms.Closing.Quarantine / time.Second), SettleS: int64(r.Terms.Closing.SettleWindow / time.Second),
+		Fine: r.Terms.Closing.Fine, StorageFee: r.Terms.StorageFee, CodeLibrary: r.Terms.CodeLibrary,
+		Phase: r.Phase, Voucher: r.Voucher, PayeeState: r.PayeeState, Deposit: r.Deposit, Withdrawn: r.Withdrawn, ClosingSince: r.ClosingSince, Updated: r.Updated,
+	})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	var j recordJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	parse := func(s string) (*address.Address, error) {
+		a, err := address.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("address %q: %w", s, err)
+		}
+		return a, nil
+	}
+	var err error
+	*r = Record{Role: j.Role, Phase: j.Phase, Voucher: j.Voucher, PayeeState: j.PayeeState, Deposit: j.Deposit, Withdrawn: j.Withdrawn, ClosingSince: j.ClosingSince, Updated: j.Updated}
+	r.Terms = Terms{
+		ID: j.ID, PayerKey: ed25519.PublicKey(j.PayerKey), PayeeKey: ed25519.PublicKey(j.PayeeKey),
+		Closing:    Closing{Quarantine: time.Duration(j.QuarantineS) * time.Second, SettleWindow: time.Duration(j.SettleS) * time.Second, Fine: j.Fine},
+		StorageFee: j.StorageFee, CodeLibrary: j.CodeLibrary,
+	}
+	if r.Address, err = parse(j.Address); err != nil {
+		return err
+	}
+	if r.Terms.PayerAddress, err = parse(j.PayerAddress); err != nil {
+		return err
+	}
+	if r.Terms.PayeeAddress, err = parse(j.PayeeAddress); err != nil {
+		return err
+	}
+	if r.Deposit == nil {
+		r.Deposit = new(big.Int)
+	}
+	if r.Withdrawn == nil {
+		r.Withdrawn = new(big.Int)
+	}
+	return nil
+}
+
+// ID is the text form of an id in JSON.
+func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText reads a hex id.
+func (id *ID) UnmarshalText(b []byte) error {
+	v, err := ParseID(string(b))
+	*id = v
+	return err
+}
+
+var bucketChannels = []byte("channels")
+
+// Store keeps channel records in a bbolt file. Every Put is durable
+// (fsynced) before it returns.
+type Store struct {
+	db *bolt.DB
+}
+
+// ErrUnknownChannel is wrapped when a channel has no record.
+var ErrUnknownChannel = errors.New("unknown channel")
+
+// OpenStore opens (or creates) dir/channels.db.
+func OpenStore(dir string) (*Store, error) {
+	db, err := boltdb.Open(dir, "channels.db", "another process with this channel store", bucketChannels)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Get returns the record of channel id.
+func (s *Store) Get(id ID) (*Record, error) {
+	var r *Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketChannels).Get(id[:])
+		if v == nil {
+			return fmt.Errorf("channel %s: %w", id, ErrUnknownChannel)
+		}
+		r = new(Record)
+		if err := json.Unmarshal(v, r); err != nil {
+			return fmt.Errorf("decoding the record of channel %s: %w", id, err)
+		}
+		return nil
+	})
+	return r, err
+}
+
+// Put writes the record (replacing any earlier one).
+func (s *Store) Put(r *Record) error {
+	r.Updated = time.Now().UTC()
+	v, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encoding the record of channel %s: %w", r.Terms.ID, err)
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketChannels).Put(r.Terms.ID[:], v)
+	}); err != nil {
+		return fmt.Errorf("storing the record of channel %s: %w", r.Terms.ID, err)
+	}
+	return nil
+}
+
+// List returns every record.
+func (s *Store) List() ([]*Record, error) {
+	var out []*Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketChannels).ForEach(func(k, v []byte) error {
+			r := new(Record)
+			if err := json.Unmarshal(v, r); err != nil {
+				return fmt.Errorf("decoding the record of channel %x: %w", k, err)
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}

@@ -1,0 +1,452 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"math/big"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/channel"
+	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
+)
+
+// defaultChannelDir is where a side keeps its channel store and, for a
+// payer, its voucher-signing key.
+const defaultChannelDir = ".cocoon/channels"
+
+func channelCommand() *cli.Command {
+	dir := func() cli.Flag {
+		return &cli.StringFlag{Name: "dir", Value: defaultChannelDir, EnvVars: []string{"COCOON_CHANNEL_DIR"},
+			Usage: "this side's channel store (channels.db) and, for a payer, its voucher key (payer.key, mode 0600)"}
+	}
+	id := func() cli.Flag {
+		return &cli.StringFlag{Name: "channel", Required: true, Usage: "the channel id (32 hex digits, as status shows it)"}
+	}
+	payeeKey := func() cli.Flag {
+		return &cli.StringFlag{Name: "key", Usage: "payee side: the worker's ed25519 key file (PKCS#8 PEM) that signs its channel states"}
+	}
+	return &cli.Command{
+		Name:  "channel",
+		Usage: "payment channels: pay a worker per request off chain, settle on chain when it suits",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "open",
+				Usage:     "payer: agree terms with a worker's channel endpoint, then deploy the channel and deposit",
+				UsageText: "cocoon channel open --network N --wallet W --peer URL --payee-key HEX --payout ADDR --deposit TON [options]",
+				Flags: []cli.Flag{
+					networkFlag(), walletFileFlag(), dir(), walletJSONFlag(),
+					&cli.StringFlag{Name: "peer", Required: true, Usage: "the worker's channel endpoint (base URL serving " + channel.PathAccept + ")"},
+					&cli.StringFlag{Name: "payee-key", Required: true, Usage: "the worker's public key (64 hex digits)"},
+					&cli.StringFlag{Name: "payout", Required: true, Usage: "where the worker's earnings go: its owner wallet's address"},
+					&cli.StringFlag{Name: "deposit", Required: true, Usage: "TON to deposit"},
+					&cli.DurationFlag{Name: "quarantine", Value: channel.DefaultClosing.Quarantine, Usage: "how long a close by one side can be challenged by the other"},
+					&cli.BoolFlag{Name: "code-library", Usage: "deploy with a reference to the contract code published as a public library (saves ~0.012 TON; the network must have it)"},
+				},
+				Action: channelOpen,
+			},
+			{
+				Name:   "status",
+				Usage:  "list this side's channels, or one with --channel; with --network also what the chain says",
+				Flags:  []cli.Flag{dir(), walletJSONFlag(), &cli.StringFlag{Name: "channel", Usage: "only this channel"}, networkFlag()},
+				Action: channelStatus,
+			},
+			{
+				Name:   "topup",
+				Usage:  "payer: add TON to a channel's deposit",
+				Flags:  []cli.Flag{networkFlag(), walletFileFlag(), dir(), id(), walletJSONFlag(), &cli.StringFlag{Name: "amount", Required: true, Usage: "TON to add (the contract keeps 0.03 TON of each top-up)"}},
+				Action: channelTopUp,
+			},
+			{
+				Name:  "commit",
+				Usage: "payee: withdraw the earnings of the held voucher to the payout address; the channel stays open",
+				Flags: []cli.Flag{networkFlag(), walletFileFlag(), dir(), id(), walletJSONFlag(), payeeKey(),
+					&cli.StringFlag{Name: "peer", Required: true, Usage: "the payer's channel endpoint (base URL serving " + channel.PathCosign + ")"}},
+				Action: channelCommit,
+			},
+			{
+				Name:  "close",
+				Usage: "close a channel: cooperatively with --peer, alone with --force, and --finish after a quarantine",
+				Flags: []cli.Flag{networkFlag(), walletFileFlag(), dir(), id(), walletJSONFlag(), payeeKey(),
+					&cli.StringFlag{Name: "peer", Usage: "the other side's channel endpoint, for a cooperative close"},
+					&cli.BoolFlag{Name: "force", Usage: "close alone with the latest states held (the other side may challenge for the quarantine)"},
+					&cli.BoolFlag{Name: "finish", Usage: "pay out a close whose quarantine and settle window are over"}},
+				Action: channelClose,
+			},
+		},
+	}
+}
+
+// channelSide is one side opened from the command's flags: its store, and
+// a Payer or a Payee for the record's role.
+type channelSide struct {
+	store *channel.Store
+	rec   *channel.Record
+	payer *channel.Payer
+	payee *channel.Payee
+}
+
+func (s *channelSide) close() { s.store.Close() }
+
+func channelID(c *cli.Context) (channel.ID, error) {
+	id, err := channel.ParseID(c.String("channel"))
+	if err != nil {
+		return id, usageErr(fmt.Errorf("--channel: %w", err))
+	}
+	return id, nil
+}
+
+func payerKey(dir string) (ed25519.PrivateKey, error) {
+	k, _, err := keyfile.LoadOrCreate(filepath.Join(dir, "payer.key"), "channel payer key")
+	return k, err
+}
+
+// openSide opens the store and the side of the --channel record.
+func openSide(c *cli.Context, needWallet bool) (*channelSide, error) {
+	id, err := channelID(c)
+	if err != nil {
+		return nil, err
+	}
+	net, err := openNetwork(c)
+	if err != nil {
+		return nil, err
+	}
+	store, err := channel.OpenStore(c.String("dir"))
+	if err != nil {
+		return nil, err
+	}
+	s := &channelSide{store: store}
+	if s.rec, err = store.Get(id); err != nil {
+		s.close()
+		return nil, err
+	}
+	log, err := logger(c)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	var sender channel.Sender
+	if needWallet || c.String("wallet") != "" {
+		w, err := openWallet(c)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		sender = w
+	}
+	switch s.rec.Role {
+	case channel.RolePayer:
+		key, err := payerKey(c.String("dir"))
+		if err == nil {
+			s.payer, err = channel.NewPayer(channel.PayerConfig{Net: net, Wallet: sender, Key: key, Store: store, Logger: log})
+		}
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+	case channel.RolePayee:
+		if c.String("key") == "" {
+			s.close()
+			return nil, usageErr(errors.New("--key is required on the payee side: the worker's key file"))
+		}
+		key, err := keyfile.Load(c.String("key"), "worker key")
+		if err == nil {
+			s.payee, err = channel.NewPayee(channel.PayeeConfig{Net: net, Key: key, Payout: s.rec.Terms.PayeeAddress, Wallet: sender, Store: store, Logger: log})
+		}
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func channelOpen(c *cli.Context) error {
+	payeeKey, err := channel.ParsePublicKey(c.String("payee-key"))
+	if err != nil {
+		return usageErr(fmt.Errorf("--payee-key: %w", err))
+	}
+	payout, err := chain.ParseAddress(c.String("payout"))
+	if err != nil {
+		return usageErr(fmt.Errorf("--payout: %w", err))
+	}
+	deposit, err := tonamount.Parse(c.String("deposit"))
+	if err != nil || deposit.Sign() == 0 {
+		return usageErr(fmt.Errorf("--deposit: want a positive TON amount (%v)", err))
+	}
+	net, err := openNetwork(c)
+	if err != nil {
+		return err
+	}
+	w, err := openWallet(c)
+	if err != nil {
+		return err
+	}
+	log, err := logger(c)
+	if err != nil {
+		return err
+	}
+	store, err := channel.OpenStore(c.String("dir")) // creates the directory (0700)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	key, err := payerKey(c.String("dir"))
+	if err != nil {
+		return err
+	}
+	p, err := channel.NewPayer(channel.PayerConfig{Net: net, Wallet: w, Key: key, Store: store, Logger: log})
+	if err != nil {
+		return err
+	}
+	terms, err := p.NewTerms(payeeKey, payout)
+	if err != nil {
+		return err
+	}
+	terms.Closing.Quarantine = c.Duration("quarantine")
+	terms.CodeLibrary = c.Bool("code-library")
+	if err := terms.Validate(); err != nil {
+		return usageErr(fmt.Errorf("--quarantine: %w", err))
+	}
+	peer := &channel.Peer{URL: c.String("peer")}
+	hello, err := peer.Accept(c.Context, terms)
+	if err != nil {
+		return fmt.Errorf("the worker did not accept the channel: %w", err)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "worker accepted channel %s; deploying and depositing %s TON…\n", terms.ID, tonamount.Format(deposit))
+	rec, err := p.Open(c.Context, terms, hello, deposit)
+	if err != nil {
+		return err
+	}
+	return printChannels(c, []*channel.Record{rec}, map[channel.ID]*channel.OnChain{})
+}
+
+func channelStatus(c *cli.Context) error {
+	store, err := channel.OpenStore(c.String("dir"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	recs, err := store.List()
+	if err != nil {
+		return err
+	}
+	if c.String("channel") != "" {
+		id, err := channelID(c)
+		if err != nil {
+			return err
+		}
+		r, err := store.Get(id)
+		if err != nil {
+			return err
+		}
+		recs = []*channel.Record{r}
+	}
+	chainState := map[channel.ID]*channel.OnChain{}
+	if c.String("network") != "" {
+		net, err := openNetwork(c)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			oc, err := channel.Read(c.Context, net, r.Address)
+			if err != nil {
+				return err
+			}
+			chainState[r.Terms.ID] = oc
+		}
+	}
+	return printChannels(c, recs, chainState)
+}
+
+func channelTopUp(c *cli.Context) error {
+	amount, err := tonamount.Parse(c.String("amount"))
+	if err != nil || amount.Sign() == 0 {
+		return usageErr(fmt.Errorf("--amount: want a positive TON amount (%v)", err))
+	}
+	s, err := openSide(c, true)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if s.payer == nil {
+		return usageErr(errors.New("topup is the payer's: this store holds the payee side of the channel"))
+	}
+	rec, err := s.payer.TopUp(c.Context, s.rec.Terms.ID, amount)
+	if err != nil {
+		return err
+	}
+	return printChannels(c, []*channel.Record{rec}, nil)
+}
+
+func channelCommit(c *cli.Context) error {
+	s, err := openSide(c, true)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if s.payee == nil {
+		return usageErr(errors.New("commit is the payee's: this store holds the payer side of the channel"))
+	}
+	st, err := s.payee.Commit(c.Context, s.rec.Terms.ID, &channel.Peer{URL: c.String("peer")})
+	if err != nil {
+		return err
+	}
+	return printSettled(c, s, st, "committed")
+}
+
+func channelClose(c *cli.Context) error {
+	modes := 0
+	for _, f := range []string{"peer", "force", "finish"} {
+		if c.IsSet(f) {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return usageErr(errors.New("give one of --peer (cooperative), --force (alone) or --finish"))
+	}
+	s, err := openSide(c, true)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	id := s.rec.Terms.ID
+	var st *channel.Settlement
+	switch {
+	case c.Bool("finish") && s.payer != nil:
+		err = s.payer.Finish(c.Context, id)
+	case c.Bool("finish"):
+		err = s.payee.Finish(c.Context, id)
+	case c.Bool("force") && s.payer != nil:
+		err = s.payer.ForceClose(c.Context, id)
+	case c.Bool("force"):
+		err = s.payee.ForceClose(c.Context, id)
+	case s.payer != nil:
+		st, err = s.payer.Close(c.Context, id, &channel.Peer{URL: c.String("peer")})
+	default:
+		st, err = s.payee.Close(c.Context, id, &channel.Peer{URL: c.String("peer")})
+	}
+	if err != nil {
+		return err
+	}
+	did := "closed"
+	switch {
+	case c.Bool("force"):
+		did = "close started; the other side may challenge until the quarantine ends, then run close --finish"
+	case c.Bool("finish"):
+		did = "close finished and paid out"
+	}
+	return printSettled(c, s, st, did)
+}
+
+func printSettled(c *cli.Context, s *channelSide, st *channel.Settlement, did string) error {
+	rec, err := s.store.Get(s.rec.Terms.ID)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		out := map[string]any{"channel": rec.Terms.ID, "result": did, "phase": rec.Phase}
+		if st != nil {
+			out["sent"] = tonamount.Format(st.Sent)
+			if st.Kind == channel.KindCommit {
+				out["withdrawn"] = tonamount.Format(st.Withdraw)
+			}
+		}
+		return walletPrintJSON(c.App.Writer, out)
+	}
+	fmt.Fprintf(c.App.Writer, "channel %s: %s\n", rec.Terms.ID, did)
+	if st != nil {
+		fmt.Fprintf(c.App.Writer, "paid through the channel: %s TON\n", tonamount.Format(st.Sent))
+	}
+	return nil
+}
+
+// channelJSON is the --json form of one channel.
+type channelJSON struct {
+	ID           string   `json:"id"`
+	Role         string   `json:"role"`
+	Address      string   `json:"address"`
+	Phase        string   `json:"phase"`
+	PayerKey     string   `json:"payer_key"`
+	PayeeKey     string   `json:"payee_key"`
+	PayerAddress string   `json:"payer_address"`
+	PayeeAddress string   `json:"payee_address"`
+	Deposit      string   `json:"deposit"`
+	Sent         string   `json:"sent"`
+	Withdrawn    string   `json:"withdrawn"`
+	Left         string   `json:"left"`
+	Seqno        uint64   `json:"voucher_seqno"`
+	Quarantine   string   `json:"quarantine"`
+	Chain        *ocJSON  `json:"chain,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
+}
+
+type ocJSON struct {
+	Status          string `json:"status"`
+	Balance         string `json:"balance"`
+	Deposit         string `json:"deposit"`
+	Withdrawn       string `json:"withdrawn"`
+	CommittedSent   string `json:"committed_sent"`
+	QuarantineEnds  string `json:"quarantine_ends,omitempty"`
+	FinishAfter     string `json:"finish_after,omitempty"`
+	QuarantinedSent string `json:"quarantined_sent,omitempty"`
+}
+
+func printChannels(c *cli.Context, recs []*channel.Record, chainState map[channel.ID]*channel.OnChain) error {
+	w := c.App.Writer
+	out := make([]channelJSON, 0, len(recs))
+	for _, r := range recs {
+		j := channelJSON{
+			ID: r.Terms.ID.String(), Role: string(r.Role), Address: r.Address.String(), Phase: string(r.Phase),
+			PayerKey: fmt.Sprintf("%x", []byte(r.Terms.PayerKey)), PayeeKey: fmt.Sprintf("%x", []byte(r.Terms.PayeeKey)),
+			PayerAddress: r.Terms.PayerAddress.String(), PayeeAddress: r.Terms.PayeeAddress.String(),
+			Deposit: tonamount.Format(r.Deposit), Sent: tonamount.Format(r.Sent()), Withdrawn: tonamount.Format(r.Withdrawn),
+			Left: tonamount.Format(new(big.Int).Sub(r.Deposit, r.Sent())), Quarantine: r.Terms.Closing.Quarantine.String(),
+		}
+		if r.Voucher != nil {
+			j.Seqno = r.Voucher.Seqno
+		}
+		if oc := chainState[r.Terms.ID]; oc != nil {
+			j.Chain = &ocJSON{Status: oc.Status.String(), Balance: tonamount.Format(oc.Balance), Deposit: tonamount.Format(oc.DepositPayer),
+				Withdrawn: tonamount.Format(oc.WithdrawPayee), CommittedSent: tonamount.Format(oc.SentPayer)}
+			if q := oc.Quarantine; q != nil {
+				j.Chain.QuarantineEnds = oc.QuarantineEnds.UTC().Format(time.RFC3339)
+				j.Chain.FinishAfter = oc.FinishAfter.UTC().Format(time.RFC3339)
+				j.Chain.QuarantinedSent = tonamount.Format(q.PayerSent)
+				if r.Role == channel.RolePayee && q.PayerSent.Cmp(r.Sent()) < 0 && !q.Challenged {
+					j.Warnings = append(j.Warnings, "the payer closed with less than the held voucher: the payee's watcher must challenge before "+j.Chain.QuarantineEnds)
+				}
+			}
+		}
+		out = append(out, j)
+	}
+	if c.Bool("json") {
+		return walletPrintJSON(w, out)
+	}
+	if len(out) == 0 {
+		fmt.Fprintln(w, "no channels in", c.String("dir"))
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHANNEL\tROLE\tPHASE\tDEPOSIT TON\tPAID TON\tWITHDRAWN TON\tLEFT TON\tCHAIN\tADDRESS")
+	for _, j := range out {
+		status := "-"
+		if j.Chain != nil {
+			status = j.Chain.Status
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Role, j.Phase, j.Deposit, j.Sent, j.Withdrawn, j.Left, status, j.Address)
+	}
+	_ = tw.Flush()
+	for _, j := range out {
+		for _, warn := range j.Warnings {
+			fmt.Fprintf(w, "WARNING channel %s: %s\n", j.ID, warn)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xssnick/tonutils-go/address"
+
+	"github.com/cocoon-network/cocoon/offchain/channel"
+	"github.com/cocoon-network/cocoon/offchain/devnet"
+	"github.com/cocoon-network/cocoon/offchain/devnet/httpapi"
+	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
+	"github.com/cocoon-network/cocoon/offchain/wallet"
+)
+
+// channelSideT is one side of a channel kept in a directory that the
+// test opens in process between CLI runs (bbolt allows one opener).
+type channelSideT struct {
+	mu    sync.Mutex
+	store *channel.Store
+	c     channel.Cosigner
+}
+
+func (s *channelSideT) handler(path string, accept bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.c == nil {
+			http.Error(w, "side closed", http.StatusServiceUnavailable)
+			return
+		}
+		if accept {
+			channel.AcceptHandler(s.c.(*channel.Payee)).ServeHTTP(w, r)
+			return
+		}
+		channel.CosignHandler(s.c).ServeHTTP(w, r)
+	})
+}
+
+func (s *channelSideT) set(st *channel.Store, c channel.Cosigner) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.store != nil {
+		s.store.Close()
+	}
+	s.store, s.c = st, c
+}
+
+func fundedWalletFile(t *testing.T, e *devnet.Engine, path string, nano *big.Int) *wallet.File {
+	t.Helper()
+	f, err := wallet.New(wallet.V5R1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Save(path, false); err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := f.Address()
+	if _, err := e.Faucet(context.Background(), addr, nano); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestChannelCommandsOnDevnet(t *testing.T) {
+	isolateEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	e, err := devnet.Open(ctx, devnet.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	go e.Run(ctx, 20*time.Millisecond)
+	srv := httptest.NewServer(httpapi.New(e, nil).Handler())
+	defer srv.Close()
+
+	dir := t.TempDir()
+	payerDir, payeeDir := filepath.Join(dir, "app"), filepath.Join(dir, "worker")
+	appWallet, workerWallet := filepath.Join(dir, "app.wallet"), filepath.Join(dir, "worker.wallet")
+	fundedWalletFile(t, e, appWallet, big.NewInt(20e9))
+	fundedWalletFile(t, e, workerWallet, big.NewInt(2e9))
+	workerKeyPath := filepath.Join(dir, "worker.key")
+	workerKey, err := keyfile.Create(workerKeyPath, "worker key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	payout := address.NewAddress(0, 0, raw)
+
+	// The worker's side runs in process, serving its channel endpoint.
+	payeeSide := &channelSideT{}
+	openPayee := func() *channel.Payee {
+		st, err := channel.OpenStore(payeeDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := channel.NewPayee(channel.PayeeConfig{Net: e, Key: workerKey, Payout: payout, Store: st, Poll: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		payeeSide.set(st, p)
+		return p
+	}
+	payee := openPayee()
+	mux := http.NewServeMux()
+	mux.Handle(channel.PathAccept, payeeSide.handler(channel.PathAccept, true))
+	mux.Handle(channel.PathCosign, payeeSide.handler(channel.PathCosign, false))
+	workerSrv := httptest.NewServer(mux)
+	defer workerSrv.Close()
+
+	net := []string{"--network", srv.URL}
+	out, err := runCLI(t, append([]string{"channel", "open", "--wallet", appWallet, "--dir", payerDir, "--peer", workerSrv.URL,
+		"--payee-key", fmt.Sprintf("%x", []byte(workerKey.Public().(ed25519.PublicKey))), "--payout", payout.String(),
+		"--deposit", "2", "--quarantine", "1h", "--json"}, net...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened []struct{ ID, Phase, Deposit string }
+	if err := json.Unmarshal([]byte(out), &opened); err != nil || len(opened) != 1 {
+		t.Fatalf("open --json printed %q (%v)", out, err)
+	}
+	if opened[0].Phase != "open" || opened[0].Deposit != "2.000000000" {
+		t.Fatalf("opened %+v", opened[0])
+	}
+	id, err := channel.ParseID(opened[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The app pays three requests (what the gateway does in process).
+	payerStore, err := channel.OpenStore(payerDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payerKey, _, _ := keyfile.LoadOrCreate(filepath.Join(payerDir, "payer.key"), "channel payer key")
+	payer, err := channel.NewPayer(channel.PayerConfig{Net: e, Key: payerKey, Store: payerStore})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		v, err := payer.Pay(id, big.NewInt(10_000_000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := payee.Receive(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	payerStore.Close()
+
+	out, err = runCLI(t, append([]string{"channel", "topup", "--wallet", appWallet, "--dir", payerDir, "--channel", id.String(), "--amount", "1"}, net...)...)
+	if err != nil || !strings.Contains(out, "3.000000000") {
+		t.Fatalf("topup: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, append([]string{"channel", "status", "--dir", payerDir, "--json"}, net...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st []struct {
+		Sent, Left string
+		Chain      struct{ Status, Deposit string }
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st) != 1 {
+		t.Fatalf("status --json printed %q (%v)", out, err)
+	}
+	if st[0].Sent != "0.030000000" || st[0].Left != "2.970000000" || st[0].Chain.Status != "open" || st[0].Chain.Deposit != "3.000000000" {
+		t.Fatalf("status: %+v", st[0])
+	}
+
+	// The worker commits through the CLI; the app countersigns in process.
+	payeeSide.set(nil, nil)
+	payerSide := &channelSideT{}
+	payerStore, err = channel.OpenStore(payerDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payer, _ = channel.NewPayer(channel.PayerConfig{Net: e, Key: payerKey, Store: payerStore})
+	payerSide.set(payerStore, payer)
+	appSrv := httptest.NewServer(payerSide.handler(channel.PathCosign, false))
+	defer appSrv.Close()
+	out, err = runCLI(t, append([]string{"channel", "commit", "--wallet", workerWallet, "--key", workerKeyPath, "--dir", payeeDir,
+		"--channel", id.String(), "--peer", appSrv.URL, "--json"}, net...)...)
+	if err != nil {
+		t.Fatalf("commit: %v\n%s", err, out)
+	}
+	var committed struct{ Result, Withdrawn string }
+	if err := json.Unmarshal([]byte(out), &committed); err != nil || committed.Withdrawn != "0.030000000" {
+		t.Fatalf("commit --json printed %q (%v)", out, err)
+	}
+
+	// The app closes through the CLI; the worker countersigns in process.
+	payerSide.set(nil, nil)
+	openPayee()
+	out, err = runCLI(t, append([]string{"channel", "close", "--wallet", appWallet, "--dir", payerDir, "--channel", id.String(), "--peer", workerSrv.URL}, net...)...)
+	if err != nil || !strings.Contains(out, "closed") {
+		t.Fatalf("close: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, append([]string{"channel", "status", "--dir", payerDir}, net...)...)
+	if err != nil || !strings.Contains(out, "closed") || !strings.Contains(out, "uninit") {
+		t.Fatalf("status after close: %v\n%s", err, out)
+	}
+
+	// Bad input is a usage error naming the flag.
+	for _, args := range [][]string{
+		{"channel", "topup", "--wallet", appWallet, "--dir", payerDir, "--channel", "xyz", "--amount", "1"},
+		{"channel", "topup", "--wallet", appWallet, "--dir", payerDir, "--channel", id.String(), "--amount", "-1"},
+		{"channel", "close", "--wallet", appWallet, "--dir", payerDir, "--channel", id.String()},
+		{"channel", "commit", "--wallet", appWallet, "--dir", payerDir, "--channel", id.String(), "--peer", appSrv.URL},
+	} {
+		if _, err := runCLI(t, append(args, net...)...); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}

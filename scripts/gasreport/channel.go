@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
+
+	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
+	"github.com/cocoon-network/cocoon/offchain/channel"
+)
+
+// The payment-channel scenario: an app's gateway (payer) and a worker
+// (payee, paying its gas from a small wallet; earnings go to its owner's
+// wallet) on TON's payment-channel contract. Keys and channel ids are
+// fixed, so the numbers repeat.
+
+// channelBudget is the most a channel life cycle (open + one commit +
+// cooperative close) may cost in fees.
+var channelBudget = big.NewInt(20_000_000) // 0.02 TON
+
+// channelRequests are the life-cycle lengths the amortised cost is given for.
+var channelRequests = []int64{1_000, 100_000}
+
+// channelPerRequestBudget is the most one request may cost at 1,000
+// requests per life cycle.
+var channelPerRequestBudget = big.NewRat(20_000, 1) // 0.00002 TON
+
+// channelOpNames are the messages of the channel contract, by opcode.
+var channelOpNames = map[uint32]string{
+	0x79ae99b5: "InitChannel", 0x593e3893: "TopupBalance", 0x076bfdf1: "CooperativeCommit",
+	0xd2b1eeeb: "CooperativeClose", 0x8175e15d: "StartUncooperativeClose", 0x9a77c0db: "ChallengeQuarantinedState",
+	0x25432a91: "FinishUncooperativeClose",
+}
+
+type channelScenario struct {
+	s                *scenario
+	app, worker      *bt.Wallet // the payer's wallet; the worker's gas wallet
+	payerK, payeeK   ed25519.PrivateKey
+	owner            *address.Address // the worker owner's wallet: earnings go here
+	price            *big.Int
+	requests, seqnoB uint64
+	inline           bool // deploy with the code instead of its library reference
+}
+
+// channelOps measures every channel operation; the scenario's wallets are
+// reused and the channel accounts named "channel".
+func (s *scenario) channelOps(ctx context.Context) ([]Operation, error) {
+	c := &channelScenario{s: s, payerK: bt.KeyFor("gasreport channel payer"), payeeK: bt.KeyFor("gasreport channel payee"), price: big.NewInt(100_000)}
+	var err error
+	if c.app, err = s.env.NewWallet(ctx, "app", bt.TON("100")); err != nil {
+		return nil, err
+	}
+	if c.worker, err = s.env.NewWallet(ctx, "worker gas", bt.TON("10")); err != nil {
+		return nil, err
+	}
+	s.names[c.app.Address.StringRaw()] = "app wallet"
+	s.names[c.worker.Address.StringRaw()] = "worker gas wallet"
+	c.owner = s.miner.Address // the miner's wallet owns the worker
+	// Cocoon deploys channels with their code held as a public library,
+	// as it does Jobs; channel_open_inline_code shows the difference.
+	if err := s.env.Chain.PublishLibrary(channel.ContractCode()); err != nil {
+		return nil, err
+	}
+
+	var ops []Operation
+	// Life cycle: open, top-up, 1,000 requests, commit, cooperative close.
+	terms, open, err := c.open(ctx, 1)
+	if err != nil {
+		return nil, err
+	}
+	ops = append(ops, open)
+	top, err := c.send(ctx, c.app, "channel_topup", "the payer adds 1 TON to its deposit", func(a *address.Address) ([]*tlb.InternalMessage, error) {
+		m, err := channel.TopUpMessage(a, bt.TON("1"))
+		return []*tlb.InternalMessage{m}, err
+	}, terms)
+	if err != nil {
+		return nil, err
+	}
+	ops = append(ops, top)
+	c.requests = 1000
+	commit, err := c.settle(ctx, terms, channel.KindCommit, "channel_commit", "the worker withdraws the earnings of 1,000 requests to its owner's wallet; the channel stays open")
+	if err != nil {
+		return nil, err
+	}
+	ops = append(ops, commit)
+	c.requests += 10
+	closed, err := c.settle(ctx, terms, channel.KindClose, "channel_close_cooperative", "both sides sign the final amounts; the worker's owner and the payer are paid out")
+	if err != nil {
+		return nil, err
+	}
+	ops = append(ops, closed)
+
+	// Closing alone: start with the latest states, wait out the
+	// quarantine, finish. Then the same with a stale state challenged.
+	for _, challenged := range []bool{false, true} {
+		id := byte(2)
+		name, desc := "channel_close_uncooperative", "the payer closes alone with the latest states; after the quarantine and settle window anyone finishes and both are paid out"
+		if challenged {
+			id, name, desc = 3, "channel_close_challenged", "the payer closes alone with a stale voucher, the worker's watcher challenges with the latest (the payer is fined), then the finish"
+		}
+		terms, _, err := c.open(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		op, err := c.closeAlone(ctx, terms, challenged, name, desc)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, op)
+	}
+	c.inline = true
+	_, inline, err := c.open(ctx, 4)
+	if err != nil {
+		return nil, err
+	}
+	inline.Name = "channel_open_inline_code"
+	inline.Description += " (the contract's 3.3 KB code travels in the deploy instead of a library reference)"
+	return append(ops, inline), nil
+}
+
+func (c *channelScenario) terms(id byte) channel.Terms {
+	return channel.Terms{
+		ID: channel.ID{0xc0, 0xc0, id}, PayerKey: c.payerK.Public().(ed25519.PublicKey), PayeeKey: c.payeeK.Public().(ed25519.PublicKey),
+		PayerAddress: c.app.Address, PayeeAddress: c.owner,
+		Closing: channel.DefaultClosing, StorageFee: channel.DefaultStorageFee, CodeLibrary: !c.inline,
+	}
+}
+
+func (c *channelScenario) open(ctx context.Context, id byte) (channel.Terms, Operation, error) {
+	t := c.terms(id)
+	c.requests, c.seqnoB = 0, 0
+	op, err := c.send(ctx, c.app, "channel_open", "the payer deploys and initialises the channel and deposits 10 TON, in one wallet transaction", func(*address.Address) ([]*tlb.InternalMessage, error) {
+		return channel.OpenMessages(t, c.payerK, bt.TON("10"))
+	}, t)
+	return t, op, err
+}
+
+// send has w send the messages build makes for the channel of t, requires
+// every transaction to succeed, and measures them as one operation.
+func (c *channelScenario) send(ctx context.Context, w *bt.Wallet, name, desc string, build func(*address.Address) ([]*tlb.InternalMessage, error), t channel.Terms) (Operation, error) {
+	addr, err := t.Address()
+	if err != nil {
+		return Operation{}, err
+	}
+	c.s.names[addr.StringRaw()] = "channel"
+	msgs, err := build(addr)
+	if err != nil {
+		return Operation{}, err
+	}
+	tr, err := w.Send(ctx, msgs...)
+	if err != nil {
+		return Operation{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := bt.Succeeded(tr); err != nil {
+		return Operation{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return channelOperation(name, desc, c.s.names, tr), nil
+}
+
+// channelOperation is operation() with the channel's messages named.
+func channelOperation(name, desc string, n names, traces ...*bt.Trace) Operation {
+	op := operation(name, desc, n, traces...)
+	for i, st := range op.Steps {
+		if op, ok := strings.CutPrefix(st.Message, "op 0x"); ok {
+			var code uint32
+			if _, err := fmt.Sscanf(op, "%08x", &code); err == nil && channelOpNames[code] != "" {
+				st.Message = channelOpNames[code]
+			}
+		}
+		op.Steps[i] = st
+	}
+	return op
+}
+
+func (c *channelScenario) voucher(id channel.ID) (channel.SignedState, error) {
+	return channel.SignState(c.payerK, id, c.requests, new(big.Int).Mul(c.price, new(big.Int).SetUint64(c.requests)))
+}
+
+// settle measures a cooperative commit (sent by the worker's gas wallet)
+// or close (sent by the payer), signed by both.
+func (c *channelScenario) settle(ctx context.Context, t channel.Terms, kind channel.Kind, name, desc string) (Operation, error) {
+	sent := new(big.Int).Mul(c.price, new(big.Int).SetUint64(c.requests))
+	c.seqnoB++
+	s := &channel.Settlement{Kind: kind, Channel: t.ID, PayerSeqno: c.requests, PayeeSeqno: c.seqnoB, Sent: sent, Withdraw: sent}
+	if kind == channel.KindClose {
+		s.Withdraw = new(big.Int)
+	}
+	if err := s.Sign(c.payerK, true); err != nil {
+		return Operation{}, err
+	}
+	if err := s.Sign(c.payeeK, false); err != nil {
+		return Operation{}, err
+	}
+	w := c.worker
+	if kind == channel.KindClose {
+		w = c.app
+	}
+	return c.send(ctx, w, name, desc, func(a *address.Address) ([]*tlb.InternalMessage, error) {
+		m, err := channel.SettlementMessage(a, s)
+		return []*tlb.InternalMessage{m}, err
+	}, t)
+}
+
+// closeAlone measures start (+ challenge) + finish after 100 requests.
+func (c *channelScenario) closeAlone(ctx context.Context, t channel.Terms, challenged bool, name, desc string) (Operation, error) {
+	addr, err := t.Address()
+	if err != nil {
+		return Operation{}, err
+	}
+	c.requests = 100
+	latest, err := c.voucher(t.ID)
+	if err != nil {
+		return Operation{}, err
+	}
+	submitted := latest
+	if challenged {
+		c.requests = 40
+		if submitted, err = c.voucher(t.ID); err != nil {
+			return Operation{}, err
+		}
+	}
+	payee, err := channel.SignState(c.payeeK, t.ID, 0, new(big.Int))
+	if err != nil {
+		return Operation{}, err
+	}
+	var traces []*bt.Trace
+	step := func(w *bt.Wallet, m *tlb.InternalMessage, err error) error {
+		if err != nil {
+			return err
+		}
+		tr, err := w.Send(ctx, m)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if err := bt.Succeeded(tr); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		traces = append(traces, tr)
+		return nil
+	}
+	m, err := channel.DisputeMessage(addr, false, true, c.payerK, submitted, payee)
+	if err := step(c.app, m, err); err != nil {
+		return Operation{}, err
+	}
+	if challenged {
+		m, err := channel.DisputeMessage(addr, true, false, c.payeeK, latest, payee)
+		if err := step(c.worker, m, err); err != nil {
+			return Operation{}, err
+		}
+	}
+	if err := c.s.env.AdvanceTime(ctx, channel.DefaultClosing.Quarantine+channel.DefaultClosing.SettleWindow+time.Second); err != nil {
+		return Operation{}, err
+	}
+	m, err = channel.FinishMessage(addr)
+	if err := step(c.app, m, err); err != nil {
+		return Operation{}, err
+	}
+	return channelOperation(name, desc, c.s.names, traces...), nil
+}
+
+// channelLifecycle is the fees of open + one commit + cooperative close.
+func channelLifecycle(r *Report) (int64, bool) {
+	var total int64
+	for _, n := range []string{"channel_open", "channel_commit", "channel_close_cooperative"} {
+		op := r.op(n)
+		if op == nil {
+			return 0, false
+		}
+		total += op.TotalFees
+	}
+	return total, true
+}
+
+// channelMarkdown is the channel part of the gas section.
+func channelMarkdown(r *Report) string {
+	total, ok := channelLifecycle(r)
+	if !ok {
+		return ""
+	}
+	var b strings.Builder
+	verdict := "within"
+	if big.NewInt(total).Cmp(channelBudget) > 0 {
+		verdict = "**over**"
+	}
+	fmt.Fprintf(&b, "\nPayment channels (TON's payment-channel contract, docs/CHANNELS.md): a channel life cycle (`channel_open` + `channel_commit` + `channel_close_cooperative`) costs %s TON in fees, %s the budget of %s TON (with the code held as a public library; `channel_open_inline_code` is the open without it). The storage reserve (0.02 TON) and the unused parts of every message's value come back and are not counted. Amortised over the requests of one life cycle:\n\n| requests per life cycle | chain fees per request (TON) |\n|---:|---:|\n", ton(total), verdict, ton(channelBudget.Int64()))
+	for _, n := range channelRequests {
+		fmt.Fprintf(&b, "| %d | %s |\n", n, new(big.Rat).SetFrac(big.NewInt(total), big.NewInt(n*1e9)).FloatString(9))
+	}
+	per := new(big.Rat).SetFrac(big.NewInt(total), big.NewInt(channelRequests[0]))
+	verdict = "within"
+	if per.Cmp(channelPerRequestBudget) > 0 {
+		verdict = "**over**"
+	}
+	fmt.Fprintf(&b, "\nBudget: at most 0.00002 TON per request at 1,000 requests; %s.\n", verdict)
+	return b.String()
+}
