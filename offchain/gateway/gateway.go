@@ -175,7 +175,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.refreshLoop(ctx) }()
 	go func() { defer wg.Done(); g.pollLoop(ctx) }()
 	wg.Wait()
-	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Delivering the last vouchers and closing channels waits for the chain.
+	shut, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	g.payments.flush(shut, g.upstreamByAddr)
 	return g.cfg.Payer.Close(shut)
@@ -333,6 +334,7 @@ func (g *Gateway) pollLoop(ctx context.Context) {
 		}
 		wg.Wait()
 		g.updateWorkerGauges()
+		g.payments.catchUp(ctx)
 	}
 }
 

@@ -61,7 +61,7 @@ func newTestWorker(t *testing.T, o workerOpts) *testWorker {
 	}
 	cfgText := fmt.Sprintf(worker.ConfigTemplate, "config.toml", "http://127.0.0.1:1", "0:"+strings.Repeat("11", 32),
 		"0:"+strings.Repeat("22", 32), "127.0.0.1:1", "http://127.0.0.1:1", testModel)
-	cfgText += fmt.Sprintf("\n[online]\nmax_concurrent = %d\n", max(o.slots, 1))
+	cfgText += fmt.Sprintf("\n[online]\nmax_concurrent = %d\npayments = \"iou\"\n", max(o.slots, 1))
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
@@ -267,10 +267,11 @@ func TestNonStreamAndStream(t *testing.T) {
 
 	// Every voucher reaches the worker that earned it.
 	deadline := time.Now().Add(10 * time.Second)
+	payerID, _ := tg.payer.PayerID(context.Background(), nil, nil)
 	for {
 		settled := true
 		for _, w := range []*testWorker{w1, w2} {
-			charged, paid := w.d.Ledger().Balance(tg.payer.ID())
+			charged, paid := w.d.Ledger().Balance(payerID)
 			settled = settled && charged.Cmp(paid) == 0
 		}
 		if settled {

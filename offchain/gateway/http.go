@@ -76,8 +76,8 @@ func (g *Gateway) healthz(w http.ResponseWriter, _ *http.Request) {
 	testMode := g.testMode
 	g.mu.RUnlock()
 	status := map[string]any{
-		"status": "ok", "models": models, "payment": g.cfg.Payer.Scheme(), "payer": g.cfg.Payer.ID(),
-		"spent_nanoton": g.Spent().String(), "test_mode": testMode,
+		"status": "ok", "models": models, "payment": g.cfg.Payer.Scheme(),
+		"spent_nanoton": g.Spent().String(), "unpaid_nanoton": g.payments.unpaid().String(), "test_mode": testMode,
 	}
 	if testMode {
 		status["warning"] = "Root is in test mode: dev attestation and plain http workers are admitted (NOT SECURE)"
@@ -270,6 +270,13 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	defer g.payments.unreserve(maxCost)
 	u.outstanding.Add(1)
 	defer u.outstanding.Add(-1)
+	payer, err := g.cfg.Payer.PayerID(r.Context(), u.w, u.hc)
+	if err != nil {
+		u.failed(time.Now())
+		count(outcomeRetried)
+		g.log.Warn("cannot pay this worker; trying another", "worker", u.w.Address.String(), "error", err)
+		return false, errWorkerGone
+	}
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -283,7 +290,7 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	// Only what the worker needs: no client headers, no client address.
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("User-Agent", userAgent)
-	hr.Header.Set(worker.HeaderPayer, g.cfg.Payer.ID())
+	hr.Header.Set(worker.HeaderPayer, payer)
 	hr.Header.Set(worker.HeaderRequestID, reqID)
 	if v := g.payments.voucherFor(u.key()); v != nil {
 		hr.Header.Set(worker.HeaderVoucher, worker.EncodeVoucher(v))
@@ -316,7 +323,7 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 			count(outcomeRetried)
 			return false, errWorkerGone
 		case ev.failure != nil:
-			g.settle(u, req, reqID, ev.usage, false)
+			g.settle(u, payer, req, reqID, ev.usage, false)
 			u.failed(time.Now())
 			count(outcomeRetried)
 			return false, ev.failure
@@ -332,8 +339,8 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	ttft := time.Since(start)
 	g.metrics.ttft.WithLabelValues(req.model).Observe(ttft.Seconds())
 	if req.stream {
-		g.relayStream(w, u, req, reqID, ans, er, first, count)
-	} else if !g.relayWhole(w, u, req, reqID, ans, er, first, count) {
+		g.relayStream(w, u, payer, req, reqID, ans, er, first, count)
+	} else if !g.relayWhole(w, u, payer, req, reqID, ans, er, first, count) {
 		return false, errWorkerGone
 	}
 	u.succeeded(ttft)
@@ -377,7 +384,7 @@ func (g *Gateway) workerRefused(w http.ResponseWriter, u *upstream, req *request
 }
 
 // relayStream sends the worker's answer to the app as it comes.
-func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) {
+func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) {
 	fl, _ := w.(http.Flusher)
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -407,7 +414,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, req *request, 
 			usage = ev.usage
 		}
 		if ev.failure != nil {
-			g.settle(u, req, reqID, usage, false)
+			g.settle(u, payer, req, reqID, usage, false)
 			u.failed(time.Now())
 			count(outcomeFailed)
 			emit(ev.failure.body())
@@ -418,7 +425,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, req *request, 
 		}
 		if ev.content != "" || ev.finish != nil {
 			if !emit(ans.chunk(ev.content, role, ev.finish)) {
-				g.settle(u, req, reqID, usage, false)
+				g.settle(u, payer, req, reqID, usage, false)
 				count(outcomeCancelled)
 				return
 			}
@@ -426,14 +433,14 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, req *request, 
 		}
 		var err error
 		if ev, err = er.next(); err != nil {
-			g.settle(u, req, reqID, usage, false)
+			g.settle(u, payer, req, reqID, usage, false)
 			u.failed(time.Now())
 			count(outcomeFailed)
 			emit(errWorkerMidStream.body())
 			return
 		}
 	}
-	in, out, ok := g.settle(u, req, reqID, usage, true)
+	in, out, ok := g.settle(u, payer, req, reqID, usage, true)
 	if ok {
 		count(outcomeOK)
 	} else {
@@ -453,7 +460,7 @@ var errWorkerMidStream = &APIError{Status: http.StatusBadGateway, Type: "server_
 
 // relayWhole collects the answer and sends it at once; false means the
 // worker failed before the end (nothing was sent: the caller may retry).
-func (g *Gateway) relayWhole(w http.ResponseWriter, u *upstream, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) bool {
+func (g *Gateway) relayWhole(w http.ResponseWriter, u *upstream, payer string, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) bool {
 	var text strings.Builder
 	finish := "stop"
 	var usage *worker.SignedUsage
@@ -463,7 +470,7 @@ func (g *Gateway) relayWhole(w http.ResponseWriter, u *upstream, req *request, r
 			usage = ev.usage
 		}
 		if ev.failure != nil {
-			g.settle(u, req, reqID, usage, false)
+			g.settle(u, payer, req, reqID, usage, false)
 			u.failed(time.Now())
 			count(outcomeRetried)
 			return false
@@ -477,13 +484,13 @@ func (g *Gateway) relayWhole(w http.ResponseWriter, u *upstream, req *request, r
 		}
 		var err error
 		if ev, err = er.next(); err != nil {
-			g.settle(u, req, reqID, usage, false)
+			g.settle(u, payer, req, reqID, usage, false)
 			u.failed(time.Now())
 			count(outcomeRetried)
 			return false
 		}
 	}
-	in, out, ok := g.settle(u, req, reqID, usage, true)
+	in, out, ok := g.settle(u, payer, req, reqID, usage, true)
 	if ok {
 		count(outcomeOK)
 	} else {
@@ -499,11 +506,11 @@ func (g *Gateway) relayWhole(w http.ResponseWriter, u *upstream, req *request, r
 // drops the worker; an interrupted one is paid what its receipt (if any)
 // proves. It returns the token counts the app is told and whether the
 // receipt was good.
-func (g *Gateway) settle(u *upstream, req *request, reqID string, su *worker.SignedUsage, complete bool) (in, out uint32, ok bool) {
+func (g *Gateway) settle(u *upstream, payer string, req *request, reqID string, su *worker.SignedUsage, complete bool) (in, out uint32, ok bool) {
 	if su == nil && !complete {
 		return 0, 0, false
 	}
-	rc := checkReceipt(su, u, g.cfg.Payer.ID(), reqID, req)
+	rc := checkReceipt(su, u, payer, reqID, req)
 	if rc.reason != "" {
 		u.drop(rc.reason)
 		g.metrics.dropped.WithLabelValues(rc.reason).Inc()
@@ -513,7 +520,7 @@ func (g *Gateway) settle(u *upstream, req *request, reqID string, su *worker.Sig
 	if rc.pay.Sign() > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := g.payments.pay(ctx, u, rc.pay); err != nil {
+		if err := g.payments.pay(ctx, u, payer, rc.pay); err != nil {
 			g.log.Error("payment failed", "worker", u.w.Address.String(), "error", err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"math/big"
+	"net/http"
 
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/worker"
@@ -15,11 +16,15 @@ import (
 // worker.VoucherVerifier accepts. A channel-backed Payer opens (and tops
 // up) a channel to W on demand inside Pay.
 type Payer interface {
-	// ID is what workers know the payer by (the Cocoon-Payer header).
-	ID() string
+	// PayerID is what worker w knows the payer by (the Cocoon-Payer
+	// header). On first use it prepares what paying w needs (a channel
+	// agreed with w over hc, the worker's attested connection).
+	PayerID(ctx context.Context, w *client.Worker, hc *http.Client) (string, error)
 	// Scheme names the scheme for logs, /healthz and docs.
 	Scheme() string
-	// Pay returns a voucher paying w a cumulative total.
+	// Pay returns a voucher paying w a cumulative total; a nil voucher
+	// means none can be signed yet (a channel still opening): the total is
+	// paid by a later voucher.
 	Pay(ctx context.Context, w *client.Worker, total *big.Int) ([]byte, error)
 	// Close settles what can be settled (commits channels) at shutdown.
 	Close(ctx context.Context) error
@@ -33,8 +38,10 @@ type IOUPayer struct {
 	Key ed25519.PrivateKey
 }
 
-// ID implements Payer: the hex public key.
-func (p *IOUPayer) ID() string { return hex.EncodeToString(p.Key.Public().(ed25519.PublicKey)) }
+// PayerID implements Payer: the hex public key, for every worker.
+func (p *IOUPayer) PayerID(context.Context, *client.Worker, *http.Client) (string, error) {
+	return hex.EncodeToString(p.Key.Public().(ed25519.PublicKey)), nil
+}
 
 // Scheme implements Payer.
 func (p *IOUPayer) Scheme() string { return worker.IOUScheme }

@@ -32,8 +32,11 @@ type payments struct {
 
 type payAccount struct {
 	mu       sync.Mutex
-	paid     *big.Int // cumulative amount of the latest voucher
-	voucher  []byte
+	payer    string   // what the worker knows the payer by
+	paid     *big.Int // cumulative amount owed (proven by receipts)
+	voucher  []byte   // the latest voucher
+	covered  *big.Int // what it pays; below paid while a channel opens
+	worker   *upstream
 	sentPaid *big.Int // amount of the latest voucher posted on its own
 	sending  bool
 }
@@ -47,7 +50,7 @@ func (p *payments) acct(addr string) *payAccount {
 	defer p.mu.Unlock()
 	a, ok := p.accts[addr]
 	if !ok {
-		a = &payAccount{paid: new(big.Int), sentPaid: new(big.Int)}
+		a = &payAccount{paid: new(big.Int), covered: new(big.Int), sentPaid: new(big.Int)}
 		p.accts[addr] = a
 	}
 	return a
@@ -80,6 +83,23 @@ func (p *payments) unreserve(maxCost *big.Int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.reserved.Sub(p.reserved, maxCost)
+}
+
+// unpaid is what the gateway owes beyond its vouchers, all workers together.
+func (p *payments) unpaid() *big.Int {
+	p.mu.Lock()
+	accts := make([]*payAccount, 0, len(p.accts))
+	for _, a := range p.accts {
+		accts = append(accts, a)
+	}
+	p.mu.Unlock()
+	sum := new(big.Int)
+	for _, a := range accts {
+		a.mu.Lock()
+		sum.Add(sum, new(big.Int).Sub(a.paid, a.covered))
+		a.mu.Unlock()
+	}
+	return sum
 }
 
 // voucherFor is the latest voucher for a worker (nil before the first).
@@ -133,16 +153,12 @@ func checkReceipt(su *worker.SignedUsage, u *upstream, payerID, reqID string, re
 // pay adds amount to what the gateway owes u and signs a voucher for the
 // new total; the worker gets it with the next request and, at once, on
 // its own (deliver).
-func (p *payments) pay(ctx context.Context, u *upstream, amount *big.Int) error {
+func (p *payments) pay(ctx context.Context, u *upstream, payer string, amount *big.Int) error {
 	a := p.acct(u.key())
 	a.mu.Lock()
-	total := new(big.Int).Add(a.paid, amount)
-	v, err := p.payer.Pay(ctx, u.w, total)
-	if err != nil {
-		a.mu.Unlock()
-		return fmt.Errorf("paying worker %s: %w", u.w.Address, err)
-	}
-	a.paid, a.voucher = total, v
+	a.payer, a.worker = payer, u
+	a.paid = new(big.Int).Add(a.paid, amount)
+	err := p.sign(ctx, a)
 	a.mu.Unlock()
 	p.mu.Lock()
 	p.spent.Add(p.spent, amount)
@@ -150,7 +166,47 @@ func (p *payments) pay(ctx context.Context, u *upstream, amount *big.Int) error 
 	f, _ := new(big.Float).SetInt(amount).Float64()
 	p.metrics.spend.WithLabelValues(u.key()).Add(f)
 	go p.deliver(u)
+	return err
+}
+
+// sign signs a voucher for everything owed, if the scheme can now; a.mu held.
+func (p *payments) sign(ctx context.Context, a *payAccount) error {
+	if a.covered.Cmp(a.paid) >= 0 {
+		return nil
+	}
+	v, err := p.payer.Pay(ctx, a.worker.w, a.paid)
+	if err != nil {
+		return fmt.Errorf("paying worker %s: %w", a.worker.w.Address, err)
+	}
+	if v != nil {
+		a.voucher, a.covered = v, new(big.Int).Set(a.paid)
+	}
 	return nil
+}
+
+// catchUp signs vouchers for what earlier Pay calls could not cover yet
+// (a channel that has opened since) and delivers them.
+func (p *payments) catchUp(ctx context.Context) {
+	p.mu.Lock()
+	accts := make([]*payAccount, 0, len(p.accts))
+	for _, a := range p.accts {
+		accts = append(accts, a)
+	}
+	p.mu.Unlock()
+	for _, a := range accts {
+		a.mu.Lock()
+		behind := a.worker != nil && a.covered.Cmp(a.paid) < 0
+		if behind {
+			if err := p.sign(ctx, a); err != nil {
+				p.log.Warn("voucher not signed", "worker", a.worker.w.Address.String(), "error", err)
+			}
+		}
+		u := a.worker
+		a.mu.Unlock()
+		if behind {
+			go p.deliver(u)
+		}
+	}
 }
 
 // deliver posts the latest voucher to the worker on its own, one post at a
@@ -171,14 +227,14 @@ func (p *payments) deliver(u *upstream) {
 	}()
 	for range 5 {
 		a.mu.Lock()
-		v, total := a.voucher, new(big.Int).Set(a.paid)
-		done := total.Cmp(a.sentPaid) <= 0
+		v, total, payer := a.voucher, new(big.Int).Set(a.covered), a.payer
+		done := v == nil || total.Cmp(a.sentPaid) <= 0
 		a.mu.Unlock()
 		if done {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := p.post(ctx, u, v)
+		err := p.post(ctx, u, payer, v)
 		cancel()
 		if err != nil {
 			p.log.Debug("voucher delivery failed; it goes with the next request", "worker", u.w.Address.String(), "error", err)
@@ -192,13 +248,13 @@ func (p *payments) deliver(u *upstream) {
 	}
 }
 
-func (p *payments) post(ctx context.Context, u *upstream, v []byte) error {
+func (p *payments) post(ctx context.Context, u *upstream, payer string, v []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.base+"/v1/vouchers", http.NoBody)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("User-Agent", userAgent)
-	req.Header.Set(worker.HeaderPayer, p.payer.ID())
+	req.Header.Set(worker.HeaderPayer, payer)
 	req.Header.Set(worker.HeaderVoucher, worker.EncodeVoucher(v))
 	resp, err := u.hc.Do(req)
 	if err != nil {
@@ -226,10 +282,15 @@ func (p *payments) flush(ctx context.Context, lookup func(string) *upstream) {
 		}
 		a := p.acct(addr)
 		a.mu.Lock()
-		v, pending := a.voucher, a.paid.Cmp(a.sentPaid) > 0
+		if a.worker != nil {
+			if err := p.sign(ctx, a); err != nil {
+				p.log.Warn("last voucher not signed", "worker", addr, "error", err)
+			}
+		}
+		v, pending, payer := a.voucher, a.covered.Cmp(a.sentPaid) > 0, a.payer
 		a.mu.Unlock()
 		if pending && v != nil {
-			if err := p.post(ctx, u, v); err != nil {
+			if err := p.post(ctx, u, payer, v); err != nil {
 				p.log.Warn("could not deliver the last voucher", "worker", u.w.Address.String(), "error", err)
 			}
 		}

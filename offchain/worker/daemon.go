@@ -130,6 +130,12 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("listen %s: %w", d.cfg.Listen, err)
 		}
 	}
+	stopPayments, err := d.online.startPayments(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopPayments()
 	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	if strings.HasPrefix(d.cfg.PublicURL, "https://") {
 		// Attested TLS: clients check the evidence in the certificate

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
@@ -26,21 +27,26 @@ const MaxOnlineBody = 4 << 20
 //	POST /v1/chat/completions  stream and non-stream, paid by voucher
 //	GET  /v1/capacity          the signed capacity report
 //	POST /v1/vouchers          a voucher on its own (Cocoon-Payer, Cocoon-Voucher)
+//	POST /v1/channel/accept    a payer's channel terms → the worker's signed initial state
+//	POST /v1/channel/cosign    a settlement (close) for the worker to countersign
 //
 // Prompts and answers pass through here in clear inside the enclave; they
 // are never logged, stored or put into an error.
 type online struct {
-	d        *Daemon
-	cfg      OnlineConfig
-	vouchers VoucherVerifier
-	ledger   *Ledger
+	d      *Daemon
+	cfg    OnlineConfig
+	ledger *Ledger
+	// fixed is set when Options gave the verifier (no channels are started).
+	fixed bool
 	prices   map[string]CapacityPrice
 	price    map[string]bindings.ModelPrice // by public model name
 
 	slots chan struct{}
 
-	mu      sync.Mutex
-	queued  int
+	mu       sync.Mutex
+	vouchers VoucherVerifier // nil until payments run (startPayments)
+	payee    *channel.Payee
+	queued   int
 	ttft    float64 // EWMA, milliseconds
 	tokens  []tokenEvent
 	seq     uint64
@@ -64,11 +70,12 @@ func newOnline(d *Daemon, v VoucherVerifier) (*online, error) {
 		return nil, err
 	}
 	credit, _ := cfg.creditNano()
-	if v == nil {
+	fixed := v != nil
+	if v == nil && cfg.Payments == PaymentsIOU {
 		v = &IOUVerifier{Worker: d.self}
 	}
 	o := &online{
-		d: d, cfg: cfg, vouchers: v, ledger: NewLedger(credit),
+		d: d, cfg: cfg, vouchers: v, fixed: fixed, ledger: NewLedger(credit),
 		prices: map[string]CapacityPrice{}, price: map[string]bindings.ModelPrice{},
 		slots: make(chan struct{}, cfg.MaxConcurrent), created: time.Now(),
 	}
@@ -96,6 +103,8 @@ func (o *online) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/chat/completions", o.chat)
 	mux.HandleFunc("GET /v1/capacity", o.capacity)
 	mux.HandleFunc("POST /v1/vouchers", o.voucher)
+	mux.HandleFunc("POST "+channel.PathAccept, o.channelHandler(func(p *channel.Payee) http.Handler { return channel.AcceptHandler(p) }))
+	mux.HandleFunc("POST "+channel.PathCosign, o.channelHandler(func(p *channel.Payee) http.Handler { return channel.CosignHandler(p) }))
 }
 
 // Ledger is the online payers' account book.
@@ -162,6 +171,11 @@ func (o *online) capacity(w http.ResponseWriter, _ *http.Request) {
 // payer reads the payer and, when present, its voucher. It returns false
 // after writing an error.
 func (o *online) payer(w http.ResponseWriter, r *http.Request) (string, bool) {
+	vouchers := o.verifier()
+	if vouchers == nil {
+		apiError(w, http.StatusServiceUnavailable, "server_error", "payments_unavailable", "the worker's payments are not running")
+		return "", false
+	}
 	payer := r.Header.Get(HeaderPayer)
 	if payer == "" || len(payer) > 256 {
 		apiError(w, http.StatusPaymentRequired, "invalid_request_error", "payer_required",
@@ -174,7 +188,7 @@ func (o *online) payer(w http.ResponseWriter, r *http.Request) (string, bool) {
 			apiError(w, http.StatusBadRequest, "invalid_request_error", "bad_voucher", "%s: %v", HeaderVoucher, err)
 			return "", false
 		}
-		amount, err := o.vouchers.Verify(r.Context(), payer, raw)
+		amount, err := vouchers.Verify(r.Context(), payer, raw)
 		if err != nil {
 			apiError(w, http.StatusPaymentRequired, "invalid_request_error", "bad_voucher", "voucher refused: %v", err)
 			return "", false
@@ -192,7 +206,7 @@ func (o *online) voucher(w http.ResponseWriter, r *http.Request) {
 	}
 	charged, paid := o.ledger.Balance(payer)
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"charged": charged.String(), "paid": paid.String(), "scheme": o.vouchers.Scheme()})
+	_ = json.NewEncoder(w).Encode(map[string]string{"charged": charged.String(), "paid": paid.String(), "scheme": o.verifier().Scheme()})
 }
 
 // chatRequest is the part of an OpenAI chat completions request the worker

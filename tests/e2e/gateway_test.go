@@ -181,7 +181,7 @@ func TestGatewayThreeWorkers(t *testing.T) {
 	listen := freePort(t)
 	base := "http://" + listen
 	gw := start(t, "gateway", "gateway", "--network", c.network, "--root", c.root, "--wallet", gwWallet,
-		"--listen", listen, "--model", model, "--api-key", key, "--refresh", "1s")
+		"--listen", listen, "--model", model, "--api-key", key, "--refresh", "1s", "--data", filepath.Join(c.dir, "gateway"))
 	waitHTTP(t, base+"/healthz", 30*time.Second)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -258,6 +258,33 @@ func TestGatewayThreeWorkers(t *testing.T) {
 		if n := transactionCount(t, c.network, a); n != before[i] {
 			t.Fatalf("%s has %d transactions after 200 requests, %d before", a, n, before[i])
 		}
+	}
+
+	// Everything served is paid by channel vouchers (channels opened on
+	// first use, before the count above).
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		var h struct {
+			Payment string `json:"payment"`
+			Spent   string `json:"spent_nanoton"`
+			Unpaid  string `json:"unpaid_nanoton"`
+		}
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&h)
+		resp.Body.Close()
+		if h.Payment != "channel" || h.Spent == "0" {
+			t.Fatalf("gateway health %+v", h)
+		}
+		if h.Unpaid == "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("usage not covered by vouchers: %+v", h)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 
 	// The marker is in no log and no file.

@@ -10,14 +10,17 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/gateway"
+	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 )
@@ -39,6 +42,9 @@ func gatewayCommand() *cli.Command {
 			&cli.StringFlag{Name: "budget", Usage: "the most this gateway pays workers in total, in TON (default: no cap)"},
 			&cli.StringFlag{Name: "max-price", Usage: "skip workers charging more than this per 1M input or output tokens, in TON"},
 			&cli.StringFlag{Name: "deposit", Value: "1", Usage: "deposit per payment channel, in TON (channels open on demand)"},
+			&cli.StringFlag{Name: "data", Value: ".cocoon/gateway", Usage: "directory for the payment channels' store and the voucher key"},
+			&cli.StringFlag{Name: "payments", Value: gatewayPaymentsChannels, Usage: "channels (TON payment channels) or iou (signed IOUs without a deposit: only for workers set to payments = \"iou\")"},
+			&cli.BoolFlag{Name: "close-channels-on-exit", Usage: "close every payment channel cooperatively when the gateway stops"},
 			&cli.DurationFlag{Name: "refresh", Value: gateway.DefaultRefreshInterval, Usage: "how often workers are re-discovered through Root"},
 			&cli.IntFlag{Name: "max-attempts", Value: gateway.DefaultMaxAttempts, Usage: "workers a request may try before its first token"},
 		},
@@ -97,22 +103,68 @@ func gatewayRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	payer, err := newGatewayPayer(c.Context, net, f, w, s.deposit, log)
+	payer, closeStore, err := newGatewayPayer(c.Context, payerOptions{net: net, file: f, wallet: w, deposit: s.deposit, dir: c.String("data"),
+		scheme: c.String("payments"), closeOnExit: c.Bool("close-channels-on-exit")}, log)
 	if err != nil {
 		return err
 	}
+	defer closeStore()
 	return serveGateway(c.Context, &gateway.RootSource{Net: net, Root: root, Options: client.DiscoverOptions{Logger: log}}, payer, s, log)
 }
 
-// newGatewayPayer is the gateway's payment scheme: signed IOUs from the
-// wallet's key until payment channels are wired in (docs/GATEWAY.md).
-func newGatewayPayer(_ context.Context, _ chain.Network, f *wallet.File, _ *wallet.Wallet, _ *big.Int, log *slog.Logger) (gateway.Payer, error) {
-	key, err := f.PrivateKey()
-	if err != nil {
-		return nil, fmt.Errorf("--wallet: %w", err)
+// Payment schemes of --payments.
+const (
+	gatewayPaymentsChannels = "channels"
+	gatewayPaymentsIOU      = "iou"
+)
+
+type payerOptions struct {
+	net         chain.Network
+	file        *wallet.File
+	wallet      *wallet.Wallet
+	deposit     *big.Int
+	dir         string
+	scheme      string
+	closeOnExit bool
+}
+
+// newGatewayPayer is the gateway's payment scheme: payment channels opened
+// on demand from the wallet (the store and the voucher key under dir), or
+// unsecured signed IOUs for workers that take them.
+func newGatewayPayer(_ context.Context, o payerOptions, log *slog.Logger) (gateway.Payer, func(), error) {
+	switch o.scheme {
+	case gatewayPaymentsIOU:
+		key, err := o.file.PrivateKey()
+		if err != nil {
+			return nil, nil, fmt.Errorf("--wallet: %w", err)
+		}
+		log.Warn("payments: signed IOUs, NOT backed by a deposit (only workers set to payments = \"iou\" take them)")
+		return &gateway.IOUPayer{Key: key}, func() {}, nil
+	case gatewayPaymentsChannels:
+	default:
+		return nil, nil, fmt.Errorf("--payments %q: want %s or %s", o.scheme, gatewayPaymentsChannels, gatewayPaymentsIOU)
 	}
-	log.Warn("payments: signed IOUs, not backed by a deposit, until payment channels are wired in")
-	return &gateway.IOUPayer{Key: key}, nil
+	if o.deposit == nil || o.deposit.Sign() <= 0 {
+		return nil, nil, errors.New("--deposit must be positive")
+	}
+	if err := os.MkdirAll(o.dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("--data: %w", err)
+	}
+	key, _, err := keyfile.LoadOrCreate(filepath.Join(o.dir, "payer.key"), "channel voucher key")
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := channel.OpenStore(o.dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	cp, err := channel.NewPayer(channel.PayerConfig{Net: o.net, Wallet: o.wallet, Key: key, Store: store, Logger: log})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return &gateway.ChannelPayer{Payer: cp, Store: store, Deposit: o.deposit, CloseOnShutdown: o.closeOnExit, Logger: log},
+		func() { store.Close() }, nil
 }
 
 // apiKeys gathers keys from flags and a file.

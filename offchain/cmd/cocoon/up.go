@@ -97,24 +97,33 @@ func upRun(c *cli.Context) error {
 	}
 	log.Info("cocoon up: starting", "data", dir, "workers", n, "model", model)
 
-	ctx, cancel := context.WithCancel(c.Context)
-	defer cancel()
+	ctx := c.Context
+	// The devnet and the workers outlive the gateway's shutdown: it
+	// delivers its last vouchers and closes its channels through them.
+	infra, stopInfra := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopInfra()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer stopInfra()
 
 	// The network: an embedded devnet, served over HTTP for other tools.
-	e, err := devnet.Open(ctx, devnet.Options{Dir: filepath.Join(dir, "devnet"), Logger: log})
+	// The devnet logs a line per block; only its warnings unless debugging.
+	devLog := log
+	if !log.Enabled(ctx, slog.LevelDebug) {
+		devLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	e, err := devnet.Open(ctx, devnet.Options{Dir: filepath.Join(dir, "devnet"), Logger: devLog})
 	if err != nil {
 		return err
 	}
 	defer e.Close()
 	wg.Add(1)
-	go func() { defer wg.Done(); _ = e.Run(ctx, interval) }()
+	go func() { defer wg.Done(); _ = e.Run(infra, interval) }()
 	dln, err := net.Listen("tcp", c.String("devnet-listen"))
 	if err != nil {
 		return fmt.Errorf("--devnet-listen: %w", err)
 	}
-	dsrv := &http.Server{Handler: httpapi.New(e, log).Handler(), ReadHeaderTimeout: 10 * time.Second,
+	dsrv := &http.Server{Handler: httpapi.New(e, devLog).Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	go func() { _ = dsrv.Serve(dln) }()
 	defer dsrv.Close()
@@ -167,7 +176,7 @@ func upRun(c *cli.Context) error {
 
 	// The workers, each on an attested TLS endpoint.
 	for i := 1; i <= n; i++ {
-		if err := upWorker(ctx, &wg, e, dir, i, op.Root.String(), model, newWallet, newEngine, interval, log); err != nil {
+		if err := upWorker(ctx, infra, &wg, e, dir, i, op.Root.String(), model, newWallet, newEngine, interval, log); err != nil {
 			return fmt.Errorf("worker %d: %w", i, err)
 		}
 	}
@@ -177,10 +186,12 @@ func upRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	payer, err := newGatewayPayer(ctx, e, gf, gw, big.NewInt(1e9), log)
+	payer, closeStore, err := newGatewayPayer(ctx, payerOptions{net: e, file: gf, wallet: gw, deposit: big.NewInt(2e9),
+		dir: filepath.Join(dir, "gateway"), scheme: gatewayPaymentsChannels, closeOnExit: true}, log)
 	if err != nil {
 		return err
 	}
+	defer closeStore()
 	s := gatewaySettings{
 		models: []string{model}, keys: []string{apiKey}, listen: c.String("listen"),
 		refresh: 5 * time.Second, attempts: gateway.DefaultMaxAttempts,
@@ -190,7 +201,6 @@ func upRun(c *cli.Context) error {
 		},
 	}
 	err = serveGateway(ctx, &gateway.RootSource{Net: e, Root: op.Root, Options: client.DiscoverOptions{Logger: log}}, payer, s, log)
-	cancel()
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
@@ -198,7 +208,7 @@ func upRun(c *cli.Context) error {
 }
 
 // upWorker creates, registers and starts worker i.
-func upWorker(ctx context.Context, wg *sync.WaitGroup, e *devnet.Engine, dir string, i int, root, model string,
+func upWorker(ctx, infra context.Context, wg *sync.WaitGroup, e *devnet.Engine, dir string, i int, root, model string,
 	newWallet func(string, int64) (*wallet.File, *wallet.Wallet, error), newEngine func() (inference.Engine, error),
 	interval time.Duration, log *slog.Logger) error {
 	wdir := filepath.Join(dir, fmt.Sprintf("worker-%d", i))
@@ -249,7 +259,7 @@ func upWorker(ctx context.Context, wg *sync.WaitGroup, e *devnet.Engine, dir str
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := d.Run(ctx, ln); err != nil && ctx.Err() == nil {
+		if err := d.Run(infra, ln); err != nil && infra.Err() == nil {
 			log.Error("worker stopped", "worker", i, "error", err)
 		}
 	}()
