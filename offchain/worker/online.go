@@ -37,9 +37,9 @@ type online struct {
 	cfg    OnlineConfig
 	ledger *Ledger
 	// fixed is set when Options gave the verifier (no channels are started).
-	fixed bool
-	prices   map[string]CapacityPrice
-	price    map[string]bindings.ModelPrice // by public model name
+	fixed  bool
+	prices map[string]CapacityPrice
+	price  map[string]bindings.ModelPrice // by public model name
 
 	slots chan struct{}
 
@@ -47,10 +47,10 @@ type online struct {
 	vouchers VoucherVerifier // nil until payments run (startPayments)
 	payee    *channel.Payee
 	queued   int
-	ttft    float64 // EWMA, milliseconds
-	tokens  []tokenEvent
-	seq     uint64
-	created time.Time
+	ttft     float64 // EWMA, milliseconds
+	tokens   []tokenEvent
+	seq      uint64
+	created  time.Time
 }
 
 type tokenEvent struct {
