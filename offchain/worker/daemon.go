@@ -150,6 +150,12 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	ln = newLimitListener(ln, d.cfg.HTTP.MaxConnections)
+	stopPayments, err := d.online.startPayments(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopPayments()
 	srv := d.httpServer()
 	if strings.HasPrefix(d.cfg.PublicURL, "https://") {
 		// Attested TLS: clients check the evidence in the certificate
