@@ -2,15 +2,16 @@
 SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-NODE_DIRS := contracts tests/conformance tests/sandboxbench
+NODE_DIRS := contracts tests/conformance tests/sandboxbench tests/openai
 
-.PHONY: help demo devnet build test lint bench gas fuzz contracts contracts-check conformance node-deps clean soak
+.PHONY: help demo devnet build test lint bench gas fuzz contracts contracts-check conformance openai node-deps clean soak
 
 help:
 	@echo "make demo             build, then run the whole flow on an embedded devnet (the main job)"
 	@echo "make devnet           build, then run a local devnet (toncenter v2 API on 127.0.0.1:8081)"
 	@echo "make build            bin/cocoon (+ bin/libemulator.so beside it)"
 	@echo "make test             everything CI runs: contracts-check, vet, go test -race, conformance"
+	@echo "make openai           the openai npm package against cocoon up (part of make test)"
 	@echo "make lint             gofmt and staticcheck"
 	@echo "make bench            devnet vs @ton/sandbox, and worker throughput/latency/overhead -> docs/PERFORMANCE.md"
 	@echo "make gas              gas and fees per contract operation -> docs/gas.json, docs/PERFORMANCE.md"
@@ -51,10 +52,15 @@ contracts-check: contracts/node_modules/.package-lock.json
 conformance: build tests/conformance/node_modules/.package-lock.json
 	cd tests/conformance && node --test
 
+# The official openai npm package against `cocoon up` (tests/openai).
+openai: build tests/openai/node_modules/.package-lock.json
+	cd tests/openai && node --test
+
 test: contracts-check build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory conformance
+	$(MAKE) --no-print-directory openai
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -38,6 +38,8 @@ const (
 	MaxKeySize    = 4096
 	MaxNonceSize  = 64
 	MaxGPUs       = 16
+	MaxModels     = 64
+	MaxModelName  = 128
 )
 
 // Well-known key names.
@@ -91,6 +93,28 @@ type Bundle struct {
 	Keys      []Key         `json:"keys"`
 	Nonce     []byte        `json:"nonce,omitempty"`
 	CreatedAt int64         `json:"created_at"` // Unix seconds
+	// Weights are the model weights the worker hashed before it started
+	// serving (offchain/worker/weights.go), sorted by model. The report
+	// data commits to them, so the hardware vouches that the measured
+	// image checked exactly these.
+	Weights []ModelWeights `json:"weights,omitempty"`
+}
+
+// ModelWeights is one model's weights hash as the worker computed it (the
+// value Root's model entry pins as weights_hash).
+type ModelWeights struct {
+	Model string `json:"model"` // public name; its id on chain is sha256(name)
+	Hash  []byte `json:"hash"`  // 32 bytes
+}
+
+// WeightsFor returns the weights hash the bundle attests for model, or nil.
+func (b *Bundle) WeightsFor(model string) []byte {
+	for _, w := range b.Weights {
+		if w.Model == model {
+			return w.Hash
+		}
+	}
+	return nil
 }
 
 // Created is CreatedAt as a time.
@@ -145,7 +169,34 @@ func (b *Bundle) Validate() error {
 	if len(b.Nonce) > MaxNonceSize {
 		return fmt.Errorf("nonce is %d bytes (at most %d)", len(b.Nonce), MaxNonceSize)
 	}
+	return ValidateWeights(b.Weights)
+}
+
+// ValidateWeights checks model names, hash sizes and order (sorted by
+// model, unique).
+func ValidateWeights(ws []ModelWeights) error {
+	if len(ws) > MaxModels {
+		return fmt.Errorf("%d model weights (at most %d)", len(ws), MaxModels)
+	}
+	for i, w := range ws {
+		if w.Model == "" || len(w.Model) > MaxModelName {
+			return fmt.Errorf("weights %d: model name is %d bytes (1 to %d)", i, len(w.Model), MaxModelName)
+		}
+		if len(w.Hash) != 32 {
+			return fmt.Errorf("weights of %q: hash is %d bytes, not 32", w.Model, len(w.Hash))
+		}
+		if i > 0 && ws[i-1].Model >= w.Model {
+			return fmt.Errorf("weights are not sorted by model without duplicates (%q after %q)", w.Model, ws[i-1].Model)
+		}
+	}
 	return nil
+}
+
+// SortWeights returns ws sorted by model, as bundles hold them.
+func SortWeights(ws []ModelWeights) []ModelWeights {
+	out := append([]ModelWeights(nil), ws...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Model < out[j].Model })
+	return out
 }
 
 // validBlobs refuses empty names or data: JSON could spell those two ways
@@ -213,10 +264,15 @@ const reportDataContext = "cocoon-attest-report-data-v1"
 //	per key, in name order: u8 len(name) ‖ name ‖ u16 len(public) ‖ public
 //	u8  len(nonce) ‖ nonce                    0..64 bytes
 //	u64 created_at                            Unix seconds
+//	only when there are model weights:
+//	u8  number of models
+//	per model, in name order: u8 len(model) ‖ model ‖ hash (32 bytes)
 //
 // The creation time is part of the nonce that the hardware signs: without
 // it a worker could restamp old evidence and pass any freshness check.
-func ReportDataPreimage(keys []Key, nonce []byte, createdAt int64) ([]byte, error) {
+// The weights section is absent, not empty, without weights, so bundles
+// made before it existed keep their report data.
+func ReportDataPreimage(keys []Key, nonce []byte, createdAt int64, weights ...ModelWeights) ([]byte, error) {
 	if err := ValidateKeys(keys); err != nil {
 		return nil, err
 	}
@@ -235,14 +291,25 @@ func ReportDataPreimage(keys []Key, nonce []byte, createdAt int64) ([]byte, erro
 	buf.WriteByte(byte(len(nonce)))
 	buf.Write(nonce)
 	buf.Write(binary.BigEndian.AppendUint64(nil, uint64(createdAt)))
+	if len(weights) > 0 {
+		if err := ValidateWeights(weights); err != nil {
+			return nil, err
+		}
+		buf.WriteByte(byte(len(weights)))
+		for _, w := range weights {
+			buf.WriteByte(byte(len(w.Model)))
+			buf.WriteString(w.Model)
+			buf.Write(w.Hash)
+		}
+	}
 	return buf.Bytes(), nil
 }
 
 // ReportData is sha512(ReportDataPreimage): the 64 bytes the TEE report
 // carries (TDX REPORTDATA, SEV-SNP REPORT_DATA, dev report_data; a GPU's
 // SPDM nonce is its first 32 bytes).
-func ReportData(keys []Key, nonce []byte, createdAt int64) ([64]byte, error) {
-	pre, err := ReportDataPreimage(keys, nonce, createdAt)
+func ReportData(keys []Key, nonce []byte, createdAt int64, weights ...ModelWeights) ([64]byte, error) {
+	pre, err := ReportDataPreimage(keys, nonce, createdAt, weights...)
 	if err != nil {
 		return [64]byte{}, err
 	}
@@ -250,7 +317,9 @@ func ReportData(keys []Key, nonce []byte, createdAt int64) ([64]byte, error) {
 }
 
 // ReportData is the report data this bundle's evidence must carry.
-func (b *Bundle) ReportData() ([64]byte, error) { return ReportData(b.Keys, b.Nonce, b.CreatedAt) }
+func (b *Bundle) ReportData() ([64]byte, error) {
+	return ReportData(b.Keys, b.Nonce, b.CreatedAt, b.Weights...)
+}
 
 // Encode returns the canonical encoding: compact JSON, fields in the order
 // of the Bundle type, byte strings in standard base64.

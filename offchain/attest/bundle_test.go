@@ -118,3 +118,43 @@ func TestReportDataVector(t *testing.T) {
 		}
 	}
 }
+
+func TestBundleWeights(t *testing.T) {
+	keys := []Key{{Name: KeyEd25519, Public: make([]byte, 32)}}
+	h := bytes.Repeat([]byte{7}, 32)
+	plain, err := ReportData(keys, nil, 1700000000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with, err := ReportData(keys, nil, 1700000000, ModelWeights{Model: "m", Hash: h})
+	if err != nil || with == plain {
+		t.Fatalf("weights do not change the report data: %v", err)
+	}
+	other, _ := ReportData(keys, nil, 1700000000, ModelWeights{Model: "n", Hash: h})
+	if other == with {
+		t.Fatal("the model name is not bound")
+	}
+	for _, ws := range [][]ModelWeights{
+		{{Model: "b", Hash: h}, {Model: "a", Hash: h}},
+		{{Model: "a", Hash: h}, {Model: "a", Hash: h}},
+		{{Model: "a", Hash: h[:31]}},
+		{{Model: "", Hash: h}},
+	} {
+		if _, err := ReportData(keys, nil, 1, ws...); err == nil {
+			t.Errorf("%v: accepted", ws)
+		}
+		b := &Bundle{Version: 1, TEE: TEEDev, Evidence: []byte{1}, Keys: keys, Weights: ws}
+		if _, err := b.Encode(); err == nil {
+			t.Errorf("%v: encoded", ws)
+		}
+	}
+	b := &Bundle{Version: 1, TEE: TEEDev, Evidence: []byte{1}, Keys: keys, Weights: []ModelWeights{{Model: "m", Hash: h}}}
+	raw, err := b.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Decode(raw)
+	if err != nil || !bytes.Equal(d.WeightsFor("m"), h) || d.WeightsFor("x") != nil {
+		t.Fatalf("round trip: %v %+v", err, d)
+	}
+}

@@ -112,3 +112,30 @@ func TestDecodeCollateralRefusals(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVerifyWithServedCollateral: what judging a TDX worker's TCB from
+// the collateral it serves costs a client (the collateral's signatures are
+// checked on every call).
+func BenchmarkVerifyWithServedCollateral(b *testing.B) {
+	f := tdxtest.New(b)
+	var svn [16]byte
+	at := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	bundle := f.Bundle([]attest.Key{workerEd, workerHP}, nil, at, svn)
+	coll := f.ServedCollateral("UpToDate", svn, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	pol := attest.DefaultPolicy(attest.NoAllowList{})
+	v := &attest.Verifier{TDX: tdx.Verifier{Roots: f.Roots()}, Now: func() time.Time { return at }}
+	for _, c := range []struct {
+		name string
+		coll *attest.Collateral
+	}{{"no collateral", nil}, {"served collateral", coll}} {
+		p := *pol
+		p.RequireTCBStatus = c.coll != nil
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := v.VerifyWithCollateral(context.Background(), bundle, c.coll, nil, nil, &p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

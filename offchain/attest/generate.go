@@ -26,9 +26,13 @@ type GPUSource interface {
 }
 
 // NewBundle asks src (and gpus, when not nil) for evidence that vouches for
-// keys and nonce at time now, and returns the bundle.
-func NewBundle(ctx context.Context, src Source, gpus GPUSource, keys []Key, nonce []byte, now time.Time) (*Bundle, error) {
-	b := &Bundle{Version: BundleVersion, TEE: src.TEE(), Keys: SortKeys(keys), Nonce: nonce, CreatedAt: now.Unix()}
+// keys, nonce, the time now and the model weights the worker checked, and
+// returns the bundle.
+func NewBundle(ctx context.Context, src Source, gpus GPUSource, keys []Key, nonce []byte, now time.Time, weights ...ModelWeights) (*Bundle, error) {
+	b := &Bundle{Version: BundleVersion, TEE: src.TEE(), Keys: SortKeys(keys), Nonce: nonce, CreatedAt: now.Unix(), Weights: SortWeights(weights)}
+	if len(weights) == 0 {
+		b.Weights = nil
+	}
 	if len(b.Keys) == 0 {
 		return nil, errors.New("attest: no keys to vouch for")
 	}

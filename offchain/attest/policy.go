@@ -54,6 +54,9 @@ type Policy struct {
 	MinSNPTCB uint64
 	// RequireGPU refuses bundles without verified GPU evidence.
 	RequireGPU bool
+	// RequireWeights refuses hardware-TEE workers that do not attest the
+	// weights of a model whose weights Root pins (CheckModelWeights).
+	RequireWeights bool
 	// Models holds per-model requirements; ForModel applies them.
 	Models map[string]ModelPolicy
 	// GPUReference holds NVIDIA's reference measurements (RIM values) each
@@ -88,7 +91,27 @@ var DefaultAcceptedTCB = []string{"UpToDate", "SWHardeningNeeded", "Configuratio
 // evidence), statuses limited to DefaultAcceptedTCB, evidence at most
 // DefaultMaxAge old. The allow-list is the caller's (Root's on chain).
 func DefaultPolicy(al AllowList) *Policy {
-	return &Policy{AllowList: al, AcceptedTCB: append([]string(nil), DefaultAcceptedTCB...), RequireTCBStatus: true}
+	return &Policy{AllowList: al, AcceptedTCB: append([]string(nil), DefaultAcceptedTCB...), RequireTCBStatus: true, RequireWeights: true}
+}
+
+// CheckWeights names the comparison of attested and pinned model weights.
+const CheckWeights = "weights_attested"
+
+// CheckModelWeights judges the weights a verified bundle attests for model
+// against pinned, the weights hash Root's model entry holds (zero: none
+// pinned). An attested hash must equal the pinned one. Without one, a
+// hardware-TEE bundle is refused when the policy requires weights and
+// Root pins some; dev bundles are let through (test networks run
+// engines without weights).
+func (p *Policy) CheckModelWeights(b *Bundle, model string, pinned [32]byte) error {
+	got := b.WeightsFor(model)
+	switch {
+	case got != nil && pinned != [32]byte{} && !bytes.Equal(got, pinned[:]):
+		return &CheckError{Check: CheckWeights, Err: fmt.Errorf("the worker attests weights %x for %s, Root pins %x", got, model, pinned)}
+	case got == nil && pinned != [32]byte{} && p.RequireWeights && b.TEE != TEEDev:
+		return &CheckError{Check: CheckWeights, Err: fmt.Errorf("the worker does not attest which weights of %s it serves, and Root pins %x", model, pinned)}
+	}
+	return nil
 }
 
 // ForModel returns a copy of p with model's requirements applied.
@@ -139,7 +162,7 @@ func (s *StaticAllowList) MeasurementAllowed(_ context.Context, tee string, hash
 func (s *StaticAllowList) TestMode(context.Context) (bool, error) { return s.Test, nil }
 
 // PolicyFile is the JSON policy file of `cocoon attest verify --policy`
-// and of clients (`cocoon job --policy`). Omitted fields keep
+// and of the client SDK (client.Options.Policy). Omitted fields keep
 // DefaultPolicy's values.
 type PolicyFile struct {
 	TestMode          bool                   `json:"test_mode"`

@@ -160,6 +160,12 @@ func (v *Verifier) VerifyWithCollateral(ctx context.Context, b *Bundle, coll *Co
 // quote, an SEV-SNP report with its certificates): everything Verify
 // checks except what needs the bundle (key binding, nonce, freshness).
 func (v *Verifier) VerifyEvidence(ctx context.Context, tee string, evidence []byte, certs []Blob, p *Policy) (*Result, error) {
+	return v.VerifyEvidenceWithCollateral(ctx, tee, evidence, certs, nil, p)
+}
+
+// VerifyEvidenceWithCollateral is VerifyEvidence with served collateral
+// (nil: none), as VerifyWithCollateral uses it.
+func (v *Verifier) VerifyEvidenceWithCollateral(ctx context.Context, tee string, evidence []byte, certs []Blob, coll *Collateral, p *Policy) (*Result, error) {
 	res := &Result{TEE: tee, TCBStatus: TCBStatusUnknown}
 	log := &check.Log{}
 	err := func() error {
@@ -170,7 +176,7 @@ func (v *Verifier) VerifyEvidence(ctx context.Context, tee string, evidence []by
 		if err != nil {
 			return log.Fail(CheckAllowList, fmt.Errorf("test mode: %w", err))
 		}
-		pl, err := v.platform(ctx, tee, evidence, certs, nil, p, testMode, res, log)
+		pl, err := v.platform(ctx, tee, evidence, certs, coll, p, testMode, res, log)
 		if pl != nil {
 			res.ReportData = pl.reportData
 		}

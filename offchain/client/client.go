@@ -71,6 +71,10 @@ type Options struct {
 	// MaxEvidenceAge bounds the age of a worker's evidence; 0 means
 	// DefaultMaxEvidenceAge.
 	MaxEvidenceAge time.Duration
+	// Policy is what workers' evidence must satisfy (TCB statuses, GPU
+	// requirements per model, GPU reference values); nil means
+	// attest.DefaultPolicy with Root's allow-list.
+	Policy *attest.Policy
 	// MaxRootTransactions bounds how much of Root's history discovery
 	// reads; 0 means DefaultMaxRootTransactions.
 	MaxRootTransactions int
@@ -114,6 +118,7 @@ func New(net chain.Network, opts Options) *Client {
 	c.discover = DiscoverOptions{
 		HTTPClient:          c.http,
 		Verifier:            opts.Verifier,
+		Policy:              opts.Policy,
 		MaxEvidenceAge:      opts.MaxEvidenceAge,
 		MaxRootTransactions: opts.MaxRootTransactions,
 		Logger:              c.log,

@@ -45,6 +45,7 @@ const (
 	CheckEvidenceFetch  = "evidence_fetch"         // GET /evidence failed
 	CheckEvidenceHash   = "evidence_hash"          // sha256(evidence) ≠ the Worker's attestationHash
 	CheckEvidenceFormat = "evidence_format"        // not a canonical bundle
+	CheckCollateralFmt  = "collateral_format"      // GET /collateral answered something that is not collateral
 	CheckTEE            = "tee_matches_chain"      // the bundle's TEE type ≠ the Worker's
 	CheckImage          = "image_matches_chain"    // the verified image hash ≠ the Worker's measurement
 	CheckHPKEKey        = "hpke_key_matches"       // no hpke key whose commitment is the Worker's hpkeKey
@@ -130,9 +131,16 @@ func (d *Discovery) Warnings() []string {
 type DiscoverOptions struct {
 	// HTTPClient fetches evidence; nil means http.DefaultClient's settings.
 	HTTPClient *http.Client
-	// Verifier verifies evidence (roots, collateral, clock); nil: defaults.
+	// Verifier verifies evidence (roots, clock); nil: defaults. The TCB
+	// collateral comes from each worker (GET /collateral).
 	Verifier *attest.Verifier
-	// MaxEvidenceAge bounds evidence age; 0 means DefaultMaxEvidenceAge.
+	// Policy is what evidence must satisfy; nil means
+	// attest.DefaultPolicy. Its allow-list and test mode are always Root's
+	// (whatever it holds), and its per-model requirements apply to the
+	// model asked for.
+	Policy *attest.Policy
+	// MaxEvidenceAge bounds evidence age; 0 means the policy's MaxAge, or
+	// DefaultMaxEvidenceAge when that is 0 too.
 	MaxEvidenceAge time.Duration
 	// MaxRootTransactions bounds the history read; 0: DefaultMaxRootTransactions.
 	MaxRootTransactions int
@@ -166,16 +174,25 @@ func Discover(ctx context.Context, net chain.Network, root *address.Address, mod
 		cands = activeWorkers(events)
 	}
 	d := &Discovery{Root: root, Model: model, TestMode: params.TestMode}
+	// The weights Root pins for the model, against which each worker's
+	// attested weights are judged.
+	var pinned [32]byte
+	info, found, err := rootC.Model(ctx, bindings.ModelID(model))
+	if err != nil {
+		return nil, fmt.Errorf("reading Root %s model %q: %w", root, model, err)
+	}
+	if found {
+		pinned = info.WeightsHash
+	}
 	chk := &checker{
 		net:      net,
 		root:     rootC,
+		model:    model,
 		modelID:  bindings.ModelID(model),
+		pinned:   pinned,
 		http:     &workerHTTP{hc: httpClient(opts.HTTPClient)},
 		verifier: opts.Verifier,
-		policy: &attest.Policy{
-			AllowList: fixedTestMode{ChainAllowList: ChainAllowList{Root: rootC}, testMode: params.TestMode},
-			MaxAge:    maxAge(opts.MaxEvidenceAge),
-		},
+		policy:   discoveryPolicy(opts, fixedTestMode{ChainAllowList: ChainAllowList{Root: rootC}, testMode: params.TestMode}, model),
 	}
 	type outcome struct {
 		w   *Worker
@@ -243,11 +260,22 @@ func httpClient(hc *http.Client) *http.Client {
 	return hc
 }
 
-func maxAge(d time.Duration) time.Duration {
-	if d <= 0 {
-		return DefaultMaxEvidenceAge
+// discoveryPolicy is the policy one discovery applies: the app's (or the
+// default) with Root's allow-list and the model's requirements.
+func discoveryPolicy(opts DiscoverOptions, al attest.AllowList, model string) *attest.Policy {
+	base := opts.Policy
+	if base == nil {
+		base = attest.DefaultPolicy(nil)
 	}
-	return d
+	p := base.ForModel(model)
+	p.AllowList = al
+	switch {
+	case opts.MaxEvidenceAge > 0:
+		p.MaxAge = opts.MaxEvidenceAge
+	case p.MaxAge <= 0:
+		p.MaxAge = DefaultMaxEvidenceAge
+	}
+	return p
 }
 
 // activeWorkers returns the workers whose newest event (events are newest
@@ -282,7 +310,9 @@ func activeWorkers(events []bindings.RootEvent) []*address.Address {
 type checker struct {
 	net      chain.Network
 	root     *bindings.Root
+	model    string
 	modelID  [32]byte
+	pinned   [32]byte // Root's weights hash for the model
 	http     *workerHTTP
 	verifier *attest.Verifier
 	policy   *attest.Policy
@@ -370,7 +400,8 @@ func (k *checker) checkEvidence(ctx context.Context, oc *onChain) (*Worker, *Wor
 	if _, err := endpointURL(st.Endpoint); err != nil {
 		return nil, refuse(CheckEndpoint, err)
 	}
-	raw, err := k.http.pinned(st.AttestationHash).evidence(ctx, st.Endpoint)
+	wh := k.http.pinned(st.AttestationHash)
+	raw, err := wh.evidence(ctx, st.Endpoint)
 	if err != nil {
 		return nil, refuse(CheckEvidenceFetch, err)
 	}
@@ -389,13 +420,31 @@ func (k *checker) checkEvidence(ctx context.Context, oc *onChain) (*Worker, *Wor
 	if v == nil {
 		v = &attest.Verifier{}
 	}
-	res, err := v.Verify(ctx, b, []attest.Key{{Name: attest.KeyEd25519, Public: wkey}}, nil, k.policy)
+	// TDX and SEV-SNP workers serve the collateral that tells their TCB
+	// status; without it the policy decides (the default refuses).
+	var coll *attest.Collateral
+	var collErr error
+	if b.TEE == attest.TEETDX || b.TEE == attest.TEESEVSNP {
+		var rawColl []byte
+		if rawColl, collErr = wh.collateral(ctx, st.Endpoint); collErr == nil {
+			if coll, err = attest.DecodeCollateral(rawColl); err != nil {
+				return nil, refuse(CheckCollateralFmt, err)
+			}
+		}
+	}
+	res, err := v.VerifyWithCollateral(ctx, b, coll, []attest.Key{{Name: attest.KeyEd25519, Public: wkey}}, nil, k.policy)
 	if err != nil {
 		name := check.Name(err)
 		if name == "" {
 			name = "attestation"
 		}
+		if name == attest.CheckTCBStatus && collErr != nil {
+			err = fmt.Errorf("%w (%v)", err, collErr)
+		}
 		return nil, refuse(name, err)
+	}
+	if err := k.policy.CheckModelWeights(b, k.model, k.pinned); err != nil {
+		return nil, refuse(attest.CheckWeights, err)
 	}
 	// The report data binds every key of the bundle, so a key found here
 	// is one the attested image holds.

@@ -32,6 +32,7 @@ type fakeRoot struct {
 	testMode atomic.Bool
 	allowed  map[[33]byte]bool // tee ‖ hash
 	workers  map[[32]byte]*address.Address
+	weights  [32]byte // the model's pinned weights hash
 }
 
 func newFakeRoot(t *testing.T, net *fakeNet) *fakeRoot {
@@ -55,7 +56,7 @@ func newFakeRoot(t *testing.T, net *fakeNet) *fakeRoot {
 		return []any{addrSlice(testAddr("derived elsewhere"))}, nil
 	})
 	net.get(r.addr, "model", func([]any) ([]any, error) {
-		return []any{big.NewInt(-1), big.NewInt(0), big.NewInt(1), big.NewInt(1)}, nil
+		return []any{big.NewInt(-1), u256(r.weights), big.NewInt(1), big.NewInt(1)}, nil
 	})
 	return r
 }
@@ -85,6 +86,7 @@ type fakeWorker struct {
 	price   *bindings.ModelPrice
 	bundle  *attest.Bundle
 	served  []byte
+	coll    []byte // served at /collateral when not nil
 	status  int
 	srv     *httptest.Server
 	created time.Time
@@ -105,6 +107,10 @@ func newFakeWorker(t *testing.T, r *fakeRoot, name string, priceIn, priceOut int
 	}
 	w.price = &bindings.ModelPrice{PriceIn: big.NewInt(priceIn), PriceOut: big.NewInt(priceOut)}
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/collateral" && w.coll != nil {
+			_, _ = rw.Write(w.coll)
+			return
+		}
 		if req.URL.Path != "/evidence" {
 			http.Error(rw, `{"error":"not found"}`, http.StatusNotFound)
 			return

@@ -159,6 +159,15 @@ func (c *workerHTTP) evidence(ctx context.Context, endpoint string) ([]byte, err
 	return c.get(ctx, "GET /evidence", u.JoinPath("evidence").String(), attest.MaxBundleSize, EvidenceTimeout)
 }
 
+// collateral is GET {endpoint}/collateral, bounded by attest's limit.
+func (c *workerHTTP) collateral(ctx context.Context, endpoint string) ([]byte, error) {
+	u, err := endpointURL(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	return c.get(ctx, "GET /collateral", u.JoinPath("collateral").String(), attest.MaxCollateralSize, EvidenceTimeout)
+}
+
 // result is GET {endpoint}/v1/jobs/{job}/result.
 func (c *workerHTTP) result(ctx context.Context, endpoint string, job *address.Address) ([]byte, error) {
 	u, err := jobURL(endpoint, job, "result")

@@ -46,6 +46,10 @@ type Config struct {
 	Engine EngineConfig  `toml:"engine"`
 	Models []ModelConfig `toml:"models"`
 	Online OnlineConfig  `toml:"online"`
+	// Collateral: where TCB collateral is fetched (TDX, SEV-SNP workers).
+	Collateral CollateralConfig `toml:"collateral"`
+	// Sealing: how the worker's private keys are kept across reboots.
+	Sealing SealingConfig `toml:"sealing"`
 
 	dir string
 }
@@ -90,6 +94,11 @@ type ModelConfig struct {
 	// Prices per 1M input and output tokens, in TON.
 	PriceIn  string `toml:"price_in"`
 	PriceOut string `toml:"price_out"`
+	// Weights is the model's weight file or directory (relative to the
+	// config file), the one the engine loads. When set, the worker hashes
+	// it before serving and refuses to serve weights other than Root's
+	// weights_hash (docs/ATTESTATION.md, "Model weights").
+	Weights string `toml:"weights"`
 }
 
 // DefaultRetention is how long a finished job's sealed result is kept when

@@ -24,6 +24,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/attest/atls"
+	"github.com/cocoon-network/cocoon/offchain/attest/collateral"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/inference"
 )
@@ -51,8 +52,9 @@ type Daemon struct {
 	posted  map[string]chan struct{} // wakes a job waiting for its request
 	gpu     string                   // GPU discovery summary for /healthz
 
-	online *online // the OpenAI-compatible endpoint for gateways (online.go)
-	dash   dashboardCache
+	online     *online // the OpenAI-compatible endpoint for gateways (online.go)
+	dash       dashboardCache
+	collateral *collateral.Keeper // nil for evidence without TCB collateral
 }
 
 // Options are the parts of a daemon that are not in its config file.
@@ -98,6 +100,7 @@ func New(cfg *Config, id *Identity, opts Options) (*Daemon, error) {
 	if d.online, err = newOnline(d, opts.Vouchers); err != nil {
 		return nil, err
 	}
+	d.collateral = newCollateralKeeper(cfg.Collateral, id.Bundle, log)
 	return d, nil
 }
 
@@ -122,6 +125,17 @@ func (d *Daemon) Metrics() *Metrics { return d.metrics }
 // Run serves HTTP on ln (or cfg.Listen when ln is nil) and processes jobs
 // until ctx ends.
 func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
+	// The weights served must be the ones Root pins and the evidence
+	// attests; a mismatch is not something to serve around.
+	if _, err := VerifyWeights(ctx, d.cfg, bindings.NewRoot(d.net, d.root), d.id.Bundle, d.log); err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return err
+	}
+	if d.collateral != nil {
+		go d.collateral.Run(ctx)
+	}
 	store, err := OpenJobStore(d.cfg.Path(d.cfg.StateDir))
 	if err != nil {
 		return err
@@ -136,6 +150,12 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	ln = newLimitListener(ln, d.cfg.HTTP.MaxConnections)
+	stopPayments, err := d.online.startPayments(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopPayments()
 	srv := d.httpServer()
 	if strings.HasPrefix(d.cfg.PublicURL, "https://") {
 		// Attested TLS: clients check the evidence in the certificate

@@ -33,23 +33,23 @@ const evidenceWarnAge = client.DefaultMaxEvidenceAge * 5 / 6
 
 // Dashboard is what GET /api/dashboard returns and the page at / shows.
 type Dashboard struct {
-	Time              time.Time        `json:"time"`
-	Status            string           `json:"status"` // ok, degraded
-	Worker            string           `json:"worker"`
-	Root              string           `json:"root"`
-	Owner             string           `json:"owner"`
-	Engine            string           `json:"engine"`
-	EngineDescription string           `json:"engine_description"`
-	GPU               string           `json:"gpu"`
-	TEE               string           `json:"tee"`
-	EvidenceCreated   time.Time        `json:"evidence_created"`
-	EvidenceAgeSec    int64            `json:"evidence_age_seconds"`
-	Capacity          DashboardCapacity         `json:"capacity"`
-	Chain             *DashboardChain  `json:"chain,omitempty"`
-	ChainError        string           `json:"chain_error,omitempty"`
-	Totals            map[string]int   `json:"totals"` // outcome -> jobs kept in the store
-	Hours             []ActivityBucket `json:"hours"`  // the last 24 hours
-	Warnings          []string         `json:"warnings"`
+	Time              time.Time         `json:"time"`
+	Status            string            `json:"status"` // ok, degraded
+	Worker            string            `json:"worker"`
+	Root              string            `json:"root"`
+	Owner             string            `json:"owner"`
+	Engine            string            `json:"engine"`
+	EngineDescription string            `json:"engine_description"`
+	GPU               string            `json:"gpu"`
+	TEE               string            `json:"tee"`
+	EvidenceCreated   time.Time         `json:"evidence_created"`
+	EvidenceAgeSec    int64             `json:"evidence_age_seconds"`
+	Capacity          DashboardCapacity `json:"capacity"`
+	Chain             *DashboardChain   `json:"chain,omitempty"`
+	ChainError        string            `json:"chain_error,omitempty"`
+	Totals            map[string]int    `json:"totals"` // outcome -> jobs kept in the store
+	Hours             []ActivityBucket  `json:"hours"`  // the last 24 hours
+	Warnings          []string          `json:"warnings"`
 }
 
 // DashboardCapacity is how much of the worker's limits is in use.

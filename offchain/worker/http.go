@@ -24,6 +24,7 @@ const MaxRequestBody = 16 << 20
 //	GET  /healthz                   status, engine, GPUs, attestation type
 //	GET  /metrics                   Prometheus text format
 //	GET  /evidence                  the evidence bundle (its sha256 is on chain)
+//	GET  /collateral                TDX/SEV-SNP TCB collateral for the evidence
 //	POST /v1/jobs/{job}/request     a request envelope too large to be inline
 //	GET  /v1/jobs/{job}/result      a result envelope too large to be inline
 func (d *Daemon) Handler() http.Handler {
@@ -34,6 +35,7 @@ func (d *Daemon) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		_, _ = w.Write(d.id.Evidence)
 	})
+	mux.HandleFunc("GET /collateral", d.serveCollateral)
 	mux.HandleFunc("POST /v1/jobs/{job}/request", d.postRequest)
 	mux.HandleFunc("GET /v1/jobs/{job}/result", d.getResult)
 	d.online.register(mux)

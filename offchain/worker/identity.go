@@ -75,18 +75,33 @@ func (id *Identity) Measurement() ([32]byte, error) {
 }
 
 // Reattest replaces the evidence in dir with fresh evidence from src for
-// the same keys (evidence ages out of clients' policies); the new hash must
-// then reach the Worker contract (cocoon worker update).
-func Reattest(ctx context.Context, dir string, src attest.Source) (*Identity, error) {
+// the same keys (evidence ages out of clients' policies), with every GPU's
+// evidence from gpus (nil: none) and the model weights the worker checked
+// (VerifyWeights) bound to the same report data; the new hash must then
+// reach the Worker contract (cocoon worker update).
+func Reattest(ctx context.Context, dir string, src attest.Source, gpus attest.GPUSource, weights []attest.ModelWeights) (*Identity, error) {
 	id, err := LoadIdentity(dir)
 	if err != nil {
-		return nil, err
+		// Sealed keys need not be opened: the public keys are in the
+		// current evidence, which was checked against them when sealed.
+		if _, serr := os.Stat(filepath.Join(dir, sealedKeysFile)); serr != nil {
+			return nil, err
+		}
+		raw, rerr := os.ReadFile(filepath.Join(dir, evidenceFile))
+		if rerr != nil {
+			return nil, fmt.Errorf("reading evidence: %w", rerr)
+		}
+		b, derr := attest.Decode(raw)
+		if derr != nil {
+			return nil, fmt.Errorf("evidence %s: %w", filepath.Join(dir, evidenceFile), derr)
+		}
+		id = &Identity{Evidence: raw, Bundle: b}
 	}
 	nonce := make([]byte, 32)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	b, err := attest.NewBundle(ctx, src, nil, id.Bundle.Keys, nonce, time.Now())
+	b, err := attest.NewBundle(ctx, src, gpus, id.Bundle.Keys, nonce, time.Now(), weights...)
 	if err != nil {
 		return nil, err
 	}
@@ -175,9 +190,13 @@ func InitIdentity(ctx context.Context, dir string, suite seal.Suite) (*Identity,
 	return &Identity{SignKey: sign, HPKE: hpke, TLSKey: tlsKey, Evidence: raw, Bundle: b}, nil
 }
 
-// LoadIdentity reads the keys and evidence from dir and checks that the
-// evidence vouches for exactly these keys.
+// LoadIdentity reads the plain keys and evidence from dir and checks that
+// the evidence vouches for exactly these keys (OpenIdentity also reads
+// sealed keys).
 func LoadIdentity(dir string) (*Identity, error) {
+	if _, err := os.Stat(filepath.Join(dir, sealedKeysFile)); err == nil {
+		return nil, fmt.Errorf("the keys in %s are sealed: configure [sealing] with the sealer that sealed them", dir)
+	}
 	sign, err := keyfile.Load(filepath.Join(dir, signKeyFile), "worker signing key")
 	if err != nil {
 		return nil, err
@@ -194,6 +213,12 @@ func LoadIdentity(dir string) (*Identity, error) {
 	if !ok {
 		return nil, fmt.Errorf("worker TLS key: a %T, not an ECDSA key", k)
 	}
+	return identityWithEvidence(dir, sign, hpke, tlsKey)
+}
+
+// identityWithEvidence reads dir's evidence for the keys, checking that it
+// vouches for them.
+func identityWithEvidence(dir string, sign ed25519.PrivateKey, hpke *seal.PrivateKey, tlsKey *ecdsa.PrivateKey) (*Identity, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, evidenceFile))
 	if err != nil {
 		return nil, fmt.Errorf("reading evidence: %w", err)

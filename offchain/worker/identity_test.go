@@ -63,7 +63,7 @@ func TestIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re, err := Reattest(ctx, dir, src)
+	re, err := Reattest(ctx, dir, src, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,5 +89,57 @@ func TestIdentity(t *testing.T) {
 	}
 	if _, err := LoadIdentity(dir); err == nil {
 		t.Fatal("evidence made for other keys was accepted")
+	}
+}
+
+// gpuSource hands out a GPU report and records the nonce it was asked.
+type gpuSource struct {
+	asked  [32]byte
+	report []byte
+}
+
+func (g *gpuSource) AttestGPUs(_ context.Context, nonce [32]byte) ([]attest.GPUEvidence, error) {
+	g.asked = nonce
+	return []attest.GPUEvidence{{TEE: attest.TEENVIDIA, Evidence: g.report, CCMode: attest.GPUCCOn}}, nil
+}
+
+// Re-attesting binds the GPUs' reports and the checked weights to the same
+// report data as the keys.
+func TestReattestWithGPUsAndWeights(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "keys")
+	if _, err := InitIdentity(ctx, dir, seal.SuiteX25519); err != nil {
+		t.Fatal(err)
+	}
+	src, err := DevSourceFor(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := os.ReadFile("../attest/testdata/nvidia/report.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpus := &gpuSource{report: report}
+	h := make([]byte, 32)
+	h[0] = 7
+	id, err := Reattest(ctx, dir, src, gpus, []attest.ModelWeights{{Model: "m", Hash: h}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := id.Bundle.ReportData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(gpus.asked[:]) != string(rd[:32]) || len(id.Bundle.GPUs) != 1 || string(id.Bundle.WeightsFor("m")) != string(h) {
+		t.Fatalf("GPU nonce %x, report data %x, bundle %+v", gpus.asked, rd, id.Bundle)
+	}
+	// The dev statement signs the report data that covers the weights.
+	loaded, err := LoadIdentity(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := dev.Parse(loaded.Bundle.Evidence)
+	if err != nil || string(st.ReportData) != string(rd[:]) {
+		t.Fatalf("dev statement: %v", err)
 	}
 }

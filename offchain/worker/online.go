@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
@@ -26,25 +27,30 @@ const MaxOnlineBody = 4 << 20
 //	POST /v1/chat/completions  stream and non-stream, paid by voucher
 //	GET  /v1/capacity          the signed capacity report
 //	POST /v1/vouchers          a voucher on its own (Cocoon-Payer, Cocoon-Voucher)
+//	POST /v1/channel/accept    a payer's channel terms → the worker's signed initial state
+//	POST /v1/channel/cosign    a settlement (close) for the worker to countersign
 //
 // Prompts and answers pass through here in clear inside the enclave; they
 // are never logged, stored or put into an error.
 type online struct {
-	d        *Daemon
-	cfg      OnlineConfig
-	vouchers VoucherVerifier
-	ledger   *Ledger
-	prices   map[string]CapacityPrice
-	price    map[string]bindings.ModelPrice // by public model name
+	d      *Daemon
+	cfg    OnlineConfig
+	ledger *Ledger
+	// fixed is set when Options gave the verifier (no channels are started).
+	fixed  bool
+	prices map[string]CapacityPrice
+	price  map[string]bindings.ModelPrice // by public model name
 
 	slots chan struct{}
 
-	mu      sync.Mutex
-	queued  int
-	ttft    float64 // EWMA, milliseconds
-	tokens  []tokenEvent
-	seq     uint64
-	created time.Time
+	mu       sync.Mutex
+	vouchers VoucherVerifier // nil until payments run (startPayments)
+	payee    *channel.Payee
+	queued   int
+	ttft     float64 // EWMA, milliseconds
+	tokens   []tokenEvent
+	seq      uint64
+	created  time.Time
 }
 
 type tokenEvent struct {
@@ -64,11 +70,12 @@ func newOnline(d *Daemon, v VoucherVerifier) (*online, error) {
 		return nil, err
 	}
 	credit, _ := cfg.creditNano()
-	if v == nil {
+	fixed := v != nil
+	if v == nil && cfg.Payments == PaymentsIOU {
 		v = &IOUVerifier{Worker: d.self}
 	}
 	o := &online{
-		d: d, cfg: cfg, vouchers: v, ledger: NewLedger(credit),
+		d: d, cfg: cfg, vouchers: v, fixed: fixed, ledger: NewLedger(credit),
 		prices: map[string]CapacityPrice{}, price: map[string]bindings.ModelPrice{},
 		slots: make(chan struct{}, cfg.MaxConcurrent), created: time.Now(),
 	}
@@ -91,6 +98,8 @@ func (o *online) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/chat/completions", o.chat)
 	mux.HandleFunc("GET /v1/capacity", o.capacity)
 	mux.HandleFunc("POST /v1/vouchers", o.voucher)
+	mux.HandleFunc("POST "+channel.PathAccept, o.channelHandler(func(p *channel.Payee) http.Handler { return channel.AcceptHandler(p) }))
+	mux.HandleFunc("POST "+channel.PathCosign, o.channelHandler(func(p *channel.Payee) http.Handler { return channel.CosignHandler(p) }))
 }
 
 // Ledger is the online payers' account book.
@@ -122,7 +131,7 @@ func (o *online) Report() (*SignedCapacity, error) {
 	}
 	c := &Capacity{
 		V: 1, Worker: o.d.self.StringRaw(),
-		Slots: cap(o.slots), Free: cap(o.slots) - len(o.slots), Queue: o.queued,
+		Slots: cap(o.slots), Free: cap(o.slots) - len(o.slots), Queue: o.queued, QueueLimit: o.cfg.Queue,
 		TokensPerSecond: rate, TTFTMillis: o.ttft, Prices: o.prices,
 		Seq: o.seq, Time: now.UnixMilli(),
 	}
@@ -157,6 +166,11 @@ func (o *online) capacity(w http.ResponseWriter, _ *http.Request) {
 // payer reads the payer and, when present, its voucher. It returns false
 // after writing an error.
 func (o *online) payer(w http.ResponseWriter, r *http.Request) (string, bool) {
+	vouchers := o.verifier()
+	if vouchers == nil {
+		apiError(w, http.StatusServiceUnavailable, "server_error", "payments_unavailable", "the worker's payments are not running")
+		return "", false
+	}
 	payer := r.Header.Get(HeaderPayer)
 	if payer == "" || len(payer) > 256 {
 		apiError(w, http.StatusPaymentRequired, "invalid_request_error", "payer_required",
@@ -169,7 +183,7 @@ func (o *online) payer(w http.ResponseWriter, r *http.Request) (string, bool) {
 			apiError(w, http.StatusBadRequest, "invalid_request_error", "bad_voucher", "%s: %v", HeaderVoucher, err)
 			return "", false
 		}
-		amount, err := o.vouchers.Verify(r.Context(), payer, raw)
+		amount, err := vouchers.Verify(r.Context(), payer, raw)
 		if err != nil {
 			apiError(w, http.StatusPaymentRequired, "invalid_request_error", "bad_voucher", "voucher refused: %v", err)
 			return "", false
@@ -187,7 +201,7 @@ func (o *online) voucher(w http.ResponseWriter, r *http.Request) {
 	}
 	charged, paid := o.ledger.Balance(payer)
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"charged": charged.String(), "paid": paid.String(), "scheme": o.vouchers.Scheme()})
+	_ = json.NewEncoder(w).Encode(map[string]string{"charged": charged.String(), "paid": paid.String(), "scheme": o.verifier().Scheme()})
 }
 
 // chatRequest is the part of an OpenAI chat completions request the worker
@@ -208,21 +222,24 @@ type chatMessage struct {
 	Content json.RawMessage `json:"content"`
 }
 
-// text reads a message's content: a string, or an array of parts of which
-// the "text" ones are joined.
-func (m chatMessage) text() (string, error) {
-	if len(m.Content) == 0 || string(m.Content) == "null" {
+func (m chatMessage) text() (string, error) { return ContentText(m.Content) }
+
+// ContentText reads an OpenAI message content: a string, or an array of
+// parts of which the "text" ones are joined (other kinds are refused).
+// Gateways flatten content with it, so both sides count the same bytes.
+func ContentText(content json.RawMessage) (string, error) {
+	if len(content) == 0 || string(content) == "null" {
 		return "", nil
 	}
 	var s string
-	if json.Unmarshal(m.Content, &s) == nil {
+	if json.Unmarshal(content, &s) == nil {
 		return s, nil
 	}
 	var parts []struct {
 		Type string `json:"type"`
 		Text string `json:"text"`
 	}
-	if err := json.Unmarshal(m.Content, &parts); err != nil {
+	if err := json.Unmarshal(content, &parts); err != nil {
 		return "", errors.New("content must be a string or an array of text parts")
 	}
 	var b strings.Builder

@@ -23,7 +23,20 @@ type OnlineConfig struct {
 	// (default 1024); MaxTokens caps any request's limit (default 32768).
 	DefaultMaxTokens int `toml:"default_max_tokens"`
 	MaxTokens        int `toml:"max_tokens"`
+	// Payments is how payers pay: "channels" (TON payment channels, the
+	// default) or "iou" (signed IOUs without a deposit: tests and networks
+	// without channels; the worker's exposure is then its credit).
+	Payments string `toml:"payments"`
+	// GasWallet is a small wallet (file) that pays the gas of the channel
+	// watcher's challenges; without it stale closes are not challenged.
+	GasWallet string `toml:"gas_wallet"`
 }
+
+// Payment schemes of OnlineConfig.Payments.
+const (
+	PaymentsChannels = "channels"
+	PaymentsIOU      = "iou"
+)
 
 func (o *OnlineConfig) applyDefaults(maxConcurrent int) {
 	if o.Credit == "" {
@@ -41,6 +54,9 @@ func (o *OnlineConfig) applyDefaults(maxConcurrent int) {
 	if o.MaxTokens == 0 {
 		o.MaxTokens = 32768
 	}
+	if o.Payments == "" {
+		o.Payments = PaymentsChannels
+	}
 }
 
 func (o *OnlineConfig) validate() error {
@@ -48,6 +64,8 @@ func (o *OnlineConfig) validate() error {
 		return err
 	}
 	switch {
+	case o.Payments != PaymentsChannels && o.Payments != PaymentsIOU:
+		return fmt.Errorf("online.payments: %q (want %q or %q)", o.Payments, PaymentsChannels, PaymentsIOU)
 	case o.MaxConcurrent < 1:
 		return fmt.Errorf("online.max_concurrent: %d, must be at least 1", o.MaxConcurrent)
 	case o.Queue < 0:

@@ -120,8 +120,10 @@ type Capacity struct {
 	// Slots is how many online requests run at once; Free of them are idle.
 	Slots int `json:"slots"`
 	Free  int `json:"free"`
-	// Queue is how many requests wait for a slot.
-	Queue int `json:"queue"`
+	// Queue is how many requests wait for a slot, at most QueueLimit;
+	// beyond that the worker answers 429.
+	Queue      int `json:"queue"`
+	QueueLimit int `json:"queue_limit"`
 	// TokensPerSecond is output tokens per second over recent requests,
 	// all slots together; TTFTMillis the recent mean time to first token.
 	TokensPerSecond float64 `json:"tokens_per_second"`
@@ -195,7 +197,7 @@ func (s *SignedCapacity) Open(workerKey ed25519.PublicKey) (*Capacity, error) {
 	if c.V != 1 {
 		return nil, fmt.Errorf("capacity report: version %d, this build reads 1", c.V)
 	}
-	if c.Slots < 0 || c.Free < 0 || c.Queue < 0 || c.Free > c.Slots {
+	if c.Slots < 0 || c.Free < 0 || c.Queue < 0 || c.QueueLimit < 0 || c.Free > c.Slots {
 		return nil, fmt.Errorf("capacity report: impossible slots %d/%d, queue %d", c.Free, c.Slots, c.Queue)
 	}
 	return &c, nil

@@ -36,7 +36,7 @@ func newOnlineWorker(t *testing.T, credit string, slots, queue int, delay time.D
 	cfg := &Config{
 		Network: "devnet", Root: "0:" + strings.Repeat("11", 32), Owner: "0:" + strings.Repeat("22", 32),
 		MaxConcurrent: slots, Models: []ModelConfig{{Name: "m1", PriceIn: "0.5", PriceOut: "1.5"}},
-		Online: OnlineConfig{Credit: credit, Queue: queue},
+		Online: OnlineConfig{Credit: credit, Queue: queue, Payments: PaymentsIOU},
 	}
 	cfg.applyDefaults()
 	if queue == 0 {

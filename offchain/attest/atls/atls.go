@@ -122,6 +122,13 @@ type Verifier struct {
 // VerifyCertificate checks that cert carries a bundle that passes the
 // policy and vouches for cert's own key.
 func (v *Verifier) VerifyCertificate(ctx context.Context, cert *x509.Certificate) (*attest.Result, error) {
+	return v.VerifyCertificateWithCollateral(ctx, cert, nil)
+}
+
+// VerifyCertificateWithCollateral is VerifyCertificate with the TCB
+// collateral the peer supplied beside its certificate (nil: none), for
+// verifiers whose policy requires a known TCB status.
+func (v *Verifier) VerifyCertificateWithCollateral(ctx context.Context, cert *x509.Certificate, coll *attest.Collateral) (*attest.Result, error) {
 	log := &check.Log{}
 	fail := func(err *check.Error) (*attest.Result, error) {
 		return &attest.Result{Checks: log.Results}, err
@@ -154,7 +161,7 @@ func (v *Verifier) VerifyCertificate(ctx context.Context, cert *x509.Certificate
 	if av == nil {
 		av = &attest.Verifier{}
 	}
-	res, err := av.Verify(ctx, b, v.ExpectedKeys, nil, v.Policy)
+	res, err := av.VerifyWithCollateral(ctx, b, coll, v.ExpectedKeys, nil, v.Policy)
 	res.Checks = append(log.Results, res.Checks...)
 	return res, err
 }

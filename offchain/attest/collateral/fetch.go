@@ -130,7 +130,7 @@ func (f *Fetcher) FetchTDX(ctx context.Context, quote []byte) (*tdx.CollateralFi
 		return nil, fmt.Errorf("PCK CRL: %w", err)
 	}
 	if files.RootCACRL, _, err = f.get(ctx, orDefault(f.IntelRootCRL, DefaultIntelRootCRL)); err != nil {
-		return nil, fmt.Errorf("Intel root CA CRL: %w", err)
+		return nil, fmt.Errorf("the Intel root CA CRL: %w", err)
 	}
 	c, err := tdx.ParseCollateral(&files, f.IntelRoots)
 	if err != nil {

@@ -30,7 +30,7 @@ func attestCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "attest",
 		Usage: "inspect, verify and generate TEE evidence (TDX, SEV-SNP, NVIDIA GPU, dev)",
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			{
 				Name:      "inspect",
 				Usage:     "print the fields of a bundle, a raw TDX quote, SEV-SNP report or NVIDIA GPU report",
@@ -43,7 +43,7 @@ func attestCommand() *cli.Command {
 				Usage:     "verify evidence offline; exit 0 only when it is valid, 1 naming the failing check otherwise",
 				ArgsUsage: "FILE",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "collateral", Usage: "directory with Intel TCB info, QE identity and CRLs (docs/ATTESTATION.md); without it the TDX TCB status is unknown"},
+					&cli.StringFlag{Name: "collateral", Usage: "collateral: a directory with Intel TCB info, QE identity and CRLs, or a collateral file (a worker's GET /collateral, `cocoon attest collateral`) for TDX or SEV-SNP; without it the TCB status is unknown"},
 					&cli.BoolFlag{Name: "offline", Usage: "verify without network access (the only mode: nothing is ever fetched)"},
 					&cli.StringFlag{Name: "at", Usage: "verify as of this RFC 3339 time instead of now"},
 					&cli.StringFlag{Name: "policy", Usage: "policy file (allow-list, test mode, max age, accepted TCB statuses); without it no allow-list is checked"},
@@ -70,7 +70,7 @@ func attestCommand() *cli.Command {
 				},
 				Action: attestGenerate,
 			},
-		},
+		}, attestExtraCommands()...),
 	}
 }
 
@@ -389,10 +389,17 @@ func inspectBundle(b *attest.Bundle, raw []byte) (*fields, error) {
 		if err != nil {
 			return nil, fmt.Errorf("GPU evidence %d: %w", i, err)
 		}
-		gpus = append(gpus, gf)
+		gpus = append(gpus, gf.set("cc_mode", g.CCMode))
 	}
 	if len(gpus) > 0 {
 		f.set("gpus", gpus)
+	}
+	var weights []*fields
+	for _, w := range b.Weights {
+		weights = append(weights, newFields().set("model", w.Model).set("hash", hx(w.Hash)))
+	}
+	if len(weights) > 0 {
+		f.set("weights", weights)
 	}
 	return f, nil
 }
@@ -454,6 +461,7 @@ func attestVerify(c *cli.Context) error {
 			return usageErr(fmt.Errorf("--at: %w", err))
 		}
 	}
+	// Without --policy: inspect, with nothing required beyond validity.
 	policy := &attest.Policy{AllowList: attest.NoAllowList{}}
 	if p := c.String("policy"); p != "" {
 		if policy, err = attest.LoadPolicy(p); err != nil {
@@ -472,8 +480,14 @@ func attestVerify(c *cli.Context) error {
 	}
 	// No logger: every check and the verdict are the command's output.
 	v := &attest.Verifier{Now: func() time.Time { return at }}
-	if dir := c.String("collateral"); dir != "" {
-		v.TDX.Collateral = tdx.NewDirSource(dir, nil)
+	var coll *attest.Collateral
+	if p := c.String("collateral"); p != "" {
+		if coll, err = collateralFlag(p); err != nil {
+			return usageErr(err)
+		}
+		if coll == nil {
+			v.TDX.Collateral = tdx.NewDirSource(p, nil)
+		}
 	}
 	kind, err := attest.Detect(raw)
 	if err != nil {
@@ -487,16 +501,16 @@ func attestVerify(c *cli.Context) error {
 		if err != nil {
 			res, verr = &attest.Result{Checks: []check.Result{{Check: attest.CheckBundle, Status: check.Failed, Detail: err.Error()}}}, &check.Error{Check: attest.CheckBundle, Err: err}
 		} else {
-			res, verr = v.Verify(c.Context, b, expected, nonce, policy)
+			res, verr = v.VerifyWithCollateral(c.Context, b, coll, expected, nonce, policy)
 		}
 	case attest.KindTDX:
-		res, verr = v.VerifyEvidence(c.Context, attest.TEETDX, raw, nil, policy)
+		res, verr = v.VerifyEvidenceWithCollateral(c.Context, attest.TEETDX, raw, nil, coll, policy)
 	case attest.KindSNP:
 		certs, err := certFlag(c, "vcek", sevsnp.CertVCEK)
 		if err != nil {
 			return usageErr(err)
 		}
-		res, verr = v.VerifyEvidence(c.Context, attest.TEESEVSNP, raw, certs, policy)
+		res, verr = v.VerifyEvidenceWithCollateral(c.Context, attest.TEESEVSNP, raw, certs, coll, policy)
 	case attest.KindNVIDIA:
 		certs, err := certFlag(c, "gpu-chain", attest.CertGPUChain)
 		if err != nil {

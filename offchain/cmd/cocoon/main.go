@@ -49,6 +49,8 @@ func newApp() *cli.App {
 			workerCommand(),
 			attestCommand(),
 			jobCommand(),
+			gatewayCommand(),
+			upCommand(),
 			channelCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints errors once

@@ -14,7 +14,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cocoon-network/cocoon/bindings"
-	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/chain/netflag"
 	"github.com/cocoon-network/cocoon/offchain/inference"
@@ -69,12 +68,12 @@ func workerCommand() *cli.Command {
 				Action: workerStatus,
 			},
 			{
-				Name:  "attest",
-				Usage: "replace the worker's evidence with fresh evidence for the same keys (then run update)",
-				Flags: []cli.Flag{configFlag,
-					&cli.StringFlag{Name: "type", Value: "dev", Usage: "dev, tdx or sevsnp (tdx and sevsnp only inside that TEE)"}},
+				Name:   "attest",
+				Usage:  "replace the worker's evidence with fresh evidence for the same keys (then run update)",
+				Flags:  workerAttestFlags(configFlag),
 				Action: workerAttest,
 			},
+			workerSealCommand(configFlag),
 			{
 				Name:   "update",
 				Usage:  "re-register the config's models, prices, endpoint and the current evidence",
@@ -187,7 +186,7 @@ func loadWorker(c *cli.Context) (*worker.Config, *worker.Identity, chain.Network
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	id, err := worker.LoadIdentity(cfg.Path(cfg.KeysDir))
+	id, err := worker.OpenConfiguredIdentity(c.Context, cfg, nil)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -275,41 +274,6 @@ func newEngine(cfg *worker.Config) (inference.Engine, error) {
 		return openai.New(openai.Config{BaseURL: cfg.Engine.BaseURL, APIKey: key})
 	}
 	return nil, fmt.Errorf("engine.kind %q", cfg.Engine.Kind)
-}
-
-func workerAttest(c *cli.Context) error {
-	cfg, err := worker.LoadConfig(c.String("config"))
-	if err != nil {
-		return err
-	}
-	dir := cfg.Path(cfg.KeysDir)
-	var src attest.Source
-	switch c.String("type") {
-	case "dev":
-		if src, err = worker.DevSourceFor(dir); err != nil {
-			return err
-		}
-	case "tdx":
-		src = &attest.TDXSource{}
-	case "sevsnp":
-		src = &attest.SNPSource{}
-	default:
-		return fmt.Errorf("--type %q: want dev, tdx or sevsnp", c.String("type"))
-	}
-	id, err := worker.Reattest(c.Context, dir, src)
-	if err != nil {
-		return err
-	}
-	meas, err := id.Measurement()
-	if err != nil {
-		return err
-	}
-	fmt.Printf("new %s evidence, sha256 %x, measurement %x\n", id.Bundle.TEE, id.EvidenceHash(), meas)
-	if id.Bundle.TEE == attest.TEEDev {
-		fmt.Println("INSECURE: dev attestation, not hardware-backed")
-	}
-	fmt.Printf("next: cocoon worker update --config %s --owner-wallet OWNER.wallet, then restart the daemon\n", c.String("config"))
-	return nil
 }
 
 func workerStatus(c *cli.Context) error {

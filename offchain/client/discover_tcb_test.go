@@ -1,0 +1,227 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/attest"
+	"github.com/cocoon-network/cocoon/offchain/attest/tdx"
+	"github.com/cocoon-network/cocoon/offchain/attest/tdx/tdxtest"
+)
+
+// serveBundle makes w serve b (and coll, when not nil) as a worker of TEE
+// tee whose registered image is b's, allowed by Root.
+func (w *fakeWorker) serveBundle(t *testing.T, r *fakeRoot, b *attest.Bundle, tee bindings.TEE, image [32]byte, coll *attest.Collateral) {
+	t.Helper()
+	raw, err := b.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.bundle, w.served = b, raw
+	w.state.AttestationHash = sha256.Sum256(raw)
+	w.state.TEE, w.state.Measurement = tee, image
+	r.allow(tee, image)
+	w.coll = nil
+	if coll != nil {
+		if w.coll, err = coll.Encode(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (w *fakeWorker) keys() []attest.Key {
+	return []attest.Key{{Name: attest.KeyEd25519, Public: w.sign.Public().(ed25519.PublicKey)}, {Name: attest.KeyHPKE, Public: w.hpke.Public().Marshal()}}
+}
+
+func refusal(t *testing.T, err error) *WorkerError {
+	t.Helper()
+	var we *WorkerError
+	if !errors.As(err, &we) {
+		t.Fatalf("VerifyWorker: %v, want a refusal", err)
+	}
+	return we
+}
+
+// TestDiscoverTDXTCBStatus: discovery judges a TDX worker's platform by the
+// collateral the worker serves, and the default policy refuses out-of-date
+// and revoked platforms and platforms whose status it cannot know.
+func TestDiscoverTDXTCBStatus(t *testing.T) {
+	f := tdxtest.New(t)
+	var svn [16]byte
+	svn[0] = 2
+	at := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	from := at.AddDate(0, -1, 0)
+	opts := Options{Verifier: &attest.Verifier{TDX: tdx.Verifier{Roots: f.Roots()}, Now: func() time.Time { return at.Add(time.Minute) }}}
+	for _, c := range []struct {
+		name      string
+		coll      *attest.Collateral
+		wantCheck string
+		wantText  string
+	}{
+		{"up to date", f.ServedCollateral("UpToDate", svn, from), "", ""},
+		{"out of date", f.ServedCollateral("OutOfDate", svn, from), attest.CheckTCBStatus, "TCB status OutOfDate is not accepted"},
+		{"revoked", f.ServedCollateral("Revoked", svn, from), attest.CheckTCBStatus, "TCB status Revoked"},
+		{"no collateral served", nil, attest.CheckTCBStatus, "GET /collateral: HTTP 404"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			net := newFakeNet(uint32(at.Unix()))
+			r := newFakeRoot(t, net)
+			r.testMode.Store(false)
+			w := newFakeWorker(t, r, "tdx", 1e9, 3e9)
+			b := f.Bundle(w.keys(), nil, at, svn)
+			q, _ := tdx.ParseQuote(b.Evidence)
+			w.serveBundle(t, r, b, bindings.TEETDX, q.Body.ImageHash(), c.coll)
+			wk, err := New(net, opts).VerifyWorker(context.Background(), r.addr, w.addr, testModel)
+			if c.wantCheck == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if wk.Insecure || wk.Attestation.TCBStatus != "UpToDate" || wk.TEE != bindings.TEETDX {
+					t.Fatalf("worker %+v, attestation %+v", wk, wk.Attestation)
+				}
+				return
+			}
+			we := refusal(t, err)
+			if we.Check != c.wantCheck || !strings.Contains(we.Error(), c.wantText) {
+				t.Fatalf("refused by %s: %v; want %s saying %q", we.Check, we.Err, c.wantCheck, c.wantText)
+			}
+		})
+	}
+
+	// Garbage at /collateral is refused as such.
+	net := newFakeNet(uint32(at.Unix()))
+	r := newFakeRoot(t, net)
+	w := newFakeWorker(t, r, "tdx", 1e9, 3e9)
+	b := f.Bundle(w.keys(), nil, at, svn)
+	q, _ := tdx.ParseQuote(b.Evidence)
+	w.serveBundle(t, r, b, bindings.TEETDX, q.Body.ImageHash(), nil)
+	w.coll = []byte(`{"version":1}`)
+	_, err := New(net, opts).VerifyWorker(context.Background(), r.addr, w.addr, testModel)
+	if we := refusal(t, err); we.Check != CheckCollateralFmt {
+		t.Fatalf("refused by %s: %v", we.Check, we.Err)
+	}
+}
+
+// TestDiscoverRefusesOutOfDateProductionPlatform: the production quote
+// shipped with go-tdx-guest, with Intel's collateral for it, served by a
+// worker. The platform is older than every TCB level Intel lists
+// (NotSupported), and discovery refuses it before anything else.
+func TestDiscoverRefusesOutOfDateProductionPlatform(t *testing.T) {
+	quote, err := readAttestTestdata("tdx/quote_v4.dat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := tdx.ReadCollateralDir("../attest/testdata/tdx/collateral", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2023, 7, 1, 1, 0, 0, 0, time.UTC)
+	net := newFakeNet(uint32(at.Unix()))
+	r := newFakeRoot(t, net)
+	r.testMode.Store(false)
+	w := newFakeWorker(t, r, "old", 1e9, 3e9)
+	q, err := tdx.ParseQuote(quote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &attest.Bundle{Version: 1, TEE: attest.TEETDX, Evidence: quote, Keys: attest.SortKeys(w.keys()), CreatedAt: at.Unix()}
+	w.serveBundle(t, r, b, bindings.TEETDX, q.Body.ImageHash(), &attest.Collateral{Version: 1, TEE: attest.TEETDX, FetchedAt: at.Unix(), TDX: files})
+	c := New(net, Options{Verifier: &attest.Verifier{Now: func() time.Time { return at }}})
+	_, err = c.VerifyWorker(context.Background(), r.addr, w.addr, testModel)
+	we := refusal(t, err)
+	if we.Check != attest.CheckTCBStatus || !strings.Contains(we.Error(), "TCB status NotSupported is not accepted") {
+		t.Fatalf("refused by %s: %v", we.Check, we.Err)
+	}
+	// Discover lists it among the refused, with the reason.
+	d, err := c.Discover(context.Background(), r.addr, testModel)
+	if err != nil || len(d.Workers) != 0 || len(d.Refused) != 1 || d.Refused[0].Check != attest.CheckTCBStatus {
+		t.Fatalf("discovery %+v, %v", d, err)
+	}
+}
+
+// TestDiscoverGPURequiredModel: a model the app's policy marks as needing
+// GPUs is refused from a worker without GPU evidence; other models are not
+// affected.
+func TestDiscoverGPURequiredModel(t *testing.T) {
+	net := newFakeNet(uint32(time.Now().Unix()))
+	r := newFakeRoot(t, net)
+	w := newFakeWorker(t, r, "cpu only", 1e9, 3e9)
+	pol := attest.DefaultPolicy(nil)
+	pol.Models = map[string]attest.ModelPolicy{testModel: {RequireGPU: true}}
+	_, err := New(net, Options{Policy: pol}).VerifyWorker(context.Background(), r.addr, w.addr, testModel)
+	if we := refusal(t, err); we.Check != attest.CheckGPURequired {
+		t.Fatalf("refused by %s: %v", we.Check, we.Err)
+	}
+	pol.Models = map[string]attest.ModelPolicy{"another model": {RequireGPU: true}}
+	if _, err := New(net, Options{Policy: pol}).VerifyWorker(context.Background(), r.addr, w.addr, testModel); err != nil {
+		t.Fatalf("a model that needs no GPU: %v", err)
+	}
+}
+
+func readAttestTestdata(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join("..", "attest", "testdata", name))
+}
+
+// TestDiscoverModelWeights: a worker must attest the weights Root pins for
+// the model; a hardware-TEE worker that attests none is refused under the
+// default policy, a dev one is not.
+func TestDiscoverModelWeights(t *testing.T) {
+	f := tdxtest.New(t)
+	var svn [16]byte
+	at := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	pinned := sha256.Sum256([]byte("the weights"))
+	other := sha256.Sum256([]byte("other weights"))
+	opts := Options{Verifier: &attest.Verifier{TDX: tdx.Verifier{Roots: f.Roots()}, Now: func() time.Time { return at.Add(time.Minute) }}}
+	for _, c := range []struct {
+		name      string
+		attested  []attest.ModelWeights
+		wantCheck string
+	}{
+		{"attests the pinned weights", []attest.ModelWeights{{Model: testModel, Hash: pinned[:]}}, ""},
+		{"attests other weights", []attest.ModelWeights{{Model: testModel, Hash: other[:]}}, attest.CheckWeights},
+		{"attests no weights", nil, attest.CheckWeights},
+		{"attests only another model's weights", []attest.ModelWeights{{Model: "another", Hash: pinned[:]}}, attest.CheckWeights},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			net := newFakeNet(uint32(at.Unix()))
+			r := newFakeRoot(t, net)
+			r.testMode.Store(false)
+			r.weights = pinned
+			w := newFakeWorker(t, r, "tdx", 1e9, 3e9)
+			b := f.Bundle(w.keys(), nil, at, svn)
+			// The fake quote is made for the bundle's report data, which
+			// commits to the weights.
+			b.Weights = c.attested
+			rd, _ := b.ReportData()
+			b.Evidence = f.Quote(4, tdxtest.BodyTD10, svn, rd, false)
+			q, _ := tdx.ParseQuote(b.Evidence)
+			w.serveBundle(t, r, b, bindings.TEETDX, q.Body.ImageHash(), f.ServedCollateral("UpToDate", svn, at.AddDate(0, -1, 0)))
+			_, err := New(net, opts).VerifyWorker(context.Background(), r.addr, w.addr, testModel)
+			if c.wantCheck == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if we := refusal(t, err); we.Check != c.wantCheck {
+				t.Fatalf("refused by %s: %v", we.Check, we.Err)
+			}
+		})
+	}
+	// Dev workers on a test network run engines without weights.
+	net := newFakeNet(uint32(time.Now().Unix()))
+	r := newFakeRoot(t, net)
+	r.weights = pinned
+	w := newFakeWorker(t, r, "dev", 1e9, 3e9)
+	if _, err := New(net, Options{}).VerifyWorker(context.Background(), r.addr, w.addr, testModel); err != nil {
+		t.Fatalf("dev worker without weights: %v", err)
+	}
+}

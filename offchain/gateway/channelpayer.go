@@ -1,0 +1,209 @@
+package gateway
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cocoon-network/cocoon/offchain/channel"
+	"github.com/cocoon-network/cocoon/offchain/client"
+	"github.com/cocoon-network/cocoon/offchain/worker"
+)
+
+// ChannelPayer pays workers over TON payment channels (offchain/channel):
+// on first use of a worker it agrees terms with it (the worker's
+// /v1/channel/accept, over the worker's attested connection) and opens a
+// channel with Deposit in the background; requests meanwhile run on the
+// worker's credit, and the first voucher after the channel opened covers
+// them. Vouchers are the channel's signed states; the payer tops a channel
+// up by its policy when little is left, and with CloseOnShutdown closes
+// every channel cooperatively when the gateway stops.
+type ChannelPayer struct {
+	Payer   *channel.Payer
+	Store   *channel.Store
+	Deposit *big.Int
+	// CloseOnShutdown closes the channels at Close (cocoon up); otherwise
+	// they stay open in Store for the next run.
+	CloseOnShutdown bool
+	Logger          *slog.Logger
+
+	mu    sync.Mutex
+	chans map[string]*payChannel // by worker address (raw)
+	// wallet serialises what the wallet sends (opens, top-ups, closes):
+	// concurrent sends from one wallet race for its seqno.
+	wallet sync.Mutex
+}
+
+type payChannel struct {
+	id     channel.ID
+	peer   *channel.Peer
+	open   chan struct{} // closed once the channel is open on chain
+	failed error         // why opening failed (then a new channel is tried)
+	topUp  sync.Mutex
+}
+
+// Scheme implements Payer.
+func (p *ChannelPayer) Scheme() string { return worker.ChannelScheme }
+
+func (p *ChannelPayer) log() *slog.Logger {
+	if p.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Logger
+}
+
+// PayerID implements Payer: the channel id, agreeing terms and starting to
+// open the channel on first use.
+func (p *ChannelPayer) PayerID(ctx context.Context, w *client.Worker, hc *http.Client) (string, error) {
+	key := w.Address.StringRaw()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.chans == nil {
+		p.chans = map[string]*payChannel{}
+	}
+	if c, ok := p.chans[key]; ok && c.failed == nil {
+		return c.id.String(), nil
+	}
+	peer := &channel.Peer{URL: w.Endpoint, Client: hc}
+	if c := p.reuse(w, peer); c != nil {
+		p.chans[key] = c
+		return c.id.String(), nil
+	}
+	if w.Owner == nil {
+		return "", errors.New("the worker's owner (its payout address) is unknown")
+	}
+	terms, err := p.Payer.NewTerms(ed25519.PublicKey(w.WorkerKey), w.Owner)
+	if err != nil {
+		return "", err
+	}
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	hello, err := peer.Accept(actx, terms)
+	if err != nil {
+		return "", fmt.Errorf("agreeing a payment channel with worker %s: %w", w.Address, err)
+	}
+	c := &payChannel{id: terms.ID, peer: peer, open: make(chan struct{})}
+	p.chans[key] = c
+	go func() {
+		octx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		p.wallet.Lock()
+		_, err := p.Payer.Open(octx, terms, hello, p.Deposit)
+		p.wallet.Unlock()
+		if err != nil {
+			p.mu.Lock()
+			c.failed = err
+			p.mu.Unlock()
+			p.log().Error("opening a payment channel failed", "worker", w.Address.String(), "channel", terms.ID.String(), "error", err)
+			return
+		}
+		p.log().Info("payment channel open", "worker", w.Address.String(), "channel", terms.ID.String())
+		close(c.open)
+	}()
+	return c.id.String(), nil
+}
+
+// reuse finds an open channel to w kept from an earlier run.
+func (p *ChannelPayer) reuse(w *client.Worker, peer *channel.Peer) *payChannel {
+	recs, err := p.Store.List()
+	if err != nil {
+		return nil
+	}
+	for _, r := range recs {
+		if r.Role == channel.RolePayer && r.Phase == channel.PhaseOpen &&
+			r.Terms.PayeeKey.Equal(ed25519.PublicKey(w.WorkerKey)) && w.Owner != nil && r.Terms.PayeeAddress.Equals(w.Owner) {
+			c := &payChannel{id: r.Terms.ID, peer: peer, open: make(chan struct{})}
+			close(c.open)
+			return c
+		}
+	}
+	return nil
+}
+
+// Pay implements Payer: a voucher (the channel's signed state, in text)
+// for total, or nil while the channel is not open yet. A total beyond the
+// deposit tops the channel up first.
+func (p *ChannelPayer) Pay(ctx context.Context, w *client.Worker, total *big.Int) ([]byte, error) {
+	p.mu.Lock()
+	c := p.chans[w.Address.StringRaw()]
+	p.mu.Unlock()
+	if c == nil {
+		return nil, errors.New("no payment channel with this worker")
+	}
+	select {
+	case <-c.open:
+	default:
+		return nil, nil // still opening: a later voucher covers this
+	}
+	st, err := p.Payer.SignVoucher(c.id, total)
+	if errors.Is(err, channel.ErrOverDeposit) {
+		p.wallet.Lock()
+		_, terr := p.Payer.TopUp(ctx, c.id, p.Deposit)
+		p.wallet.Unlock()
+		if terr != nil {
+			return nil, fmt.Errorf("topping up channel %s: %w", c.id, terr)
+		}
+		st, err = p.Payer.SignVoucher(c.id, total)
+	}
+	if err != nil {
+		return nil, err
+	}
+	go p.topUpIfLow(c)
+	return []byte(st.String()), nil
+}
+
+// topUpIfLow runs the payer's top-up policy, one at a time per channel.
+func (p *ChannelPayer) topUpIfLow(c *payChannel) {
+	if !c.topUp.TryLock() {
+		return
+	}
+	defer c.topUp.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p.wallet.Lock()
+	did, err := p.Payer.TopUpIfLow(ctx, c.id)
+	p.wallet.Unlock()
+	if err != nil {
+		p.log().Warn("top-up failed", "channel", c.id.String(), "error", err)
+	} else if did {
+		p.log().Info("channel topped up", "channel", c.id.String())
+	}
+}
+
+// Close implements Payer: with CloseOnShutdown, every open channel is
+// closed cooperatively (the worker countersigns; its earnings and the
+// payer's rest are paid out on chain).
+func (p *ChannelPayer) Close(ctx context.Context) error {
+	if !p.CloseOnShutdown {
+		return nil
+	}
+	p.mu.Lock()
+	chans := make([]*payChannel, 0, len(p.chans))
+	for _, c := range p.chans {
+		chans = append(chans, c)
+	}
+	p.mu.Unlock()
+	var errs []error
+	for _, c := range chans {
+		select {
+		case <-c.open:
+		default:
+			continue
+		}
+		p.wallet.Lock()
+		_, err := p.Payer.Close(ctx, c.id, c.peer)
+		p.wallet.Unlock()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("closing channel %s: %w", c.id, err))
+			continue
+		}
+		p.log().Info("payment channel closed", "channel", c.id.String())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,596 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/client"
+	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/seal"
+	"github.com/cocoon-network/cocoon/offchain/worker"
+)
+
+const (
+	testModel = "m1"
+	testKey   = "sk-test-0123456789abcdef"
+)
+
+// testWorker is a real worker daemon's HTTP handler (reference engine, no
+// chain: the online endpoint needs none), optionally behind a wrapper that
+// misbehaves, and the client.Worker discovery would have produced for it.
+type testWorker struct {
+	d    *worker.Daemon
+	id   *worker.Identity
+	srv  *httptest.Server
+	info *client.Worker
+
+	mu   sync.Mutex
+	hits int
+	seen []*http.Request
+	body [][]byte
+}
+
+type workerOpts struct {
+	slots, queue int
+	delay        time.Duration
+	wrap         func(tw *testWorker, next http.Handler) http.Handler
+}
+
+func newTestWorker(t *testing.T, o workerOpts) *testWorker {
+	t.Helper()
+	dir := t.TempDir()
+	id, err := worker.InitIdentity(context.Background(), filepath.Join(dir, "keys"), seal.SuiteX25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgText := fmt.Sprintf(worker.ConfigTemplate, "config.toml", "http://127.0.0.1:1", "0:"+strings.Repeat("11", 32),
+		"0:"+strings.Repeat("22", 32), "127.0.0.1:1", "http://127.0.0.1:1", testModel)
+	cfgText += fmt.Sprintf("\n[online]\nmax_concurrent = %d\npayments = \"iou\"\n", max(o.slots, 1))
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := worker.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Online.Queue = o.queue // in the file 0 means the default
+	d, err := worker.New(cfg, id, worker.Options{Engine: reference.New(reference.Config{TokenDelay: o.delay})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := &testWorker{d: d, id: id}
+	var h http.Handler = d.Handler()
+	if o.wrap != nil {
+		h = o.wrap(tw, h)
+	}
+	tw.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/chat/completions" {
+			b, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			tw.mu.Lock()
+			tw.hits++
+			tw.seen = append(tw.seen, r)
+			tw.body = append(tw.body, b)
+			tw.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(tw.srv.Close)
+	tw.info = &client.Worker{
+		Address: d.Address(), Endpoint: tw.srv.URL, AttestationHash: id.EvidenceHash(),
+		WorkerKey: id.SignKey.Public().(ed25519.PublicKey),
+		Price:     bindings.ModelPrice{PriceIn: big.NewInt(5e8), PriceOut: big.NewInt(15e8)},
+	}
+	return tw
+}
+
+func (tw *testWorker) count() int {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	return tw.hits
+}
+
+// staticSource serves a fixed list of workers, in test mode (plain http).
+type staticSource struct {
+	mu      sync.Mutex
+	workers []*client.Worker
+}
+
+func (s *staticSource) Discover(context.Context, string) ([]*client.Worker, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*client.Worker(nil), s.workers...), true, nil
+}
+
+type testGateway struct {
+	g     *Gateway
+	srv   *httptest.Server
+	payer *IOUPayer
+}
+
+func newTestGateway(t *testing.T, budget *big.Int, ws ...*testWorker) *testGateway {
+	t.Helper()
+	src := &staticSource{}
+	for _, w := range ws {
+		src.workers = append(src.workers, w.info)
+	}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	payer := &IOUPayer{Key: key}
+	g, err := New(Config{Source: src, Models: []string{testModel}, APIKeys: []string{testKey}, Payer: payer, Budget: budget,
+		PollInterval: 20 * time.Millisecond, RefreshInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = g.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-g.Found():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway found no workers")
+	}
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	return &testGateway{g: g, srv: srv, payer: payer}
+}
+
+func (tg *testGateway) do(t *testing.T, method, path, body string, headers map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, tg.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+type completion struct {
+	Object  string `json:"object"`
+	Model   string `json:"model"`
+	Choices []struct {
+		Message struct {
+			Role    string `json:"role"`
+			Content string `json:"content"`
+		} `json:"message"`
+		FinishReason string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage wireUsage `json:"usage"`
+}
+
+func decode[T any](t *testing.T, r io.Reader) T {
+	t.Helper()
+	var v T
+	if err := json.NewDecoder(r).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// readStream returns the data lines of an event stream.
+func readStream(t *testing.T, r io.Reader) []string {
+	t.Helper()
+	var out []string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func TestNonStreamAndStream(t *testing.T) {
+	w1, w2 := newTestWorker(t, workerOpts{slots: 4}), newTestWorker(t, workerOpts{slots: 4})
+	tg := newTestGateway(t, nil, w1, w2)
+
+	resp := tg.do(t, "POST", "/v1/chat/completions", `{"model":"m1","messages":[{"role":"user","content":"one two three"}],"max_tokens":50}`, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("HTTP %d", resp.StatusCode)
+	}
+	c := decode[completion](t, resp.Body)
+	if c.Object != "chat.completion" || c.Model != testModel || len(c.Choices) != 1 || c.Choices[0].FinishReason != "stop" ||
+		!strings.HasPrefix(c.Choices[0].Message.Content, "cocoon-reference answer:") || !strings.HasSuffix(c.Choices[0].Message.Content, "echo: one two three") {
+		t.Fatalf("completion %+v", c)
+	}
+	if c.Usage.PromptTokens != 3 || c.Usage.CompletionTokens != 8 || c.Usage.TotalTokens != 11 {
+		t.Fatalf("usage %+v", c.Usage)
+	}
+	cost := bindings.Charge(big.NewInt(5e8), big.NewInt(15e8), 3, 8)
+	if got := tg.g.Spent(); got.Cmp(cost) != 0 {
+		t.Fatalf("spent %s, want %s", got, cost)
+	}
+
+	resp = tg.do(t, "POST", "/v1/chat/completions", `{"model":"m1","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"repeat 5 words"}]}`, nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("HTTP %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	events := readStream(t, resp.Body)
+	// 5 content chunks, the finish chunk, the usage chunk, [DONE].
+	if len(events) != 8 || events[7] != "[DONE]" {
+		t.Fatalf("events %q", events)
+	}
+	var words []string
+	for _, e := range events[:5] {
+		var ch struct {
+			Choices []struct {
+				Delta struct{ Content string } `json:"delta"`
+			} `json:"choices"`
+		}
+		if err := json.Unmarshal([]byte(e), &ch); err != nil || len(ch.Choices) != 1 {
+			t.Fatalf("chunk %s: %v", e, err)
+		}
+		words = append(words, strings.TrimSpace(ch.Choices[0].Delta.Content))
+	}
+	var last struct {
+		Choices []any      `json:"choices"`
+		Usage   *wireUsage `json:"usage"`
+	}
+	if err := json.Unmarshal([]byte(events[6]), &last); err != nil || len(last.Choices) != 0 || last.Usage == nil || last.Usage.CompletionTokens != 5 {
+		t.Fatalf("usage chunk %s: %v", events[6], err)
+	}
+	if strings.Contains(events[5], `"cocoon"`) || strings.Contains(events[6], `"cocoon"`) {
+		t.Fatal("the worker's receipt leaked to the app")
+	}
+	// Without include_usage there is no usage chunk.
+	resp = tg.do(t, "POST", "/v1/chat/completions", `{"model":"m1","stream":true,"messages":[{"role":"user","content":"repeat 2 words"}]}`, nil)
+	if events := readStream(t, resp.Body); len(events) != 4 {
+		t.Fatalf("events without usage %q", events)
+	}
+
+	// Every voucher reaches the worker that earned it.
+	deadline := time.Now().Add(10 * time.Second)
+	payerID, _ := tg.payer.PayerID(context.Background(), nil, nil)
+	for {
+		settled := true
+		for _, w := range []*testWorker{w1, w2} {
+			charged, paid := w.d.Ledger().Balance(payerID)
+			settled = settled && charged.Cmp(paid) == 0
+		}
+		if settled {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the workers were not paid what they charged")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestModelsAndErrors(t *testing.T) {
+	tg := newTestGateway(t, nil, newTestWorker(t, workerOpts{slots: 2}))
+	resp := tg.do(t, "GET", "/v1/models", "", nil)
+	list := decode[struct {
+		Object string `json:"object"`
+		Data   []struct {
+			ID     string `json:"id"`
+			Object string `json:"object"`
+		} `json:"data"`
+	}](t, resp.Body)
+	if list.Object != "list" || len(list.Data) != 1 || list.Data[0].ID != testModel || list.Data[0].Object != "model" {
+		t.Fatalf("models %+v", list)
+	}
+	if resp := tg.do(t, "GET", "/v1/models/m1", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("GET /v1/models/m1: HTTP %d", resp.StatusCode)
+	}
+	ok := `{"model":"m1","messages":[{"role":"user","content":"hi"}]}`
+	for _, tc := range []struct {
+		name, method, path, body string
+		headers                  map[string]string
+		status                   int
+		code, param              string
+	}{
+		{"no key", "POST", "/v1/chat/completions", ok, map[string]string{"Authorization": ""}, 401, "invalid_api_key", ""},
+		{"wrong key", "GET", "/v1/models", "", map[string]string{"Authorization": "Bearer sk-wrong-0123456789abc"}, 401, "invalid_api_key", ""},
+		{"unknown model", "POST", "/v1/chat/completions", `{"model":"gpt-x","messages":[{"role":"user","content":"hi"}]}`, nil, 404, "model_not_found", "model"},
+		{"unknown model object", "GET", "/v1/models/gpt-x", "", nil, 404, "model_not_found", "model"},
+		{"no model", "POST", "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "missing_required_parameter", "model"},
+		{"no messages", "POST", "/v1/chat/completions", `{"model":"m1"}`, nil, 400, "missing_required_parameter", "messages"},
+		{"bad json", "POST", "/v1/chat/completions", `{"model":`, nil, 400, "invalid_json", ""},
+		{"wrong type", "POST", "/v1/chat/completions", `{"model":"m1","messages":"hi"}`, nil, 400, "invalid_type", "messages"},
+		{"max tokens", "POST", "/v1/chat/completions", `{"model":"m1","max_tokens":-1,"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "invalid_value", "max_tokens"},
+		{"n", "POST", "/v1/chat/completions", `{"model":"m1","n":2,"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "unsupported_value", "n"},
+		{"image", "POST", "/v1/chat/completions", `{"model":"m1","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}`, nil, 400, "invalid_value", "messages[0].content"},
+		{"unknown url", "GET", "/v1/nothing", "", nil, 404, "unknown_url", ""},
+		{"too large", "POST", "/v1/chat/completions", `{"model":"m1","messages":[{"role":"user","content":"` + strings.Repeat("a", MaxBody) + `"}]}`, nil, 413, "request_too_large", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := tg.do(t, tc.method, tc.path, tc.body, tc.headers)
+			e := decode[struct {
+				Error struct {
+					Message string  `json:"message"`
+					Type    string  `json:"type"`
+					Param   *string `json:"param"`
+					Code    string  `json:"code"`
+				} `json:"error"`
+			}](t, resp.Body)
+			param := ""
+			if e.Error.Param != nil {
+				param = *e.Error.Param
+			}
+			if resp.StatusCode != tc.status || e.Error.Code != tc.code || param != tc.param || e.Error.Message == "" || e.Error.Type == "" {
+				t.Fatalf("HTTP %d %+v (param %q), want %d %s %q", resp.StatusCode, e.Error, param, tc.status, tc.code, tc.param)
+			}
+		})
+	}
+	// Unknown fields are ignored, and user, metadata and client headers
+	// never reach the worker.
+	w := newTestWorker(t, workerOpts{slots: 2})
+	tg = newTestGateway(t, nil, w)
+	resp = tg.do(t, "POST", "/v1/chat/completions",
+		`{"model":"m1","user":"alice@example.com","metadata":{"who":"alice"},"frobnicate":true,"messages":[{"role":"user","name":"alice","content":"hi"}]}`,
+		map[string]string{"X-Forwarded-For": "203.0.113.7", "X-User": "alice", "Cookie": "s=alice"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("HTTP %d", resp.StatusCode)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	got, hdr := string(w.body[0]), w.seen[0].Header
+	if strings.Contains(got, "alice") || strings.Contains(got, "frobnicate") {
+		t.Fatalf("the worker saw %s", got)
+	}
+	for k := range hdr {
+		switch http.CanonicalHeaderKey(k) {
+		case "Content-Type", "User-Agent", "Content-Length", "Accept-Encoding",
+			worker.HeaderPayer, worker.HeaderRequestID, worker.HeaderVoucher:
+		default:
+			t.Fatalf("the worker saw header %s", k)
+		}
+	}
+}
+
+// A worker that is down is skipped before the first token: every request
+// succeeds on the others, and its breaker opens.
+func TestRetryOnDeadWorker(t *testing.T) {
+	dead := newTestWorker(t, workerOpts{slots: 4})
+	dead.srv.Close()
+	live := newTestWorker(t, workerOpts{slots: 4})
+	tg := newTestGateway(t, nil, dead, live)
+	for i := range 20 {
+		resp := tg.do(t, "POST", "/v1/chat/completions", `{"model":"m1","messages":[{"role":"user","content":"hi"}]}`, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: HTTP %d", i, resp.StatusCode)
+		}
+	}
+	// Failed requests and capacity polls open its breaker.
+	u := tg.g.upstreamByAddr(dead.info.Address.StringRaw())
+	deadline := time.Now().Add(10 * time.Second)
+	for u.state(time.Now()) == "closed" {
+		if time.Now().After(deadline) {
+			t.Fatal("the dead worker's breaker stayed closed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Load reaches every worker, and none gets everything.
+func TestLoadSpreads(t *testing.T) {
+	o := workerOpts{slots: 8, queue: 20}
+	ws := []*testWorker{newTestWorker(t, o), newTestWorker(t, o), newTestWorker(t, o)}
+	tg := newTestGateway(t, nil, ws...)
+	var wg sync.WaitGroup
+	errs := make(chan error, 60)
+	for range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", tg.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m1","messages":[{"role":"user","content":"repeat 20 words"}]}`))
+			req.Header.Set("Authorization", "Bearer "+testKey)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				errs <- fmt.Errorf("HTTP %d", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i, w := range ws {
+		if n := w.count(); n == 0 || n == 60 {
+			t.Fatalf("worker %d served %d of 60", i, n)
+		}
+	}
+}
+
+func TestNoCapacityIs429(t *testing.T) {
+	w := newTestWorker(t, workerOpts{slots: 1, delay: 100 * time.Millisecond})
+	tg := newTestGateway(t, nil, w)
+	// Wait for the first capacity poll, so the gateway knows the slot count.
+	for tg.g.upstreamByAddr(w.info.Address.StringRaw()).capacitySnapshot() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	slow := make(chan int)
+	go func() {
+		req, _ := http.NewRequest("POST", tg.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m1","messages":[{"role":"user","content":"repeat 10 words"}]}`))
+		req.Header.Set("Authorization", "Bearer "+testKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			slow <- 0
+			return
+		}
+		resp.Body.Close()
+		slow <- resp.StatusCode
+	}()
+	for w.count() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	resp := tg.do(t, "POST", "/v1/chat/completions", `{"model":"m1","messages":[{"role":"user","content":"hi"}]}`, nil)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("HTTP %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if code := <-slow; code != 200 {
+		t.Fatalf("slow request: HTTP %d", code)
+	}
+}
+
+func TestBudget(t *testing.T) {
+	tg := newTestGateway(t, big.NewInt(1000), newTestWorker(t, workerOpts{slots: 2}))
+	resp := tg.do(t, "POST", "/v1/chat/completions", `{"model":"m1","messages":[{"role":"user","content":"hi"}]}`, nil)
+	e := decode[struct {
+		Error struct{ Code string } `json:"error"`
+	}](t, resp.Body)
+	if resp.StatusCode != 429 || e.Error.Code != "insufficient_quota" {
+		t.Fatalf("HTTP %d %+v", resp.StatusCode, e)
+	}
+}
+
+// tamperUsage rewrites the usage receipt in a worker's stream with f and
+// re-signs it with key (nil key: leaves the signature, which then fails).
+func tamperUsage(key ed25519.PrivateKey, f func(*worker.Usage)) func(*testWorker, http.Handler) http.Handler {
+	return func(_ *testWorker, next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/v1/chat/completions" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			for _, line := range strings.SplitAfter(rec.Body.String(), "\n") {
+				if d, ok := strings.CutPrefix(strings.TrimSpace(line), "data: "); ok && strings.Contains(d, `"cocoon"`) {
+					var ch map[string]json.RawMessage
+					_ = json.Unmarshal([]byte(d), &ch)
+					var ext worker.CocoonExtension
+					_ = json.Unmarshal(ch["cocoon"], &ext)
+					var u worker.Usage
+					_ = json.Unmarshal(ext.Usage.Receipt, &u)
+					f(&u)
+					if key != nil {
+						ext.Usage, _ = worker.SignUsage(key, &u)
+					} else {
+						ext.Usage.Receipt, _ = json.Marshal(u)
+					}
+					ch["cocoon"], _ = json.Marshal(ext)
+					b, _ := json.Marshal(ch)
+					line = "data: " + string(b) + "\n"
+				}
+				_, _ = io.WriteString(w, line)
+			}
+		})
+	}
+}
+
+// A worker that claims more output tokens than the request allowed is paid
+// only what the request allowed, and dropped; one whose receipt's
+// signature fails is paid nothing, and dropped.
+func TestMisbehavingWorkersAreDropped(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		resign bool
+		f      func(*worker.Usage)
+		want   *big.Int
+		reason string
+	}{
+		{"overclaim", true, func(u *worker.Usage) {
+			u.OutputTokens += 100
+			u.Cost = bindings.Charge(big.NewInt(5e8), big.NewInt(15e8), u.InputTokens, u.OutputTokens).String()
+		}, bindings.Charge(big.NewInt(5e8), big.NewInt(15e8), 3, 4), "overclaim"},
+		{"bad signature", false, func(u *worker.Usage) { u.Cost = "1" }, new(big.Int), "bad_signature"},
+		{"wrong cost", true, func(u *worker.Usage) { u.Cost = "999999999" }, bindings.Charge(big.NewInt(5e8), big.NewInt(15e8), 3, 4), "wrong_cost"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var key ed25519.PrivateKey
+			bad := newTestWorker(t, workerOpts{slots: 2, wrap: func(tw *testWorker, next http.Handler) http.Handler {
+				if tc.resign {
+					key = tw.id.SignKey
+				}
+				return tamperUsage(key, tc.f)(tw, next)
+			}})
+			tg := newTestGateway(t, nil, bad)
+			resp := tg.do(t, "POST", "/v1/chat/completions", `{"model":"m1","max_tokens":4,"messages":[{"role":"user","content":"repeat 9 words"}]}`, nil)
+			if resp.StatusCode != 200 {
+				t.Fatalf("HTTP %d", resp.StatusCode)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			if got := tg.g.Spent(); got.Cmp(tc.want) != 0 {
+				t.Fatalf("paid %s, want %s", got, tc.want)
+			}
+			u := tg.g.upstreamByAddr(bad.info.Address.StringRaw())
+			if u.state(time.Now()) != "dropped" || u.dropped != tc.reason {
+				t.Fatalf("state %s (%s)", u.state(time.Now()), u.dropped)
+			}
+			// With its only worker dropped the model has no capacity.
+			resp = tg.do(t, "POST", "/v1/chat/completions", `{"model":"m1","messages":[{"role":"user","content":"hi"}]}`, nil)
+			if resp.StatusCode != 429 {
+				t.Fatalf("after the drop: HTTP %d", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// A worker that dies mid-answer ends the app's stream with an error event.
+func TestMidStreamFailure(t *testing.T) {
+	w := newTestWorker(t, workerOpts{slots: 2, wrap: func(_ *testWorker, next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/v1/chat/completions" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(200)
+			lines := strings.SplitAfter(rec.Body.String(), "\n\n")
+			_, _ = io.WriteString(w, strings.Join(lines[:3], ""))
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		})
+	}})
+	tg := newTestGateway(t, nil, w)
+	resp := tg.do(t, "POST", "/v1/chat/completions", `{"model":"m1","stream":true,"messages":[{"role":"user","content":"repeat 10 words"}]}`, nil)
+	events := readStream(t, resp.Body)
+	if len(events) != 4 || !strings.Contains(events[3], `"error"`) || !strings.Contains(events[3], "worker_failed") {
+		t.Fatalf("events %q", events)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	tg := newTestGateway(t, nil, newTestWorker(t, workerOpts{slots: 2}))
+	tg.do(t, "POST", "/v1/chat/completions", `{"model":"m1","messages":[{"role":"user","content":"hi"}]}`, nil)
+	resp := tg.do(t, "GET", "/metrics", "", nil)
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`cocoon_gateway_requests_total{model="m1",outcome="ok",worker="0:`, "cocoon_gateway_request_duration_seconds_bucket",
+		"cocoon_gateway_spend_nanoton_total", `cocoon_gateway_workers{model="m1",state="closed"} 1`} {
+		if !strings.Contains(string(b), want) {
+			t.Fatalf("/metrics lacks %s:\n%s", want, b)
+		}
+	}
+}

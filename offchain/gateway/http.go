@@ -1,0 +1,602 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/worker"
+)
+
+const userAgent = "cocoon-gateway"
+
+// maxEventLine bounds one line of a worker's event stream.
+const maxEventLine = 1 << 20
+
+// Handler serves the app-facing API:
+//
+//	GET  /v1/models, /v1/models/{id}   the models offered (API key)
+//	POST /v1/chat/completions          stream and non-stream (API key)
+//	GET  /healthz                      workers per model, payment scheme, spend
+//	GET  /metrics                      Prometheus
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", g.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /v1/models", g.auth(g.listModels))
+	mux.HandleFunc("GET /v1/models/{id...}", g.auth(g.getModel))
+	mux.HandleFunc("POST /v1/chat/completions", g.auth(g.chat))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		(&APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "unknown_url",
+			Message: "unknown request URL: " + r.Method + " " + clip(r.URL.Path, 100)}).write(w)
+	})
+	return mux
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func (g *Gateway) auth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !g.authorized(r) {
+			(&APIError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
+				Message: "missing or unknown API key: send Authorization: Bearer <key>"}).write(w)
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (g *Gateway) healthz(w http.ResponseWriter, _ *http.Request) {
+	now := time.Now()
+	g.mu.RLock()
+	models := map[string]map[string]int{}
+	for m, us := range g.pools {
+		models[m] = map[string]int{}
+		for _, u := range us {
+			models[m][u.state(now)]++
+		}
+	}
+	testMode := g.testMode
+	g.mu.RUnlock()
+	status := map[string]any{
+		"status": "ok", "models": models, "payment": g.cfg.Payer.Scheme(),
+		"spent_nanoton": g.Spent().String(), "unpaid_nanoton": g.payments.unpaid().String(), "test_mode": testMode,
+	}
+	if testMode {
+		status["warning"] = "Root is in test mode: dev attestation and plain http workers are admitted (NOT SECURE)"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(status)
+}
+
+func modelObject(id string) map[string]any {
+	return map[string]any{"id": id, "object": "model", "created": 0, "owned_by": "cocoon"}
+}
+
+func (g *Gateway) listModels(w http.ResponseWriter, _ *http.Request) {
+	data := make([]any, 0, len(g.cfg.Models))
+	for _, m := range g.cfg.Models {
+		data = append(data, modelObject(m))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data})
+}
+
+func (g *Gateway) getModel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, ok := g.workers(id); !ok {
+		modelNotFound(id).write(w)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(modelObject(id))
+}
+
+func modelNotFound(id string) *APIError {
+	return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "model", Code: "model_not_found",
+		Message: "the model " + clip(id, 100) + " does not exist on this gateway"}
+}
+
+func randomID(prefix string) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// chat is POST /v1/chat/completions.
+func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			(&APIError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", Code: "request_too_large",
+				Message: "the request body is over 4 MiB"}).write(w)
+			return
+		}
+		badRequest("", "bad_body", "reading the request body: %v", err).write(w)
+		return
+	}
+	req, aerr := parseChat(raw, g.cfg.DefaultMaxTokens, g.cfg.MaxTokens)
+	if aerr != nil {
+		g.metrics.requests.WithLabelValues("none", "", outcomeClientErr).Inc()
+		aerr.write(w)
+		return
+	}
+	us, ok := g.workers(req.model)
+	if !ok {
+		g.metrics.requests.WithLabelValues("none", "", outcomeClientErr).Inc()
+		modelNotFound(req.model).write(w)
+		return
+	}
+	if len(us) == 0 {
+		g.metrics.requests.WithLabelValues("none", req.model, outcomeNoWorker).Inc()
+		(&APIError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "no_worker",
+			Message: "no verified worker serves " + req.model + " right now", RetryAfter: 5 * time.Second}).write(w)
+		return
+	}
+	ans := &answer{id: randomID("chatcmpl-"), model: req.model, created: start.Unix()}
+	reqID := randomID("req-")
+	tried := map[string]bool{}
+	var last *APIError
+	for range g.cfg.MaxAttempts {
+		u := pick(us, tried, time.Now())
+		if u == nil {
+			break
+		}
+		tried[u.key()] = true
+		done, aerr := g.serveFrom(w, r, u, req, reqID, ans, start)
+		if done {
+			return
+		}
+		last = aerr
+		if r.Context().Err() != nil {
+			return
+		}
+	}
+	if last == nil || last.Status == http.StatusTooManyRequests {
+		g.metrics.requests.WithLabelValues("none", req.model, outcomeBusy).Inc()
+		(&APIError{Status: http.StatusTooManyRequests, Type: "rate_limit_error", Code: "no_capacity",
+			Message: "no worker for " + req.model + " has a free slot; retry shortly", RetryAfter: time.Second}).write(w)
+		return
+	}
+	last.write(w)
+}
+
+// workerEvent is one event of a worker's stream.
+type workerEvent struct {
+	content string
+	finish  *string
+	usage   *worker.SignedUsage
+	failure *APIError // an error event
+	done    bool      // [DONE]
+}
+
+type workerChunk struct {
+	Choices []struct {
+		Delta struct {
+			Content string `json:"content"`
+		} `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+	Error *struct {
+		Message string `json:"message"`
+		Code    string `json:"code"`
+	} `json:"error"`
+	Cocoon *worker.CocoonExtension `json:"cocoon"`
+}
+
+// eventReader reads a worker's stream: "data: <json>" lines.
+type eventReader struct {
+	sc *bufio.Scanner
+}
+
+func newEventReader(r io.Reader) *eventReader {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 16<<10), maxEventLine)
+	return &eventReader{sc: sc}
+}
+
+// next returns the next event; io.EOF when the stream ended without [DONE].
+func (er *eventReader) next() (*workerEvent, error) {
+	for er.sc.Scan() {
+		line := er.sc.Bytes()
+		data, ok := bytes.CutPrefix(line, []byte("data:"))
+		if !ok {
+			continue // blank separators, comments, other fields
+		}
+		data = bytes.TrimSpace(data)
+		if string(data) == "[DONE]" {
+			return &workerEvent{done: true}, nil
+		}
+		var c workerChunk
+		if err := json.Unmarshal(data, &c); err != nil {
+			return nil, errors.New("the worker sent a malformed event")
+		}
+		ev := &workerEvent{}
+		if c.Cocoon != nil {
+			ev.usage = c.Cocoon.Usage
+		}
+		if c.Error != nil {
+			ev.failure = &APIError{Status: http.StatusBadGateway, Type: "server_error", Code: "worker_failed",
+				Message: "the worker failed mid-answer (" + clip(c.Error.Code, 40) + ")"}
+			return ev, nil
+		}
+		if len(c.Choices) > 0 {
+			ev.content = c.Choices[0].Delta.Content
+			ev.finish = c.Choices[0].FinishReason
+		}
+		return ev, nil
+	}
+	if err := er.sc.Err(); err != nil {
+		return nil, err
+	}
+	return nil, io.EOF
+}
+
+var errWorkerGone = &APIError{Status: http.StatusBadGateway, Type: "server_error", Code: "worker_failed",
+	Message: "the worker failed before answering; no other worker could take the request"}
+
+// serveFrom tries one worker. done reports that the app has its answer
+// (or an error it must see, such as its own bad request); otherwise the
+// returned error says why this worker could not serve, and the caller may
+// try another.
+func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream, req *request, reqID string, ans *answer, start time.Time) (bool, *APIError) {
+	count := func(outcome string) { g.metrics.requests.WithLabelValues(u.key(), req.model, outcome).Inc() }
+	maxCost := bindings.Charge(u.w.Price.PriceIn, u.w.Price.PriceOut, req.inBound, req.maxTokens)
+	if err := g.payments.reserve(maxCost); err != nil {
+		count(outcomeBusy)
+		(&APIError{Status: http.StatusTooManyRequests, Type: "insufficient_quota", Code: "insufficient_quota",
+			Message: "the gateway's budget cannot cover this request"}).write(w)
+		return true, nil
+	}
+	defer g.payments.unreserve(maxCost)
+	u.outstanding.Add(1)
+	defer u.outstanding.Add(-1)
+	payer, err := g.cfg.Payer.PayerID(r.Context(), u.w, u.hc)
+	if err != nil {
+		u.failed(time.Now())
+		count(outcomeRetried)
+		g.log.Warn("cannot pay this worker; trying another", "worker", u.w.Address.String(), "error", err)
+		return false, errWorkerGone
+	}
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	firstTimer := time.AfterFunc(g.cfg.FirstTokenTimeout, cancel)
+	defer firstTimer.Stop()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u.base+"/v1/chat/completions", bytes.NewReader(req.body))
+	if err != nil {
+		count(outcomeRetried)
+		return false, errWorkerGone
+	}
+	// Only what the worker needs: no client headers, no client address.
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("User-Agent", userAgent)
+	hr.Header.Set(worker.HeaderPayer, payer)
+	hr.Header.Set(worker.HeaderRequestID, reqID)
+	if v := g.payments.voucherFor(u.key()); v != nil {
+		hr.Header.Set(worker.HeaderVoucher, worker.EncodeVoucher(v))
+	}
+	resp, err := u.hc.Do(hr)
+	if err != nil {
+		if r.Context().Err() != nil {
+			count(outcomeCancelled)
+			return true, nil
+		}
+		u.failed(time.Now())
+		count(outcomeRetried)
+		g.log.Info("worker unreachable; trying another", "worker", u.w.Address.String(), "error", err)
+		return false, errWorkerGone
+	}
+	defer resp.Body.Close()
+	g.noteCapacity(u, resp.Header.Get(worker.HeaderCapacity))
+	if resp.StatusCode != http.StatusOK {
+		return g.workerRefused(w, u, req, resp, count)
+	}
+	er := newEventReader(resp.Body)
+	// Up to the first token nothing reaches the app, so the request can
+	// still go to another worker.
+	var first *workerEvent
+	for first == nil {
+		ev, err := er.next()
+		switch {
+		case err != nil:
+			u.failed(time.Now())
+			count(outcomeRetried)
+			return false, errWorkerGone
+		case ev.failure != nil:
+			g.settle(u, payer, req, reqID, ev.usage, false)
+			u.failed(time.Now())
+			count(outcomeRetried)
+			return false, ev.failure
+		case ev.done:
+			u.failed(time.Now())
+			count(outcomeRetried)
+			return false, errWorkerGone
+		case ev.content != "" || ev.finish != nil || ev.usage != nil:
+			first = ev
+		}
+	}
+	firstTimer.Stop()
+	ttft := time.Since(start)
+	g.metrics.ttft.WithLabelValues(req.model).Observe(ttft.Seconds())
+	if req.stream {
+		g.relayStream(w, u, payer, req, reqID, ans, er, first, count)
+	} else if !g.relayWhole(w, u, payer, req, reqID, ans, er, first, count) {
+		return false, errWorkerGone
+	}
+	u.succeeded(ttft)
+	g.metrics.duration.WithLabelValues(req.model).Observe(time.Since(start).Seconds())
+	return true, nil
+}
+
+// workerRefused handles a non-200 answer from a worker.
+func (g *Gateway) workerRefused(w http.ResponseWriter, u *upstream, req *request, resp *http.Response, count func(string)) (bool, *APIError) {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var e struct {
+		Error struct {
+			Message string `json:"message"`
+			Code    string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(body, &e)
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		count(outcomeBusy)
+		return false, &APIError{Status: http.StatusTooManyRequests, Type: "rate_limit_error", Code: "no_capacity",
+			Message: "no worker has a free slot", RetryAfter: time.Second}
+	case http.StatusPaymentRequired:
+		// Our latest voucher has not reached it: send it now; meanwhile
+		// another worker may serve.
+		go g.payments.deliver(u)
+		count(outcomeRetried)
+		return false, &APIError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "payment_pending",
+			Message: "the worker is waiting for a payment to arrive; retry shortly", RetryAfter: time.Second}
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		// The request itself: every worker would refuse it.
+		count(outcomeClientErr)
+		(&APIError{Status: resp.StatusCode, Type: "invalid_request_error", Code: clip(e.Error.Code, 64),
+			Message: clip(e.Error.Message, 300)}).write(w)
+		return true, nil
+	}
+	u.failed(time.Now())
+	count(outcomeRetried)
+	g.log.Info("worker failed; trying another", "worker", u.w.Address.String(), "status", resp.StatusCode, "code", clip(e.Error.Code, 64))
+	return false, errWorkerGone
+}
+
+// relayStream sends the worker's answer to the app as it comes.
+func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) {
+	fl, _ := w.(http.Flusher)
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	buf := make([]byte, 0, 512)
+	emit := func(v any) bool {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return false
+		}
+		buf = append(append(append(buf[:0], "data: "...), b...), "\n\n"...)
+		_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
+		if _, err := w.Write(buf); err != nil {
+			return false
+		}
+		if fl != nil {
+			fl.Flush()
+		}
+		return true
+	}
+	role := true
+	var usage *worker.SignedUsage
+	ev := first
+	for {
+		if ev.usage != nil {
+			usage = ev.usage
+		}
+		if ev.failure != nil {
+			g.settle(u, payer, req, reqID, usage, false)
+			u.failed(time.Now())
+			count(outcomeFailed)
+			emit(ev.failure.body())
+			return
+		}
+		if ev.done {
+			break
+		}
+		if ev.content != "" || ev.finish != nil {
+			if !emit(ans.chunk(ev.content, role, ev.finish)) {
+				g.settle(u, payer, req, reqID, usage, false)
+				count(outcomeCancelled)
+				return
+			}
+			role = false
+		}
+		var err error
+		if ev, err = er.next(); err != nil {
+			g.settle(u, payer, req, reqID, usage, false)
+			u.failed(time.Now())
+			count(outcomeFailed)
+			emit(errWorkerMidStream.body())
+			return
+		}
+	}
+	in, out, ok := g.settle(u, payer, req, reqID, usage, true)
+	if ok {
+		count(outcomeOK)
+	} else {
+		count(outcomeBadReceipt)
+	}
+	if req.includeUsage {
+		emit(ans.usageChunk(wireUsage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out}))
+	}
+	_, _ = io.WriteString(w, "data: [DONE]\n\n")
+	if fl != nil {
+		fl.Flush()
+	}
+}
+
+var errWorkerMidStream = &APIError{Status: http.StatusBadGateway, Type: "server_error", Code: "worker_failed",
+	Message: "the worker failed in the middle of the answer"}
+
+// relayWhole collects the answer and sends it at once; false means the
+// worker failed before the end (nothing was sent: the caller may retry).
+func (g *Gateway) relayWhole(w http.ResponseWriter, u *upstream, payer string, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) bool {
+	var text strings.Builder
+	finish := "stop"
+	var usage *worker.SignedUsage
+	ev := first
+	for {
+		if ev.usage != nil {
+			usage = ev.usage
+		}
+		if ev.failure != nil {
+			g.settle(u, payer, req, reqID, usage, false)
+			u.failed(time.Now())
+			count(outcomeRetried)
+			return false
+		}
+		if ev.done {
+			break
+		}
+		text.WriteString(ev.content)
+		if ev.finish != nil {
+			finish = *ev.finish
+		}
+		var err error
+		if ev, err = er.next(); err != nil {
+			g.settle(u, payer, req, reqID, usage, false)
+			u.failed(time.Now())
+			count(outcomeRetried)
+			return false
+		}
+	}
+	in, out, ok := g.settle(u, payer, req, reqID, usage, true)
+	if ok {
+		count(outcomeOK)
+	} else {
+		count(outcomeBadReceipt)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(ans.completion(text.String(), finish, wireUsage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out}))
+	return true
+}
+
+// settle checks the receipt of an attempt and pays what it proves. A
+// complete answer without a valid receipt, or with an overclaiming one,
+// drops the worker; an interrupted one is paid what its receipt (if any)
+// proves. It returns the token counts the app is told and whether the
+// receipt was good.
+func (g *Gateway) settle(u *upstream, payer string, req *request, reqID string, su *worker.SignedUsage, complete bool) (in, out uint32, ok bool) {
+	if su == nil && !complete {
+		return 0, 0, false
+	}
+	rc := checkReceipt(su, u, payer, reqID, req)
+	if rc.reason != "" {
+		u.drop(rc.reason)
+		g.metrics.dropped.WithLabelValues(rc.reason).Inc()
+		g.log.Warn("worker dropped: its usage receipt was refused; paid only what it proves",
+			"worker", u.w.Address.String(), "reason", rc.reason, "paid_nanoton", rc.pay.String())
+	}
+	if rc.pay.Sign() > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := g.payments.pay(ctx, u, payer, rc.pay); err != nil {
+			g.log.Error("payment failed", "worker", u.w.Address.String(), "error", err)
+		}
+	}
+	return rc.in, rc.out, rc.reason == ""
+}
+
+// noteCapacity records a capacity report from a response header.
+func (g *Gateway) noteCapacity(u *upstream, h string) {
+	if h == "" {
+		return
+	}
+	sc, err := worker.ParseCapacityHeader(h)
+	if err != nil {
+		return
+	}
+	g.acceptCapacity(u, sc, false)
+}
+
+// acceptCapacity checks a signed report; a bad signature or a report
+// for another worker drops the worker.
+func (g *Gateway) acceptCapacity(u *upstream, sc *worker.SignedCapacity, fromPoll bool) {
+	c, err := sc.Open(ed25519.PublicKey(u.w.WorkerKey))
+	if err == nil && c.Worker != u.key() {
+		err = errors.New("report for another worker")
+	}
+	if err != nil {
+		u.drop("bad_capacity")
+		g.metrics.dropped.WithLabelValues("bad_capacity").Inc()
+		g.log.Warn("worker dropped: bad capacity report", "worker", u.w.Address.String(), "error", err)
+		return
+	}
+	now := time.Now()
+	if fromPoll {
+		u.polled(c, now)
+		return
+	}
+	u.mu.Lock()
+	if u.capacity == nil || c.Seq > u.capacity.Seq || c.Time > u.capacity.Time {
+		u.capacity = c
+	}
+	u.mu.Unlock()
+}
+
+// poll fetches a worker's capacity report. A worker that does not answer
+// counts a failure while its breaker is closed (so a dead worker stops
+// getting requests without costing one); one that answers after its
+// breaker opened gets a probe request at once.
+func (g *Gateway) poll(ctx context.Context, u *upstream) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	fail := func() {
+		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			if u.state(time.Now()) == "closed" {
+				u.failed(time.Now())
+			}
+		}
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u.base+"/v1/capacity", nil)
+	if err != nil {
+		return
+	}
+	hr.Header.Set("User-Agent", userAgent)
+	resp, err := u.hc.Do(hr)
+	if err != nil {
+		fail()
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fail()
+		return
+	}
+	var sc worker.SignedCapacity
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&sc); err != nil {
+		fail()
+		return
+	}
+	g.acceptCapacity(u, &sc, true)
+}

@@ -1,0 +1,55 @@
+package gateway
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"math/big"
+	"net/http"
+
+	"github.com/cocoon-network/cocoon/offchain/client"
+	"github.com/cocoon-network/cocoon/offchain/worker"
+)
+
+// Payer is the gateway's side of a payment scheme: it turns "I owe worker
+// W a cumulative total of T nanoton" into a voucher the worker's
+// worker.VoucherVerifier accepts. A channel-backed Payer opens (and tops
+// up) a channel to W on demand inside Pay.
+type Payer interface {
+	// PayerID is what worker w knows the payer by (the Cocoon-Payer
+	// header). On first use it prepares what paying w needs (a channel
+	// agreed with w over hc, the worker's attested connection).
+	PayerID(ctx context.Context, w *client.Worker, hc *http.Client) (string, error)
+	// Scheme names the scheme for logs, /healthz and docs.
+	Scheme() string
+	// Pay returns a voucher paying w a cumulative total; a nil voucher
+	// means none can be signed yet (a channel still opening): the total is
+	// paid by a later voucher.
+	Pay(ctx context.Context, w *client.Worker, total *big.Int) ([]byte, error)
+	// Close settles what can be settled (commits channels) at shutdown.
+	Close(ctx context.Context) error
+}
+
+// IOUPayer pays with signed IOUs (worker.IOU): cumulative promises signed
+// by the gateway's key, NOT backed by an on-chain deposit. It is what the
+// gateway uses until payment channels (issue 10) are wired in, and it says
+// so in Scheme.
+type IOUPayer struct {
+	Key ed25519.PrivateKey
+}
+
+// PayerID implements Payer: the hex public key, for every worker.
+func (p *IOUPayer) PayerID(context.Context, *client.Worker, *http.Client) (string, error) {
+	return hex.EncodeToString(p.Key.Public().(ed25519.PublicKey)), nil
+}
+
+// Scheme implements Payer.
+func (p *IOUPayer) Scheme() string { return worker.IOUScheme }
+
+// Pay implements Payer.
+func (p *IOUPayer) Pay(_ context.Context, w *client.Worker, total *big.Int) ([]byte, error) {
+	return worker.SignIOU(p.Key, w.Address, total)
+}
+
+// Close implements Payer: IOUs have nothing to settle.
+func (p *IOUPayer) Close(context.Context) error { return nil }

@@ -1,0 +1,298 @@
+package gateway
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/worker"
+)
+
+// payments keeps what the gateway owes and has paid each worker, and the
+// budget. Vouchers are cumulative per worker address, so the account
+// outlives an upstream (re-attestation, re-discovery).
+type payments struct {
+	payer   Payer
+	budget  *big.Int
+	metrics *metrics
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	spent    *big.Int
+	reserved *big.Int
+	accts    map[string]*payAccount
+}
+
+type payAccount struct {
+	mu       sync.Mutex
+	payer    string   // what the worker knows the payer by
+	paid     *big.Int // cumulative amount owed (proven by receipts)
+	voucher  []byte   // the latest voucher
+	covered  *big.Int // what it pays; below paid while a channel opens
+	worker   *upstream
+	sentPaid *big.Int // amount of the latest voucher posted on its own
+	sending  bool
+}
+
+func newPayments(p Payer, budget *big.Int, m *metrics, log *slog.Logger) *payments {
+	return &payments{payer: p, budget: budget, metrics: m, log: log, spent: new(big.Int), reserved: new(big.Int), accts: map[string]*payAccount{}}
+}
+
+func (p *payments) acct(addr string) *payAccount {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a, ok := p.accts[addr]
+	if !ok {
+		a = &payAccount{paid: new(big.Int), covered: new(big.Int), sentPaid: new(big.Int)}
+		p.accts[addr] = a
+	}
+	return a
+}
+
+func (p *payments) spentTotal() *big.Int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return new(big.Int).Set(p.spent)
+}
+
+// errBudget: the request could cost more than the budget has left.
+var errBudget = errors.New("the gateway's budget is spent")
+
+// reserve holds maxCost of the budget for a running attempt.
+func (p *payments) reserve(maxCost *big.Int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.budget != nil {
+		need := new(big.Int).Add(p.spent, p.reserved)
+		if need.Add(need, maxCost).Cmp(p.budget) > 0 {
+			return errBudget
+		}
+	}
+	p.reserved.Add(p.reserved, maxCost)
+	return nil
+}
+
+func (p *payments) unreserve(maxCost *big.Int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reserved.Sub(p.reserved, maxCost)
+}
+
+// unpaid is what the gateway owes beyond its vouchers, all workers together.
+func (p *payments) unpaid() *big.Int {
+	p.mu.Lock()
+	accts := make([]*payAccount, 0, len(p.accts))
+	for _, a := range p.accts {
+		accts = append(accts, a)
+	}
+	p.mu.Unlock()
+	sum := new(big.Int)
+	for _, a := range accts {
+		a.mu.Lock()
+		sum.Add(sum, new(big.Int).Sub(a.paid, a.covered))
+		a.mu.Unlock()
+	}
+	return sum
+}
+
+// voucherFor is the latest voucher for a worker (nil before the first).
+func (p *payments) voucherFor(addr string) []byte {
+	a := p.acct(addr)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.voucher
+}
+
+// receiptCheck is the outcome of checking a usage receipt.
+type receiptCheck struct {
+	pay    *big.Int // what the receipt proves is owed
+	in     uint32
+	out    uint32
+	reason string // why the worker must be dropped ("" when it behaved)
+}
+
+// checkReceipt verifies a usage receipt against what the gateway asked
+// for. A worker is paid only what its receipt proves: nothing for a bad
+// signature or a receipt for another request, payer or worker; the
+// allowed share for a receipt claiming more tokens than the request
+// allowed or a cost other than its registered price gives.
+func checkReceipt(su *worker.SignedUsage, u *upstream, payerID, reqID string, req *request) receiptCheck {
+	if su == nil {
+		return receiptCheck{pay: new(big.Int), reason: "no_receipt"}
+	}
+	us, err := su.Open(ed25519.PublicKey(u.w.WorkerKey))
+	if err != nil {
+		return receiptCheck{pay: new(big.Int), reason: "bad_signature"}
+	}
+	if us.Worker != u.key() || us.Payer != payerID || us.RequestID != reqID || us.Model != req.model || us.MaxTokens != req.maxTokens {
+		return receiptCheck{pay: new(big.Int), reason: "wrong_receipt"}
+	}
+	in, out := min(us.InputTokens, req.inBound), min(us.OutputTokens, req.maxTokens)
+	proven := bindings.Charge(u.w.Price.PriceIn, u.w.Price.PriceOut, in, out)
+	rc := receiptCheck{pay: proven, in: in, out: out}
+	cost, _ := us.CostNano()
+	switch {
+	case us.InputTokens != in || us.OutputTokens != out:
+		rc.reason = "overclaim"
+	case cost.Cmp(proven) != 0:
+		rc.reason = "wrong_cost"
+		if cost.Cmp(proven) < 0 {
+			rc.pay = cost // it asked for less: pay what it asked
+		}
+	}
+	return rc
+}
+
+// pay adds amount to what the gateway owes u and signs a voucher for the
+// new total; the worker gets it with the next request and, at once, on
+// its own (deliver).
+func (p *payments) pay(ctx context.Context, u *upstream, payer string, amount *big.Int) error {
+	a := p.acct(u.key())
+	a.mu.Lock()
+	a.payer, a.worker = payer, u
+	a.paid = new(big.Int).Add(a.paid, amount)
+	err := p.sign(ctx, a)
+	a.mu.Unlock()
+	p.mu.Lock()
+	p.spent.Add(p.spent, amount)
+	p.mu.Unlock()
+	f, _ := new(big.Float).SetInt(amount).Float64()
+	p.metrics.spend.WithLabelValues(u.key()).Add(f)
+	go p.deliver(u)
+	return err
+}
+
+// sign signs a voucher for everything owed, if the scheme can now; a.mu held.
+func (p *payments) sign(ctx context.Context, a *payAccount) error {
+	if a.covered.Cmp(a.paid) >= 0 {
+		return nil
+	}
+	v, err := p.payer.Pay(ctx, a.worker.w, a.paid)
+	if err != nil {
+		return fmt.Errorf("paying worker %s: %w", a.worker.w.Address, err)
+	}
+	if v != nil {
+		a.voucher, a.covered = v, new(big.Int).Set(a.paid)
+	}
+	return nil
+}
+
+// catchUp signs vouchers for what earlier Pay calls could not cover yet
+// (a channel that has opened since) and delivers them.
+func (p *payments) catchUp(ctx context.Context) {
+	p.mu.Lock()
+	accts := make([]*payAccount, 0, len(p.accts))
+	for _, a := range p.accts {
+		accts = append(accts, a)
+	}
+	p.mu.Unlock()
+	for _, a := range accts {
+		a.mu.Lock()
+		behind := a.worker != nil && a.covered.Cmp(a.paid) < 0
+		if behind {
+			if err := p.sign(ctx, a); err != nil {
+				p.log.Warn("voucher not signed", "worker", a.worker.w.Address.String(), "error", err)
+			}
+		}
+		u := a.worker
+		a.mu.Unlock()
+		if behind {
+			go p.deliver(u)
+		}
+	}
+}
+
+// deliver posts the latest voucher to the worker on its own, one post at a
+// time per worker, until the worker has the newest.
+func (p *payments) deliver(u *upstream) {
+	a := p.acct(u.key())
+	a.mu.Lock()
+	if a.sending {
+		a.mu.Unlock()
+		return
+	}
+	a.sending = true
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.sending = false
+		a.mu.Unlock()
+	}()
+	for range 5 {
+		a.mu.Lock()
+		v, total, payer := a.voucher, new(big.Int).Set(a.covered), a.payer
+		done := v == nil || total.Cmp(a.sentPaid) <= 0
+		a.mu.Unlock()
+		if done {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := p.post(ctx, u, payer, v)
+		cancel()
+		if err != nil {
+			p.log.Debug("voucher delivery failed; it goes with the next request", "worker", u.w.Address.String(), "error", err)
+			return
+		}
+		a.mu.Lock()
+		if total.Cmp(a.sentPaid) > 0 {
+			a.sentPaid = total
+		}
+		a.mu.Unlock()
+	}
+}
+
+func (p *payments) post(ctx context.Context, u *upstream, payer string, v []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.base+"/v1/vouchers", http.NoBody)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set(worker.HeaderPayer, payer)
+	req.Header.Set(worker.HeaderVoucher, worker.EncodeVoucher(v))
+	resp, err := u.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST /v1/vouchers: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// flush delivers every account's latest voucher (at shutdown).
+func (p *payments) flush(ctx context.Context, lookup func(string) *upstream) {
+	p.mu.Lock()
+	addrs := make([]string, 0, len(p.accts))
+	for a := range p.accts {
+		addrs = append(addrs, a)
+	}
+	p.mu.Unlock()
+	for _, addr := range addrs {
+		u := lookup(addr)
+		if u == nil {
+			continue
+		}
+		a := p.acct(addr)
+		a.mu.Lock()
+		if a.worker != nil {
+			if err := p.sign(ctx, a); err != nil {
+				p.log.Warn("last voucher not signed", "worker", addr, "error", err)
+			}
+		}
+		v, pending, payer := a.voucher, a.covered.Cmp(a.sentPaid) > 0, a.payer
+		a.mu.Unlock()
+		if pending && v != nil {
+			if err := p.post(ctx, u, payer, v); err != nil {
+				p.log.Warn("could not deliver the last voucher", "worker", u.w.Address.String(), "error", err)
+			}
+		}
+	}
+}

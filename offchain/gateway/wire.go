@@ -1,0 +1,202 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cocoon-network/cocoon/offchain/worker"
+)
+
+// APIError is an error in OpenAI's shape, with the HTTP status it goes out with.
+type APIError struct {
+	Status     int
+	Message    string
+	Type       string
+	Param      string
+	Code       string
+	RetryAfter time.Duration // sent as Retry-After when set
+}
+
+func (e *APIError) Error() string { return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.Code, e.Message) }
+
+func (e *APIError) body() map[string]any {
+	var param any
+	if e.Param != "" {
+		param = e.Param
+	}
+	return map[string]any{"error": map[string]any{"message": e.Message, "type": e.Type, "param": param, "code": e.Code}}
+}
+
+func (e *APIError) write(w http.ResponseWriter) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(e.body())
+}
+
+func badRequest(param, code, format string, a ...any) *APIError {
+	return &APIError{Status: http.StatusBadRequest, Type: "invalid_request_error", Param: param, Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+// chatRequest is the part of an app's chat completions request the
+// gateway uses. Everything else — user, metadata, tools, logit_bias, … — is
+// ignored and never leaves the gateway.
+type chatRequest struct {
+	Model               *string       `json:"model"`
+	Messages            []chatMessage `json:"messages"`
+	MaxTokens           *int          `json:"max_tokens"`
+	MaxCompletionTokens *int          `json:"max_completion_tokens"`
+	Temperature         *float64      `json:"temperature"`
+	TopP                *float64      `json:"top_p"`
+	Seed                *int64        `json:"seed"`
+	N                   *int          `json:"n"`
+	Stream              bool          `json:"stream"`
+	StreamOptions       *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+}
+
+type chatMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+// workerRequest is what the gateway sends a worker: only the fields that
+// shape the answer. Content is flattened to a string (worker.ContentText),
+// message names dropped.
+type workerRequest struct {
+	Model       string          `json:"model"`
+	Messages    []workerMessage `json:"messages"`
+	MaxTokens   int             `json:"max_tokens"`
+	Temperature *float64        `json:"temperature,omitempty"`
+	TopP        *float64        `json:"top_p,omitempty"`
+	Seed        *int64          `json:"seed,omitempty"`
+	Stream      bool            `json:"stream"`
+}
+
+type workerMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// request is a checked app request.
+type request struct {
+	model        string
+	body         []byte // the workerRequest, encoded
+	maxTokens    uint32
+	inBound      uint32
+	stream       bool
+	includeUsage bool
+}
+
+// parseChat checks an app's request and builds what goes to workers.
+func parseChat(raw []byte, defaultMax, maxMax int) (*request, *APIError) {
+	var cr chatRequest
+	if err := json.Unmarshal(raw, &cr); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, badRequest(te.Field, "invalid_type", "%s: wrong type (%s)", te.Field, te.Value)
+		}
+		return nil, badRequest("", "invalid_json", "the body is not valid JSON: %v", err)
+	}
+	if cr.Model == nil || strings.TrimSpace(*cr.Model) == "" {
+		return nil, badRequest("model", "missing_required_parameter", "model: required")
+	}
+	if len(cr.Messages) == 0 {
+		return nil, badRequest("messages", "missing_required_parameter", "messages: at least one message is required")
+	}
+	if cr.N != nil && *cr.N != 1 {
+		return nil, badRequest("n", "unsupported_value", "n: only 1 choice per request is supported")
+	}
+	wr := workerRequest{Model: *cr.Model, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, Stream: true}
+	size := 0
+	for i, m := range cr.Messages {
+		if strings.TrimSpace(m.Role) == "" {
+			return nil, badRequest(fmt.Sprintf("messages[%d].role", i), "missing_required_parameter", "messages[%d].role: required", i)
+		}
+		t, err := worker.ContentText(m.Content)
+		if err != nil {
+			return nil, badRequest(fmt.Sprintf("messages[%d].content", i), "invalid_value", "messages[%d].content: %v", i, err)
+		}
+		size += len(t)
+		wr.Messages = append(wr.Messages, workerMessage{Role: m.Role, Content: t})
+	}
+	maxTokens := defaultMax
+	param := "max_tokens"
+	if cr.MaxTokens != nil {
+		maxTokens = *cr.MaxTokens
+	}
+	if cr.MaxCompletionTokens != nil {
+		maxTokens, param = *cr.MaxCompletionTokens, "max_completion_tokens"
+	}
+	if maxTokens < 1 || maxTokens > maxMax {
+		return nil, badRequest(param, "invalid_value", "%s: %d, must be within [1, %d]", param, maxTokens, maxMax)
+	}
+	wr.MaxTokens = maxTokens
+	if t := cr.Temperature; t != nil && (math.IsNaN(*t) || *t < 0 || *t > 2) {
+		return nil, badRequest("temperature", "invalid_value", "temperature: must be within [0, 2]")
+	}
+	if p := cr.TopP; p != nil && (math.IsNaN(*p) || *p <= 0 || *p > 1) {
+		return nil, badRequest("top_p", "invalid_value", "top_p: must be within (0, 1]")
+	}
+	body, err := json.Marshal(wr)
+	if err != nil {
+		return nil, badRequest("", "invalid_value", "encoding the request: %v", err)
+	}
+	return &request{
+		model: *cr.Model, body: body, maxTokens: uint32(maxTokens),
+		inBound: worker.InputBound(size, len(wr.Messages)),
+		stream:  cr.Stream, includeUsage: cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage,
+	}, nil
+}
+
+type wireUsage struct {
+	PromptTokens     uint32 `json:"prompt_tokens"`
+	CompletionTokens uint32 `json:"completion_tokens"`
+	TotalTokens      uint32 `json:"total_tokens"`
+}
+
+// answer builds the app-facing objects of one answer.
+type answer struct {
+	id, model string
+	created   int64
+}
+
+func (a *answer) chunk(content string, role bool, finish *string) map[string]any {
+	delta := map[string]any{}
+	if role {
+		delta["role"] = "assistant"
+	}
+	if content != "" || (role && finish == nil) {
+		delta["content"] = content
+	}
+	return map[string]any{
+		"id": a.id, "object": "chat.completion.chunk", "created": a.created, "model": a.model,
+		"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}},
+	}
+}
+
+func (a *answer) usageChunk(u wireUsage) map[string]any {
+	return map[string]any{
+		"id": a.id, "object": "chat.completion.chunk", "created": a.created, "model": a.model,
+		"choices": []any{}, "usage": u,
+	}
+}
+
+func (a *answer) completion(text, finish string, u wireUsage) map[string]any {
+	return map[string]any{
+		"id": a.id, "object": "chat.completion", "created": a.created, "model": a.model,
+		"choices": []any{map[string]any{
+			"index": 0, "message": map[string]any{"role": "assistant", "content": text}, "finish_reason": finish, "logprobs": nil,
+		}},
+		"usage": u,
+	}
+}

@@ -1,0 +1,263 @@
+package worker
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cocoon-network/cocoon/offchain/attest"
+	"github.com/cocoon-network/cocoon/offchain/attest/atls"
+	"github.com/cocoon-network/cocoon/offchain/attest/collateral"
+	"github.com/cocoon-network/cocoon/offchain/attest/keyseal"
+	"github.com/cocoon-network/cocoon/offchain/attest/sevsnp"
+	"github.com/cocoon-network/cocoon/offchain/seal"
+)
+
+// Sealed keys: the three private key files of a keys dir, encrypted
+// together under a key only the same TEE image gets again
+// (offchain/attest/keyseal), replacing the plain files.
+const (
+	sealedKeysFile = "keys.sealed"
+	sealedLabel    = "worker-keys"
+)
+
+// SealingConfig is the [sealing] section of the worker config.
+type SealingConfig struct {
+	// Kind: "" keeps plain key files (mode 0600, readable by the host
+	// after a reboot: dev and test networks), "sevsnp" (key derived by
+	// the AMD secure processor), "key-release" (TDX: a key-release
+	// service), "dev" (the sealed format under a plain key file: insecure,
+	// for tests).
+	Kind string `toml:"kind"`
+	// KeyReleaseURL is the key-release service (https).
+	KeyReleaseURL string `toml:"key_release_url"`
+	// KeyReleaseService is the hex sha256 of the service's evidence bundle
+	// (pins one bundle), or
+	KeyReleaseService string `toml:"key_release_service"`
+	// KeyReleaseImage is "TEE:hex image hash" of the service (pins its
+	// image, which stays the same when it renews its evidence).
+	KeyReleaseImage string `toml:"key_release_image"`
+}
+
+// NewSealer builds the sealer the config names, or nil for plain files.
+// For key release it makes a fresh attested TLS identity with src (the
+// worker's TEE) and fetches its collateral with cfg's [collateral].
+func NewSealer(ctx context.Context, cfg *Config, src attest.Source, bundle *attest.Bundle) (keyseal.Sealer, error) {
+	sc := cfg.Sealing
+	switch sc.Kind {
+	case "":
+		return nil, nil
+	case "dev":
+		return keyseal.DevSealer{KeyFile: filepath.Join(cfg.Path(cfg.KeysDir), "dev-seal.key")}, nil
+	case "sevsnp":
+		s := keyseal.SNPSealer{Deriver: keyseal.FirmwareDeriver{}}
+		if bundle != nil && bundle.TEE == attest.TEESEVSNP {
+			rep, err := sevsnp.ParseReport(bundle.Evidence)
+			if err != nil {
+				return nil, fmt.Errorf("sealing: %w", err)
+			}
+			s.TCBVersion = rep.Proto.GetCommittedTcb()
+		}
+		return s, nil
+	case "key-release":
+		var pin [32]byte
+		var byImage *atls.Verifier
+		switch {
+		case sc.KeyReleaseImage != "":
+			tee, h, ok := strings.Cut(sc.KeyReleaseImage, ":")
+			img, err := hex.DecodeString(h)
+			if !ok || err != nil || len(img) != 32 {
+				return nil, errors.New(`sealing.key_release_image: want "TEE:hex image hash" of the key-release service`)
+			}
+			// The service's certificate carries no collateral, so its TCB
+			// status is not judged here; its image is.
+			p := attest.DefaultPolicy(&attest.StaticAllowList{Allowed: map[string][][]byte{tee: {img}}, Test: tee == attest.TEEDev})
+			p.RequireTCBStatus = false
+			byImage = &atls.Verifier{Policy: p}
+		default:
+			b, err := hex.DecodeString(sc.KeyReleaseService)
+			if err != nil || len(b) != 32 {
+				return nil, errors.New("sealing.key_release_service: want the hex sha256 of the key-release service's evidence (or set key_release_image)")
+			}
+			pin = [32]byte(b)
+		}
+		if src == nil {
+			return nil, errors.New("sealing: key release needs the worker's TEE to attest its request")
+		}
+		id, err := atls.NewIdentity(ctx, src, nil, nil, time.Now(), time.Hour)
+		if err != nil {
+			return nil, fmt.Errorf("sealing: attested TLS identity: %w", err)
+		}
+		c := &keyseal.ReleaseClient{URL: sc.KeyReleaseURL, Service: pin, ServiceVerifier: byImage, Identity: id}
+		if coll, err := (&collateral.Fetcher{IntelPCS: cfg.Collateral.IntelPCS, IntelRootCRL: cfg.Collateral.IntelRootCRL,
+			AMDKDS: cfg.Collateral.AMDKDS, SNPProductLine: cfg.Collateral.SNPProductLine}).Fetch(ctx, id.Bundle); err == nil {
+			c.Collateral, _ = coll.Encode()
+		} else {
+			slog.Warn("sealing: no collateral for the key-release request; a service requiring a TCB status will refuse", "err", err)
+		}
+		return keyseal.ReleaseSealer{Client: c, Label: sealedLabel}, nil
+	}
+	return nil, fmt.Errorf("sealing.kind %q: want sevsnp, key-release, dev or nothing", sc.Kind)
+}
+
+// keyFiles are the private key files a sealed blob holds.
+var keyFiles = []string{signKeyFile, hpkeKeyFile, tlsKeyFile}
+
+// SealKeys replaces the plain key files in dir by one blob sealed with s,
+// after checking that s opens it again. Afterwards only a TEE that s gives
+// the same key (the same image) can load the worker's identity.
+func SealKeys(ctx context.Context, dir string, s keyseal.Sealer) error {
+	files := map[string][]byte{}
+	for _, f := range keyFiles {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return fmt.Errorf("sealing keys: %w", err)
+		}
+		files[f] = b
+	}
+	plain, err := json.Marshal(files)
+	if err != nil {
+		return err
+	}
+	blob, err := keyseal.Seal(ctx, s, sealedLabel, plain)
+	if err != nil {
+		return err
+	}
+	if back, err := keyseal.Unseal(ctx, s, sealedLabel, blob); err != nil || string(back) != string(plain) {
+		return fmt.Errorf("sealing keys: the sealed blob does not open again (%v); the plain keys are kept", err)
+	}
+	tmp := filepath.Join(dir, sealedKeysFile+".new")
+	if err := os.WriteFile(tmp, blob, 0o600); err != nil {
+		return fmt.Errorf("sealing keys: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, sealedKeysFile)); err != nil {
+		return fmt.Errorf("sealing keys: %w", err)
+	}
+	for _, f := range keyFiles {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			return fmt.Errorf("sealing keys: removing the plain %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// OpenIdentity loads the identity in dir: from the sealed blob with s
+// when the keys are sealed, else from the plain key files (s unused).
+func OpenIdentity(ctx context.Context, dir string, s keyseal.Sealer) (*Identity, error) {
+	blob, err := os.ReadFile(filepath.Join(dir, sealedKeysFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return LoadIdentity(dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading sealed keys: %w", err)
+	}
+	if s == nil {
+		return nil, fmt.Errorf("the keys in %s are sealed: configure [sealing] with the sealer that sealed them", dir)
+	}
+	plain, err := keyseal.Unseal(ctx, s, sealedLabel, blob)
+	if err != nil {
+		return nil, fmt.Errorf("unsealing the worker's keys: %w", err)
+	}
+	var files map[string][]byte
+	if err := json.Unmarshal(plain, &files); err != nil {
+		return nil, fmt.Errorf("sealed keys: %w", err)
+	}
+	sign, err := parsePKCS8(files[signKeyFile], "worker signing key")
+	if err != nil {
+		return nil, err
+	}
+	ed, ok := sign.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("worker signing key: a %T, not Ed25519", sign)
+	}
+	tk, err := parsePKCS8(files[tlsKeyFile], "worker TLS key")
+	if err != nil {
+		return nil, err
+	}
+	tlsKey, ok := tk.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("worker TLS key: a %T, not ECDSA", tk)
+	}
+	blk, _ := pem.Decode(files[hpkeKeyFile])
+	if blk == nil {
+		return nil, errors.New("sealed HPKE key: not PEM")
+	}
+	hpke, err := seal.ParsePrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("sealed HPKE key: %w", err)
+	}
+	return identityWithEvidence(dir, ed, hpke, tlsKey)
+}
+
+func parsePKCS8(b []byte, what string) (any, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("sealed %s: not a PKCS#8 PEM block", what)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("sealed %s: %w", what, err)
+	}
+	return k, nil
+}
+
+// SourceFor is the attestation source of a worker whose evidence is tee:
+// the TEE's own, or for dev the keys dir's dev signer.
+func SourceFor(dir, tee string) (attest.Source, error) {
+	switch tee {
+	case attest.TEETDX:
+		return &attest.TDXSource{}, nil
+	case attest.TEESEVSNP:
+		return &attest.SNPSource{}, nil
+	case attest.TEEDev:
+		return DevSourceFor(dir)
+	}
+	return nil, fmt.Errorf("no attestation source for %s evidence", tee)
+}
+
+// OpenConfiguredIdentity loads the identity of cfg's keys dir with the
+// sealer cfg names: what `cocoon worker run` does at start.
+func OpenConfiguredIdentity(ctx context.Context, cfg *Config, log *slog.Logger) (*Identity, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	dir := cfg.Path(cfg.KeysDir)
+	raw, err := os.ReadFile(filepath.Join(dir, evidenceFile))
+	if err != nil {
+		return nil, fmt.Errorf("reading evidence: %w", err)
+	}
+	b, err := attest.Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("evidence %s: %w", filepath.Join(dir, evidenceFile), err)
+	}
+	src, err := SourceFor(dir, b.TEE)
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewSealer(ctx, cfg, src, b)
+	if err != nil {
+		return nil, err
+	}
+	id, err := OpenIdentity(ctx, dir, s)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case s != nil && s.Insecure():
+		log.Warn("INSECURE: the worker's keys are sealed under a plain key file (sealing.kind dev)")
+	case s == nil && b.TEE != attest.TEEDev:
+		log.Warn("the worker's keys are plain files its host can read after a reboot: configure [sealing] and run cocoon worker seal", "tee", b.TEE)
+	}
+	return id, nil
+}

@@ -1,0 +1,146 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/cocoon-network/cocoon/offchain/channel"
+	"github.com/cocoon-network/cocoon/offchain/wallet"
+)
+
+// ChannelScheme is the scheme name of payment-channel vouchers.
+const ChannelScheme = "channel"
+
+// ChannelVerifier takes vouchers of TON payment channels (offchain/channel)
+// in which this worker is the payee: the payer is named by its channel id
+// (hex), the voucher is a channel.SignedState in text form. Each voucher is
+// checked against the channel's terms and on-chain deposit and stored
+// before it counts, so the worker can always claim it on chain.
+type ChannelVerifier struct {
+	Payee *channel.Payee
+	Store *channel.Store
+}
+
+// Scheme implements VoucherVerifier.
+func (v *ChannelVerifier) Scheme() string { return ChannelScheme }
+
+// Verify implements VoucherVerifier. A voucher the worker already holds
+// (the payer repeats its latest with every request) counts as the amount
+// held.
+func (v *ChannelVerifier) Verify(ctx context.Context, payer string, voucher []byte) (*big.Int, error) {
+	id, err := channel.ParseID(payer)
+	if err != nil {
+		return nil, fmt.Errorf("payer: %w", err)
+	}
+	st, err := channel.ParseState(string(voucher))
+	if err != nil {
+		return nil, err
+	}
+	if st.Channel != id {
+		return nil, fmt.Errorf("voucher for channel %s sent as payer %s", st.Channel, id)
+	}
+	r, err := v.Payee.Receive(ctx, st)
+	if errors.Is(err, channel.ErrStale) {
+		rec, gerr := v.Store.Get(id)
+		if gerr != nil {
+			return nil, gerr
+		}
+		if verr := st.Verify(rec.Terms.PayerKey); verr != nil {
+			return nil, verr
+		}
+		if held := rec.Sent(); st.Sent.Cmp(held) <= 0 {
+			return held, nil
+		}
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.Total, nil
+}
+
+// startPayments opens the payment-channel side of the online endpoint
+// (payments = "channels"): the payee's store under the state dir, the
+// payee signing with the worker key and paying out to the owner, and, when
+// a gas wallet is configured, the watcher that challenges stale closes.
+func (o *online) startPayments(ctx context.Context) (stop func(), err error) {
+	if o.cfg.Payments != PaymentsChannels || o.fixed {
+		return func() {}, nil
+	}
+	if o.d.net == nil {
+		return nil, errors.New("online payments by channel need a network")
+	}
+	store, err := channel.OpenStore(filepath.Join(o.d.cfg.Path(o.d.cfg.StateDir), "channels"))
+	if err != nil {
+		return nil, fmt.Errorf("opening the payment-channel store: %w", err)
+	}
+	pc := channel.PayeeConfig{Net: o.d.net, Key: o.d.id.SignKey, Payout: o.d.owner, Store: store, Logger: o.d.log}
+	if o.cfg.GasWallet != "" {
+		f, err := wallet.Load(o.d.cfg.Path(o.cfg.GasWallet))
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("online.gas_wallet: %w", err)
+		}
+		w, err := f.Open(wallet.WithLogger(o.d.log))
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("online.gas_wallet: %w", err)
+		}
+		pc.Wallet = w
+	}
+	payee, err := channel.NewPayee(pc)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	o.setPayee(payee, &ChannelVerifier{Payee: payee, Store: store})
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if pc.Wallet == nil {
+			o.d.log.Warn("online.gas_wallet is not set: stale channel closes are not challenged automatically")
+			return
+		}
+		if err := payee.Watch(wctx, 5*time.Second); err != nil && wctx.Err() == nil {
+			o.d.log.Error("payment-channel watcher stopped", "error", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		o.setPayee(nil, nil)
+		store.Close()
+	}, nil
+}
+
+func (o *online) setPayee(p *channel.Payee, v VoucherVerifier) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.payee, o.vouchers = p, v
+}
+
+func (o *online) verifier() VoucherVerifier {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.vouchers
+}
+
+// channelHandler serves a payment-channel endpoint once the payee runs.
+func (o *online) channelHandler(h func(*channel.Payee) http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		o.mu.Lock()
+		p := o.payee
+		o.mu.Unlock()
+		if p == nil {
+			apiError(w, http.StatusServiceUnavailable, "server_error", "channels_unavailable", "this worker takes no payment channels right now (payments = %q)", o.cfg.Payments)
+			return
+		}
+		h(p).ServeHTTP(w, r)
+	}
+}
