@@ -47,9 +47,20 @@ func (d *daemon) Snapshot(context.Context) (*dashboard.Snapshot, error) {
 			{Key: "failed", Label: "Failed", Level: dashboard.LevelBad, Value: d.failed},
 		},
 		ChartTitle: "Jobs by outcome",
-		Warnings:   append([]dashboard.Warning(nil), d.warnings...),
+		Histories: []dashboard.History{{
+			Key: "pay", Title: "Pay per day", Unit: "TON", IntervalSeconds: 86400, Slots: 7,
+			Series: []dashboard.Series{{Key: "earned", Label: "Earned", Level: dashboard.LevelOK}},
+			Bars: []dashboard.Bar{
+				{Start: day(-2).UnixMilli(), End: day(-1).UnixMilli(), Values: []float64{0.25}},
+				{Start: day(-1).UnixMilli(), End: day(0).UnixMilli(), Values: []float64{1.5}},
+			},
+		}},
+		Warnings: append([]dashboard.Warning(nil), d.warnings...),
 	}, nil
 }
+
+// day is the start of a UTC day relative to today's.
+func day(n int) time.Time { return time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, n) }
 
 func (d *daemon) update(f func(d *daemon)) {
 	d.mu.Lock()
@@ -90,6 +101,7 @@ func TestPageInBrowser(t *testing.T) {
 		{"chart title", browsertest.Eval[string](page, `document.getElementById("chart-title").textContent`), "Jobs by outcome"},
 		{"completed in the legend", page.Text(`#legend [data-key="completed"]`), "Completed: 4"},
 		{"failed in the legend", page.Text(`#legend [data-key="failed"]`), "Failed: 2"},
+		{"pay in the history's legend", page.Text(`#histories [data-key="pay"] .legend [data-key="earned"]`), "Earned: 1.75 TON"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -104,6 +116,9 @@ func TestPageInBrowser(t *testing.T) {
 	}
 	if g, r := page.ChartPixels(green), page.ChartPixels(red); g == 0 || r == 0 || g <= r {
 		t.Errorf("chart pixels: %d green (4 completed), %d red (2 failed): want both drawn, green taller", g, r)
+	}
+	if n := page.HistoryPixels("pay", green); n == 0 {
+		t.Error("the pay history has no bar drawn")
 	}
 	page.Screenshot("dashboard.png")
 

@@ -52,8 +52,26 @@ type Snapshot struct {
 	// between samples. A counter that goes down is taken as restarted.
 	Counters []Counter `json:"counters"`
 	// ChartTitle says what the counters count ("Jobs by outcome").
-	ChartTitle string    `json:"chart_title"`
-	Warnings   []Warning `json:"warnings"`
+	ChartTitle string `json:"chart_title"`
+	// Histories are charts the daemon draws from its own records, which
+	// outlive a restart (the worker's jobs per hour, its pay per day).
+	Histories []History `json:"histories,omitempty"`
+	Warnings  []Warning `json:"warnings"`
+}
+
+// History is a chart of bars the daemon supplies.
+type History struct {
+	Key   string `json:"key"`
+	Title string `json:"title"`
+	// Series name the values of each bar, in order.
+	Series []Series `json:"series"`
+	Bars   []Bar    `json:"bars"`
+	// IntervalSeconds is one bar's usual span; Slots how many of them the
+	// chart shows, up to the newest bar or now.
+	IntervalSeconds float64 `json:"interval_seconds"`
+	Slots           int     `json:"slots"`
+	// Unit follows the totals in the legend ("TON").
+	Unit string `json:"unit,omitempty"`
 }
 
 // Panel is a titled group of values.
@@ -259,6 +277,36 @@ func (s *Snapshot) check() error {
 			return fmt.Errorf("dashboard: counter %s is %v, not a count", c.Key, c.Value)
 		}
 		counters[c.Key] = true
+	}
+	histories := map[string]bool{}
+	for _, h := range s.Histories {
+		if err := h.check(); err != nil {
+			return err
+		}
+		if histories[h.Key] {
+			return fmt.Errorf("dashboard: history key %q used twice", h.Key)
+		}
+		histories[h.Key] = true
+	}
+	return nil
+}
+
+func (h *History) check() error {
+	switch {
+	case h.Key == "":
+		return errors.New("dashboard: a history without a key")
+	case !(h.IntervalSeconds > 0) || math.IsInf(h.IntervalSeconds, 0) || h.Slots < 1:
+		return fmt.Errorf("dashboard: history %s: interval %v s and %d slots cannot make a chart", h.Key, h.IntervalSeconds, h.Slots)
+	}
+	for i, b := range h.Bars {
+		if len(b.Values) != len(h.Series) || b.End <= b.Start {
+			return fmt.Errorf("dashboard: history %s, bar %d: %d values for %d series over [%d, %d)", h.Key, i, len(b.Values), len(h.Series), b.Start, b.End)
+		}
+		for _, v := range b.Values {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				return fmt.Errorf("dashboard: history %s, bar %d: value %v", h.Key, i, v)
+			}
+		}
 	}
 	return nil
 }

@@ -223,6 +223,16 @@ func TestSnapshotsThePageCannotShowAreRefused(t *testing.T) {
 		{"NaN counter", &Snapshot{Counters: []Counter{{Key: "a", Value: math.NaN()}}}},
 		{"infinite counter", &Snapshot{Counters: []Counter{{Key: "a", Value: math.Inf(1)}}}},
 		{"negative counter", &Snapshot{Counters: []Counter{{Key: "a", Value: -1}}}},
+		{"history without key", &Snapshot{Histories: []History{{IntervalSeconds: 1, Slots: 1}}}},
+		{"history key twice", &Snapshot{Histories: []History{{Key: "h", IntervalSeconds: 1, Slots: 1}, {Key: "h", IntervalSeconds: 1, Slots: 1}}}},
+		{"history without interval", &Snapshot{Histories: []History{{Key: "h", Slots: 1}}}},
+		{"history without slots", &Snapshot{Histories: []History{{Key: "h", IntervalSeconds: 1}}}},
+		{"history bar short of values", &Snapshot{Histories: []History{{Key: "h", IntervalSeconds: 1, Slots: 1,
+			Series: []Series{{Key: "a"}, {Key: "b"}}, Bars: []Bar{{Start: 0, End: 1, Values: []float64{1}}}}}}},
+		{"history bar ending before it starts", &Snapshot{Histories: []History{{Key: "h", IntervalSeconds: 1, Slots: 1,
+			Series: []Series{{Key: "a"}}, Bars: []Bar{{Start: 5, End: 5, Values: []float64{1}}}}}}},
+		{"history NaN", &Snapshot{Histories: []History{{Key: "h", IntervalSeconds: 1, Slots: 1,
+			Series: []Series{{Key: "a"}}, Bars: []Bar{{Start: 0, End: 1, Values: []float64{math.NaN()}}}}}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -78,6 +78,7 @@
 
   function fmtNumber(v) {
     if (Number.isInteger(v)) return v.toLocaleString();
+    if (Math.abs(v) < 1) return String(Number(v.toPrecision(3)));
     return v.toLocaleString(undefined, { maximumFractionDigits: 2 });
   }
 
@@ -87,25 +88,24 @@
     return sec + " s";
   }
 
-  function renderChart(s, chart) {
-    $("chart-title").textContent = s.chart_title || "Activity";
-    const series = chart.series || [];
-    const bars = chart.bars || [];
-    const totals = series.map((_, j) => bars.reduce((a, b) => a + b.values[j], 0));
-
-    const legend = $("legend");
-    legend.replaceChildren();
+  // legend lists each series with its total over the bars shown.
+  function legend(box, series, totals, unit) {
+    box.replaceChildren();
     series.forEach((ser, j) => {
       const item = el("span", "item");
       item.dataset.key = ser.key;
       const sw = el("span", "sw");
       sw.style.background = seriesColour(ser, j);
       item.appendChild(sw);
-      item.appendChild(document.createTextNode(ser.label + ": " + fmtNumber(totals[j])));
-      legend.appendChild(item);
+      item.appendChild(document.createTextNode(ser.label + ": " + fmtNumber(totals[j]) + (unit ? " " + unit : "")));
+      box.appendChild(item);
     });
+  }
 
-    const canvas = $("chart");
+  // drawBars draws stacked bars on a canvas: one bar per [start, end),
+  // each at least one interval (slot, ms) wide, over a window of at
+  // least minSlots intervals ending now or at the newest bar.
+  function drawBars(canvas, series, bars, slot, minSlots) {
     const dpr = window.devicePixelRatio || 1;
     const w = canvas.clientWidth, h = canvas.clientHeight;
     canvas.width = Math.round(w * dpr);
@@ -114,21 +114,18 @@
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, w, h);
 
-    const left = 44, right = 12, top = 10, bottom = 26;
+    const left = 52, right = 12, top = 10, bottom = 26;
     const pw = w - left - right, ph = h - top - bottom;
     const stacks = bars.map((b) => b.values.reduce((a, v) => a + v, 0));
     const ymax = niceMax(Math.max(0, ...stacks));
-    // The window shows at least 60 intervals (an hour at one sample a
-    // minute) and every kept sample; each bar is at least one interval
-    // wide, so the interval in progress is as visible as the others.
-    const slot = chart.interval_seconds * 1000;
     const now = Date.parse(lastView ? lastView.time : new Date().toISOString());
-    const t1 = Math.max(now, bars.length ? bars[bars.length - 1].start_ms + slot : now);
-    const t0 = Math.min(t1 - 60 * slot, bars.length ? bars[0].start_ms : t1);
+    const newest = bars.length ? Math.max(bars[bars.length - 1].end_ms, bars[bars.length - 1].start_ms + slot) : now;
+    const t1 = Math.max(now, newest);
+    const t0 = Math.min(t1 - minSlots * slot, bars.length ? bars[0].start_ms : t1);
     const x = (t) => left + ((t - t0) / (t1 - t0)) * pw;
     const y = (v) => top + ph - (v / ymax) * ph;
+    const long = t1 - t0 > 2 * 86400 * 1000;
 
-    // Grid and axes.
     g.font = "11px system-ui, sans-serif";
     g.fillStyle = "#6a7385";
     g.strokeStyle = "#e2e6ee";
@@ -148,11 +145,12 @@
     g.textBaseline = "top";
     for (let i = 0; i <= 4; i++) {
       const t = t0 + ((t1 - t0) / 4) * i;
-      const label = new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-      g.fillText(label, Math.min(Math.max(x(t), left + 16), left + pw - 16), top + ph + 7);
+      const d = new Date(t);
+      const label = long ? d.toLocaleDateString([], { month: "short", day: "numeric" })
+        : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      g.fillText(label, Math.min(Math.max(x(t), left + 18), left + pw - 18), top + ph + 7);
     }
 
-    // Stacked bars, one per interval between samples.
     let drawn = 0;
     for (const b of bars) {
       const x0 = x(b.start_ms), x1 = x(Math.max(b.end_ms, b.start_ms + slot));
@@ -168,11 +166,45 @@
       if (base > 0) drawn++;
     }
     canvas.dataset.bars = String(drawn);
-    canvas.dataset.total = String(totals.reduce((a, v) => a + v, 0));
+    return drawn;
+  }
 
+  function totalsOf(series, bars) {
+    return series.map((_, j) => bars.reduce((a, b) => a + b.values[j], 0));
+  }
+
+  function renderChart(s, chart) {
+    $("chart-title").textContent = s.chart_title || "Activity";
+    const series = chart.series || [];
+    const bars = chart.bars || [];
+    legend($("legend"), series, totalsOf(series, bars), "");
+    drawBars($("chart"), series, bars, chart.interval_seconds * 1000, 60);
     $("chart-note").textContent = bars.length
       ? "Growth per " + fmtInterval(chart.interval_seconds) + "; the last bar is the interval in progress."
       : "No samples yet.";
+  }
+
+  // renderHistories draws the daemon's own charts, one card each.
+  function renderHistories(list) {
+    const box = $("histories");
+    box.replaceChildren();
+    for (const hs of list || []) {
+      const card = el("section", "card chart-card");
+      card.dataset.key = hs.key;
+      const head = el("div", "chart-head");
+      head.appendChild(el("h2", "", hs.title));
+      const lg = el("div", "legend");
+      head.appendChild(lg);
+      card.appendChild(head);
+      const canvas = el("canvas", "chart");
+      canvas.setAttribute("role", "img");
+      canvas.setAttribute("aria-label", hs.title);
+      card.appendChild(canvas);
+      box.appendChild(card);
+      const series = hs.series || [], bars = hs.bars || [];
+      legend(lg, series, totalsOf(series, bars), hs.unit);
+      drawBars(canvas, series, bars, hs.interval_seconds * 1000, hs.slots);
+    }
   }
 
   function render(view) {
@@ -191,6 +223,7 @@
     renderWarnings(s.warnings);
     renderPanels(s.panels);
     renderChart(s, view.chart);
+    renderHistories(s.histories);
     document.body.dataset.state = "ready";
   }
 
@@ -208,7 +241,10 @@
   }
 
   window.addEventListener("resize", () => {
-    if (lastView && lastView.snapshot) renderChart(lastView.snapshot, lastView.chart);
+    if (lastView && lastView.snapshot) {
+      renderChart(lastView.snapshot, lastView.chart);
+      renderHistories(lastView.snapshot.histories);
+    }
   });
   poll();
 })();

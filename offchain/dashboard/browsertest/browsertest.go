@@ -117,12 +117,25 @@ func (p *Page) Warnings() []string {
 	return Eval[[]string](p, `Array.from(document.querySelectorAll("#warnings li"), li => li.textContent)`)
 }
 
-// ChartPixels counts the chart's pixels drawn in a colour ("#1f9d55"):
-// what a person sees, not what the script meant to draw.
+// ChartPixels counts the live chart's pixels drawn in a colour
+// ("#1f9d55"): what a person sees, not what the script meant to draw.
 func (p *Page) ChartPixels(colour string) int {
 	p.t.Helper()
+	return p.CanvasPixels("#chart", colour)
+}
+
+// HistoryPixels counts a history chart's pixels drawn in a colour.
+func (p *Page) HistoryPixels(key, colour string) int {
+	p.t.Helper()
+	return p.CanvasPixels(fmt.Sprintf(`#histories [data-key=%q] canvas`, key), colour)
+}
+
+// CanvasPixels counts the pixels of the canvas matching a CSS selector
+// drawn in a colour.
+func (p *Page) CanvasPixels(selector, colour string) int {
+	p.t.Helper()
 	return Eval[int](p, fmt.Sprintf(`(() => {
-		const c = document.getElementById("chart");
+		const c = document.querySelector(%q);
 		const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
 		const want = %q.match(/[0-9a-f]{2}/gi).map(h => parseInt(h, 16));
 		let n = 0;
@@ -130,7 +143,7 @@ func (p *Page) ChartPixels(colour string) int {
 			if (d[i] === want[0] && d[i+1] === want[1] && d[i+2] === want[2] && d[i+3] === 255) n++;
 		}
 		return n;
-	})()`, colour))
+	})()`, selector, colour))
 }
 
 // WaitFor waits until a JavaScript expression is true: the page polls
