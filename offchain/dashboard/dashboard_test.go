@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // fakeDaemon is a provider whose counters and failures the test sets.
@@ -354,3 +355,21 @@ func TestRunSamplesUntilCancelled(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestCountersByLabel(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "requests_total", Help: "h"}, []string{"worker", "outcome"})
+	other := prometheus.NewCounter(prometheus.CounterOpts{Name: "other_total", Help: "h"})
+	reg.MustRegister(c, other)
+	c.WithLabelValues("a", "ok").Add(2)
+	c.WithLabelValues("b", "ok").Add(3)
+	c.WithLabelValues("b", "failed").Inc()
+	other.Add(7)
+	got, err := CountersByLabel(reg, "requests_total", "outcome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]float64{"ok": 5, "failed": 1}, got); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+}

@@ -142,7 +142,7 @@ func (g *Gateway) dashboardSnapshot(context.Context) (*dashboard.Snapshot, error
 		warn(dashboard.LevelBad, "Root is in test mode: dev attestation and plain http workers are admitted (NOT SECURE)")
 	}
 
-	byOutcome, err := g.requestsByOutcome()
+	byOutcome, err := dashboard.CountersByLabel(g.metrics.reg, "cocoon_gateway_requests_total", "outcome")
 	if err != nil {
 		return nil, err
 	}
@@ -162,27 +162,4 @@ func (g *Gateway) dashboardSnapshot(context.Context) (*dashboard.Snapshot, error
 		s.Status, s.Level = "no workers", dashboard.LevelBad
 	}
 	return s, nil
-}
-
-// requestsByOutcome sums cocoon_gateway_requests_total over workers and
-// models, read back from the gateway's own registry.
-func (g *Gateway) requestsByOutcome() (map[string]float64, error) {
-	families, err := g.metrics.reg.Gather()
-	if err != nil {
-		return nil, fmt.Errorf("reading the request counters: %w", err)
-	}
-	out := map[string]float64{}
-	for _, f := range families {
-		if f.GetName() != "cocoon_gateway_requests_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "outcome" {
-					out[l.GetValue()] += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return out, nil
 }
