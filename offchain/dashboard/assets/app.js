@@ -114,10 +114,14 @@
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, w, h);
 
-    const left = 52, right = 12, top = 10, bottom = 26;
-    const pw = w - left - right, ph = h - top - bottom;
     const stacks = bars.map((b) => b.values.reduce((a, v) => a + v, 0));
     const ymax = niceMax(Math.max(0, ...stacks));
+    g.font = "11px system-ui, sans-serif";
+    // The axis is as wide as its widest label.
+    let labelWidth = 0;
+    for (let i = 0; i <= 4; i++) labelWidth = Math.max(labelWidth, g.measureText(fmtNumber((ymax / 4) * i)).width);
+    const left = Math.ceil(labelWidth) + 12, right = 12, top = 10, bottom = 26;
+    const pw = w - left - right, ph = h - top - bottom;
     const now = Date.parse(lastView ? lastView.time : new Date().toISOString());
     const newest = bars.length ? Math.max(bars[bars.length - 1].end_ms, bars[bars.length - 1].start_ms + slot) : now;
     const t1 = Math.max(now, newest);
@@ -126,7 +130,6 @@
     const y = (v) => top + ph - (v / ymax) * ph;
     const long = t1 - t0 > 2 * 86400 * 1000;
 
-    g.font = "11px system-ui, sans-serif";
     g.fillStyle = "#6a7385";
     g.strokeStyle = "#e2e6ee";
     g.lineWidth = 1;
@@ -201,10 +204,14 @@
       canvas.setAttribute("aria-label", hs.title);
       card.appendChild(canvas);
       box.appendChild(card);
-      const series = hs.series || [], bars = hs.bars || [];
-      legend(lg, series, totalsOf(series, bars), hs.unit);
-      drawBars(canvas, series, bars, hs.interval_seconds * 1000, hs.slots);
+      const series = hs.series || [];
+      legend(lg, series, totalsOf(series, hs.bars || []), hs.unit);
     }
+    // Draw once every card is in place: a card added later narrows the
+    // ones before it, and a canvas drawn at another width looks squeezed.
+    (list || []).forEach((hs, i) => {
+      drawBars(box.children[i].querySelector("canvas"), hs.series || [], hs.bars || [], hs.interval_seconds * 1000, hs.slots);
+    });
   }
 
   function render(view) {
