@@ -313,6 +313,12 @@ func (d *Daemon) dashboardSnapshot(ctx context.Context) (*dashboard.Snapshot, er
 	if err != nil {
 		return nil, err
 	}
+	return w.Snapshot(), nil
+}
+
+// Snapshot lays the worker's state out for the page: panels, counters for
+// the live chart, and the histories of the job store and the contract.
+func (w *Dashboard) Snapshot() *dashboard.Snapshot {
 	s := &dashboard.Snapshot{
 		Title: "Cocoon worker", Subject: w.Worker, Warnings: w.Warnings,
 		ChartTitle: "Jobs and online requests",
@@ -435,7 +441,7 @@ func (d *Daemon) dashboardSnapshot(ctx context.Context) (*dashboard.Snapshot, er
 	if w.Chain != nil && len(w.Chain.Days) > 0 {
 		s.Histories = append(s.Histories, payPerDay(w.Chain.Days))
 	}
-	return s, nil
+	return s
 }
 
 // jobsPerHour charts the job records' outcomes per hour.

@@ -99,3 +99,89 @@ func TestDashboard(t *testing.T) {
 	}
 	page.Screenshot("worker-dashboard.png")
 }
+
+// What the page shows for each state the worker and its contract can be in.
+func TestDashboardSnapshot(t *testing.T) {
+	ends := time.Date(2026, 12, 9, 6, 0, 0, 0, time.UTC)
+	base := func() *Dashboard {
+		return &Dashboard{
+			Worker: "EQ-worker", Owner: "EQ-owner", Engine: "cocoon-reference", TEE: "tdx",
+			EvidenceCreated: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), EvidenceAgeSec: 86400,
+			Capacity: DashboardCapacity{MaxConcurrent: 4, InFlight: 1, MaxUploads: 8},
+			Totals:   map[string]int{OutcomeCompleted: 3, OutcomeExpired: 1},
+			Online: DashboardOnline{Scheme: ChannelScheme, Slots: 2, Requests: map[string]float64{"completed": 5, "busy": 2},
+				Channels: 1, Unclaimed: "0.500000000", Deposits: "2.000000000"},
+			Chain: &DashboardChain{Registered: true, ContractStatus: "active", Stake: "10.000000000", MinStake: "1.000000000",
+				Earnings: "1.000000000", TotalEarned: "2.000000000", Slashed: "0.000000000", FeesPaid: "0.010000000",
+				JobsCompleted: 3, JobsSlashed: 1, AttestationMatches: true},
+		}
+	}
+	cases := []struct {
+		name   string
+		change func(w *Dashboard)
+		status string
+		level  dashboard.Level
+		fields map[string]string
+		levels map[string]dashboard.Level
+	}{
+		{"active", func(*Dashboard) {}, "active", dashboard.LevelOK,
+			map[string]string{"stake": "10.000000000 TON", "unbonding": "no", "channel-earnings": "0.500000000 TON",
+				"chain-jobs": "3 completed · 0 failed · 1 slashed", "totals": "3 completed · 0 failed · 1 expired · 0 closed",
+				"online-requests": "5 answered · 2 not", "jobs-in-flight": "1 of 4", "evidence-age": "24 h", "tee": "tdx",
+				"evidence-on-chain": "this worker's"},
+			map[string]dashboard.Level{"contract-status": dashboard.LevelOK, "tee": ""}},
+		{"unbonding", func(w *Dashboard) { w.Chain.ContractStatus, w.Chain.UnbondingEnds = "unbonding", &ends },
+			"unbonding", dashboard.LevelWarn, map[string]string{"unbonding": "2026-12-09 06:00 UTC"},
+			map[string]dashboard.Level{"unbonding": dashboard.LevelWarn}},
+		{"slashed below the minimum", func(w *Dashboard) { w.Chain.ContractStatus, w.Chain.minStake = "slashed", true },
+			"slashed", dashboard.LevelBad, nil, map[string]dashboard.Level{"stake": dashboard.LevelBad}},
+		{"not registered", func(w *Dashboard) { w.Chain = &DashboardChain{} },
+			"not registered", dashboard.LevelBad, map[string]string{"contract-status": "not registered"}, nil},
+		{"chain unreachable", func(w *Dashboard) { w.Chain, w.ChainError = nil, "connection refused" },
+			"chain unreachable", dashboard.LevelBad, map[string]string{"contract-status": "unknown"}, nil},
+		{"dev attestation, old evidence, full", func(w *Dashboard) {
+			w.TEE, w.EvidenceAgeSec, w.Capacity.InFlight = "dev", int64((26 * 24 * time.Hour).Seconds()), 4
+		}, "active", dashboard.LevelOK, map[string]string{"evidence-age": "26 days"},
+			map[string]dashboard.Level{"tee": dashboard.LevelBad, "evidence-age": dashboard.LevelWarn, "jobs-in-flight": dashboard.LevelWarn}},
+		{"other evidence on chain", func(w *Dashboard) { w.Chain.AttestationMatches = false },
+			"active", dashboard.LevelOK, map[string]string{"evidence-on-chain": "another"},
+			map[string]dashboard.Level{"evidence-on-chain": dashboard.LevelBad}},
+		{"IOU payments", func(w *Dashboard) { w.Online.Scheme = IOUScheme }, "active", dashboard.LevelOK, nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := base()
+			c.change(w)
+			s := w.Snapshot()
+			if s.Status != c.status || s.Level != c.level {
+				t.Fatalf("status %q (%s), want %q (%s)", s.Status, s.Level, c.status, c.level)
+			}
+			got := map[string]dashboard.Field{}
+			for _, p := range s.Panels {
+				for _, f := range p.Fields {
+					if _, dup := got[f.Key]; dup {
+						t.Fatalf("field %s twice", f.Key)
+					}
+					got[f.Key] = f
+				}
+			}
+			for k, v := range c.fields {
+				if got[k].Value != v {
+					t.Errorf("%s = %q, want %q", k, got[k].Value, v)
+				}
+			}
+			for k, lv := range c.levels {
+				if got[k].Level != lv {
+					t.Errorf("%s level %q, want %q", k, got[k].Level, lv)
+				}
+			}
+			dash, err := dashboard.New(dashboard.ProviderFunc(func(context.Context) (*dashboard.Snapshot, error) { return s, nil }), dashboard.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := dash.Refresh(context.Background()); err != nil {
+				t.Fatalf("the page refuses the snapshot: %v", err)
+			}
+		})
+	}
+}
