@@ -112,6 +112,7 @@ func (g *Gateway) dashboardSnapshot(context.Context) (*dashboard.Snapshot, error
 	}}
 
 	spent, unpaid := g.payments.spentTotal(), g.payments.unpaid()
+	budgetSpent := false
 	payments := dashboard.Panel{Title: "Payments", Fields: []dashboard.Field{
 		{Key: "scheme", Label: "Scheme", Value: g.cfg.Payer.Scheme()},
 		{Key: "spent", Label: "Paid to workers", Value: tonamount.Format(spent) + " TON"},
@@ -125,7 +126,7 @@ func (g *Gateway) dashboardSnapshot(context.Context) (*dashboard.Snapshot, error
 		used := new(big.Int).Mul(spent, big.NewInt(100))
 		switch {
 		case left.Sign() <= 0:
-			f.Level = dashboard.LevelBad
+			f.Level, budgetSpent = dashboard.LevelBad, true
 			warn(dashboard.LevelBad, "the budget of %s TON is spent: requests are refused", tonamount.Format(b))
 		case b.Sign() > 0 && used.Cmp(new(big.Int).Mul(b, big.NewInt(budgetWarnShare))) >= 0:
 			f.Level = dashboard.LevelWarn
@@ -154,6 +155,8 @@ func (g *Gateway) dashboardSnapshot(context.Context) (*dashboard.Snapshot, error
 	s.Panels = []dashboard.Panel{workers, capacity, payments, requests}
 
 	switch {
+	case budgetSpent:
+		s.Status, s.Level = "budget spent", dashboard.LevelBad
 	case servable == len(g.cfg.Models):
 		s.Status, s.Level = "serving", dashboard.LevelOK
 	case servable > 0:

@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/http"
 	"slices"
@@ -110,4 +113,64 @@ func field(s *dashboard.Snapshot, key string) string {
 		}
 	}
 	return ""
+}
+
+// The gateway's status and warnings for the states that matter to the app
+// running it: no worker for a model, a budget running out or spent.
+func TestDashboardSnapshotStates(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	cases := []struct {
+		name     string
+		models   []string
+		workers  int // for the first model
+		budget   *big.Int
+		spent    int64
+		status   string
+		warnings []string
+	}{
+		{"serving", []string{testModel}, 1, nil, 0, "serving", nil},
+		{"no workers", []string{testModel}, 0, nil, 0, "no workers", []string{"no usable worker for m1"}},
+		{"one model of two", []string{testModel, "m2"}, 1, nil, 0, "degraded", []string{"no usable worker for m2"}},
+		{"budget nearly spent", []string{testModel}, 1, big.NewInt(1000), 950, "serving", []string{"0.000000050 TON of the budget is left"}},
+		{"budget spent", []string{testModel}, 1, big.NewInt(1000), 1000, "budget spent", []string{"the budget of 0.000001000 TON is spent"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g, err := New(Config{Source: &staticSource{}, Models: c.models, APIKeys: []string{testKey}, Payer: &IOUPayer{Key: key}, Budget: c.budget})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range c.workers {
+				tw := newTestWorker(t, workerOpts{slots: 1})
+				u, err := g.upstreamFor(tw.info, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g.pools[testModel] = append(g.pools[testModel], u)
+				g.byAddr[fmt.Sprint(i)] = u
+			}
+			g.payments.spent.SetInt64(c.spent)
+			s, err := g.dashboardSnapshot(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Status != c.status {
+				t.Errorf("status %q, want %q", s.Status, c.status)
+			}
+			var got []string
+			for _, w := range s.Warnings {
+				if !strings.Contains(w.Text, "IOUs") { // every case pays with IOUs
+					got = append(got, w.Text)
+				}
+			}
+			if len(got) != len(c.warnings) {
+				t.Fatalf("warnings %q, want %q", got, c.warnings)
+			}
+			for i, w := range c.warnings {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("warning %q, want one about %q", got[i], w)
+				}
+			}
+		})
+	}
 }
