@@ -59,8 +59,11 @@ func newTestWorker(t *testing.T, o workerOpts) *testWorker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgText := fmt.Sprintf(worker.ConfigTemplate, "config.toml", "http://127.0.0.1:1", "0:"+strings.Repeat("11", 32),
-		"0:"+strings.Repeat("22", 32), "127.0.0.1:1", "http://127.0.0.1:1", testModel)
+	cfgText, err := worker.RenderConfig(worker.InitValues{Network: "http://127.0.0.1:1", Root: "0:" + strings.Repeat("11", 32),
+		Owner: "0:" + strings.Repeat("22", 32), Listen: "127.0.0.1:1", PublicURL: "http://127.0.0.1:1", Model: testModel})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfgText += fmt.Sprintf("\n[online]\nmax_concurrent = %d\npayments = \"iou\"\n", max(o.slots, 1))
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {

@@ -227,8 +227,12 @@ func upWorker(ctx, infra context.Context, wg *sync.WaitGroup, e *devnet.Engine, 
 	if err != nil {
 		return err
 	}
-	cfgText := fmt.Sprintf(worker.ConfigTemplate, "config.toml", "devnet (in-process)", root, owner.Address().String(),
-		ln.Addr().String(), "https://"+ln.Addr().String(), model)
+	cfgText, err := worker.RenderConfig(worker.InitValues{Network: "devnet (in-process)", Root: root, Owner: owner.Address().String(),
+		Listen: ln.Addr().String(), PublicURL: "https://" + ln.Addr().String(), Model: model})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	cfgPath := filepath.Join(wdir, "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		ln.Close()
