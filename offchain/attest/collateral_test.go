@@ -43,6 +43,7 @@ func TestVerifyWithServedCollateral(t *testing.T) {
 		{"collateral not signed by Intel", tampered, tdx.CheckCollateral, attest.TCBStatusUnknown},
 		{"collateral expired", f.ServedCollateral("UpToDate", svn, at.AddDate(-2, 0, 0)), tdx.CheckPCKRevocation, attest.TCBStatusUnknown},
 		{"collateral of another TEE", &attest.Collateral{Version: 1, TEE: attest.TEESEVSNP, SNP: &attest.SNPCollateral{CRL: []byte{1}}}, tdx.CheckCollateral, attest.TCBStatusUnknown},
+		{"collateral without its TDX part", &attest.Collateral{Version: 1, TEE: attest.TEETDX}, tdx.CheckCollateral, attest.TCBStatusUnknown},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res, err := v.VerifyWithCollateral(context.Background(), b, c.coll, []attest.Key{workerEd}, nil, pol)

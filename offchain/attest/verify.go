@@ -289,8 +289,13 @@ func keysContain(have, want []Key) error {
 // evidence, or nil.
 func (v *Verifier) platform(ctx context.Context, tee string, evidence []byte, certs []Blob, coll *Collateral, p *Policy, testMode bool, res *Result, log *check.Log) (*platform, error) {
 	now := v.now()
-	if coll != nil && coll.TEE != tee {
-		return nil, log.Failf(tdx.CheckCollateral, "the collateral served is for %s, the evidence is %s", coll.TEE, tee)
+	if coll != nil {
+		if err := coll.Validate(); err != nil {
+			return nil, log.Fail(tdx.CheckCollateral, fmt.Errorf("collateral served with the evidence: %w", err))
+		}
+		if coll.TEE != tee {
+			return nil, log.Failf(tdx.CheckCollateral, "the collateral served is for %s, the evidence is %s", coll.TEE, tee)
+		}
 	}
 	var pl *platform
 	switch tee {

@@ -127,7 +127,7 @@ func (d *Daemon) Metrics() *Metrics { return d.metrics }
 func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	// The weights served must be the ones Root pins and the evidence
 	// attests; a mismatch is not something to serve around.
-	if _, err := VerifyWeights(ctx, d.cfg, bindings.NewRoot(d.net, d.root), d.id.Bundle, d.log); err != nil {
+	if err := d.checkWeights(ctx); err != nil {
 		if ln != nil {
 			ln.Close()
 		}

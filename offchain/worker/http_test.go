@@ -196,6 +196,9 @@ func TestUploadLimits(t *testing.T) {
 	dctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() { _ = d.Run(dctx, ln) }()
+	// The test calls the handler directly below, so it first waits for Run
+	// to have opened the job store and started serving.
+	waitServing(t, ctx, cfg.PublicURL)
 	job, env := submitPosted(t, ctx, n, id)
 	url := cfg.PublicURL + "/v1/jobs/" + job.StringRaw() + "/request"
 
@@ -267,6 +270,23 @@ func submitPosted(t *testing.T, ctx context.Context, n *testNet, id *Identity) (
 		select {
 		case <-ctx.Done():
 			t.Fatal("the job was never deployed")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// waitServing waits until the daemon at base answers /healthz.
+func waitServing(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the daemon at %s never served /healthz: %v", base, err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -230,4 +232,110 @@ func readPin(ctx context.Context, pins ModelPins, model string, log *slog.Logger
 		}
 		wait = min(2*wait, 30*time.Second)
 	}
+}
+
+// checkWeights is the daemon's check before serving: the configured weights
+// are Root's and the evidence's (VerifyWeights), and an OpenAI-compatible
+// engine serves each such model from exactly those files.
+func (d *Daemon) checkWeights(ctx context.Context) error {
+	if _, err := VerifyWeights(ctx, d.cfg, bindings.NewRoot(d.net, d.root), d.id.Bundle, d.log); err != nil {
+		return err
+	}
+	if d.cfg.Engine.Kind != "openai" {
+		return nil
+	}
+	key := ""
+	if d.cfg.Engine.APIKeyEnv != "" {
+		key = os.Getenv(d.cfg.Engine.APIKeyEnv)
+	}
+	return checkEngineWeights(ctx, d.cfg, d.cfg.Engine.BaseURL, key, d.log)
+}
+
+// engineModels is the part of GET /v1/models this check reads. vLLM and
+// SGLang report in "root" the model path they were started with.
+type engineModels struct {
+	Data []struct {
+		ID   string `json:"id"`
+		Root string `json:"root"`
+	} `json:"data"`
+}
+
+// checkEngineWeights asks the engine which files it serves each model with
+// configured weights from, waiting (with backoff) while it starts: a model
+// served from another path than the checked one is ErrWeightsMismatch. An
+// engine that does not say (no "root") is trusted to be configured by the
+// image, with a warning.
+func checkEngineWeights(ctx context.Context, cfg *Config, base, apiKey string, log *slog.Logger) error {
+	var want []ModelConfig
+	for _, m := range cfg.Models {
+		if m.Weights != "" {
+			want = append(want, m)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	u := strings.TrimSuffix(strings.TrimSpace(base), "/")
+	if !strings.HasSuffix(u, "/v1") {
+		u += "/v1"
+	}
+	u += "/models"
+	var list engineModels
+	wait := time.Second
+	for {
+		err := getJSON(ctx, u, apiKey, &list)
+		if err == nil {
+			break
+		}
+		log.Warn("asking the engine which weights it serves; retrying", "url", u, "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("the engine did not say which weights it serves: %w (last error: %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+	for _, m := range want {
+		found := false
+		for _, e := range list.Data {
+			if e.ID != m.EngineModel {
+				continue
+			}
+			found = true
+			path := filepath.Clean(cfg.Path(m.Weights))
+			switch {
+			case e.Root == "":
+				log.Warn("the engine does not report which files it loaded; the image's engine configuration must load the checked weights", "model", m.Name, "weights", path)
+			case filepath.Clean(e.Root) != path:
+				return fmt.Errorf("%w: model %s: the engine serves %s from %s, not from the checked weights %s", ErrWeightsMismatch, m.Name, e.ID, e.Root, path)
+			}
+		}
+		if !found {
+			return fmt.Errorf("model %s: the engine does not serve %q", m.Name, m.EngineModel)
+		}
+	}
+	return nil
+}
+
+func getJSON(ctx context.Context, u, apiKey string, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	if apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
 }
