@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -121,6 +122,15 @@ func TestPageInBrowser(t *testing.T) {
 		t.Error("the pay history has no bar drawn")
 	}
 	page.Screenshot("dashboard.png")
+
+	// A poll that brings nothing new leaves the page's nodes alone: a
+	// value being selected (an address being copied) stays selected.
+	browsertest.Eval[bool](page, `(window.kept = document.querySelector('dd[data-key="stake"]'), true)`)
+	before := page.Text("#updated")
+	page.WaitFor(fmt.Sprintf(`document.getElementById("updated").textContent !== %q`, before))
+	if !browsertest.Eval[bool](page, `window.kept.isConnected`) {
+		t.Error("a poll with the same values rebuilt the panels")
+	}
 
 	// The daemon moves on: the open page follows without a reload.
 	d.update(func(d *daemon) {

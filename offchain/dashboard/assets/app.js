@@ -8,6 +8,17 @@
   const spare = ["#3b6fd8", "#8e5bd8", "#1fa5a5", "#c4577e", "#7a8799"];
   let pollMillis = 5000;
   let lastView = null;
+  // shown keeps what each part of the page was last built from: a part is
+  // rebuilt only when its data changed, so a poll does not undo a text
+  // selection (an address being copied) or a screen reader's place.
+  const shown = {};
+
+  function changed(part, data) {
+    const key = JSON.stringify(data);
+    if (shown[part] === key) return false;
+    shown[part] = key;
+    return true;
+  }
 
   function el(tag, cls, text) {
     const e = document.createElement(tag);
@@ -28,6 +39,7 @@
   }
 
   function renderHeader(s, view) {
+    if (!changed("header", [s.title, s.subject, s.status, s.level, view.snapshot_time])) return;
     document.title = s.title + " · " + s.status;
     $("title").textContent = s.title;
     $("subject").textContent = s.subject;
@@ -39,6 +51,7 @@
   }
 
   function renderWarnings(list) {
+    if (!changed("warnings", list)) return;
     const ul = $("warnings");
     ul.replaceChildren();
     for (const w of list || []) {
@@ -48,6 +61,7 @@
   }
 
   function renderPanels(panels) {
+    if (!changed("panels", panels)) return;
     const box = $("panels");
     box.replaceChildren();
     for (const p of panels || []) {
@@ -90,6 +104,7 @@
 
   // legend lists each series with its total over the bars shown.
   function legend(box, series, totals, unit) {
+    if (!changed("legend:" + (box.id || box.parentNode.parentNode.dataset.key), [series, totals, unit])) return;
     box.replaceChildren();
     series.forEach((ser, j) => {
       const item = el("span", "item");
@@ -190,8 +205,22 @@
   // renderHistories draws the daemon's own charts, one card each.
   function renderHistories(list) {
     const box = $("histories");
+    const layout = (list || []).map((hs) => [hs.key, hs.title]);
+    if (changed("histories", layout)) buildHistories(box, list || []);
+    (list || []).forEach((hs, i) => {
+      const card = box.children[i];
+      const series = hs.series || [], bars = hs.bars || [];
+      legend(card.querySelector(".legend"), series, totalsOf(series, bars), hs.unit);
+      // Drawn once every card is in place: a card added later narrows the
+      // ones before it, and a canvas drawn at another width looks squeezed.
+      drawBars(card.querySelector("canvas"), series, bars, hs.interval_seconds * 1000, hs.slots);
+    });
+  }
+
+  function buildHistories(box, list) {
     box.replaceChildren();
-    for (const hs of list || []) {
+    for (const hs of list) {
+      delete shown["legend:" + hs.key]; // its legend box is new
       const card = el("section", "card chart-card");
       card.dataset.key = hs.key;
       const head = el("div", "chart-head");
@@ -204,14 +233,7 @@
       canvas.setAttribute("aria-label", hs.title);
       card.appendChild(canvas);
       box.appendChild(card);
-      const series = hs.series || [];
-      legend(lg, series, totalsOf(series, hs.bars || []), hs.unit);
     }
-    // Draw once every card is in place: a card added later narrows the
-    // ones before it, and a canvas drawn at another width looks squeezed.
-    (list || []).forEach((hs, i) => {
-      drawBars(box.children[i].querySelector("canvas"), hs.series || [], hs.bars || [], hs.interval_seconds * 1000, hs.slots);
-    });
   }
 
   function render(view) {

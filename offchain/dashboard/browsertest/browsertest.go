@@ -85,14 +85,15 @@ func Open(t testing.TB, ctx context.Context, url string) *Page {
 	return &Page{t: t, ctx: bctx}
 }
 
-// Text is the visible text of the first element matching a CSS selector.
+// Text is the text of the first element matching a CSS selector, read in
+// one step inside the page (the page may rebuild itself between two
+// protocol calls), or "<none>" when nothing matches.
 func (p *Page) Text(selector string) string {
 	p.t.Helper()
-	s, err := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS(selector)))
-	if err != nil {
-		p.t.Fatalf("reading %s: %v", selector, err)
-	}
-	return strings.TrimSpace(s)
+	return strings.TrimSpace(Eval[string](p, fmt.Sprintf(`(() => {
+		const e = document.querySelector(%q);
+		return e ? e.textContent : "<none>";
+	})()`, selector)))
 }
 
 // Eval evaluates a JavaScript expression.
