@@ -130,7 +130,9 @@
     g.clearRect(0, 0, w, h);
 
     const stacks = bars.map((b) => b.values.reduce((a, v) => a + v, 0));
-    const ymax = niceMax(Math.max(0, ...stacks));
+    // Counts get whole-number ticks: "0.25 jobs" reads as nonsense.
+    const counts = bars.every((b) => b.values.every(Number.isInteger));
+    const ymax = Math.max(niceMax(Math.max(0, ...stacks)), counts ? 4 : 0);
     g.font = "11px system-ui, sans-serif";
     // The axis is as wide as its widest label.
     let labelWidth = 0;
