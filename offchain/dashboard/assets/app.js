@@ -163,8 +163,9 @@
     }
     g.textAlign = "center";
     g.textBaseline = "top";
-    for (let i = 0; i <= 4; i++) {
-      const t = t0 + ((t1 - t0) / 4) * i;
+    const ticks = Math.max(2, Math.min(4, Math.floor(pw / 110)));
+    for (let i = 0; i <= ticks; i++) {
+      const t = t0 + ((t1 - t0) / ticks) * i;
       const d = new Date(t);
       const label = long ? d.toLocaleDateString([], { month: "short", day: "numeric" })
         : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
@@ -201,7 +202,7 @@
     drawBars($("chart"), series, bars, chart.interval_seconds * 1000, 60);
     $("chart-note").textContent = bars.length
       ? "Growth per " + fmtInterval(chart.interval_seconds) + "; the last bar is the interval in progress."
-      : "No samples yet.";
+      : "No samples yet: the chart fills in as the daemon runs.";
   }
 
   // renderHistories draws the daemon's own charts, one card each.
