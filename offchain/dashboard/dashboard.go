@@ -232,9 +232,11 @@ func (d *Dashboard) Refresh(ctx context.Context) (*View, error) {
 	return d.view(now), err
 }
 
-// take calls the provider once and keeps what it said.
+// take calls the provider once and keeps what it said. The snapshot is
+// shared by every page, so a page that goes away mid-call must not leave
+// "context canceled" for the others: only Timeout bounds the call.
 func (d *Dashboard) take(ctx context.Context, now time.Time) error {
-	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.Timeout)
 	defer cancel()
 	s, err := d.p.Snapshot(ctx)
 	if err == nil {

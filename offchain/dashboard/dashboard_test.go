@@ -99,6 +99,47 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	}
 }
 
+func TestRingSampleIsDue(t *testing.T) {
+	r := newRing(4)
+	base := time.Unix(1000, 0)
+	cases := []struct {
+		after time.Duration
+		due   bool
+	}{
+		{0, true}, // the first sample
+		{30 * time.Second, false},
+		{57 * time.Second, true}, // a tick a little early
+		{53 * time.Second, false},
+	}
+	at := base
+	for i, c := range cases {
+		at = at.Add(c.after)
+		if got := r.due(at, time.Minute); got != c.due {
+			t.Fatalf("case %d (+%s): due %v, want %v", i, c.after, got, c.due)
+		}
+		if c.due {
+			r.add(sample{at: at})
+		}
+	}
+}
+
+// A page that goes away while the provider is called does not leave its
+// cancellation in the snapshot every other page sees.
+func TestRefreshOutlivesItsCaller(t *testing.T) {
+	d := mustNew(t, ProviderFunc(func(ctx context.Context) (*Snapshot, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return &Snapshot{Title: "ok"}, nil
+	}), quiet())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	v, err := d.Refresh(ctx)
+	if err != nil || v.Snapshot == nil {
+		t.Fatalf("a cancelled caller broke the snapshot: %v, %+v", err, v)
+	}
+}
+
 func TestRingKeepsTheNewestInOrder(t *testing.T) {
 	r := newRing(3)
 	base := time.Unix(0, 0)

@@ -19,12 +19,14 @@ type ring struct {
 func newRing(capacity int) ring { return ring{buf: make([]sample, capacity)} }
 
 // due says whether a sample taken at now should be kept: the first one,
-// and then one per interval.
+// and then one per interval. A tick that comes a little early still
+// counts, or a late sample before it would push every later one back by
+// a whole interval.
 func (r *ring) due(now time.Time, interval time.Duration) bool {
 	if r.count == 0 {
 		return true
 	}
-	return now.Sub(r.newest().at) >= interval
+	return now.Sub(r.newest().at) >= interval-interval/10
 }
 
 func (r *ring) add(s sample) {
