@@ -1,6 +1,6 @@
 // Package dashboard is the status page a Cocoon daemon (the worker, the
 // gateway) serves at `/`: one HTML page whose script, style and chart are
-// embedded in the binary, and the JSON it polls at /dashboard/data.json.
+// embedded in the binary, and the JSON it polls at /api/dashboard.
 //
 // A daemon describes itself through a Provider: a Snapshot of its status,
 // panels of labelled values, warnings, and cumulative counters (jobs or
@@ -116,10 +116,6 @@ type ProviderFunc func(ctx context.Context) (*Snapshot, error)
 
 // Snapshot implements Provider.
 func (f ProviderFunc) Snapshot(ctx context.Context) (*Snapshot, error) { return f(ctx) }
-
-// DataPath is where the page reads its data (a View). It sits under the
-// page's own /dashboard/ prefix, so a daemon's /api/... stays its own.
-const DataPath = "/dashboard/data.json"
 
 // Defaults of Options.
 const (
@@ -325,7 +321,7 @@ func (s *Snapshot) counterValues() map[string]float64 {
 	return m
 }
 
-// View is what GET /dashboard/data.json returns: the page's data.
+// View is what GET /api/dashboard returns.
 type View struct {
 	Time time.Time `json:"time"`
 	// Snapshot is the latest good snapshot (nil before the first).
@@ -401,7 +397,7 @@ func growth(prev, cur float64) float64 {
 }
 
 // Register adds the dashboard's routes to mux: the page at exactly `/`,
-// its assets and its data (DataPath) under /dashboard/. Other
+// its assets under /dashboard/, and its data at /api/dashboard. Other
 // routes of mux are left alone.
 func (d *Dashboard) Register(mux *http.ServeMux) {
 	static, err := fs.Sub(assets, "assets")
@@ -414,11 +410,11 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 		w.Header().Set("Cache-Control", "no-cache")
 		http.ServeFileFS(w, r, static, "index.html")
 	})
-	mux.HandleFunc("GET "+DataPath, d.serveData)
 	mux.HandleFunc("GET /dashboard/{file}", func(w http.ResponseWriter, r *http.Request) {
 		securityHeaders(w)
 		files.ServeHTTP(w, r)
 	})
+	mux.HandleFunc("GET /api/dashboard", d.serveAPI)
 }
 
 // Handler is a handler serving only the dashboard's routes.
@@ -435,7 +431,7 @@ func securityHeaders(w http.ResponseWriter) {
 	w.Header().Set("Referrer-Policy", "no-referrer")
 }
 
-func (d *Dashboard) serveData(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) serveAPI(w http.ResponseWriter, r *http.Request) {
 	v, err := d.Refresh(r.Context())
 	if err != nil {
 		d.opts.Logger.Warn("dashboard: reading the daemon's state", "error", err)

@@ -308,12 +308,12 @@ func TestRoutes(t *testing.T) {
 	}{
 		{"GET", "/", 200, "text/html", `<canvas id="chart"`},
 		{"HEAD", "/", 200, "text/html", ""},
-		{"GET", "/dashboard/app.js", 200, "text/javascript", "/dashboard/data.json"},
+		{"GET", "/dashboard/app.js", 200, "text/javascript", "/api/dashboard"},
 		{"GET", "/dashboard/style.css", 200, "text/css", "--ok"},
 		{"GET", "/dashboard/missing.js", 404, "", ""},
-		{"GET", "/dashboard/data.json", 200, "application/json", `"subject":"EQ-test"`},
+		{"GET", "/api/dashboard", 200, "application/json", `"subject":"EQ-test"`},
 		{"POST", "/", 404, "", "daemon's own 404"},
-		{"POST", "/dashboard/data.json", 404, "", "daemon's own 404"},
+		{"POST", "/api/dashboard", 404, "", "daemon's own 404"},
 		{"GET", "/healthz", 200, "", "healthy"},
 		{"GET", "/index.html", 404, "", "daemon's own 404"},
 		{"GET", "/nothing/here", 404, "", "daemon's own 404"},
@@ -349,7 +349,7 @@ func TestRoutes(t *testing.T) {
 // On its own, the dashboard answers other methods with 405.
 func TestOnlyGET(t *testing.T) {
 	d := mustNew(t, &fakeDaemon{}, quiet())
-	for _, path := range []string{"/", "/dashboard/data.json", "/dashboard/app.js"} {
+	for _, path := range []string{"/", "/api/dashboard", "/dashboard/app.js"} {
 		rec := httptest.NewRecorder()
 		d.Handler().ServeHTTP(rec, httptest.NewRequest("POST", path, strings.NewReader("x")))
 		if rec.Code != http.StatusMethodNotAllowed {
@@ -364,7 +364,7 @@ func TestAPIBeforeTheFirstSnapshot(t *testing.T) {
 	f.set(0, 0, errors.New("state not open yet"))
 	d := mustNew(t, f, quiet())
 	rec := httptest.NewRecorder()
-	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/dashboard/data.json", nil))
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/dashboard", nil))
 	var v View
 	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
 		t.Fatalf("not JSON: %v: %s", err, rec.Body)

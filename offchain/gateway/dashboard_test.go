@@ -43,7 +43,7 @@ func TestDashboard(t *testing.T) {
 	spent := tonamount.Format(tg.g.Spent()) + " TON"
 
 	// The data, without a browser: no API key needed, like /healthz.
-	req, _ := http.NewRequest("GET", tg.srv.URL+dashboard.DataPath, nil)
+	req, _ := http.NewRequest("GET", tg.srv.URL+"/api/dashboard", nil)
 	var v dashboard.View
 	for {
 		r, err := http.DefaultClient.Do(req)
@@ -53,7 +53,7 @@ func TestDashboard(t *testing.T) {
 		err = json.NewDecoder(r.Body).Decode(&v)
 		r.Body.Close()
 		if err != nil || r.StatusCode != 200 {
-			t.Fatalf("GET %s: HTTP %d, %v", dashboard.DataPath, r.StatusCode, err)
+			t.Fatalf("GET /api/dashboard: HTTP %d, %v", r.StatusCode, err)
 		}
 		if field(v.Snapshot, "requests:ok") == "2" {
 			break // a snapshot taken after the requests

@@ -31,7 +31,7 @@ const maxEventLine = 1 << 20
 //	POST /v1/chat/completions          stream and non-stream (API key)
 //	GET  /healthz                      workers per model, payment scheme, spend
 //	GET  /metrics                      Prometheus
-//	GET  /                             the dashboard (its data: /dashboard/data.json)
+//	GET  /                             the dashboard (data: /api/dashboard)
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", g.healthz)

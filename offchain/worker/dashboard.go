@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -27,49 +26,42 @@ const dashboardChainTTL = 10 * time.Second
 // needs refreshing: clients refuse it after client.DefaultMaxEvidenceAge.
 const evidenceWarnAge = client.DefaultMaxEvidenceAge * 5 / 6
 
-// Dashboard is the worker's state: GET /api/dashboard returns it, and the
-// page at / shows it (Snapshot).
+// Dashboard is what GET /api/dashboard returns and the page at / shows.
 type Dashboard struct {
-	Time              time.Time         `json:"time"`
-	Status            string            `json:"status"` // ok, degraded
-	Worker            string            `json:"worker"`
-	Root              string            `json:"root"`
-	Owner             string            `json:"owner"`
-	Engine            string            `json:"engine"`
-	EngineDescription string            `json:"engine_description"`
-	GPU               string            `json:"gpu"`
-	TEE               string            `json:"tee"`
-	EvidenceCreated   time.Time         `json:"evidence_created"`
-	EvidenceAgeSec    int64             `json:"evidence_age_seconds"`
-	Capacity          DashboardCapacity `json:"capacity"`
-	Chain             *DashboardChain   `json:"chain,omitempty"`
-	ChainError        string            `json:"chain_error,omitempty"`
-	Channels          *ChannelEarnings  `json:"channels,omitempty"` // online payments by channel
-	Totals            map[string]int    `json:"totals"`             // outcome -> jobs kept in the store
-	Hours             []ActivityBucket  `json:"hours"`              // the last 24 hours
-	Online            DashboardOnline   `json:"online"`
-	Warnings          []string          `json:"warnings"`
-	// levels says how bad each warning is, for the page.
-	levels []dashboard.Level
+	Time              time.Time           `json:"time"`
+	Status            string              `json:"status"` // ok, degraded
+	Worker            string              `json:"worker"`
+	Root              string              `json:"root"`
+	Owner             string              `json:"owner"`
+	Engine            string              `json:"engine"`
+	EngineDescription string              `json:"engine_description"`
+	GPU               string              `json:"gpu"`
+	TEE               string              `json:"tee"`
+	EvidenceCreated   time.Time           `json:"evidence_created"`
+	EvidenceAgeSec    int64               `json:"evidence_age_seconds"`
+	Capacity          DashboardCapacity   `json:"capacity"`
+	Chain             *DashboardChain     `json:"chain,omitempty"`
+	ChainError        string              `json:"chain_error,omitempty"`
+	Totals            map[string]int      `json:"totals"` // outcome -> jobs kept in the store
+	Hours             []ActivityBucket    `json:"hours"`  // the last 24 hours
+	Online            DashboardOnline     `json:"online"`
+	Warnings          []dashboard.Warning `json:"warnings"`
 }
 
-// ChannelEarnings is what the online endpoint's payment channels hold for
-// the worker: paid by vouchers, of which withdrawn on chain by commits.
-type ChannelEarnings struct {
-	Open      int    `json:"open"`
-	Closed    int    `json:"closed"`
-	Received  string `json:"received_ton"`  // cumulative vouchers
-	Withdrawn string `json:"withdrawn_ton"` // committed or paid out on chain
-	Pending   string `json:"pending_ton"`   // received, not yet on chain
-}
-
-// DashboardOnline is the online (gateway) endpoint's load and requests.
+// DashboardOnline is the online (gateway) endpoint: its requests and what
+// its payers owe in open payment channels.
 type DashboardOnline struct {
 	Scheme   string             `json:"scheme"` // "" until payments run
 	Slots    int                `json:"slots"`
 	Busy     int                `json:"busy"`
 	Queued   int                `json:"queued"`
 	Requests map[string]float64 `json:"requests"` // outcome -> requests since start
+	// Channels, Unclaimed and Deposits cover the payee's channels not yet
+	// closed: Unclaimed is what their vouchers pay beyond what commits
+	// already withdrew, Deposits what their payers put in.
+	Channels  int    `json:"channels"`
+	Unclaimed string `json:"unclaimed_ton"`
+	Deposits  string `json:"deposits_ton"`
 }
 
 // DashboardCapacity is how much of the worker's limits is in use.
@@ -123,8 +115,8 @@ type dashboardCache struct {
 	page *dashboard.Dashboard
 }
 
-// dashboardPage is the page at / and its data, made on first use: Handler
-// and Run share it.
+// dashboardPage is the page at / and its data at /api/dashboard, made on
+// first use: Handler and Run share it.
 func (d *Daemon) dashboardPage() *dashboard.Dashboard {
 	d.dash.once.Do(func() {
 		page, err := dashboard.New(dashboard.ProviderFunc(d.dashboardSnapshot), dashboard.Options{Logger: d.log})
@@ -137,24 +129,8 @@ func (d *Daemon) dashboardPage() *dashboard.Dashboard {
 }
 
 // dashboardRoutes serves the dashboard: the page at exactly /, its
-// assets and data under /dashboard/, and the worker's state as JSON at
-// /api/dashboard (what cocoon worker status asks the daemon).
-func (d *Daemon) dashboardRoutes(mux *http.ServeMux) {
-	d.dashboardPage().Register(mux)
-	mux.HandleFunc("GET /api/dashboard", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
-		defer cancel()
-		dash, err := d.Dashboard(ctx)
-		if err != nil {
-			d.log.Warn("building the dashboard", "error", err)
-			httpError(w, http.StatusServiceUnavailable, "the dashboard is not available yet: %v", err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(dash)
-	})
-}
+// assets under /dashboard/, its data at /api/dashboard.
+func (d *Daemon) dashboardRoutes(mux *http.ServeMux) { d.dashboardPage().Register(mux) }
 
 // Dashboard gathers the worker's state for the page at /.
 func (d *Daemon) Dashboard(ctx context.Context) (*Dashboard, error) {
@@ -180,11 +156,10 @@ func (d *Daemon) Dashboard(ctx context.Context) (*Dashboard, error) {
 		EvidenceAgeSec: int64(now.Sub(d.id.Bundle.Created()).Seconds()),
 		Capacity: DashboardCapacity{MaxConcurrent: d.cfg.MaxConcurrent, InFlight: inFlight,
 			MaxUploads: d.cfg.HTTP.MaxUploads, Uploading: len(d.uploads)},
-		Totals: act.Totals, Hours: act.Buckets, Warnings: []string{},
+		Totals: act.Totals, Hours: act.Buckets, Warnings: []dashboard.Warning{},
 	}
 	warn := func(level dashboard.Level, format string, a ...any) {
-		dash.Warnings = append(dash.Warnings, fmt.Sprintf(format, a...))
-		dash.levels = append(dash.levels, level)
+		dash.Warnings = append(dash.Warnings, dashboard.Warning{Level: level, Text: fmt.Sprintf(format, a...)})
 	}
 	if d.id.Bundle.TEE == "dev" {
 		warn(dashboard.LevelBad, "INSECURE: dev attestation, not hardware-backed; only test-mode networks accept this worker")
@@ -201,11 +176,6 @@ func (d *Daemon) Dashboard(ctx context.Context) (*Dashboard, error) {
 	}
 	if dash.Online, err = d.dashboardOnline(); err != nil {
 		return nil, err
-	}
-	if ce, err := d.channelEarnings(); err != nil {
-		warn(dashboard.LevelWarn, "reading the payment channels: %v", err)
-	} else {
-		dash.Channels = ce
 	}
 	ch, err := d.dashboardChain(ctx, now)
 	if err != nil {
@@ -235,53 +205,47 @@ func (d *Daemon) Dashboard(ctx context.Context) (*Dashboard, error) {
 	return dash, nil
 }
 
-// dashboardOnline reads the online endpoint's load and its requests by
-// outcome (from the metrics /metrics serves).
+// dashboardOnline reads the online endpoint's load, its requests by
+// outcome (from the metrics /metrics serves) and its payment channels.
 func (d *Daemon) dashboardOnline() (DashboardOnline, error) {
 	o := d.online
 	o.mu.Lock()
 	on := DashboardOnline{Slots: cap(o.slots), Busy: len(o.slots), Queued: o.queued}
+	payee := o.payee
 	if o.vouchers != nil {
 		on.Scheme = o.vouchers.Scheme()
 	}
 	o.mu.Unlock()
 	var err error
-	on.Requests, err = dashboard.CountersByLabel(d.metrics.Registry(), "cocoon_worker_online_requests_total", "outcome")
-	return on, err
+	if on.Requests, err = dashboard.CountersByLabel(d.metrics.Registry(), "cocoon_worker_online_requests_total", "outcome"); err != nil {
+		return on, err
+	}
+	unclaimed, deposits := new(big.Int), new(big.Int)
+	if payee != nil {
+		chans, err := payee.Channels()
+		if err != nil {
+			return on, fmt.Errorf("reading the payment channels: %w", err)
+		}
+		for _, c := range chans {
+			if c.Phase == channel.PhaseClosed {
+				continue
+			}
+			on.Channels++
+			if left := new(big.Int).Sub(c.Sent(), nonNil(c.Withdrawn)); left.Sign() > 0 {
+				unclaimed.Add(unclaimed, left)
+			}
+			deposits.Add(deposits, nonNil(c.Deposit))
+		}
+	}
+	on.Unclaimed, on.Deposits = tonamount.Format(unclaimed), tonamount.Format(deposits)
+	return on, nil
 }
 
-// channelEarnings sums the payee side of the online endpoint's payment
-// channels; nil when the worker takes no channel payments.
-func (d *Daemon) channelEarnings() (*ChannelEarnings, error) {
-	if d.online == nil {
-		return nil, nil
+func nonNil(n *big.Int) *big.Int {
+	if n == nil {
+		return new(big.Int)
 	}
-	d.online.mu.Lock()
-	payee := d.online.payee
-	d.online.mu.Unlock()
-	if payee == nil {
-		return nil, nil
-	}
-	recs, err := payee.Channels()
-	if err != nil {
-		return nil, err
-	}
-	ce := &ChannelEarnings{}
-	received, withdrawn := new(big.Int), new(big.Int)
-	for _, r := range recs {
-		if r.Phase == channel.PhaseClosed {
-			ce.Closed++
-		} else {
-			ce.Open++
-		}
-		received.Add(received, r.Sent())
-		if r.Withdrawn != nil {
-			withdrawn.Add(withdrawn, r.Withdrawn)
-		}
-	}
-	ce.Received, ce.Withdrawn = tonamount.Format(received), tonamount.Format(withdrawn)
-	ce.Pending = tonamount.Format(new(big.Int).Sub(received, withdrawn))
-	return ce, nil
+	return n
 }
 
 // dashboardChain reads (or reuses, within dashboardChainTTL) the chain part.
@@ -355,13 +319,9 @@ func (d *Daemon) dashboardSnapshot(ctx context.Context) (*dashboard.Snapshot, er
 // Snapshot lays the worker's state out for the page: panels, counters for
 // the live chart, and the histories of the job store and the contract.
 func (w *Dashboard) Snapshot() *dashboard.Snapshot {
-	s := &dashboard.Snapshot{Title: "Cocoon worker", Subject: w.Worker, ChartTitle: "Jobs and online requests"}
-	for i, text := range w.Warnings {
-		level := dashboard.LevelWarn
-		if i < len(w.levels) {
-			level = w.levels[i]
-		}
-		s.Warnings = append(s.Warnings, dashboard.Warning{Level: level, Text: text})
+	s := &dashboard.Snapshot{
+		Title: "Cocoon worker", Subject: w.Worker, Warnings: w.Warnings,
+		ChartTitle: "Jobs and online requests",
 	}
 	f := func(key, label, value string) dashboard.Field {
 		return dashboard.Field{Key: key, Label: label, Value: value}
@@ -411,12 +371,10 @@ func (w *Dashboard) Snapshot() *dashboard.Snapshot {
 			Note:  "the Worker contract's counters"})
 	}
 	contract.Fields = append(contract.Fields, f("worker", "Worker", w.Worker), f("owner", "Owner", w.Owner))
-	channels := dashboard.Field{Key: "channel-earnings", Label: "In channels, not yet on chain", Value: "none",
-		Note: "the worker takes no channel payments (scheme: " + orNone(w.Online.Scheme) + ")"}
-	if c := w.Channels; c != nil {
-		channels.Value = ton(c.Pending)
-		channels.Note = fmt.Sprintf("%s TON received by vouchers, %s TON on chain; %d open, %d closed channels",
-			c.Received, c.Withdrawn, c.Open, c.Closed)
+	channels := dashboard.Field{Key: "channel-earnings", Label: "In open channels", Value: ton(w.Online.Unclaimed),
+		Note: fmt.Sprintf("%d channels, %s TON deposited by payers; not yet committed on chain", w.Online.Channels, w.Online.Deposits)}
+	if w.Online.Scheme != ChannelScheme {
+		channels.Note = "payment channels are off (scheme: " + orNone(w.Online.Scheme) + ")"
 	}
 	earnings.Fields = append(earnings.Fields, channels)
 

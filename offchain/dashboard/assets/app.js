@@ -1,4 +1,4 @@
-// The dashboard page: polls /dashboard/data.json and draws what it says. Every
+// The dashboard page: polls /api/dashboard and draws what it says. Every
 // value goes into the page as text (textContent), never as markup.
 "use strict";
 
@@ -261,7 +261,7 @@
 
   async function poll() {
     try {
-      const resp = await fetch("/dashboard/data.json", { cache: "no-store" });
+      const resp = await fetch("/api/dashboard", { cache: "no-store" });
       render(await resp.json());
     } catch (e) {
       const off = $("offline");
