@@ -90,6 +90,10 @@ type SubmitRequest struct {
 	Temperature *float64
 	TopP        *float64
 	Seed        *int64
+	// Callback, when set, receives the Job's JobCallback (the result's hash
+	// and, when small, the sealed result) as the job completes: a contract
+	// that acts on the answer (docs/ORACLE.md). Basechain or masterchain.
+	Callback *address.Address
 }
 
 // CreateError is a Job that refused its JobCreate: the escrow bounced back
@@ -126,6 +130,10 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*Job, error) {
 	}
 	if req.Wallet == nil || req.Root == nil {
 		return nil, errors.New("submitting a job: a wallet and a Root are required")
+	}
+	// The Job refuses (and bounces) a callback no message can reach.
+	if cb := req.Callback; cb != nil && cb.Workchain() != 0 && cb.Workchain() != -1 {
+		return nil, fmt.Errorf("submitting a job: callback %s is in workchain %d; it must be in the basechain or the masterchain", cb, cb.Workchain())
 	}
 	maxOut := req.MaxOutputTokens
 	if maxOut == 0 {
@@ -204,6 +212,7 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*Job, error) {
 		Deadline:      info.Time + uint32(life/time.Second),
 		ClientHPKEKey: seal.Commitment(key.Public()),
 		RequestHash:   seal.CiphertextHash(env),
+		Callback:      req.Callback,
 	}
 	var reqCell *cell.Cell
 	if inline {

@@ -56,6 +56,7 @@ func jobCommand() *cli.Command {
 					&cli.StringFlag{Name: "prompt-file", Usage: "read the prompt from a file (- for stdin)"},
 					&cli.StringFlag{Name: "system", Usage: "a system message sent before the prompt"},
 					&cli.StringFlag{Name: "worker", Usage: "use this worker (still checked) instead of the best one discovery finds"},
+					&cli.StringFlag{Name: "callback", Usage: "a contract that receives the job's JobCallback (result hash and sealed result) when it completes (docs/ORACLE.md)"},
 					&cli.UintFlag{Name: "max-output-tokens", Value: client.DefaultMaxOutputTokens, Usage: "longest answer to pay for"},
 					&cli.UintFlag{Name: "max-input-tokens", Usage: "largest prompt to pay for (default: an upper bound from the prompt's size; the unused part is refunded)"},
 					&cli.DurationFlag{Name: "deadline", Value: client.DefaultDeadline, Usage: "how long the worker has to answer (chain time)"},
@@ -209,6 +210,11 @@ func jobSubmit(c *cli.Context) error {
 	if s := c.String("worker"); s != "" {
 		if req.Worker, err = chain.ParseAddress(s); err != nil {
 			return usageErr(fmt.Errorf("--worker: %w", err))
+		}
+	}
+	if s := c.String("callback"); s != "" {
+		if req.Callback, err = chain.ParseAddress(s); err != nil {
+			return usageErr(fmt.Errorf("--callback: %w", err))
 		}
 	}
 	net, err := openNetwork(c)
