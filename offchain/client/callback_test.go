@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/big"
 	"testing"
+	"time"
 
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
@@ -15,6 +16,7 @@ import (
 	"github.com/cocoon-network/cocoon/contracts"
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/client/clienttest"
+	"github.com/cocoon-network/cocoon/offchain/inference"
 )
 
 // TestDevnetCallbackToContract: a job submitted with a Callback delivers
@@ -82,4 +84,64 @@ func (d *devnet) deployConsumer() *address.Address {
 		d.t.Fatal(err)
 	}
 	return addr
+}
+
+// TestDevnetPublicJobToContract: a public job carries the prompt and gets
+// the answer in clear, so the contract it calls back holds a readable
+// answer; the SDK reads it without a key.
+func TestDevnetPublicJobToContract(t *testing.T) {
+	d := newDevnet(t)
+	w := d.net.NewWorker("w", priceIn, priceOut)
+	d.start()
+	consumer := d.deployConsumer()
+	const prompt = "What is TON?"
+
+	job, err := d.c.Submit(d.ctx, client.SubmitRequest{Wallet: d.wallet, Root: d.net.Root, Model: model, Prompt: prompt, Callback: consumer, Public: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !job.Public || !job.CanOpen() {
+		t.Fatalf("job public %v, can open %v", job.Public, job.CanOpen())
+	}
+	// The request is on chain in clear.
+	rc, err := bindings.NewJob(d.net.Env.Chain, job.Address).Request(d.ctx)
+	if err != nil || rc == nil {
+		t.Fatalf("request() = %v, %v", rc, err)
+	}
+	if req, err := bindings.CellBytes(rc, client.MaxEnvelopeSize); err != nil || !bytes.Contains(req, []byte(prompt)) {
+		t.Fatalf("the public request on chain does not hold the prompt in clear: %v", err)
+	}
+	served := d.serve(w, job.Address, clienttest.Behaviour{})
+	out, err := d.c.Wait(d.ctx, job)
+	if serr := <-served; serr != nil {
+		t.Fatal(serr)
+	}
+	if err != nil || out.State != client.StateCompleted || out.Answer == nil || out.Answer.Content == "" {
+		t.Fatalf("Wait: %+v, %v", out, err)
+	}
+	vals, err := d.net.Env.Chain.RunGetMethod(d.ctx, consumer, "answer")
+	if err != nil || len(vals) != 4 || vals[0].(*big.Int).Sign() == 0 {
+		t.Fatalf("answer() = %v, %v", vals, err)
+	}
+	result, _ := vals[3].(*cell.Cell)
+	if result == nil {
+		t.Fatal("the contract holds no inline result")
+	}
+	b, err := bindings.CellBytes(result, client.MaxEnvelopeSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := inference.ParseChatResult(b)
+	if err != nil || res.Content != out.Answer.Content {
+		t.Fatalf("the contract's answer %q (%v), the client's %q", res.Content, err, out.Answer.Content)
+	}
+	// Anyone can read a public job's answer, without the key.
+	other := client.New(d.net.Env.Chain, client.Options{Dir: t.TempDir(), PollInterval: 20 * time.Millisecond})
+	loaded, err := other.Load(d.ctx, job.Address)
+	if err != nil || !loaded.Public {
+		t.Fatalf("Load by another client: %+v, %v", loaded, err)
+	}
+	if st, err := other.Status(d.ctx, loaded); err != nil || st.Answer == nil || st.Answer.Content != out.Answer.Content {
+		t.Fatalf("Status by another client: %+v, %v", st, err)
+	}
 }
