@@ -92,6 +92,13 @@ func (d *Daemon) postRequest(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if rec, err := d.store.Get(job.StringRaw()); err == nil && rec.State >= StateRequest {
+		// The job already holds its request (a client retrying a post
+		// that went through): nothing to read.
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}` + "\n"))
+		return
+	}
 	select {
 	case d.uploads <- struct{}{}:
 		defer func() { <-d.uploads }()
