@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
@@ -47,9 +49,20 @@ type Dashboard struct {
 	Capacity          DashboardCapacity `json:"capacity"`
 	Chain             *DashboardChain   `json:"chain,omitempty"`
 	ChainError        string            `json:"chain_error,omitempty"`
-	Totals            map[string]int    `json:"totals"` // outcome -> jobs kept in the store
-	Hours             []ActivityBucket  `json:"hours"`  // the last 24 hours
+	Channels          *ChannelEarnings  `json:"channels,omitempty"` // online payments by channel
+	Totals            map[string]int    `json:"totals"`             // outcome -> jobs kept in the store
+	Hours             []ActivityBucket  `json:"hours"`              // the last 24 hours
 	Warnings          []string          `json:"warnings"`
+}
+
+// ChannelEarnings is what the online endpoint's payment channels hold for
+// the worker: paid by vouchers, of which withdrawn on chain by commits.
+type ChannelEarnings struct {
+	Open      int    `json:"open"`
+	Closed    int    `json:"closed"`
+	Received  string `json:"received_ton"`  // cumulative vouchers
+	Withdrawn string `json:"withdrawn_ton"` // committed or paid out on chain
+	Pending   string `json:"pending_ton"`   // received, not yet on chain
 }
 
 // DashboardCapacity is how much of the worker's limits is in use.
@@ -168,6 +181,11 @@ func (d *Daemon) Dashboard(ctx context.Context) (*Dashboard, error) {
 	if n := act.Buckets[len(act.Buckets)-1].Outcomes[OutcomeExpired] + act.Buckets[len(act.Buckets)-2].Outcomes[OutcomeExpired]; n > 0 {
 		warn("%d jobs expired in the last two hours: each one slashed the stake", n)
 	}
+	if ce, err := d.channelEarnings(); err != nil {
+		warn("reading the payment channels: %v", err)
+	} else {
+		dash.Channels = ce
+	}
 	ch, err := d.dashboardChain(ctx, now)
 	if err != nil {
 		dash.Status = "degraded"
@@ -243,4 +261,38 @@ func (d *Daemon) dashboardChain(ctx context.Context, now time.Time) (*DashboardC
 	}
 	d.dash.chain = c
 	return c, nil
+}
+
+// channelEarnings sums the payee side of the online endpoint's payment
+// channels; nil when the worker takes no channel payments.
+func (d *Daemon) channelEarnings() (*ChannelEarnings, error) {
+	if d.online == nil {
+		return nil, nil
+	}
+	d.online.mu.Lock()
+	payee := d.online.payee
+	d.online.mu.Unlock()
+	if payee == nil {
+		return nil, nil
+	}
+	recs, err := payee.Channels()
+	if err != nil {
+		return nil, err
+	}
+	ce := &ChannelEarnings{}
+	received, withdrawn := new(big.Int), new(big.Int)
+	for _, r := range recs {
+		if r.Phase == channel.PhaseClosed {
+			ce.Closed++
+		} else {
+			ce.Open++
+		}
+		received.Add(received, r.Sent())
+		if r.Withdrawn != nil {
+			withdrawn.Add(withdrawn, r.Withdrawn)
+		}
+	}
+	ce.Received, ce.Withdrawn = tonamount.Format(received), tonamount.Format(withdrawn)
+	ce.Pending = tonamount.Format(new(big.Int).Sub(received, withdrawn))
+	return ce, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 )
 
@@ -68,6 +70,9 @@ func TestDashboard(t *testing.T) {
 	if dash.Status != "ok" || dash.Chain == nil || dash.Chain.ContractStatus != "active" || dash.Chain.JobsCompleted != 1 ||
 		!dash.Chain.AttestationMatches || dash.Totals[OutcomeCompleted] != 1 || len(dash.Chain.Days) != 1 || dash.Chain.Days[0].Paid != 1 {
 		t.Fatalf("dashboard data: %s", raw)
+	}
+	if dash.Channels == nil || dash.Channels.Open != 0 || dash.Channels.Received != "0.000000000" {
+		t.Fatalf("channel earnings of a worker without channels: %s", raw)
 	}
 	if last := dash.Hours[len(dash.Hours)-1]; len(dash.Hours) != 24 || last.Outcomes[OutcomeCompleted] != 1 {
 		t.Fatalf("hours: %+v", dash.Hours)
@@ -140,4 +145,46 @@ func TestDashboard(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The dashboard sums the payee side of the payment channels: what vouchers
+// paid, what is already on chain, and what is still only in vouchers.
+func TestDashboardChannelEarnings(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, e := bareDaemon(t, ctx, nil)
+	store, err := channel.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ton := func(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(1e9)) }
+	for i, r := range []*channel.Record{
+		{Role: channel.RolePayee, Phase: channel.PhaseOpen, Voucher: &channel.SignedState{Sent: ton(3)}, Withdrawn: ton(1)},
+		{Role: channel.RolePayee, Phase: channel.PhaseClosed, Voucher: &channel.SignedState{Sent: ton(2)}, Withdrawn: ton(2)},
+		{Role: channel.RolePayee, Phase: channel.PhaseOpening},                                            // no payment yet
+		{Role: channel.RolePayer, Phase: channel.PhaseOpen, Voucher: &channel.SignedState{Sent: ton(50)}}, // not the worker's side
+	} {
+		r.Terms.ID[0] = byte(i + 1)
+		r.Address, r.Terms.PayerAddress, r.Terms.PayeeAddress = testAddrN(byte(10+i)), testAddrN(3), d.owner
+		if r.Voucher != nil { // the sums do not check signatures; the store wants their shape
+			r.Voucher.Channel, r.Voucher.Seqno, r.Voucher.Signature = r.Terms.ID, 1, make([]byte, 64)
+		}
+		if err := store.Put(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	payee, err := channel.NewPayee(channel.PayeeConfig{Net: e, Key: d.id.SignKey, Payout: d.owner, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.online.setPayee(payee, nil)
+	got, err := d.channelEarnings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &ChannelEarnings{Open: 2, Closed: 1, Received: "5.000000000", Withdrawn: "3.000000000", Pending: "2.000000000"}
+	if *got != *want {
+		t.Fatalf("channel earnings %+v, want %+v", got, want)
+	}
 }

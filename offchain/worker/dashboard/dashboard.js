@@ -80,6 +80,9 @@ function render(d) {
   setText("uploads", c.uploading + " of " + c.max_uploads + " uploads being read");
   $("capacity-bar").style.width = Math.min(100, (100 * c.in_flight) / Math.max(1, c.max_concurrent)) + "%";
 
+  const pc = d.channels;
+  setText("channels", pc ? pc.received_ton + " TON received, " + pc.pending_ton + " TON not yet on chain (" + pc.open + " open, " + pc.closed + " closed)" : "no channel payments");
+
   const ch = d.chain;
   if (ch) {
     setText("chain", "block " + ch.seqno + ", " + duration(Math.max(0, ch.lag_seconds)) + " behind");
