@@ -182,6 +182,12 @@ func (o *online) payer(w http.ResponseWriter, r *http.Request) (string, bool) {
 			"online requests are paid: send the %s header (and vouchers in %s)", HeaderPayer, HeaderVoucher)
 		return "", false
 	}
+	if pc, ok := vouchers.(PayerChecker); ok {
+		if err := pc.CheckPayer(r.Context(), payer); err != nil {
+			apiError(w, http.StatusPaymentRequired, "invalid_request_error", "payer_refused", "%v", err)
+			return "", false
+		}
+	}
 	if h := r.Header.Get(HeaderVoucher); h != "" {
 		raw, err := DecodeVoucher(h)
 		if err != nil {
