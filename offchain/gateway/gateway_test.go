@@ -249,6 +249,12 @@ func TestNonStreamAndStream(t *testing.T) {
 		}
 		words = append(words, strings.TrimSpace(ch.Choices[0].Delta.Content))
 	}
+	// Each delta is one 8-hex-digit word of the reference engine.
+	for _, w := range words {
+		if len(w) != 8 {
+			t.Fatalf("deltas %q", words)
+		}
+	}
 	var last struct {
 		Choices []any      `json:"choices"`
 		Usage   *wireUsage `json:"usage"`
