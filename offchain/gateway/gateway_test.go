@@ -600,3 +600,47 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// Discovery keeps the pool fresh: a worker that joins is used, one that
+// leaves is not; one that re-attests gets a new connection but stays
+// dropped if it was.
+func TestRefreshFollowsDiscovery(t *testing.T) {
+	w1, w2 := newTestWorker(t, workerOpts{slots: 2}), newTestWorker(t, workerOpts{slots: 2})
+	tg := newTestGateway(t, nil, w1)
+	src := tg.g.cfg.Source.(*staticSource)
+	ctx := context.Background()
+	keys := func() []string {
+		us, _ := tg.g.workers(testModel)
+		var out []string
+		for _, u := range us {
+			out = append(out, u.key())
+		}
+		return out
+	}
+	src.mu.Lock()
+	src.workers = append(src.workers, w2.info)
+	src.mu.Unlock()
+	if err := tg.g.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if k := keys(); len(k) != 2 {
+		t.Fatalf("after a join: %v", k)
+	}
+	old := tg.g.upstreamByAddr(w1.info.Address.StringRaw())
+	old.drop("overclaim")
+	reattested := *w1.info
+	reattested.AttestationHash[0] ^= 1
+	src.mu.Lock()
+	src.workers = []*client.Worker{&reattested}
+	src.mu.Unlock()
+	if err := tg.g.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u := tg.g.upstreamByAddr(w1.info.Address.StringRaw())
+	if k := keys(); len(k) != 1 || k[0] != w1.info.Address.StringRaw() || u == old || u.state(time.Now()) != "dropped" {
+		t.Fatalf("after w2 left and w1 re-attested: %v, new upstream %v, state %s", k, u != old, u.state(time.Now()))
+	}
+	if tg.g.upstreamByAddr(w2.info.Address.StringRaw()) != nil {
+		t.Fatal("a worker that left is still routed to")
+	}
+}

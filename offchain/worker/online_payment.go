@@ -141,7 +141,7 @@ type IOU struct {
 }
 
 // IOUScheme is the scheme name IOUs report.
-const IOUScheme = "iou-unsecured (pending payment channels)"
+const IOUScheme = "iou-unsecured"
 
 const iouDomain = "cocoon-iou-v1"
 
