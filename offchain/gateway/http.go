@@ -205,19 +205,46 @@ type workerChunk struct {
 
 // eventReader reads a worker's stream: "data: <json>" lines.
 type eventReader struct {
-	sc *bufio.Scanner
+	br   *bufio.Reader
+	line []byte
 }
 
 func newEventReader(r io.Reader) *eventReader {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 16<<10), maxEventLine)
-	return &eventReader{sc: sc}
+	return &eventReader{br: bufio.NewReaderSize(r, 32<<10)}
+}
+
+// buffered reports whether more of the stream has already arrived, so
+// that a relay can write on without flushing.
+func (er *eventReader) buffered() bool { return er.br.Buffered() > 0 }
+
+// readLine returns the next line without its end, up to maxEventLine.
+func (er *eventReader) readLine() ([]byte, error) {
+	er.line = er.line[:0]
+	for {
+		part, err := er.br.ReadSlice('\n')
+		er.line = append(er.line, part...)
+		if len(er.line) > maxEventLine {
+			return nil, errors.New("the worker sent an event line that is too long")
+		}
+		if err == nil {
+			return bytes.TrimRight(er.line, "\r\n"), nil
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			if err == io.EOF && len(er.line) > 0 {
+				return bytes.TrimRight(er.line, "\r\n"), nil
+			}
+			return nil, err
+		}
+	}
 }
 
 // next returns the next event; io.EOF when the stream ended without [DONE].
 func (er *eventReader) next() (*workerEvent, error) {
-	for er.sc.Scan() {
-		line := er.sc.Bytes()
+	for {
+		line, err := er.readLine()
+		if err != nil {
+			return nil, err
+		}
 		data, ok := bytes.CutPrefix(line, []byte("data:"))
 		if !ok {
 			continue // blank separators, comments, other fields
@@ -245,10 +272,6 @@ func (er *eventReader) next() (*workerEvent, error) {
 		}
 		return ev, nil
 	}
-	if err := er.sc.Err(); err != nil {
-		return nil, err
-	}
-	return nil, io.EOF
 }
 
 var errWorkerGone = &APIError{Status: http.StatusBadGateway, Type: "server_error", Code: "worker_failed",
@@ -306,7 +329,13 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 		g.log.Info("worker unreachable; trying another", "worker", u.w.Address.String(), "error", err)
 		return false, errWorkerGone
 	}
-	defer resp.Body.Close()
+	defer func() {
+		// Read the stream's tail (the blank line after [DONE], the chunked
+		// terminator) so the attested connection is reused: a new TLS
+		// handshake per request cost more than the rest of the relay.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}()
 	g.noteCapacity(u, resp.Header.Get(worker.HeaderCapacity))
 	if resp.StatusCode != http.StatusOK {
 		return g.workerRefused(w, u, req, resp, count)
@@ -391,21 +420,27 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	buf := make([]byte, 0, 512)
+	// send writes b, and flushes unless more of the worker's stream has
+	// already arrived: a burst goes out in one write, a trickle at once.
+	send := func(b []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		if fl != nil && !er.buffered() {
+			fl.Flush()
+		}
+		return true
+	}
 	emit := func(v any) bool {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return false
 		}
 		buf = append(append(append(buf[:0], "data: "...), b...), "\n\n"...)
-		_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
-		if _, err := w.Write(buf); err != nil {
-			return false
-		}
-		if fl != nil {
-			fl.Flush()
-		}
-		return true
+		return send(buf)
 	}
+	cc := &worker.Completion{ID: ans.id, Model: ans.model, Created: ans.created}
 	role := true
 	var usage *worker.SignedUsage
 	ev := first
@@ -424,7 +459,12 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 			break
 		}
 		if ev.content != "" || ev.finish != nil {
-			if !emit(ans.chunk(ev.content, role, ev.finish)) {
+			finish := ""
+			if ev.finish != nil {
+				finish = *ev.finish
+			}
+			buf = cc.AppendChunk(buf[:0], ev.content, role, finish)
+			if !send(buf) {
 				g.settle(u, payer, req, reqID, usage, false)
 				count(outcomeCancelled)
 				return
@@ -447,7 +487,8 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 		count(outcomeBadReceipt)
 	}
 	if req.includeUsage {
-		emit(ans.usageChunk(wireUsage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out}))
+		buf = cc.AppendUsageChunk(buf[:0], in, out, nil)
+		_, _ = w.Write(buf)
 	}
 	_, _ = io.WriteString(w, "data: [DONE]\n\n")
 	if fl != nil {
@@ -529,8 +570,11 @@ func (g *Gateway) settle(u *upstream, payer string, req *request, reqID string, 
 
 // noteCapacity records a capacity report from a response header.
 func (g *Gateway) noteCapacity(u *upstream, h string) {
-	if h == "" {
-		return
+	u.mu.Lock()
+	seen := h == u.capHeader
+	u.mu.Unlock()
+	if h == "" || seen {
+		return // a worker repeats a report for a few ms: checked already
 	}
 	sc, err := worker.ParseCapacityHeader(h)
 	if err != nil {
@@ -561,6 +605,7 @@ func (g *Gateway) acceptCapacity(u *upstream, sc *worker.SignedCapacity, fromPol
 	if u.capacity == nil || c.Seq > u.capacity.Seq || c.Time > u.capacity.Time {
 		u.capacity = c
 	}
+	u.capHeader = sc.Header()
 	u.mu.Unlock()
 }
 
@@ -588,7 +633,10 @@ func (g *Gateway) poll(ctx context.Context, u *upstream) {
 		fail()
 		return
 	}
-	defer resp.Body.Close()
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}()
 	if resp.StatusCode != http.StatusOK {
 		fail()
 		return

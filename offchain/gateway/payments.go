@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -260,7 +261,9 @@ func (p *payments) post(ctx context.Context, u *upstream, payer string, v []byte
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	// Read the answer to its end so the connection is reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("POST /v1/vouchers: HTTP %d", resp.StatusCode)
 	}

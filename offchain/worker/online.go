@@ -51,7 +51,14 @@ type online struct {
 	tokens   []tokenEvent
 	seq      uint64
 	created  time.Time
+	// header is the latest signed report as a header, reused for
+	// headerTTL: signing one per answer was a tenth of the endpoint's CPU.
+	header   string
+	headerAt time.Time
 }
+
+// headerTTL is how long a capacity header is reused.
+const headerTTL = 50 * time.Millisecond
 
 type tokenEvent struct {
 	at time.Time
@@ -153,9 +160,20 @@ func (o *online) trim(now time.Time) {
 }
 
 func (o *online) setCapacityHeader(w http.ResponseWriter) {
-	if rep, err := o.Report(); err == nil {
-		w.Header().Set(HeaderCapacity, rep.Header())
+	o.mu.Lock()
+	h, fresh := o.header, time.Since(o.headerAt) < headerTTL
+	o.mu.Unlock()
+	if !fresh {
+		rep, err := o.Report()
+		if err != nil {
+			return
+		}
+		h = rep.Header()
+		o.mu.Lock()
+		o.header, o.headerAt = h, time.Now()
+		o.mu.Unlock()
 	}
+	w.Header().Set(HeaderCapacity, h)
 }
 
 func (o *online) capacity(w http.ResponseWriter, _ *http.Request) {
@@ -524,15 +542,8 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	buf := make([]byte, 0, 512)
-	emit := func(v any) error {
-		buf = append(buf[:0], "data: "...)
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		buf = append(buf, b...)
-		buf = append(buf, "\n\n"...)
-		if _, err := w.Write(buf); err != nil {
+	send := func(b []byte) error {
+		if _, err := w.Write(b); err != nil {
 			return err
 		}
 		if fl != nil {
@@ -540,6 +551,15 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		}
 		return nil
 	}
+	emit := func(v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		buf = append(append(append(buf[:0], "data: "...), b...), "\n\n"...)
+		return send(buf)
+	}
+	cc := &Completion{ID: cw.id, Model: cw.model, Created: cw.created}
 	deltas := 0
 	var ttft time.Duration
 	fail := func(code, msg string) {
@@ -568,7 +588,8 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 			ttft = time.Since(start)
 		}
 		deltas++
-		if err := emit(cw.chunk(d, deltas == 1, nil)); err != nil {
+		buf = cc.AppendChunk(buf[:0], d, deltas == 1, "")
+		if err := send(buf); err != nil {
 			_, _ = sign(s.Result(), deltas) // the payer hung up: charge what was produced
 			o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "cancelled")
 			return
@@ -580,7 +601,8 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	if finish == "" {
 		finish = string(inference.FinishStop)
 	}
-	if err := emit(cw.chunk("", deltas == 0, &finish)); err != nil {
+	buf = cc.AppendChunk(buf[:0], "", deltas == 0, finish)
+	if err := send(buf); err != nil {
 		return
 	}
 	u, err := sign(res, deltas)
@@ -590,7 +612,9 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	}
 	o.observe(ttft, deltas)
 	o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "completed")
-	_ = emit(cw.usageChunk(res, u))
+	ext, _ := json.Marshal(CocoonExtension{Usage: u})
+	us := usageOf(u)
+	_ = send(cc.AppendUsageChunk(buf[:0], us.PromptTokens, us.CompletionTokens, ext))
 	_, _ = io.WriteString(w, "data: [DONE]\n\n")
 	if fl != nil {
 		fl.Flush()
@@ -613,27 +637,6 @@ func usageOf(u *SignedUsage) wireUsage {
 	var us Usage
 	_ = json.Unmarshal(u.Receipt, &us)
 	return wireUsage{PromptTokens: us.InputTokens, CompletionTokens: us.OutputTokens, TotalTokens: us.InputTokens + us.OutputTokens}
-}
-
-func (c *completionWriter) chunk(content string, first bool, finish *string) map[string]any {
-	delta := map[string]any{}
-	if first {
-		delta["role"] = "assistant"
-	}
-	if content != "" || (first && finish == nil) {
-		delta["content"] = content
-	}
-	return map[string]any{
-		"id": c.id, "object": "chat.completion.chunk", "created": c.created, "model": c.model,
-		"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}},
-	}
-}
-
-func (c *completionWriter) usageChunk(_ inference.Result, u *SignedUsage) map[string]any {
-	return map[string]any{
-		"id": c.id, "object": "chat.completion.chunk", "created": c.created, "model": c.model,
-		"choices": []any{}, "usage": usageOf(u), "cocoon": CocoonExtension{Usage: u},
-	}
 }
 
 func (c *completionWriter) completion(text string, res inference.Result, u *SignedUsage) map[string]any {
