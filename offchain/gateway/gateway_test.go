@@ -644,3 +644,27 @@ func TestRefreshFollowsDiscovery(t *testing.T) {
 		t.Fatal("a worker that left is still routed to")
 	}
 }
+
+// The relay's fast chunk reader agrees with encoding/json on what the
+// worker writes, and leaves everything else to it.
+func TestFastChunk(t *testing.T) {
+	c := &worker.Completion{ID: "x", Model: "m", Created: 1}
+	for _, tc := range []struct {
+		content string
+		role    bool
+		finish  string
+	}{{"hello", true, ""}, {` "quoted" \ and \n`, false, ""}, {"ünï 🚀 \u2028", false, ""}, {"", false, "length"}, {"", true, "stop"}} {
+		line := strings.TrimSpace(strings.TrimPrefix(string(c.AppendChunk(nil, tc.content, tc.role, tc.finish)), "data: "))
+		content, finish, ok := fastChunk([]byte(line))
+		var slow workerChunk
+		if err := json.Unmarshal([]byte(line), &slow); err != nil || !ok || content != slow.Choices[0].Delta.Content ||
+			(finish == nil) != (slow.Choices[0].FinishReason == nil) || (finish != nil && *finish != *slow.Choices[0].FinishReason) {
+			t.Fatalf("%s: fast %q %v %v, slow %+v %v", line, content, finish, ok, slow, err)
+		}
+	}
+	for _, other := range []string{`{"error":{"message":"x"}}`, `{"choices":[],"usage":{},"cocoon":{}}`, `{"choices":[{"delta":{"content":"a"}}]}`, `{"choices":[{"delta":{"content":"a},"finish_reason":7}]}`} {
+		if _, _, ok := fastChunk([]byte(other)); ok {
+			t.Fatalf("fast path took %s", other)
+		}
+	}
+}

@@ -448,7 +448,9 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 		reqID = newRequestID()
 	}
 	start := time.Now()
-	s, err := o.d.engine.Chat(r.Context(), pc.req)
+	ectx, stopEngine := context.WithCancel(r.Context())
+	defer stopEngine()
+	s, err := o.d.engine.Chat(ectx, pc.req)
 	if err != nil {
 		o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "engine_failed")
 		o.setCapacityHeader(w)
@@ -489,7 +491,7 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(HeaderRequestID, reqID)
 	cw := &completionWriter{id: "chatcmpl-" + reqID, model: pc.model.Name, created: start.Unix()}
 	if pc.stream {
-		o.stream(w, r, s, cw, start, sign)
+		o.stream(w, r, s, stopEngine, cw, start, sign)
 		return
 	}
 	var text strings.Builder
@@ -534,8 +536,13 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 // chunk, content chunks, a finish chunk, the usage chunk (carrying the
 // signed receipt), and [DONE]. A failure after the headers went out ends
 // the stream with an error event.
-func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stream, cw *completionWriter,
+func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stream, stopEngine context.CancelFunc, cw *completionWriter,
 	start time.Time, sign func(inference.Result, int) (*SignedUsage, error)) {
+	// Deltas are read one step ahead, so that a delta written while the
+	// next one is already there is not flushed on its own: a fast engine's
+	// burst leaves in few writes, a slow one's tokens leave at once.
+	pf := newPrefetch(s, stopEngine)
+	defer pf.stop()
 	fl, _ := w.(http.Flusher)
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -546,7 +553,7 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		if _, err := w.Write(b); err != nil {
 			return err
 		}
-		if fl != nil {
+		if fl != nil && !pf.ready() {
 			fl.Flush()
 		}
 		return nil
@@ -571,7 +578,7 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		})
 	}
 	for {
-		d, err := s.Next()
+		d, err := pf.next()
 		if err == io.EOF {
 			break
 		}
@@ -590,6 +597,7 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		deltas++
 		buf = cc.AppendChunk(buf[:0], d, deltas == 1, "")
 		if err := send(buf); err != nil {
+			pf.stop()
 			_, _ = sign(s.Result(), deltas) // the payer hung up: charge what was produced
 			o.d.metrics.Add("cocoon_worker_online_requests_total", 1, "outcome", "cancelled")
 			return
@@ -602,7 +610,7 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		finish = string(inference.FinishStop)
 	}
 	buf = cc.AppendChunk(buf[:0], "", deltas == 0, finish)
-	if err := send(buf); err != nil {
+	if _, err := w.Write(buf); err != nil {
 		return
 	}
 	u, err := sign(res, deltas)
@@ -619,6 +627,60 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	if fl != nil {
 		fl.Flush()
 	}
+}
+
+// prefetch reads a stream's deltas in its own goroutine, one ahead.
+type prefetch struct {
+	s      inference.Stream
+	cancel context.CancelFunc
+	ch     chan prefetched
+	done   chan struct{} // closed by stop
+	exited chan struct{} // closed when the goroutine has returned
+	once   sync.Once
+}
+
+type prefetched struct {
+	text string
+	err  error
+}
+
+func newPrefetch(s inference.Stream, cancel context.CancelFunc) *prefetch {
+	p := &prefetch{s: s, cancel: cancel, ch: make(chan prefetched, 1), done: make(chan struct{}), exited: make(chan struct{})}
+	go func() {
+		defer close(p.exited)
+		for {
+			d, err := s.Next()
+			select {
+			case p.ch <- prefetched{d, err}:
+			case <-p.done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// next is the stream's Next. After an error (io.EOF included) the reading
+// goroutine has returned, so Result may be called.
+func (p *prefetch) next() (string, error) {
+	d := <-p.ch
+	return d.text, d.err
+}
+
+// ready reports whether the next delta (or the end) has already arrived.
+func (p *prefetch) ready() bool { return len(p.ch) > 0 }
+
+// stop ends the reading goroutine (cancelling the engine) and waits for
+// it, so that the stream may be used (Result, Close) again.
+func (p *prefetch) stop() {
+	p.once.Do(func() {
+		p.cancel()
+		close(p.done)
+		<-p.exited
+	})
 }
 
 // completionWriter builds the OpenAI objects of one answer.
