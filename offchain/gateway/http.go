@@ -378,13 +378,11 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 		return false, errWorkerGone
 	}
 	// Only what the worker needs: no client headers, no client address.
+	// Vouchers go on their own (payments.deliver), off the request path.
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("User-Agent", userAgent)
 	hr.Header.Set(worker.HeaderPayer, payer)
 	hr.Header.Set(worker.HeaderRequestID, reqID)
-	if v := g.payments.voucherFor(u.key()); v != nil {
-		hr.Header.Set(worker.HeaderVoucher, worker.EncodeVoucher(v))
-	}
 	resp, err := u.hc.Do(hr)
 	if err != nil {
 		if r.Context().Err() != nil {
