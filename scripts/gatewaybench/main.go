@@ -160,13 +160,15 @@ func run(out string, n1, n30 int) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Gateway overhead (`go run ./scripts/gatewaybench`)\n\n")
-	fmt.Fprintf(&b, "Streamed answers of 50 chunks × 128 bytes from the reference engine, on this machine (%d CPUs, shared), %s.\n", runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Fprintf(&b, "Streamed answers of 50 chunks × 128 bytes from the reference engine, on this machine (%d CPUs, shared; load average %s at the end), %s.\n",
+		runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "), time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, "(a) the engine behind a bare OpenAI-compatible HTTP server; (b) gateway → worker over attested TLS, with a\n")
 	fmt.Fprintf(&b, "signed usage receipt, a checked IOU voucher per request and a signed capacity report per answer → the same engine.\n")
 	fmt.Fprintf(&b, "Each server is its own process; CPU per request is its user+system time from /proc over the run (10 ms ticks).\n")
 	fmt.Fprintf(&b, "The worker and the gateway flush a delta only when the next one has not arrived yet, so the reference engine's\n")
 	fmt.Fprintf(&b, "instant bursts leave in few writes while a real engine's tokens leave one by one; (a) flushes every chunk.\n")
-	fmt.Fprintf(&b, "On this shared machine runs differ by about ±15%%; Telegram's Cocoon measured 25–30%% of direct and +1.8–2.1 ms here.\n\n")
+	fmt.Fprintf(&b, "On this shared machine runs differ by 15%% or more with the load; Telegram's Cocoon measured 25–30%% of direct and +1.8–2.1 ms here.\n\n")
 	fmt.Fprintf(&b, "| path | concurrency | requests | req/s | p50 ms | p99 ms | CPU ms/request |\n|---|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range results {
 		var cpu []string
