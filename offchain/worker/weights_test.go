@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/xssnick/tonutils-go/address"
@@ -192,7 +195,7 @@ func TestWorkerRefusesMismatchedWeights(t *testing.T) {
 	}
 	root := address.NewAddress(0, 0, make([]byte, 32))
 	cfg := &Config{Root: root.String(), Owner: root.String(), MaxConcurrent: 1, StateDir: t.TempDir(),
-		Models: []ModelConfig{{Name: testModel, Weights: dir, PriceIn: "0.5", PriceOut: "1.5"}}}
+		Models: []ModelConfig{{Name: testModel, Weights: dir, PriceIn: "0.001", PriceOut: "0.002"}}}
 	net := rootModels{pins: pins{testModel: sha256.Sum256([]byte("the weights the network agreed on"))}}
 	d, err := New(cfg, id, Options{Network: net, Engine: reference.New(reference.Config{})})
 	if err != nil {
@@ -216,3 +219,46 @@ func newListener(t *testing.T) (net.Listener, error) {
 }
 
 var quiet = slog.New(slog.DiscardHandler)
+
+// The worker asks an OpenAI-compatible engine which files it loaded and
+// refuses one serving the model from other weights than those checked.
+func TestCheckEngineWeights(t *testing.T) {
+	ctx := context.Background()
+	dir, _ := writeWeights(t)
+	cfg := &Config{Models: []ModelConfig{{Name: "m", EngineModel: "org/m", Weights: dir}, {Name: "plain", EngineModel: "plain"}}}
+	var calls atomic.Int32
+	serve := func(body string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				http.Error(w, "loading", http.StatusServiceUnavailable) // the engine is still starting
+				return
+			}
+			if r.URL.Path != "/v1/models" || r.Header.Get("Authorization") != "Bearer k" {
+				http.Error(w, "no", http.StatusNotFound)
+				return
+			}
+			_, _ = w.Write([]byte(body))
+		}))
+		t.Cleanup(srv.Close)
+		calls.Store(0)
+		return srv.URL
+	}
+	for _, c := range []struct {
+		name, body, want string
+	}{
+		{"serves the checked weights", `{"data":[{"id":"org/m","root":"` + dir + `/"}]}`, ""},
+		{"does not say", `{"data":[{"id":"org/m"}]}`, ""},
+		{"serves other files", `{"data":[{"id":"org/m","root":"/models/other"}]}`, ErrWeightsMismatch.Error()},
+		{"does not serve the model", `{"data":[{"id":"other"}]}`, `does not serve "org/m"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := checkEngineWeights(ctx, cfg, serve(c.body), "k", quiet)
+			if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+			if calls.Load() < 2 {
+				t.Fatalf("the engine was not asked again after it was starting: %d calls", calls.Load())
+			}
+		})
+	}
+}
