@@ -32,6 +32,7 @@ const maxEventLine = 1 << 20
 //	POST /v1/chat/completions          stream and non-stream (API key)
 //	GET  /healthz                      workers per model, payment scheme, spend
 //	GET  /metrics                      Prometheus
+//	GET  /                             the dashboard (data: /api/dashboard)
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", g.healthz)
@@ -39,6 +40,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/models", g.auth(g.listModels))
 	mux.HandleFunc("GET /v1/models/{id...}", g.auth(g.getModel))
 	mux.HandleFunc("POST /v1/chat/completions", g.auth(g.chat))
+	g.dash.Register(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		(&APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "unknown_url",
 			Message: "unknown request URL: " + r.Method + " " + clip(r.URL.Path, 100)}).write(w)

@@ -201,6 +201,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		d.start(ctx, &wg, r)
 	}
 	go d.trackChainLag(ctx)
+	go d.dashboardPage().Run(ctx)
 	go d.prune(ctx, store)
 
 	cursors, err := store.Cursors()

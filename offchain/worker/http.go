@@ -21,6 +21,7 @@ const MaxRequestBody = 16 << 20
 // Handler serves the worker's HTTP API:
 //
 //	GET  /                          the dashboard page (GET /api/dashboard: its data)
+//	GET  /api/worker                the daemon's state as the dashboard reads it (Dashboard, JSON)
 //	GET  /healthz                   status, engine, GPUs, attestation type
 //	GET  /metrics                   Prometheus text format
 //	GET  /evidence                  the evidence bundle (its sha256 is on chain)
@@ -40,6 +41,7 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/jobs/{job}/result", d.getResult)
 	d.online.register(mux)
 	d.dashboardRoutes(mux)
+	mux.HandleFunc("GET /api/worker", d.serveState)
 	return mux
 }
 

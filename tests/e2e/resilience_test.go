@@ -94,7 +94,8 @@ func TestWorkerRidesOutADevnetRestart(t *testing.T) {
 		} `json:"jobs"`
 		FeesPaid string `json:"fees_paid_ton"`
 		Channels *struct {
-			Received string `json:"received_ton"`
+			Scheme    string `json:"scheme"`
+			Unclaimed string `json:"unclaimed_ton"`
 		} `json:"channels"` // asked of the running daemon
 	}
 	cliJSON(t, &st, "worker", "status", "--config", c.workerConfig())
@@ -105,7 +106,7 @@ func TestWorkerRidesOutADevnetRestart(t *testing.T) {
 		}
 	}
 	if paid != jobs || len(st.Days) != 1 || st.Days[0].Paid != jobs || st.Days[0].Slashed != 0 || st.FeesPaid == "" ||
-		st.Channels == nil || st.Channels.Received != "0.000000000" {
+		st.Channels == nil || st.Channels.Scheme != "channels" || st.Channels.Unclaimed != "0.000000000" {
 		t.Errorf("worker status: %+v", st)
 	}
 }

@@ -388,24 +388,24 @@ func workerStatus(c *cli.Context) error {
 	switch {
 	case chErr != nil:
 		fmt.Printf("  channels: unknown (%v)\n", chErr)
-	case channels == nil:
-		fmt.Println("  channels: the worker takes no channel payments")
+	case channels.Scheme != worker.ChannelScheme:
+		fmt.Printf("  channels: the worker takes no channel payments (scheme: %q)\n", channels.Scheme)
 	default:
-		fmt.Printf("  channels: %s TON received, %s TON on chain, %s TON not yet (%d open, %d closed)\n",
-			channels.Received, channels.Withdrawn, channels.Pending, channels.Open, channels.Closed)
+		fmt.Printf("  channels: %d open, %s TON owed by vouchers and not yet on chain, %s TON deposited by payers\n",
+			channels.Channels, channels.Unclaimed, channels.Deposits)
 	}
 	return nil
 }
 
-// daemonChannels asks the running daemon (its dashboard data) what its
+// daemonChannels asks the running daemon (GET /api/worker) what its
 // payment channels hold; the channel store is the daemon's while it runs.
-func daemonChannels(ctx context.Context, cfg *worker.Config) (*worker.ChannelEarnings, error) {
+func daemonChannels(ctx context.Context, cfg *worker.Config) (*worker.DashboardOnline, error) {
 	if strings.HasPrefix(cfg.PublicURL, "https://") {
 		return nil, errors.New("the daemon serves attested TLS; open its dashboard for channel earnings")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cfg.Listen+"/api/dashboard", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cfg.Listen+"/api/worker", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -419,9 +419,9 @@ func daemonChannels(ctx context.Context, cfg *worker.Config) (*worker.ChannelEar
 	}
 	var dash worker.Dashboard
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&dash); err != nil {
-		return nil, fmt.Errorf("reading the daemon's dashboard: %w", err)
+		return nil, fmt.Errorf("reading the daemon's state: %w", err)
 	}
-	return dash.Channels, nil
+	return &dash.Online, nil
 }
 
 func workerOwnerOp(op string) cli.ActionFunc {
