@@ -106,7 +106,7 @@ func TestWorkerRidesOutADevnetRestart(t *testing.T) {
 		}
 	}
 	if paid != jobs || len(st.Days) != 1 || st.Days[0].Paid != jobs || st.Days[0].Slashed != 0 || st.FeesPaid == "" ||
-		st.Channels == nil || st.Channels.Scheme != "channels" || st.Channels.Unclaimed != "0.000000000" {
+		st.Channels == nil || st.Channels.Scheme != "channel" || st.Channels.Unclaimed != "0.000000000" {
 		t.Errorf("worker status: %+v", st)
 	}
 }
