@@ -70,6 +70,7 @@ type Options struct {
 
 // New prepares a daemon; Run starts it.
 func New(cfg *Config, id *Identity, opts Options) (*Daemon, error) {
+	cfg.applyServingDefaults()
 	root, err := chain.ParseAddress(cfg.Root)
 	if err != nil {
 		return nil, fmt.Errorf("config root: %w", err)

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -131,6 +132,18 @@ func (d *Daemon) dashboardPage() *dashboard.Dashboard {
 // dashboardRoutes serves the dashboard: the page at exactly /, its
 // assets under /dashboard/, its data at /api/dashboard.
 func (d *Daemon) dashboardRoutes(mux *http.ServeMux) { d.dashboardPage().Register(mux) }
+
+// serveState answers GET /api/worker with the daemon's state, for tools
+// (cocoon worker status) that need its values rather than the page's.
+func (d *Daemon) serveState(w http.ResponseWriter, r *http.Request) {
+	dash, err := d.Dashboard(r.Context())
+	if err != nil {
+		httpError(w, http.StatusServiceUnavailable, "reading the worker's state: %v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(dash)
+}
 
 // Dashboard gathers the worker's state for the page at /.
 func (d *Daemon) Dashboard(ctx context.Context) (*Dashboard, error) {
