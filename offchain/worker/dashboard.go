@@ -136,12 +136,15 @@ func (d *Daemon) dashboardRoutes(mux *http.ServeMux) { d.dashboardPage().Registe
 // serveState answers GET /api/worker with the daemon's state, for tools
 // (cocoon worker status) that need its values rather than the page's.
 func (d *Daemon) serveState(w http.ResponseWriter, r *http.Request) {
-	dash, err := d.Dashboard(r.Context())
+	ctx, cancel := context.WithTimeout(r.Context(), dashboard.DefaultTimeout)
+	defer cancel()
+	dash, err := d.Dashboard(ctx)
 	if err != nil {
 		httpError(w, http.StatusServiceUnavailable, "reading the worker's state: %v", err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(dash)
 }
 

@@ -66,6 +66,18 @@ func TestDashboard(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK || view.Snapshot == nil || view.Snapshot.Status != "active" {
 		t.Fatalf("GET /api/dashboard: %s, %v, %+v", resp.Status, err, view.Snapshot)
 	}
+	// The typed state tools read (cocoon worker status).
+	resp, err = http.Get(cfg.PublicURL + "/api/worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state Dashboard
+	err = json.NewDecoder(resp.Body).Decode(&state)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || state.Worker != d.Address().String() || state.Chain == nil ||
+		state.Online.Scheme != ChannelScheme || state.Online.Channels != 0 || state.Online.Unclaimed != "0.000000000" {
+		t.Fatalf("GET /api/worker: %s, %v, %+v", resp.Status, err, state)
+	}
 
 	page := browsertest.Open(t, ctx, cfg.PublicURL+"/")
 	// The page shows a snapshot at most dashboard.DefaultMaxAge old.
