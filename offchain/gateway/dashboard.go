@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/dashboard"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 	"github.com/cocoon-network/cocoon/offchain/worker"
@@ -136,6 +137,13 @@ func (g *Gateway) dashboardSnapshot(context.Context) (*dashboard.Snapshot, error
 	} else {
 		payments.Fields = append(payments.Fields, dashboard.Field{Key: "budget", Label: "Budget", Value: "no cap"})
 	}
+	if cp, ok := g.cfg.Payer.(*ChannelPayer); ok {
+		f, err := channelField(cp)
+		if err != nil {
+			return nil, err
+		}
+		payments.Fields = append(payments.Fields, f)
+	}
 	if g.cfg.Payer.Scheme() == worker.IOUScheme {
 		warn(dashboard.LevelWarn, "payments are IOUs, not backed by a deposit on chain: workers may refuse them")
 	}
@@ -165,4 +173,28 @@ func (g *Gateway) dashboardSnapshot(context.Context) (*dashboard.Snapshot, error
 		s.Status, s.Level = "no workers", dashboard.LevelBad
 	}
 	return s, nil
+}
+
+// channelField sums the gateway's payment channels not yet closed: what
+// it deposited, and what is left once its vouchers are paid.
+func channelField(cp *ChannelPayer) (dashboard.Field, error) {
+	recs, err := cp.Payer.Channels()
+	if err != nil {
+		return dashboard.Field{}, fmt.Errorf("reading the payment channels: %w", err)
+	}
+	open := 0
+	deposits, sent := new(big.Int), new(big.Int)
+	for _, r := range recs {
+		if r.Phase == channel.PhaseClosed {
+			continue
+		}
+		open++
+		if r.Deposit != nil {
+			deposits.Add(deposits, r.Deposit)
+		}
+		sent.Add(sent, r.Sent())
+	}
+	left := new(big.Int).Sub(deposits, sent)
+	return dashboard.Field{Key: "channels", Label: "Left in channels", Value: tonamount.Format(left) + " TON",
+		Note: fmt.Sprintf("%d open, %s TON deposited, %s TON paid by vouchers", open, tonamount.Format(deposits), tonamount.Format(sent))}, nil
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -13,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xssnick/tonutils-go/address"
+
+	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/dashboard"
 	"github.com/cocoon-network/cocoon/offchain/dashboard/browsertest"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
@@ -172,5 +177,45 @@ func TestDashboardSnapshotStates(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The gateway's channels, summed for the page: deposits of the channels
+// not yet closed, and what is left of them once the vouchers are paid.
+func TestDashboardChannels(t *testing.T) {
+	store, err := channel.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ton := func(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(1e9)) }
+	addr := func(b byte) *address.Address { return address.NewAddress(0, 0, bytes.Repeat([]byte{b}, 32)) }
+	for i, r := range []*channel.Record{
+		{Role: channel.RolePayer, Phase: channel.PhaseOpen, Deposit: ton(5), Voucher: &channel.SignedState{Sent: ton(2)}},
+		{Role: channel.RolePayer, Phase: channel.PhaseOpening, Deposit: ton(5)},                                             // nothing paid yet
+		{Role: channel.RolePayer, Phase: channel.PhaseClosed, Deposit: ton(9), Voucher: &channel.SignedState{Sent: ton(9)}}, // paid out
+		{Role: channel.RolePayee, Phase: channel.PhaseOpen, Deposit: ton(50)},                                               // not the gateway's side
+	} {
+		r.Terms.ID[0] = byte(i + 1)
+		r.Address, r.Terms.PayerAddress, r.Terms.PayeeAddress = addr(byte(10+i)), addr(1), addr(2)
+		if r.Voucher != nil { // the sums do not check signatures; the store wants their shape
+			r.Voucher.Channel, r.Voucher.Seqno, r.Voucher.Signature = r.Terms.ID, 1, make([]byte, 64)
+		}
+		if err := store.Put(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	// The payer only reads its store here; it never reaches the network.
+	payer, err := channel.NewPayer(channel.PayerConfig{Net: struct{ chain.Network }{}, Key: key, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := channelField(&ChannelPayer{Payer: payer, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Value != "8.000000000 TON" || f.Note != "2 open, 10.000000000 TON deposited, 2.000000000 TON paid by vouchers" {
+		t.Fatalf("channels field %+v", f)
 	}
 }
