@@ -148,10 +148,12 @@ func (p *Page) CanvasPixels(selector, colour string) int {
 }
 
 // WaitFor waits until a JavaScript expression is true: the page polls
-// its data, so a change in the daemon shows after a poll.
+// its data, so a change in the daemon shows after a poll. The context
+// given to Open bounds the wait (a loaded machine is slow, not wrong).
 func (p *Page) WaitFor(expr string) {
 	p.t.Helper()
-	if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+	if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](expr,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(0))); err != nil {
 		p.t.Fatalf("waiting for %s: %v", expr, err)
 	}
 }
