@@ -320,6 +320,9 @@ func TestOpenPayCommitClose(t *testing.T) {
 	if _, err := env.payer.Pay(terms.ID, price); err == nil {
 		t.Fatal("paid on a closed channel")
 	}
+	if _, err := env.payer.Open(env.ctx, terms, hello, ton("1")); err == nil {
+		t.Fatal("reopened a closed channel with the same terms")
+	}
 }
 
 func (env *testEnv) balance(a *address.Address) *big.Int {
@@ -521,6 +524,9 @@ func TestForgedAndOverDepositVouchers(t *testing.T) {
 		{"old seqno", replay, ErrStale},
 	}
 	for _, tc := range cases {
+		if _, err := env.payee.Verify(tc.v); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Verify got %v, want %v", tc.name, err, tc.want)
+		}
 		if _, err := env.payee.Receive(env.ctx, tc.v); !errors.Is(err, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
 		}
@@ -602,4 +608,123 @@ func TestCodeAsPublicLibrary(t *testing.T) {
 	if got := env.paidToPayee(terms); got.Cmp(vs[2].Sent) != 0 {
 		t.Fatalf("payee was paid %s, want %s", got, vs[2].Sent)
 	}
+}
+
+func TestPolicies(t *testing.T) {
+	env := newTestEnv(t)
+	env.payer.cfg.Policy = PayerPolicy{TopUpBelow: ton("0.5"), TopUpAmount: ton("1")}
+	env.payee.cfg.Policy.CommitAbove = ton("0.5")
+	env.payee.cfg.Policy.CloseGrace = time.Nanosecond
+	terms := env.open(ton("1"))
+
+	// The payer tops up only once less than 0.5 TON is left to promise.
+	env.pay(terms.ID, 4, ton("0.1"))
+	if did, err := env.payer.TopUpIfLow(env.ctx, terms.ID); did || err != nil {
+		t.Fatalf("top-up with 0.6 TON left: %v, %v", did, err)
+	}
+	// The payee commits only past 0.5 TON of uncommitted earnings.
+	if did, err := env.payee.CommitIfDue(env.ctx, terms.ID, env.payer); did || err != nil {
+		t.Fatalf("commit with 0.4 TON uncommitted: %v, %v", did, err)
+	}
+	env.pay(terms.ID, 2, ton("0.1"))
+	if did, err := env.payer.TopUpIfLow(env.ctx, terms.ID); !did || err != nil {
+		t.Fatalf("no top-up with 0.4 TON left: %v, %v", did, err)
+	}
+	if oc := env.onChain(terms); oc.DepositPayer.Cmp(ton("2")) != 0 {
+		t.Fatalf("deposit after the policy's top-up: %s", oc.DepositPayer)
+	}
+	if did, err := env.payee.CommitIfDue(env.ctx, terms.ID, env.payer); !did || err != nil {
+		t.Fatalf("no commit with 0.6 TON uncommitted: %v, %v", did, err)
+	}
+	if did, err := env.payee.CommitIfDue(env.ctx, terms.ID, env.payer); did || err != nil {
+		t.Fatalf("second commit with nothing new: %v, %v", did, err)
+	}
+	// Shutdown commits whatever is left.
+	env.pay(terms.ID, 1, ton("0.05"))
+	if err := env.payee.CommitAll(env.ctx, func(ID) Cosigner { return env.payer }); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(ton("0.65")) != 0 {
+		t.Fatalf("payee was paid %s after the commits, want 0.65 TON", got)
+	}
+
+	// A close the payee countersigned but nobody submitted: after the
+	// grace period the watcher closes alone.
+	env.pay(terms.ID, 1, ton("0.05"))
+	rec := env.record(env.payerStore, terms.ID)
+	s := &Settlement{Kind: KindClose, Channel: terms.ID, PayerSeqno: rec.Voucher.Seqno + 1, PayeeSeqno: 10, Sent: rec.Sent(), Withdraw: new(big.Int)}
+	if err := s.Sign(env.payerKey, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.payee.Cosign(env.ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	v, err := SignState(env.payerKey, terms.ID, rec.Voucher.Seqno+1, new(big.Int).Add(rec.Sent(), ton("0.01")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.payee.Receive(env.ctx, v); !errors.Is(err, ErrNotOpen) {
+		t.Fatalf("a voucher after agreeing to close: %v", err)
+	}
+	acts, err := env.payee.CheckOnce(env.ctx)
+	if err != nil || len(acts) != 1 || acts[0].Did != "force-closed" || acts[0].Err != nil {
+		t.Fatalf("watcher: %+v, %v", acts, err)
+	}
+	env.passQuarantine()
+	if acts, err := env.payee.CheckOnce(env.ctx); err != nil || len(acts) != 1 || acts[0].Did != "finished" {
+		t.Fatalf("watcher after the quarantine: %+v, %v", acts, err)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(ton("0.7")) != 0 {
+		t.Fatalf("payee was paid %s in all, want 0.7 TON", got)
+	}
+}
+
+// lostAnswer countersigns through c, then loses the answer on the way
+// back, as a crash or a dropped connection would.
+type lostAnswer struct{ c Cosigner }
+
+func (l lostAnswer) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) {
+	if _, err := l.c.Cosign(ctx, s); err != nil {
+		return nil, err
+	}
+	return nil, errors.New("connection lost")
+}
+
+func TestRestartsMidSettlement(t *testing.T) {
+	env := newTestEnv(t)
+	terms := env.open(ton("1"))
+	vs := env.pay(terms.ID, 5, ton("0.05"))
+
+	// A commit the payer countersigned but whose answer never arrived;
+	// both sides restart, and the commit is simply proposed again.
+	if _, err := env.payee.Commit(env.ctx, terms.ID, lostAnswer{env.payer}); err == nil {
+		t.Fatal("commit went through without the payer's signature")
+	}
+	env.restartPayee()
+	env.restartPayer()
+	if _, err := env.payee.Commit(env.ctx, terms.ID, env.payer); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(vs[4].Sent) != 0 {
+		t.Fatalf("payee was paid %s, want %s", got, vs[4].Sent)
+	}
+
+	// The same for a close: after the lost answer neither side pays or
+	// takes vouchers, and after restarts the close goes through.
+	vs = env.pay(terms.ID, 2, ton("0.05"))
+	if _, err := env.payer.Close(env.ctx, terms.ID, lostAnswer{env.payee}); err == nil {
+		t.Fatal("close went through without the payee's signature")
+	}
+	if _, err := env.payer.Pay(terms.ID, ton("0.01")); !errors.Is(err, ErrNotOpen) {
+		t.Fatalf("paying after agreeing to close: %v", err)
+	}
+	env.restartPayer()
+	env.restartPayee()
+	if _, err := env.payer.Close(env.ctx, terms.ID, env.payee); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(vs[1].Sent) != 0 {
+		t.Fatalf("payee was paid %s in all, want %s", got, vs[1].Sent)
+	}
+	env.checkConservation(terms)
 }

@@ -29,7 +29,11 @@
 //
 // Vouchers travel as SignedState.String() (base64url of 89–104 bytes) and
 // settlements as JSON; both sides verify everything they receive against
-// the terms they stored, so the transport needs no trust.
+// the terms they stored, so the transport needs no trust. AcceptHandler
+// and CosignHandler serve a side's endpoints (PathAccept, PathCosign);
+// Peer is their client and a Cosigner. The Message functions
+// (OpenMessages, TopUpMessage, SettlementMessage, DisputeMessage,
+// FinishMessage) build each operation's messages for other senders.
 //
 // # Rules both sides keep
 //

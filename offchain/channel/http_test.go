@@ -44,7 +44,7 @@ func testTerms(t *testing.T, payeeKey ed25519.PublicKey, payout *address.Address
 	return Terms{
 		ID: ID{7}, PayerKey: testKey(t).Public().(ed25519.PublicKey), PayeeKey: payeeKey,
 		PayerAddress: address.NewAddress(0, 0, make([]byte, 32)), PayeeAddress: payout,
-		Closing: DefaultClosing, StorageFee: DefaultStorageFee,
+		Closing: DefaultClosing(), StorageFee: DefaultStorageFee(),
 	}
 }
 
@@ -138,7 +138,7 @@ func BenchmarkReceive(b *testing.B) {
 		b.Fatal(err)
 	}
 	terms := Terms{ID: ID{5}, PayerKey: payerKey.Public().(ed25519.PublicKey), PayeeKey: p.PublicKey(),
-		PayerAddress: payout, PayeeAddress: payout, Closing: DefaultClosing, StorageFee: DefaultStorageFee}
+		PayerAddress: payout, PayeeAddress: payout, Closing: DefaultClosing(), StorageFee: DefaultStorageFee()}
 	hello, err := p.Accept(context.Background(), terms)
 	if err != nil {
 		b.Fatal(err)

@@ -42,7 +42,7 @@ func OpenMessages(terms Terms, payerKey ed25519.PrivateKey, deposit *big.Int) ([
 	initValue := new(big.Int).Add(terms.StorageFee, big.NewInt(10_000_000))
 	return []*tlb.InternalMessage{
 		internal(addr, initValue, init, si),
-		internal(addr, new(big.Int).Add(deposit, AcceptFee), top, nil),
+		internal(addr, new(big.Int).Add(deposit, acceptFee), top, nil),
 	}, nil
 }
 
@@ -56,7 +56,7 @@ func TopUpMessage(ch *address.Address, amount *big.Int) (*tlb.InternalMessage, e
 	if err != nil {
 		return nil, err
 	}
-	return internal(ch, new(big.Int).Add(amount, AcceptFee), body, nil), nil
+	return internal(ch, new(big.Int).Add(amount, acceptFee), body, nil), nil
 }
 
 // SettlementMessage submits a commit or close signed by both sides.
@@ -65,7 +65,7 @@ func SettlementMessage(ch *address.Address, s *Settlement) (*tlb.InternalMessage
 	if err != nil {
 		return nil, fmt.Errorf("%s of channel %s: %w", s.Kind, s.Channel, err)
 	}
-	value := CommitValue
+	value := commitValue
 	if s.Kind == KindClose {
 		// A close sends the whole balance out; the value only pays the
 		// message's way and goes to the payer with the rest.

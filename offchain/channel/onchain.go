@@ -21,11 +21,12 @@ import (
 // Amounts the contract itself requires (contracts/fees.tolk of TON's
 // payment-channel contract).
 var (
-	// AcceptFee is what the contract keeps from every top-up.
-	AcceptFee = big.NewInt(30_000_000)
-	// CommitValue is the least value a cooperative commit must carry; what
+	// acceptFee is what a top-up carries above its amount for the
+	// contract's FEE_TON_ACCEPT; what the contract's gas leaves comes back.
+	acceptFee = big.NewInt(30_000_000)
+	// commitValue is the least value a cooperative commit must carry; what
 	// the contract does not spend comes back.
-	CommitValue = big.NewInt(30_000_000)
+	commitValue = big.NewInt(30_000_000)
 	// minStorageFee is the contract's FEE_MIN_BALANCE: the storage reserve
 	// must be above it.
 	minStorageFee = big.NewInt(10_000_000)
@@ -44,12 +45,15 @@ type Closing struct {
 	Fine *big.Int
 }
 
-// DefaultClosing gives the payee's watcher a day to notice a stale close.
-var DefaultClosing = Closing{Quarantine: 24 * time.Hour, SettleWindow: 10 * time.Minute, Fine: big.NewInt(100_000_000)}
+// DefaultClosing gives the payee's watcher a day to notice a stale close,
+// and fines a stale close 0.1 TON.
+func DefaultClosing() Closing {
+	return Closing{Quarantine: 24 * time.Hour, SettleWindow: 10 * time.Minute, Fine: big.NewInt(100_000_000)}
+}
 
-// DefaultStorageFee is the reserve the channel keeps for its own storage;
-// it returns to the payer when the channel closes.
-var DefaultStorageFee = big.NewInt(20_000_000)
+// DefaultStorageFee is the reserve the channel keeps for its own storage
+// (0.02 TON); it returns to the payer when the channel closes.
+func DefaultStorageFee() *big.Int { return big.NewInt(20_000_000) }
 
 // Terms are everything that fixes a channel's address: who the two sides
 // are (their signing keys), where their payouts go, and the dispute timing.

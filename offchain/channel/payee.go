@@ -31,7 +31,9 @@ type PayeePolicy struct {
 
 // DefaultPayeePolicy commits past 0.5 TON and wants at least an hour to
 // challenge.
-var DefaultPayeePolicy = PayeePolicy{CommitAbove: big.NewInt(500_000_000), MinQuarantine: time.Hour, CloseGrace: 10 * time.Minute}
+func DefaultPayeePolicy() PayeePolicy {
+	return PayeePolicy{CommitAbove: big.NewInt(500_000_000), MinQuarantine: time.Hour, CloseGrace: 10 * time.Minute}
+}
 
 // PayeeConfig configures a Payee.
 type PayeeConfig struct {
@@ -65,13 +67,13 @@ func NewPayee(cfg PayeeConfig) (*Payee, error) {
 		return nil, errors.New("channel payee: a network, a store, an ed25519 key and a payout address are required")
 	}
 	if cfg.Policy.CommitAbove == nil {
-		cfg.Policy.CommitAbove = DefaultPayeePolicy.CommitAbove
+		cfg.Policy.CommitAbove = DefaultPayeePolicy().CommitAbove
 	}
 	if cfg.Policy.MinQuarantine == 0 {
-		cfg.Policy.MinQuarantine = DefaultPayeePolicy.MinQuarantine
+		cfg.Policy.MinQuarantine = DefaultPayeePolicy().MinQuarantine
 	}
 	if cfg.Policy.CloseGrace == 0 {
-		cfg.Policy.CloseGrace = DefaultPayeePolicy.CloseGrace
+		cfg.Policy.CloseGrace = DefaultPayeePolicy().CloseGrace
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 500 * time.Millisecond
@@ -277,7 +279,7 @@ func (p *Payee) settle(ctx context.Context, id ID, kind Kind, payer Cosigner) (*
 	if err != nil {
 		return nil, fmt.Errorf("%s of channel %s: the payer did not countersign: %w", kind, id, err)
 	}
-	if got.Kind != s.Kind || got.Channel != s.Channel || got.PayerSeqno != s.PayerSeqno || got.PayeeSeqno != s.PayeeSeqno || got.Sent.Cmp(s.Sent) != 0 || (kind == KindCommit && got.Withdraw.Cmp(s.Withdraw) != 0) {
+	if !s.sameTerms(got) {
 		return nil, fmt.Errorf("%s of channel %s: the payer countersigned something else", kind, id)
 	}
 	s.PayerSig = got.PayerSig
@@ -553,4 +555,27 @@ func (p *Payee) Watch(ctx context.Context, interval time.Duration) error {
 		case <-t.C:
 		}
 	}
+}
+
+// Channel returns the payee's record of channel id.
+func (p *Payee) Channel(id ID) (*Record, error) { return p.cfg.Store.Get(id) }
+
+// Channels lists the payee's channels.
+func (p *Payee) Channels() ([]*Record, error) { return listRole(p.cfg.Store, RolePayee) }
+
+// Verify runs Receive's off-chain checks (signature, channel, newer than
+// the held voucher, within the deposit last seen) without storing the
+// voucher or reading the chain; Receive is what makes it count.
+func (p *Payee) Verify(v SignedState) (Receipt, error) {
+	rec, err := p.cfg.Store.Get(v.Channel)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if err := checkVoucher(rec, v); err != nil {
+		return Receipt{}, err
+	}
+	if v.Sent.Cmp(rec.Deposit) > 0 {
+		return Receipt{}, fmt.Errorf("voucher for %s TON on channel %s with a deposit of %s TON last seen: %w", tonamount.Format(v.Sent), v.Channel, tonamount.Format(rec.Deposit), ErrOverDeposit)
+	}
+	return Receipt{Channel: v.Channel, Seqno: v.Seqno, Total: new(big.Int).Set(v.Sent), Delta: new(big.Int).Sub(v.Sent, rec.Sent())}, nil
 }

@@ -27,7 +27,9 @@ type PayerPolicy struct {
 }
 
 // DefaultPayerPolicy tops up 1 TON when less than 0.2 TON is left.
-var DefaultPayerPolicy = PayerPolicy{TopUpBelow: big.NewInt(200_000_000), TopUpAmount: big.NewInt(1_000_000_000)}
+func DefaultPayerPolicy() PayerPolicy {
+	return PayerPolicy{TopUpBelow: big.NewInt(200_000_000), TopUpAmount: big.NewInt(1_000_000_000)}
+}
 
 // PayerConfig configures a Payer.
 type PayerConfig struct {
@@ -56,10 +58,10 @@ func NewPayer(cfg PayerConfig) (*Payer, error) {
 		return nil, errors.New("channel payer: a network, a store and an ed25519 key are required")
 	}
 	if cfg.Policy.TopUpBelow == nil {
-		cfg.Policy.TopUpBelow = DefaultPayerPolicy.TopUpBelow
+		cfg.Policy.TopUpBelow = DefaultPayerPolicy().TopUpBelow
 	}
 	if cfg.Policy.TopUpAmount == nil {
-		cfg.Policy.TopUpAmount = DefaultPayerPolicy.TopUpAmount
+		cfg.Policy.TopUpAmount = DefaultPayerPolicy().TopUpAmount
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 500 * time.Millisecond
@@ -90,8 +92,8 @@ func (p *Payer) NewTerms(payeeKey ed25519.PublicKey, payeeAddress *address.Addre
 	t := Terms{
 		ID: id, PayerKey: p.PublicKey(), PayeeKey: payeeKey,
 		PayerAddress: p.cfg.Wallet.Address(), PayeeAddress: payeeAddress,
-		Closing:    Closing{Quarantine: DefaultClosing.Quarantine, SettleWindow: DefaultClosing.SettleWindow, Fine: new(big.Int).Set(DefaultClosing.Fine)},
-		StorageFee: new(big.Int).Set(DefaultStorageFee),
+		Closing:    DefaultClosing(),
+		StorageFee: DefaultStorageFee(),
 	}
 	return t, t.Validate()
 }
@@ -105,7 +107,7 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 	if err := terms.Validate(); err != nil {
 		return nil, err
 	}
-	if !ed25519PublicEqual(terms.PayerKey, p.PublicKey()) {
+	if !terms.PayerKey.Equal(p.PublicKey()) {
 		return nil, errors.New("opening channel: the terms name another payer key")
 	}
 	if payeeState.Channel != terms.ID || payeeState.Sent == nil || payeeState.Sent.Sign() != 0 {
@@ -136,6 +138,11 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 		}
 	case err != nil:
 		return nil, err
+	case rec.Phase == PhaseClosing || rec.Phase == PhaseClosed:
+		// The contract can be opened again with the same terms, but its
+		// committed seqnos void the payee's states held here: a deposit
+		// could not come back without the payee. Use new terms.
+		return nil, fmt.Errorf("opening channel %s: it is %s; open a new channel", terms.ID, rec.Phase)
 	}
 	oc, err := Read(ctx, p.cfg.Net, addr)
 	if err != nil {
@@ -388,7 +395,7 @@ func (p *Payer) Close(ctx context.Context, id ID, payee Cosigner) (*Settlement, 
 	if p.cfg.Wallet == nil {
 		return nil, errors.New("channel payer: a wallet is needed to close")
 	}
-	rec, oc, err := p.Sync(ctx, id)
+	_, oc, err := p.Sync(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +403,8 @@ func (p *Payer) Close(ctx context.Context, id ID, payee Cosigner) (*Settlement, 
 		return nil, fmt.Errorf("closing channel %s (%s on chain): %w", id, oc.Status, ErrNotOpen)
 	}
 	unlock := p.locks.lock(id)
-	if rec, err = p.cfg.Store.Get(id); err != nil {
+	rec, err := p.cfg.Store.Get(id)
+	if err != nil {
 		unlock()
 		return nil, err
 	}
@@ -421,7 +429,7 @@ func (p *Payer) Close(ctx context.Context, id ID, payee Cosigner) (*Settlement, 
 	if err != nil {
 		return nil, fmt.Errorf("closing channel %s: the payee did not countersign: %w", id, err)
 	}
-	if got.Kind != s.Kind || got.Channel != s.Channel || got.PayerSeqno != s.PayerSeqno || got.PayeeSeqno != s.PayeeSeqno || got.Sent.Cmp(s.Sent) != 0 {
+	if !s.sameTerms(got) {
 		return nil, fmt.Errorf("closing channel %s: the payee countersigned something else", id)
 	}
 	s.PayeeSig = got.PayeeSig
@@ -562,4 +570,22 @@ func (k *keyedMutex) lock(id ID) (unlock func()) {
 	return l.Unlock
 }
 
-func ed25519PublicEqual(a, b ed25519.PublicKey) bool { return a.Equal(b) }
+// Channel returns the payer's record of channel id.
+func (p *Payer) Channel(id ID) (*Record, error) { return p.cfg.Store.Get(id) }
+
+// Channels lists the payer's channels (for a gateway: which worker has one).
+func (p *Payer) Channels() ([]*Record, error) { return listRole(p.cfg.Store, RolePayer) }
+
+func listRole(st *Store, role Role) ([]*Record, error) {
+	all, err := st.List()
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, r := range all {
+		if r.Role == role {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

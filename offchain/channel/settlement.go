@@ -93,6 +93,18 @@ func (s *Settlement) verify(pub ed25519.PublicKey, payer bool) error {
 	return nil
 }
 
+// sameTerms reports whether o (a countersigned copy from the other side)
+// settles exactly what s does.
+func (s *Settlement) sameTerms(o *Settlement) bool {
+	if o == nil || o.Kind != s.Kind || o.Channel != s.Channel || o.PayerSeqno != s.PayerSeqno || o.PayeeSeqno != s.PayeeSeqno {
+		return false
+	}
+	if o.Sent == nil || o.Sent.Cmp(s.Sent) != 0 {
+		return false
+	}
+	return s.Kind != KindCommit || o.Withdraw != nil && o.Withdraw.Cmp(s.Withdraw) == 0
+}
+
 // Cosigner countersigns a settlement the other side proposes: the payee
 // countersigns the payer's close, the payer the payee's commit or close.
 // Payer and Payee are Cosigners; the gateway and worker carry the call

@@ -96,19 +96,6 @@ func (s SignedState) Verify(pub ed25519.PublicKey) error {
 	return nil
 }
 
-// signedCell is the state as the contract reads it: signature, then the
-// state cell by reference (SemichannelSigned).
-func (s SignedState) signedCell() (*cell.Cell, error) {
-	c, err := stateCell(s.Channel, s.Seqno, s.Sent)
-	if err != nil {
-		return nil, err
-	}
-	if len(s.Signature) != ed25519.SignatureSize {
-		return nil, fmt.Errorf("state %d of channel %s: %w (malformed signature)", s.Seqno, s.Channel, ErrBadSignature)
-	}
-	return cell.BeginCell().MustStoreSlice(s.Signature, 512).MustStoreRef(c).EndCell(), nil
-}
-
 // Wire format of a SignedState: version byte, channel id, seqno (8 bytes
 // big endian), signature, then the amount's big-endian bytes (at most 15).
 const (

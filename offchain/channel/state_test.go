@@ -182,3 +182,31 @@ func BenchmarkVerifyVoucher(b *testing.B) {
 		}
 	}
 }
+
+func TestSameTermsRefusesAnswersWithGaps(t *testing.T) {
+	s := &Settlement{Kind: KindCommit, Channel: ID{1}, PayerSeqno: 3, PayeeSeqno: 2, Sent: ton("1"), Withdraw: ton("1")}
+	same := *s
+	cases := map[string]func(*Settlement){
+		"nil sent":        func(o *Settlement) { o.Sent = nil },
+		"nil withdraw":    func(o *Settlement) { o.Withdraw = nil },
+		"other withdraw":  func(o *Settlement) { o.Withdraw = ton("0.5") },
+		"other sent":      func(o *Settlement) { o.Sent = ton("2") },
+		"other seqno":     func(o *Settlement) { o.PayerSeqno++ },
+		"other kind":      func(o *Settlement) { o.Kind = KindClose },
+		"other channel":   func(o *Settlement) { o.Channel = ID{2} },
+		"other payee seq": func(o *Settlement) { o.PayeeSeqno = 9 },
+	}
+	if !s.sameTerms(&same) {
+		t.Fatal("an identical settlement differs")
+	}
+	if s.sameTerms(nil) {
+		t.Fatal("nil is the same")
+	}
+	for name, m := range cases {
+		o := *s
+		m(&o)
+		if s.sameTerms(&o) {
+			t.Errorf("%s: taken as the same", name)
+		}
+	}
+}

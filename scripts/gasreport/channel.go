@@ -128,7 +128,7 @@ func (c *channelScenario) terms(id byte) channel.Terms {
 	return channel.Terms{
 		ID: channel.ID{0xc0, 0xc0, id}, PayerKey: c.payerK.Public().(ed25519.PublicKey), PayeeKey: c.payeeK.Public().(ed25519.PublicKey),
 		PayerAddress: c.app.Address, PayeeAddress: c.owner,
-		Closing: channel.DefaultClosing, StorageFee: channel.DefaultStorageFee, CodeLibrary: !c.inline,
+		Closing: channel.DefaultClosing(), StorageFee: channel.DefaultStorageFee(), CodeLibrary: !c.inline,
 	}
 }
 
@@ -254,7 +254,7 @@ func (c *channelScenario) closeAlone(ctx context.Context, t channel.Terms, chall
 			return Operation{}, err
 		}
 	}
-	if err := c.s.env.AdvanceTime(ctx, channel.DefaultClosing.Quarantine+channel.DefaultClosing.SettleWindow+time.Second); err != nil {
+	if err := c.s.env.AdvanceTime(ctx, channel.DefaultClosing().Quarantine+channel.DefaultClosing().SettleWindow+time.Second); err != nil {
 		return Operation{}, err
 	}
 	m, err = channel.FinishMessage(addr)

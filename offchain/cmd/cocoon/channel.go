@@ -46,7 +46,7 @@ func channelCommand() *cli.Command {
 					&cli.StringFlag{Name: "payee-key", Required: true, Usage: "the worker's public key (64 hex digits)"},
 					&cli.StringFlag{Name: "payout", Required: true, Usage: "where the worker's earnings go: its owner wallet's address"},
 					&cli.StringFlag{Name: "deposit", Required: true, Usage: "TON to deposit"},
-					&cli.DurationFlag{Name: "quarantine", Value: channel.DefaultClosing.Quarantine, Usage: "how long a close by one side can be challenged by the other"},
+					&cli.DurationFlag{Name: "quarantine", Value: channel.DefaultClosing().Quarantine, Usage: "how long a close by one side can be challenged by the other"},
 					&cli.BoolFlag{Name: "code-library", Usage: "deploy with a reference to the contract code published as a public library (saves ~0.012 TON; the network must have it)"},
 				},
 				Action: channelOpen,

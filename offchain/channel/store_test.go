@@ -1,0 +1,74 @@
+package channel
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xssnick/tonutils-go/address"
+)
+
+func TestStoreRoundTripAndReopen(t *testing.T) {
+	dir := t.TempDir()
+	st, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payerKey, payeeKey := testKey(t), testKey(t)
+	a := address.NewAddress(0, 0, make([]byte, 32))
+	b := address.NewAddress(0, 0, append(make([]byte, 31), 1))
+	terms := Terms{ID: ID{4, 2}, PayerKey: payerKey.Public().(ed25519.PublicKey), PayeeKey: payeeKey.Public().(ed25519.PublicKey),
+		PayerAddress: a, PayeeAddress: b, Closing: DefaultClosing(), StorageFee: DefaultStorageFee(), CodeLibrary: true}
+	addr, err := terms.Address()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := SignState(payerKey, terms.ID, 7, ton("0.7"))
+	ps, _ := SignState(payeeKey, terms.ID, 2, new(big.Int))
+	rec := &Record{Role: RolePayee, Terms: terms, Address: addr, Phase: PhaseClosing, Voucher: &v, PayeeState: &ps,
+		Deposit: ton("3"), Withdrawn: ton("0.5"), ClosingSince: time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)}
+	if err := st.Put(rec); err != nil {
+		t.Fatal(err)
+	}
+	// A second opener is refused with a clear error while the first holds it.
+	if _, err := OpenStore(dir); err == nil || !strings.Contains(err.Error(), "channel store") {
+		t.Fatalf("second open: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "channels.db")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("store file: %v, %v", fi, err)
+	}
+	st, err = OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, err := st.Get(terms.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stored form holds every field; equal encodings mean equal records.
+	want, _ := json.Marshal(rec)
+	have, _ := json.Marshal(got)
+	if string(want) != string(have) || got.Voucher.Sent.Cmp(v.Sent) != 0 || !got.Terms.PayeeAddress.Equals(b) || !got.Terms.CodeLibrary {
+		t.Fatalf("record after reopening:\n put %s\n got %s", want, have)
+	}
+	if a2, _ := got.Terms.Address(); !a2.Equals(addr) {
+		t.Fatal("stored terms derive another address")
+	}
+	if _, err := st.Get(ID{9}); !errors.Is(err, ErrUnknownChannel) {
+		t.Fatalf("unknown channel: %v", err)
+	}
+	all, err := st.List()
+	if err != nil || len(all) != 1 {
+		t.Fatalf("list: %d records, %v", len(all), err)
+	}
+}
