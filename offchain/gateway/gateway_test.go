@@ -24,6 +24,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/worker"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 const (
@@ -689,13 +690,12 @@ func TestAppLeavingStopsTheWorker(t *testing.T) {
 	resp.Body.Close()
 	deadline := time.Now().Add(60 * time.Second) // the whole answer would take 400 s
 	for {
-		var b strings.Builder
-		_, _ = w.d.Metrics().WriteTo(&b)
-		if strings.Contains(b.String(), `cocoon_worker_online_requests_total{outcome="cancelled"} 1`) {
+		cancelled := testutil.ToFloat64(w.d.Metrics().OnlineRequests.WithLabelValues("cancelled"))
+		if cancelled == 1 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the worker did not stop:\n%s", b.String())
+			t.Fatalf("the worker did not stop: %v online requests cancelled, want 1", cancelled)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
