@@ -232,11 +232,9 @@ func (d *Dashboard) Refresh(ctx context.Context) (*View, error) {
 	return d.view(now), err
 }
 
-// take calls the provider once and keeps what it said. The snapshot is
-// shared by every page, so a page that goes away mid-call must not leave
-// "context canceled" for the others: only Timeout bounds the call.
+// take calls the provider once, within Timeout, and keeps what it said.
 func (d *Dashboard) take(ctx context.Context, now time.Time) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
 	defer cancel()
 	s, err := d.p.Snapshot(ctx)
 	if err == nil {
@@ -432,7 +430,10 @@ func securityHeaders(w http.ResponseWriter) {
 }
 
 func (d *Dashboard) serveAPI(w http.ResponseWriter, r *http.Request) {
-	v, err := d.Refresh(r.Context())
+	// The snapshot is shared by every open page: one that goes away while
+	// the provider is called must not leave "context canceled" for the
+	// others, so only Timeout bounds the call.
+	v, err := d.Refresh(context.WithoutCancel(r.Context()))
 	if err != nil {
 		d.opts.Logger.Warn("dashboard: reading the daemon's state", "error", err)
 	}

@@ -134,9 +134,11 @@ func TestRefreshOutlivesItsCaller(t *testing.T) {
 	}), quiet())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	v, err := d.Refresh(ctx)
-	if err != nil || v.Snapshot == nil {
-		t.Fatalf("a cancelled caller broke the snapshot: %v, %+v", err, v)
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/dashboard", nil).WithContext(ctx))
+	v, err := d.Refresh(context.Background())
+	if rec.Code != http.StatusOK || err != nil || v.Snapshot == nil || v.Error != "" {
+		t.Fatalf("a page that went away broke the snapshot: HTTP %d, %v, %+v", rec.Code, err, v)
 	}
 }
 
