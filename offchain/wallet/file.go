@@ -133,7 +133,7 @@ func mnemonicKey(mnemonic string) (ed25519.PrivateKey, error) {
 	if len(words) != MnemonicWords {
 		return nil, fmt.Errorf("invalid mnemonic: %d words, want %d", len(words), MnemonicWords)
 	}
-	key, err := tonwallet.SeedToPrivateKey(words, "", false)
+	key, err := tonwallet.SeedToPrivateKeyWithOptions(words)
 	if err != nil {
 		// tonutils-go's message quotes the offending word; only its kind is kept.
 		if strings.Contains(err.Error(), "unknown word") {
