@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -283,7 +284,7 @@ func RenderConfig(v InitValues) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		quoted = append(quoted, q)
+		quoted = append(quoted, preQuoted(q))
 	}
 	text := fmt.Sprintf(ConfigTemplate, quoted...)
 	var back Config
@@ -300,6 +301,12 @@ func RenderConfig(v InitValues) (string, error) {
 	return text, nil
 }
 
+// preQuoted is a value already quoted for TOML: the template's %q verbs
+// print it as it is (fmt prefers a Formatter to its own Go quoting).
+type preQuoted string
+
+func (p preQuoted) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, string(p)) }
+
 // tomlString is s as a TOML basic string, quoted by the TOML encoder.
 func tomlString(s string) (string, error) {
 	var b strings.Builder
@@ -314,20 +321,22 @@ func tomlString(s string) (string, error) {
 }
 
 // ConfigTemplate is what `cocoon worker init` writes through RenderConfig
-// (fmt verbs: config file name, then TOML-quoted network, root, owner,
-// listen, public URL, model).
+// (fmt verbs: config file name, network, root, owner, listen, public URL,
+// model). RenderConfig fills the %q verbs with TOML-quoted values; a
+// caller's own fmt.Sprintf gets Go quoting, which is TOML only for plain
+// printable values.
 const ConfigTemplate = `# Cocoon worker configuration.
 # Paths are relative to this file. Edit, then:
 #   cocoon worker register --config %[1]s --owner-wallet OWNER.wallet --stake TON
 #   cocoon worker run --config %[1]s
 
 # The TON network: a devnet or toncenter URL (http://127.0.0.1:8081), or testnet / mainnet.
-network = %[2]s
+network = %[2]q
 # The Cocoon Root contract this worker registers with.
-root = %[3]s
+root = %[3]q
 # The owner wallet's address (cold wallet, outside the enclave): it stakes,
 # receives earnings, and alone can unbond and withdraw. Its key never comes here.
-owner = %[4]s
+owner = %[4]q
 
 # Worker keys and evidence, created by cocoon worker init (inside the TEE in production).
 keys_dir = "keys"
@@ -335,9 +344,9 @@ keys_dir = "keys"
 state_dir = "state"
 
 # HTTP: /healthz, /metrics, /evidence, and the job endpoints clients use.
-listen = %[5]s
+listen = %[5]q
 # How clients reach this worker; stored on chain at registration.
-public_url = %[6]s
+public_url = %[6]q
 
 # Jobs run at once; accepted jobs beyond this get a failure receipt ("busy"):
 # the client is refunded in full and the worker is not slashed.
@@ -366,7 +375,7 @@ kind = "reference"
 
 # Models served, with prices in TON per 1M tokens (at least the Root's minimum).
 [[models]]
-name = %[7]s
+name = %[7]q
 # engine_model = "name-the-engine-uses"
 price_in = "0.5"
 price_out = "1.5"
