@@ -18,6 +18,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/attest/dev"
 	"github.com/cocoon-network/cocoon/offchain/attest/sevsnp"
 	"github.com/cocoon-network/cocoon/offchain/attest/tdx"
+	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
 	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 )
@@ -109,11 +110,7 @@ func Reattest(ctx context.Context, dir string, src attest.Source, gpus attest.GP
 	if err != nil {
 		return nil, err
 	}
-	tmp := filepath.Join(dir, evidenceFile+".new")
-	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
-		return nil, fmt.Errorf("writing evidence: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, evidenceFile)); err != nil {
+	if err := atomicfile.Replace(filepath.Join(dir, evidenceFile), raw, 0o644); err != nil {
 		return nil, fmt.Errorf("writing evidence: %w", err)
 	}
 	id.Evidence, id.Bundle = raw, b
@@ -184,7 +181,7 @@ func InitIdentity(ctx context.Context, dir string, suite seal.Suite) (*Identity,
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, evidenceFile), raw, 0o644); err != nil {
+	if err := atomicfile.Create(filepath.Join(dir, evidenceFile), raw, 0o644); err != nil {
 		return nil, fmt.Errorf("writing evidence: %w", err)
 	}
 	return &Identity{SignKey: sign, HPKE: hpke, TLSKey: tlsKey, Evidence: raw, Bundle: b}, nil

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/attest/sevsnp"
 	"github.com/cocoon-network/cocoon/offchain/attest/tdx"
 	"github.com/cocoon-network/cocoon/offchain/attest/tsm"
+	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
 )
 
 func attestCommand() *cli.Command {
@@ -652,32 +652,10 @@ func attestGenerate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(out, raw, 0o644); err != nil {
+	if err := atomicfile.Replace(out, raw, 0o644); err != nil {
 		return err
 	}
 	hash := sha256.Sum256(raw)
 	log.Info("wrote attestation bundle", "path", out, "tee", b.TEE, "bytes", len(raw), "bundle_hash", hx(hash[:]))
 	return nil
-}
-
-// writeFileAtomic replaces path with data without ever leaving a partial
-// file behind.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
