@@ -15,9 +15,6 @@ import (
 
 	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/attest/atls"
-	"github.com/cocoon-network/cocoon/offchain/attest/dev"
-	"github.com/cocoon-network/cocoon/offchain/attest/sevsnp"
-	"github.com/cocoon-network/cocoon/offchain/attest/tdx"
 	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
 	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
 	"github.com/cocoon-network/cocoon/offchain/seal"
@@ -49,30 +46,9 @@ type Identity struct {
 func (id *Identity) EvidenceHash() [32]byte { return sha256.Sum256(id.Evidence) }
 
 // Measurement returns the bundle's image hash as Root's allow-list stores
-// it: TDX sha256(MRTD‖RTMR0..3), SEV-SNP sha256(MEASUREMENT), NVIDIA the
-// GPU measurement record's hash, dev sha256(image name).
+// it (attest.Measurement).
 func (id *Identity) Measurement() ([32]byte, error) {
-	switch id.Bundle.TEE {
-	case attest.TEEDev:
-		st, err := dev.Parse(id.Bundle.Evidence)
-		if err != nil {
-			return [32]byte{}, err
-		}
-		return dev.Measurement(st.Image), nil
-	case attest.TEETDX:
-		q, err := tdx.ParseQuote(id.Bundle.Evidence)
-		if err != nil {
-			return [32]byte{}, err
-		}
-		return q.Body.ImageHash(), nil
-	case attest.TEESEVSNP:
-		r, err := sevsnp.ParseReport(id.Bundle.Evidence)
-		if err != nil {
-			return [32]byte{}, err
-		}
-		return r.ImageHash(), nil
-	}
-	return [32]byte{}, fmt.Errorf("no measurement for %s evidence", id.Bundle.TEE)
+	return attest.Measurement(id.Bundle.TEE, id.Bundle.Evidence)
 }
 
 // Reattest replaces the evidence in dir with fresh evidence from src for
