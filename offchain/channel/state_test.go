@@ -12,6 +12,8 @@ import (
 
 	"github.com/xssnick/ton-payment-network/pkg/payments"
 	"github.com/xssnick/tonutils-go/tlb"
+
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
 func testKey(t testing.TB) ed25519.PrivateKey {
@@ -27,7 +29,7 @@ func testKey(t testing.TB) ed25519.PrivateKey {
 // cell the payments package's TL-B types build.
 func TestStateCellMatchesContractLayout(t *testing.T) {
 	id := ID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
-	for _, sent := range []*big.Int{big.NewInt(0), big.NewInt(1), ton("12.345678901"), new(big.Int).Set(maxCoins)} {
+	for _, sent := range []*big.Int{big.NewInt(0), big.NewInt(1), ton("12.345678901"), tonamount.Max()} {
 		ours, err := stateCell(id, 77, sent)
 		if err != nil {
 			t.Fatal(err)
@@ -88,7 +90,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 
 func TestSignStateRefusesBadAmounts(t *testing.T) {
 	key := testKey(t)
-	for _, a := range []*big.Int{nil, big.NewInt(-1), new(big.Int).Add(maxCoins, big.NewInt(1))} {
+	for _, a := range []*big.Int{nil, big.NewInt(-1), new(big.Int).Add(tonamount.Max(), big.NewInt(1))} {
 		if _, err := SignState(key, ID{}, 1, a); err == nil {
 			t.Errorf("signed amount %v", a)
 		}

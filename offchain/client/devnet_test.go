@@ -318,7 +318,7 @@ func TestDevnetRefundAfterDeadline(t *testing.T) {
 	// The compensation is at most the job's value (the rest of the slash
 	// goes to the treasury).
 	maxCost := bindings.Charge(job.PriceIn, job.PriceOut, job.MaxInputTokens, job.MaxOutputTokens)
-	_, wantComp, _ := bindings.SlashSplit(clienttest.MinStake, clienttest.SlashBps, maxCost)
+	_, wantComp, _ := bindings.SlashSplit(clienttest.MinStake(), clienttest.SlashBps, maxCost)
 	if out.SlashCompensation == nil || out.SlashCompensation.Cmp(wantComp) != 0 {
 		t.Fatalf("slash compensation %v, want %s", out.SlashCompensation, wantComp)
 	}

@@ -25,14 +25,9 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 )
 
-// RegisterFee is what the Worker keeps from the registration value for the
-// register → Root → Activate round trip (WORKER_REGISTER_FEE in the
-// contracts); the rest is stake.
-var RegisterFee = big.NewInt(50_000_000)
-
-// OpValue is attached to owner operations (top-up excepted); the Worker
-// keeps its gas and returns the rest.
-var OpValue = big.NewInt(50_000_000)
+// OpValue is attached to owner operations (top-up excepted), in nanoton;
+// the Worker keeps its gas and returns the rest.
+const OpValue = 50_000_000
 
 // Registration is what a worker registers with: the inputs of its Worker
 // contract's address and the profile Root checks (worker.Registration
@@ -79,7 +74,9 @@ func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet
 	if err != nil {
 		return nil, err
 	}
-	value := new(big.Int).Add(stake, RegisterFee)
+	// The Worker keeps bindings.WorkerRegisterFee for the register → Root →
+	// Activate round trip; the rest is stake.
+	value := new(big.Int).Add(stake, big.NewInt(bindings.WorkerRegisterFee))
 	o := &Worker{Net: net, Wallet: ownerWallet, Address: self}
 	if err := o.send(ctx, value, body, si); err != nil {
 		return nil, err
@@ -146,7 +143,7 @@ func (o *Worker) Update(ctx context.Context, profile bindings.WorkerProfile) (*b
 	if err != nil {
 		return nil, err
 	}
-	if err := o.send(ctx, OpValue, body, nil); err != nil {
+	if err := o.send(ctx, big.NewInt(OpValue), body, nil); err != nil {
 		return nil, err
 	}
 	return o.waitSettled(ctx)
@@ -173,18 +170,18 @@ func (o *Worker) TopUp(ctx context.Context, amount *big.Int) error {
 
 // RequestUnbond starts the unbonding delay.
 func (o *Worker) RequestUnbond(ctx context.Context) error {
-	return o.op(ctx, OpValue, bindings.RequestUnbond{QueryID: queryID()})
+	return o.op(ctx, big.NewInt(OpValue), bindings.RequestUnbond{QueryID: queryID()})
 }
 
 // Withdraw returns stake and earnings after the unbonding delay; the
 // Worker contract is destroyed.
 func (o *Worker) Withdraw(ctx context.Context) error {
-	return o.op(ctx, OpValue, bindings.Withdraw{QueryID: queryID()})
+	return o.op(ctx, big.NewInt(OpValue), bindings.Withdraw{QueryID: queryID()})
 }
 
 // WithdrawEarnings pays the earnings out.
 func (o *Worker) WithdrawEarnings(ctx context.Context) error {
-	return o.op(ctx, OpValue, bindings.WithdrawEarnings{QueryID: queryID()})
+	return o.op(ctx, big.NewInt(OpValue), bindings.WithdrawEarnings{QueryID: queryID()})
 }
 
 func (o *Worker) op(ctx context.Context, value *big.Int, m bindings.Message) error {
