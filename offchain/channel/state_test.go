@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/xssnick/ton-payment-network/pkg/payments"
 	"github.com/xssnick/tonutils-go/tlb"
 
@@ -62,8 +63,9 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Channel != id || back.Seqno != 5 || back.Sent.Cmp(ton("1.25")) != 0 || !bytes.Equal(back.Signature, s.Signature) {
-		t.Fatalf("round trip: %+v", back)
+	want := SignedState{Channel: id, Seqno: 5, Sent: ton("1.25"), Signature: s.Signature}
+	if diff := cmp.Diff(want, back, cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 })); diff != "" {
+		t.Fatalf("round trip (-want +got):\n%s", diff)
 	}
 	if err := back.Verify(pub); err != nil {
 		t.Fatal(err)
