@@ -13,7 +13,7 @@ help:
 	@echo "make test             everything CI runs: contracts-check, vet, go test -race, conformance"
 	@echo "make openai           the openai npm package against cocoon up (part of make test)"
 	@echo "make lint             gofmt and staticcheck"
-	@echo "make bench            devnet vs @ton/sandbox, and worker throughput/latency/overhead -> docs/PERFORMANCE.md"
+	@echo "make bench            devnet vs @ton/sandbox, worker throughput/latency/overhead, gateway overhead -> docs/PERFORMANCE.md"
 	@echo "make gas              gas and fees per contract operation -> docs/gas.json, docs/PERFORMANCE.md"
 	@echo "make fuzz             long random-operations property run: make fuzz SEED=... STEPS=..."
 	@echo "make soak             jobs through a devnet and a worker killed at random (bounded): make soak JOBS=2000 SEED=..."
@@ -69,6 +69,7 @@ lint:
 bench: build tests/sandboxbench/node_modules/.package-lock.json
 	$(GO) run ./scripts/devnetbench --out docs/PERFORMANCE.md
 	$(GO) run ./scripts/workerbench --out docs/PERFORMANCE.md
+	$(GO) run ./scripts/gatewaybench --out docs/PERFORMANCE.md
 
 gas:
 	$(GO) run ./scripts/gasreport

@@ -44,12 +44,15 @@ type Job struct {
 	InlineRequest   bool     // the request envelope is stored in the Job
 	Insecure        bool     // the worker's attestation was dev or debuggable (test mode)
 	CreatedAt       time.Time
+	// Public: the prompt and the answer are on chain in clear (not private).
+	Public bool
 
 	key *seal.PrivateKey
 }
 
-// CanOpen reports whether the client holds the key that opens the result.
-func (j *Job) CanOpen() bool { return j.key != nil }
+// CanOpen reports whether the client can read the result: it holds the
+// key that opens it, or the job is public (the result is in clear).
+func (j *Job) CanOpen() bool { return j.key != nil || j.Public }
 
 // DeadlineTime is Deadline as a time.
 func (j *Job) DeadlineTime() time.Time { return time.Unix(int64(j.Deadline), 0).UTC() }
@@ -85,6 +88,7 @@ type jobFile struct {
 	InlineRequest   bool      `json:"inline_request"`
 	Insecure        bool      `json:"insecure_attestation,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
+	Public          bool      `json:"public,omitempty"`
 }
 
 // baseName is the file name stem of a job: "0_<hex>" (a raw address's
@@ -132,6 +136,7 @@ func (s *Store) Save(j *Job) error {
 		InlineRequest:   j.InlineRequest,
 		Insecure:        j.Insecure,
 		CreatedAt:       j.CreatedAt.UTC(),
+		Public:          j.Public,
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -205,7 +210,7 @@ func (f *jobFile) job() (*Job, error) {
 	j := &Job{
 		Endpoint: f.Endpoint, Nonce: f.Nonce, Model: f.Model, Deadline: f.Deadline,
 		MaxInputTokens: f.MaxInputTokens, MaxOutputTokens: f.MaxOutputTokens,
-		InlineRequest: f.InlineRequest, Insecure: f.Insecure, CreatedAt: f.CreatedAt,
+		InlineRequest: f.InlineRequest, Insecure: f.Insecure, CreatedAt: f.CreatedAt, Public: f.Public,
 	}
 	for _, x := range []struct {
 		name string

@@ -90,6 +90,14 @@ type SubmitRequest struct {
 	Temperature *float64
 	TopP        *float64
 	Seed        *int64
+	// Callback, when set, receives the Job's JobCallback (the result's hash
+	// and, when small, the sealed result) as the job completes: a contract
+	// that acts on the answer (docs/ORACLE.md). Basechain or masterchain.
+	Callback *address.Address
+	// Public puts the prompt and the answer on chain IN CLEAR (the Job's
+	// isPublic flag; nothing is sealed), for contracts that read the answer
+	// themselves. NOT PRIVATE: anyone can read both.
+	Public bool
 }
 
 // CreateError is a Job that refused its JobCreate: the escrow bounced back
@@ -126,6 +134,10 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*Job, error) {
 	}
 	if req.Wallet == nil || req.Root == nil {
 		return nil, errors.New("submitting a job: a wallet and a Root are required")
+	}
+	// The Job refuses (and bounces) a callback no message can reach.
+	if cb := req.Callback; cb != nil && cb.Workchain() != 0 && cb.Workchain() != -1 {
+		return nil, fmt.Errorf("submitting a job: callback %s is in workchain %d; it must be in the basechain or the masterchain", cb, cb.Workchain())
 	}
 	maxOut := req.MaxOutputTokens
 	if maxOut == 0 {
@@ -185,7 +197,7 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the job's key: %w", err)
 	}
-	env, err := sealRequest(w, key, jobAddr, req, msgs, maxOut)
+	env, err := requestEnvelope(w, key, jobAddr, req, msgs, maxOut)
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +216,8 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*Job, error) {
 		Deadline:      info.Time + uint32(life/time.Second),
 		ClientHPKEKey: seal.Commitment(key.Public()),
 		RequestHash:   seal.CiphertextHash(env),
+		Callback:      req.Callback,
+		IsPublic:      req.Public,
 	}
 	var reqCell *cell.Cell
 	if inline {
@@ -221,7 +235,7 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*Job, error) {
 		Nonce: nonce, Model: req.Model, RequestHash: terms.RequestHash, Deadline: terms.Deadline,
 		MaxInputTokens: maxIn, MaxOutputTokens: maxOut, PriceIn: terms.PriceIn, PriceOut: terms.PriceOut,
 		Escrow: escrow, InlineRequest: inline, Insecure: w.Insecure, CreatedAt: time.Unix(int64(info.Time), 0).UTC(),
-		key: key,
+		Public: req.Public, key: key,
 	}
 
 	acc, err := c.net.Account(ctx, client)
@@ -385,10 +399,11 @@ func randomNonce() (uint64, error) {
 	return binary.BigEndian.Uint64(b[:]), nil
 }
 
-// sealRequest builds the ChatRequest and seals it to the worker with the
+// requestEnvelope builds the ChatRequest and seals it to the worker with the
 // job's address as associated data. The plaintext is wiped once sealed
-// (the caller's strings are theirs to keep or drop).
-func sealRequest(w *Worker, key *seal.PrivateKey, job *address.Address, req SubmitRequest, msgs []inference.Message, maxOut uint32) ([]byte, error) {
+// (the caller's strings are theirs to keep or drop). A public job's
+// envelope is the plaintext itself.
+func requestEnvelope(w *Worker, key *seal.PrivateKey, job *address.Address, req SubmitRequest, msgs []inference.Message, maxOut uint32) ([]byte, error) {
 	cr := inference.ChatRequest{
 		V: inference.PlaintextVersion, Model: req.Model, Messages: msgs, MaxTokens: int(maxOut),
 		Temperature: req.Temperature, TopP: req.TopP, Seed: req.Seed,
@@ -397,6 +412,12 @@ func sealRequest(w *Worker, key *seal.PrivateKey, job *address.Address, req Subm
 	pt, err := cr.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("building the request: %w", err)
+	}
+	if req.Public {
+		if len(pt) > MaxEnvelopeSize {
+			return nil, fmt.Errorf("the request is %d bytes, more than the %d a job carries", len(pt), MaxEnvelopeSize)
+		}
+		return pt, nil
 	}
 	defer clear(pt)
 	env, err := seal.SealRequest(w.HPKEKey, jobAddrOf(job), pt)

@@ -118,6 +118,7 @@ func (c *Client) Load(ctx context.Context, addr *address.Address) (*Job, error) 
 	if t := h.terms; t != nil {
 		j.Worker, j.Deadline, j.RequestHash = t.Worker, t.Deadline, t.RequestHash
 		j.MaxInputTokens, j.MaxOutputTokens, j.PriceIn, j.PriceOut = t.MaxIn, t.MaxOut, t.PriceIn, t.PriceOut
+		j.Public = t.IsPublic
 	}
 	if d, err := bindings.NewJob(c.net, addr).JobData(ctx); err == nil && d.Deployed {
 		j.Root, j.Nonce = d.Root, d.Nonce
@@ -338,7 +339,8 @@ func (c *Client) finish(ctx context.Context, job *Job, h *history) (*Outcome, er
 // the worker's endpoint), checks it against the receipt's hash, opens it
 // with the job's key and parses it.
 func (c *Client) openResult(ctx context.Context, job *Job, r *bindings.Receipt) (*inference.ChatResult, error) {
-	if job.key == nil {
+	// A public job's answer is in clear: anyone reads it, no key needed.
+	if job.key == nil && !job.Public {
 		return nil, ErrNoKey
 	}
 	var env []byte
@@ -366,11 +368,14 @@ func (c *Client) openResult(ctx context.Context, job *Job, r *bindings.Receipt) 
 	if got := sha256.Sum256(env); got != r.ResultHash {
 		return nil, fmt.Errorf("%w: sha256 %x, receipt %x", ErrResultMismatch, got, r.ResultHash)
 	}
-	pt, err := seal.OpenResult(job.key, jobAddrOf(job.Address), env)
-	if err != nil {
-		return nil, fmt.Errorf("opening the result: %w", err)
+	pt := env
+	if !job.Public {
+		var err error
+		if pt, err = seal.OpenResult(job.key, jobAddrOf(job.Address), env); err != nil {
+			return nil, fmt.Errorf("opening the result: %w", err)
+		}
+		defer clear(pt)
 	}
-	defer clear(pt)
 	res, err := inference.ParseChatResult(pt)
 	if err != nil {
 		return nil, fmt.Errorf("reading the opened result: %w", err)

@@ -44,8 +44,27 @@ type payChannel struct {
 	id     channel.ID
 	peer   *channel.Peer
 	open   chan struct{} // closed once the channel is open on chain
+	done   chan struct{} // closed when opening ended, open or failed
 	failed error         // why opening failed (then a new channel is tried)
 	topUp  sync.Mutex
+}
+
+// ready waits until c is open; a worker serves only payers whose channel
+// is open on chain.
+func (c *payChannel) ready(ctx context.Context) (string, error) {
+	select {
+	case <-c.open:
+		return c.id.String(), nil
+	case <-c.done:
+		select {
+		case <-c.open: // both are closed once it opened
+			return c.id.String(), nil
+		default:
+			return "", fmt.Errorf("payment channel %s could not be opened", c.id)
+		}
+	case <-ctx.Done():
+		return "", fmt.Errorf("waiting for payment channel %s to open: %w", c.id, ctx.Err())
+	}
 }
 
 // Scheme implements Payer.
@@ -58,9 +77,18 @@ func (p *ChannelPayer) log() *slog.Logger {
 	return p.Logger
 }
 
-// PayerID implements Payer: the channel id, agreeing terms and starting to
-// open the channel on first use.
+// PayerID implements Payer: the channel id, once the channel is open on
+// chain; on first use it agrees terms and opens the channel (the first
+// request to a worker waits for that).
 func (p *ChannelPayer) PayerID(ctx context.Context, w *client.Worker, hc *http.Client) (string, error) {
+	c, err := p.channelFor(ctx, w, hc)
+	if err != nil {
+		return "", err
+	}
+	return c.ready(ctx)
+}
+
+func (p *ChannelPayer) channelFor(ctx context.Context, w *client.Worker, hc *http.Client) (*payChannel, error) {
 	key := w.Address.StringRaw()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -68,29 +96,30 @@ func (p *ChannelPayer) PayerID(ctx context.Context, w *client.Worker, hc *http.C
 		p.chans = map[string]*payChannel{}
 	}
 	if c, ok := p.chans[key]; ok && c.failed == nil {
-		return c.id.String(), nil
+		return c, nil
 	}
 	peer := &channel.Peer{URL: w.Endpoint, Client: hc}
 	if c := p.reuse(w, peer); c != nil {
 		p.chans[key] = c
-		return c.id.String(), nil
+		return c, nil
 	}
 	if w.Owner == nil {
-		return "", errors.New("the worker's owner (its payout address) is unknown")
+		return nil, errors.New("the worker's owner (its payout address) is unknown")
 	}
 	terms, err := p.Payer.NewTerms(ed25519.PublicKey(w.WorkerKey), w.Owner)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	hello, err := peer.Accept(actx, terms)
 	if err != nil {
-		return "", fmt.Errorf("agreeing a payment channel with worker %s: %w", w.Address, err)
+		return nil, fmt.Errorf("agreeing a payment channel with worker %s: %w", w.Address, err)
 	}
-	c := &payChannel{id: terms.ID, peer: peer, open: make(chan struct{})}
+	c := &payChannel{id: terms.ID, peer: peer, open: make(chan struct{}), done: make(chan struct{})}
 	p.chans[key] = c
 	go func() {
+		defer close(c.done)
 		octx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		p.wallet.Lock()
@@ -106,7 +135,7 @@ func (p *ChannelPayer) PayerID(ctx context.Context, w *client.Worker, hc *http.C
 		p.log().Info("payment channel open", "worker", w.Address.String(), "channel", terms.ID.String())
 		close(c.open)
 	}()
-	return c.id.String(), nil
+	return c, nil
 }
 
 // reuse finds an open channel to w kept from an earlier run.
@@ -118,8 +147,9 @@ func (p *ChannelPayer) reuse(w *client.Worker, peer *channel.Peer) *payChannel {
 	for _, r := range recs {
 		if r.Role == channel.RolePayer && r.Phase == channel.PhaseOpen &&
 			r.Terms.PayeeKey.Equal(ed25519.PublicKey(w.WorkerKey)) && w.Owner != nil && r.Terms.PayeeAddress.Equals(w.Owner) {
-			c := &payChannel{id: r.Terms.ID, peer: peer, open: make(chan struct{})}
+			c := &payChannel{id: r.Terms.ID, peer: peer, open: make(chan struct{}), done: make(chan struct{})}
 			close(c.open)
+			close(c.done)
 			return c
 		}
 	}

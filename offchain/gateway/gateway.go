@@ -30,6 +30,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/attest/atls"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/client"
+	"github.com/cocoon-network/cocoon/offchain/dashboard"
 )
 
 // Defaults of Config.
@@ -105,6 +106,7 @@ type Gateway struct {
 	found    chan struct{} // closed after the first discovery that found a worker
 
 	payments *payments
+	dash     *dashboard.Dashboard // the page at /
 }
 
 // New checks cfg and returns a Gateway.
@@ -155,6 +157,10 @@ func New(cfg Config) (*Gateway, error) {
 		g.keys = append(g.keys, sha256.Sum256([]byte(k)))
 	}
 	g.payments = newPayments(cfg.Payer, cfg.Budget, g.metrics, log)
+	var err error
+	if g.dash, err = newDashboard(g); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -174,6 +180,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); g.refreshLoop(ctx) }()
 	go func() { defer wg.Done(); g.pollLoop(ctx) }()
+	wg.Go(func() { g.dash.Run(ctx) })
 	wg.Wait()
 	// Delivering the last vouchers and closing channels waits for the chain.
 	shut, cancel := context.WithTimeout(context.Background(), time.Minute)

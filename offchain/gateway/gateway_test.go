@@ -252,6 +252,12 @@ func TestNonStreamAndStream(t *testing.T) {
 		}
 		words = append(words, strings.TrimSpace(ch.Choices[0].Delta.Content))
 	}
+	// Each delta is one 8-hex-digit word of the reference engine.
+	for _, w := range words {
+		if len(w) != 8 {
+			t.Fatalf("deltas %q", words)
+		}
+	}
 	var last struct {
 		Choices []any      `json:"choices"`
 		Usage   *wireUsage `json:"usage"`
@@ -594,6 +600,74 @@ func TestMetrics(t *testing.T) {
 		"cocoon_gateway_spend_nanoton_total", `cocoon_gateway_workers{model="m1",state="closed"} 1`} {
 		if !strings.Contains(string(b), want) {
 			t.Fatalf("/metrics lacks %s:\n%s", want, b)
+		}
+	}
+}
+
+// Discovery keeps the pool fresh: a worker that joins is used, one that
+// leaves is not; one that re-attests gets a new connection but stays
+// dropped if it was.
+func TestRefreshFollowsDiscovery(t *testing.T) {
+	w1, w2 := newTestWorker(t, workerOpts{slots: 2}), newTestWorker(t, workerOpts{slots: 2})
+	tg := newTestGateway(t, nil, w1)
+	src := tg.g.cfg.Source.(*staticSource)
+	ctx := context.Background()
+	keys := func() []string {
+		us, _ := tg.g.workers(testModel)
+		var out []string
+		for _, u := range us {
+			out = append(out, u.key())
+		}
+		return out
+	}
+	src.mu.Lock()
+	src.workers = append(src.workers, w2.info)
+	src.mu.Unlock()
+	if err := tg.g.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if k := keys(); len(k) != 2 {
+		t.Fatalf("after a join: %v", k)
+	}
+	old := tg.g.upstreamByAddr(w1.info.Address.StringRaw())
+	old.drop("overclaim")
+	reattested := *w1.info
+	reattested.AttestationHash[0] ^= 1
+	src.mu.Lock()
+	src.workers = []*client.Worker{&reattested}
+	src.mu.Unlock()
+	if err := tg.g.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u := tg.g.upstreamByAddr(w1.info.Address.StringRaw())
+	if k := keys(); len(k) != 1 || k[0] != w1.info.Address.StringRaw() || u == old || u.state(time.Now()) != "dropped" {
+		t.Fatalf("after w2 left and w1 re-attested: %v, new upstream %v, state %s", k, u != old, u.state(time.Now()))
+	}
+	if tg.g.upstreamByAddr(w2.info.Address.StringRaw()) != nil {
+		t.Fatal("a worker that left is still routed to")
+	}
+}
+
+// The relay's fast chunk reader agrees with encoding/json on what the
+// worker writes, and leaves everything else to it.
+func TestFastChunk(t *testing.T) {
+	c := &worker.Completion{ID: "x", Model: "m", Created: 1}
+	for _, tc := range []struct {
+		content string
+		role    bool
+		finish  string
+	}{{"hello", true, ""}, {` "quoted" \ and \n`, false, ""}, {"ünï 🚀 \u2028", false, ""}, {"", false, "length"}, {"", true, "stop"}} {
+		line := strings.TrimSpace(strings.TrimPrefix(string(c.AppendChunk(nil, tc.content, tc.role, tc.finish)), "data: "))
+		content, finish, ok := fastChunk([]byte(line))
+		var slow workerChunk
+		if err := json.Unmarshal([]byte(line), &slow); err != nil || !ok || content != slow.Choices[0].Delta.Content ||
+			(finish == nil) != (slow.Choices[0].FinishReason == nil) || (finish != nil && *finish != *slow.Choices[0].FinishReason) {
+			t.Fatalf("%s: fast %q %v %v, slow %+v %v", line, content, finish, ok, slow, err)
+		}
+	}
+	for _, other := range []string{`{"error":{"message":"x"}}`, `{"choices":[],"usage":{},"cocoon":{}}`, `{"choices":[{"delta":{"content":"a"}}]}`, `{"choices":[{"delta":{"content":"a},"finish_reason":7}]}`} {
+		if _, _, ok := fastChunk([]byte(other)); ok {
+			t.Fatalf("fast path took %s", other)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -39,6 +40,7 @@ type payAccount struct {
 	worker   *upstream
 	sentPaid *big.Int // amount of the latest voucher posted on its own
 	sending  bool
+	timer    *time.Timer // a delivery scheduled after deliverDelay
 }
 
 func newPayments(p Payer, budget *big.Int, m *metrics, log *slog.Logger) *payments {
@@ -102,14 +104,6 @@ func (p *payments) unpaid() *big.Int {
 	return sum
 }
 
-// voucherFor is the latest voucher for a worker (nil before the first).
-func (p *payments) voucherFor(addr string) []byte {
-	a := p.acct(addr)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.voucher
-}
-
 // receiptCheck is the outcome of checking a usage receipt.
 type receiptCheck struct {
 	pay    *big.Int // what the receipt proves is owed
@@ -165,8 +159,29 @@ func (p *payments) pay(ctx context.Context, u *upstream, payer string, amount *b
 	p.mu.Unlock()
 	f, _ := new(big.Float).SetInt(amount).Float64()
 	p.metrics.spend.WithLabelValues(u.key()).Add(f)
-	go p.deliver(u)
+	p.scheduleDeliver(a, u)
 	return err
+}
+
+// deliverDelay gathers the vouchers of back-to-back answers into one
+// delivery: a voucher per answer, posted at once, was as much work for
+// the worker as the answer itself (and a channel voucher costs the worker
+// an fsync). The worker's credit covers the delay.
+const deliverDelay = 100 * time.Millisecond
+
+// scheduleDeliver delivers a's voucher to u after deliverDelay, once.
+func (p *payments) scheduleDeliver(a *payAccount, u *upstream) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.timer != nil {
+		return
+	}
+	a.timer = time.AfterFunc(deliverDelay, func() {
+		a.mu.Lock()
+		a.timer = nil
+		a.mu.Unlock()
+		p.deliver(u)
+	})
 }
 
 // sign signs a voucher for everything owed, if the scheme can now; a.mu held.
@@ -204,7 +219,7 @@ func (p *payments) catchUp(ctx context.Context) {
 		u := a.worker
 		a.mu.Unlock()
 		if behind {
-			go p.deliver(u)
+			p.scheduleDeliver(a, u)
 		}
 	}
 }
@@ -260,7 +275,9 @@ func (p *payments) post(ctx context.Context, u *upstream, payer string, v []byte
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	// Read the answer to its end so the connection is reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("POST /v1/vouchers: HTTP %d", resp.StatusCode)
 	}

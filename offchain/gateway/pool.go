@@ -34,6 +34,7 @@ type upstream struct {
 	mu        sync.Mutex
 	ttft      float64 // EWMA of time to first token, ms; 0 = unknown
 	capacity  *worker.Capacity
+	capHeader string // the last capacity header checked
 	failures  int
 	openUntil time.Time
 	cooldown  time.Duration

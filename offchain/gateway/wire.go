@@ -170,27 +170,6 @@ type answer struct {
 	created   int64
 }
 
-func (a *answer) chunk(content string, role bool, finish *string) map[string]any {
-	delta := map[string]any{}
-	if role {
-		delta["role"] = "assistant"
-	}
-	if content != "" || (role && finish == nil) {
-		delta["content"] = content
-	}
-	return map[string]any{
-		"id": a.id, "object": "chat.completion.chunk", "created": a.created, "model": a.model,
-		"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}},
-	}
-}
-
-func (a *answer) usageChunk(u wireUsage) map[string]any {
-	return map[string]any{
-		"id": a.id, "object": "chat.completion.chunk", "created": a.created, "model": a.model,
-		"choices": []any{}, "usage": u,
-	}
-}
-
 func (a *answer) completion(text, finish string, u wireUsage) map[string]any {
 	return map[string]any{
 		"id": a.id, "object": "chat.completion", "created": a.created, "model": a.model,

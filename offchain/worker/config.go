@@ -164,6 +164,22 @@ func (c *Config) applyDefaults() {
 	if c.PollInterval.Duration == 0 {
 		c.PollInterval.Duration = time.Second
 	}
+	c.applyServingDefaults()
+	if c.Engine.Kind == "" {
+		c.Engine.Kind = "reference"
+	}
+	c.Online.applyDefaults(c.MaxConcurrent)
+	for i := range c.Models {
+		if c.Models[i].EngineModel == "" {
+			c.Models[i].EngineModel = c.Models[i].Name
+		}
+	}
+}
+
+// applyServingDefaults fills the retention and the HTTP limits; New calls
+// it too, so that a Config built in code never runs with zero limits
+// (which would accept no connection and prune at once).
+func (c *Config) applyServingDefaults() {
 	if c.Retention.Duration == 0 {
 		c.Retention.Duration = DefaultRetention
 	}
@@ -181,15 +197,6 @@ func (c *Config) applyDefaults() {
 	}
 	if c.HTTP.MaxUploads == 0 {
 		c.HTTP.MaxUploads = 4
-	}
-	if c.Engine.Kind == "" {
-		c.Engine.Kind = "reference"
-	}
-	c.Online.applyDefaults(c.MaxConcurrent)
-	for i := range c.Models {
-		if c.Models[i].EngineModel == "" {
-			c.Models[i].EngineModel = c.Models[i].Name
-		}
 	}
 }
 

@@ -70,6 +70,7 @@ type Options struct {
 
 // New prepares a daemon; Run starts it.
 func New(cfg *Config, id *Identity, opts Options) (*Daemon, error) {
+	cfg.applyServingDefaults()
 	root, err := chain.ParseAddress(cfg.Root)
 	if err != nil {
 		return nil, fmt.Errorf("config root: %w", err)
@@ -200,6 +201,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		d.start(ctx, &wg, r)
 	}
 	go d.trackChainLag(ctx)
+	go d.dashboardPage().Run(ctx)
 	go d.prune(ctx, store)
 
 	cursors, err := store.Cursors()

@@ -21,6 +21,7 @@ const MaxRequestBody = 16 << 20
 // Handler serves the worker's HTTP API:
 //
 //	GET  /                          the dashboard page (GET /api/dashboard: its data)
+//	GET  /api/worker                the daemon's state as the dashboard reads it (Dashboard, JSON)
 //	GET  /healthz                   status, engine, GPUs, attestation type
 //	GET  /metrics                   Prometheus text format
 //	GET  /evidence                  the evidence bundle (its sha256 is on chain)
@@ -40,6 +41,7 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/jobs/{job}/result", d.getResult)
 	d.online.register(mux)
 	d.dashboardRoutes(mux)
+	mux.HandleFunc("GET /api/worker", d.serveState)
 	return mux
 }
 
@@ -90,6 +92,13 @@ func (d *Daemon) postRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	t, ok := d.ourJob(w, r, job)
 	if !ok {
+		return
+	}
+	if rec, err := d.store.Get(job.StringRaw()); err == nil && rec.State >= StateRequest {
+		// The job already holds its request (a client retrying a post
+		// that went through): nothing to read.
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}` + "\n"))
 		return
 	}
 	select {
@@ -154,6 +163,22 @@ func (d *Daemon) jobFromPath(w http.ResponseWriter, r *http.Request) (*address.A
 // a Cocoon job for this worker. Only a failure to reach the chain is a
 // 5xx (503, worth retrying); what the address holds is the client's input.
 func (d *Daemon) ourJob(w http.ResponseWriter, r *http.Request, job *address.Address) (*bindings.JobTermsView, bool) {
+	unavailable := func(err error) {
+		d.log.Warn("reading a job for an upload", "job", job.String(), "error", err)
+		w.Header().Set("Retry-After", "2")
+		httpError(w, http.StatusServiceUnavailable, "the worker cannot read the chain right now; retry shortly")
+	}
+	// The account first: an address with nothing deployed (the common
+	// case of a bad or hostile request) is answered without a get-method.
+	acc, err := d.net.Account(r.Context(), job)
+	if err != nil {
+		unavailable(err)
+		return nil, false
+	}
+	if acc.Status != chain.StatusActive {
+		httpError(w, http.StatusNotFound, "no job at %s", job)
+		return nil, false
+	}
 	t, err := d.terms(r.Context(), job)
 	var gm *chain.GetMethodError
 	switch {
@@ -164,9 +189,7 @@ func (d *Daemon) ourJob(w http.ResponseWriter, r *http.Request, job *address.Add
 		httpError(w, http.StatusNotFound, "%s is not a Cocoon job (job_terms exits with %d)", job, gm.ExitCode)
 		return nil, false
 	case err != nil:
-		d.log.Warn("reading a job's terms for an upload", "job", job.String(), "error", err)
-		w.Header().Set("Retry-After", "2")
-		httpError(w, http.StatusServiceUnavailable, "the worker cannot read the chain right now; retry shortly")
+		unavailable(err)
 		return nil, false
 	case !t.Worker.Equals(d.self):
 		httpError(w, http.StatusNotFound, "job %s is for another worker", job)

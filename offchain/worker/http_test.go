@@ -178,10 +178,11 @@ func (b *gatedBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Uploads for a real job of this worker: at most max_uploads bodies are
-// read at once (more get 503 with Retry-After), a body that does not match
-// the commitment is refused with 409, and a client that announces a body
-// and stalls is dropped by the read timeout.
+// Uploads for a real job of this worker: a body that does not match the
+// commitment is refused with 409, at most max_uploads bodies are read at
+// once (more get 503 with Retry-After), a post repeated once the job holds
+// its request is answered without reading it, and a client that announces
+// a body and stalls is dropped by the read timeout.
 func TestUploadLimits(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -202,6 +203,13 @@ func TestUploadLimits(t *testing.T) {
 	job, env := submitPosted(t, ctx, n, id)
 	url := cfg.PublicURL + "/v1/jobs/" + job.StringRaw() + "/request"
 
+	// A body that does not match the commitment is refused.
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, url, strings.NewReader("not the envelope")))
+	if rec.Code != http.StatusConflict {
+		t.Fatalf("a body that does not match the commitment: %d %s; want 409", rec.Code, rec.Body.String())
+	}
+
 	// One upload in progress takes the only slot.
 	first := &gatedBody{head: env[:10], tail: env[10:], started: make(chan struct{}), release: make(chan struct{})}
 	firstDone := make(chan int, 1)
@@ -214,7 +222,7 @@ func TestUploadLimits(t *testing.T) {
 	}()
 	<-first.started
 	req := httptest.NewRequest(http.MethodPost, url, strings.NewReader(string(env)))
-	rec := httptest.NewRecorder()
+	rec = httptest.NewRecorder()
 	d.Handler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("a second upload while one is read: %d %q; want 503 with Retry-After", rec.Code, rec.Body.String())
@@ -224,11 +232,19 @@ func TestUploadLimits(t *testing.T) {
 		t.Fatalf("the upload that held the slot: %d; want 200", code)
 	}
 
-	// The slot is free again; a wrong body is refused.
+	// Once the job holds its request, a repeated post (a client retrying
+	// one that went through) is answered without reading the body.
+	eventually(t, ctx, "the job holding its request", func() bool {
+		r, err := d.Job(job.StringRaw())
+		return err == nil && r.State >= StateRequest
+	})
+	var read atomic.Int64
+	again := httptest.NewRequest(http.MethodPost, url, &countingBody{left: int64(len(env)), read: &read})
+	again.ContentLength = int64(len(env))
 	rec = httptest.NewRecorder()
-	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, url, strings.NewReader("not the envelope")))
-	if rec.Code != http.StatusConflict {
-		t.Fatalf("a body that does not match the commitment: %d %s; want 409", rec.Code, rec.Body.String())
+	d.Handler().ServeHTTP(rec, again)
+	if rec.Code != http.StatusOK || read.Load() != 0 {
+		t.Fatalf("a repeated post: %d, %d bytes read; want 200 without reading", rec.Code, read.Load())
 	}
 
 	// Over the network, a client that announces a body and sends nothing

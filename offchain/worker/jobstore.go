@@ -242,6 +242,10 @@ func deletePosted(tx *bolt.Tx, job []byte) error {
 	return tx.Bucket(bucketPostedAt).Delete(job)
 }
 
+// UnclaimedPostedAge is the least time a posted request whose job this
+// worker has not accepted (yet) is kept: longer than any job deadline.
+const UnclaimedPostedAge = 48 * time.Hour
+
 // Pruned is what one Prune dropped.
 type Pruned struct {
 	Results int // finished jobs whose sealed result and receipt went
@@ -252,10 +256,14 @@ type Pruned struct {
 // passed since it closed: the sealed result (its client had that long to
 // fetch it) and the signed receipt, keeping the outcome and token counts.
 // Posted requests go once their job holds its own copy, or after
-// retention when no job of this worker ever took them.
+// retention (at least UnclaimedPostedAge) when no job of this worker took
+// them.
 func (s *JobStore) Prune(now time.Time, retention time.Duration) (Pruned, error) {
 	var p Pruned
 	cutoff := now.Add(-retention)
+	// A request posted for a job this worker has not seen accepted yet may
+	// still be claimed until the job's deadline, whatever the retention.
+	unclaimedCutoff := now.Add(-max(retention, UnclaimedPostedAge))
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		jobs := tx.Bucket(bucketJobs)
 		var stale [][]byte
@@ -310,7 +318,7 @@ func (s *JobStore) Prune(now time.Time, retention time.Duration) (Pruned, error)
 				}
 				return tx.Bucket(bucketPostedAt).Put(k, raw)
 			}
-			if !at.After(cutoff) {
+			if !at.After(unclaimedCutoff) {
 				gone = append(gone, append([]byte(nil), k...))
 			}
 			return nil

@@ -117,8 +117,8 @@ func TestJobStorePrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p != (Pruned{Results: 1, Posted: 2}) {
-		t.Fatalf("pruned %+v, want 1 result and 2 posted requests", p)
+	if p != (Pruned{Results: 1, Posted: 1}) {
+		t.Fatalf("pruned %+v, want 1 result and 1 posted request (the one its job holds)", p)
 	}
 	r, err := s.Get("0:01")
 	if err != nil {
@@ -132,62 +132,19 @@ func TestJobStorePrune(t *testing.T) {
 			t.Errorf("job %s within the retention or still open was pruned: %+v %v", job, r, err)
 		}
 	}
-	for job, want := range map[string]bool{"0:04": false, "0:05": false, "0:06": true} {
+	for job, want := range map[string]bool{"0:04": false, "0:05": true, "0:06": true} {
 		env, err := s.Posted(job)
 		if err != nil || (env != nil) != want {
 			t.Errorf("posted request of %s kept = %v, want %v (%v)", job, env != nil, want, err)
 		}
 	}
+	// Requests no job of this worker claimed go after UnclaimedPostedAge.
+	late := t0.Add(UnclaimedPostedAge + 31*time.Minute)
+	if p, err := s.Prune(late, retention); err != nil || p != (Pruned{Results: 1, Posted: 2}) {
+		t.Fatalf("prune after %s: %+v %v, want job 0:02's result and both unclaimed requests", UnclaimedPostedAge, p, err)
+	}
 	// Nothing more to drop: a second run changes nothing.
-	if p, err := s.Prune(t0.Add(retention+time.Minute), retention); err != nil || p != (Pruned{}) {
+	if p, err := s.Prune(late, retention); err != nil || p != (Pruned{}) {
 		t.Errorf("second prune: %+v %v", p, err)
-	}
-}
-
-// Activity puts each closed job in the hour it closed, counts open jobs
-// apart, and leaves out jobs closed before the window.
-func TestJobStoreActivity(t *testing.T) {
-	s, err := OpenJobStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	now := time.Date(2026, 1, 2, 10, 30, 0, 0, time.UTC)
-	for _, r := range []*JobRecord{
-		{Job: "0:01", State: StateDone, Outcome: OutcomeCompleted, DoneAt: now.Add(-10 * time.Minute), InputTokens: 3, OutputTokens: 4},
-		{Job: "0:02", State: StateDone, Outcome: OutcomeExpired, DoneAt: now.Add(-31 * time.Minute)}, // 09:59: the hour before
-		{Job: "0:03", State: StateDone, Outcome: OutcomeCompleted, DoneAt: now.Add(-23 * time.Hour)},
-		{Job: "0:04", State: StateDone, Outcome: OutcomeFailed, DoneAt: now.Add(-25 * time.Hour)}, // before the window
-		{Job: "0:05", State: StateSigned},
-	} {
-		if err := s.Put(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, err := s.Activity(now, time.Hour, 24)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Open != 1 || a.Totals[OutcomeCompleted] != 2 || a.Totals[OutcomeExpired] != 1 || a.Totals[OutcomeFailed] != 1 {
-		t.Fatalf("totals %v, open %d", a.Totals, a.Open)
-	}
-	last, prev, first := a.Buckets[23], a.Buckets[22], a.Buckets[0]
-	if !last.Start.Equal(time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)) || last.Outcomes[OutcomeCompleted] != 1 || last.Tokens != 7 {
-		t.Errorf("current hour %+v", last)
-	}
-	if prev.Outcomes[OutcomeExpired] != 1 {
-		t.Errorf("the hour before %+v", prev)
-	}
-	if !first.Start.Equal(time.Date(2026, 1, 1, 11, 0, 0, 0, time.UTC)) || first.Outcomes[OutcomeCompleted] != 1 {
-		t.Errorf("first hour %+v", first)
-	}
-	sum := 0
-	for _, b := range a.Buckets {
-		for _, n := range b.Outcomes {
-			sum += n
-		}
-	}
-	if sum != 3 {
-		t.Errorf("%d jobs in the window, want 3", sum)
 	}
 }

@@ -51,7 +51,14 @@ type online struct {
 	tokens   []tokenEvent
 	seq      uint64
 	created  time.Time
+	// header is the latest signed report as a header, reused for
+	// headerTTL: signing one per answer was a tenth of the endpoint's CPU.
+	header   string
+	headerAt time.Time
 }
+
+// headerTTL is how long a capacity header is reused.
+const headerTTL = 50 * time.Millisecond
 
 type tokenEvent struct {
 	at time.Time
@@ -148,9 +155,20 @@ func (o *online) trim(now time.Time) {
 }
 
 func (o *online) setCapacityHeader(w http.ResponseWriter) {
-	if rep, err := o.Report(); err == nil {
-		w.Header().Set(HeaderCapacity, rep.Header())
+	o.mu.Lock()
+	h, fresh := o.header, time.Since(o.headerAt) < headerTTL
+	o.mu.Unlock()
+	if !fresh {
+		rep, err := o.Report()
+		if err != nil {
+			return
+		}
+		h = rep.Header()
+		o.mu.Lock()
+		o.header, o.headerAt = h, time.Now()
+		o.mu.Unlock()
 	}
+	w.Header().Set(HeaderCapacity, h)
 }
 
 func (o *online) capacity(w http.ResponseWriter, _ *http.Request) {
@@ -176,6 +194,12 @@ func (o *online) payer(w http.ResponseWriter, r *http.Request) (string, bool) {
 		apiError(w, http.StatusPaymentRequired, "invalid_request_error", "payer_required",
 			"online requests are paid: send the %s header (and vouchers in %s)", HeaderPayer, HeaderVoucher)
 		return "", false
+	}
+	if pc, ok := vouchers.(PayerChecker); ok {
+		if err := pc.CheckPayer(r.Context(), payer); err != nil {
+			apiError(w, http.StatusPaymentRequired, "invalid_request_error", "payer_refused", "%v", err)
+			return "", false
+		}
 	}
 	if h := r.Header.Get(HeaderVoucher); h != "" {
 		raw, err := DecodeVoucher(h)
@@ -419,7 +443,9 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 		reqID = newRequestID()
 	}
 	start := time.Now()
-	s, err := o.d.engine.Chat(r.Context(), pc.req)
+	ectx, stopEngine := context.WithCancel(r.Context())
+	defer stopEngine()
+	s, err := o.d.engine.Chat(ectx, pc.req)
 	if err != nil {
 		o.d.metrics.OnlineRequests.WithLabelValues("engine_failed").Inc()
 		o.setCapacityHeader(w)
@@ -460,7 +486,7 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(HeaderRequestID, reqID)
 	cw := &completionWriter{id: "chatcmpl-" + reqID, model: pc.model.Name, created: start.Unix()}
 	if pc.stream {
-		o.stream(w, r, s, cw, start, sign)
+		o.stream(w, r, s, stopEngine, cw, start, sign)
 		return
 	}
 	var text strings.Builder
@@ -505,30 +531,37 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 // chunk, content chunks, a finish chunk, the usage chunk (carrying the
 // signed receipt), and [DONE]. A failure after the headers went out ends
 // the stream with an error event.
-func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stream, cw *completionWriter,
+func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stream, stopEngine context.CancelFunc, cw *completionWriter,
 	start time.Time, sign func(inference.Result, int) (*SignedUsage, error)) {
+	// Deltas are read one step ahead, so that a delta written while the
+	// next one is already there is not flushed on its own: a fast engine's
+	// burst leaves in few writes, a slow one's tokens leave at once.
+	pf := newPrefetch(s, stopEngine)
+	defer pf.stop()
 	fl, _ := w.(http.Flusher)
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	buf := make([]byte, 0, 512)
-	emit := func(v any) error {
-		buf = append(buf[:0], "data: "...)
-		b, err := json.Marshal(v)
-		if err != nil {
+	send := func(b []byte) error {
+		if _, err := w.Write(b); err != nil {
 			return err
 		}
-		buf = append(buf, b...)
-		buf = append(buf, "\n\n"...)
-		if _, err := w.Write(buf); err != nil {
-			return err
-		}
-		if fl != nil {
+		if fl != nil && !pf.ready() {
 			fl.Flush()
 		}
 		return nil
 	}
+	emit := func(v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		buf = append(append(append(buf[:0], "data: "...), b...), "\n\n"...)
+		return send(buf)
+	}
+	cc := &Completion{ID: cw.id, Model: cw.model, Created: cw.created}
 	deltas := 0
 	var ttft time.Duration
 	fail := func(code, msg string) {
@@ -540,7 +573,7 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		})
 	}
 	for {
-		d, err := s.Next()
+		d, err := pf.next()
 		if err == io.EOF {
 			break
 		}
@@ -557,7 +590,9 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 			ttft = time.Since(start)
 		}
 		deltas++
-		if err := emit(cw.chunk(d, deltas == 1, nil)); err != nil {
+		buf = cc.AppendChunk(buf[:0], d, deltas == 1, "")
+		if err := send(buf); err != nil {
+			pf.stop()
 			_, _ = sign(s.Result(), deltas) // the payer hung up: charge what was produced
 			o.d.metrics.OnlineRequests.WithLabelValues("cancelled").Inc()
 			return
@@ -569,7 +604,8 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	if finish == "" {
 		finish = string(inference.FinishStop)
 	}
-	if err := emit(cw.chunk("", deltas == 0, &finish)); err != nil {
+	buf = cc.AppendChunk(buf[:0], "", deltas == 0, finish)
+	if _, err := w.Write(buf); err != nil {
 		return
 	}
 	u, err := sign(res, deltas)
@@ -579,11 +615,67 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	}
 	o.observe(ttft, deltas)
 	o.d.metrics.OnlineRequests.WithLabelValues("completed").Inc()
-	_ = emit(cw.usageChunk(res, u))
+	ext, _ := json.Marshal(CocoonExtension{Usage: u})
+	us := usageOf(u)
+	_ = send(cc.AppendUsageChunk(buf[:0], us.PromptTokens, us.CompletionTokens, ext))
 	_, _ = io.WriteString(w, "data: [DONE]\n\n")
 	if fl != nil {
 		fl.Flush()
 	}
+}
+
+// prefetch reads a stream's deltas in its own goroutine, one ahead.
+type prefetch struct {
+	s      inference.Stream
+	cancel context.CancelFunc
+	ch     chan prefetched
+	done   chan struct{} // closed by stop
+	exited chan struct{} // closed when the goroutine has returned
+	once   sync.Once
+}
+
+type prefetched struct {
+	text string
+	err  error
+}
+
+func newPrefetch(s inference.Stream, cancel context.CancelFunc) *prefetch {
+	p := &prefetch{s: s, cancel: cancel, ch: make(chan prefetched, 1), done: make(chan struct{}), exited: make(chan struct{})}
+	go func() {
+		defer close(p.exited)
+		for {
+			d, err := s.Next()
+			select {
+			case p.ch <- prefetched{d, err}:
+			case <-p.done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// next is the stream's Next. After an error (io.EOF included) the reading
+// goroutine has returned, so Result may be called.
+func (p *prefetch) next() (string, error) {
+	d := <-p.ch
+	return d.text, d.err
+}
+
+// ready reports whether the next delta (or the end) has already arrived.
+func (p *prefetch) ready() bool { return len(p.ch) > 0 }
+
+// stop ends the reading goroutine (cancelling the engine) and waits for
+// it, so that the stream may be used (Result, Close) again.
+func (p *prefetch) stop() {
+	p.once.Do(func() {
+		p.cancel()
+		close(p.done)
+		<-p.exited
+	})
 }
 
 // completionWriter builds the OpenAI objects of one answer.
@@ -602,27 +694,6 @@ func usageOf(u *SignedUsage) wireUsage {
 	var us Usage
 	_ = json.Unmarshal(u.Receipt, &us)
 	return wireUsage{PromptTokens: us.InputTokens, CompletionTokens: us.OutputTokens, TotalTokens: us.InputTokens + us.OutputTokens}
-}
-
-func (c *completionWriter) chunk(content string, first bool, finish *string) map[string]any {
-	delta := map[string]any{}
-	if first {
-		delta["role"] = "assistant"
-	}
-	if content != "" || (first && finish == nil) {
-		delta["content"] = content
-	}
-	return map[string]any{
-		"id": c.id, "object": "chat.completion.chunk", "created": c.created, "model": c.model,
-		"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}},
-	}
-}
-
-func (c *completionWriter) usageChunk(_ inference.Result, u *SignedUsage) map[string]any {
-	return map[string]any{
-		"id": c.id, "object": "chat.completion.chunk", "created": c.created, "model": c.model,
-		"choices": []any{}, "usage": usageOf(u), "cocoon": CocoonExtension{Usage: u},
-	}
 }
 
 func (c *completionWriter) completion(text string, res inference.Result, u *SignedUsage) map[string]any {

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/channel"
@@ -24,6 +25,38 @@ const ChannelScheme = "channel"
 type ChannelVerifier struct {
 	Payee *channel.Payee
 	Store *channel.Store
+
+	open sync.Map // channel ids seen open on chain
+}
+
+// CheckPayer implements PayerChecker: the payer's channel must be open on
+// chain (its deposit is there) before it gets any credit, so credit cannot
+// be multiplied by agreeing terms for channels never funded.
+func (v *ChannelVerifier) CheckPayer(ctx context.Context, payer string) error {
+	id, err := channel.ParseID(payer)
+	if err != nil {
+		return fmt.Errorf("payer: %w", err)
+	}
+	if _, ok := v.open.Load(id); ok {
+		return nil
+	}
+	rec, err := v.Store.Get(id)
+	if err != nil {
+		return fmt.Errorf("payer %s: no payment channel agreed with this worker", id)
+	}
+	if rec.Phase == channel.PhaseOpening {
+		oc, err := v.Payee.Sync(ctx, id)
+		if err != nil {
+			return fmt.Errorf("reading channel %s: %w", id, err)
+		}
+		if oc.Status != channel.StatusOpen {
+			return fmt.Errorf("channel %s is not open on chain yet", id)
+		}
+	} else if rec.Phase != channel.PhaseOpen {
+		return fmt.Errorf("channel %s is %s", id, rec.Phase)
+	}
+	v.open.Store(id, true)
+	return nil
 }
 
 // Scheme implements VoucherVerifier.

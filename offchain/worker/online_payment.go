@@ -26,6 +26,13 @@ type VoucherVerifier interface {
 	Verify(ctx context.Context, payer string, voucher []byte) (*big.Int, error)
 }
 
+// PayerChecker is implemented by schemes that admit only some payers
+// (payment channels: only a channel open on chain); the worker asks it
+// before it grants a payer credit.
+type PayerChecker interface {
+	CheckPayer(ctx context.Context, payer string) error
+}
+
 // ErrInsufficientCredit is returned by Ledger.Reserve when serving the
 // request would leave the payer owing more than its credit.
 var ErrInsufficientCredit = errors.New("payer's unpaid usage would exceed its credit")
@@ -134,7 +141,7 @@ type IOU struct {
 }
 
 // IOUScheme is the scheme name IOUs report.
-const IOUScheme = "iou-unsecured (pending payment channels)"
+const IOUScheme = "iou-unsecured"
 
 const iouDomain = "cocoon-iou-v1"
 

@@ -295,3 +295,28 @@ func TestIOURoundTrip(t *testing.T) {
 		t.Fatal("a short IOU verified")
 	}
 }
+
+func TestAppendJSONString(t *testing.T) {
+	for _, s := range []string{"", "plain", `quote " and \ backslash`, "line\nfeed\r\ttab", "\x00\x01\x1f", "ünïcødé 🚀", "\u2028\u2029", "bad \xff utf8"} {
+		var back string
+		b := AppendJSONString(nil, s)
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("%q → %s: %v", s, b, err)
+		}
+		want := strings.ToValidUTF8(s, "\ufffd")
+		if back != want {
+			t.Fatalf("%q → %s → %q", s, b, back)
+		}
+	}
+	c := &Completion{ID: "id\"1", Model: "m", Created: 7}
+	for _, chunk := range [][]byte{
+		c.AppendChunk(nil, "hi", true, ""), c.AppendChunk(nil, "", true, ""), c.AppendChunk(nil, "", false, "stop"),
+		c.AppendUsageChunk(nil, 1, 2, nil), c.AppendUsageChunk(nil, 1, 2, []byte(`{"usage":null}`)),
+	} {
+		data, ok := strings.CutPrefix(string(chunk), "data: ")
+		var v map[string]any
+		if !ok || !strings.HasSuffix(data, "\n\n") || json.Unmarshal([]byte(data), &v) != nil || v["id"] != "id\"1" {
+			t.Fatalf("chunk %q", chunk)
+		}
+	}
+}

@@ -199,11 +199,16 @@ func (d *Daemon) serve(ctx context.Context, job *address.Address, r *JobRecord) 
 }
 
 // run is the off-chain part of serving a job: open, generate, seal, commit.
+// A public job (terms.isPublic, docs/ORACLE.md) carries its request and gets
+// its answer in clear: nothing to open or seal.
 func (d *Daemon) run(ctx context.Context, job *address.Address, t *bindings.JobTerms, r *JobRecord) error {
 	ja := jobAddr(job)
-	plain, err := seal.OpenRequest(d.id.HPKE, ja, r.Request)
-	if err != nil {
-		return d.fail(r, nil, failUndecryptable)
+	plain := r.Request
+	if !t.IsPublic {
+		var err error
+		if plain, err = seal.OpenRequest(d.id.HPKE, ja, r.Request); err != nil {
+			return d.fail(r, nil, failUndecryptable)
+		}
 	}
 	chat, err := inference.ParseChatRequest(plain)
 	if err != nil {
@@ -217,8 +222,8 @@ func (d *Daemon) run(ctx context.Context, job *address.Address, t *bindings.JobT
 	}
 	sealResult := func(res *inference.ChatResult) ([]byte, error) {
 		pt, err := res.Marshal()
-		if err != nil {
-			return nil, err
+		if err != nil || t.IsPublic {
+			return pt, err
 		}
 		return seal.SealResult(clientKey, ja, pt)
 	}

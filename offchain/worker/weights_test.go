@@ -195,7 +195,7 @@ func TestWorkerRefusesMismatchedWeights(t *testing.T) {
 	}
 	root := address.NewAddress(0, 0, make([]byte, 32))
 	cfg := &Config{Root: root.String(), Owner: root.String(), MaxConcurrent: 1, StateDir: t.TempDir(),
-		Models: []ModelConfig{{Name: testModel, Weights: dir}}}
+		Models: []ModelConfig{{Name: testModel, Weights: dir, PriceIn: "0.001", PriceOut: "0.002"}}}
 	net := rootModels{pins: pins{testModel: sha256.Sum256([]byte("the weights the network agreed on"))}}
 	d, err := New(cfg, id, Options{Network: net, Engine: reference.New(reference.Config{})})
 	if err != nil {

@@ -141,4 +141,31 @@ func TestExampleConsumer(t *testing.T) {
 	// A late JobCallback from the (closed) job's address finds no pending job.
 	tr = f.send(stranger, bt.Message(c.addr, bt.TON("0.05"), bt.Body(forged)))
 	f.refused(tr, c.addr, errNotMyJob)
+
+	// The owner's own job (`cocoon job submit --callback`) answers it too;
+	// a stranger's job naming it as callback does not.
+	for _, tc := range []struct {
+		client *bt.Wallet
+		nonce  uint64
+		taken  bool
+	}{{stranger, 7, false}, {owner, 8, true}} {
+		oj := f.newJob(tc.client, tc.nonce, f.terms(w.addr, "callback"))
+		oj.terms.Callback = c.addr
+		f.accepted(oj)
+		r := oj.receipt(10, 10)
+		r.Result = cell.BeginCell().MustStoreStringSnake("sealed answer to the owner's job").EndCell()
+		tr, err := f.receipt(w.key, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		one[bindings.JobCallback](f, tr)
+		_, gotJob, _, _ := f.consumerAnswer(c)
+		if taken := gotJob.Equals(oj.addr); taken != tc.taken {
+			t.Fatalf("a job of %s: answer taken %v, want %v; trace:\n%s", tc.client.Name, taken, tc.taken, tr)
+		}
+		if !tc.taken {
+			f.refused(tr, c.addr, errNotMyJob)
+		}
+		f.gone(oj.addr) // the job closes either way
+	}
 }

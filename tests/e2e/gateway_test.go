@@ -213,9 +213,14 @@ func TestGatewayThreeWorkers(t *testing.T) {
 	}
 
 	// Kill worker2 while requests are in flight: none of them fails.
-	done := make(chan []error)
+	done := make(chan []error, 1)
+	before2 := completedOnline(t, workers[1].url)
 	go func() { done <- chatMany(base, key, 60, 12) }()
-	for completedOnline(t, workers[1].url) < 15 {
+	deadline = time.Now().Add(60 * time.Second)
+	for completedOnline(t, workers[1].url) < before2+3 {
+		if time.Now().After(deadline) {
+			t.Fatal("worker2 got no share of the second batch")
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	workers[1].proc.kill()

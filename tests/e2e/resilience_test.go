@@ -93,6 +93,10 @@ func TestWorkerRidesOutADevnetRestart(t *testing.T) {
 			Job   string `json:"job"`
 		} `json:"jobs"`
 		FeesPaid string `json:"fees_paid_ton"`
+		Channels *struct {
+			Scheme    string `json:"scheme"`
+			Unclaimed string `json:"unclaimed_ton"`
+		} `json:"channels"` // asked of the running daemon
 	}
 	cliJSON(t, &st, "worker", "status", "--config", c.workerConfig())
 	paid := 0
@@ -101,7 +105,8 @@ func TestWorkerRidesOutADevnetRestart(t *testing.T) {
 			paid++
 		}
 	}
-	if paid != jobs || len(st.Days) != 1 || st.Days[0].Paid != jobs || st.Days[0].Slashed != 0 || st.FeesPaid == "" {
+	if paid != jobs || len(st.Days) != 1 || st.Days[0].Paid != jobs || st.Days[0].Slashed != 0 || st.FeesPaid == "" ||
+		st.Channels == nil || st.Channels.Scheme != "channel" || st.Channels.Unclaimed != "0.000000000" {
 		t.Errorf("worker status: %+v", st)
 	}
 }

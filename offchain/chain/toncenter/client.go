@@ -185,6 +185,14 @@ func retryable(method string, err error) bool {
 	return false
 }
 
+// max500Retries bounds the retries of plain HTTP 500 answers (see call).
+const max500Retries = 2
+
+func isServerError(err error) bool {
+	var te *Error
+	return errors.As(err, &te) && te.HTTPStatus == http.StatusInternalServerError
+}
+
 func sendsMessage(method string) bool {
 	return strings.HasPrefix(method, "sendBoc") || method == "estimateFee"
 }
@@ -214,6 +222,7 @@ func (c *Client) call(ctx context.Context, method string, params, out any) error
 		return fmt.Errorf("encoding toncenter %s request: %w", method, err)
 	}
 	delay := c.retryBackoff
+	serverErrors := 0
 	for attempt := 0; ; attempt++ {
 		result, retryAfter, err := c.post(ctx, method, body)
 		if err == nil {
@@ -227,6 +236,15 @@ func (c *Client) call(ctx context.Context, method string, params, out any) error
 		}
 		if ctx.Err() != nil || !retryable(method, err) || attempt >= c.retries {
 			return err
+		}
+		// A plain 500 is as often a deterministic refusal (a get-method on
+		// an account that does not exist, on some servers) as a passing
+		// fault: it gets fewer retries, so that a caller learns of a real
+		// error in about a second rather than after the whole budget.
+		if isServerError(err) {
+			if serverErrors++; serverErrors > max500Retries {
+				return err
+			}
 		}
 		wait := delay
 		if retryAfter > 0 {

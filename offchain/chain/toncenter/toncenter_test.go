@@ -603,7 +603,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"ok:false code 400", []reply{{status: 400, body: `{"ok":false,"error":"Incorrect address: invalid checksum","code":400}`}}, []string{"toncenter getBlockHeader", "HTTP 400", "Incorrect address"}, 1, false},
 		{"ok:false code 500 with HTTP 200", []reply{{body: `{"ok":false,"error":"LITE_SERVER_UNKNOWN: cannot load block","code":500}`}}, []string{"HTTP 200", "code 500", "LITE_SERVER_UNKNOWN"}, 1, false},
-		{"HTTP 500 non-JSON, retried until exhausted", []reply{{status: 500, body: "Internal Server Error"}}, []string{"HTTP 500", "non-JSON response: Internal Server Error"}, 4, false},
+		{"HTTP 500 non-JSON, retried twice", []reply{{status: 500, body: "Internal Server Error"}}, []string{"HTTP 500", "non-JSON response: Internal Server Error"}, 3, false},
 		{"HTTP 502 empty, retried until exhausted", []reply{{status: 502}}, []string{"HTTP 502", "(empty body)"}, 4, false},
 		{"a server restarting: 500, 503, then success", []reply{{status: 500, body: "Internal Server Error"}, {status: 503}, {body: good}}, nil, 3, false},
 		{"a connection dropped, then success", []reply{{hangup: true}, {hangup: true}, {body: good}}, nil, 3, false},

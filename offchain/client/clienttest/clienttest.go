@@ -371,9 +371,12 @@ func (w *Worker) Serve(ctx context.Context, jobAddr *address.Address, b Behaviou
 		return nil, errors.New("the request does not match the job's commitment")
 	}
 	ja := seal.NewJobAddr(jobAddr.Workchain(), [32]byte(jobAddr.Data()))
-	pt, err := seal.OpenRequest(w.HPKE, ja, env)
-	if err != nil {
-		return nil, fmt.Errorf("opening the request: %w", err)
+	pt := env // a public job's request is in clear
+	if !terms.IsPublic {
+		var err error
+		if pt, err = seal.OpenRequest(w.HPKE, ja, env); err != nil {
+			return nil, fmt.Errorf("opening the request: %w", err)
+		}
 	}
 	req, err := inference.ParseChatRequest(pt)
 	if err != nil {
@@ -414,9 +417,11 @@ func (w *Worker) Serve(ctx context.Context, jobAddr *address.Address, b Behaviou
 		if err != nil {
 			return nil, err
 		}
-		renv, err := seal.SealResult(resultKey, ja, rpt)
-		if err != nil {
-			return nil, err
+		renv := rpt // a public job's answer is in clear
+		if !terms.IsPublic {
+			if renv, err = seal.SealResult(resultKey, ja, rpt); err != nil {
+				return nil, err
+			}
 		}
 		rcpt.ResultHash = sha256.Sum256(renv)
 		if !b.OffChain && !b.Tamper {

@@ -56,6 +56,8 @@ func jobCommand() *cli.Command {
 					&cli.StringFlag{Name: "prompt-file", Usage: "read the prompt from a file (- for stdin)"},
 					&cli.StringFlag{Name: "system", Usage: "a system message sent before the prompt"},
 					&cli.StringFlag{Name: "worker", Usage: "use this worker (still checked) instead of the best one discovery finds"},
+					&cli.StringFlag{Name: "callback", Usage: "a contract that receives the job's JobCallback (result hash and sealed result) when it completes (docs/ORACLE.md)"},
+					&cli.BoolFlag{Name: "public", Usage: "put the prompt and the answer on chain IN CLEAR, for a contract that reads the answer (NOT PRIVATE)"},
 					&cli.UintFlag{Name: "max-output-tokens", Value: client.DefaultMaxOutputTokens, Usage: "longest answer to pay for"},
 					&cli.UintFlag{Name: "max-input-tokens", Usage: "largest prompt to pay for (default: an upper bound from the prompt's size; the unused part is refunded)"},
 					&cli.DurationFlag{Name: "deadline", Value: client.DefaultDeadline, Usage: "how long the worker has to answer (chain time)"},
@@ -211,6 +213,12 @@ func jobSubmit(c *cli.Context) error {
 			return usageErr(fmt.Errorf("--worker: %w", err))
 		}
 	}
+	if s := c.String("callback"); s != "" {
+		if req.Callback, err = chain.ParseAddress(s); err != nil {
+			return usageErr(fmt.Errorf("--callback: %w", err))
+		}
+	}
+	req.Public = c.Bool("public")
 	net, err := openNetwork(c)
 	if err != nil {
 		return err
@@ -389,6 +397,7 @@ type outcomeJSON struct {
 	Reason            string            `json:"reason,omitempty"`
 	Deadline          string            `json:"deadline,omitempty"`
 	Insecure          bool              `json:"insecure_attestation,omitempty"`
+	Public            bool              `json:"public"` // prompt and answer on chain in clear: not private
 	Answer            *string           `json:"answer,omitempty"`
 	FinishReason      string            `json:"finish_reason,omitempty"`
 	WorkerError       *resultErrorJSON  `json:"worker_error,omitempty"`
@@ -432,7 +441,7 @@ func printOutcome(c *cli.Context, job *client.Job, out *client.Outcome, err erro
 	var fe *client.FailedError
 	if c.Bool("json") {
 		j := outcomeJSON{Job: job.Address.String(), JobRaw: job.Address.StringRaw(), State: string(out.State), Reason: out.Reason,
-			Insecure: job.Insecure, Costs: map[string]string{}}
+			Insecure: job.Insecure, Public: job.Public, Costs: map[string]string{}}
 		if job.Worker != nil {
 			j.Worker = job.Worker.String()
 		}
@@ -473,6 +482,9 @@ func printOutcome(c *cli.Context, job *client.Job, out *client.Outcome, err erro
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "job\t%s\n", job.Address)
+	if job.Public {
+		fmt.Fprintf(tw, "privacy\tPUBLIC: the prompt and the answer are on chain in clear (not private)\n")
+	}
 	if job.Worker != nil {
 		ins := ""
 		if job.Insecure {

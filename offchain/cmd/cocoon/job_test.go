@@ -105,6 +105,7 @@ func TestJobUsageErrors(t *testing.T) {
 		{"missing prompt file", append(base, "--prompt-file", filepath.Join(dir, "none")), "--prompt-file", 1},
 		{"bad root", []string{"submit", "--network", "http://127.0.0.1:1", "--wallet", walletPath, "--root", "nope", "--model", "m", "--prompt", "p"}, "--root", 2},
 		{"bad worker", append(base, "--prompt", "p", "--worker", "nope"), "--worker", 2},
+		{"bad callback", append(base, "--prompt", "p", "--callback", "nope"), "--callback", 2},
 		{"zero output tokens", append(base, "--prompt", "p", "--max-output-tokens", "0"), "must be positive", 2},
 		{"negative deadline", append(base, "--prompt", "p", "--deadline", "-1m"), "not positive", 2},
 		{"no network", []string{"submit", "--wallet", walletPath, "--root", root, "--model", "m", "--prompt", "p"}, "--network is required", 1},

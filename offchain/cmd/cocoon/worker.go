@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -351,6 +355,12 @@ func workerStatus(c *cli.Context) error {
 		jsonJobs = append(jsonJobs, map[string]any{"time": e.Time.Format(time.RFC3339), "job": e.Job.String(), "event": e.Kind, "amount_ton": tonamount.Format(e.Amount)})
 	}
 	out["jobs"] = jsonJobs
+	// Payment-channel earnings live in the running daemon's channel store:
+	// ask the daemon.
+	channels, chErr := daemonChannels(c.Context, cfg)
+	if chErr == nil && channels != nil {
+		out["channels"] = channels
+	}
 	if c.Bool("json") {
 		return walletPrintJSON(os.Stdout, out)
 	}
@@ -380,7 +390,43 @@ func workerStatus(c *cli.Context) error {
 			fmt.Printf("    %s  %-7s %s TON  %s\n", e.Time.Format(time.RFC3339), e.Kind, tonamount.Format(e.Amount), e.Job)
 		}
 	}
+	switch {
+	case chErr != nil:
+		fmt.Printf("  channels: unknown (%v)\n", chErr)
+	case channels.Scheme != worker.ChannelScheme:
+		fmt.Printf("  channels: the worker takes no channel payments (scheme: %q)\n", channels.Scheme)
+	default:
+		fmt.Printf("  channels: %d open, %s TON owed by vouchers and not yet on chain, %s TON deposited by payers\n",
+			channels.Channels, channels.Unclaimed, channels.Deposits)
+	}
 	return nil
+}
+
+// daemonChannels asks the running daemon (GET /api/worker) what its
+// payment channels hold; the channel store is the daemon's while it runs.
+func daemonChannels(ctx context.Context, cfg *worker.Config) (*worker.DashboardOnline, error) {
+	if strings.HasPrefix(cfg.PublicURL, "https://") {
+		return nil, errors.New("the daemon serves attested TLS; open its dashboard for channel earnings")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cfg.Listen+"/api/worker", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("the daemon is not answering at %s", cfg.Listen)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("the daemon at %s answered %s", cfg.Listen, resp.Status)
+	}
+	var dash worker.Dashboard
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&dash); err != nil {
+		return nil, fmt.Errorf("reading the daemon's state: %w", err)
+	}
+	return &dash.Online, nil
 }
 
 func workerOwnerOp(op string) cli.ActionFunc {

@@ -19,6 +19,11 @@
 // the same digest, so tests can ask for answers of any size. Either way
 // at most MaxTokens tokens are produced (finish "length" when cut, else
 // "stop").
+//
+// Benchmark mode: when the last user message contains "stream N chunks of
+// M bytes", the answer is N deltas of exactly M hex digits each (no
+// separating spaces), each counted as one token — the workload of the
+// gateway benchmark (50 chunks of 128 bytes).
 // Deltas are the tokens, the first bare and the rest preceded by one
 // space, so the answer is the tokens joined by single spaces.
 package reference
@@ -51,6 +56,12 @@ const (
 
 // repeatRE finds the long-answer instruction.
 var repeatRE = regexp.MustCompile(`(?i)\brepeat\s+(\d+)\s+words\b`)
+
+// chunksRE finds the benchmark instruction.
+var chunksRE = regexp.MustCompile(`(?i)\bstream\s+(\d+)\s+chunks\s+of\s+(\d+)\s+bytes\b`)
+
+// MaxChunkBytes caps M in "stream N chunks of M bytes".
+const MaxChunkBytes = 64 << 10
 
 // Config tunes the engine for tests.
 type Config struct {
@@ -89,7 +100,18 @@ func (e *Engine) Chat(ctx context.Context, req inference.Request) (inference.Str
 	}
 	s := &stream{ctx: ctx, delay: e.delay, digest: digest, max: req.MaxTokens, in: in}
 	last := lastUserContent(req.Messages)
-	if m := repeatRE.FindStringSubmatch(last); m != nil {
+	if m := chunksRE.FindStringSubmatch(last); m != nil {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n > MaxRepeat {
+			n = MaxRepeat
+		}
+		size, err := strconv.Atoi(m[2])
+		if err != nil || size > MaxChunkBytes {
+			size = MaxChunkBytes
+		}
+		s.total, s.chunk = n, max(size, 1)
+		s.word = s.chunkWord
+	} else if m := repeatRE.FindStringSubmatch(last); m != nil {
 		n, err := strconv.Atoi(m[1])
 		if err != nil || n > MaxRepeat {
 			n = MaxRepeat
@@ -146,6 +168,7 @@ type stream struct {
 	digest [32]byte
 	words  []string
 	word   func(int) string
+	chunk  int // bytes per delta in benchmark mode (0: words)
 	total  int // tokens the full answer has
 	max    int // MaxTokens
 	in     int
@@ -162,6 +185,21 @@ func (s *stream) hashWord(i int) string {
 	binary.BigEndian.PutUint32(buf[32:], uint32(i))
 	w := sha256.Sum256(buf[:])
 	return hex.EncodeToString(w[:4])
+}
+
+// chunkWord is the i-th delta of the benchmark mode: s.chunk hex digits
+// from sha256(digest ‖ i ‖ j) blocks.
+func (s *stream) chunkWord(i int) string {
+	out := make([]byte, 0, s.chunk+64)
+	var buf [40]byte
+	copy(buf[:], s.digest[:])
+	binary.BigEndian.PutUint32(buf[32:], uint32(i))
+	for j := 0; len(out) < s.chunk; j++ {
+		binary.BigEndian.PutUint32(buf[36:], uint32(j))
+		h := sha256.Sum256(buf[:])
+		out = hex.AppendEncode(out, h[:])
+	}
+	return string(out[:s.chunk])
 }
 
 func (s *stream) limit() int { return min(s.total, s.max) }
@@ -182,7 +220,7 @@ func (s *stream) Next() (string, error) {
 		return "", s.err
 	}
 	w := s.word(s.next)
-	if s.next > 0 {
+	if s.next > 0 && s.chunk == 0 {
 		w = " " + w
 	}
 	s.next++

@@ -232,3 +232,44 @@ func TestInvalidRequest(t *testing.T) {
 		}
 	}
 }
+
+func TestChunkMode(t *testing.T) {
+	e := New(Config{})
+	for _, tc := range []struct {
+		prompt    string
+		maxTokens int
+		n, size   int
+		finish    inference.FinishReason
+	}{
+		{"please stream 50 chunks of 128 bytes", 100, 50, 128, inference.FinishStop},
+		{"STREAM 3 chunks of 7 bytes", 2, 2, 7, inference.FinishLength},
+	} {
+		s, err := e.Chat(context.Background(), inference.Request{Model: "m", MaxTokens: tc.maxTokens, Messages: []inference.Message{{Role: "user", Content: tc.prompt}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var deltas []string
+		for {
+			d, err := s.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			deltas = append(deltas, d)
+		}
+		res := s.Result()
+		if len(deltas) != tc.n || res.Usage.OutputTokens != tc.n || res.FinishReason != tc.finish {
+			t.Fatalf("%q: %d deltas, usage %+v, finish %s", tc.prompt, len(deltas), res.Usage, res.FinishReason)
+		}
+		for _, d := range deltas {
+			if len(d) != tc.size || strings.Trim(d, "0123456789abcdef") != "" {
+				t.Fatalf("%q: delta %q", tc.prompt, d)
+			}
+		}
+		if tc.n > 1 && deltas[0] == deltas[1] {
+			t.Fatal("chunks repeat")
+		}
+	}
+}

@@ -1,0 +1,119 @@
+package worker
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cocoon-network/cocoon/offchain/channel"
+	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+)
+
+// Online requests paid over a real payment channel on the devnet: no
+// credit before the channel is open on chain; then vouchers count only when
+// the channel's payer signed them, within the deposit.
+func TestOnlinePaidByChannel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	n := setupNet(t, ctx)
+	cfg, id, ln := registerWorker(t, ctx, n)
+	d, err := New(cfg, id, Options{Network: n.e, Engine: reference.New(reference.Config{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = d.Run(ctx, ln) }()
+
+	store, err := channel.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	payer, err := channel.NewPayer(channel.PayerConfig{Net: n.e, Wallet: n.client, Key: key, Store: store, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms, err := payer.NewTerms(id.SignKey.Public().(ed25519.PublicKey), n.owner.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hello channel.SignedState
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if hello, err = (&channel.Peer{URL: cfg.PublicURL}).Accept(ctx, terms); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker did not accept the terms: %v", err)
+		}
+	}
+	post := func(voucher string) (int, string, *SignedUsage) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, cfg.PublicURL+"/v1/chat/completions",
+			strings.NewReader(`{"model":"`+testModel+`","max_tokens":10,"messages":[{"role":"user","content":"a b c"}]}`))
+		req.Header.Set(HeaderPayer, terms.ID.String())
+		if voucher != "" {
+			req.Header.Set(HeaderVoucher, EncodeVoucher([]byte(voucher)))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Error  struct{ Code string } `json:"error"`
+			Cocoon CocoonExtension       `json:"cocoon"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out.Error.Code, out.Cocoon.Usage
+	}
+
+	// Terms agreed, nothing deposited: no credit.
+	if code, ecode, _ := post(""); code != 402 || ecode != "payer_refused" {
+		t.Fatalf("before the channel is open: HTTP %d %s", code, ecode)
+	}
+	if _, err := payer.Open(ctx, terms, hello, big.NewInt(1e9)); err != nil {
+		t.Fatal(err)
+	}
+	code, _, su := post("")
+	if code != 200 || su == nil {
+		t.Fatalf("after the channel opened: HTTP %d", code)
+	}
+	u, err := su.Open(id.SignKey.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost, _ := u.CostNano()
+	v, err := payer.SignVoucher(terms.ID, cost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := post(v.String()); code != 200 {
+		t.Fatalf("with a voucher: HTTP %d", code)
+	}
+	// The same voucher again (it rides on every request) still counts.
+	if code, _, _ := post(v.String()); code != 200 {
+		t.Fatalf("with the same voucher again: HTTP %d", code)
+	}
+	if _, paid := d.Ledger().Balance(terms.ID.String()); paid.Cmp(cost) != 0 {
+		t.Fatalf("paid %s, want %s", paid, cost)
+	}
+
+	// Attacks: a voucher signed by another key, and one beyond the deposit.
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	forged, _ := channel.SignState(other, terms.ID, v.Seqno+1, big.NewInt(5e8))
+	over, _ := channel.SignState(key, terms.ID, v.Seqno+1, big.NewInt(2e9))
+	for name, bad := range map[string]channel.SignedState{"forged": forged, "over the deposit": over} {
+		if code, ecode, _ := post(bad.String()); code != 402 || ecode != "bad_voucher" {
+			t.Fatalf("%s voucher: HTTP %d %s", name, code, ecode)
+		}
+	}
+	if _, paid := d.Ledger().Balance(terms.ID.String()); paid.Cmp(cost) != 0 {
+		t.Fatalf("after refused vouchers paid %s, want %s", paid, cost)
+	}
+}
