@@ -54,11 +54,13 @@ func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet
 	if r.Root == nil {
 		return nil, errors.New("registration names no Root")
 	}
+	if len(r.SignKey) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("registration's signing key has %d bytes, want %d", len(r.SignKey), ed25519.PublicKeySize)
+	}
 	if r.Owner == nil || !r.Owner.Equals(ownerWallet.Address()) {
 		return nil, fmt.Errorf("the config's owner is %s but the wallet is %s", r.Owner, ownerWallet.Address())
 	}
-	root := r.Root
-	si, err := bindings.WorkerStateInit(root, r.Owner, bindings.PublicKey256(r.SignKey))
+	si, err := bindings.WorkerStateInit(r.Root, r.Owner, bindings.PublicKey256(r.SignKey))
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +68,7 @@ func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet
 	if v, err := bindings.NewWorker(net, self).WorkerData(ctx); err == nil && v.Deployed {
 		return v, fmt.Errorf("worker %s is already registered (status %s)", self, v.Status)
 	}
-	agreed, err := agreedTerms(ctx, net, root)
+	agreed, err := agreedTerms(ctx, net, r.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +118,8 @@ func (o *Worker) rejection(ctx context.Context) error {
 			if tx.Tx.IO.In == nil || tx.Tx.IO.In.MsgType != tlb.MsgTypeInternal {
 				continue
 			}
-			if rj, ok := decodeQuiet(tx.Tx.IO.In.AsInternal().Body).(*bindings.Reject); ok {
+			m, err := bindings.DecodeBody(tx.Tx.IO.In.AsInternal().Body)
+			if rj, ok := m.(*bindings.Reject); err == nil && ok {
 				return fmt.Errorf("the Root rejected the worker: %s; the stake was returned to the owner", bindings.ExitCode(rj.Reason))
 			}
 		}
@@ -231,12 +234,4 @@ func queryID() uint64 {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return binary.BigEndian.Uint64(b[:])
-}
-
-func decodeQuiet(body *cell.Cell) bindings.Message {
-	m, err := bindings.DecodeBody(body)
-	if err != nil {
-		return nil
-	}
-	return m
 }

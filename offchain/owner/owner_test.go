@@ -84,10 +84,20 @@ func TestRegister(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	e, ownerWallet, reg := setup(t, ctx)
-	other := reg
-	other.Owner = address.NewAddress(0, 0, make([]byte, 32))
-	if _, err := owner.Register(ctx, e, ownerWallet, other, ton(5)); err == nil || !strings.Contains(err.Error(), "the wallet is") {
-		t.Fatalf("registering for another owner: %v, want an owner mismatch", err)
+	for _, tc := range []struct {
+		name    string
+		mod     func(*owner.Registration)
+		wantErr string
+	}{
+		{"another owner", func(r *owner.Registration) { r.Owner = address.NewAddress(0, 0, make([]byte, 32)) }, "the wallet is"},
+		{"no root", func(r *owner.Registration) { r.Root = nil }, "no Root"},
+		{"short signing key", func(r *owner.Registration) { r.SignKey = r.SignKey[:31] }, "signing key has 31 bytes"},
+	} {
+		bad := reg
+		tc.mod(&bad)
+		if _, err := owner.Register(ctx, e, ownerWallet, bad, ton(5)); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Fatalf("%s: %v, want an error with %q", tc.name, err, tc.wantErr)
+		}
 	}
 	v, err := owner.Register(ctx, e, ownerWallet, reg, ton(5))
 	if err != nil {
