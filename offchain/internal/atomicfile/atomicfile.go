@@ -28,7 +28,8 @@ func Replace(path string, data []byte, perm fs.FileMode) error {
 // Create writes data to path with permissions perm, but only where path
 // does not exist yet: otherwise it fails with an error matching
 // fs.ErrExist and leaves the existing file as it was. It is for files
-// whose loss would cost something (keys, wallets, records of money).
+// whose loss would cost something (keys, wallets, records of money). It
+// needs a file system with hard links, as every Linux one has.
 func Create(path string, data []byte, perm fs.FileMode) error {
 	return write(path, data, perm, os.Link)
 }
