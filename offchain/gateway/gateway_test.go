@@ -24,6 +24,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/worker"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 const (
@@ -669,5 +670,33 @@ func TestFastChunk(t *testing.T) {
 		if _, _, ok := fastChunk([]byte(other)); ok {
 			t.Fatalf("fast path took %s", other)
 		}
+	}
+}
+
+// An app that leaves in the middle of a stream stops the worker's answer.
+func TestAppLeavingStopsTheWorker(t *testing.T) {
+	w := newTestWorker(t, workerOpts{slots: 2, delay: 20 * time.Millisecond})
+	tg := newTestGateway(t, nil, w)
+	req, _ := http.NewRequest("POST", tg.srv.URL+"/v1/chat/completions",
+		strings.NewReader(`{"model":"m1","stream":true,"max_tokens":20000,"messages":[{"role":"user","content":"repeat 20000 words"}]}`))
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(60 * time.Second) // the whole answer would take 400 s
+	for {
+		cancelled := testutil.ToFloat64(w.d.Metrics().OnlineRequests.WithLabelValues("cancelled"))
+		if cancelled == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker did not stop: %v online requests cancelled, want 1", cancelled)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -364,6 +364,10 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	defer u.outstanding.Add(-1)
 	payer, err := g.cfg.Payer.PayerID(r.Context(), u.w, u.hc)
 	if err != nil {
+		if r.Context().Err() != nil {
+			count(outcomeCancelled)
+			return true, nil
+		}
 		u.failed(time.Now())
 		count(outcomeRetried)
 		g.log.Warn("cannot pay this worker; trying another", "worker", u.w.Address.String(), "error", err)
@@ -396,15 +400,21 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 		g.log.Info("worker unreachable; trying another", "worker", u.w.Address.String(), "error", err)
 		return false, errWorkerGone
 	}
+	complete := false
 	defer func() {
-		// Read the stream's tail (the blank line after [DONE], the chunked
-		// terminator) so the attested connection is reused: a new TLS
-		// handshake per request cost more than the rest of the relay.
+		// After a complete answer, read the stream's tail (the blank line
+		// after [DONE], the chunked terminator) so the attested connection
+		// is reused: a new TLS handshake per request cost more than the
+		// rest of the relay. Otherwise stop the worker first.
+		if !complete {
+			cancel()
+		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 	}()
 	g.noteCapacity(u, resp.Header.Get(worker.HeaderCapacity))
 	if resp.StatusCode != http.StatusOK {
+		complete = true // a short error body: read it to the end
 		return g.workerRefused(w, u, req, resp, count)
 	}
 	er := newEventReader(resp.Body)
@@ -435,8 +445,10 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	ttft := time.Since(start)
 	g.metrics.ttft.WithLabelValues(req.model).Observe(ttft.Seconds())
 	if req.stream {
-		g.relayStream(w, u, payer, req, reqID, ans, er, first, count)
-	} else if !g.relayWhole(w, u, payer, req, reqID, ans, er, first, count) {
+		if complete = g.relayStream(w, u, payer, req, reqID, ans, er, first, count); !complete {
+			return true, nil // the app has the error event (or has gone)
+		}
+	} else if complete = g.relayWhole(w, u, payer, req, reqID, ans, er, first, count); !complete {
 		return false, errWorkerGone
 	}
 	u.succeeded(ttft)
@@ -479,8 +491,9 @@ func (g *Gateway) workerRefused(w http.ResponseWriter, u *upstream, req *request
 	return false, errWorkerGone
 }
 
-// relayStream sends the worker's answer to the app as it comes.
-func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) {
+// relayStream sends the worker's answer to the app as it comes; false
+// means it did not end with [DONE] (the worker failed or the app left).
+func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) bool {
 	fl, _ := w.(http.Flusher)
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -520,7 +533,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 			u.failed(time.Now())
 			count(outcomeFailed)
 			emit(ev.failure.body())
-			return
+			return false
 		}
 		if ev.done {
 			break
@@ -534,7 +547,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 			if !send(buf) {
 				g.settle(u, payer, req, reqID, usage, false)
 				count(outcomeCancelled)
-				return
+				return false
 			}
 			role = false
 		}
@@ -544,7 +557,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 			u.failed(time.Now())
 			count(outcomeFailed)
 			emit(errWorkerMidStream.body())
-			return
+			return false
 		}
 	}
 	in, out, ok := g.settle(u, payer, req, reqID, usage, true)
@@ -561,6 +574,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 	if fl != nil {
 		fl.Flush()
 	}
+	return true
 }
 
 var errWorkerMidStream = &APIError{Status: http.StatusBadGateway, Type: "server_error", Code: "worker_failed",

@@ -277,10 +277,12 @@ func ContentText(content json.RawMessage) (string, error) {
 }
 
 // InputBound is the most input tokens a request can be charged for: no
-// tokeniser makes more tokens than bytes, plus a chat template's few
-// tokens per message. Gateways apply the same bound to receipts.
+// tokeniser makes more tokens than bytes, plus what a chat template adds —
+// a few tokens per message and a fixed preamble (Llama 3's injects a
+// system prompt of some 30 tokens; 256 leaves room for longer ones). A
+// worker never charges more; gateways apply the same bound to receipts.
 func InputBound(contentBytes, messages int) uint32 {
-	return uint32(min(contentBytes+8*messages+16, 1<<31))
+	return uint32(min(contentBytes+16*messages+256, 1<<31))
 }
 
 // parsedChat is a validated request.

@@ -217,9 +217,9 @@ func TestOnlineRefusals(t *testing.T) {
 // until the unpaid usage plus the next request's maximum passes the
 // credit, and a voucher covering the usage opens it again.
 func TestOnlineCreditBound(t *testing.T) {
-	w := newOnlineWorker(t, "0.00005", 1, 0, 0) // 50000 nanoton
+	w := newOnlineWorker(t, "0.0002", 1, 0, 0) // 200000 nanoton
 	body := `{"model":"m1","max_tokens":10,"messages":[{"role":"user","content":"a b c"}]}`
-	// Max cost: in ≤ 5+8+16 = 29 tokens × 500 + 10 × 1500 = 29500 nanoton.
+	// Max cost: in ≤ 5+16+256 = 277 tokens × 500 + 10 × 1500 = 153500 nanoton.
 	served := 0
 	for range 10 {
 		resp := w.post(t, body, nil, nil)
@@ -233,11 +233,11 @@ func TestOnlineCreditBound(t *testing.T) {
 	}
 	charged, paid := w.d.Ledger().Balance(w.payerID())
 	// Each request costs 3×500 + 8×1500 = 13500 (the answer has 8 words):
-	// after one, 13500 + 29500 ≤ 50000; after two, 27000 + 29500 > 50000.
-	if served != 2 || charged.Int64() != 27000 || paid.Sign() != 0 {
+	// after three, 40500 + 153500 ≤ 200000; after four, 54000 + 153500 > 200000.
+	if served != 4 || charged.Int64() != 54000 || paid.Sign() != 0 {
 		t.Fatalf("served %d, charged %s, paid %s", served, charged, paid)
 	}
-	if resp := w.post(t, body, big.NewInt(27000), nil); resp.StatusCode != 200 {
+	if resp := w.post(t, body, big.NewInt(54000), nil); resp.StatusCode != 200 {
 		t.Fatalf("after paying: HTTP %d", resp.StatusCode)
 	}
 	// A forged voucher (signed by another key for this payer) is refused.
