@@ -9,6 +9,8 @@ import (
 	"github.com/xssnick/tonutils-go/tlb"
 	tonwallet "github.com/xssnick/tonutils-go/ton/wallet"
 	"github.com/xssnick/tonutils-go/tvm/cell"
+
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
 // The internal messages of each operation, with the values the Payer and
@@ -19,7 +21,7 @@ import (
 // sent in one wallet transaction: the deploy carrying the init (and the
 // storage reserve), then the deposit.
 func OpenMessages(terms Terms, payerKey ed25519.PrivateKey, deposit *big.Int) ([]*tlb.InternalMessage, error) {
-	if deposit == nil || deposit.Sign() <= 0 || deposit.Cmp(maxCoins) > 0 {
+	if !tonamount.Fits(deposit) || deposit.Sign() == 0 {
 		return nil, fmt.Errorf("opening channel %s: deposit must be positive", terms.ID)
 	}
 	si, err := terms.StateInit()
@@ -42,21 +44,21 @@ func OpenMessages(terms Terms, payerKey ed25519.PrivateKey, deposit *big.Int) ([
 	initValue := new(big.Int).Add(terms.StorageFee, big.NewInt(10_000_000))
 	return []*tlb.InternalMessage{
 		internal(addr, initValue, init, si),
-		internal(addr, new(big.Int).Add(deposit, acceptFee), top, nil),
+		internal(addr, new(big.Int).Add(deposit, big.NewInt(acceptFee)), top, nil),
 	}, nil
 }
 
 // TopUpMessage adds amount to the payer's deposit (it carries amount plus
 // the contract's accept fee, whose unused part comes back).
 func TopUpMessage(ch *address.Address, amount *big.Int) (*tlb.InternalMessage, error) {
-	if amount == nil || amount.Sign() <= 0 || amount.Cmp(maxCoins) > 0 {
+	if !tonamount.Fits(amount) || amount.Sign() == 0 {
 		return nil, fmt.Errorf("top-up of %s: %w", ch, ErrAmountOutOfRange)
 	}
 	body, err := topUpBody(true)
 	if err != nil {
 		return nil, err
 	}
-	return internal(ch, new(big.Int).Add(amount, acceptFee), body, nil), nil
+	return internal(ch, new(big.Int).Add(amount, big.NewInt(acceptFee)), body, nil), nil
 }
 
 // SettlementMessage submits a commit or close signed by both sides.
@@ -65,13 +67,13 @@ func SettlementMessage(ch *address.Address, s *Settlement) (*tlb.InternalMessage
 	if err != nil {
 		return nil, fmt.Errorf("%s of channel %s: %w", s.Kind, s.Channel, err)
 	}
-	value := commitValue
+	value := int64(commitValue)
 	if s.Kind == KindClose {
 		// A close sends the whole balance out; the value only pays the
 		// message's way and goes to the payer with the rest.
 		value = closeValue
 	}
-	return internal(ch, value, body, nil), nil
+	return internal(ch, big.NewInt(value), body, nil), nil
 }
 
 // DisputeMessage starts an uncooperative close (challenge false) or
@@ -82,7 +84,7 @@ func DisputeMessage(ch *address.Address, challenge, byPayer bool, key ed25519.Pr
 	if err != nil {
 		return nil, err
 	}
-	return internal(ch, disputeValue, body, nil), nil
+	return internal(ch, big.NewInt(disputeValue), body, nil), nil
 }
 
 // FinishMessage pays out an uncooperative close after its windows.
@@ -91,7 +93,7 @@ func FinishMessage(ch *address.Address) (*tlb.InternalMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return internal(ch, closeValue, body, nil), nil
+	return internal(ch, big.NewInt(closeValue), body, nil), nil
 }
 
 func internal(to *address.Address, value *big.Int, body *cell.Cell, si *tlb.StateInit) *tlb.InternalMessage {

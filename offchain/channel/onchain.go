@@ -16,20 +16,21 @@ import (
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
 // Amounts the contract itself requires (contracts/fees.tolk of TON's
-// payment-channel contract).
-var (
+// payment-channel contract), in nanoton.
+const (
 	// acceptFee is what a top-up carries above its amount for the
 	// contract's FEE_TON_ACCEPT; what the contract's gas leaves comes back.
-	acceptFee = big.NewInt(30_000_000)
+	acceptFee = 30_000_000
 	// commitValue is the least value a cooperative commit must carry; what
 	// the contract does not spend comes back.
-	commitValue = big.NewInt(30_000_000)
+	commitValue = 30_000_000
 	// minStorageFee is the contract's FEE_MIN_BALANCE: the storage reserve
 	// must be above it.
-	minStorageFee = big.NewInt(10_000_000)
+	minStorageFee = 10_000_000
 )
 
 // Closing is the dispute timing of a channel, fixed when it is opened.
@@ -90,10 +91,10 @@ func (t *Terms) Validate() error {
 		return fmt.Errorf("channel terms: quarantine %s is outside 1m..365d", t.Closing.Quarantine)
 	case t.Closing.SettleWindow < 0 || t.Closing.SettleWindow > 365*24*time.Hour:
 		return fmt.Errorf("channel terms: settle window %s is outside 0..365d", t.Closing.SettleWindow)
-	case t.Closing.Fine == nil || t.Closing.Fine.Sign() < 0 || t.Closing.Fine.Cmp(maxCoins) > 0:
+	case !tonamount.Fits(t.Closing.Fine):
 		return errors.New("channel terms: fine must be a non-negative amount")
-	case t.StorageFee == nil || t.StorageFee.Cmp(minStorageFee) <= 0 || t.StorageFee.Cmp(maxCoins) > 0:
-		return fmt.Errorf("channel terms: storage fee must be above %s nanoton", minStorageFee)
+	case !tonamount.Fits(t.StorageFee) || t.StorageFee.Cmp(big.NewInt(minStorageFee)) <= 0:
+		return fmt.Errorf("channel terms: storage fee must be above %d nanoton", minStorageFee)
 	}
 	return nil
 }

@@ -190,7 +190,7 @@ func checkVoucher(rec *Record, v SignedState) error {
 	if rec.Phase != PhaseOpen && rec.Phase != PhaseOpening {
 		return fmt.Errorf("voucher for channel %s (%s): %w", v.Channel, rec.Phase, ErrNotOpen)
 	}
-	if v.Sent == nil || v.Sent.Sign() < 0 || v.Sent.Cmp(maxCoins) > 0 {
+	if !tonamount.Fits(v.Sent) {
 		return fmt.Errorf("voucher for channel %s: %w", v.Channel, ErrAmountOutOfRange)
 	}
 	if err := v.Verify(rec.Terms.PayerKey); err != nil {

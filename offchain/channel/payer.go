@@ -116,7 +116,7 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 	if err := payeeState.Verify(terms.PayeeKey); err != nil {
 		return nil, fmt.Errorf("opening channel %s: payee's initial state: %w", terms.ID, err)
 	}
-	if deposit == nil || deposit.Sign() <= 0 || deposit.Cmp(maxCoins) > 0 {
+	if !tonamount.Fits(deposit) || deposit.Sign() == 0 {
 		return nil, fmt.Errorf("opening channel %s: deposit must be positive", terms.ID)
 	}
 	addr, err := terms.Address()
@@ -282,7 +282,7 @@ func (p *Payer) sign(id ID, next func(prev *big.Int) *big.Int) (SignedState, err
 
 // TopUp adds amount to the payer's deposit.
 func (p *Payer) TopUp(ctx context.Context, id ID, amount *big.Int) (*Record, error) {
-	if amount == nil || amount.Sign() <= 0 || amount.Cmp(maxCoins) > 0 {
+	if !tonamount.Fits(amount) || amount.Sign() == 0 {
 		return nil, fmt.Errorf("topping up channel %s: %w", id, ErrAmountOutOfRange)
 	}
 	if p.cfg.Wallet == nil {
@@ -455,13 +455,15 @@ func submitSettlement(ctx context.Context, net chain.Network, w Sender, a *addre
 	return nil
 }
 
-// closeValue is what close and finish messages carry: the contract spends
-// its own balance on them and sends this on to the payer.
-var closeValue = big.NewInt(5_000_000)
-
-// disputeValue is what start/challenge messages carry; the contract
-// returns what its gas did not use.
-var disputeValue = big.NewInt(50_000_000)
+// Values of the close messages, in nanoton.
+const (
+	// closeValue is what close and finish messages carry: the contract
+	// spends its own balance on them and sends this on to the payer.
+	closeValue = 5_000_000
+	// disputeValue is what start/challenge messages carry; the contract
+	// returns what its gas did not use.
+	disputeValue = 50_000_000
+)
 
 // ForceClose starts an uncooperative close with the payer's latest voucher
 // and the payee's latest state it holds. After the quarantine and the

@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"math/big"
+
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
 // Kind says what a Settlement does on chain.
@@ -51,7 +53,7 @@ type Settlement struct {
 
 // signedHash is the hash both sides sign.
 func (s *Settlement) signedHash() ([]byte, error) {
-	if s.Sent == nil || s.Sent.Sign() < 0 || s.Sent.Cmp(maxCoins) > 0 {
+	if !tonamount.Fits(s.Sent) {
 		return nil, fmt.Errorf("%s of channel %s: sent %v out of range", s.Kind, s.Channel, s.Sent)
 	}
 	if s.Kind == KindCommit && (s.Withdraw == nil || s.Withdraw.Sign() < 0 || s.Withdraw.Cmp(s.Sent) > 0) {

@@ -10,14 +10,13 @@ import (
 	"math/big"
 
 	"github.com/xssnick/tonutils-go/tvm/cell"
+
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
 // stateTag is the contract's TAG_STATE: the first 32 bits of a signed
 // semi-channel state.
 const stateTag = 0x43685374
-
-// maxCoins is the largest amount a Coins field (VarUInteger 16) holds.
-var maxCoins = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 120), big.NewInt(1))
 
 // ID is a channel's 128-bit identifier; it is part of every signed state
 // and message, so a signature for one channel is worthless on another.
@@ -54,7 +53,7 @@ type SignedState struct {
 
 // stateCell is the semi-channel cell that is signed and sent on chain.
 func stateCell(id ID, seqno uint64, sent *big.Int) (*cell.Cell, error) {
-	if sent == nil || sent.Sign() < 0 || sent.Cmp(maxCoins) > 0 {
+	if !tonamount.Fits(sent) {
 		return nil, fmt.Errorf("amount %v is outside 0..2^120-1 nanoton", sent)
 	}
 	b := cell.BeginCell()
@@ -105,7 +104,7 @@ const (
 
 // MarshalBinary encodes the state compactly, for HTTP headers and stores.
 func (s SignedState) MarshalBinary() ([]byte, error) {
-	if s.Sent == nil || s.Sent.Sign() < 0 || s.Sent.Cmp(maxCoins) > 0 {
+	if !tonamount.Fits(s.Sent) {
 		return nil, fmt.Errorf("encoding state %d of channel %s: amount %v out of range", s.Seqno, s.Channel, s.Sent)
 	}
 	if len(s.Signature) != ed25519.SignatureSize {

@@ -10,8 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/xssnick/ton-payment-network/pkg/payments"
 	"github.com/xssnick/tonutils-go/tlb"
+
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
 func testKey(t testing.TB) ed25519.PrivateKey {
@@ -27,7 +30,7 @@ func testKey(t testing.TB) ed25519.PrivateKey {
 // cell the payments package's TL-B types build.
 func TestStateCellMatchesContractLayout(t *testing.T) {
 	id := ID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
-	for _, sent := range []*big.Int{big.NewInt(0), big.NewInt(1), ton("12.345678901"), new(big.Int).Set(maxCoins)} {
+	for _, sent := range []*big.Int{big.NewInt(0), big.NewInt(1), ton("12.345678901"), tonamount.Max()} {
 		ours, err := stateCell(id, 77, sent)
 		if err != nil {
 			t.Fatal(err)
@@ -60,8 +63,9 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Channel != id || back.Seqno != 5 || back.Sent.Cmp(ton("1.25")) != 0 || !bytes.Equal(back.Signature, s.Signature) {
-		t.Fatalf("round trip: %+v", back)
+	want := SignedState{Channel: id, Seqno: 5, Sent: ton("1.25"), Signature: s.Signature}
+	if diff := cmp.Diff(want, back, cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 })); diff != "" {
+		t.Fatalf("round trip (-want +got):\n%s", diff)
 	}
 	if err := back.Verify(pub); err != nil {
 		t.Fatal(err)
@@ -88,7 +92,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 
 func TestSignStateRefusesBadAmounts(t *testing.T) {
 	key := testKey(t)
-	for _, a := range []*big.Int{nil, big.NewInt(-1), new(big.Int).Add(maxCoins, big.NewInt(1))} {
+	for _, a := range []*big.Int{nil, big.NewInt(-1), new(big.Int).Add(tonamount.Max(), big.NewInt(1))} {
 		if _, err := SignState(key, ID{}, 1, a); err == nil {
 			t.Errorf("signed amount %v", a)
 		}

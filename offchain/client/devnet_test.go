@@ -16,7 +16,6 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
-	"github.com/cocoon-network/cocoon/contracts"
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/client/clienttest"
 	"github.com/cocoon-network/cocoon/offchain/inference"
@@ -45,9 +44,6 @@ type devnet struct {
 
 func newDevnet(t *testing.T) *devnet {
 	t.Helper()
-	if _, err := contracts.Load("job"); err != nil {
-		t.Skipf("contracts not compiled: %v", err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	n := clienttest.NewNet(t, model)
@@ -318,7 +314,7 @@ func TestDevnetRefundAfterDeadline(t *testing.T) {
 	// The compensation is at most the job's value (the rest of the slash
 	// goes to the treasury).
 	maxCost := bindings.Charge(job.PriceIn, job.PriceOut, job.MaxInputTokens, job.MaxOutputTokens)
-	_, wantComp, _ := bindings.SlashSplit(clienttest.MinStake, clienttest.SlashBps, maxCost)
+	_, wantComp, _ := bindings.SlashSplit(clienttest.MinStake(), clienttest.SlashBps, maxCost)
 	if out.SlashCompensation == nil || out.SlashCompensation.Cmp(wantComp) != 0 {
 		t.Fatalf("slash compensation %v, want %s", out.SlashCompensation, wantComp)
 	}

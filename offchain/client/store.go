@@ -10,12 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
 
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 )
 
@@ -142,7 +142,10 @@ func (s *Store) Save(j *Job) error {
 	if err != nil {
 		return fmt.Errorf("saving job %s: %w", j.Address, err)
 	}
-	if err := writeNew(rec, append(data, '\n')); err != nil {
+	if err := atomicfile.Create(rec, append(data, '\n'), 0o600); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("saving job %s: %s exists: refusing to replace it", j.Address, rec)
+		}
 		return fmt.Errorf("saving job %s: %w", j.Address, err)
 	}
 	return nil
@@ -244,33 +247,4 @@ func (f *jobFile) job() (*Job, error) {
 		*x.dst = v
 	}
 	return j, nil
-}
-
-// writeNew writes data to path with mode 0600, complete or not at all,
-// and never over an existing file (temporary file, then link(2)).
-func writeNew(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))+"-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer os.Remove(name)
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(name, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s exists: refusing to replace it", path)
-		}
-		return err
-	}
-	return nil
 }

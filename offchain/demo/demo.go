@@ -24,6 +24,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/devnet"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 	"github.com/cocoon-network/cocoon/offchain/operator"
+	"github.com/cocoon-network/cocoon/offchain/owner"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
@@ -181,7 +182,7 @@ func Setup(ctx context.Context, o SetupOptions) (*Env, error) {
 	// 3. The miner creates keys and evidence, registers with stake, and
 	// starts the daemon with the reference engine.
 	wdir := filepath.Join(o.Dir, "worker")
-	owner, err := newWallet(filepath.Join(wdir, "owner.wallet"), 50)
+	ownerWallet, err := newWallet(filepath.Join(wdir, "owner.wallet"), 50)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +195,7 @@ func Setup(ctx context.Context, o SetupOptions) (*Env, error) {
 		return nil, err
 	}
 	cfgPath := filepath.Join(wdir, "config.toml")
-	cfgText, err := worker.RenderConfig(worker.InitValues{Network: "devnet (in-process)", Root: op.Root.String(), Owner: owner.Address().String(),
+	cfgText, err := worker.RenderConfig(worker.InitValues{Network: "devnet (in-process)", Root: op.Root.String(), Owner: ownerWallet.Address().String(),
 		Listen: ln.Addr().String(), PublicURL: "http://" + ln.Addr().String(), Model: Model})
 	if err != nil {
 		ln.Close()
@@ -211,7 +212,12 @@ func Setup(ctx context.Context, o SetupOptions) (*Env, error) {
 	}
 	cfg.PollInterval.Duration = o.BlockInterval
 	cfg.MaxConcurrent = max(o.MaxConcurrent, 16)
-	v, err := worker.Register(ctx, e, owner, cfg, id, big.NewInt(10e9))
+	reg, err := worker.Registration(cfg, id)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	v, err := owner.Register(ctx, e, ownerWallet, reg, big.NewInt(10e9))
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("registering the worker: %w", err)

@@ -34,7 +34,7 @@ import (
 const MaxTxsPerBlock = 20000
 
 // genesisSupply is what the faucet wallet is minted with: 1e9 TON.
-var genesisSupply = new(big.Int).Mul(big.NewInt(1_000_000_000), big.NewInt(1_000_000_000))
+const genesisSupply = 1_000_000_000 * 1_000_000_000
 
 var errNoTx = errors.New("no such transaction")
 
@@ -263,7 +263,7 @@ func (e *Engine) genesis(ctx context.Context) error {
 		IHRDisabled: true,
 		SrcAddr:     address.NewAddress(0, 0xff, make([]byte, 32)),
 		DstAddr:     e.genesisAddr,
-		Amount:      tlb.FromNanoTON(genesisSupply),
+		Amount:      tlb.FromNanoTONU(genesisSupply),
 		StateInit:   si,
 		Body:        cell.BeginCell().EndCell(),
 	}

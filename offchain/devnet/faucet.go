@@ -76,7 +76,7 @@ func (e *Engine) FaucetAsync(addr *address.Address, amount *big.Int) (<-chan Fau
 	if amount == nil || amount.Sign() <= 0 {
 		return nil, errors.New("faucet: amount must be positive")
 	}
-	if amount.Cmp(new(big.Int).Div(genesisSupply, big.NewInt(10))) > 0 {
+	if amount.Cmp(big.NewInt(genesisSupply/10)) > 0 {
 		return nil, errors.New("faucet: amount exceeds a tenth of the devnet supply")
 	}
 	done := make(chan faucetResult, 1)

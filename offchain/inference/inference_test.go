@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cocoon-network/cocoon/offchain/inference"
 )
 
@@ -70,8 +72,9 @@ func TestChatRequestRoundTrip(t *testing.T) {
 		t.Errorf("round trip changed the encoding:\n%s\n%s", b, again)
 	}
 	r := out.Request()
-	if r.Model != in.Model || r.MaxTokens != 100 || *r.Temperature != 0.7 || *r.Seed != 7 || r.TopP != nil || r.Messages[0] != in.Messages[0] {
-		t.Errorf("Request() = %+v", r)
+	want := inference.Request{Model: in.Model, Messages: in.Messages, MaxTokens: 100, Temperature: ptr(0.7), Seed: ptr(int64(7))}
+	if diff := cmp.Diff(want, r); diff != "" {
+		t.Errorf("Request() (-want +got):\n%s", diff)
 	}
 	// The documented example parses.
 	doc := `{"v":1,"model":"llama-3.1-8b","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"What is TON?"}],"max_tokens":256,"temperature":0.7,"result_key":"AQ=="}`

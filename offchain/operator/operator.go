@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/big"
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
@@ -21,12 +20,14 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 )
 
-// DefaultOpValue is attached to each owner operation; Root keeps what its
-// gas costs and returns the rest as Excesses.
-var DefaultOpValue = big.NewInt(50_000_000) // 0.05 TON
-
-// DeployValue is what a new Root starts with: enough for years of storage.
-var DeployValue = big.NewInt(200_000_000) // 0.2 TON
+// Values of Root operations, in nanoton.
+const (
+	// DefaultOpValue is attached to each owner operation; Root keeps what
+	// its gas costs and returns the rest as Excesses.
+	DefaultOpValue = 50_000_000 // 0.05 TON
+	// DeployValue is what a new Root starts with: enough for years of storage.
+	DeployValue = 200_000_000 // 0.2 TON
+)
 
 // Operator sends owner operations to one Root.
 type Operator struct {
@@ -82,7 +83,7 @@ func DeployCodes(ctx context.Context, net chain.Network, w *wallet.Wallet, param
 			IHRDisabled: true,
 			Bounce:      false, // a deploy must reach an account that does not exist yet
 			DstAddr:     root,
-			Amount:      tlb.FromNanoTON(DeployValue),
+			Amount:      tlb.FromNanoTONU(DeployValue),
 			StateInit:   si,
 			Body:        cell.BeginCell().EndCell(),
 		},
@@ -117,7 +118,7 @@ func (o *Operator) Do(ctx context.Context, m bindings.Message) (*Result, error) 
 			IHRDisabled: true,
 			Bounce:      true, // a refused operation returns the value
 			DstAddr:     o.Root,
-			Amount:      tlb.FromNanoTON(DefaultOpValue),
+			Amount:      tlb.FromNanoTONU(DefaultOpValue),
 			Body:        body,
 		},
 	}

@@ -8,7 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
+
+	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
 )
 
 // pemType labels a key file so that a misplaced file is recognised.
@@ -21,7 +22,7 @@ const maxKeyFileSize = 4 << 10
 // 0600. It refuses to replace an existing file: the chain holds the
 // commitment of the worker's public key, so overwriting the private key
 // would orphan every job sealed to it. The file appears complete or not at
-// all (written to a temporary file, then linked into place).
+// all (internal/atomicfile.Create).
 func SaveKey(path string, k *PrivateKey) error {
 	if k == nil {
 		return fmt.Errorf("seal: saving key to %s: no key", path)
@@ -31,36 +32,11 @@ func SaveKey(path string, k *PrivateKey) error {
 		return err
 	}
 	data := pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: raw})
-	dir := filepath.Dir(path)
-	// os.CreateTemp creates the file with mode 0600 (before umask).
-	tmp, err := os.CreateTemp(dir, ".hpke-key-*")
-	if err != nil {
-		return fmt.Errorf("seal: saving key to %s: %w", path, err)
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) // after the link, only the temporary name goes
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("seal: saving key to %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("seal: saving key to %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("seal: saving key to %s: %w", path, err)
-	}
-	// link(2) fails if path exists, unlike rename(2): no silent overwrite.
-	if err := os.Link(tmpName, path); err != nil {
+	if err := atomicfile.Create(path, data, 0o600); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("seal: saving key to %s: file exists; refusing to replace a key", path)
 		}
 		return fmt.Errorf("seal: saving key to %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		// Persist the new directory entry; best effort, the file itself is synced.
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

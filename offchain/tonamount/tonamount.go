@@ -12,11 +12,16 @@ import (
 // Decimals is the number of decimal places of one TON in nanoton.
 const Decimals = 9
 
-var (
-	nanoPerTON = big.NewInt(1_000_000_000)
-	// maxNano is the largest value the chain's Coins (VarUInteger 16) holds.
-	maxNano = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 120), big.NewInt(1))
-)
+// nanoPerTON is one TON in nanoton.
+const nanoPerTON = 1_000_000_000
+
+// Max returns the largest amount the chain's Coins (VarUInteger 16)
+// holds, 2^120-1 nanoton, as a new value each call.
+func Max() *big.Int { return new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 120), big.NewInt(1)) }
+
+// Fits reports whether nano is an amount a Coins field holds (0 to Max);
+// nil does not fit.
+func Fits(nano *big.Int) bool { return nano != nil && nano.Sign() >= 0 && nano.Cmp(Max()) <= 0 }
 
 // Errors wrapped by Parse, for callers that want to tell them apart.
 var (
@@ -47,7 +52,7 @@ func Parse(s string) (*big.Int, error) {
 	if !ok {
 		return nil, fmt.Errorf("%q: %w", s, ErrNotDecimal)
 	}
-	if v.Cmp(maxNano) > 0 {
+	if !Fits(v) {
 		return nil, fmt.Errorf("%q: %w", s, ErrOutOfRange)
 	}
 	return v, nil
@@ -68,7 +73,7 @@ func Format(nano *big.Int) string {
 	if nano == nil {
 		return "0.000000000"
 	}
-	q, r := new(big.Int).QuoRem(new(big.Int).Abs(nano), nanoPerTON, new(big.Int))
+	q, r := new(big.Int).QuoRem(new(big.Int).Abs(nano), big.NewInt(nanoPerTON), new(big.Int))
 	sign := ""
 	if nano.Sign() < 0 {
 		sign = "-"

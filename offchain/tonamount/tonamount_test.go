@@ -87,3 +87,27 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestFits(t *testing.T) {
+	largest := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 120), big.NewInt(1))
+	for _, tc := range []struct {
+		nano *big.Int
+		want bool
+	}{
+		{nil, false},
+		{big.NewInt(-1), false},
+		{big.NewInt(0), true},
+		{big.NewInt(1_500_000_000), true},
+		{largest, true},
+		{new(big.Int).Add(largest, big.NewInt(1)), false},
+	} {
+		if got := Fits(tc.nano); got != tc.want {
+			t.Errorf("Fits(%v) = %v, want %v", tc.nano, got, tc.want)
+		}
+	}
+	// Max hands out a new value: changing one leaves the next intact.
+	Max().SetInt64(0)
+	if Max().Cmp(largest) != 0 {
+		t.Errorf("Max() = %s after a caller changed an earlier result", Max())
+	}
+}

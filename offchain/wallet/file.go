@@ -15,12 +15,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
 	"github.com/xssnick/tonutils-go/address"
 	tonwallet "github.com/xssnick/tonutils-go/ton/wallet"
+
+	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
 )
 
 // Version is a wallet contract version.
@@ -219,58 +220,18 @@ func (f *File) Save(path string, overwrite bool) error {
 	}
 	data = append(data, '\n')
 	if overwrite {
-		return writeReplace(path, data)
+		if err := atomicfile.Replace(path, data, 0o600); err != nil {
+			return fmt.Errorf("replacing wallet file %s: %w", path, err)
+		}
+		return nil
 	}
-	return writeExclusive(path, data)
-}
-
-func writeExclusive(path string, data []byte) error {
-	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := atomicfile.Create(path, data, 0o600); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("wallet file %s already exists; refusing to overwrite it: %w", path, err)
 		}
-		return fmt.Errorf("creating wallet file: %w", err)
-	}
-	if err := writeClose(out, data); err != nil {
-		_ = os.Remove(path)
 		return fmt.Errorf("writing wallet file %s: %w", path, err)
 	}
 	return nil
-}
-
-func writeReplace(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("creating wallet file next to %s: %w", path, err)
-	}
-	// CreateTemp already uses 0600; the chmod only guards against that changing.
-	if err := tmp.Chmod(0o600); err != nil {
-		_ = tmp.Close()
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("restricting permissions of %s: %w", tmp.Name(), err)
-	}
-	if err := writeClose(tmp, data); err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("writing wallet file %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("replacing wallet file %s: %w", path, err)
-	}
-	return nil
-}
-
-func writeClose(out *os.File, data []byte) error {
-	if _, err := out.Write(data); err != nil {
-		_ = out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		_ = out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // Load reads and validates a wallet file. It refuses a file that anyone

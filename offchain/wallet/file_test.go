@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // fxMnemonic is a fixed test mnemonic (never funded anywhere). The
@@ -97,8 +100,8 @@ func TestNewSaveLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if g.Version != f.Version || g.Mnemonic != f.Mnemonic || g.NetworkGlobalID != f.NetworkGlobalID || g.Workchain != f.Workchain {
-				t.Errorf("loaded %v, saved %v", g, f)
+			if diff := cmp.Diff(f, g, cmpopts.IgnoreUnexported(File{})); diff != "" {
+				t.Errorf("loaded wallet differs from the saved one (-saved +loaded):\n%s", diff)
 			}
 			a1, err := f.Address()
 			if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 	"github.com/cocoon-network/cocoon/offchain/operator"
+	"github.com/cocoon-network/cocoon/offchain/owner"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 	"github.com/cocoon-network/cocoon/offchain/wallet/wallettest"
@@ -108,7 +109,11 @@ func registerWorkerAt(t *testing.T, ctx context.Context, n *testNet, scheme stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := Register(ctx, n.e, n.owner, cfg, id, big.NewInt(5e9))
+	reg, err := Registration(cfg, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := owner.Register(ctx, n.e, n.owner, reg, big.NewInt(5e9))
 	if err != nil {
 		t.Fatalf("registering the worker: %v", err)
 	}

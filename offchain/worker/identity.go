@@ -15,9 +15,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/attest/atls"
-	"github.com/cocoon-network/cocoon/offchain/attest/dev"
-	"github.com/cocoon-network/cocoon/offchain/attest/sevsnp"
-	"github.com/cocoon-network/cocoon/offchain/attest/tdx"
+	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
 	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 )
@@ -48,30 +46,9 @@ type Identity struct {
 func (id *Identity) EvidenceHash() [32]byte { return sha256.Sum256(id.Evidence) }
 
 // Measurement returns the bundle's image hash as Root's allow-list stores
-// it: TDX sha256(MRTD‖RTMR0..3), SEV-SNP sha256(MEASUREMENT), NVIDIA the
-// GPU measurement record's hash, dev sha256(image name).
+// it (attest.Measurement).
 func (id *Identity) Measurement() ([32]byte, error) {
-	switch id.Bundle.TEE {
-	case attest.TEEDev:
-		st, err := dev.Parse(id.Bundle.Evidence)
-		if err != nil {
-			return [32]byte{}, err
-		}
-		return dev.Measurement(st.Image), nil
-	case attest.TEETDX:
-		q, err := tdx.ParseQuote(id.Bundle.Evidence)
-		if err != nil {
-			return [32]byte{}, err
-		}
-		return q.Body.ImageHash(), nil
-	case attest.TEESEVSNP:
-		r, err := sevsnp.ParseReport(id.Bundle.Evidence)
-		if err != nil {
-			return [32]byte{}, err
-		}
-		return r.ImageHash(), nil
-	}
-	return [32]byte{}, fmt.Errorf("no measurement for %s evidence", id.Bundle.TEE)
+	return attest.Measurement(id.Bundle.TEE, id.Bundle.Evidence)
 }
 
 // Reattest replaces the evidence in dir with fresh evidence from src for
@@ -109,11 +86,7 @@ func Reattest(ctx context.Context, dir string, src attest.Source, gpus attest.GP
 	if err != nil {
 		return nil, err
 	}
-	tmp := filepath.Join(dir, evidenceFile+".new")
-	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
-		return nil, fmt.Errorf("writing evidence: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, evidenceFile)); err != nil {
+	if err := atomicfile.Replace(filepath.Join(dir, evidenceFile), raw, 0o644); err != nil {
 		return nil, fmt.Errorf("writing evidence: %w", err)
 	}
 	id.Evidence, id.Bundle = raw, b
@@ -184,7 +157,7 @@ func InitIdentity(ctx context.Context, dir string, suite seal.Suite) (*Identity,
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, evidenceFile), raw, 0o644); err != nil {
+	if err := atomicfile.Create(filepath.Join(dir, evidenceFile), raw, 0o644); err != nil {
 		return nil, fmt.Errorf("writing evidence: %w", err)
 	}
 	return &Identity{SignKey: sign, HPKE: hpke, TLSKey: tlsKey, Evidence: raw, Bundle: b}, nil

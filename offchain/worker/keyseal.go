@@ -21,6 +21,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/attest/collateral"
 	"github.com/cocoon-network/cocoon/offchain/attest/keyseal"
 	"github.com/cocoon-network/cocoon/offchain/attest/sevsnp"
+	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 )
 
@@ -137,11 +138,7 @@ func SealKeys(ctx context.Context, dir string, s keyseal.Sealer) error {
 	if back, err := keyseal.Unseal(ctx, s, sealedLabel, blob); err != nil || string(back) != string(plain) {
 		return fmt.Errorf("sealing keys: the sealed blob does not open again (%v); the plain keys are kept", err)
 	}
-	tmp := filepath.Join(dir, sealedKeysFile+".new")
-	if err := os.WriteFile(tmp, blob, 0o600); err != nil {
-		return fmt.Errorf("sealing keys: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, sealedKeysFile)); err != nil {
+	if err := atomicfile.Replace(filepath.Join(dir, sealedKeysFile), blob, 0o600); err != nil {
 		return fmt.Errorf("sealing keys: %w", err)
 	}
 	for _, f := range keyFiles {

@@ -22,14 +22,14 @@ import (
 
 // channelBudget is the most a channel life cycle (open + one commit +
 // cooperative close) may cost in fees.
-var channelBudget = big.NewInt(20_000_000) // 0.02 TON
+const channelBudget = 20_000_000 // 0.02 TON
 
 // channelRequests are the life-cycle lengths the amortised cost is given for.
 var channelRequests = []int64{1_000, 100_000}
 
 // channelPerRequestBudget is the most one request may cost at 1,000
 // requests per life cycle.
-var channelPerRequestBudget = big.NewRat(20_000, 1) // 0.00002 TON
+const channelPerRequestBudget = 20_000 // nanoton, 0.00002 TON
 
 // channelOpNames are the messages of the channel contract, by opcode.
 var channelOpNames = map[uint32]string{
@@ -285,16 +285,16 @@ func channelMarkdown(r *Report) string {
 	}
 	var b strings.Builder
 	verdict := "within"
-	if big.NewInt(total).Cmp(channelBudget) > 0 {
+	if total > channelBudget {
 		verdict = "**over**"
 	}
-	fmt.Fprintf(&b, "\nPayment channels (TON's payment-channel contract, docs/CHANNELS.md): a channel life cycle (`channel_open` + `channel_commit` + `channel_close_cooperative`) costs %s TON in fees, %s the budget of %s TON (with the code held as a public library; `channel_open_inline_code` is the open without it). The storage reserve (0.02 TON) and the unused parts of every message's value come back and are not counted. Amortised over the requests of one life cycle:\n\n| requests per life cycle | chain fees per request (TON) |\n|---:|---:|\n", ton(total), verdict, ton(channelBudget.Int64()))
+	fmt.Fprintf(&b, "\nPayment channels (TON's payment-channel contract, docs/CHANNELS.md): a channel life cycle (`channel_open` + `channel_commit` + `channel_close_cooperative`) costs %s TON in fees, %s the budget of %s TON (with the code held as a public library; `channel_open_inline_code` is the open without it). The storage reserve (0.02 TON) and the unused parts of every message's value come back and are not counted. Amortised over the requests of one life cycle:\n\n| requests per life cycle | chain fees per request (TON) |\n|---:|---:|\n", ton(total), verdict, ton(channelBudget))
 	for _, n := range channelRequests {
 		fmt.Fprintf(&b, "| %d | %s |\n", n, new(big.Rat).SetFrac(big.NewInt(total), big.NewInt(n*1e9)).FloatString(9))
 	}
 	per := new(big.Rat).SetFrac(big.NewInt(total), big.NewInt(channelRequests[0]))
 	verdict = "within"
-	if per.Cmp(channelPerRequestBudget) > 0 {
+	if per.Cmp(big.NewRat(channelPerRequestBudget, 1)) > 0 {
 		verdict = "**over**"
 	}
 	fmt.Fprintf(&b, "\nBudget: at most 0.00002 TON per request at 1,000 requests; %s.\n", verdict)

@@ -11,12 +11,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/cocoon-network/cocoon/scripts/internal/docsection"
 	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cocoon-network/cocoon/scripts/internal/docsection"
 
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
@@ -28,7 +29,7 @@ import (
 )
 
 // budget is the most a full job life cycle may cost in fees, in nanoton.
-var budget = big.NewInt(20_000_000) // 0.02 TON
+const budget = 20_000_000 // 0.02 TON
 
 func main() {
 	out := flag.String("out", "docs/gas.json", "JSON report to write")
@@ -119,8 +120,8 @@ func (r *Report) checkBudget() error {
 	if op == nil {
 		return errors.New("no job_lifecycle measurement")
 	}
-	if big.NewInt(op.TotalFees).Cmp(budget) > 0 {
-		return fmt.Errorf("a job life cycle costs %s TON in fees, over the budget of %s TON", ton(op.TotalFees), ton(budget.Int64()))
+	if op.TotalFees > budget {
+		return fmt.Errorf("a job life cycle costs %s TON in fees, over the budget of %s TON", ton(op.TotalFees), ton(budget))
 	}
 	return nil
 }
@@ -292,10 +293,10 @@ func markdown(r *Report) string {
 	}
 	if op := r.op("job_lifecycle"); op != nil {
 		verdict := "within"
-		if big.NewInt(op.TotalFees).Cmp(budget) > 0 {
+		if op.TotalFees > budget {
 			verdict = "**over**"
 		}
-		fmt.Fprintf(&b, "\nBudget: a full job life cycle (deploy → offer → accept → receipt → payouts) costs at most %s TON in fees; measured %s TON, %s budget.\n", ton(budget.Int64()), ton(op.TotalFees), verdict)
+		fmt.Fprintf(&b, "\nBudget: a full job life cycle (deploy → offer → accept → receipt → payouts) costs at most %s TON in fees; measured %s TON, %s budget.\n", ton(budget), ton(op.TotalFees), verdict)
 		b.WriteString("\nThe Job code is held as a public library (`cocoon root deploy --job-code-library`): a client's deploy carries a 33-byte reference instead of 1.3 KB of code; `job_lifecycle_inline_code` is the same life cycle without it.\n")
 		b.WriteString("\nWhere it goes (`job_lifecycle`; row 0 is the forwarding of the client's deploying JobCreate, with the library reference and a 200-byte inline request):\n\n| # | account | message | gas | fees (TON) | forwarding (TON) |\n|---:|---|---|---:|---:|---:|\n")
 		fmt.Fprintf(&b, "| 0 | client wallet | sends JobCreate | – | – | %s |\n", ton(op.SenderForward))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-tdx-guest/abi"
 	pb "github.com/google/go-tdx-guest/proto/tdx"
 )
@@ -110,8 +111,13 @@ func TestParseV5(t *testing.T) {
 		if q.Version != 5 || q.BodyType != wantType || len(q.Signed) != wantSigned {
 			t.Errorf("td15=%v: version %d type %d signed %d", td15, q.Version, q.BodyType, len(q.Signed))
 		}
-		if q.Body.MRTD != q4.Body.MRTD || q.Body.ReportData != q4.Body.ReportData || !bytes.Equal(q.PCKChainPEM, q4.PCKChainPEM) {
-			t.Errorf("td15=%v: fields differ from the v4 quote", td15)
+		type shared struct {
+			MRTD        [MeasurementSize]byte
+			ReportData  [64]byte
+			PCKChainPEM []byte
+		}
+		if diff := cmp.Diff(shared{q4.Body.MRTD, q4.Body.ReportData, q4.PCKChainPEM}, shared{q.Body.MRTD, q.Body.ReportData, q.PCKChainPEM}); diff != "" {
+			t.Errorf("td15=%v: fields differ from the v4 quote (-v4 +v5):\n%s", td15, diff)
 		}
 		if td15 && (q.Body.TEETCBSVN2[0] != 0xaa || q.Body.MRServiceTD[47] != 0xbb) {
 			t.Errorf("TD 1.5 fields not parsed")

@@ -53,7 +53,7 @@ const (
 )
 
 // MinStake is the minimum worker stake of the test network.
-var MinStake = bt.TON("10")
+func MinStake() *big.Int { return bt.TON("10") }
 
 // Net is a devnet with a Root in test mode that allows one model and
 // dev attestation of DevImage.
@@ -75,7 +75,7 @@ func NewNet(t testing.TB, model string) *Net {
 	n.Owner = n.btWallet("owner", "1000")
 	n.Treasury = n.btWallet("treasury", "1")
 	params := bindings.RootParams{
-		MinWorkerStake: MinStake, UnbondingDelay: 86400, ProtocolFeeBps: FeeBps, Treasury: n.Treasury.Address,
+		MinWorkerStake: MinStake(), UnbondingDelay: 86400, ProtocolFeeBps: FeeBps, Treasury: n.Treasury.Address,
 		MinJobDeadline: MinDeadline, MaxJobDeadline: MaxDeadline, SlashBps: SlashBps, TestMode: true,
 	}
 	si, err := bindings.RootStateInit(n.Owner.Address, params, n.Env.Codes)
@@ -226,7 +226,7 @@ func (n *Net) NewWorker(name string, priceIn, priceOut int64) *Worker {
 		Models:          bindings.Models{bindings.ModelID(n.Model): w.Price},
 		Endpoint:        w.Server.URL,
 	}
-	value := new(big.Int).Add(MinStake, big.NewInt(bindings.WorkerRegisterFee))
+	value := new(big.Int).Add(MinStake(), big.NewInt(bindings.WorkerRegisterFee))
 	agreed, err := bindings.NewRoot(n.Env.Chain, n.Root).AgreedTermsHash(ctx)
 	if err != nil {
 		n.t.Fatal(err)

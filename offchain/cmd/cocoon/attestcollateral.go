@@ -10,6 +10,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/attest/collateral"
+	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
@@ -75,7 +76,7 @@ func attestCollateral(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(c.String("out"), out, 0o644); err != nil {
+	if err := atomicfile.Replace(c.String("out"), out, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "%s collateral written to %s (%d bytes, sha256 %x), fetched %s\n", coll.TEE, c.String("out"), len(out), sha256.Sum256(out), coll.Fetched().Format(time.RFC3339))

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/xssnick/tonutils-go/address"
 
 	"github.com/cocoon-network/cocoon/offchain/channel"
@@ -169,15 +170,18 @@ func TestChannelCommandsOnDevnet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st []struct {
+	type status struct {
 		Sent, Left string
 		Chain      struct{ Status, Deposit string }
 	}
+	var st []status
 	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st) != 1 {
 		t.Fatalf("status --json printed %q (%v)", out, err)
 	}
-	if st[0].Sent != "0.030000000" || st[0].Left != "2.970000000" || st[0].Chain.Status != "open" || st[0].Chain.Deposit != "3.000000000" {
-		t.Fatalf("status: %+v", st[0])
+	want := status{Sent: "0.030000000", Left: "2.970000000"}
+	want.Chain.Status, want.Chain.Deposit = "open", "3.000000000"
+	if diff := cmp.Diff(want, st[0]); diff != "" {
+		t.Fatalf("status (-want +got):\n%s", diff)
 	}
 
 	// The worker commits through the CLI; the app countersigns in process.

@@ -18,7 +18,6 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
-	"github.com/cocoon-network/cocoon/contracts"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/client/clienttest"
 	"github.com/cocoon-network/cocoon/offchain/devnet/httpapi"
@@ -135,9 +134,6 @@ type cliNet struct {
 
 func newCLINet(t *testing.T) *cliNet {
 	t.Helper()
-	if _, err := contracts.Load("job"); err != nil {
-		t.Skipf("contracts not compiled: %v", err)
-	}
 	isolateJobEnv(t)
 	n := clienttest.NewNet(t, "llama-3.1-8b")
 	srv := httptest.NewServer(httpapi.New(n.Env.Chain, nil).Handler())

@@ -20,6 +20,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/attest/atls"
 	"github.com/cocoon-network/cocoon/offchain/attest/keyseal"
 	"github.com/cocoon-network/cocoon/offchain/attest/tsm"
+	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
 	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
 )
 
@@ -149,7 +150,7 @@ func loadOrCreateMaster(ctx context.Context, path string, s keyseal.Sealer) ([32
 	if blob, err = keyseal.Seal(ctx, s, label, m[:]); err != nil {
 		return [32]byte{}, err
 	}
-	if err := writeFileAtomic(path, blob, 0o600); err != nil {
+	if err := atomicfile.Replace(path, blob, 0o600); err != nil {
 		return [32]byte{}, err
 	}
 	return m, nil

@@ -1,5 +1,7 @@
 // Command cocoon is the one CLI of the Confidential Compute Open Network:
-// the devnet, wallets, and (as they land) the operator, worker and app tools.
+// the devnet, wallets, the operator's Root governance, the worker daemon and
+// its owner's tooling, attestation, jobs, payment channels, the
+// OpenAI-compatible gateway, `up` (a whole local Cocoon) and the demo.
 package main
 
 import (

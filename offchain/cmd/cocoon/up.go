@@ -27,6 +27,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/inference/openai"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 	"github.com/cocoon-network/cocoon/offchain/operator"
+	"github.com/cocoon-network/cocoon/offchain/owner"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 	"github.com/cocoon-network/cocoon/offchain/worker"
@@ -215,7 +216,7 @@ func upWorker(ctx, infra context.Context, wg *sync.WaitGroup, e *devnet.Engine, 
 	if err := os.MkdirAll(wdir, 0o700); err != nil {
 		return err
 	}
-	_, owner, err := newWallet(filepath.Join(fmt.Sprintf("worker-%d", i), "owner.wallet"), 30)
+	_, ownerWallet, err := newWallet(filepath.Join(fmt.Sprintf("worker-%d", i), "owner.wallet"), 30)
 	if err != nil {
 		return err
 	}
@@ -227,7 +228,7 @@ func upWorker(ctx, infra context.Context, wg *sync.WaitGroup, e *devnet.Engine, 
 	if err != nil {
 		return err
 	}
-	cfgText, err := worker.RenderConfig(worker.InitValues{Network: "devnet (in-process)", Root: root, Owner: owner.Address().String(),
+	cfgText, err := worker.RenderConfig(worker.InitValues{Network: "devnet (in-process)", Root: root, Owner: ownerWallet.Address().String(),
 		Listen: ln.Addr().String(), PublicURL: "https://" + ln.Addr().String(), Model: model})
 	if err != nil {
 		ln.Close()
@@ -252,7 +253,12 @@ func upWorker(ctx, infra context.Context, wg *sync.WaitGroup, e *devnet.Engine, 
 		return err
 	}
 	cfg.Online.GasWallet = "gas.wallet"
-	if _, err := worker.Register(ctx, e, owner, cfg, id, big.NewInt(10e9)); err != nil {
+	reg, err := worker.Registration(cfg, id)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if _, err := owner.Register(ctx, e, ownerWallet, reg, big.NewInt(10e9)); err != nil {
 		ln.Close()
 		return fmt.Errorf("registering: %w", err)
 	}

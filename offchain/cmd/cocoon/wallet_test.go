@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // runCLI runs the cocoon app with args and returns what it printed.
@@ -174,14 +176,15 @@ func TestWalletBalance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res struct {
+	type balance struct {
 		Status, Balance string
 		BalanceNanoton  string `json:"balance_nanoton"`
 	}
+	var res balance
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != "uninit" || res.Balance != "2.500000001" || res.BalanceNanoton != "2500000001" {
-		t.Errorf("balance JSON = %s", out)
+	if diff := cmp.Diff(balance{Status: "uninit", Balance: "2.500000001", BalanceNanoton: "2500000001"}, res); diff != "" {
+		t.Errorf("balance JSON %s (-want +got):\n%s", out, diff)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/inference/gpu"
 	"github.com/cocoon-network/cocoon/offchain/inference/openai"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/owner"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
@@ -226,8 +227,12 @@ func workerRegister(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	reg, err := worker.Registration(cfg, id)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(os.Stderr, "registering worker %s with %s TON stake ...\n", addr, tonamount.Format(stake))
-	v, err := worker.Register(c.Context, net, w, cfg, id, stake)
+	v, err := owner.Register(c.Context, net, w, reg, stake)
 	if err != nil {
 		return err
 	}
@@ -442,7 +447,7 @@ func workerOwnerOp(op string) cli.ActionFunc {
 		if err != nil {
 			return err
 		}
-		o := &worker.Owner{Net: net, Wallet: w, Worker: addr}
+		o := &owner.Worker{Net: net, Wallet: w, Address: addr}
 		switch op {
 		case "update":
 			p, err := worker.Profile(cfg, id)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
@@ -59,10 +61,18 @@ func TestWorkerInitQuotesValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Models) != 1 || cfg.Models[0].Name != model || cfg.MaxConcurrent != 4 || cfg.Engine.Kind != "reference" {
-		t.Fatalf("config read back: models %+v, max_concurrent %d, engine %q", cfg.Models, cfg.MaxConcurrent, cfg.Engine.Kind)
+	if len(cfg.Models) != 1 {
+		t.Fatalf("config read back: models %+v, want one", cfg.Models)
 	}
-	if cfg.Network != `http://127.0.0.1:8081/a"b` || cfg.Root != testRoot || cfg.Owner != testOwner || cfg.PublicURL != "http://127.0.0.1:9123" {
-		t.Fatalf("config read back: %+v", cfg)
+	type readBack struct {
+		Model, Engine, Network, Root, Owner, PublicURL string
+		MaxConcurrent                                  int
+	}
+	want := readBack{Model: model, Engine: "reference", Network: `http://127.0.0.1:8081/a"b`, Root: testRoot, Owner: testOwner,
+		PublicURL: "http://127.0.0.1:9123", MaxConcurrent: 4}
+	got := readBack{Model: cfg.Models[0].Name, Engine: cfg.Engine.Kind, Network: cfg.Network, Root: cfg.Root, Owner: cfg.Owner,
+		PublicURL: cfg.PublicURL, MaxConcurrent: cfg.MaxConcurrent}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("config read back (-want +got):\n%s", diff)
 	}
 }

@@ -5,6 +5,7 @@ package gpu
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,18 +26,18 @@ func TestDiscoverNoDriver(t *testing.T) {
 	}
 }
 
-// TestDiscoverThisMachine runs the real thing: on a machine without a
-// driver it must be the clean ErrNoDriver; with one, a sane report.
+// TestDiscoverThisMachine runs the real thing: with a driver, a sane
+// report. Without one it is skipped, saying so, unless COCOON_TEST_GPU=1
+// says this machine has a GPU (then a missing driver fails): without a GPU
+// it could only log. TestDiscoverNoDriver covers the error path anywhere.
 func TestDiscoverThisMachine(t *testing.T) {
 	r, err := Discover(t.Context())
 	switch {
-	case errors.Is(err, ErrNoDriver), errors.Is(err, ErrDriverNotLoaded):
-		t.Logf("no GPU here: %v", err)
-		return
+	case (errors.Is(err, ErrNoDriver) || errors.Is(err, ErrDriverNotLoaded)) && os.Getenv("COCOON_TEST_GPU") != "1":
+		t.Skipf("no NVIDIA GPU here (%v); set COCOON_TEST_GPU=1 on a GPU machine to require one", err)
 	case err != nil:
 		t.Fatal(err)
 	}
-	t.Logf("report: %+v", r)
 	if r.DriverVersion == "" || r.CUDAVersion == "" {
 		t.Errorf("versions missing: %+v", r)
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cocoon-network/cocoon/offchain/inference"
 )
 
@@ -54,8 +56,11 @@ func TestGolden(t *testing.T) {
 	if text != want {
 		t.Errorf("answer\n %q\nwant\n %q", text, want)
 	}
-	if res.FinishReason != inference.FinishStop || *res.Usage != (inference.Usage{InputTokens: 4, OutputTokens: 9}) {
-		t.Errorf("result %+v usage %+v", res, res.Usage)
+	if res.FinishReason != inference.FinishStop {
+		t.Errorf("finish reason %q, want %q", res.FinishReason, inference.FinishStop)
+	}
+	if diff := cmp.Diff(inference.Usage{InputTokens: 4, OutputTokens: 9}, *res.Usage); diff != "" {
+		t.Errorf("usage (-want +got):\n%s", diff)
 	}
 	// Computed independently (Python hashlib) from the documented rule.
 	if text, _ := run(t, req(100, "repeat 2 words")); text != "4ca1ac60 c37f8a9b" {

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
 )
 
 // Create generates a key and writes it to path (mode 0600); an existing
@@ -30,15 +32,7 @@ func Save(path, what string, priv any) error {
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", what, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", what, err)
-	}
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s %s: %w", what, path, err)
-	}
-	if err := f.Close(); err != nil {
+	if err := atomicfile.Create(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return fmt.Errorf("writing %s %s: %w", what, path, err)
 	}
 	return nil

@@ -1,4 +1,9 @@
-package worker
+// Package owner is the worker owner's cold-wallet tooling: it registers a
+// Worker contract with stake and later updates, tops up, unbonds and
+// withdraws it, each a message from the owner's wallet checked against the
+// Worker's transaction. It is not the worker daemon (package worker), which
+// never holds the owner's wallet.
+package owner
 
 import (
 	"context"
@@ -17,86 +22,45 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
-	"github.com/cocoon-network/cocoon/offchain/seal"
-	"github.com/cocoon-network/cocoon/offchain/tonamount"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 )
 
-// RegisterFee is what the Worker keeps from the registration value for the
-// register → Root → Activate round trip (WORKER_REGISTER_FEE in the
-// contracts); the rest is stake.
-var RegisterFee = big.NewInt(50_000_000)
+// OpValue is attached to owner operations (top-up excepted), in nanoton;
+// the Worker keeps its gas and returns the rest.
+const OpValue = 50_000_000
 
-// OpValue is attached to owner operations (top-up excepted); the Worker
-// keeps its gas and returns the rest.
-var OpValue = big.NewInt(50_000_000)
-
-// Profile is the registration the Worker contract stores and Root checks.
-func Profile(cfg *Config, id *Identity) (bindings.WorkerProfile, error) {
-	tee, err := bindings.ParseTEE(id.Bundle.TEE)
-	if err != nil {
-		return bindings.WorkerProfile{}, err
-	}
-	meas, err := id.Measurement()
-	if err != nil {
-		return bindings.WorkerProfile{}, err
-	}
-	models := bindings.Models{}
-	for _, m := range cfg.Models {
-		in, err := tonamount.Parse(m.PriceIn)
-		if err != nil {
-			return bindings.WorkerProfile{}, fmt.Errorf("model %s price_in: %w", m.Name, err)
-		}
-		out, err := tonamount.Parse(m.PriceOut)
-		if err != nil {
-			return bindings.WorkerProfile{}, fmt.Errorf("model %s price_out: %w", m.Name, err)
-		}
-		models[bindings.ModelID(m.Name)] = bindings.ModelPrice{PriceIn: in, PriceOut: out}
-	}
-	return bindings.WorkerProfile{
-		HPKEKey:         seal.Commitment(id.HPKE.Public()),
-		AttestationHash: id.EvidenceHash(),
-		TEE:             tee,
-		Measurement:     meas,
-		Models:          models,
-		Endpoint:        cfg.PublicURL,
-	}, nil
+// Registration is what a worker registers with: the inputs of its Worker
+// contract's address and the profile Root checks (worker.Registration
+// builds it from a worker's config and keys).
+type Registration struct {
+	Root    *address.Address
+	Owner   *address.Address // must be the owner wallet's address
+	SignKey ed25519.PublicKey
+	Profile bindings.WorkerProfile
 }
 
-// Owner operations go from the owner's wallet to the Worker contract.
-type Owner struct {
-	Net    chain.Network
-	Wallet *wallet.Wallet
-	Worker *address.Address
-}
-
-// WorkerAddressFor is the Worker contract of (config, keys).
-func WorkerAddressFor(cfg *Config, id *Identity) (*address.Address, error) {
-	root, err := chain.ParseAddress(cfg.Root)
-	if err != nil {
-		return nil, fmt.Errorf("config root: %w", err)
-	}
-	owner, err := chain.ParseAddress(cfg.Owner)
-	if err != nil {
-		return nil, fmt.Errorf("config owner: %w", err)
-	}
-	return bindings.WorkerAddress(root, owner, bindings.PublicKey256(id.SignKey.Public().(ed25519.PublicKey))), nil
+// Worker is a Worker contract as its owner acts on it: every operation is
+// a message from the owner's wallet.
+type Worker struct {
+	Net     chain.Network
+	Wallet  *wallet.Wallet
+	Address *address.Address
 }
 
 // Register deploys the Worker contract with stake and waits for Root's
 // answer: it returns once the worker is active, or with Root's reason for
 // rejecting it (the contract then returned all funds to the owner).
-func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet, cfg *Config, id *Identity, stake *big.Int) (*bindings.WorkerDataView, error) {
-	root, _ := chain.ParseAddress(cfg.Root)
-	owner, _ := chain.ParseAddress(cfg.Owner)
-	if owner == nil || !owner.Equals(ownerWallet.Address()) {
-		return nil, fmt.Errorf("the config's owner is %s but the wallet is %s", cfg.Owner, ownerWallet.Address())
+func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet, r Registration, stake *big.Int) (*bindings.WorkerDataView, error) {
+	if r.Root == nil {
+		return nil, errors.New("registration names no Root")
 	}
-	profile, err := Profile(cfg, id)
-	if err != nil {
-		return nil, err
+	if len(r.SignKey) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("registration's signing key has %d bytes, want %d", len(r.SignKey), ed25519.PublicKeySize)
 	}
-	si, err := bindings.WorkerStateInit(root, owner, bindings.PublicKey256(id.SignKey.Public().(ed25519.PublicKey)))
+	if r.Owner == nil || !r.Owner.Equals(ownerWallet.Address()) {
+		return nil, fmt.Errorf("the config's owner is %s but the wallet is %s", r.Owner, ownerWallet.Address())
+	}
+	si, err := bindings.WorkerStateInit(r.Root, r.Owner, bindings.PublicKey256(r.SignKey))
 	if err != nil {
 		return nil, err
 	}
@@ -104,16 +68,18 @@ func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet
 	if v, err := bindings.NewWorker(net, self).WorkerData(ctx); err == nil && v.Deployed {
 		return v, fmt.Errorf("worker %s is already registered (status %s)", self, v.Status)
 	}
-	agreed, err := agreedTerms(ctx, net, root)
+	agreed, err := agreedTerms(ctx, net, r.Root)
 	if err != nil {
 		return nil, err
 	}
-	body, err := bindings.WorkerRegister{QueryID: queryID(), Profile: profile, Agreed: agreed}.ToCell()
+	body, err := bindings.WorkerRegister{QueryID: queryID(), Profile: r.Profile, Agreed: agreed}.ToCell()
 	if err != nil {
 		return nil, err
 	}
-	value := new(big.Int).Add(stake, RegisterFee)
-	o := &Owner{Net: net, Wallet: ownerWallet, Worker: self}
+	// The Worker keeps bindings.WorkerRegisterFee for the register → Root →
+	// Activate round trip; the rest is stake.
+	value := new(big.Int).Add(stake, big.NewInt(bindings.WorkerRegisterFee))
+	o := &Worker{Net: net, Wallet: ownerWallet, Address: self}
 	if err := o.send(ctx, value, body, si); err != nil {
 		return nil, err
 	}
@@ -122,10 +88,10 @@ func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet
 
 // waitSettled waits until the worker is no longer pending: active, or gone
 // (rejected: the contract destroys itself and refunds the owner).
-func (o *Owner) waitSettled(ctx context.Context) (*bindings.WorkerDataView, error) {
+func (o *Worker) waitSettled(ctx context.Context) (*bindings.WorkerDataView, error) {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	w := bindings.NewWorker(o.Net, o.Worker)
+	w := bindings.NewWorker(o.Net, o.Address)
 	for {
 		v, err := w.WorkerData(ctx)
 		if err == nil {
@@ -138,21 +104,22 @@ func (o *Owner) waitSettled(ctx context.Context) (*bindings.WorkerDataView, erro
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for Root to answer the registration of %s: %w", o.Worker, ctx.Err())
+			return nil, fmt.Errorf("waiting for Root to answer the registration of %s: %w", o.Address, ctx.Err())
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
 }
 
 // rejection finds Root's Reject reason in the Worker's last transactions.
-func (o *Owner) rejection(ctx context.Context) error {
-	txs, err := o.Net.Transactions(ctx, o.Worker, chain.TxID{}, 5)
+func (o *Worker) rejection(ctx context.Context) error {
+	txs, err := o.Net.Transactions(ctx, o.Address, chain.TxID{}, 5)
 	if err == nil {
 		for _, tx := range txs {
 			if tx.Tx.IO.In == nil || tx.Tx.IO.In.MsgType != tlb.MsgTypeInternal {
 				continue
 			}
-			if rj, ok := decodeQuiet(tx.Tx.IO.In.AsInternal().Body).(*bindings.Reject); ok {
+			m, err := bindings.DecodeBody(tx.Tx.IO.In.AsInternal().Body)
+			if rj, ok := m.(*bindings.Reject); err == nil && ok {
 				return fmt.Errorf("the Root rejected the worker: %s; the stake was returned to the owner", bindings.ExitCode(rj.Reason))
 			}
 		}
@@ -166,10 +133,10 @@ func (o *Owner) rejection(ctx context.Context) error {
 // An update also renews the registration (it lapses after
 // bindings.RegistrationTTL) and agrees to Root's current params and job
 // code: Root's owner cannot change them for a worker unasked.
-func (o *Owner) Update(ctx context.Context, profile bindings.WorkerProfile) (*bindings.WorkerDataView, error) {
-	d, err := bindings.NewWorker(o.Net, o.Worker).WorkerData(ctx)
+func (o *Worker) Update(ctx context.Context, profile bindings.WorkerProfile) (*bindings.WorkerDataView, error) {
+	d, err := bindings.NewWorker(o.Net, o.Address).WorkerData(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading worker %s: %w", o.Worker, err)
+		return nil, fmt.Errorf("reading worker %s: %w", o.Address, err)
 	}
 	agreed, err := agreedTerms(ctx, o.Net, d.Root)
 	if err != nil {
@@ -179,7 +146,7 @@ func (o *Owner) Update(ctx context.Context, profile bindings.WorkerProfile) (*bi
 	if err != nil {
 		return nil, err
 	}
-	if err := o.send(ctx, OpValue, body, nil); err != nil {
+	if err := o.send(ctx, big.NewInt(OpValue), body, nil); err != nil {
 		return nil, err
 	}
 	return o.waitSettled(ctx)
@@ -200,27 +167,27 @@ func agreedTerms(ctx context.Context, net chain.Network, root *address.Address) 
 }
 
 // TopUp adds stake.
-func (o *Owner) TopUp(ctx context.Context, amount *big.Int) error {
+func (o *Worker) TopUp(ctx context.Context, amount *big.Int) error {
 	return o.op(ctx, amount, bindings.TopUp{QueryID: queryID()})
 }
 
 // RequestUnbond starts the unbonding delay.
-func (o *Owner) RequestUnbond(ctx context.Context) error {
-	return o.op(ctx, OpValue, bindings.RequestUnbond{QueryID: queryID()})
+func (o *Worker) RequestUnbond(ctx context.Context) error {
+	return o.op(ctx, big.NewInt(OpValue), bindings.RequestUnbond{QueryID: queryID()})
 }
 
 // Withdraw returns stake and earnings after the unbonding delay; the
 // Worker contract is destroyed.
-func (o *Owner) Withdraw(ctx context.Context) error {
-	return o.op(ctx, OpValue, bindings.Withdraw{QueryID: queryID()})
+func (o *Worker) Withdraw(ctx context.Context) error {
+	return o.op(ctx, big.NewInt(OpValue), bindings.Withdraw{QueryID: queryID()})
 }
 
 // WithdrawEarnings pays the earnings out.
-func (o *Owner) WithdrawEarnings(ctx context.Context) error {
-	return o.op(ctx, OpValue, bindings.WithdrawEarnings{QueryID: queryID()})
+func (o *Worker) WithdrawEarnings(ctx context.Context) error {
+	return o.op(ctx, big.NewInt(OpValue), bindings.WithdrawEarnings{QueryID: queryID()})
 }
 
-func (o *Owner) op(ctx context.Context, value *big.Int, m bindings.Message) error {
+func (o *Worker) op(ctx context.Context, value *big.Int, m bindings.Message) error {
 	body, err := m.ToCell()
 	if err != nil {
 		return err
@@ -230,20 +197,20 @@ func (o *Owner) op(ctx context.Context, value *big.Int, m bindings.Message) erro
 
 // send sends one message from the owner wallet and checks the Worker's
 // transaction for it: a refusal is reported by its contract error name.
-func (o *Owner) send(ctx context.Context, value *big.Int, body *cell.Cell, si *tlb.StateInit) error {
+func (o *Worker) send(ctx context.Context, value *big.Int, body *cell.Cell, si *tlb.StateInit) error {
 	// Like wallet send: a value over the owner's balance is refused here,
 	// not sent to pay gas and fail.
 	if _, err := o.Wallet.CheckBalance(ctx, o.Net, value); err != nil {
 		return fmt.Errorf("owner wallet: %w", err)
 	}
-	before, err := o.Net.Account(ctx, o.Worker)
+	before, err := o.Net.Account(ctx, o.Address)
 	if err != nil {
 		return err
 	}
 	msg := &tonwallet.Message{
 		Mode: tonwallet.PayGasSeparately + tonwallet.IgnoreErrors,
 		InternalMessage: &tlb.InternalMessage{
-			IHRDisabled: true, Bounce: true, DstAddr: o.Worker,
+			IHRDisabled: true, Bounce: true, DstAddr: o.Address,
 			Amount: tlb.FromNanoTON(value), StateInit: si, Body: body,
 		},
 	}
@@ -253,7 +220,7 @@ func (o *Owner) send(ctx context.Context, value *big.Int, body *cell.Cell, si *t
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	tx, err := chain.FollowOutbound(wctx, o.Net, wtx, o.Worker, before.LastTx.LT, 200*time.Millisecond)
+	tx, err := chain.FollowOutbound(wctx, o.Net, wtx, o.Address, before.LastTx.LT, 200*time.Millisecond)
 	if err != nil {
 		return fmt.Errorf("waiting for the Worker's transaction: %w", err)
 	}
