@@ -31,6 +31,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/dashboard"
+	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
 )
 
 // Defaults of Config.
@@ -370,18 +371,25 @@ func (g *Gateway) authorized(r *http.Request) bool {
 	return found == 1
 }
 
-// Server is an http.Server for Handler with bounded reads, writes and idle
-// connections. A stream extends its own write deadline per chunk, so
-// WriteTimeout bounds a non-stream answer and a stalled stream, not a long
-// one that keeps flowing.
-func (g *Gateway) Server() *http.Server {
-	return &http.Server{
-		Handler:           g.Handler(),
+// Limits are the gateway's HTTP bounds. A stream extends its own write
+// deadline per chunk, so WriteTimeout bounds a non-stream answer and a
+// stalled stream, not a long one that keeps flowing.
+func Limits() httpserve.Limits {
+	return httpserve.Limits{
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      10 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+		MaxConns:          1024,
 	}
+}
+
+// Serve serves Handler on ln within Limits (timeouts and connection cap)
+// until srv is shut down; the server is returned at once for Shutdown.
+func (g *Gateway) Serve(ln net.Listener) (srv *http.Server, done <-chan error) {
+	l := Limits()
+	srv = l.Server(g.Handler(), g.log)
+	errs := make(chan error, 1)
+	go func() { errs <- srv.Serve(l.Listener(ln)) }()
+	return srv, errs
 }

@@ -150,14 +150,15 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("listen %s: %w", d.cfg.Listen, err)
 		}
 	}
-	ln = newLimitListener(ln, d.cfg.HTTP.MaxConnections)
+	limits := d.httpLimits()
+	ln = limits.Listener(ln)
 	stopPayments, err := d.online.startPayments(ctx)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer stopPayments()
-	srv := d.httpServer()
+	srv := limits.Server(d.Handler(), d.log)
 	if strings.HasPrefix(d.cfg.PublicURL, "https://") {
 		// Attested TLS: clients check the evidence in the certificate
 		// before they send anything.

@@ -397,5 +397,6 @@ func serveGateway(ln net.Listener, infoJSON string) error {
 	go func() { _ = g.Run(context.Background()) }()
 	<-g.Found()
 	fmt.Println(ln.Addr().String())
-	return g.Server().Serve(ln)
+	_, served := g.Serve(ln)
+	return <-served
 }

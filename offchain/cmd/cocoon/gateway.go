@@ -218,13 +218,11 @@ func serveGateway(ctx context.Context, src gateway.Source, payer gateway.Payer, 
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
-	srv := g.Server()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	runDone := make(chan error, 1)
 	go func() { runDone <- g.Run(ctx) }()
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	srv, serveErr := g.Serve(ln)
 	url := "http://" + ln.Addr().String() + "/v1"
 	log.Info("gateway started", "api", url, "models", strings.Join(s.models, ","), "payment", payer.Scheme())
 	go func() {

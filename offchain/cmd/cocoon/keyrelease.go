@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/attest/keyseal"
 	"github.com/cocoon-network/cocoon/offchain/attest/tsm"
 	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
+	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
 	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
 )
 
@@ -107,8 +107,11 @@ func keyReleaseServe(c *cli.Context) error {
 		}
 		return &id.Certificate, nil
 	}
-	srv := &http.Server{Handler: s.Handler(), TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
+	limits := httpserve.Limits{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxConns: 256}
+	srv := limits.Server(s.Handler(), nil)
+	srv.TLSConfig = tc
+	ln = limits.Listener(ln)
 	fmt.Fprintf(c.App.Writer, "key-release service on https://%s, %s evidence sha256 %x (renewed every %s)\n", ln.Addr(), id.Bundle.TEE, h, identityRenewal)
 	if sealer.Insecure() || id.Bundle.TEE == attest.TEEDev {
 		fmt.Fprintln(c.App.Writer, "INSECURE: dev evidence or dev sealing: for test networks only")

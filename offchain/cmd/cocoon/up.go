@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -124,9 +123,9 @@ func upRun(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--devnet-listen: %w", err)
 	}
-	dsrv := &http.Server{Handler: httpapi.New(e, devLog).Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
-	go func() { _ = dsrv.Serve(dln) }()
+	dlimits := httpapi.DefaultLimits()
+	dsrv := httpapi.New(e, devLog).HTTPServer(dlimits)
+	go func() { _ = dsrv.Serve(dlimits.Listener(dln)) }()
 	defer dsrv.Close()
 	network := "http://" + dln.Addr().String()
 

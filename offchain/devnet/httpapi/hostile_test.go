@@ -22,6 +22,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/offchain/boc/boctest"
 	"github.com/cocoon-network/cocoon/offchain/devnet"
+	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
 )
 
 // errorOf is the error text of a failed answer.
@@ -171,7 +172,7 @@ func TestBadLibrariesLeaveDataDirStartable(t *testing.T) {
 
 // serveWithLimits serves a fresh devnet's API as cocoon devnet start does,
 // with the given limits.
-func serveWithLimits(t *testing.T, l Limits) string {
+func serveWithLimits(t *testing.T, l httpserve.Limits) string {
 	t.Helper()
 	e, err := devnet.Open(context.Background(), devnet.Options{Dir: t.TempDir(), Clock: devnet.FixedClock(t0)})
 	if err != nil {
