@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,19 +29,27 @@ func (w *gwWorker) config() string { return filepath.Join(w.dir, "config.toml") 
 // reference engine so that requests are in flight long enough to kill it.
 func (c *cluster) addWorker(t *testing.T, name string) *gwWorker {
 	t.Helper()
+	w := c.registerWorker(t, name, map[string]string{"poll_interval": `"100ms"`, "token_delay": `"10ms"`})
+	w.start(t)
+	return w
+}
+
+// registerWorker creates a worker of c with the config keys kv and
+// registers it on chain; the caller starts it.
+func (c *cluster) registerWorker(t *testing.T, name string, kv map[string]string) *gwWorker {
+	t.Helper()
 	w := &gwWorker{name: name, dir: filepath.Join(c.dir, name)}
 	listen := freePort(t)
 	w.url = "http://" + listen
 	cli(t, "worker", "init", "--out", w.dir, "--network", c.network, "--root", c.root,
 		"--owner", c.walletAddress(t, c.owner), "--model", model, "--listen", listen)
-	setConfig(t, w.config(), map[string]string{"poll_interval": `"100ms"`, "token_delay": `"10ms"`})
+	setConfig(t, w.config(), kv)
 	cli(t, "worker", "register", "--config", w.config(), "--owner-wallet", c.owner, "--stake", "10")
 	var st struct {
 		Worker string `json:"worker"`
 	}
 	cliJSON(t, &st, "worker", "status", "--config", w.config())
 	w.addr = st.Worker
-	w.start(t)
 	return w
 }
 
@@ -88,8 +97,13 @@ func completedOnline(t *testing.T, url string) int {
 
 // chat sends one non-stream request through the gateway.
 func chat(base, key, prompt string) error {
+	return chatCtx(context.Background(), base, key, prompt)
+}
+
+// chatCtx is chat bounded by ctx.
+func chatCtx(ctx context.Context, base, key, prompt string) error {
 	body, _ := json.Marshal(map[string]any{"model": model, "max_tokens": 40, "messages": []any{map[string]string{"role": "user", "content": prompt}}})
-	req, _ := http.NewRequest(http.MethodPost, base+"/v1/chat/completions", bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/chat/completions", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -71,8 +71,14 @@ func (b *syncBuffer) String() string {
 
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
+	return startProgram(t, name, bin(t), args...)
+}
+
+// startProgram starts another program (one the test built) as start does.
+func startProgram(t *testing.T, name, program string, args ...string) *proc {
+	t.Helper()
 	p := &proc{name: name, out: newSyncBuffer(), done: make(chan struct{})}
-	p.cmd = exec.Command(bin(t), args...)
+	p.cmd = exec.Command(program, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
