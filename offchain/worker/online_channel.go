@@ -102,6 +102,27 @@ func (v *ChannelVerifier) Verify(ctx context.Context, payer string, voucher []by
 // payee signing with the worker key and paying out to the owner, and, when
 // a gas wallet is configured, the watcher that challenges stale closes.
 func (o *online) startPayments(ctx context.Context) (stop func(), err error) {
+	// The payers' accounts outlive restarts, whatever the scheme.
+	ledger, err := OpenLedgerStore(o.d.cfg.Path(o.d.cfg.StateDir))
+	if err != nil {
+		return nil, fmt.Errorf("opening the online accounts: %w", err)
+	}
+	o.ledger.Persist(ledger)
+	stopChannels, err := o.startChannels(ctx)
+	if err != nil {
+		o.ledger.Persist(nil)
+		ledger.Close()
+		return nil, err
+	}
+	return func() {
+		stopChannels()
+		o.ledger.Persist(nil)
+		ledger.Close()
+	}, nil
+}
+
+// startChannels is startPayments' part for payments = "channels".
+func (o *online) startChannels(ctx context.Context) (stop func(), err error) {
 	if o.cfg.Payments != PaymentsChannels || o.fixed {
 		return func() {}, nil
 	}
