@@ -120,6 +120,14 @@ func (o *online) setCommitHeader(w http.ResponseWriter, payer string) {
 // commitPropose serves PathCommit: it starts a commit of the payer's
 // channel and answers with the worker's signed proposal.
 func (o *online) commitPropose(w http.ResponseWriter, r *http.Request) {
+	o.mu.Lock()
+	p, can := o.payee, o.canCommit
+	o.mu.Unlock()
+	if p == nil || !can {
+		apiError(w, http.StatusServiceUnavailable, "server_error", "commits_unavailable",
+			"this worker submits no channel commits (payments = %q, online.gas_wallet set: %v)", o.cfg.Payments, can)
+		return
+	}
 	payer, ok := o.payer(w, r)
 	if !ok {
 		return
@@ -133,12 +141,6 @@ func (o *online) commitPropose(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.mu.Lock()
-	p := o.payee
-	if p == nil || !o.canCommit {
-		o.mu.Unlock()
-		apiError(w, http.StatusServiceUnavailable, "server_error", "commits_unavailable", "this worker cannot submit commits (no online.gas_wallet)")
-		return
-	}
 	if _, busy := o.commits[req.Channel]; busy {
 		o.mu.Unlock()
 		apiError(w, http.StatusConflict, "invalid_request_error", "commit_in_progress", "a commit of channel %s is under way", req.Channel)
