@@ -1,12 +1,18 @@
 package worker
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
+	"math/big"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/xssnick/tonutils-go/address"
+
 	"github.com/cocoon-network/cocoon/offchain/channel"
+	"github.com/cocoon-network/cocoon/offchain/devnet"
 )
 
 // The commit exchange's endpoints refuse what they cannot serve with a
@@ -71,6 +77,79 @@ func TestCommitEndpointRefusals(t *testing.T) {
 	} {
 		if code, ecode := post(tc.path, tc.body, tc.headers); code != tc.status || ecode != tc.code {
 			t.Errorf("%s: HTTP %d %s, want %d %s", tc.name, code, ecode, tc.status, tc.code)
+		}
+	}
+}
+
+// When the worker asks for a commit: past the threshold, or any earnings
+// while shutting down; never without a gas wallet, while an exchange runs,
+// or for a channel that is not open.
+func TestCommitWanted(t *testing.T) {
+	w := newOnlineWorker(t, "0.1", 1, 0, 0)
+	store, err := channel.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	payout := address.MustParseAddr("EQCD39VS5jcptHL8vMjEXrzGaRcCVYto7HUn4bpAOg8xqB2N")
+	payee, err := channel.NewPayee(channel.PayeeConfig{Net: (*devnet.Engine)(nil), Key: key, Payout: payout, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id channel.ID
+	id[0] = 9
+	put := func(phase channel.Phase, sent, withdrawn int64) {
+		t.Helper()
+		v, err := channel.SignState(key, id, 3, big.NewInt(sent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = store.Put(&channel.Record{Role: channel.RolePayee, Phase: phase, Voucher: &v, Withdrawn: big.NewInt(withdrawn),
+			Terms: channel.Terms{ID: id, PayerKey: key.Public().(ed25519.PublicKey), PayeeKey: key.Public().(ed25519.PublicKey),
+				PayerAddress: payout, PayeeAddress: payout, Closing: channel.DefaultClosing(), StorageFee: channel.DefaultStorageFee()},
+			Address: payout, Deposit: big.NewInt(1e9)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := w.d.online
+	for _, tc := range []struct {
+		name              string
+		phase             channel.Phase
+		sent, withdrawn   int64
+		above             int64
+		closing, noWallet bool
+		running           bool
+		payer             string
+		want              int64 // 0: no commit asked
+	}{
+		{name: "past the threshold", phase: channel.PhaseOpen, sent: 1e8, above: 5e7, want: 1e8},
+		{name: "part already withdrawn", phase: channel.PhaseOpen, sent: 1e8, withdrawn: 4e7, above: 5e7, want: 6e7},
+		{name: "below the threshold", phase: channel.PhaseOpen, sent: 1e8, above: 2e8},
+		{name: "shutting down, below the threshold", phase: channel.PhaseOpen, sent: 1e8, above: 2e8, closing: true, want: 1e8},
+		{name: "shutting down, nothing uncommitted", phase: channel.PhaseOpen, sent: 1e8, withdrawn: 1e8, above: 2e8, closing: true},
+		{name: "no gas wallet", phase: channel.PhaseOpen, sent: 1e8, above: 5e7, noWallet: true},
+		{name: "an exchange under way", phase: channel.PhaseOpen, sent: 1e8, above: 5e7, running: true},
+		{name: "channel closing", phase: channel.PhaseClosing, sent: 1e8, above: 5e7, closing: true},
+		{name: "payer not a channel", phase: channel.PhaseOpen, sent: 1e8, above: 5e7, payer: "not-a-channel"},
+		{name: "unknown channel", phase: channel.PhaseOpen, sent: 1e8, above: 5e7, payer: strings.Repeat("ab", 16)},
+	} {
+		put(tc.phase, tc.sent, tc.withdrawn)
+		o.mu.Lock()
+		o.payee, o.canCommit, o.closing, o.commitAbove = payee, !tc.noWallet, tc.closing, big.NewInt(tc.above)
+		delete(o.commits, id)
+		if tc.running {
+			o.commits[id] = &commitExchange{}
+		}
+		o.mu.Unlock()
+		payer := tc.payer
+		if payer == "" {
+			payer = id.String()
+		}
+		got := o.commitWanted(payer)
+		if (got == nil) != (tc.want == 0) || (got != nil && got.Int64() != tc.want) {
+			t.Errorf("%s: asked %v, want %d", tc.name, got, tc.want)
 		}
 	}
 }
