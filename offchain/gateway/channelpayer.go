@@ -278,7 +278,7 @@ func (p *ChannelPayer) Commit(ctx context.Context, w *client.Worker) (*worker.Co
 	if err := postJSON(ctx, c.peer, c.id.String(), worker.PathCommitCosigned, signed, &res); err != nil {
 		return nil, fmt.Errorf("worker %s submitting its commit: %w", w.Address, err)
 	}
-	p.log().Info("worker committed its earnings", "worker", w.Address.String(), "channel", c.id.String(), "withdrawn", res.Withdrawn)
+	p.log().Info("worker committed its earnings", "worker", w.Address.String(), "channel", c.id.String(), "withdrawn", res.Withdrawn, "pending", res.Pending)
 	return &res, nil
 }
 
@@ -314,7 +314,7 @@ func postJSON(ctx context.Context, peer *channel.Peer, payer, path string, in, o
 	if len(b) > maxCommitAnswer {
 		return fmt.Errorf("POST %s: answer over %d bytes", path, maxCommitAnswer)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
 		var e struct {
 			Error struct{ Message string } `json:"error"`
 		}

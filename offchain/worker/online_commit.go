@@ -48,8 +48,15 @@ type CommitResult struct {
 	// Withdrawn is the channel's cumulative withdrawal to the worker's
 	// owner after the commit (nanoton; the contract deducts the payout's
 	// forwarding fee from what arrives).
-	Withdrawn string `json:"withdrawn"`
+	Withdrawn string `json:"withdrawn,omitempty"`
+	// Pending (HTTP 202): submitted, not yet seen on chain when the
+	// worker answered.
+	Pending bool `json:"pending,omitempty"`
 }
+
+// cosignedWait is how long PathCommitCosigned waits for the chain before
+// answering 202 (below the worker's default one-minute write timeout).
+const cosignedWait = 45 * time.Second
 
 // commitTimeout bounds one exchange: the gateway's countersignature and
 // the commit's submission on chain.
@@ -202,6 +209,13 @@ func (o *online) commitCosigned(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-x.done:
 	case <-r.Context().Done():
+		return
+	case <-time.After(cosignedWait):
+		// Still on its way to the chain: answer before the server's write
+		// timeout; the worker's log and the channel say how it ended.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_ = json.NewEncoder(w).Encode(CommitResult{Channel: s.Channel, Pending: true})
 		return
 	}
 	if x.err != nil {
