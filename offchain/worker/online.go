@@ -488,9 +488,6 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 		cost := bindings.Charge(price.PriceIn, price.PriceOut, in, out)
 		total := o.ledger.Charge(payer, maxCost, cost)
 		settled = true
-		if err := o.ledger.Save(payer); err != nil {
-			o.d.log.Error("online account not saved: a restart would forget this charge", "error", err)
-		}
 		o.d.metrics.OnlineCharged.Add(float64(cost.Int64()))
 		o.d.metrics.Tokens.WithLabelValues("input").Add(float64(in))
 		o.d.metrics.Tokens.WithLabelValues("output").Add(float64(out))

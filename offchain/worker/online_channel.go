@@ -107,16 +107,16 @@ func (o *online) startPayments(ctx context.Context) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the online accounts: %w", err)
 	}
-	o.ledger.Persist(ledger)
+	o.ledger.Persist(ledger, o.d.log)
 	stopChannels, err := o.startChannels(ctx)
 	if err != nil {
-		o.ledger.Persist(nil)
+		o.ledger.Persist(nil, nil)
 		ledger.Close()
 		return nil, err
 	}
 	return func() {
 		stopChannels()
-		o.ledger.Persist(nil)
+		o.ledger.Persist(nil, nil)
 		ledger.Close()
 	}, nil
 }

@@ -43,16 +43,20 @@ var ErrInsufficientCredit = errors.New("payer's unpaid usage would exceed its cr
 // exceeds Credit when a request is admitted, so the most a payer can walk
 // away with is Credit plus what a voucher-less failure mid-request costs
 // (nothing: reserved is released unpaid). With a LedgerStore (Persist)
-// every charge is on disk before its receipt is signed, so a restart
-// resumes each account where it was and the bound holds across restarts;
-// a payer the store has never seen starts at its first voucher (charged =
-// paid), as every payer did when accounts were kept only in memory.
+// the accounts are written behind every change and flushed when the store
+// is detached, so a restart resumes each account where it was and the
+// bound holds across restarts; a crash loses only the changes of the last
+// write (milliseconds). A payer the store has never seen starts at its
+// first voucher (charged = paid), as every payer did when accounts were
+// kept only in memory.
 type Ledger struct {
 	Credit *big.Int
 
 	mu    sync.Mutex
 	accts map[string]*account
-	store *LedgerStore
+	// store and its writer (online_ledger.go); nil: accounts in memory only.
+	store  *LedgerStore
+	writer *ledgerWriter
 }
 
 type account struct {
@@ -65,17 +69,6 @@ type account struct {
 // NewLedger returns a ledger granting each payer credit nanoton.
 func NewLedger(credit *big.Int) *Ledger {
 	return &Ledger{Credit: new(big.Int).Set(credit), accts: map[string]*account{}}
-}
-
-// Persist keeps the accounts in s from now on; accounts are read from it
-// on first use. Set it before serving (startPayments); nil detaches it.
-func (l *Ledger) Persist(s *LedgerStore) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.store = s
-	if s != nil {
-		l.accts = map[string]*account{}
-	}
 }
 
 // acct returns payer's account, restoring it from the store; l.mu held.
@@ -108,6 +101,7 @@ func (l *Ledger) Paid(payer string, amount *big.Int) {
 	}
 	if amount.Cmp(a.paid) > 0 {
 		a.paid.Set(amount)
+		l.changed(payer)
 	}
 }
 
@@ -135,22 +129,8 @@ func (l *Ledger) Charge(payer string, reserved, cost *big.Int) *big.Int {
 	a.reserved.Sub(a.reserved, reserved)
 	a.charged.Add(a.charged, cost)
 	a.known = true
+	l.changed(payer)
 	return new(big.Int).Set(a.charged)
-}
-
-// Save writes payer's account to the store (Persist), fsynced; without a
-// store it does nothing. The worker saves after each charge, before it
-// signs the receipt that the charge is on.
-func (l *Ledger) Save(payer string) error {
-	l.mu.Lock()
-	s := l.store
-	a := l.acct(payer)
-	charged, paid := new(big.Int).Set(a.charged), new(big.Int).Set(a.paid)
-	l.mu.Unlock()
-	if s == nil {
-		return nil
-	}
-	return s.save(payer, charged, paid)
 }
 
 // Release drops a reservation unpaid (the request failed before usage).
