@@ -102,6 +102,27 @@ func (v *ChannelVerifier) Verify(ctx context.Context, payer string, voucher []by
 // payee signing with the worker key and paying out to the owner, and, when
 // a gas wallet is configured, the watcher that challenges stale closes.
 func (o *online) startPayments(ctx context.Context) (stop func(), err error) {
+	// The payers' accounts outlive restarts, whatever the scheme.
+	ledger, err := OpenLedgerStore(o.d.cfg.Path(o.d.cfg.StateDir))
+	if err != nil {
+		return nil, fmt.Errorf("opening the online accounts: %w", err)
+	}
+	o.ledger.Persist(ledger, o.d.log)
+	stopChannels, err := o.startChannels(ctx)
+	if err != nil {
+		o.ledger.Persist(nil, nil)
+		ledger.Close()
+		return nil, err
+	}
+	return func() {
+		stopChannels()
+		o.ledger.Persist(nil, nil)
+		ledger.Close()
+	}, nil
+}
+
+// startChannels is startPayments' part for payments = "channels".
+func (o *online) startChannels(ctx context.Context) (stop func(), err error) {
 	if o.cfg.Payments != PaymentsChannels || o.fixed {
 		return func() {}, nil
 	}
@@ -112,7 +133,9 @@ func (o *online) startPayments(ctx context.Context) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the payment-channel store: %w", err)
 	}
-	pc := channel.PayeeConfig{Net: o.d.net, Key: o.d.id.SignKey, Payout: o.d.owner, Store: store, Logger: o.d.log}
+	above, _ := o.cfg.commitAboveNano()
+	pc := channel.PayeeConfig{Net: o.d.net, Key: o.d.id.SignKey, Payout: o.d.owner, Store: store, Logger: o.d.log,
+		Policy: channel.PayeePolicy{CommitAbove: above}}
 	if o.cfg.GasWallet != "" {
 		f, err := wallet.Load(o.d.cfg.Path(o.cfg.GasWallet))
 		if err != nil {
@@ -132,8 +155,19 @@ func (o *online) startPayments(ctx context.Context) (stop func(), err error) {
 		return nil, err
 	}
 	o.setPayee(payee, &ChannelVerifier{Payee: payee, Store: store})
+	o.mu.Lock()
+	o.canCommit, o.commitAbove, o.closing = pc.Wallet != nil, above, false
+	o.mu.Unlock()
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
+	go func() {
+		// Shutting down: the last answers ask every payer with earnings
+		// for a commit (setCommitHeader).
+		<-wctx.Done()
+		o.mu.Lock()
+		o.closing = true
+		o.mu.Unlock()
+	}()
 	go func() {
 		defer close(done)
 		if pc.Wallet == nil {
@@ -147,6 +181,7 @@ func (o *online) startPayments(ctx context.Context) (stop func(), err error) {
 	return func() {
 		cancel()
 		<-done
+		o.waitCommits(30 * time.Second)
 		o.setPayee(nil, nil)
 		store.Close()
 	}, nil

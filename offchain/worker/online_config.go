@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 
+	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
@@ -30,6 +31,11 @@ type OnlineConfig struct {
 	// GasWallet is a small wallet (file) that pays the gas of the channel
 	// watcher's challenges; without it stale closes are not challenged.
 	GasWallet string `toml:"gas_wallet"`
+	// CommitAbove (TON): when a channel's uncommitted earnings pass it,
+	// the worker's answers ask the gateway for a cooperative commit
+	// (HeaderCommit), which pays them to the owner while the channel stays
+	// open. Default 0.5; it needs GasWallet, which pays the commit's gas.
+	CommitAbove string `toml:"commit_above"`
 }
 
 // Payment schemes of OnlineConfig.Payments.
@@ -57,10 +63,16 @@ func (o *OnlineConfig) applyDefaults(maxConcurrent int) {
 	if o.Payments == "" {
 		o.Payments = PaymentsChannels
 	}
+	if o.CommitAbove == "" {
+		o.CommitAbove = "0.5"
+	}
 }
 
 func (o *OnlineConfig) validate() error {
 	if _, err := o.creditNano(); err != nil {
+		return err
+	}
+	if _, err := o.commitAboveNano(); err != nil {
 		return err
 	}
 	switch {
@@ -82,6 +94,17 @@ func (o *OnlineConfig) creditNano() (*big.Int, error) {
 	v, err := tonamount.Parse(o.Credit)
 	if err != nil {
 		return nil, fmt.Errorf("online.credit: %w", err)
+	}
+	return v, nil
+}
+
+func (o *OnlineConfig) commitAboveNano() (*big.Int, error) {
+	if o.CommitAbove == "" { // a Config built in code, not loaded
+		return channel.DefaultPayeePolicy().CommitAbove, nil
+	}
+	v, err := tonamount.Parse(o.CommitAbove)
+	if err != nil {
+		return nil, fmt.Errorf("online.commit_above: %w", err)
 	}
 	return v, nil
 }

@@ -42,18 +42,28 @@ var ErrInsufficientCredit = errors.New("payer's unpaid usage would exceed its cr
 // worker's exposure to any one payer: charged + reserved − paid never
 // exceeds Credit when a request is admitted, so the most a payer can walk
 // away with is Credit plus what a voucher-less failure mid-request costs
-// (nothing: reserved is released unpaid). It is kept in memory: after a
-// restart a payer's account starts at its first voucher (charged = paid),
-// which favours the payer by at most one Credit, never the worker.
+// (nothing: reserved is released unpaid). With a LedgerStore (Persist)
+// the accounts are written behind every change and flushed when the store
+// is detached, so a restart resumes each account where it was and the
+// bound holds across restarts; a crash loses only the changes of the last
+// write (milliseconds). A payer the store has never seen starts at its
+// first voucher (charged = paid), as every payer did when accounts were
+// kept only in memory.
 type Ledger struct {
 	Credit *big.Int
 
 	mu    sync.Mutex
 	accts map[string]*account
+	// store and its writer (online_ledger.go); nil: accounts in memory only.
+	store  *LedgerStore
+	writer *ledgerWriter
 }
 
 type account struct {
 	charged, paid, reserved *big.Int
+	// known: the account was restored or charged, so a first voucher does
+	// not reset it.
+	known bool
 }
 
 // NewLedger returns a ledger granting each payer credit nanoton.
@@ -61,10 +71,18 @@ func NewLedger(credit *big.Int) *Ledger {
 	return &Ledger{Credit: new(big.Int).Set(credit), accts: map[string]*account{}}
 }
 
+// acct returns payer's account, restoring it from the store; l.mu held.
+// A store that cannot be read restores nothing: the account then starts at
+// the payer's next voucher, as without a store.
 func (l *Ledger) acct(payer string) *account {
 	a, ok := l.accts[payer]
 	if !ok {
 		a = &account{charged: new(big.Int), paid: new(big.Int), reserved: new(big.Int)}
+		if l.store != nil {
+			if charged, paid, found, err := l.store.load(payer); err == nil && found {
+				a.charged, a.paid, a.known = charged, paid, true
+			}
+		}
 		l.accts[payer] = a
 	}
 	return a
@@ -76,13 +94,14 @@ func (l *Ledger) Paid(payer string, amount *big.Int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	a := l.acct(payer)
-	if a.charged.Sign() == 0 && a.paid.Sign() == 0 {
+	if !a.known && a.charged.Sign() == 0 && a.paid.Sign() == 0 {
 		// First sight of this payer since the worker started: its account
 		// begins where its vouchers are.
 		a.charged.Set(amount)
 	}
 	if amount.Cmp(a.paid) > 0 {
 		a.paid.Set(amount)
+		l.changed(payer)
 	}
 }
 
@@ -109,6 +128,8 @@ func (l *Ledger) Charge(payer string, reserved, cost *big.Int) *big.Int {
 	a := l.acct(payer)
 	a.reserved.Sub(a.reserved, reserved)
 	a.charged.Add(a.charged, cost)
+	a.known = true
+	l.changed(payer)
 	return new(big.Int).Set(a.charged)
 }
 

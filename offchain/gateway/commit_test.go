@@ -1,0 +1,234 @@
+package gateway
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xssnick/tonutils-go/address"
+
+	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/attest/dev"
+	"github.com/cocoon-network/cocoon/offchain/channel"
+	"github.com/cocoon-network/cocoon/offchain/client"
+	"github.com/cocoon-network/cocoon/offchain/devnet"
+	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/operator"
+	"github.com/cocoon-network/cocoon/offchain/seal"
+	"github.com/cocoon-network/cocoon/offchain/wallet"
+	"github.com/cocoon-network/cocoon/offchain/wallet/wallettest"
+	"github.com/cocoon-network/cocoon/offchain/worker"
+)
+
+// A worker whose earnings pass online.commit_above asks for a commit in
+// its answers; the gateway runs the exchange and the worker submits it:
+// the owner is paid on chain while the channel stays open, and later
+// vouchers keep working. Real worker daemon and gateway, devnet chain.
+func TestWorkerCommitsThroughTheGateway(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	e, err := devnet.Open(ctx, devnet.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	go e.Run(ctx, 20*time.Millisecond)
+	ton := func(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(1e9)) }
+	fund := wallettest.Faucet(e)
+	op := wallettest.Funded(t, ctx, fund, ton(10))
+	owner := wallettest.Funded(t, ctx, fund, ton(100))
+	gwWallet := wallettest.Funded(t, ctx, fund, ton(100))
+	o, _, err := operator.Deploy(ctx, e, op, bindings.RootParams{
+		MinWorkerStake: ton(1), UnbondingDelay: 3600, ProtocolFeeBps: 500, Treasury: op.Address(),
+		MinJobDeadline: 30, MaxJobDeadline: 86400, SlashBps: 1000, TestMode: true,
+	})
+	if err != nil {
+		t.Fatalf("deploying Root: %v", err)
+	}
+	if _, err := o.Do(ctx, bindings.AddMeasurement{TEE: bindings.TEEDev, Measurement: dev.Measurement(worker.DevImage)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Do(ctx, bindings.AddModel{ModelID: bindings.ModelID(testModel), Info: bindings.ModelInfo{MinPriceIn: big.NewInt(1e8), MinPriceOut: big.NewInt(1e8)}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The worker: 0.001 TON per token, commits past 0.05 TON, with a gas
+	// wallet that pays the commit.
+	dir := t.TempDir()
+	id, err := worker.InitIdentity(ctx, filepath.Join(dir, "keys"), seal.SuiteX25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gas, err := wallet.New(wallet.V5R1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gas.Save(filepath.Join(dir, "gas.wallet"), false); err != nil {
+		t.Fatal(err)
+	}
+	gasAddr, _ := gas.Address()
+	if err := fund(ctx, gasAddr, ton(2)); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	cfgText := strings.Join([]string{
+		`network = "devnet"`, `root = "` + o.Root.String() + `"`, `owner = "` + owner.Address().String() + `"`,
+		`public_url = "` + url + `"`, `poll_interval = "20ms"`, `max_concurrent = 2`,
+		`[online]`, `gas_wallet = "gas.wallet"`, `commit_above = "0.05"`, `credit = "1"`,
+		`[[models]]`, `name = "` + testModel + `"`, `price_in = "1000"`, `price_out = "1000"`,
+	}, "\n")
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := worker.LoadConfig(filepath.Join(dir, "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := worker.Register(ctx, e, owner, cfg, id, ton(5)); err != nil {
+		t.Fatalf("registering the worker: %v", err)
+	}
+	d, err := worker.New(cfg, id, worker.Options{Network: e, Engine: reference.New(reference.Config{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stopWorker := context.WithCancel(ctx)
+	workerDone := make(chan struct{})
+	go func() { _ = d.Run(wctx, ln); close(workerDone) }()
+	t.Cleanup(func() { stopWorker(); <-workerDone })
+	waitUp(t, url+"/healthz")
+
+	// The gateway: a channel payer over the same chain.
+	store, err := channel.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	cp, err := channel.NewPayer(channel.PayerConfig{Net: e, Wallet: gwWallet, Key: key, Store: store, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payer := &ChannelPayer{Payer: cp, Store: store, Deposit: ton(1)}
+	src := &staticSource{workers: []*client.Worker{{
+		Address: d.Address(), Owner: owner.Address(), Endpoint: url, AttestationHash: id.EvidenceHash(),
+		WorkerKey: id.SignKey.Public().(ed25519.PublicKey),
+		Price:     bindings.ModelPrice{PriceIn: ton(1000), PriceOut: ton(1000)},
+	}}}
+	g, err := New(Config{Source: src, Models: []string{testModel}, APIKeys: []string{testKey}, Payer: payer,
+		PollInterval: 50 * time.Millisecond, RefreshInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gctx, stopGateway := context.WithCancel(ctx)
+	gwDone := make(chan struct{})
+	go func() { _ = g.Run(gctx); close(gwDone) }()
+	t.Cleanup(func() { stopGateway(); <-gwDone })
+	<-g.Found()
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	tg := &testGateway{g: g, srv: srv}
+	chat := func(i int) {
+		t.Helper()
+		resp := tg.do(t, "POST", "/v1/chat/completions",
+			fmt.Sprintf(`{"model":%q,"max_tokens":10,"messages":[{"role":"user","content":"request %d"}]}`, testModel, i), nil)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: HTTP %d: %s", i, resp.StatusCode, b)
+		}
+	}
+
+	ownerBefore := balance(t, ctx, e, owner.Address())
+	// Each request costs about 0.015 TON: the commit is due after a few.
+	const n = 8
+	for i := range n {
+		chat(i)
+	}
+	var chanID channel.ID
+	recs, err := store.List()
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("gateway channels: %d, %v", len(recs), err)
+	}
+	chanID = recs[0].Terms.ID
+	chAddr, _ := recs[0].Terms.Address()
+	var oc *channel.OnChain
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if oc, err = channel.Read(ctx, e, chAddr); err == nil && oc.WithdrawPayee.Sign() > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no commit on chain after %d requests past the threshold (%v)", n, err)
+		}
+	}
+	if oc.Status != channel.StatusOpen {
+		t.Fatalf("channel %s after the commit, want open", oc.Status)
+	}
+	// What was committed is covered by vouchers the gateway signed.
+	rec, _ := store.Get(chanID)
+	if oc.WithdrawPayee.Cmp(rec.Sent()) > 0 || oc.WithdrawPayee.Cmp(big.NewInt(5e7)) <= 0 {
+		t.Fatalf("withdrawn %s: not within (threshold, signed %s]", oc.WithdrawPayee, rec.Sent())
+	}
+	// The owner got it, less the contract's forwarding fee per payout
+	// (under 0.001 TON) and nothing else: the worker's gas wallet paid the gas.
+	var got *big.Int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		got = new(big.Int).Sub(balance(t, ctx, e, owner.Address()), ownerBefore)
+		if got.Sign() > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if fee := new(big.Int).Sub(oc.WithdrawPayee, got); fee.Sign() <= 0 || fee.Cmp(big.NewInt(1e6)) >= 0 {
+		t.Fatalf("owner received %s for a commit of %s", got, oc.WithdrawPayee)
+	}
+
+	// Later vouchers keep working on the open channel.
+	for i := range 3 {
+		chat(n + i)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, paid := d.Ledger().Balance(chanID.String())
+		if r, _ := store.Get(chanID); paid.Cmp(r.Sent()) == 0 && paid.Cmp(oc.WithdrawPayee) > 0 && g.payments.unpaid().Sign() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("vouchers after the commit did not arrive: paid %s", paid)
+		}
+	}
+}
+
+func balance(t *testing.T, ctx context.Context, e *devnet.Engine, a *address.Address) *big.Int {
+	t.Helper()
+	acc, err := e.Account(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acc.Balance
+}
+
+func waitUp(t *testing.T, url string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not come up", url)
+		}
+	}
+}
