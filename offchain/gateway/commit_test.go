@@ -25,6 +25,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/devnet"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 	"github.com/cocoon-network/cocoon/offchain/operator"
+	"github.com/cocoon-network/cocoon/offchain/owner"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 	"github.com/cocoon-network/cocoon/offchain/wallet/wallettest"
@@ -47,7 +48,7 @@ func TestWorkerCommitsThroughTheGateway(t *testing.T) {
 	ton := func(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(1e9)) }
 	fund := wallettest.Faucet(e)
 	op := wallettest.Funded(t, ctx, fund, ton(10))
-	owner := wallettest.Funded(t, ctx, fund, ton(100))
+	ownerWallet := wallettest.Funded(t, ctx, fund, ton(100))
 	gwWallet := wallettest.Funded(t, ctx, fund, ton(100))
 	o, _, err := operator.Deploy(ctx, e, op, bindings.RootParams{
 		MinWorkerStake: ton(1), UnbondingDelay: 3600, ProtocolFeeBps: 500, Treasury: op.Address(),
@@ -87,7 +88,7 @@ func TestWorkerCommitsThroughTheGateway(t *testing.T) {
 	}
 	url := "http://" + ln.Addr().String()
 	cfgText := strings.Join([]string{
-		`network = "devnet"`, `root = "` + o.Root.String() + `"`, `owner = "` + owner.Address().String() + `"`,
+		`network = "devnet"`, `root = "` + o.Root.String() + `"`, `owner = "` + ownerWallet.Address().String() + `"`,
 		`public_url = "` + url + `"`, `poll_interval = "20ms"`, `max_concurrent = 2`,
 		`[online]`, `gas_wallet = "gas.wallet"`, `commit_above = "0.05"`, `credit = "1"`,
 		`[[models]]`, `name = "` + testModel + `"`, `price_in = "1000"`, `price_out = "1000"`,
@@ -99,7 +100,11 @@ func TestWorkerCommitsThroughTheGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := worker.Register(ctx, e, owner, cfg, id, ton(5)); err != nil {
+	reg, err := worker.Registration(cfg, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Register(ctx, e, ownerWallet, reg, ton(5)); err != nil {
 		t.Fatalf("registering the worker: %v", err)
 	}
 	d, err := worker.New(cfg, id, worker.Options{Network: e, Engine: reference.New(reference.Config{})})
@@ -125,7 +130,7 @@ func TestWorkerCommitsThroughTheGateway(t *testing.T) {
 	}
 	payer := &ChannelPayer{Payer: cp, Store: store, Deposit: ton(1)}
 	src := &staticSource{workers: []*client.Worker{{
-		Address: d.Address(), Owner: owner.Address(), Endpoint: url, AttestationHash: id.EvidenceHash(),
+		Address: d.Address(), Owner: ownerWallet.Address(), Endpoint: url, AttestationHash: id.EvidenceHash(),
 		WorkerKey: id.SignKey.Public().(ed25519.PublicKey),
 		Price:     bindings.ModelPrice{PriceIn: ton(1000), PriceOut: ton(1000)},
 	}}}
@@ -153,7 +158,7 @@ func TestWorkerCommitsThroughTheGateway(t *testing.T) {
 		}
 	}
 
-	ownerBefore := balance(t, ctx, e, owner.Address())
+	ownerBefore := balance(t, ctx, e, ownerWallet.Address())
 	// Each request costs about 0.015 TON: the commit is due after a few.
 	const n = 8
 	for i := range n {
@@ -187,7 +192,7 @@ func TestWorkerCommitsThroughTheGateway(t *testing.T) {
 	// (under 0.001 TON) and nothing else: the worker's gas wallet paid the gas.
 	var got *big.Int
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		got = new(big.Int).Sub(balance(t, ctx, e, owner.Address()), ownerBefore)
+		got = new(big.Int).Sub(balance(t, ctx, e, ownerWallet.Address()), ownerBefore)
 		if got.Sign() > 0 || time.Now().After(deadline) {
 			break
 		}
