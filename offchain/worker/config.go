@@ -379,4 +379,25 @@ name = %[7]q
 # engine_model = "name-the-engine-uses"
 price_in = "0.5"
 price_out = "1.5"
+# The weight file or directory the engine loads: hashed before serving, and
+# refused unless it is Root's weights_hash (docs/ATTESTATION.md, "Model weights").
+# weights = "/models/name"
+
+# The OpenAI-compatible endpoint for gateways, paid per request (docs/GATEWAY.md).
+# [online]
+# payments = "channels"        # or "iou": signed IOUs without a deposit (tests only)
+# credit = "0.1"               # TON a payer may owe beyond its vouchers
+# gas_wallet = "gas.wallet"    # pays channel commits and challenges; needed for both
+# commit_above = "0.5"         # TON of uncommitted earnings before asking for a commit
+# max_concurrent = 4
+# default_max_tokens = 1024
+# max_tokens = 32768
+
+# TDX / SEV-SNP only: where TCB collateral is fetched (clients need it).
+# [collateral]
+# refresh = "6h"
+
+# How the worker's keys survive reboots without leaving the TEE (docs/ATTESTATION.md).
+# [sealing]
+# kind = "sevsnp"              # or "key-release" (TDX) with key_release_url; "dev" keeps plain files
 `
