@@ -447,3 +447,23 @@ func attestGenerate(c *cli.Context) error {
 	log.Info("wrote attestation bundle", "path", out, "tee", b.TEE, "bytes", len(raw), "bundle_hash", hx(hash[:]))
 	return nil
 }
+
+// policyFlag is the app's attestation policy for discovery (the SDK's
+// client.Options.Policy, the gateway's discovery).
+func policyFlag() cli.Flag {
+	return &cli.StringFlag{Name: "policy", Usage: "attestation policy file (accepted TCB statuses, GPU required per model, reference values; docs/ATTESTATION.md); " +
+		"default: attest.DefaultPolicy. Root's allow-list and test mode always apply"}
+}
+
+// loadPolicyFlag reads --policy; nil (the default policy) without it.
+func loadPolicyFlag(c *cli.Context) (*attest.Policy, error) {
+	p := c.String("policy")
+	if p == "" {
+		return nil, nil
+	}
+	policy, err := attest.LoadPolicy(p)
+	if err != nil {
+		return nil, fmt.Errorf("--policy: %w", err)
+	}
+	return policy, nil
+}

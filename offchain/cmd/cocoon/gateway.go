@@ -47,6 +47,7 @@ func gatewayCommand() *cli.Command {
 			&cli.BoolFlag{Name: "close-channels-on-exit", Usage: "close every payment channel cooperatively when the gateway stops"},
 			&cli.DurationFlag{Name: "refresh", Value: gateway.DefaultRefreshInterval, Usage: "how often workers are re-discovered through Root"},
 			&cli.IntFlag{Name: "max-attempts", Value: gateway.DefaultMaxAttempts, Usage: "workers a request may try before its first token"},
+			policyFlag(),
 		},
 		Action: gatewayRun,
 	}
@@ -109,7 +110,11 @@ func gatewayRun(c *cli.Context) error {
 		return err
 	}
 	defer closeStore()
-	return serveGateway(c.Context, &gateway.RootSource{Net: net, Root: root, Options: client.DiscoverOptions{Logger: log}}, payer, s, log)
+	policy, err := loadPolicyFlag(c)
+	if err != nil {
+		return err
+	}
+	return serveGateway(c.Context, &gateway.RootSource{Net: net, Root: root, Options: client.DiscoverOptions{Logger: log, Policy: policy}}, payer, s, log)
 }
 
 // Payment schemes of --payments.

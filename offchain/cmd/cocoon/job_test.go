@@ -186,6 +186,31 @@ func TestJobSubmitStatusOnDevnet(t *testing.T) {
 		t.Fatalf("workers: %s (%v)", out, err)
 	}
 
+	// An app's own policy reaches discovery: requiring GPU evidence for the
+	// model refuses this dev worker, by name of the check.
+	policy := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(policy, []byte(`{"models":{"`+c.net.Model+`":{"require_gpu":true}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = runJob(t, "workers", "--network", c.url, "--root", c.net.Root.String(), "--model", c.net.Model, "--policy", policy, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused struct {
+		Workers []json.RawMessage `json:"workers"`
+		Refused []struct {
+			Check  string `json:"check"`
+			Reason string `json:"reason"`
+		} `json:"refused"`
+	}
+	if err := json.Unmarshal([]byte(out), &refused); err != nil || len(refused.Workers) != 0 || len(refused.Refused) != 1 ||
+		!strings.Contains(strings.ToLower(refused.Refused[0].Reason+refused.Refused[0].Check), "gpu") {
+		t.Fatalf("workers --policy (GPU required): %s (%v)", out, err)
+	}
+	if _, _, err := runJob(t, "workers", "--network", c.url, "--root", c.net.Root.String(), "--model", c.net.Model, "--policy", policy+".missing"); err == nil || !strings.Contains(err.Error(), "--policy") {
+		t.Fatalf("a missing policy file: %v, want an error naming --policy", err)
+	}
+
 	out, stderr, err := runJob(t, c.submitArgs("--prompt", "What is TON?", "--json")...)
 	if err != nil {
 		t.Fatalf("submit: %v\nstderr:\n%s", err, stderr)
