@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 NODE_DIRS := contracts tests/conformance tests/sandboxbench tests/openai
 
-.PHONY: help demo devnet build test lint bench gas fuzz contracts contracts-check conformance openai node-deps clean soak
+.PHONY: help demo devnet build test lint bench gas fuzz contracts contracts-check conformance openai node-deps clean soak browser-deps
 
 help:
 	@echo "make demo             build, then run the whole flow on an embedded devnet (the main job)"
@@ -56,7 +56,20 @@ conformance: build tests/conformance/node_modules/.package-lock.json
 openai: build tests/openai/node_modules/.package-lock.json
 	cd tests/openai && node --test
 
-test: contracts-check build
+# The dashboards' browser tests drive Debian's chromium: installed here when
+# missing and make runs as root with apt (as on CI), otherwise a clear stop.
+# COCOON_SKIP_BROWSER=1 skips those tests on a machine without it.
+browser-deps:
+	@if ! command -v chromium >/dev/null && [ "$$COCOON_SKIP_BROWSER" != 1 ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the dashboards' browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "make test needs chromium for the dashboards' browser tests: sudo apt-get install chromium (or COCOON_SKIP_BROWSER=1 to skip them)"; exit 1; \
+	  fi; \
+	fi
+
+test: contracts-check build browser-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory conformance
