@@ -83,7 +83,7 @@ type Costs struct {
 	Deposits    *big.Int // other value the job kept (a Cancel's or Refund's value); 0 normally
 	Charge      *big.Int // the receipt's price of the tokens used
 	WorkerPay   *big.Int // charge − protocol fee, to the worker
-	ProtocolFee *big.Int // to the treasury
+	ProtocolFee *big.Int // owed to the treasury (the worker's Worker sends such fees in batches)
 	Refund      *big.Int // the JobClosed message to the client: everything left
 	// Gas is escrow + deposits − charge − refund: the job's own
 	// transactions and messages, and the gas the job hands the worker for
@@ -121,14 +121,14 @@ type history struct {
 
 	receipt *bindings.Receipt
 
-	closeTx   *chain.Transaction
-	closed    *bindings.JobClosed
-	refund    *big.Int
-	event     *bindings.JobClosedEvent
-	workerPay *big.Int // JobPaid value − NotifyGas
-	feePaid   *big.Int // ProtocolFee value
-	slash     *cell.Cell
-	slashTo   *address.Address
+	closeTx *chain.Transaction
+	closed  *bindings.JobClosed
+	refund  *big.Int
+	event   *bindings.JobClosedEvent
+	paid    *big.Int // JobPaid value − NotifyGas: the charge
+	feePaid *big.Int // JobPaid's fee: the part of the charge owed to the treasury
+	slash   *cell.Cell
+	slashTo *address.Address
 }
 
 func newHistory(job *address.Address) *history {
@@ -237,9 +237,7 @@ func (h *history) add(tx *chain.Transaction) error {
 			case *bindings.JobClosed:
 				h.closeTx, h.closed, h.refund = tx, m, value
 			case *bindings.JobPaid:
-				h.workerPay = new(big.Int).Sub(value, big.NewInt(bindings.NotifyGas))
-			case *bindings.ProtocolFee:
-				h.feePaid = value
+				h.paid, h.feePaid = new(big.Int).Sub(value, big.NewInt(bindings.NotifyGas)), m.Fee
 			case *bindings.Slash:
 				h.slash, h.slashTo = om.cell, im.DstAddr
 			}
@@ -327,8 +325,7 @@ func (h *history) costs() Costs {
 	case h.event != nil:
 		c.Charge, c.ProtocolFee = nz(h.event.Charge), nz(h.event.Fee)
 	default:
-		c.ProtocolFee = nz(h.feePaid)
-		c.Charge = new(big.Int).Add(nz(h.workerPay), c.ProtocolFee)
+		c.Charge, c.ProtocolFee = nz(h.paid), nz(h.feePaid)
 	}
 	c.WorkerPay = new(big.Int).Sub(c.Charge, c.ProtocolFee)
 	if h.closed != nil {

@@ -81,10 +81,7 @@ func (s *jobSim) receiptTx(r bindings.Receipt, charge, fee, refund int64, withEv
 		reason = bindings.ClosedFailed
 		outs = append(outs, s.out(s.worker, bindings.NotifyGas, bindings.JobFailed{QueryID: 7, Client: s.client, Nonce: 7}))
 	} else {
-		outs = append(outs, s.out(s.worker, charge-fee+bindings.NotifyGas, bindings.JobPaid{QueryID: 7, Client: s.client, Nonce: 7}))
-		if fee > 0 {
-			outs = append(outs, s.out(s.treasury, fee, bindings.ProtocolFee{QueryID: 7, Job: s.job}))
-		}
+		outs = append(outs, s.out(s.worker, charge+bindings.NotifyGas, bindings.JobPaid{QueryID: 7, Client: s.client, Nonce: 7, Fee: big.NewInt(fee)}))
 	}
 	cl := s.closing(reason, charge, fee, r.ResultHash, refund)
 	if !withEvent {
