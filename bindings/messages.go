@@ -32,7 +32,6 @@ const (
 
 	OpWorkerActivatedEvent   uint32 = 0xc0c000e1
 	OpWorkerDeactivatedEvent uint32 = 0xc0c000e2
-	OpJobClosedEvent         uint32 = 0xc0c000e3
 	OpChangeAnnouncedEvent   uint32 = 0xc0c000e4
 	OpChangeAppliedEvent     uint32 = 0xc0c000e5
 
@@ -149,7 +148,6 @@ func init() {
 	register[JobClosed]()
 	register[JobCallback]()
 	register[Receipt]()
-	register[JobClosedEvent]()
 	register[Excesses]()
 }
 
@@ -857,16 +855,30 @@ func (m *Refund) load(r *reader)             { m.QueryID = r.uint(64) }
 
 // ---- Job -> client / treasury / callback ---------------------------------------
 
-// JobClosed carries all remaining funds of a closing job to its client.
+// JobClosed carries all remaining funds of a closing job to its client,
+// and tells watchers how it ended: the receipt's charge, the protocol fee
+// of it and the result hash (zeros unless a receipt closed the job).
 type JobClosed struct {
-	QueryID uint64
-	Reason  uint16 // Closed* or an error code
+	QueryID    uint64
+	Reason     uint16 // Closed* or an error code
+	Charge     *big.Int
+	Fee        *big.Int
+	ResultHash [32]byte
 }
 
 func (JobClosed) Opcode() uint32                { return OpJobClosed }
 func (m JobClosed) ToCell() (*cell.Cell, error) { return encode(m) }
-func (m JobClosed) store(w *writer)             { w.uint(m.QueryID, 64); w.uint(uint64(m.Reason), 16) }
-func (m *JobClosed) load(r *reader)             { m.QueryID, m.Reason = r.uint(64), uint16(r.uint(16)) }
+func (m JobClosed) store(w *writer) {
+	w.uint(m.QueryID, 64)
+	w.uint(uint64(m.Reason), 16)
+	w.coins(m.Charge)
+	w.coins(m.Fee)
+	w.u256(m.ResultHash)
+}
+func (m *JobClosed) load(r *reader) {
+	m.QueryID, m.Reason = r.uint(64), uint16(r.uint(16))
+	m.Charge, m.Fee, m.ResultHash = r.coins(), r.coins(), r.u256()
+}
 
 // JobCallback tells a job's callback address the result.
 type JobCallback struct {
@@ -886,26 +898,6 @@ func (m JobCallback) store(w *writer) {
 }
 func (m *JobCallback) load(r *reader) {
 	m.QueryID, m.Job, m.ResultHash, m.Result = r.uint(64), r.addr("job"), r.u256(), r.maybeRef("result")
-}
-
-// JobClosedEvent is logged (external-out) by a Job when it closes.
-type JobClosedEvent struct {
-	Reason     uint16
-	Charge     *big.Int
-	Fee        *big.Int
-	ResultHash [32]byte
-}
-
-func (JobClosedEvent) Opcode() uint32                { return OpJobClosedEvent }
-func (m JobClosedEvent) ToCell() (*cell.Cell, error) { return encode(m) }
-func (m JobClosedEvent) store(w *writer) {
-	w.uint(uint64(m.Reason), 16)
-	w.coins(m.Charge)
-	w.coins(m.Fee)
-	w.u256(m.ResultHash)
-}
-func (m *JobClosedEvent) load(r *reader) {
-	m.Reason, m.Charge, m.Fee, m.ResultHash = uint16(r.uint(16)), r.coins(), r.coins(), r.u256()
 }
 
 // Excesses is TON's standard notification returning unspent value.

@@ -116,7 +116,6 @@ func sampleMessages() []Message {
 		JobCallback{QueryID: 35, Job: testAddr(4), ResultHash: h("res"), Result: cell.BeginCell().MustStoreUInt(5, 3).EndCell()},
 		JobCallback{QueryID: 35, Job: testAddr(4), ResultHash: h("res")},
 		Receipt{Job: testAddr(4), RequestHash: h("request"), ResultHash: h("result"), InputTokens: 1000, OutputTokens: 200, Failed: true, Result: cell.BeginCell().EndCell()},
-		JobClosedEvent{Reason: ClosedCompleted, Charge: big.NewInt(123456), Fee: big.NewInt(0), ResultHash: h("result")},
 		Excesses{QueryID: 36},
 	}
 }
@@ -337,8 +336,7 @@ func TestGoldenLayouts(t *testing.T) {
 		// coins: 4-bit length then the bytes; 10 TON = 0x02540be400 is 5 bytes
 		{"RootParams", sampleParams(), 4 + 40 + 32 + 16 + 267 + 32 + 32 + 16 + 1, 0, "502540be400"},
 		{"Receipt no result", Receipt{Job: testAddr(4), InputTokens: 1}, 32 + 267 + 256 + 256 + 32 + 32 + 1 + 1, 0, "c0c00070"},
-		{"JobClosedEvent zero", JobClosedEvent{Reason: 3}, 32 + 16 + 4 + 4 + 256, 0, "c0c000e3000300"},
-		{"JobClosed", JobClosed{QueryID: 1, Reason: 4}, 32 + 64 + 16, 0, "c0c0006300000000000000010004"},
+		{"JobClosed", JobClosed{QueryID: 1, Reason: 4}, 32 + 64 + 16 + 4 + 4 + 256, 0, "c0c00063000000000000000100040"},
 		// `address?` null is addr_none: two zero bits, no Maybe bit
 		{"SetTreasury", SetTreasury{Treasury: testAddr(0)}, 32 + 64 + 267, 0, ""},
 		{"UpgradeCode none", UpgradeCode{}, 32 + 64 + 3, 0, ""},
@@ -481,9 +479,5 @@ func TestParseRootEvent(t *testing.T) {
 	}
 	if _, err := ParseRootEvent(MustCell(TopUp{}.ToCell())); err == nil {
 		t.Fatal("a TopUp parsed as a Root event")
-	}
-	je, err := ParseJobEvent(MustCell(JobClosedEvent{Reason: 1, Charge: big.NewInt(5), Fee: big.NewInt(1)}.ToCell()))
-	if err != nil || je.Reason != 1 || je.Charge.Int64() != 5 {
-		t.Fatalf("job event %+v %v", je, err)
 	}
 }

@@ -124,9 +124,6 @@ type history struct {
 	closeTx *chain.Transaction
 	closed  *bindings.JobClosed
 	refund  *big.Int
-	event   *bindings.JobClosedEvent
-	paid    *big.Int // JobPaid value − NotifyGas: the charge
-	feePaid *big.Int // JobPaid's fee: the part of the charge owed to the treasury
 	slash   *cell.Cell
 	slashTo *address.Address
 }
@@ -236,14 +233,8 @@ func (h *history) add(tx *chain.Transaction) error {
 			switch m := m.(type) {
 			case *bindings.JobClosed:
 				h.closeTx, h.closed, h.refund = tx, m, value
-			case *bindings.JobPaid:
-				h.paid, h.feePaid = new(big.Int).Sub(value, big.NewInt(bindings.NotifyGas)), m.Fee
 			case *bindings.Slash:
 				h.slash, h.slashTo = om.cell, im.DstAddr
-			}
-		case tlb.MsgTypeExternalOut:
-			if ev, err := bindings.ParseJobEvent(om.msg.AsExternalOut().Body); err == nil {
-				h.event = ev
 			}
 		}
 	}
@@ -321,11 +312,9 @@ func (h *history) costs() Costs {
 		c.Gas = new(big.Int).Sub(c.Escrow, c.Refund)
 		return c
 	}
-	switch {
-	case h.event != nil:
-		c.Charge, c.ProtocolFee = nz(h.event.Charge), nz(h.event.Fee)
-	default:
-		c.Charge, c.ProtocolFee = nz(h.paid), nz(h.feePaid)
+	if h.closed != nil {
+		// The JobClosed says what the receipt charged and the fee of it.
+		c.Charge, c.ProtocolFee = nz(h.closed.Charge), nz(h.closed.Fee)
 	}
 	c.WorkerPay = new(big.Int).Sub(c.Charge, c.ProtocolFee)
 	if h.closed != nil {

@@ -171,16 +171,23 @@ func TestJobLifecycle(t *testing.T) {
 	if !cbMsg.To.Equals(callback.Address) || !cb.Job.Equals(j.addr) || cb.ResultHash != r.ResultHash || cb.Result == nil || !bytes.Equal(cb.Result.Hash(), r.Result.Hash()) {
 		t.Errorf("JobCallback %+v to %s", cb, cbMsg.To)
 	}
+	// JobClosed tells watchers the outcome (there is no event to pay for).
 	closed, closedMsg := one[bindings.JobClosed](f, tr)
-	if closed.Reason != bindings.ClosedCompleted || !closedMsg.To.Equals(client.Address) {
-		t.Errorf("JobClosed %+v to %s", closed, closedMsg.To)
+	if closed.Reason != bindings.ClosedCompleted || !closedMsg.To.Equals(client.Address) || closed.Charge.Cmp(charge) != 0 || closed.Fee.Cmp(fee) != 0 || closed.ResultHash != r.ResultHash {
+		t.Errorf("JobClosed %+v to %s, want charge %s fee %s", closed, closedMsg.To, charge, fee)
 	}
-	evs := tr.Events(j.addr)
-	if len(evs) != 1 {
-		t.Fatalf("%d job events", len(evs))
+	if evs := tr.Events(j.addr); len(evs) != 0 {
+		t.Errorf("%d job events, want none", len(evs))
 	}
-	if ev, ok := evs[0].(*bindings.JobClosedEvent); !ok || ev.Reason != bindings.ClosedCompleted || ev.Charge.Cmp(charge) != 0 || ev.Fee.Cmp(fee) != 0 || ev.ResultHash != r.ResultHash {
-		t.Errorf("JobClosedEvent %+v, want charge %s fee %s", evs[0], charge, fee)
+	if txs := tr.On(j.addr); len(txs) != 1 {
+		t.Errorf("%d job transactions in the receipt's trace", len(txs))
+	} else if c, ok := bindings.JobClosedIn(txs[0].Tx); !ok || c.Reason != bindings.ClosedCompleted || c.Charge.Cmp(charge) != 0 {
+		t.Errorf("JobClosedIn(the receipt's transaction) = %+v, %v", c, ok)
+	}
+	for _, tx := range create.On(j.addr) {
+		if c, ok := bindings.JobClosedIn(tx.Tx); ok {
+			t.Errorf("JobClosedIn(a transaction of the job's creation) = %+v", c)
+		}
 	}
 
 	// The worker is paid exactly its share; the job is gone.
