@@ -25,9 +25,25 @@ func ParseRootEvent(body *cell.Cell) (any, error) {
 	return nil, fmt.Errorf("root event: opcode 0x%08x is not a Root event", m.Opcode())
 }
 
-// ParseJobEvent parses the body of a Job's external-out message.
-func ParseJobEvent(body *cell.Cell) (*JobClosedEvent, error) {
-	return Parse[JobClosedEvent](body)
+// JobClosedIn returns the JobClosed a Job sent in tx, if it sent one: the
+// message that closes a job and says how it ended.
+func JobClosedIn(tx *tlb.Transaction) (*JobClosed, bool) {
+	if tx == nil || tx.IO.Out == nil {
+		return nil, false
+	}
+	msgs, err := tx.IO.Out.ToSlice()
+	if err != nil {
+		return nil, false
+	}
+	for _, m := range msgs {
+		if m.MsgType != tlb.MsgTypeInternal {
+			continue
+		}
+		if c, err := Parse[JobClosed](m.AsInternal().Body); err == nil {
+			return c, true
+		}
+	}
+	return nil, false
 }
 
 // ExternalOutBodies returns the bodies of tx's external-out messages (the

@@ -435,6 +435,17 @@ type RegistrationView struct {
 	PendingQuery uint64   // the registration in flight, 0 if none
 }
 
+// FeesOwed reads fees_owed(): the protocol fees of completed jobs the
+// Worker holds for the treasury.
+func (w *Worker) FeesOwed(ctx context.Context) (*big.Int, error) {
+	s, err := w.get(ctx, "fees_owed", 1)
+	if err != nil {
+		return nil, err
+	}
+	v := s.coins()
+	return v, s.done()
+}
+
 // Registration reads registration().
 func (w *Worker) Registration(ctx context.Context) (*RegistrationView, error) {
 	s, err := w.get(ctx, "registration", 3)

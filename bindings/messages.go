@@ -32,7 +32,6 @@ const (
 
 	OpWorkerActivatedEvent   uint32 = 0xc0c000e1
 	OpWorkerDeactivatedEvent uint32 = 0xc0c000e2
-	OpJobClosedEvent         uint32 = 0xc0c000e3
 	OpChangeAnnouncedEvent   uint32 = 0xc0c000e4
 	OpChangeAppliedEvent     uint32 = 0xc0c000e5
 
@@ -55,12 +54,12 @@ const (
 	OpStakeReturned        uint32 = 0xc0c00054
 	OpEarningsPaid         uint32 = 0xc0c00055
 	OpSlashForfeit         uint32 = 0xc0c00056
+	OpProtocolFees         uint32 = 0xc0c00057
 
 	OpJobCreate   uint32 = 0xc0c00060
 	OpCancel      uint32 = 0xc0c00061
 	OpRefund      uint32 = 0xc0c00062
 	OpJobClosed   uint32 = 0xc0c00063
-	OpProtocolFee uint32 = 0xc0c00064
 	OpJobCallback uint32 = 0xc0c00065
 
 	OpReceipt  uint32 = 0xc0c00070
@@ -142,14 +141,13 @@ func init() {
 	register[StakeReturned]()
 	register[EarningsPaid]()
 	register[SlashForfeit]()
+	register[ProtocolFees]()
 	register[JobCreate]()
 	register[Cancel]()
 	register[Refund]()
 	register[JobClosed]()
-	register[ProtocolFee]()
 	register[JobCallback]()
 	register[Receipt]()
-	register[JobClosedEvent]()
 	register[Excesses]()
 }
 
@@ -658,17 +656,33 @@ func (m *Offer) load(r *reader) {
 	m.PriceIn, m.PriceOut, m.Deadline = r.coins(), r.coins(), uint32(r.uint(32))
 }
 
-// JobPaid carries the worker's pay for a completed job.
+// JobPaid carries a completed job's charge to its worker (with NOTIFY_GAS):
+// Fee of it is the protocol fee, which the Worker owes the treasury and
+// sends in batches (ProtocolFees); the rest is the worker's pay.
 type JobPaid struct {
 	QueryID uint64
 	Client  *address.Address
 	Nonce   uint64
+	Fee     *big.Int
 }
 
 func (JobPaid) Opcode() uint32                { return OpJobPaid }
 func (m JobPaid) ToCell() (*cell.Cell, error) { return encode(m) }
-func (m JobPaid) store(w *writer)             { storeJobRef(w, m.QueryID, m.Client, m.Nonce) }
-func (m *JobPaid) load(r *reader)             { m.QueryID, m.Client, m.Nonce = loadJobRef(r) }
+func (m JobPaid) store(w *writer)             { storeJobRef(w, m.QueryID, m.Client, m.Nonce); w.coins(m.Fee) }
+func (m *JobPaid) load(r *reader)             { m.QueryID, m.Client, m.Nonce = loadJobRef(r); m.Fee = r.coins() }
+
+// Pay is what a JobPaid carrying value adds to the worker's earnings, as the
+// Worker computes it: the charge (value − NotifyGas, at least 0) less the fee.
+func (m JobPaid) Pay(value *big.Int) *big.Int {
+	pay := new(big.Int).Sub(value, big.NewInt(NotifyGas))
+	if m.Fee != nil {
+		pay.Sub(pay, m.Fee)
+	}
+	if pay.Sign() < 0 {
+		return new(big.Int)
+	}
+	return pay
+}
 
 // JobFailed tells the worker a job closed on its failure receipt.
 type JobFailed struct {
@@ -784,6 +798,15 @@ func (m SlashForfeit) ToCell() (*cell.Cell, error) { return encode(m) }
 func (m SlashForfeit) store(w *writer)             { w.uint(m.QueryID, 64); w.addr(m.Job, "job") }
 func (m *SlashForfeit) load(r *reader)             { m.QueryID, m.Job = r.uint(64), r.addr("job") }
 
+// ProtocolFees carries a batch of the protocol fees a Worker owed to the
+// treasury (at least ProtocolFeeBatch, or all of them at Withdraw).
+type ProtocolFees struct{ QueryID uint64 }
+
+func (ProtocolFees) Opcode() uint32                { return OpProtocolFees }
+func (m ProtocolFees) ToCell() (*cell.Cell, error) { return encode(m) }
+func (m ProtocolFees) store(w *writer)             { w.uint(m.QueryID, 64) }
+func (m *ProtocolFees) load(r *reader)             { m.QueryID = r.uint(64) }
+
 // EarningsPaid carries a worker's earnings to its owner.
 type EarningsPaid struct{ QueryID uint64 }
 
@@ -832,27 +855,30 @@ func (m *Refund) load(r *reader)             { m.QueryID = r.uint(64) }
 
 // ---- Job -> client / treasury / callback ---------------------------------------
 
-// JobClosed carries all remaining funds of a closing job to its client.
+// JobClosed carries all remaining funds of a closing job to its client,
+// and tells watchers how it ended: the receipt's charge, the protocol fee
+// of it and the result hash (zeros unless a receipt closed the job).
 type JobClosed struct {
-	QueryID uint64
-	Reason  uint16 // Closed* or an error code
+	QueryID    uint64
+	Reason     uint16 // Closed* or an error code
+	Charge     *big.Int
+	Fee        *big.Int
+	ResultHash [32]byte
 }
 
 func (JobClosed) Opcode() uint32                { return OpJobClosed }
 func (m JobClosed) ToCell() (*cell.Cell, error) { return encode(m) }
-func (m JobClosed) store(w *writer)             { w.uint(m.QueryID, 64); w.uint(uint64(m.Reason), 16) }
-func (m *JobClosed) load(r *reader)             { m.QueryID, m.Reason = r.uint(64), uint16(r.uint(16)) }
-
-// ProtocolFee carries a completed job's fee to the treasury.
-type ProtocolFee struct {
-	QueryID uint64
-	Job     *address.Address
+func (m JobClosed) store(w *writer) {
+	w.uint(m.QueryID, 64)
+	w.uint(uint64(m.Reason), 16)
+	w.coins(m.Charge)
+	w.coins(m.Fee)
+	w.u256(m.ResultHash)
 }
-
-func (ProtocolFee) Opcode() uint32                { return OpProtocolFee }
-func (m ProtocolFee) ToCell() (*cell.Cell, error) { return encode(m) }
-func (m ProtocolFee) store(w *writer)             { w.uint(m.QueryID, 64); w.addr(m.Job, "job") }
-func (m *ProtocolFee) load(r *reader)             { m.QueryID, m.Job = r.uint(64), r.addr("job") }
+func (m *JobClosed) load(r *reader) {
+	m.QueryID, m.Reason = r.uint(64), uint16(r.uint(16))
+	m.Charge, m.Fee, m.ResultHash = r.coins(), r.coins(), r.u256()
+}
 
 // JobCallback tells a job's callback address the result.
 type JobCallback struct {
@@ -872,26 +898,6 @@ func (m JobCallback) store(w *writer) {
 }
 func (m *JobCallback) load(r *reader) {
 	m.QueryID, m.Job, m.ResultHash, m.Result = r.uint(64), r.addr("job"), r.u256(), r.maybeRef("result")
-}
-
-// JobClosedEvent is logged (external-out) by a Job when it closes.
-type JobClosedEvent struct {
-	Reason     uint16
-	Charge     *big.Int
-	Fee        *big.Int
-	ResultHash [32]byte
-}
-
-func (JobClosedEvent) Opcode() uint32                { return OpJobClosedEvent }
-func (m JobClosedEvent) ToCell() (*cell.Cell, error) { return encode(m) }
-func (m JobClosedEvent) store(w *writer) {
-	w.uint(uint64(m.Reason), 16)
-	w.coins(m.Charge)
-	w.coins(m.Fee)
-	w.u256(m.ResultHash)
-}
-func (m *JobClosedEvent) load(r *reader) {
-	m.Reason, m.Charge, m.Fee, m.ResultHash = uint16(r.uint(16)), r.coins(), r.coins(), r.u256()
 }
 
 // Excesses is TON's standard notification returning unspent value.

@@ -93,7 +93,7 @@ func sampleMessages() []Message {
 		Withdraw{QueryID: 18},
 		WithdrawEarnings{QueryID: 19},
 		Offer{QueryID: 20, Client: testAddr(3), Nonce: 1<<64 - 1, ModelID: ModelID("m"), PriceIn: big.NewInt(7), PriceOut: big.NewInt(8), Deadline: 99},
-		JobPaid{QueryID: 21, Client: testAddr(3), Nonce: 5},
+		JobPaid{QueryID: 21, Client: testAddr(3), Nonce: 5, Fee: ton(0.001)},
 		JobFailed{QueryID: 22, Client: testAddr(3), Nonce: 6},
 		Slash{QueryID: 23, Client: testAddr(3), Nonce: 7, MaxCost: ton(0.25)},
 		Accept{QueryID: 24, WorkerKey: h("wk"), FeeBps: 10000, Treasury: testAddr(0x77)},
@@ -107,16 +107,15 @@ func sampleMessages() []Message {
 		ChangeAnnouncedEvent{EffectiveAt: 1 << 30, Change: PendingChange{EffectiveAt: 1 << 30, Params: &params, JobCode: cell.BeginCell().MustStoreUInt(7, 8).EndCell()}},
 		ChangeAppliedEvent{Version: 9},
 		SlashForfeit{QueryID: 30, Job: testAddr(4)},
+		ProtocolFees{QueryID: 31},
 		JobCreate{QueryID: 30, Terms: sampleTerms(), Request: cell.BeginCell().MustStoreBinarySnake(bytes.Repeat([]byte{1}, 300)).EndCell()},
 		JobCreate{QueryID: 30, Terms: noCallback},
 		Cancel{QueryID: 31},
 		Refund{QueryID: 32},
 		JobClosed{QueryID: 33, Reason: ClosedOfferBounced},
-		ProtocolFee{QueryID: 34, Job: testAddr(4)},
 		JobCallback{QueryID: 35, Job: testAddr(4), ResultHash: h("res"), Result: cell.BeginCell().MustStoreUInt(5, 3).EndCell()},
 		JobCallback{QueryID: 35, Job: testAddr(4), ResultHash: h("res")},
 		Receipt{Job: testAddr(4), RequestHash: h("request"), ResultHash: h("result"), InputTokens: 1000, OutputTokens: 200, Failed: true, Result: cell.BeginCell().EndCell()},
-		JobClosedEvent{Reason: ClosedCompleted, Charge: big.NewInt(123456), Fee: big.NewInt(0), ResultHash: h("result")},
 		Excesses{QueryID: 36},
 	}
 }
@@ -287,7 +286,7 @@ func TestStorageRoundTrip(t *testing.T) {
 		{"WorkerStorage initial", WorkerStorage{Root: testAddr(1), Owner: testAddr(2), WorkerKey: h("k")},
 			func(c *cell.Cell) (any, error) { return ParseWorkerStorage(c) }},
 		{"WorkerStorage active", WorkerStorage{Root: testAddr(1), Owner: testAddr(2), WorkerKey: h("k"), Status: WorkerActive, State: &WorkerState{
-			Stake: ton(20), Earnings: ton(0.5), UnbondingSince: 12345, SlashWindowStart: 12000, SlashesInWindow: 2, Profile: sampleProfile(),
+			Stake: ton(20), Earnings: ton(0.5), UnbondingSince: 12345, SlashWindowStart: 12000, SlashesInWindow: 2, FeesOwed: ton(0.02), Profile: sampleProfile(),
 			Counters: WorkerCounters{JobsCompleted: 3, JobsFailed: 1, JobsSlashed: 2, TotalEarned: ton(1.5)}, Snapshot: &snap,
 		}}, func(c *cell.Cell) (any, error) { return ParseWorkerStorage(c) }},
 		{"WorkerStorage pending", WorkerStorage{Root: testAddr(1), Owner: testAddr(2), WorkerKey: h("k"), Status: WorkerPending, State: &WorkerState{
@@ -337,8 +336,7 @@ func TestGoldenLayouts(t *testing.T) {
 		// coins: 4-bit length then the bytes; 10 TON = 0x02540be400 is 5 bytes
 		{"RootParams", sampleParams(), 4 + 40 + 32 + 16 + 267 + 32 + 32 + 16 + 1, 0, "502540be400"},
 		{"Receipt no result", Receipt{Job: testAddr(4), InputTokens: 1}, 32 + 267 + 256 + 256 + 32 + 32 + 1 + 1, 0, "c0c00070"},
-		{"JobClosedEvent zero", JobClosedEvent{Reason: 3}, 32 + 16 + 4 + 4 + 256, 0, "c0c000e3000300"},
-		{"JobClosed", JobClosed{QueryID: 1, Reason: 4}, 32 + 64 + 16, 0, "c0c0006300000000000000010004"},
+		{"JobClosed", JobClosed{QueryID: 1, Reason: 4}, 32 + 64 + 16 + 4 + 4 + 256, 0, "c0c00063000000000000000100040"},
 		// `address?` null is addr_none: two zero bits, no Maybe bit
 		{"SetTreasury", SetTreasury{Treasury: testAddr(0)}, 32 + 64 + 267, 0, ""},
 		{"UpgradeCode none", UpgradeCode{}, 32 + 64 + 3, 0, ""},
@@ -481,9 +479,5 @@ func TestParseRootEvent(t *testing.T) {
 	}
 	if _, err := ParseRootEvent(MustCell(TopUp{}.ToCell())); err == nil {
 		t.Fatal("a TopUp parsed as a Root event")
-	}
-	je, err := ParseJobEvent(MustCell(JobClosedEvent{Reason: 1, Charge: big.NewInt(5), Fee: big.NewInt(1)}.ToCell()))
-	if err != nil || je.Reason != 1 || je.Charge.Int64() != 5 {
-		t.Fatalf("job event %+v %v", je, err)
 	}
 }

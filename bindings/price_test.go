@@ -104,3 +104,25 @@ func TestModelID(t *testing.T) {
 		t.Error("two names, one id")
 	}
 }
+
+// TestJobPaidPay: the worker's share of a JobPaid as the Worker computes it.
+func TestJobPaidPay(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		value, fee int64
+		want       int64
+	}{
+		{"charge less fee", NotifyGas + 1000, 25, 975},
+		{"no fee", NotifyGas + 1000, 0, 1000},
+		{"fee is the whole charge", NotifyGas + 1000, 1000, 0},
+		{"fee above the charge", NotifyGas + 1000, 5000, 0},
+		{"less than the notify gas", NotifyGas - 1, 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := JobPaid{Fee: big.NewInt(c.fee)}.Pay(big.NewInt(c.value))
+			if got.Int64() != c.want {
+				t.Errorf("Pay(%d) with fee %d = %s, want %d", c.value, c.fee, got, c.want)
+			}
+		})
+	}
+}

@@ -21,6 +21,7 @@ const (
 	OfferValue        = 20_000_000 // value of Offer
 	JobGasReserve     = 50_000_000 // escrow beyond the max cost for the job's own transactions
 	OneMillion        = 1_000_000  // prices are per 1M tokens
+	ProtocolFeeBatch  = 50_000_000 // a Worker sends the protocol fees it owes once they reach this much
 )
 
 // Timelock and registration lifetime of contracts/common/fees.tolk, in seconds.
@@ -549,9 +550,12 @@ type WorkerState struct {
 	// stake in it.
 	SlashWindowStart uint32
 	SlashesInWindow  uint8
-	Profile          WorkerProfile
-	Counters         WorkerCounters
-	Snapshot         *ParamsSnapshot // set by Activate
+	// Protocol fees of completed jobs not yet sent to the treasury: the
+	// Worker sends them once they reach ProtocolFeeBatch, and at Withdraw.
+	FeesOwed *big.Int
+	Profile  WorkerProfile
+	Counters WorkerCounters
+	Snapshot *ParamsSnapshot // set by Activate
 }
 
 // ToCell serialises the state.
@@ -564,6 +568,7 @@ func (s WorkerState) ToCell() (*cell.Cell, error) {
 	w.u256(s.Agreed)
 	w.uint(uint64(s.SlashWindowStart), 32)
 	w.uint(uint64(s.SlashesInWindow), 8)
+	w.coins(s.FeesOwed)
 	w.child(s.Profile, "profile")
 	w.child(s.Counters, "counters")
 	if s.Snapshot == nil {
@@ -582,7 +587,7 @@ func (s WorkerState) ToCell() (*cell.Cell, error) {
 func ParseWorkerState(c *cell.Cell) (*WorkerState, error) {
 	r := newReader(c)
 	s := &WorkerState{Stake: r.coins(), Earnings: r.coins(), UnbondingSince: uint32(r.uint(32)), PendingQuery: r.uint(64), Agreed: r.u256(),
-		SlashWindowStart: uint32(r.uint(32)), SlashesInWindow: uint8(r.uint(8))}
+		SlashWindowStart: uint32(r.uint(32)), SlashesInWindow: uint8(r.uint(8)), FeesOwed: r.coins()}
 	pc, cc, sc := r.ref("profile"), r.ref("counters"), r.maybeRef("snapshot")
 	if err := r.end("WorkerState"); err != nil {
 		return nil, err

@@ -83,7 +83,7 @@ type Costs struct {
 	Deposits    *big.Int // other value the job kept (a Cancel's or Refund's value); 0 normally
 	Charge      *big.Int // the receipt's price of the tokens used
 	WorkerPay   *big.Int // charge − protocol fee, to the worker
-	ProtocolFee *big.Int // to the treasury
+	ProtocolFee *big.Int // owed to the treasury (the worker's Worker sends such fees in batches)
 	Refund      *big.Int // the JobClosed message to the client: everything left
 	// Gas is escrow + deposits − charge − refund: the job's own
 	// transactions and messages, and the gas the job hands the worker for
@@ -121,14 +121,11 @@ type history struct {
 
 	receipt *bindings.Receipt
 
-	closeTx   *chain.Transaction
-	closed    *bindings.JobClosed
-	refund    *big.Int
-	event     *bindings.JobClosedEvent
-	workerPay *big.Int // JobPaid value − NotifyGas
-	feePaid   *big.Int // ProtocolFee value
-	slash     *cell.Cell
-	slashTo   *address.Address
+	closeTx *chain.Transaction
+	closed  *bindings.JobClosed
+	refund  *big.Int
+	slash   *cell.Cell
+	slashTo *address.Address
 }
 
 func newHistory(job *address.Address) *history {
@@ -236,16 +233,8 @@ func (h *history) add(tx *chain.Transaction) error {
 			switch m := m.(type) {
 			case *bindings.JobClosed:
 				h.closeTx, h.closed, h.refund = tx, m, value
-			case *bindings.JobPaid:
-				h.workerPay = new(big.Int).Sub(value, big.NewInt(bindings.NotifyGas))
-			case *bindings.ProtocolFee:
-				h.feePaid = value
 			case *bindings.Slash:
 				h.slash, h.slashTo = om.cell, im.DstAddr
-			}
-		case tlb.MsgTypeExternalOut:
-			if ev, err := bindings.ParseJobEvent(om.msg.AsExternalOut().Body); err == nil {
-				h.event = ev
 			}
 		}
 	}
@@ -323,12 +312,9 @@ func (h *history) costs() Costs {
 		c.Gas = new(big.Int).Sub(c.Escrow, c.Refund)
 		return c
 	}
-	switch {
-	case h.event != nil:
-		c.Charge, c.ProtocolFee = nz(h.event.Charge), nz(h.event.Fee)
-	default:
-		c.ProtocolFee = nz(h.feePaid)
-		c.Charge = new(big.Int).Add(nz(h.workerPay), c.ProtocolFee)
+	if h.closed != nil {
+		// The JobClosed says what the receipt charged and the fee of it.
+		c.Charge, c.ProtocolFee = nz(h.closed.Charge), nz(h.closed.Fee)
 	}
 	c.WorkerPay = new(big.Int).Sub(c.Charge, c.ProtocolFee)
 	if h.closed != nil {

@@ -37,8 +37,7 @@ func (s *jobSim) out(to *address.Address, nano int64, m bindings.Message) *cell.
 }
 
 func (s *jobSim) closing(reason uint16, charge, fee int64, resultHash [32]byte, refund int64) []*cell.Cell {
-	ev := externalOut(s.t, s.job, mustCell(s.t, bindings.JobClosedEvent{Reason: reason, Charge: big.NewInt(charge), Fee: big.NewInt(fee), ResultHash: resultHash}))
-	return []*cell.Cell{ev, s.out(s.client, refund, bindings.JobClosed{QueryID: 7, Reason: reason})}
+	return []*cell.Cell{s.out(s.client, refund, bindings.JobClosed{QueryID: 7, Reason: reason, Charge: big.NewInt(charge), Fee: big.NewInt(fee), ResultHash: resultHash})}
 }
 
 // bounceCost is what a refused JobCreate keeps of the escrow in the simulation.
@@ -69,7 +68,7 @@ func (s *jobSim) decline(value int64, reason uint16, refund int64) {
 
 // receiptTx is the external receipt's transaction; charge and fee as the
 // Job computes them, refund what is left.
-func (s *jobSim) receiptTx(r bindings.Receipt, charge, fee, refund int64, withEvent bool) {
+func (s *jobSim) receiptTx(r bindings.Receipt, charge, fee, refund int64) {
 	r.Job = s.job
 	body, err := bindings.ReceiptBody(make([]byte, 64), mustCell(s.t, r))
 	if err != nil {
@@ -81,15 +80,9 @@ func (s *jobSim) receiptTx(r bindings.Receipt, charge, fee, refund int64, withEv
 		reason = bindings.ClosedFailed
 		outs = append(outs, s.out(s.worker, bindings.NotifyGas, bindings.JobFailed{QueryID: 7, Client: s.client, Nonce: 7}))
 	} else {
-		outs = append(outs, s.out(s.worker, charge-fee+bindings.NotifyGas, bindings.JobPaid{QueryID: 7, Client: s.client, Nonce: 7}))
-		if fee > 0 {
-			outs = append(outs, s.out(s.treasury, fee, bindings.ProtocolFee{QueryID: 7, Job: s.job}))
-		}
+		outs = append(outs, s.out(s.worker, charge+bindings.NotifyGas, bindings.JobPaid{QueryID: 7, Client: s.client, Nonce: 7, Fee: big.NewInt(fee)}))
 	}
 	cl := s.closing(reason, charge, fee, r.ResultHash, refund)
-	if !withEvent {
-		cl = cl[1:]
-	}
 	s.net.addTx(s.job, synthTx(s.t, externalIn(s.job, body), 0, false, append(outs, cl...)...))
 }
 
@@ -135,22 +128,17 @@ func TestCostSplit(t *testing.T) {
 		{"completed", func(s *jobSim) {
 			s.create(escrow, 0)
 			s.accept(19_000_000)
-			s.receiptTx(bindings.Receipt{InputTokens: 21, OutputTokens: 6, ResultHash: [32]byte{1}}, 39_000, 975, 2_080_000_000, true)
-		}, want{StateCompleted, escrow, 0, 39_000, 38_025, 975, 2_080_000_000, escrow - 39_000 - 2_080_000_000, escrow - 2_080_000_000}},
-		{"completed, event not decoded: charge from the payouts", func(s *jobSim) {
-			s.create(escrow, 0)
-			s.accept(19_000_000)
-			s.receiptTx(bindings.Receipt{InputTokens: 21, OutputTokens: 6}, 39_000, 975, 2_080_000_000, false)
+			s.receiptTx(bindings.Receipt{InputTokens: 21, OutputTokens: 6, ResultHash: [32]byte{1}}, 39_000, 975, 2_080_000_000)
 		}, want{StateCompleted, escrow, 0, 39_000, 38_025, 975, 2_080_000_000, escrow - 39_000 - 2_080_000_000, escrow - 2_080_000_000}},
 		{"completed without fee", func(s *jobSim) {
 			s.create(escrow, 0)
 			s.accept(19_000_000)
-			s.receiptTx(bindings.Receipt{InputTokens: 1, OutputTokens: 1}, 4_000, 0, 2_090_000_000, true)
+			s.receiptTx(bindings.Receipt{InputTokens: 1, OutputTokens: 1}, 4_000, 0, 2_090_000_000)
 		}, want{StateCompleted, escrow, 0, 4_000, 4_000, 0, 2_090_000_000, escrow - 4_000 - 2_090_000_000, escrow - 2_090_000_000}},
 		{"failure receipt: no charge", func(s *jobSim) {
 			s.create(escrow, 0)
 			s.accept(19_000_000)
-			s.receiptTx(bindings.Receipt{Failed: true}, 0, 0, 2_085_000_000, true)
+			s.receiptTx(bindings.Receipt{Failed: true}, 0, 0, 2_085_000_000)
 		}, want{StateFailed, escrow, 0, 0, 0, 0, 2_085_000_000, escrow - 2_085_000_000, escrow - 2_085_000_000}},
 		{"declined", func(s *jobSim) {
 			s.create(escrow, 0)
@@ -247,7 +235,7 @@ func TestHistoryDetails(t *testing.T) {
 	}
 	last := net.txs[s.job.StringRaw()][0].ID.LT
 	s.accept(19_000_000)
-	s.receiptTx(bindings.Receipt{InputTokens: 5, OutputTokens: 5}, 20_000, 500, 1_950_000_000, true)
+	s.receiptTx(bindings.Receipt{InputTokens: 5, OutputTokens: 5}, 20_000, 500, 1_950_000_000)
 	if _, err := c.history(context.Background(), s.job, h, last); err != nil {
 		t.Fatal(err)
 	}

@@ -54,14 +54,14 @@ func TestWaitOutcomes(t *testing.T) {
 			env := sealedResult(t, s, job.key, answer)
 			s.create(2e9, 0)
 			s.accept(19e6)
-			s.receiptTx(bindings.Receipt{InputTokens: 21, OutputTokens: 6, ResultHash: sha256.Sum256(env), Result: bindings.MustCell(bindings.BytesCell(env))}, 39_000, 975, 1.9e9, true)
+			s.receiptTx(bindings.Receipt{InputTokens: 21, OutputTokens: 6, ResultHash: sha256.Sum256(env), Result: bindings.MustCell(bindings.BytesCell(env))}, 39_000, 975, 1.9e9)
 		}, StateCompleted, answer.Content, nil},
 		{"result from the worker's endpoint", func(t *testing.T, s *jobSim, job *Job, served *atomic.Pointer[[]byte]) {
 			env := sealedResult(t, s, job.key, answer)
 			served.Store(&env)
 			s.create(2e9, 0)
 			s.accept(19e6)
-			s.receiptTx(bindings.Receipt{InputTokens: 21, OutputTokens: 6, ResultHash: sha256.Sum256(env)}, 39_000, 975, 1.9e9, true)
+			s.receiptTx(bindings.Receipt{InputTokens: 21, OutputTokens: 6, ResultHash: sha256.Sum256(env)}, 39_000, 975, 1.9e9)
 		}, StateCompleted, answer.Content, nil},
 		{"a tampered result is refused", func(t *testing.T, s *jobSim, job *Job, served *atomic.Pointer[[]byte]) {
 			env := sealedResult(t, s, job.key, answer)
@@ -70,27 +70,27 @@ func TestWaitOutcomes(t *testing.T) {
 			served.Store(&bad)
 			s.create(2e9, 0)
 			s.accept(19e6)
-			s.receiptTx(bindings.Receipt{InputTokens: 21, OutputTokens: 6, ResultHash: sha256.Sum256(env)}, 39_000, 975, 1.9e9, true)
+			s.receiptTx(bindings.Receipt{InputTokens: 21, OutputTokens: 6, ResultHash: sha256.Sum256(env)}, 39_000, 975, 1.9e9)
 		}, StateCompleted, "", func(err error) bool { return errors.Is(err, ErrResultMismatch) }},
 		{"an inline result that is not the receipt's", func(t *testing.T, s *jobSim, job *Job, _ *atomic.Pointer[[]byte]) {
 			env := sealedResult(t, s, job.key, answer)
 			other := sealedResult(t, s, job.key, answer)
 			s.create(2e9, 0)
 			s.accept(19e6)
-			s.receiptTx(bindings.Receipt{ResultHash: sha256.Sum256(env), Result: bindings.MustCell(bindings.BytesCell(other))}, 39_000, 975, 1.9e9, true)
+			s.receiptTx(bindings.Receipt{ResultHash: sha256.Sum256(env), Result: bindings.MustCell(bindings.BytesCell(other))}, 39_000, 975, 1.9e9)
 		}, StateCompleted, "", func(err error) bool { return errors.Is(err, ErrResultMismatch) }},
 		{"a result sealed for another key does not open", func(t *testing.T, s *jobSim, _ *Job, _ *atomic.Pointer[[]byte]) {
 			other, _ := seal.GenerateKey(seal.SuiteX25519)
 			env := sealedResult(t, s, other, answer)
 			s.create(2e9, 0)
 			s.accept(19e6)
-			s.receiptTx(bindings.Receipt{ResultHash: sha256.Sum256(env), Result: bindings.MustCell(bindings.BytesCell(env))}, 39_000, 975, 1.9e9, true)
+			s.receiptTx(bindings.Receipt{ResultHash: sha256.Sum256(env), Result: bindings.MustCell(bindings.BytesCell(env))}, 39_000, 975, 1.9e9)
 		}, StateCompleted, "", func(err error) bool { return errors.Is(err, seal.ErrAuthFailed) }},
 		{"failure receipt with the sealed reason", func(t *testing.T, s *jobSim, job *Job, _ *atomic.Pointer[[]byte]) {
 			env := sealedResult(t, s, job.key, inference.ChatResult{Error: &inference.ResultError{Code: inference.CodeModelNotServed, Message: "no such model"}})
 			s.create(2e9, 0)
 			s.accept(19e6)
-			s.receiptTx(bindings.Receipt{Failed: true, ResultHash: sha256.Sum256(env), Result: bindings.MustCell(bindings.BytesCell(env))}, 0, 0, 1.95e9, true)
+			s.receiptTx(bindings.Receipt{Failed: true, ResultHash: sha256.Sum256(env), Result: bindings.MustCell(bindings.BytesCell(env))}, 0, 0, 1.95e9)
 		}, StateFailed, "", func(err error) bool {
 			var fe *FailedError
 			return errors.As(err, &fe) && fe.Code == inference.CodeModelNotServed && fe.Message == "no such model" &&
@@ -99,7 +99,7 @@ func TestWaitOutcomes(t *testing.T) {
 		{"failure receipt without a result", func(t *testing.T, s *jobSim, _ *Job, _ *atomic.Pointer[[]byte]) {
 			s.create(2e9, 0)
 			s.accept(19e6)
-			s.receiptTx(bindings.Receipt{Failed: true}, 0, 0, 1.95e9, true)
+			s.receiptTx(bindings.Receipt{Failed: true}, 0, 0, 1.95e9)
 		}, StateFailed, "", func(err error) bool {
 			var fe *FailedError
 			return errors.As(err, &fe) && fe.Code == "" && strings.Contains(err.Error(), "could not serve")
@@ -188,7 +188,7 @@ func TestWaitSeesLateReceipt(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	s.accept(19e6)
 	time.Sleep(50 * time.Millisecond)
-	s.receiptTx(bindings.Receipt{InputTokens: 1, OutputTokens: 1, ResultHash: sha256.Sum256(env), Result: bindings.MustCell(bindings.BytesCell(env))}, 4000, 100, 1.9e9, true)
+	s.receiptTx(bindings.Receipt{InputTokens: 1, OutputTokens: 1, ResultHash: sha256.Sum256(env), Result: bindings.MustCell(bindings.BytesCell(env))}, 4000, 100, 1.9e9)
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
@@ -211,7 +211,7 @@ func TestWaitWithoutKey(t *testing.T) {
 	job.key = nil
 	s.create(2e9, 0)
 	s.accept(19e6)
-	s.receiptTx(bindings.Receipt{ResultHash: sha256.Sum256(env), Result: bindings.MustCell(bindings.BytesCell(env))}, 4000, 100, 1.9e9, true)
+	s.receiptTx(bindings.Receipt{ResultHash: sha256.Sum256(env), Result: bindings.MustCell(bindings.BytesCell(env))}, 4000, 100, 1.9e9)
 	c := New(net, Options{Dir: t.TempDir()})
 	out, err := c.Status(context.Background(), job)
 	if !errors.Is(err, ErrNoKey) || out == nil || out.State != StateCompleted || out.Costs.Refund.Int64() != 1.9e9 {

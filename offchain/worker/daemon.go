@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -284,8 +283,8 @@ func (d *Daemon) onWorkerTx(ctx context.Context, wg *sync.WaitGroup, tx *chain.T
 		}
 	case *bindings.JobPaid:
 		// The Worker keeps the value less the gas it was sent for its own
-		// transaction (as ReadHistory counts it).
-		pay := new(big.Int).Sub(im.Amount.Nano(), big.NewInt(bindings.NotifyGas))
+		// transaction and the protocol fee it owes (as ReadHistory counts it).
+		pay := m.Pay(im.Amount.Nano())
 		if pay.Sign() > 0 {
 			d.metrics.Earnings.Add(float64(pay.Int64()))
 		}

@@ -88,10 +88,10 @@ func (h *History) add(tx *chain.Transaction) {
 		return // refused (a forged JobPaid, say): nothing happened
 	}
 	e := HistoryEntry{Time: time.Unix(int64(tx.Now), 0).UTC(), Job: im.SrcAddr, Amount: new(big.Int)}
-	switch decodeQuiet(im.Body).(type) {
+	switch m := decodeQuiet(im.Body).(type) {
 	case *bindings.JobPaid:
 		e.Kind = EventPaid
-		e.Amount.Sub(im.Amount.Nano(), big.NewInt(bindings.NotifyGas))
+		e.Amount = m.Pay(im.Amount.Nano())
 		h.Earned.Add(h.Earned, e.Amount)
 	case *bindings.JobFailed:
 		e.Kind = EventFailed

@@ -380,34 +380,28 @@ func (d *Daemon) closed(ctx context.Context, job *address.Address, r *JobRecord)
 	return d.done(r, outcome)
 }
 
-// closeOutcome reads the reason a closed Job logged in its JobClosedEvent.
+// closeOutcome reads the reason a closed Job gave in its JobClosed.
 func closeOutcome(ctx context.Context, n chain.Network, job *address.Address) (string, error) {
 	txs, err := n.Transactions(ctx, job, chain.TxID{}, 16)
 	if err != nil {
 		return "", fmt.Errorf("reading the job's transactions: %w", err)
 	}
 	for _, tx := range txs { // newest first: the close is the last one
-		bodies, err := bindings.ExternalOutBodies(tx.Tx)
-		if err != nil {
+		closed, ok := bindings.JobClosedIn(tx.Tx)
+		if !ok {
 			continue
 		}
-		for _, b := range bodies {
-			ev, err := bindings.ParseJobEvent(b)
-			if err != nil {
-				continue
-			}
-			switch ev.Reason {
-			case bindings.ClosedCompleted:
-				return OutcomeCompleted, nil
-			case bindings.ClosedFailed:
-				return OutcomeFailed, nil
-			case bindings.ClosedExpired:
-				return OutcomeExpired, nil
-			}
-			return OutcomeClosed, nil
+		switch closed.Reason {
+		case bindings.ClosedCompleted:
+			return OutcomeCompleted, nil
+		case bindings.ClosedFailed:
+			return OutcomeFailed, nil
+		case bindings.ClosedExpired:
+			return OutcomeExpired, nil
 		}
+		return OutcomeClosed, nil
 	}
-	return "", errors.New("no JobClosedEvent among the job's latest transactions")
+	return "", errors.New("no JobClosed among the job's latest transactions")
 }
 
 // done records a job's final outcome, once: a job already done is never

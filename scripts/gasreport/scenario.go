@@ -150,7 +150,7 @@ func (s *scenario) jobLifecycle(ctx context.Context) (Operation, error) {
 	if err := s.succeeded(done); err != nil {
 		return Operation{}, err
 	}
-	return operation("job_lifecycle", "JobCreate deploys the Job, Offer, Accept; the receipt pays the worker, the treasury and refunds the client", s.names, create, done), nil
+	return operation("job_lifecycle", "JobCreate deploys the Job, Offer, Accept; the receipt pays the worker (with the protocol fee its Worker owes the treasury) and refunds the client", s.names, create, done), nil
 }
 
 func (s *scenario) jobFailed(ctx context.Context) (Operation, error) {

@@ -3,6 +3,7 @@ package contracts_test
 import (
 	"bytes"
 	"crypto/ed25519"
+	"fmt"
 	"math/big"
 	"testing"
 	"time"
@@ -159,28 +160,34 @@ func TestJobLifecycle(t *testing.T) {
 	fee := bindings.Fee(charge, feeBps)
 	pay := new(big.Int).Sub(charge, fee)
 
+	// The charge goes to the Worker in one message; the fee of it is owed
+	// to the treasury (sent in batches), not sent by the job.
 	paid, paidMsg := one[bindings.JobPaid](f, tr)
-	if !paidMsg.To.Equals(w.addr) || paidMsg.Value.Cmp(new(big.Int).Add(pay, big.NewInt(bindings.NotifyGas))) != 0 || paid.Nonce != 1 || !paid.Client.Equals(client.Address) {
-		t.Errorf("JobPaid %+v with %s, want %s + NOTIFY_GAS", paid, paidMsg.Value, pay)
+	if !paidMsg.To.Equals(w.addr) || paidMsg.Value.Cmp(new(big.Int).Add(charge, big.NewInt(bindings.NotifyGas))) != 0 || paid.Nonce != 1 || !paid.Client.Equals(client.Address) || paid.Fee.Cmp(fee) != 0 {
+		t.Errorf("JobPaid %+v with %s, want %s + NOTIFY_GAS and fee %s", paid, paidMsg.Value, charge, fee)
 	}
-	pf, pfMsg := one[bindings.ProtocolFee](f, tr)
-	if !pfMsg.To.Equals(f.treasury.Address) || pfMsg.Value.Cmp(fee) != 0 || !pf.Job.Equals(j.addr) {
-		t.Errorf("ProtocolFee %+v with %s to %s, want %s to the treasury", pf, pfMsg.Value, pfMsg.To, fee)
-	}
+	none[bindings.ProtocolFees](f, tr)
 	cb, cbMsg := one[bindings.JobCallback](f, tr)
 	if !cbMsg.To.Equals(callback.Address) || !cb.Job.Equals(j.addr) || cb.ResultHash != r.ResultHash || cb.Result == nil || !bytes.Equal(cb.Result.Hash(), r.Result.Hash()) {
 		t.Errorf("JobCallback %+v to %s", cb, cbMsg.To)
 	}
+	// JobClosed tells watchers the outcome (there is no event to pay for).
 	closed, closedMsg := one[bindings.JobClosed](f, tr)
-	if closed.Reason != bindings.ClosedCompleted || !closedMsg.To.Equals(client.Address) {
-		t.Errorf("JobClosed %+v to %s", closed, closedMsg.To)
+	if closed.Reason != bindings.ClosedCompleted || !closedMsg.To.Equals(client.Address) || closed.Charge.Cmp(charge) != 0 || closed.Fee.Cmp(fee) != 0 || closed.ResultHash != r.ResultHash {
+		t.Errorf("JobClosed %+v to %s, want charge %s fee %s", closed, closedMsg.To, charge, fee)
 	}
-	evs := tr.Events(j.addr)
-	if len(evs) != 1 {
-		t.Fatalf("%d job events", len(evs))
+	if evs := tr.Events(j.addr); len(evs) != 0 {
+		t.Errorf("%d job events, want none", len(evs))
 	}
-	if ev, ok := evs[0].(*bindings.JobClosedEvent); !ok || ev.Reason != bindings.ClosedCompleted || ev.Charge.Cmp(charge) != 0 || ev.Fee.Cmp(fee) != 0 || ev.ResultHash != r.ResultHash {
-		t.Errorf("JobClosedEvent %+v, want charge %s fee %s", evs[0], charge, fee)
+	if txs := tr.On(j.addr); len(txs) != 1 {
+		t.Errorf("%d job transactions in the receipt's trace", len(txs))
+	} else if c, ok := bindings.JobClosedIn(txs[0].Tx); !ok || c.Reason != bindings.ClosedCompleted || c.Charge.Cmp(charge) != 0 {
+		t.Errorf("JobClosedIn(the receipt's transaction) = %+v, %v", c, ok)
+	}
+	for _, tx := range create.On(j.addr) {
+		if c, ok := bindings.JobClosedIn(tx.Tx); ok {
+			t.Errorf("JobClosedIn(a transaction of the job's creation) = %+v", c)
+		}
 	}
 
 	// The worker is paid exactly its share; the job is gone.
@@ -188,19 +195,21 @@ func TestJobLifecycle(t *testing.T) {
 	if st.Earnings.Cmp(pay) != 0 || st.TotalEarned.Cmp(pay) != 0 || st.JobsCompleted != 1 || st.JobsFailed != 0 || st.JobsSlashed != 0 || st.Stake.Cmp(bt.TON("20")) != 0 {
 		t.Errorf("worker after the job: %+v (pay %s)", st, pay)
 	}
+	if owed := f.feesOwed(w); owed.Cmp(fee) != 0 {
+		t.Errorf("the worker owes the treasury %s, want the fee %s", owed, fee)
+	}
 	f.workerSolvent(w)
 	f.gone(j.addr)
 	if d, err := j.c.JobData(f.ctx); err != nil || d.Deployed {
 		t.Errorf("job_data of a closed job: %+v %v", d, err)
 	}
 
-	// The job paid exactly pay + NOTIFY_GAS to the worker, the fee to the
-	// treasury, NOTIFY_GAS to the callback, and everything else back to
-	// the client: the escrow less the charge and the gas.
+	// The job paid exactly charge + NOTIFY_GAS to the worker, NOTIFY_GAS
+	// to the callback, and everything else back to the client: the escrow
+	// less the charge and the gas.
 	refund := closedMsg.Value
 	refundCheck(f, j, refund, map[uint32]*big.Int{
-		bindings.OpJobPaid:     new(big.Int).Add(pay, big.NewInt(bindings.NotifyGas)),
-		bindings.OpProtocolFee: fee,
+		bindings.OpJobPaid:     new(big.Int).Add(charge, big.NewInt(bindings.NotifyGas)),
 		bindings.OpJobCallback: big.NewInt(bindings.NotifyGas),
 	})
 	spent := new(big.Int).Sub(escrow, refund)
@@ -255,7 +264,7 @@ func TestJobFailureReceipt(t *testing.T) {
 		t.Errorf("JobFailed with %s to %s", failedMsg.Value, failedMsg.To)
 	}
 	none[bindings.JobPaid](f, tr)
-	none[bindings.ProtocolFee](f, tr)
+	none[bindings.ProtocolFees](f, tr)
 	none[bindings.Slash](f, tr)
 	closed, closedMsg := one[bindings.JobClosed](f, tr)
 	if closed.Reason != bindings.ClosedFailed || !closedMsg.To.Equals(client.Address) {
@@ -798,4 +807,72 @@ func TestOfferedJob(t *testing.T) {
 		t.Errorf("JobClosed %+v", closed)
 	}
 	f.gone(j2.addr)
+}
+
+// TestProtocolFeesBatched: a completed job's fee stays with its Worker,
+// which sends the fees it owes to the treasury once they reach
+// PROTOCOL_FEE_BATCH, and the rest at Withdraw, so that no fee is lost and
+// no job pays for a message to the treasury.
+func TestProtocolFeesBatched(t *testing.T) {
+	f := newFixture(t)
+	miner := f.wallet("miner", "100")
+	client := f.wallet("client", "100")
+	w := f.activeWorker("w", miner, bt.TON("20"))
+
+	// 1,200 input tokens at 1,000 TON per 1M: a charge of 1.2 TON, a fee
+	// of 0.03 TON, under the batch of 0.05.
+	complete := func(nonce uint64) (*bt.Trace, *big.Int) {
+		t.Helper()
+		terms := f.terms(w.addr, fmt.Sprint("batch ", nonce))
+		terms.PriceIn = bt.TON("1000")
+		j := f.newJob(client, nonce, terms)
+		f.accepted(j)
+		tr, err := f.receipt(w.key, j.receipt(1200, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.noFailures(tr)
+		return tr, bindings.Fee(bindings.Charge(terms.PriceIn, terms.PriceOut, 1200, 0), feeBps)
+	}
+	tr, fee := complete(1)
+	if fee.Cmp(bt.TON("0.03")) != 0 {
+		t.Fatalf("fee %s, want 0.03 TON", fee)
+	}
+	none[bindings.ProtocolFees](f, tr)
+	if owed := f.feesOwed(w); owed.Cmp(fee) != 0 {
+		t.Fatalf("owed %s after one job, want %s", owed, fee)
+	}
+	f.workerSolvent(w)
+
+	// The second fee brings the debt to 0.06 TON: all of it goes at once.
+	tr, _ = complete(2)
+	batch, batchMsg := one[bindings.ProtocolFees](f, tr)
+	if want := new(big.Int).Mul(fee, big.NewInt(2)); !batchMsg.To.Equals(f.treasury.Address) || batchMsg.Value.Cmp(want) != 0 || batch.QueryID != 2 {
+		t.Errorf("ProtocolFees %+v with %s to %s, want %s to the treasury", batch, batchMsg.Value, batchMsg.To, want)
+	}
+	if owed := f.feesOwed(w); owed.Sign() != 0 {
+		t.Errorf("owed %s after the batch, want 0", owed)
+	}
+	st := f.workerState(w)
+	pay := new(big.Int).Sub(bindings.Charge(bt.TON("1000"), priceOut, 1200, 0), fee)
+	if want := new(big.Int).Mul(pay, big.NewInt(2)); st.Earnings.Cmp(want) != 0 {
+		t.Errorf("earnings %s, want %s", st.Earnings, want)
+	}
+	f.workerSolvent(w)
+
+	// A third fee is owed when the worker leaves: Withdraw sends it to the
+	// treasury before the rest goes to the owner.
+	complete(3)
+	f.noFailures(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.RequestUnbond{QueryID: 4}))))
+	if err := f.env.AdvanceTime(f.ctx, (max(unbondingDelay, maxDeadline+1)+1)*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tr = f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 5})))
+	f.noFailures(tr)
+	last, lastMsg := one[bindings.ProtocolFees](f, tr)
+	if !lastMsg.To.Equals(f.treasury.Address) || lastMsg.Value.Cmp(fee) != 0 || last.QueryID != 5 {
+		t.Errorf("ProtocolFees %+v with %s to %s at Withdraw, want %s to the treasury", last, lastMsg.Value, lastMsg.To, fee)
+	}
+	one[bindings.StakeReturned](f, tr)
+	f.gone(w.addr)
 }

@@ -88,10 +88,22 @@ func TestWorkerRegisterActivates(t *testing.T) {
 func (f *fixture) workerSolvent(w *worker) {
 	f.t.Helper()
 	st := f.workerState(w)
+	owed := f.feesOwed(w)
 	need := new(big.Int).Add(st.Stake, st.Earnings)
+	need.Add(need, owed)
 	if bal := f.balance(w.addr); bal.Cmp(need) < 0 {
-		f.t.Fatalf("worker %s holds %s, less than stake %s + earnings %s", w.name, bal, st.Stake, st.Earnings)
+		f.t.Fatalf("worker %s holds %s, less than stake %s + earnings %s + fees owed %s", w.name, bal, st.Stake, st.Earnings, owed)
 	}
+}
+
+// feesOwed is the protocol fees w holds for the treasury.
+func (f *fixture) feesOwed(w *worker) *big.Int {
+	f.t.Helper()
+	owed, err := w.c.FeesOwed(f.ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return owed
 }
 
 func TestWorkerRegisterRejected(t *testing.T) {
