@@ -28,8 +28,13 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/devnet/netconfig"
 )
 
-// budget is the most a full job life cycle may cost in fees, in nanoton.
+// budget is the most a full job life cycle may cost in fees, in nanoton:
+// `make gas` fails above it, so the fees cannot creep back up.
 const budget = 20_000_000 // 0.02 TON
+
+// target is where the job life cycle's fees should get to (contracts v2);
+// the report says how far it is, without failing.
+const target = 10_000_000 // 0.01 TON
 
 func main() {
 	out := flag.String("out", "docs/gas.json", "JSON report to write")
@@ -297,6 +302,11 @@ func markdown(r *Report) string {
 			verdict = "**over**"
 		}
 		fmt.Fprintf(&b, "\nBudget: a full job life cycle (deploy → offer → accept → receipt → payouts) costs at most %s TON in fees; measured %s TON, %s budget.\n", ton(budget), ton(op.TotalFees), verdict)
+		targetVerdict := "met"
+		if op.TotalFees > target {
+			targetVerdict = "**not met** (docs/DESIGN-NOTES.md measures the levers left)"
+		}
+		fmt.Fprintf(&b, "Target: %s TON; %s.\n", ton(target), targetVerdict)
 		b.WriteString("\nThe Job code is held as a public library (`cocoon root deploy --job-code-library`): a client's deploy carries a 33-byte reference instead of 1.3 KB of code; `job_lifecycle_inline_code` is the same life cycle without it.\n")
 		b.WriteString("\nWhere it goes (`job_lifecycle`; row 0 is the forwarding of the client's deploying JobCreate, with the library reference and a 200-byte inline request):\n\n| # | account | message | gas | fees (TON) | forwarding (TON) |\n|---:|---|---|---:|---:|---:|\n")
 		fmt.Fprintf(&b, "| 0 | client wallet | sends JobCreate | – | – | %s |\n", ton(op.SenderForward))
