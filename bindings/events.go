@@ -1,14 +1,10 @@
 package bindings
 
 import (
-	"context"
 	"fmt"
 
-	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
 	"github.com/xssnick/tonutils-go/tvm/cell"
-
-	"github.com/cocoon-network/cocoon/offchain/chain"
 )
 
 // ParseRootEvent parses the body of one of Root's external-out messages:
@@ -66,45 +62,21 @@ func ExternalOutBodies(tx *tlb.Transaction) ([]*cell.Cell, error) {
 	return out, nil
 }
 
-// RootEvent is one event read from Root's history.
-type RootEvent struct {
-	Tx    *chain.Transaction
-	Event any // *WorkerActivatedEvent or *WorkerDeactivatedEvent
-}
-
-// ReadRootEvents reads Root's events from its transactions, newest first,
-// looking at no more than limit transactions. Clients discover workers this
-// way: the newest event of a worker tells whether it serves.
-func ReadRootEvents(ctx context.Context, net chain.Network, root *address.Address, limit int) ([]RootEvent, error) {
-	var (
-		events []RootEvent
-		from   chain.TxID
-	)
-	for seen := 0; seen < limit; {
-		page := min(limit-seen, 64)
-		txs, err := net.Transactions(ctx, root, from, page)
+// RootEventsIn returns the Root events tx emitted, newest first like the
+// history they are read from. Bodies that are not Root events are skipped,
+// as indexers do.
+func RootEventsIn(tx *tlb.Transaction) ([]any, error) {
+	bodies, err := ExternalOutBodies(tx)
+	if err != nil {
+		return nil, err
+	}
+	var events []any
+	for i := len(bodies) - 1; i >= 0; i-- {
+		ev, err := ParseRootEvent(bodies[i])
 		if err != nil {
-			return nil, fmt.Errorf("reading transactions of root %s: %w", root, err)
+			continue
 		}
-		for _, t := range txs {
-			bodies, err := ExternalOutBodies(t.Tx)
-			if err != nil {
-				return nil, fmt.Errorf("transaction %x of root: %w", t.ID.Hash, err)
-			}
-			// A transaction's events are listed newest first too.
-			for i := len(bodies) - 1; i >= 0; i-- {
-				ev, err := ParseRootEvent(bodies[i])
-				if err != nil {
-					continue // not an event of ours: skip, as indexers do
-				}
-				events = append(events, RootEvent{Tx: t, Event: ev})
-			}
-		}
-		seen += len(txs)
-		if len(txs) < page || txs[len(txs)-1].PrevID.IsZero() {
-			break
-		}
-		from = txs[len(txs)-1].PrevID
+		events = append(events, ev)
 	}
 	return events, nil
 }

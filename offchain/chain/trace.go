@@ -3,7 +3,6 @@ package chain
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -141,40 +140,20 @@ func FindInbound(ctx context.Context, n Network, addr *address.Address, msgHash 
 }
 
 func findInbound(ctx context.Context, n Network, addr *address.Address, msgHash []byte, afterLT uint64) (*Transaction, uint64, error) {
-	var (
-		from   TxID
-		newest uint64
-	)
-	for scanned := 0; scanned < traceMaxScan; {
-		txs, err := n.Transactions(ctx, addr, from, tracePage)
+	var newest uint64
+	walk := History(ctx, n, addr, HistoryOptions{AfterLT: afterLT, Limit: traceMaxScan, Page: tracePage, MissingIsEmpty: true})
+	for tx, err := range walk {
 		if err != nil {
-			if errors.Is(err, ErrNotFound) && from.IsZero() {
-				return nil, 0, nil // no history yet
-			}
 			return nil, newest, fmt.Errorf("listing transactions of %s: %w", addr, err)
 		}
-		for _, tx := range txs {
-			if tx.ID.LT <= afterLT {
-				return nil, newest, nil
-			}
-			newest = max(newest, tx.ID.LT)
-			scanned++
-			h, err := InMsgHash(tx)
-			if err != nil {
-				return nil, newest, err
-			}
-			if bytes.Equal(h, msgHash) {
-				return tx, newest, nil
-			}
+		newest = max(newest, tx.ID.LT)
+		h, err := InMsgHash(tx)
+		if err != nil {
+			return nil, newest, err
 		}
-		if len(txs) == 0 {
-			return nil, newest, nil
+		if bytes.Equal(h, msgHash) {
+			return tx, newest, nil
 		}
-		last := txs[len(txs)-1]
-		if last.PrevID.IsZero() {
-			return nil, newest, nil
-		}
-		from = last.PrevID
 	}
 	return nil, newest, nil
 }

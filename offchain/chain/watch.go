@@ -126,41 +126,17 @@ type readError struct{ err error }
 func (e *readError) Error() string { return e.err.Error() }
 func (e *readError) Unwrap() error { return e.err }
 
-// watchPage is how many transactions one history request asks for.
-const watchPage = 16
-
 func catchUp(ctx context.Context, n Network, a *address.Address, cur Cursor, fn func(*Transaction) error) error {
 	key := a.StringRaw()
-	after := cur[key]
-	var fresh []*Transaction
-	from := TxID{}
-	for {
-		page, err := n.Transactions(ctx, a, from, watchPage)
-		if err != nil {
-			return &readError{fmt.Errorf("reading the history of %s: %w", a, err)}
-		}
-		done := len(page) < watchPage
-		for _, t := range page {
-			if t.ID.LT <= after {
-				done = true
-				break
-			}
-			fresh = append(fresh, t)
-		}
-		if done || len(fresh) == 0 {
-			break
-		}
-		last := fresh[len(fresh)-1]
-		if last.PrevID.IsZero() {
-			break
-		}
-		from = last.PrevID
+	fresh, err := HistoryOldestFirst(ctx, n, a, HistoryOptions{AfterLT: cur[key]})
+	if err != nil {
+		return &readError{fmt.Errorf("reading the history of %s: %w", a, err)}
 	}
-	for i := len(fresh) - 1; i >= 0; i-- {
-		if err := fn(fresh[i]); err != nil {
+	for _, t := range fresh {
+		if err := fn(t); err != nil {
 			return err
 		}
-		cur[key] = fresh[i].ID.LT
+		cur[key] = t.ID.LT
 	}
 	return nil
 }

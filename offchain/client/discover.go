@@ -167,7 +167,7 @@ func Discover(ctx context.Context, net chain.Network, root *address.Address, mod
 		if limit <= 0 {
 			limit = DefaultMaxRootTransactions
 		}
-		events, err := bindings.ReadRootEvents(ctx, net, root, limit)
+		events, err := ReadRootEvents(ctx, net, root, limit)
 		if err != nil {
 			return nil, fmt.Errorf("reading Root %s events: %w", root, err)
 		}
@@ -281,7 +281,7 @@ func discoveryPolicy(opts DiscoverOptions, al attest.AllowList, model string) *a
 // activeWorkers returns the workers whose newest event (events are newest
 // first) is an activation, newest first. A re-registration (WorkerUpdate)
 // is a new activation; an unbonding or slashing is a deactivation.
-func activeWorkers(events []bindings.RootEvent) []*address.Address {
+func activeWorkers(events []RootEvent) []*address.Address {
 	seen := map[string]bool{}
 	var out []*address.Address
 	for _, e := range events {

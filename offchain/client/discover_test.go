@@ -178,15 +178,15 @@ func (w *fakeWorker) makeEvidence(t *testing.T, keys []attest.Key) {
 
 func TestActiveWorkers(t *testing.T) {
 	a, b, c, d := testAddr("a"), testAddr("b"), testAddr("c"), testAddr("d")
-	act := func(x *address.Address) bindings.RootEvent {
-		return bindings.RootEvent{Event: &bindings.WorkerActivatedEvent{Worker: x}}
+	act := func(x *address.Address) RootEvent {
+		return RootEvent{Event: &bindings.WorkerActivatedEvent{Worker: x}}
 	}
-	deact := func(x *address.Address) bindings.RootEvent {
-		return bindings.RootEvent{Event: &bindings.WorkerDeactivatedEvent{Worker: x, Reason: bindings.DeactivatedUnbonding}}
+	deact := func(x *address.Address) RootEvent {
+		return RootEvent{Event: &bindings.WorkerDeactivatedEvent{Worker: x, Reason: bindings.DeactivatedUnbonding}}
 	}
 	// Newest first: b re-activated after a deactivation, c deactivated
 	// after its activation, a activated twice (an update), d only active.
-	events := []bindings.RootEvent{act(b), deact(c), act(a), deact(b), act(d), act(c), act(a), act(b)}
+	events := []RootEvent{act(b), deact(c), act(a), deact(b), act(d), act(c), act(a), act(b)}
 	got := activeWorkers(events)
 	want := []*address.Address{b, a, d}
 	if len(got) != len(want) {

@@ -148,36 +148,11 @@ func (c *Client) history(ctx context.Context, addr *address.Address, h *history,
 
 // newTransactions lists addr's transactions newer than afterLT, oldest first.
 func newTransactions(ctx context.Context, net chain.Network, addr *address.Address, afterLT uint64) ([]*chain.Transaction, error) {
-	const page = 16
-	var (
-		fresh []*chain.Transaction
-		from  chain.TxID
-	)
-	for {
-		txs, err := net.Transactions(ctx, addr, from, page)
-		if errors.Is(err, chain.ErrNotFound) && from.IsZero() {
-			return nil, nil // no history yet
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading the transactions of %s: %w", addr, err)
-		}
-		done := len(txs) < page
-		for _, t := range txs {
-			if t.ID.LT <= afterLT {
-				done = true
-				break
-			}
-			fresh = append(fresh, t)
-		}
-		if done || len(fresh) == 0 || fresh[len(fresh)-1].PrevID.IsZero() {
-			break
-		}
-		from = fresh[len(fresh)-1].PrevID
+	txs, err := chain.HistoryOldestFirst(ctx, net, addr, chain.HistoryOptions{AfterLT: afterLT, MissingIsEmpty: true})
+	if err != nil {
+		return nil, fmt.Errorf("reading the transactions of %s: %w", addr, err)
 	}
-	for i, j := 0, len(fresh)-1; i < j; i, j = i+1, j-1 {
-		fresh[i], fresh[j] = fresh[j], fresh[i]
-	}
-	return fresh, nil
+	return txs, nil
 }
 
 // Wait follows the job until it closes, then reads the worker's receipt,

@@ -51,23 +51,22 @@ type DaySummary struct {
 // transactions.
 func ReadHistory(ctx context.Context, n chain.Network, worker *address.Address, limit int) (*History, error) {
 	h := &History{Earned: new(big.Int), Slashed: new(big.Int), Fees: new(big.Int)}
-	from := chain.TxID{}
+	if limit <= 0 {
+		return h, nil
+	}
 	read := 0
-	for read < limit {
-		page, err := n.Transactions(ctx, worker, from, min(16, limit-read))
+	var last *chain.Transaction
+	for tx, err := range chain.History(ctx, n, worker, chain.HistoryOptions{Limit: limit}) {
 		if err != nil {
 			return nil, fmt.Errorf("reading the history of %s: %w", worker, err)
 		}
-		for _, tx := range page {
-			h.add(tx)
-		}
-		read += len(page)
-		if len(page) == 0 || page[len(page)-1].PrevID.IsZero() {
-			h.Complete = true
-			break
-		}
-		from = page[len(page)-1].PrevID
+		h.add(tx)
+		read++
+		last = tx
 	}
+	// The walk stopped short of limit only at the beginning of the history;
+	// at the limit, it is complete when the last one read was the first.
+	h.Complete = read < limit || last.PrevID.IsZero()
 	return h, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/client"
 )
 
 func TestWorkerRegisterActivates(t *testing.T) {
@@ -53,7 +54,7 @@ func TestWorkerRegisterActivates(t *testing.T) {
 	if !ok || !ev.Worker.Equals(w.addr) || ev.WorkerKey != w.pub() || ev.TEE != bindings.TEETDX || ev.Measurement != tdxMeas || ev.Version != f.version() {
 		t.Errorf("event %+v", evs[0])
 	}
-	read, err := bindings.ReadRootEvents(f.ctx, f.env.Chain, f.root, 10)
+	read, err := client.ReadRootEvents(f.ctx, f.env.Chain, f.root, 10)
 	if err != nil || len(read) != 1 {
 		t.Fatalf("ReadRootEvents: %d events, %v", len(read), err)
 	}
