@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/big"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 
 	"github.com/cocoon-network/cocoon/offchain/chain"
-	"github.com/cocoon-network/cocoon/offchain/devnet"
 )
 
 // askingNet records the limit of each history request and can fail one
@@ -53,22 +51,11 @@ func lts(txs []*chain.Transaction) []uint64 {
 func TestHistory(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	e, err := devnet.Open(ctx, devnet.Options{Dir: t.TempDir(), Clock: devnet.FixedClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openDevnet(ctx, t)
 	defer e.Close()
 	a := address.NewAddress(0, 0, make([]byte, 32))
 	const total = 20
-	for i := range total {
-		if _, err := e.FaucetAsync(a, big.NewInt(int64(1000+i))); err != nil {
-			t.Fatal(err)
-		}
-		// One transfer per block, so each has its own transaction.
-		if err := e.Settle(ctx, 3); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fundEach(ctx, t, e, a, total)
 	all, err := e.Transactions(ctx, a, chain.TxID{}, 100)
 	if err != nil || len(all) != total {
 		t.Fatalf("devnet history: %d transactions, %v", len(all), err)

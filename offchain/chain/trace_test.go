@@ -10,7 +10,6 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 
 	"github.com/cocoon-network/cocoon/offchain/chain"
-	"github.com/cocoon-network/cocoon/offchain/devnet"
 )
 
 // A message is followed from the transaction that sent it to the one it
@@ -18,10 +17,7 @@ import (
 func TestFollowMessage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	e, err := devnet.Open(ctx, devnet.Options{Dir: t.TempDir(), Clock: devnet.FixedClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openDevnet(ctx, t)
 	defer e.Close()
 	to := address.NewAddress(0, 0, bytes.Repeat([]byte{5}, 32))
 	done, err := e.FaucetAsync(to, big.NewInt(123))

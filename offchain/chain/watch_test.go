@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,24 +20,10 @@ import (
 func TestWatchSeesEveryTransactionOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	e, err := devnet.Open(ctx, devnet.Options{Dir: t.TempDir(), Clock: devnet.FixedClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openDevnet(ctx, t)
 	defer e.Close()
 	a := address.NewAddress(0, 0, make([]byte, 32))
-	fundN := func(n int) {
-		t.Helper()
-		for i := 0; i < n; i++ {
-			if _, err := e.FaucetAsync(a, big.NewInt(int64(1000+i))); err != nil {
-				t.Fatal(err)
-			}
-			// One transfer per block, so each has its own transaction.
-			if err := e.Settle(ctx, 3); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	fundN := func(n int) { fundEach(ctx, t, e, a, n) }
 	// More than two history pages before the watcher starts.
 	fundN(40)
 
@@ -72,7 +57,7 @@ func TestWatchSeesEveryTransactionOnce(t *testing.T) {
 	}()
 	wctx, stop := context.WithCancel(ctx)
 	collect := stopAfter(1 << 30)
-	err = chain.Watch(wctx, e, []*address.Address{a}, cur, 5*time.Millisecond, func(tx *chain.Transaction) error {
+	err := chain.Watch(wctx, e, []*address.Address{a}, cur, 5*time.Millisecond, func(tx *chain.Transaction) error {
 		err := collect(tx)
 		if len(seen) == 45 {
 			stop()
@@ -126,17 +111,7 @@ func TestWatchRetriesFailedReads(t *testing.T) {
 	}
 	defer e.Close()
 	a := address.NewAddress(0, 0, make([]byte, 32))
-	fund := func(n int) {
-		t.Helper()
-		for i := range n {
-			if _, err := e.FaucetAsync(a, big.NewInt(int64(1000+i))); err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Settle(ctx, 3); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	fund := func(n int) { fundEach(ctx, t, e, a, n) }
 	fund(3)
 	net := &flakyNet{Network: e}
 	net.down.Store(true)
