@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/internal/sse"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
@@ -495,32 +496,9 @@ func (g *Gateway) workerRefused(w http.ResponseWriter, u *upstream, req *request
 // relayStream sends the worker's answer to the app as it comes; false
 // means it did not end with [DONE] (the worker failed or the app left).
 func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) bool {
-	fl, _ := w.(http.Flusher)
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
+	// A burst of the worker's stream goes out in one write, a trickle at once.
+	sw := sse.New(w, er.buffered)
 	buf := make([]byte, 0, 512)
-	// send writes b, and flushes unless more of the worker's stream has
-	// already arrived: a burst goes out in one write, a trickle at once.
-	send := func(b []byte) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		if fl != nil && !er.buffered() {
-			fl.Flush()
-		}
-		return true
-	}
-	emit := func(v any) bool {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return false
-		}
-		buf = append(append(append(buf[:0], "data: "...), b...), "\n\n"...)
-		return send(buf)
-	}
 	cc := &worker.Completion{ID: ans.id, Model: ans.model, Created: ans.created}
 	role := true
 	var usage *worker.SignedUsage
@@ -533,7 +511,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 			g.settle(u, payer, req, reqID, usage, false)
 			u.failed(time.Now())
 			count(outcomeFailed)
-			emit(ev.failure.body())
+			_ = sw.JSON(ev.failure.body())
 			return false
 		}
 		if ev.done {
@@ -545,7 +523,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 				finish = *ev.finish
 			}
 			buf = cc.AppendChunk(buf[:0], ev.content, role, finish)
-			if !send(buf) {
+			if sw.Send(buf) != nil {
 				g.settle(u, payer, req, reqID, usage, false)
 				count(outcomeCancelled)
 				return false
@@ -557,7 +535,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 			g.settle(u, payer, req, reqID, usage, false)
 			u.failed(time.Now())
 			count(outcomeFailed)
-			emit(errWorkerMidStream.body())
+			_ = sw.JSON(errWorkerMidStream.body())
 			return false
 		}
 	}
@@ -568,13 +546,9 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 		count(outcomeBadReceipt)
 	}
 	if req.includeUsage {
-		buf = cc.AppendUsageChunk(buf[:0], in, out, nil)
-		_, _ = w.Write(buf)
+		_ = sw.Write(cc.AppendUsageChunk(buf[:0], in, out, nil))
 	}
-	_, _ = io.WriteString(w, "data: [DONE]\n\n")
-	if fl != nil {
-		fl.Flush()
-	}
+	_ = sw.Close()
 	return true
 }
 

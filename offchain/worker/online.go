@@ -17,6 +17,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/internal/sse"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
@@ -555,36 +556,15 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	// burst leaves in few writes, a slow one's tokens leave at once.
 	pf := newPrefetch(s, stopEngine)
 	defer pf.stop()
-	fl, _ := w.(http.Flusher)
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
+	sw := sse.New(w, pf.ready)
 	buf := make([]byte, 0, 512)
-	send := func(b []byte) error {
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		if fl != nil && !pf.ready() {
-			fl.Flush()
-		}
-		return nil
-	}
-	emit := func(v any) error {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		buf = append(append(append(buf[:0], "data: "...), b...), "\n\n"...)
-		return send(buf)
-	}
 	cc := &Completion{ID: cw.id, Model: cw.model, Created: cw.created}
 	deltas := 0
 	var ttft time.Duration
 	fail := func(code, msg string) {
 		u, _ := sign(s.Result(), deltas)
 		o.d.metrics.OnlineRequests.WithLabelValues(code).Inc()
-		_ = emit(map[string]any{
+		_ = sw.JSON(map[string]any{
 			"error":  map[string]any{"message": msg, "type": "server_error", "param": nil, "code": code},
 			"cocoon": CocoonExtension{Usage: u},
 		})
@@ -608,13 +588,12 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		}
 		deltas++
 		buf = cc.AppendChunk(buf[:0], d, deltas == 1, "")
-		if err := send(buf); err != nil {
+		if err := sw.Send(buf); err != nil {
 			pf.stop()
 			_, _ = sign(s.Result(), deltas) // the payer hung up: charge what was produced
 			o.d.metrics.OnlineRequests.WithLabelValues("cancelled").Inc()
 			return
 		}
-		_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
 	}
 	res := s.Result()
 	finish := string(res.FinishReason)
@@ -622,7 +601,7 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		finish = string(inference.FinishStop)
 	}
 	buf = cc.AppendChunk(buf[:0], "", deltas == 0, finish)
-	if _, err := w.Write(buf); err != nil {
+	if err := sw.Write(buf); err != nil {
 		return
 	}
 	u, err := sign(res, deltas)
@@ -634,11 +613,8 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	o.d.metrics.OnlineRequests.WithLabelValues("completed").Inc()
 	ext, _ := json.Marshal(CocoonExtension{Usage: u})
 	us := usageOf(u)
-	_ = send(cc.AppendUsageChunk(buf[:0], us.PromptTokens, us.CompletionTokens, ext))
-	_, _ = io.WriteString(w, "data: [DONE]\n\n")
-	if fl != nil {
-		fl.Flush()
-	}
+	_ = sw.Write(cc.AppendUsageChunk(buf[:0], us.PromptTokens, us.CompletionTokens, ext))
+	_ = sw.Close()
 }
 
 // prefetch reads a stream's deltas in its own goroutine, one ahead.
