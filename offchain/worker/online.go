@@ -243,11 +243,13 @@ func (o *online) voucher(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"charged": charged.String(), "paid": paid.String(), "scheme": o.verifier().Scheme()})
 }
 
-// chatRequest is the part of an OpenAI chat completions request the worker
-// reads; unknown fields are ignored, as OpenAI's servers do.
-type chatRequest struct {
+// ChatRequest is the part of an OpenAI chat completions request that
+// Cocoon reads: the worker serves it, and gateways read apps' requests
+// with it (adding the fields only they check). Unknown fields — user,
+// metadata, tools, … — are ignored, as OpenAI's servers do.
+type ChatRequest struct {
 	Model               string        `json:"model"`
-	Messages            []chatMessage `json:"messages"`
+	Messages            []ChatMessage `json:"messages"`
 	MaxTokens           *int          `json:"max_tokens"`
 	MaxCompletionTokens *int          `json:"max_completion_tokens"`
 	Temperature         *float64      `json:"temperature"`
@@ -256,12 +258,28 @@ type chatRequest struct {
 	Stream              bool          `json:"stream"`
 }
 
-type chatMessage struct {
+// ChatMessage is one message of a ChatRequest; its content is read with
+// Text. Names are not read.
+type ChatMessage struct {
 	Role    string          `json:"role"`
 	Content json.RawMessage `json:"content"`
 }
 
-func (m chatMessage) text() (string, error) { return ContentText(m.Content) }
+// Text is the message's content flattened (ContentText).
+func (m ChatMessage) Text() (string, error) { return ContentText(m.Content) }
+
+// OutputLimit is the output token limit the request asks for, def when
+// it sets none, and the parameter that set it: max_completion_tokens
+// (OpenAI's newer name) wins over max_tokens.
+func (c *ChatRequest) OutputLimit(def int) (n int, param string) {
+	switch {
+	case c.MaxCompletionTokens != nil:
+		return *c.MaxCompletionTokens, "max_completion_tokens"
+	case c.MaxTokens != nil:
+		return *c.MaxTokens, "max_tokens"
+	}
+	return def, "max_tokens"
+}
 
 // ContentText reads an OpenAI message content: a string, or an array of
 // parts of which the "text" ones are joined (other kinds are refused).
@@ -320,7 +338,7 @@ func (o *online) parse(w http.ResponseWriter, r *http.Request) (*parsedChat, boo
 		apiError(w, http.StatusBadRequest, "invalid_request_error", "bad_body", "reading the request body: %v", err)
 		return nil, false
 	}
-	var cr chatRequest
+	var cr ChatRequest
 	if err := json.Unmarshal(body, &cr); err != nil {
 		apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "the body is not a chat completions request: %v", err)
 		return nil, false
@@ -337,7 +355,7 @@ func (o *online) parse(w http.ResponseWriter, r *http.Request) (*parsedChat, boo
 	msgs := make([]inference.Message, len(cr.Messages))
 	size := 0
 	for i, cm := range cr.Messages {
-		t, err := cm.text()
+		t, err := cm.Text()
 		if err != nil {
 			apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid_content", "messages[%d]: %v", i, err)
 			return nil, false
@@ -345,12 +363,7 @@ func (o *online) parse(w http.ResponseWriter, r *http.Request) (*parsedChat, boo
 		msgs[i] = inference.Message{Role: cm.Role, Content: t}
 		size += len(t)
 	}
-	maxTokens := o.cfg.DefaultMaxTokens
-	for _, v := range []*int{cr.MaxTokens, cr.MaxCompletionTokens} {
-		if v != nil {
-			maxTokens = *v
-		}
-	}
+	maxTokens, _ := cr.OutputLimit(o.cfg.DefaultMaxTokens)
 	if maxTokens < 1 || maxTokens > o.cfg.MaxTokens {
 		apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid_max_tokens", "max_tokens %d: must be within [1, %d]", maxTokens, o.cfg.MaxTokens)
 		return nil, false
