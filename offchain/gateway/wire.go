@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/inference/openai"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
@@ -58,28 +60,10 @@ type chatRequest struct {
 	} `json:"stream_options"`
 }
 
-// workerRequest is what the gateway sends a worker: only the fields that
-// shape the answer. Content is flattened to a string (worker.ContentText),
-// message names dropped.
-type workerRequest struct {
-	Model       string          `json:"model"`
-	Messages    []workerMessage `json:"messages"`
-	MaxTokens   int             `json:"max_tokens"`
-	Temperature *float64        `json:"temperature,omitempty"`
-	TopP        *float64        `json:"top_p,omitempty"`
-	Seed        *int64          `json:"seed,omitempty"`
-	Stream      bool            `json:"stream"`
-}
-
-type workerMessage struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
-
 // request is a checked app request.
 type request struct {
 	model        string
-	body         []byte // the workerRequest, encoded
+	body         []byte // the openai.Request for workers, encoded
 	maxTokens    uint32
 	inBound      uint32
 	stream       bool
@@ -108,7 +92,10 @@ func parseChat(raw []byte, defaultMax, maxMax int) (*request, *APIError) {
 	if cr.N != nil && *cr.N != 1 {
 		return nil, badRequest("n", "unsupported_value", "n: only 1 choice per request is supported")
 	}
-	wr := workerRequest{Model: cr.Model, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, Stream: true}
+	// What goes to the worker is built field by field: only what shapes
+	// the answer, content flattened to a string (worker.ContentText),
+	// message names dropped.
+	wr := openai.Request{Model: cr.Model, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, Stream: true}
 	size := 0
 	for i, m := range cr.Messages {
 		if strings.TrimSpace(m.Role) == "" {
@@ -119,7 +106,7 @@ func parseChat(raw []byte, defaultMax, maxMax int) (*request, *APIError) {
 			return nil, badRequest(fmt.Sprintf("messages[%d].content", i), "invalid_value", "messages[%d].content: %v", i, err)
 		}
 		size += len(t)
-		wr.Messages = append(wr.Messages, workerMessage{Role: m.Role, Content: t})
+		wr.Messages = append(wr.Messages, inference.Message{Role: m.Role, Content: t})
 	}
 	maxTokens, param := cr.OutputLimit(defaultMax)
 	if maxTokens < 1 || maxTokens > maxMax {
