@@ -493,6 +493,53 @@ func (g *Gateway) workerRefused(w http.ResponseWriter, u *upstream, req *request
 	return false, errWorkerGone
 }
 
+// relay reads the worker's events from first to [DONE], hands each one
+// with content or a finish reason to deliver, and settles the attempt. A
+// worker failure counts failOutcome and returns the error the worker
+// sent (or errWorkerMidStream when its stream broke); deliver returning
+// false means the app has gone. complete is true only after [DONE].
+func (g *Gateway) relay(u *upstream, payer string, req *request, reqID string, er *eventReader, first *workerEvent, count func(string),
+	failOutcome string, deliver func(*workerEvent) bool) (in, out uint32, workerErr *APIError, complete bool) {
+	var usage *worker.SignedUsage
+	ev := first
+	for {
+		if ev.usage != nil {
+			usage = ev.usage
+		}
+		if ev.failure != nil {
+			g.settle(u, payer, req, reqID, usage, false)
+			u.failed(time.Now())
+			count(failOutcome)
+			return 0, 0, ev.failure, false
+		}
+		if ev.done {
+			break
+		}
+		if (ev.content != "" || ev.finish != nil) && !deliver(ev) {
+			g.settle(u, payer, req, reqID, usage, false)
+			count(outcomeCancelled)
+			return 0, 0, nil, false
+		}
+		var err error
+		if ev, err = er.next(); err != nil {
+			g.settle(u, payer, req, reqID, usage, false)
+			u.failed(time.Now())
+			count(failOutcome)
+			return 0, 0, errWorkerMidStream, false
+		}
+	}
+	in, out, ok := g.settle(u, payer, req, reqID, usage, true)
+	if ok {
+		count(outcomeOK)
+	} else {
+		count(outcomeBadReceipt)
+	}
+	return in, out, nil, true
+}
+
+var errWorkerMidStream = &APIError{Status: http.StatusBadGateway, Type: "server_error", Code: "worker_failed",
+	Message: "the worker failed in the middle of the answer"}
+
 // relayStream sends the worker's answer to the app as it comes; false
 // means it did not end with [DONE] (the worker failed or the app left).
 func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) bool {
@@ -501,49 +548,20 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 	buf := make([]byte, 0, 512)
 	cc := &worker.Completion{ID: ans.id, Model: ans.model, Created: ans.created}
 	role := true
-	var usage *worker.SignedUsage
-	ev := first
-	for {
-		if ev.usage != nil {
-			usage = ev.usage
+	in, out, workerErr, complete := g.relay(u, payer, req, reqID, er, first, count, outcomeFailed, func(ev *workerEvent) bool {
+		finish := ""
+		if ev.finish != nil {
+			finish = *ev.finish
 		}
-		if ev.failure != nil {
-			g.settle(u, payer, req, reqID, usage, false)
-			u.failed(time.Now())
-			count(outcomeFailed)
-			_ = sw.JSON(ev.failure.body())
-			return false
+		buf = cc.AppendChunk(buf[:0], ev.content, role, finish)
+		role = false
+		return sw.Send(buf) == nil
+	})
+	if !complete {
+		if workerErr != nil {
+			_ = sw.JSON(workerErr.body())
 		}
-		if ev.done {
-			break
-		}
-		if ev.content != "" || ev.finish != nil {
-			finish := ""
-			if ev.finish != nil {
-				finish = *ev.finish
-			}
-			buf = cc.AppendChunk(buf[:0], ev.content, role, finish)
-			if sw.Send(buf) != nil {
-				g.settle(u, payer, req, reqID, usage, false)
-				count(outcomeCancelled)
-				return false
-			}
-			role = false
-		}
-		var err error
-		if ev, err = er.next(); err != nil {
-			g.settle(u, payer, req, reqID, usage, false)
-			u.failed(time.Now())
-			count(outcomeFailed)
-			_ = sw.JSON(errWorkerMidStream.body())
-			return false
-		}
-	}
-	in, out, ok := g.settle(u, payer, req, reqID, usage, true)
-	if ok {
-		count(outcomeOK)
-	} else {
-		count(outcomeBadReceipt)
+		return false
 	}
 	if req.includeUsage {
 		_ = sw.Write(cc.AppendUsageChunk(buf[:0], in, out, nil))
@@ -552,46 +570,20 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 	return true
 }
 
-var errWorkerMidStream = &APIError{Status: http.StatusBadGateway, Type: "server_error", Code: "worker_failed",
-	Message: "the worker failed in the middle of the answer"}
-
 // relayWhole collects the answer and sends it at once; false means the
 // worker failed before the end (nothing was sent: the caller may retry).
 func (g *Gateway) relayWhole(w http.ResponseWriter, u *upstream, payer string, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) bool {
 	var text strings.Builder
 	finish := "stop"
-	var usage *worker.SignedUsage
-	ev := first
-	for {
-		if ev.usage != nil {
-			usage = ev.usage
-		}
-		if ev.failure != nil {
-			g.settle(u, payer, req, reqID, usage, false)
-			u.failed(time.Now())
-			count(outcomeRetried)
-			return false
-		}
-		if ev.done {
-			break
-		}
+	in, out, _, complete := g.relay(u, payer, req, reqID, er, first, count, outcomeRetried, func(ev *workerEvent) bool {
 		text.WriteString(ev.content)
 		if ev.finish != nil {
 			finish = *ev.finish
 		}
-		var err error
-		if ev, err = er.next(); err != nil {
-			g.settle(u, payer, req, reqID, usage, false)
-			u.failed(time.Now())
-			count(outcomeRetried)
-			return false
-		}
-	}
-	in, out, ok := g.settle(u, payer, req, reqID, usage, true)
-	if ok {
-		count(outcomeOK)
-	} else {
-		count(outcomeBadReceipt)
+		return true
+	})
+	if !complete {
+		return false
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(ans.completion(text.String(), finish, wireUsage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out}))
