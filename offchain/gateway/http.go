@@ -217,9 +217,9 @@ func newEventReader(r io.Reader) *eventReader {
 	return &eventReader{br: bufio.NewReaderSize(r, 32<<10)}
 }
 
-// buffered reports whether more of the stream has already arrived, so
-// that a relay can write on without flushing.
-func (er *eventReader) buffered() bool { return er.br.Buffered() > 0 }
+// Ready reports whether more of the stream has already arrived, so that
+// a relay can write on without flushing (sse.Producer).
+func (er *eventReader) Ready() bool { return er.br.Buffered() > 0 }
 
 // readLine returns the next line without its end, up to maxEventLine.
 func (er *eventReader) readLine() ([]byte, error) {
@@ -544,7 +544,7 @@ var errWorkerMidStream = &APIError{Status: http.StatusBadGateway, Type: "server_
 // means it did not end with [DONE] (the worker failed or the app left).
 func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) bool {
 	// A burst of the worker's stream goes out in one write, a trickle at once.
-	sw := sse.New(w, er.buffered)
+	sw := sse.New(w, er)
 	buf := make([]byte, 0, 512)
 	cc := &worker.Completion{ID: ans.id, Model: ans.model, Created: ans.created}
 	role := true

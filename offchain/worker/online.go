@@ -569,7 +569,7 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	// burst leaves in few writes, a slow one's tokens leave at once.
 	pf := newPrefetch(s, stopEngine)
 	defer pf.stop()
-	sw := sse.New(w, pf.ready)
+	sw := sse.New(w, pf)
 	buf := make([]byte, 0, 512)
 	cc := &Completion{ID: cw.id, Model: cw.model, Created: cw.created}
 	deltas := 0
@@ -671,8 +671,9 @@ func (p *prefetch) next() (string, error) {
 	return d.text, d.err
 }
 
-// ready reports whether the next delta (or the end) has already arrived.
-func (p *prefetch) ready() bool { return len(p.ch) > 0 }
+// Ready reports whether the next delta (or the end) has already arrived
+// (sse.Producer).
+func (p *prefetch) Ready() bool { return len(p.ch) > 0 }
 
 // stop ends the reading goroutine (cancelling the engine) and waits for
 // it, so that the stream may be used (Result, Close) again.

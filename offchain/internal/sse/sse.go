@@ -19,35 +19,42 @@ const WriteTimeout = time.Minute
 // done ends an OpenAI stream.
 const done = "data: [DONE]\n\n"
 
+// Producer is what a stream's events come from. Ready reports whether its
+// next event (or its end) has already arrived.
+//
+// An interface rather than a func: a method value costs an allocation
+// per stream, a pointer in an interface none.
+type Producer interface {
+	Ready() bool
+}
+
 // Writer writes one event stream.
 type Writer struct {
-	w  http.ResponseWriter
-	fl http.Flusher
-	rc *http.ResponseController
-	// more reports whether the producer already has more to write; nil
-	// means never.
-	more func() bool
-	buf  []byte
+	w   http.ResponseWriter
+	fl  http.Flusher
+	rc  http.ResponseController // by value: one allocation less per stream
+	src Producer                // nil: nothing is ever ready
+	buf []byte
 }
 
 // New sends the stream's headers (200, text/event-stream) and returns its
-// writer. more reports whether the producer's next event has already
-// arrived; while it has, writes are not flushed.
-func New(w http.ResponseWriter, more func() bool) *Writer {
+// writer. While src has its next event ready, writes are not flushed. The
+// writer is a value so that it lives on its caller's stack.
+func New(w http.ResponseWriter, src Producer) Writer {
 	fl, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	return &Writer{w: w, fl: fl, rc: http.NewResponseController(w), more: more}
+	return Writer{w: w, fl: fl, rc: *http.NewResponseController(w), src: src}
 }
 
 // Send writes b, one or more whole events ("data: …\n\n"), and flushes
-// unless more is ready.
+// unless the producer's next event is ready.
 func (s *Writer) Send(b []byte) error {
 	if err := s.Write(b); err != nil {
 		return err
 	}
-	if s.fl != nil && (s.more == nil || !s.more()) {
+	if s.fl != nil && (s.src == nil || !s.src.Ready()) {
 		s.fl.Flush()
 	}
 	return nil

@@ -16,24 +16,29 @@ type flushCounter struct {
 
 func (f *flushCounter) Flush() { f.flushes++; f.ResponseRecorder.Flush() }
 
+// ready is a producer whose next event is, or is not, there.
+type ready bool
+
+func (r ready) Ready() bool { return bool(r) }
+
 func TestWriter(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		more    func() bool
+		src     Producer
 		steps   func(*Writer) error
 		body    string
 		flushes int
 	}{
 		{
 			name:    "a trickle leaves at once",
-			more:    func() bool { return false },
+			src:     ready(false),
 			steps:   func(s *Writer) error { return s.Send([]byte("data: 1\n\n")) },
 			body:    "data: 1\n\n",
 			flushes: 1,
 		},
 		{
 			name:    "a burst waits for its end",
-			more:    func() bool { return true },
+			src:     ready(true),
 			steps:   func(s *Writer) error { return s.Send([]byte("data: 1\n\n")) },
 			body:    "data: 1\n\n",
 			flushes: 0,
@@ -46,14 +51,14 @@ func TestWriter(t *testing.T) {
 		},
 		{
 			name:    "JSON event",
-			more:    func() bool { return false },
+			src:     ready(false),
 			steps:   func(s *Writer) error { return s.JSON(map[string]any{"error": map[string]string{"code": "x"}}) },
 			body:    "data: {\"error\":{\"code\":\"x\"}}\n\n",
 			flushes: 1,
 		},
 		{
 			name: "Write holds the last event for Close",
-			more: func() bool { return false },
+			src:  ready(false),
 			steps: func(s *Writer) error {
 				if err := s.Write([]byte("data: usage\n\n")); err != nil {
 					return err
@@ -66,8 +71,8 @@ func TestWriter(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &flushCounter{ResponseRecorder: httptest.NewRecorder()}
-			s := New(rec, tc.more)
-			if err := tc.steps(s); err != nil {
+			s := New(rec, tc.src)
+			if err := tc.steps(&s); err != nil {
 				t.Fatal(err)
 			}
 			if rec.Code != http.StatusOK {
