@@ -325,6 +325,8 @@ func TestModelsAndErrors(t *testing.T) {
 		{"no messages", "POST", "/v1/chat/completions", `{"model":"m1"}`, nil, 400, "missing_required_parameter", "messages"},
 		{"bad json", "POST", "/v1/chat/completions", `{"model":`, nil, 400, "invalid_json", ""},
 		{"wrong type", "POST", "/v1/chat/completions", `{"model":"m1","messages":"hi"}`, nil, 400, "invalid_type", "messages"},
+		{"wrong type inside", "POST", "/v1/chat/completions", `{"model":"m1","messages":[{"role":1,"content":"hi"}]}`, nil, 400, "invalid_type", "messages.role"},
+		{"wrong type of a gateway field", "POST", "/v1/chat/completions", `{"model":"m1","n":"2","messages":[{"role":"user","content":"hi"}]}`, nil, 400, "invalid_type", "n"},
 		{"max tokens", "POST", "/v1/chat/completions", `{"model":"m1","max_tokens":-1,"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "invalid_value", "max_tokens"},
 		{"n", "POST", "/v1/chat/completions", `{"model":"m1","n":2,"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "unsupported_value", "n"},
 		{"image", "POST", "/v1/chat/completions", `{"model":"m1","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}`, nil, 400, "invalid_value", "messages[0].content"},

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/internal/sse"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
@@ -216,9 +217,9 @@ func newEventReader(r io.Reader) *eventReader {
 	return &eventReader{br: bufio.NewReaderSize(r, 32<<10)}
 }
 
-// buffered reports whether more of the stream has already arrived, so
-// that a relay can write on without flushing.
-func (er *eventReader) buffered() bool { return er.br.Buffered() > 0 }
+// Ready reports whether more of the stream has already arrived, so that
+// a relay can write on without flushing (sse.Producer).
+func (er *eventReader) Ready() bool { return er.br.Buffered() > 0 }
 
 // readLine returns the next line without its end, up to maxEventLine.
 func (er *eventReader) readLine() ([]byte, error) {
@@ -492,37 +493,13 @@ func (g *Gateway) workerRefused(w http.ResponseWriter, u *upstream, req *request
 	return false, errWorkerGone
 }
 
-// relayStream sends the worker's answer to the app as it comes; false
-// means it did not end with [DONE] (the worker failed or the app left).
-func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) bool {
-	fl, _ := w.(http.Flusher)
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	buf := make([]byte, 0, 512)
-	// send writes b, and flushes unless more of the worker's stream has
-	// already arrived: a burst goes out in one write, a trickle at once.
-	send := func(b []byte) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		if fl != nil && !er.buffered() {
-			fl.Flush()
-		}
-		return true
-	}
-	emit := func(v any) bool {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return false
-		}
-		buf = append(append(append(buf[:0], "data: "...), b...), "\n\n"...)
-		return send(buf)
-	}
-	cc := &worker.Completion{ID: ans.id, Model: ans.model, Created: ans.created}
-	role := true
+// relay reads the worker's events from first to [DONE], hands each one
+// with content or a finish reason to deliver, and settles the attempt. A
+// worker failure counts failOutcome and returns the error the worker
+// sent (or errWorkerMidStream when its stream broke); deliver returning
+// false means the app has gone. complete is true only after [DONE].
+func (g *Gateway) relay(u *upstream, payer string, req *request, reqID string, er *eventReader, first *workerEvent, count func(string),
+	failOutcome string, deliver func(*workerEvent) bool) (in, out uint32, workerErr *APIError, complete bool) {
 	var usage *worker.SignedUsage
 	ev := first
 	for {
@@ -532,33 +509,23 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 		if ev.failure != nil {
 			g.settle(u, payer, req, reqID, usage, false)
 			u.failed(time.Now())
-			count(outcomeFailed)
-			emit(ev.failure.body())
-			return false
+			count(failOutcome)
+			return 0, 0, ev.failure, false
 		}
 		if ev.done {
 			break
 		}
-		if ev.content != "" || ev.finish != nil {
-			finish := ""
-			if ev.finish != nil {
-				finish = *ev.finish
-			}
-			buf = cc.AppendChunk(buf[:0], ev.content, role, finish)
-			if !send(buf) {
-				g.settle(u, payer, req, reqID, usage, false)
-				count(outcomeCancelled)
-				return false
-			}
-			role = false
+		if (ev.content != "" || ev.finish != nil) && !deliver(ev) {
+			g.settle(u, payer, req, reqID, usage, false)
+			count(outcomeCancelled)
+			return 0, 0, nil, false
 		}
 		var err error
 		if ev, err = er.next(); err != nil {
 			g.settle(u, payer, req, reqID, usage, false)
 			u.failed(time.Now())
-			count(outcomeFailed)
-			emit(errWorkerMidStream.body())
-			return false
+			count(failOutcome)
+			return 0, 0, errWorkerMidStream, false
 		}
 	}
 	in, out, ok := g.settle(u, payer, req, reqID, usage, true)
@@ -567,57 +534,56 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 	} else {
 		count(outcomeBadReceipt)
 	}
-	if req.includeUsage {
-		buf = cc.AppendUsageChunk(buf[:0], in, out, nil)
-		_, _ = w.Write(buf)
-	}
-	_, _ = io.WriteString(w, "data: [DONE]\n\n")
-	if fl != nil {
-		fl.Flush()
-	}
-	return true
+	return in, out, nil, true
 }
 
 var errWorkerMidStream = &APIError{Status: http.StatusBadGateway, Type: "server_error", Code: "worker_failed",
 	Message: "the worker failed in the middle of the answer"}
+
+// relayStream sends the worker's answer to the app as it comes; false
+// means it did not end with [DONE] (the worker failed or the app left).
+func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) bool {
+	// A burst of the worker's stream goes out in one write, a trickle at once.
+	sw := sse.New(w, er)
+	buf := make([]byte, 0, 512)
+	cc := &worker.Completion{ID: ans.id, Model: ans.model, Created: ans.created}
+	role := true
+	in, out, workerErr, complete := g.relay(u, payer, req, reqID, er, first, count, outcomeFailed, func(ev *workerEvent) bool {
+		finish := ""
+		if ev.finish != nil {
+			finish = *ev.finish
+		}
+		buf = cc.AppendChunk(buf[:0], ev.content, role, finish)
+		role = false
+		return sw.Send(buf) == nil
+	})
+	if !complete {
+		if workerErr != nil {
+			_ = sw.JSON(workerErr.body())
+		}
+		return false
+	}
+	if req.includeUsage {
+		_ = sw.Write(cc.AppendUsageChunk(buf[:0], in, out, nil))
+	}
+	_ = sw.Close()
+	return true
+}
 
 // relayWhole collects the answer and sends it at once; false means the
 // worker failed before the end (nothing was sent: the caller may retry).
 func (g *Gateway) relayWhole(w http.ResponseWriter, u *upstream, payer string, req *request, reqID string, ans *answer, er *eventReader, first *workerEvent, count func(string)) bool {
 	var text strings.Builder
 	finish := "stop"
-	var usage *worker.SignedUsage
-	ev := first
-	for {
-		if ev.usage != nil {
-			usage = ev.usage
-		}
-		if ev.failure != nil {
-			g.settle(u, payer, req, reqID, usage, false)
-			u.failed(time.Now())
-			count(outcomeRetried)
-			return false
-		}
-		if ev.done {
-			break
-		}
+	in, out, _, complete := g.relay(u, payer, req, reqID, er, first, count, outcomeRetried, func(ev *workerEvent) bool {
 		text.WriteString(ev.content)
 		if ev.finish != nil {
 			finish = *ev.finish
 		}
-		var err error
-		if ev, err = er.next(); err != nil {
-			g.settle(u, payer, req, reqID, usage, false)
-			u.failed(time.Now())
-			count(outcomeRetried)
-			return false
-		}
-	}
-	in, out, ok := g.settle(u, payer, req, reqID, usage, true)
-	if ok {
-		count(outcomeOK)
-	} else {
-		count(outcomeBadReceipt)
+		return true
+	})
+	if !complete {
+		return false
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(ans.completion(text.String(), finish, wireUsage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out}))

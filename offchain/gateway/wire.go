@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/inference/openai"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
@@ -47,50 +49,21 @@ func badRequest(param, code, format string, a ...any) *APIError {
 }
 
 // chatRequest is the part of an app's chat completions request the
-// gateway uses. Everything else — user, metadata, tools, logit_bias, … — is
-// ignored and never leaves the gateway.
+// gateway uses: the worker's, and the fields only the gateway checks.
+// Everything else — user, metadata, tools, logit_bias, message names, … —
+// is ignored and never leaves the gateway.
 type chatRequest struct {
-	Model               *string       `json:"model"`
-	Messages            []chatMessage `json:"messages"`
-	MaxTokens           *int          `json:"max_tokens"`
-	MaxCompletionTokens *int          `json:"max_completion_tokens"`
-	Temperature         *float64      `json:"temperature"`
-	TopP                *float64      `json:"top_p"`
-	Seed                *int64        `json:"seed"`
-	N                   *int          `json:"n"`
-	Stream              bool          `json:"stream"`
-	StreamOptions       *struct {
+	worker.ChatRequest
+	N             *int `json:"n"`
+	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
-}
-
-type chatMessage struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"`
-}
-
-// workerRequest is what the gateway sends a worker: only the fields that
-// shape the answer. Content is flattened to a string (worker.ContentText),
-// message names dropped.
-type workerRequest struct {
-	Model       string          `json:"model"`
-	Messages    []workerMessage `json:"messages"`
-	MaxTokens   int             `json:"max_tokens"`
-	Temperature *float64        `json:"temperature,omitempty"`
-	TopP        *float64        `json:"top_p,omitempty"`
-	Seed        *int64          `json:"seed,omitempty"`
-	Stream      bool            `json:"stream"`
-}
-
-type workerMessage struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
 }
 
 // request is a checked app request.
 type request struct {
 	model        string
-	body         []byte // the workerRequest, encoded
+	body         []byte // the openai.Request for workers, encoded
 	maxTokens    uint32
 	inBound      uint32
 	stream       bool
@@ -103,11 +76,14 @@ func parseChat(raw []byte, defaultMax, maxMax int) (*request, *APIError) {
 	if err := json.Unmarshal(raw, &cr); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return nil, badRequest(te.Field, "invalid_type", "%s: wrong type (%s)", te.Field, te.Value)
+			// encoding/json names a field of the embedded request by its
+			// Go type first; the app knows it by its JSON path.
+			field := strings.TrimPrefix(te.Field, "ChatRequest.")
+			return nil, badRequest(field, "invalid_type", "%s: wrong type (%s)", field, te.Value)
 		}
 		return nil, badRequest("", "invalid_json", "the body is not valid JSON: %v", err)
 	}
-	if cr.Model == nil || strings.TrimSpace(*cr.Model) == "" {
+	if strings.TrimSpace(cr.Model) == "" {
 		return nil, badRequest("model", "missing_required_parameter", "model: required")
 	}
 	if len(cr.Messages) == 0 {
@@ -116,27 +92,23 @@ func parseChat(raw []byte, defaultMax, maxMax int) (*request, *APIError) {
 	if cr.N != nil && *cr.N != 1 {
 		return nil, badRequest("n", "unsupported_value", "n: only 1 choice per request is supported")
 	}
-	wr := workerRequest{Model: *cr.Model, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, Stream: true}
+	// What goes to the worker is built field by field: only what shapes
+	// the answer, content flattened to a string (worker.ContentText),
+	// message names dropped.
+	wr := openai.Request{Model: cr.Model, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, Stream: true}
 	size := 0
 	for i, m := range cr.Messages {
 		if strings.TrimSpace(m.Role) == "" {
 			return nil, badRequest(fmt.Sprintf("messages[%d].role", i), "missing_required_parameter", "messages[%d].role: required", i)
 		}
-		t, err := worker.ContentText(m.Content)
+		t, err := m.Text()
 		if err != nil {
 			return nil, badRequest(fmt.Sprintf("messages[%d].content", i), "invalid_value", "messages[%d].content: %v", i, err)
 		}
 		size += len(t)
-		wr.Messages = append(wr.Messages, workerMessage{Role: m.Role, Content: t})
+		wr.Messages = append(wr.Messages, inference.Message{Role: m.Role, Content: t})
 	}
-	maxTokens := defaultMax
-	param := "max_tokens"
-	if cr.MaxTokens != nil {
-		maxTokens = *cr.MaxTokens
-	}
-	if cr.MaxCompletionTokens != nil {
-		maxTokens, param = *cr.MaxCompletionTokens, "max_completion_tokens"
-	}
+	maxTokens, param := cr.OutputLimit(defaultMax)
 	if maxTokens < 1 || maxTokens > maxMax {
 		return nil, badRequest(param, "invalid_value", "%s: %d, must be within [1, %d]", param, maxTokens, maxMax)
 	}
@@ -152,7 +124,7 @@ func parseChat(raw []byte, defaultMax, maxMax int) (*request, *APIError) {
 		return nil, badRequest("", "invalid_value", "encoding the request: %v", err)
 	}
 	return &request{
-		model: *cr.Model, body: body, maxTokens: uint32(maxTokens),
+		model: cr.Model, body: body, maxTokens: uint32(maxTokens),
 		inBound: worker.InputBound(size, len(wr.Messages)),
 		stream:  cr.Stream, includeUsage: cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage,
 	}, nil

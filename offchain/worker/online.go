@@ -17,6 +17,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/internal/sse"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
@@ -242,11 +243,13 @@ func (o *online) voucher(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"charged": charged.String(), "paid": paid.String(), "scheme": o.verifier().Scheme()})
 }
 
-// chatRequest is the part of an OpenAI chat completions request the worker
-// reads; unknown fields are ignored, as OpenAI's servers do.
-type chatRequest struct {
+// ChatRequest is the part of an OpenAI chat completions request that
+// Cocoon reads: the worker serves it, and gateways read apps' requests
+// with it (adding the fields only they check). Unknown fields — user,
+// metadata, tools, … — are ignored, as OpenAI's servers do.
+type ChatRequest struct {
 	Model               string        `json:"model"`
-	Messages            []chatMessage `json:"messages"`
+	Messages            []ChatMessage `json:"messages"`
 	MaxTokens           *int          `json:"max_tokens"`
 	MaxCompletionTokens *int          `json:"max_completion_tokens"`
 	Temperature         *float64      `json:"temperature"`
@@ -255,12 +258,28 @@ type chatRequest struct {
 	Stream              bool          `json:"stream"`
 }
 
-type chatMessage struct {
+// ChatMessage is one message of a ChatRequest; its content is read with
+// Text. Names are not read.
+type ChatMessage struct {
 	Role    string          `json:"role"`
 	Content json.RawMessage `json:"content"`
 }
 
-func (m chatMessage) text() (string, error) { return ContentText(m.Content) }
+// Text is the message's content flattened (ContentText).
+func (m ChatMessage) Text() (string, error) { return ContentText(m.Content) }
+
+// OutputLimit is the output token limit the request asks for, def when
+// it sets none, and the parameter that set it: max_completion_tokens
+// (OpenAI's newer name) wins over max_tokens.
+func (c *ChatRequest) OutputLimit(def int) (n int, param string) {
+	switch {
+	case c.MaxCompletionTokens != nil:
+		return *c.MaxCompletionTokens, "max_completion_tokens"
+	case c.MaxTokens != nil:
+		return *c.MaxTokens, "max_tokens"
+	}
+	return def, "max_tokens"
+}
 
 // ContentText reads an OpenAI message content: a string, or an array of
 // parts of which the "text" ones are joined (other kinds are refused).
@@ -319,7 +338,7 @@ func (o *online) parse(w http.ResponseWriter, r *http.Request) (*parsedChat, boo
 		apiError(w, http.StatusBadRequest, "invalid_request_error", "bad_body", "reading the request body: %v", err)
 		return nil, false
 	}
-	var cr chatRequest
+	var cr ChatRequest
 	if err := json.Unmarshal(body, &cr); err != nil {
 		apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "the body is not a chat completions request: %v", err)
 		return nil, false
@@ -336,7 +355,7 @@ func (o *online) parse(w http.ResponseWriter, r *http.Request) (*parsedChat, boo
 	msgs := make([]inference.Message, len(cr.Messages))
 	size := 0
 	for i, cm := range cr.Messages {
-		t, err := cm.text()
+		t, err := cm.Text()
 		if err != nil {
 			apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid_content", "messages[%d]: %v", i, err)
 			return nil, false
@@ -344,12 +363,7 @@ func (o *online) parse(w http.ResponseWriter, r *http.Request) (*parsedChat, boo
 		msgs[i] = inference.Message{Role: cm.Role, Content: t}
 		size += len(t)
 	}
-	maxTokens := o.cfg.DefaultMaxTokens
-	for _, v := range []*int{cr.MaxTokens, cr.MaxCompletionTokens} {
-		if v != nil {
-			maxTokens = *v
-		}
-	}
+	maxTokens, _ := cr.OutputLimit(o.cfg.DefaultMaxTokens)
 	if maxTokens < 1 || maxTokens > o.cfg.MaxTokens {
 		apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid_max_tokens", "max_tokens %d: must be within [1, %d]", maxTokens, o.cfg.MaxTokens)
 		return nil, false
@@ -555,36 +569,15 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	// burst leaves in few writes, a slow one's tokens leave at once.
 	pf := newPrefetch(s, stopEngine)
 	defer pf.stop()
-	fl, _ := w.(http.Flusher)
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
+	sw := sse.New(w, pf)
 	buf := make([]byte, 0, 512)
-	send := func(b []byte) error {
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		if fl != nil && !pf.ready() {
-			fl.Flush()
-		}
-		return nil
-	}
-	emit := func(v any) error {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		buf = append(append(append(buf[:0], "data: "...), b...), "\n\n"...)
-		return send(buf)
-	}
 	cc := &Completion{ID: cw.id, Model: cw.model, Created: cw.created}
 	deltas := 0
 	var ttft time.Duration
 	fail := func(code, msg string) {
 		u, _ := sign(s.Result(), deltas)
 		o.d.metrics.OnlineRequests.WithLabelValues(code).Inc()
-		_ = emit(map[string]any{
+		_ = sw.JSON(map[string]any{
 			"error":  map[string]any{"message": msg, "type": "server_error", "param": nil, "code": code},
 			"cocoon": CocoonExtension{Usage: u},
 		})
@@ -608,13 +601,12 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		}
 		deltas++
 		buf = cc.AppendChunk(buf[:0], d, deltas == 1, "")
-		if err := send(buf); err != nil {
+		if err := sw.Send(buf); err != nil {
 			pf.stop()
 			_, _ = sign(s.Result(), deltas) // the payer hung up: charge what was produced
 			o.d.metrics.OnlineRequests.WithLabelValues("cancelled").Inc()
 			return
 		}
-		_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
 	}
 	res := s.Result()
 	finish := string(res.FinishReason)
@@ -622,7 +614,7 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		finish = string(inference.FinishStop)
 	}
 	buf = cc.AppendChunk(buf[:0], "", deltas == 0, finish)
-	if _, err := w.Write(buf); err != nil {
+	if err := sw.Write(buf); err != nil {
 		return
 	}
 	u, err := sign(res, deltas)
@@ -634,11 +626,8 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	o.d.metrics.OnlineRequests.WithLabelValues("completed").Inc()
 	ext, _ := json.Marshal(CocoonExtension{Usage: u})
 	us := usageOf(u)
-	_ = send(cc.AppendUsageChunk(buf[:0], us.PromptTokens, us.CompletionTokens, ext))
-	_, _ = io.WriteString(w, "data: [DONE]\n\n")
-	if fl != nil {
-		fl.Flush()
-	}
+	_ = sw.Write(cc.AppendUsageChunk(buf[:0], us.PromptTokens, us.CompletionTokens, ext))
+	_ = sw.Close()
 }
 
 // prefetch reads a stream's deltas in its own goroutine, one ahead.
@@ -682,8 +671,9 @@ func (p *prefetch) next() (string, error) {
 	return d.text, d.err
 }
 
-// ready reports whether the next delta (or the end) has already arrived.
-func (p *prefetch) ready() bool { return len(p.ch) > 0 }
+// Ready reports whether the next delta (or the end) has already arrived
+// (sse.Producer).
+func (p *prefetch) Ready() bool { return len(p.ch) > 0 }
 
 // stop ends the reading goroutine (cancelling the engine) and waits for
 // it, so that the stream may be used (Result, Close) again.

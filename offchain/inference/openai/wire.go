@@ -9,9 +9,12 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/inference"
 )
 
-// wireRequest is the chat completions request body. max_tokens rather
-// than the newer max_completion_tokens: every supported backend reads it.
-type wireRequest struct {
+// Request is a chat completions request body as Cocoon sends it: this
+// engine to its backend, and a gateway to a worker. Content is flattened
+// to a string and only the fields that shape the answer are in it, so
+// nothing else an app sent can travel on. max_tokens rather than the
+// newer max_completion_tokens: every supported backend reads it.
+type Request struct {
 	Model         string              `json:"model"`
 	Messages      []inference.Message `json:"messages"`
 	MaxTokens     int                 `json:"max_tokens"`
@@ -19,18 +22,19 @@ type wireRequest struct {
 	TopP          *float64            `json:"top_p,omitempty"`
 	Seed          *int64              `json:"seed,omitempty"`
 	Stream        bool                `json:"stream"`
-	StreamOptions streamOptions       `json:"stream_options"`
+	StreamOptions *StreamOptions      `json:"stream_options,omitempty"`
 }
 
-type streamOptions struct {
+// StreamOptions asks a streaming server for a last chunk with usage.
+type StreamOptions struct {
 	IncludeUsage bool `json:"include_usage"`
 }
 
 func encodeRequest(r inference.Request) ([]byte, error) {
-	return json.Marshal(wireRequest{
+	return json.Marshal(Request{
 		Model: r.Model, Messages: r.Messages, MaxTokens: r.MaxTokens,
 		Temperature: r.Temperature, TopP: r.TopP, Seed: r.Seed,
-		Stream: true, StreamOptions: streamOptions{IncludeUsage: true},
+		Stream: true, StreamOptions: &StreamOptions{IncludeUsage: true},
 	})
 }
 
