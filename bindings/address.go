@@ -9,7 +9,6 @@ import (
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/contracts"
-	"github.com/cocoon-network/cocoon/offchain/chain"
 )
 
 // Codes are the compiled codes of the three contracts.
@@ -38,13 +37,13 @@ func EmbeddedCodes() (Codes, error) {
 }
 
 // WithJobLibrary returns the codes with the Job's code replaced by its
-// public-library reference (chain.LibraryRef): each Job's StateInit, and
+// public-library reference (contracts.LibraryRef): each Job's StateInit, and
 // so each client's deploying message, then carries 33 bytes instead of the
 // code, which cuts a job's fees by about a fifth. The Job code must be
 // published as a library on the network first; the contracts derive Job
 // addresses from whatever code Root holds, so nothing else changes.
 func (c Codes) WithJobLibrary() Codes {
-	c.Job = chain.LibraryRef(c.Job)
+	c.Job = contracts.LibraryRef(c.Job)
 	return c
 }
 
@@ -57,7 +56,7 @@ func KnownJobCode(hash [32]byte) bool {
 	if err != nil {
 		return false
 	}
-	return [32]byte(c.Job.Hash()) == hash || [32]byte(chain.LibraryRef(c.Job).Hash()) == hash
+	return [32]byte(c.Job.Hash()) == hash || [32]byte(contracts.LibraryRef(c.Job).Hash()) == hash
 }
 
 // MustEmbeddedCodes is EmbeddedCodes that panics when an artifact is

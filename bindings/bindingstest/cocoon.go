@@ -12,6 +12,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 )
 
 // This file deploys and drives the Cocoon contracts the way their users
@@ -59,7 +60,7 @@ func (e *Env) RegisterWorker(ctx context.Context, owner *Wallet, root *address.A
 	if err != nil {
 		return nil, nil, err
 	}
-	agreed, err := bindings.NewRoot(e.Chain, root).AgreedTermsHash(ctx)
+	agreed, err := readers.NewRoot(e.Chain, root).AgreedTermsHash(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -76,7 +77,7 @@ func (e *Env) RegisterWorker(ctx context.Context, owner *Wallet, root *address.A
 	if err := Succeeded(tr); err != nil {
 		return addr, tr, fmt.Errorf("registering worker: %w", err)
 	}
-	d, err := bindings.NewWorker(e.Chain, addr).WorkerData(ctx)
+	d, err := readers.NewWorker(e.Chain, addr).WorkerData(ctx)
 	if err != nil {
 		return addr, tr, err
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
+	"github.com/cocoon-network/cocoon/contracts"
 	"github.com/cocoon-network/cocoon/offchain/boc/boctest"
-	"github.com/cocoon-network/cocoon/offchain/chain"
 )
 
 // small is a valid one-cell BOC from tonutils-go: 1 byte per reference,
@@ -45,7 +45,7 @@ func TestParseAcceptsValid(t *testing.T) {
 	}
 	tree := cell.BeginCell().MustStoreUInt(0xabc, 12).
 		MustStoreRef(cell.BeginCell().MustStoreSlice([]byte("hello"), 40).EndCell()).
-		MustStoreRef(chain.LibraryRef(cell.BeginCell().MustStoreUInt(1, 1).EndCell())).
+		MustStoreRef(contracts.LibraryRef(cell.BeginCell().MustStoreUInt(1, 1).EndCell())).
 		EndCell()
 	proof, err := tree.CreateProof(cell.CreateProofSkeleton())
 	if err != nil {
@@ -164,7 +164,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add(small)
 	f.Add(boctest.Chain(3))
-	f.Add(cell.BeginCell().MustStoreRef(chain.LibraryRef(cell.BeginCell().EndCell())).EndCell().ToBOCWithFlags(true, true, true))
+	f.Add(cell.BeginCell().MustStoreRef(contracts.LibraryRef(cell.BeginCell().EndCell())).EndCell().ToBOCWithFlags(true, true, true))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if Check(raw) != nil {
 			if _, err := Parse(raw); err == nil {

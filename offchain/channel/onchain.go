@@ -15,6 +15,7 @@ import (
 	tonwallet "github.com/xssnick/tonutils-go/ton/wallet"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
+	"github.com/cocoon-network/cocoon/contracts"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
@@ -131,7 +132,7 @@ func (t *Terms) StateInit() (*tlb.StateInit, error) {
 	}
 	code := ContractCode()
 	if t.CodeLibrary {
-		code = chain.LibraryRef(code)
+		code = contracts.LibraryRef(code)
 	}
 	return &tlb.StateInit{Code: code, Data: data}, nil
 }
@@ -144,7 +145,7 @@ func ContractCode() *cell.Cell { return payments.PaymentChannelCodes[0] }
 // or a library reference to it.
 func isContractCode(code *cell.Cell) bool {
 	h := code.Hash()
-	return bytes.Equal(h, ContractCode().Hash()) || bytes.Equal(h, chain.LibraryRef(ContractCode()).Hash())
+	return bytes.Equal(h, ContractCode().Hash()) || bytes.Equal(h, contracts.LibraryRef(ContractCode()).Hash())
 }
 
 // Address is the channel contract's address (basechain).

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/attest"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 )
 
 // ChainAllowList is Root's on-chain allow-list as an attest.AllowList: a
@@ -15,7 +16,7 @@ import (
 // makes every client apply the same policy the contracts enforced at the
 // worker's registration, including later removals.
 type ChainAllowList struct {
-	Root *bindings.Root
+	Root *readers.Root
 }
 
 var _ attest.AllowList = ChainAllowList{}

@@ -14,6 +14,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
 	"github.com/cocoon-network/cocoon/contracts"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/client/clienttest"
 	"github.com/cocoon-network/cocoon/offchain/inference"
@@ -104,7 +105,7 @@ func TestDevnetPublicJobToContract(t *testing.T) {
 		t.Fatalf("job public %v, can open %v", job.Public, job.CanOpen())
 	}
 	// The request is on chain in clear.
-	rc, err := bindings.NewJob(d.net.Env.Chain, job.Address).Request(d.ctx)
+	rc, err := readers.NewJob(d.net.Env.Chain, job.Address).Request(d.ctx)
 	if err != nil || rc == nil {
 		t.Fatalf("request() = %v, %v", rc, err)
 	}

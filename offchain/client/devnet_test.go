@@ -16,6 +16,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/client/clienttest"
 	"github.com/cocoon-network/cocoon/offchain/inference"
@@ -107,12 +108,12 @@ func TestDevnetHappyPath(t *testing.T) {
 
 	const prompt = "What is TON? Answer in one sentence."
 	before := d.balance(d.wallet.Address())
-	workerBefore, err := bindings.NewWorker(d.net.Env.Chain, cheap.Address).WorkerState(d.ctx)
+	workerBefore, err := readers.NewWorker(d.net.Env.Chain, cheap.Address).WorkerState(d.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	treasuryBefore := d.balance(d.net.Treasury.Address)
-	owedBefore, err := bindings.NewWorker(d.net.Env.Chain, cheap.Address).FeesOwed(d.ctx)
+	owedBefore, err := readers.NewWorker(d.net.Env.Chain, cheap.Address).FeesOwed(d.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestDevnetHappyPath(t *testing.T) {
 	if walletFee := new(big.Int).Sub(spent, c.Spent()); walletFee.Sign() <= 0 || walletFee.Cmp(bt.TON("0.05")) > 0 {
 		t.Errorf("the wallet spent %s, the job %s: the wallet's own fee %s is implausible", spent, c.Spent(), walletFee)
 	}
-	workerAfter, err := bindings.NewWorker(d.net.Env.Chain, cheap.Address).WorkerState(d.ctx)
+	workerAfter, err := readers.NewWorker(d.net.Env.Chain, cheap.Address).WorkerState(d.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestDevnetHappyPath(t *testing.T) {
 	}
 	// The fee is owed to the treasury by the Worker, which sends such fees
 	// in batches of bindings.ProtocolFeeBatch: this one is far below.
-	owed, err := bindings.NewWorker(d.net.Env.Chain, cheap.Address).FeesOwed(d.ctx)
+	owed, err := readers.NewWorker(d.net.Env.Chain, cheap.Address).FeesOwed(d.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +338,7 @@ func TestDevnetRefundAfterDeadline(t *testing.T) {
 	if diff := new(big.Int).Sub(want, got); diff.Sign() < 0 || diff.Cmp(bt.TON("0.002")) > 0 {
 		t.Errorf("the client received %s, want refund + compensation %s less receiving fees", got, want)
 	}
-	st, err := bindings.NewWorker(d.net.Env.Chain, w.Address).WorkerState(d.ctx)
+	st, err := readers.NewWorker(d.net.Env.Chain, w.Address).WorkerState(d.ctx)
 	if err != nil || st.JobsSlashed != 1 {
 		t.Errorf("worker slashed %d times (%v)", st.JobsSlashed, err)
 	}

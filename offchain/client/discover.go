@@ -20,6 +20,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/attest/check"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 )
 
@@ -156,7 +157,7 @@ type DiscoverOptions struct {
 // Worker's state is read from the chain, and its evidence is fetched from
 // its endpoint and verified against Root's allow-list.
 func Discover(ctx context.Context, net chain.Network, root *address.Address, model string, opts DiscoverOptions) (*Discovery, error) {
-	rootC := bindings.NewRoot(net, root)
+	rootC := readers.NewRoot(net, root)
 	params, err := rootC.GetRootParams(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading Root %s: %w", root, err)
@@ -309,7 +310,7 @@ func activeWorkers(events []RootEvent) []*address.Address {
 // checker runs the checks on one worker.
 type checker struct {
 	net      chain.Network
-	root     *bindings.Root
+	root     *readers.Root
 	model    string
 	modelID  [32]byte
 	pinned   [32]byte // Root's weights hash for the model
@@ -321,8 +322,8 @@ type checker struct {
 // onChain is what the chain says about a worker.
 type onChain struct {
 	addr  *address.Address
-	data  *bindings.WorkerDataView
-	state *bindings.WorkerStateView
+	data  *readers.WorkerDataView
+	state *readers.WorkerStateView
 	price *bindings.ModelPrice
 }
 
@@ -338,7 +339,7 @@ func (k *checker) readChain(ctx context.Context, addr *address.Address) (*onChai
 	refuse := func(name string, err error) *WorkerError {
 		return &WorkerError{Worker: addr, Check: name, Err: err}
 	}
-	wc := bindings.NewWorker(k.net, addr)
+	wc := readers.NewWorker(k.net, addr)
 	data, err := wc.WorkerData(ctx)
 	if err != nil {
 		return nil, refuse(CheckChainRead, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/attest/dev"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 )
 
@@ -81,8 +82,8 @@ type fakeWorker struct {
 	addr    *address.Address
 	sign    ed25519.PrivateKey
 	hpke    *seal.PrivateKey
-	data    bindings.WorkerDataView
-	state   bindings.WorkerStateView
+	data    readers.WorkerDataView
+	state   readers.WorkerStateView
 	price   *bindings.ModelPrice
 	bundle  *attest.Bundle
 	served  []byte
@@ -122,9 +123,9 @@ func newFakeWorker(t *testing.T, r *fakeRoot, name string, priceIn, priceOut int
 		_, _ = rw.Write(w.served)
 	}))
 	t.Cleanup(w.srv.Close)
-	w.data = bindings.WorkerDataView{Deployed: true, Root: r.addr, Owner: testAddr("owner " + name), WorkerKey: bindings.PublicKey256(w.sign.Public().(ed25519.PublicKey)), Status: bindings.WorkerActive}
+	w.data = readers.WorkerDataView{Deployed: true, Root: r.addr, Owner: testAddr("owner " + name), WorkerKey: bindings.PublicKey256(w.sign.Public().(ed25519.PublicKey)), Status: bindings.WorkerActive}
 	w.makeEvidence(t, []attest.Key{{Name: attest.KeyEd25519, Public: w.sign.Public().(ed25519.PublicKey)}, {Name: attest.KeyHPKE, Public: w.hpke.Public().Marshal()}})
-	w.state = bindings.WorkerStateView{
+	w.state = readers.WorkerStateView{
 		Stake: big.NewInt(20e9), Earnings: new(big.Int), HPKEKey: seal.Commitment(w.hpke.Public()),
 		AttestationHash: sha256.Sum256(w.served), TEE: bindings.TEEDev, Measurement: dev.Measurement(devImage),
 		Endpoint: w.srv.URL, JobsCompleted: 10, TotalEarned: new(big.Int),
@@ -314,7 +315,7 @@ func TestChainAllowList(t *testing.T) {
 	r := newFakeRoot(t, net)
 	m := dev.Measurement("img")
 	r.allow(bindings.TEETDX, m)
-	al := ChainAllowList{Root: bindings.NewRoot(net, r.addr)}
+	al := ChainAllowList{Root: readers.NewRoot(net, r.addr)}
 	tests := []struct {
 		tee     string
 		hash    []byte

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 )
 
@@ -28,7 +29,7 @@ var ErrNotOpen = errors.New("the job is not open")
 // goes back to the job's client and, if the worker had accepted, part of
 // its stake too. Anyone may send it; w pays CloseValue plus the fee.
 func (c *Client) Refund(ctx context.Context, w *wallet.Wallet, job *Job) (*Outcome, error) {
-	jc := bindings.NewJob(c.net, job.Address)
+	jc := readers.NewJob(c.net, job.Address)
 	d, err := c.openJob(ctx, job, jc)
 	if err != nil {
 		return nil, err
@@ -57,7 +58,7 @@ func (c *Client) Refund(ctx context.Context, w *wallet.Wallet, job *Job) (*Outco
 // client (w) may. Workers accept on chain as soon as the offer arrives,
 // so this is for an offer stuck at a worker that does not answer.
 func (c *Client) Cancel(ctx context.Context, w *wallet.Wallet, job *Job) (*Outcome, error) {
-	jc := bindings.NewJob(c.net, job.Address)
+	jc := readers.NewJob(c.net, job.Address)
 	d, err := c.openJob(ctx, job, jc)
 	if err != nil {
 		return nil, err
@@ -73,7 +74,7 @@ func (c *Client) Cancel(ctx context.Context, w *wallet.Wallet, job *Job) (*Outco
 }
 
 // openJob reads job_data and refuses a job that is not open.
-func (c *Client) openJob(ctx context.Context, job *Job, jc *bindings.Job) (*bindings.JobDataView, error) {
+func (c *Client) openJob(ctx context.Context, job *Job, jc *readers.Job) (*readers.JobDataView, error) {
 	d, err := jc.JobData(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading job %s: %w", job.Address, err)

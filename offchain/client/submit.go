@@ -18,6 +18,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
@@ -150,7 +151,7 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*Job, error) {
 	if maxIn == 0 {
 		maxIn = EstimateInputTokens(msgs)
 	}
-	rootC := bindings.NewRoot(c.net, req.Root)
+	rootC := readers.NewRoot(c.net, req.Root)
 	params, err := rootC.GetRootParams(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading Root %s: %w", req.Root, err)
@@ -341,7 +342,7 @@ func (c *Client) pickWorker(ctx context.Context, req SubmitRequest, maxIn, maxOu
 	}
 	w, err := Choose(d.Workers, maxIn, maxOut)
 	if err != nil {
-		if _, found, merr := bindings.NewRoot(c.net, req.Root).Model(ctx, bindings.ModelID(req.Model)); merr == nil && !found {
+		if _, found, merr := readers.NewRoot(c.net, req.Root).Model(ctx, bindings.ModelID(req.Model)); merr == nil && !found {
 			return nil, fmt.Errorf("model %q is not registered in Root %s", req.Model, req.Root)
 		}
 		return nil, &NoWorkerError{Model: req.Model, Refused: d.Refused}

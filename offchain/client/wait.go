@@ -13,6 +13,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
@@ -120,11 +121,11 @@ func (c *Client) Load(ctx context.Context, addr *address.Address) (*Job, error) 
 		j.MaxInputTokens, j.MaxOutputTokens, j.PriceIn, j.PriceOut = t.MaxIn, t.MaxOut, t.PriceIn, t.PriceOut
 		j.Public = t.IsPublic
 	}
-	if d, err := bindings.NewJob(c.net, addr).JobData(ctx); err == nil && d.Deployed {
+	if d, err := readers.NewJob(c.net, addr).JobData(ctx); err == nil && d.Deployed {
 		j.Root, j.Nonce = d.Root, d.Nonce
 	}
 	if j.Worker != nil {
-		if st, err := bindings.NewWorker(c.net, j.Worker).WorkerState(ctx); err == nil {
+		if st, err := readers.NewWorker(c.net, j.Worker).WorkerState(ctx); err == nil {
 			j.Endpoint = st.Endpoint
 		}
 	}

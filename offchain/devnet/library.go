@@ -21,7 +21,7 @@ const maxLibraries = 1024
 const maxLibraryDepth = boc.MaxDepth - 256 - 3
 
 // PublishLibrary makes code a public library of the devnet: an account
-// whose code is chain.LibraryRef(code) runs it. On testnet and mainnet a
+// whose code is contracts.LibraryRef(code) runs it. On testnet and mainnet a
 // masterchain account publishes libraries (SETLIBCODE); the devnet has no
 // masterchain state, so this is the devnet's stand-in for that step.
 //

@@ -12,6 +12,7 @@ import (
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/contracts"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 )
 
@@ -304,7 +305,7 @@ func TestPublicLibrary(t *testing.T) {
 	fund(t, e, w.addr, 10_000_000_000)
 
 	full := bindings.RelayStateInit(7, nil)
-	si := &tlb.StateInit{Code: chain.LibraryRef(full.Code), Data: full.Data}
+	si := &tlb.StateInit{Code: contracts.LibraryRef(full.Code), Data: full.Data}
 	addr := bindings.StateInitAddress(si)
 
 	// Before the library is published the code cannot be loaded.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 )
 
@@ -153,7 +154,7 @@ func (o *Operator) send(ctx context.Context, msg *tonwallet.Message) (*Result, e
 	if err := wallet.CheckOutcome(rtx); err != nil {
 		return res, fmt.Errorf("the Root transaction: %w", err)
 	}
-	if v, err := bindings.NewRoot(o.Net, o.Root).Version(ctx); err == nil {
+	if v, err := readers.NewRoot(o.Net, o.Root).Version(ctx); err == nil {
 		res.Version = v
 	}
 	return res, nil

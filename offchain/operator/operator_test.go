@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/devnet"
 	"github.com/cocoon-network/cocoon/offchain/wallet/wallettest"
 )
@@ -58,7 +59,7 @@ func TestOwnerOperations(t *testing.T) {
 		})
 	}
 	// A refused operation changed nothing.
-	if v, err := bindings.NewRoot(e, op.Root).Version(ctx); err != nil || v != res.Version {
+	if v, err := readers.NewRoot(e, op.Root).Version(ctx); err != nil || v != res.Version {
 		t.Fatalf("version after refusals %d (%v), want %d", v, err, res.Version)
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 )
 
@@ -50,7 +51,7 @@ type Worker struct {
 // Register deploys the Worker contract with stake and waits for Root's
 // answer: it returns once the worker is active, or with Root's reason for
 // rejecting it (the contract then returned all funds to the owner).
-func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet, r Registration, stake *big.Int) (*bindings.WorkerDataView, error) {
+func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet, r Registration, stake *big.Int) (*readers.WorkerDataView, error) {
 	if r.Root == nil {
 		return nil, errors.New("registration names no Root")
 	}
@@ -65,7 +66,7 @@ func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet
 		return nil, err
 	}
 	self := bindings.StateInitAddress(si)
-	if v, err := bindings.NewWorker(net, self).WorkerData(ctx); err == nil && v.Deployed {
+	if v, err := readers.NewWorker(net, self).WorkerData(ctx); err == nil && v.Deployed {
 		return v, fmt.Errorf("worker %s is already registered (status %s)", self, v.Status)
 	}
 	agreed, err := agreedTerms(ctx, net, r.Root)
@@ -88,10 +89,10 @@ func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet
 
 // waitSettled waits until the worker is no longer pending: active, or gone
 // (rejected: the contract destroys itself and refunds the owner).
-func (o *Worker) waitSettled(ctx context.Context) (*bindings.WorkerDataView, error) {
+func (o *Worker) waitSettled(ctx context.Context) (*readers.WorkerDataView, error) {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	w := bindings.NewWorker(o.Net, o.Address)
+	w := readers.NewWorker(o.Net, o.Address)
 	for {
 		v, err := w.WorkerData(ctx)
 		if err == nil {
@@ -133,8 +134,8 @@ func (o *Worker) rejection(ctx context.Context) error {
 // An update also renews the registration (it lapses after
 // bindings.RegistrationTTL) and agrees to Root's current params and job
 // code: Root's owner cannot change them for a worker unasked.
-func (o *Worker) Update(ctx context.Context, profile bindings.WorkerProfile) (*bindings.WorkerDataView, error) {
-	d, err := bindings.NewWorker(o.Net, o.Address).WorkerData(ctx)
+func (o *Worker) Update(ctx context.Context, profile bindings.WorkerProfile) (*readers.WorkerDataView, error) {
+	d, err := readers.NewWorker(o.Net, o.Address).WorkerData(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading worker %s: %w", o.Address, err)
 	}
@@ -156,7 +157,7 @@ func (o *Worker) Update(ctx context.Context, profile bindings.WorkerProfile) (*b
 // code, which a registration agrees to; a Job code this build does not
 // know is refused (the worker would accept offers from its jobs).
 func agreedTerms(ctx context.Context, net chain.Network, root *address.Address) ([32]byte, error) {
-	t, err := bindings.NewRoot(net, root).AgreedTerms(ctx)
+	t, err := readers.NewRoot(net, root).AgreedTerms(ctx)
 	if err != nil {
 		return [32]byte{}, fmt.Errorf("reading Root %s terms: %w", root, err)
 	}

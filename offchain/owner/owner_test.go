@@ -13,6 +13,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/attest/dev"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/devnet"
 	"github.com/cocoon-network/cocoon/offchain/operator"
 	"github.com/cocoon-network/cocoon/offchain/owner"
@@ -139,14 +140,14 @@ func TestTopUpChecksTheBalance(t *testing.T) {
 	if after.LastTx.LT != before.LastTx.LT || after.Balance.Cmp(before.Balance) != 0 {
 		t.Fatalf("the refused top-up still sent a transaction: balance %s → %s", before.Balance, after.Balance)
 	}
-	st0, err := bindings.NewWorker(e, self).WorkerState(ctx)
+	st0, err := readers.NewWorker(e, self).WorkerState(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := o.TopUp(ctx, big.NewInt(1e9)); err != nil {
 		t.Fatalf("top-up within the balance: %v", err)
 	}
-	st1, err := bindings.NewWorker(e, self).WorkerState(ctx)
+	st1, err := readers.NewWorker(e, self).WorkerState(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

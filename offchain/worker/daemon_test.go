@@ -22,6 +22,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/attest/dev"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/devnet"
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
@@ -249,7 +250,7 @@ func TestWorkerServesJobEndToEnd(t *testing.T) {
 	if res.Content == "" || res.Usage == nil || uint32(res.Usage.OutputTokens) != r.OutputTokens {
 		t.Fatalf("result %+v, receipt tokens %d/%d", res, r.InputTokens, r.OutputTokens)
 	}
-	st, err := bindings.NewWorker(n.e, d.Address()).WorkerState(ctx)
+	st, err := readers.NewWorker(n.e, d.Address()).WorkerState(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

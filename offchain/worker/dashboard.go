@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/dashboard"
@@ -276,7 +277,7 @@ func (d *Daemon) dashboardChain(ctx context.Context, now time.Time) (*DashboardC
 		return nil, fmt.Errorf("reading the chain head: %w", err)
 	}
 	c := &DashboardChain{read: now, Seqno: info.Seqno, LagSeconds: now.Sub(time.Unix(int64(info.Time), 0)).Seconds(), Days: []DayPayload{}}
-	w := bindings.NewWorker(d.net, d.self)
+	w := readers.NewWorker(d.net, d.self)
 	data, err := w.WorkerData(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the Worker contract: %w", err)
@@ -286,7 +287,7 @@ func (d *Daemon) dashboardChain(ctx context.Context, now time.Time) (*DashboardC
 		if err != nil {
 			return nil, fmt.Errorf("reading the Worker contract's state: %w", err)
 		}
-		params, err := bindings.NewRoot(d.net, d.root).GetRootParams(ctx)
+		params, err := readers.NewRoot(d.net, d.root).GetRootParams(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("reading Root's parameters: %w", err)
 		}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/xssnick/tonutils-go/address"
 
-	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 )
 
 // MaxRequestBody bounds a posted request envelope.
@@ -162,7 +162,7 @@ func (d *Daemon) jobFromPath(w http.ResponseWriter, r *http.Request) (*address.A
 // ourJob reads the terms of the job at {job} and answers 404 unless it is
 // a Cocoon job for this worker. Only a failure to reach the chain is a
 // 5xx (503, worth retrying); what the address holds is the client's input.
-func (d *Daemon) ourJob(w http.ResponseWriter, r *http.Request, job *address.Address) (*bindings.JobTermsView, bool) {
+func (d *Daemon) ourJob(w http.ResponseWriter, r *http.Request, job *address.Address) (*readers.JobTermsView, bool) {
 	unavailable := func(err error) {
 		d.log.Warn("reading a job for an upload", "job", job.String(), "error", err)
 		w.Header().Set("Retry-After", "2")
@@ -182,7 +182,7 @@ func (d *Daemon) ourJob(w http.ResponseWriter, r *http.Request, job *address.Add
 	t, err := d.terms(r.Context(), job)
 	var gm *chain.GetMethodError
 	switch {
-	case errors.Is(err, bindings.ErrNotDeployed):
+	case errors.Is(err, readers.ErrNotDeployed):
 		httpError(w, http.StatusNotFound, "no job at %s", job)
 		return nil, false
 	case errors.As(err, &gm):

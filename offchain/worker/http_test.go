@@ -18,8 +18,8 @@ import (
 
 	"github.com/xssnick/tonutils-go/address"
 
-	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/devnet"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 	"github.com/cocoon-network/cocoon/offchain/seal"
@@ -280,7 +280,7 @@ func submitPosted(t *testing.T, ctx context.Context, n *testNet, id *Identity) (
 	t.Helper()
 	job, _, env := submitWith(t, ctx, n, id, "posted request", 16, false)
 	for {
-		if _, err := bindings.NewJob(n.e, job).JobTerms(ctx); err == nil {
+		if _, err := readers.NewJob(n.e, job).JobTerms(ctx); err == nil {
 			return job, env
 		}
 		select {

@@ -14,6 +14,7 @@ import (
 	tonwallet "github.com/xssnick/tonutils-go/ton/wallet"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
@@ -123,7 +124,7 @@ func TestExpiredJobIsCountedOnce(t *testing.T) {
 	if len(h.Entries) != 1 || h.Entries[0].Kind != EventSlashed || !h.Entries[0].Job.Equals(job) || h.Slashed.Sign() <= 0 || !h.Complete {
 		t.Fatalf("history %+v", h)
 	}
-	st, err := bindings.NewWorker(n.e, d.Address()).WorkerState(ctx)
+	st, err := readers.NewWorker(n.e, d.Address()).WorkerState(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func TestFinishedJobIsPruned(t *testing.T) {
 
 	// The worker's pay, as the contract counts it, the history reads it
 	// and the earnings metric adds it up, is one amount.
-	st, err := bindings.NewWorker(n.e, d.Address()).WorkerState(ctx)
+	st, err := readers.NewWorker(n.e, d.Address()).WorkerState(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

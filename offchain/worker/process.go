@@ -12,6 +12,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 )
@@ -102,8 +103,8 @@ func (d *Daemon) process(ctx context.Context, r *JobRecord) error {
 
 // terms reads the job's terms; a job that no longer exists has closed
 // (cancelled, refunded, or already completed).
-func (d *Daemon) terms(ctx context.Context, job *address.Address) (*bindings.JobTermsView, error) {
-	return bindings.NewJob(d.net, job).JobTerms(ctx)
+func (d *Daemon) terms(ctx context.Context, job *address.Address) (*readers.JobTermsView, error) {
+	return readers.NewJob(d.net, job).JobTerms(ctx)
 }
 
 // fetchRequest gets the request envelope (inline on chain, or posted by the
@@ -111,7 +112,7 @@ func (d *Daemon) terms(ctx context.Context, job *address.Address) (*bindings.Job
 func (d *Daemon) fetchRequest(ctx context.Context, job *address.Address, r *JobRecord) error {
 	t, err := d.terms(ctx, job)
 	if err != nil {
-		if errors.Is(err, bindings.ErrNotDeployed) {
+		if errors.Is(err, readers.ErrNotDeployed) {
 			return d.closed(ctx, job, r)
 		}
 		return fmt.Errorf("reading job terms: %w", err)
@@ -127,7 +128,7 @@ func (d *Daemon) fetchRequest(ctx context.Context, job *address.Address, r *JobR
 	}
 	r.RequestHash = t.RequestHash
 	var env []byte
-	if c, err := bindings.NewJob(d.net, job).Request(ctx); err != nil {
+	if c, err := readers.NewJob(d.net, job).Request(ctx); err != nil {
 		return fmt.Errorf("reading the inline request: %w", err)
 	} else if c != nil {
 		if env, err = bindings.CellBytes(c, bindings.InlineRequestLimit); err != nil {
@@ -190,7 +191,7 @@ func (d *Daemon) notifyPosted(job string) {
 func (d *Daemon) serve(ctx context.Context, job *address.Address, r *JobRecord) error {
 	t, err := d.terms(ctx, job)
 	if err != nil {
-		if errors.Is(err, bindings.ErrNotDeployed) {
+		if errors.Is(err, readers.ErrNotDeployed) {
 			return d.closed(ctx, job, r)
 		}
 		return fmt.Errorf("reading job terms: %w", err)
@@ -312,7 +313,7 @@ func (d *Daemon) sign(ctx context.Context, job *address.Address, r *JobRecord) e
 		// limit): the receipt must still carry the job's commitment.
 		t, err := d.terms(ctx, job)
 		if err != nil {
-			if errors.Is(err, bindings.ErrNotDeployed) {
+			if errors.Is(err, readers.ErrNotDeployed) {
 				return d.closed(ctx, job, r)
 			}
 			return fmt.Errorf("reading job terms: %w", err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/attest"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 )
 
 // WeightsProgress reports hashing progress: Done of Total bytes, in File.
@@ -141,7 +142,7 @@ func hashFile(ctx context.Context, path string, h io.Writer, buf []byte, advance
 	}
 }
 
-// ModelPins reads the weights hash Root pins for a model; *bindings.Root
+// ModelPins reads the weights hash Root pins for a model; *readers.Root
 // implements it.
 type ModelPins interface {
 	Model(ctx context.Context, id [32]byte) (*bindings.ModelInfo, bool, error)
@@ -238,7 +239,7 @@ func readPin(ctx context.Context, pins ModelPins, model string, log *slog.Logger
 // are Root's and the evidence's (VerifyWeights), and an OpenAI-compatible
 // engine serves each such model from exactly those files.
 func (d *Daemon) checkWeights(ctx context.Context) error {
-	if _, err := VerifyWeights(ctx, d.cfg, bindings.NewRoot(d.net, d.root), d.id.Bundle, d.log); err != nil {
+	if _, err := VerifyWeights(ctx, d.cfg, readers.NewRoot(d.net, d.root), d.id.Bundle, d.log); err != nil {
 		return err
 	}
 	if d.cfg.Engine.Kind != "openai" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 )
 
 // The scenario: one Root as the tests configure it, one TDX worker serving
@@ -205,7 +206,7 @@ func (s *scenario) withdrawEarnings(ctx context.Context) (Operation, error) {
 }
 
 func (s *scenario) workerUpdate(ctx context.Context) (Operation, error) {
-	agreed, err := bindings.NewRoot(s.env.Chain, s.root).AgreedTermsHash(ctx)
+	agreed, err := readers.NewRoot(s.env.Chain, s.root).AgreedTermsHash(ctx)
 	if err != nil {
 		return Operation{}, err
 	}

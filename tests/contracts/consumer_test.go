@@ -12,6 +12,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
 	"github.com/cocoon-network/cocoon/contracts"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 )
 
 // The example consumer contract of contracts/examples/consumer.tolk: its
@@ -104,7 +105,7 @@ func TestExampleConsumer(t *testing.T) {
 	tr = f.send(owner, bt.Message(c.addr, value, askBody(terms, requestCell(0))))
 	f.noFailures(tr)
 	jobAddr := bindings.JobAddress(f.root, c.addr, 0)
-	j := &job{client: nil, nonce: 0, addr: jobAddr, terms: terms, c: bindings.NewJob(f.env.Chain, jobAddr)}
+	j := &job{client: nil, nonce: 0, addr: jobAddr, terms: terms, c: readers.NewJob(f.env.Chain, jobAddr)}
 	if st, ok := f.jobStatus(j); !ok || st != bindings.JobAccepted {
 		t.Fatalf("the consumer's job is %s (exists %v); trace:\n%s", st, ok, tr)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 )
 
 // Constants every test shares.
@@ -60,7 +61,7 @@ type fixture struct {
 	owner    *bt.Wallet
 	treasury *bt.Wallet
 	root     *address.Address
-	rootC    *bindings.Root
+	rootC    *readers.Root
 	params   bindings.RootParams
 }
 
@@ -92,7 +93,7 @@ func newFixture(t *testing.T, adjust ...func(*bindings.RootParams)) *fixture {
 		t.Fatal(err)
 	}
 	f.root = bindings.StateInitAddress(si)
-	f.rootC = bindings.NewRoot(f.env.Chain, f.root)
+	f.rootC = readers.NewRoot(f.env.Chain, f.root)
 	f.send(f.owner, bt.Deploy(si, bt.TON("1"), nil))
 	if st := f.status(f.root); st != chain.StatusActive {
 		t.Fatalf("root is %s after deploy", st)
@@ -296,7 +297,7 @@ type worker struct {
 	key   ed25519.PrivateKey
 	addr  *address.Address
 	si    *tlb.StateInit
-	c     *bindings.Worker
+	c     *readers.Worker
 }
 
 func (f *fixture) newWorker(name string, owner *bt.Wallet) *worker {
@@ -307,7 +308,7 @@ func (f *fixture) newWorker(name string, owner *bt.Wallet) *worker {
 		f.t.Fatal(err)
 	}
 	addr := bindings.StateInitAddress(si)
-	return &worker{name: name, owner: owner, key: key, addr: addr, si: si, c: bindings.NewWorker(f.env.Chain, addr)}
+	return &worker{name: name, owner: owner, key: key, addr: addr, si: si, c: readers.NewWorker(f.env.Chain, addr)}
 }
 
 func (w *worker) pub() [32]byte { return bindings.PublicKey256(w.key.Public().(ed25519.PublicKey)) }
@@ -353,7 +354,7 @@ func (f *fixture) workerStatus(w *worker) bindings.WorkerStatus {
 	return d.Status
 }
 
-func (f *fixture) workerState(w *worker) *bindings.WorkerStateView {
+func (f *fixture) workerState(w *worker) *readers.WorkerStateView {
 	f.t.Helper()
 	s, err := w.c.WorkerState(f.ctx)
 	if err != nil {
@@ -370,7 +371,7 @@ type job struct {
 	addr   *address.Address
 	si     *tlb.StateInit
 	terms  bindings.JobTerms
-	c      *bindings.Job
+	c      *readers.Job
 }
 
 func (f *fixture) newJob(client *bt.Wallet, nonce uint64, terms bindings.JobTerms) *job {
@@ -380,7 +381,7 @@ func (f *fixture) newJob(client *bt.Wallet, nonce uint64, terms bindings.JobTerm
 		f.t.Fatal(err)
 	}
 	addr := bindings.StateInitAddress(si)
-	return &job{client: client, nonce: nonce, addr: addr, si: si, terms: terms, c: bindings.NewJob(f.env.Chain, addr)}
+	return &job{client: client, nonce: nonce, addr: addr, si: si, terms: terms, c: readers.NewJob(f.env.Chain, addr)}
 }
 
 // terms are the default terms for a job on w: the worker's prices, 4096

@@ -13,6 +13,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/client"
 )
 
@@ -398,10 +399,10 @@ func TestWorkerLifecycle(t *testing.T) {
 	if err != nil || d.Deployed {
 		t.Errorf("worker_data after withdrawal: %+v %v", d, err)
 	}
-	if _, err := w.c.WorkerState(f.ctx); !errors.Is(err, bindings.ErrNotDeployed) {
+	if _, err := w.c.WorkerState(f.ctx); !errors.Is(err, readers.ErrNotDeployed) {
 		t.Errorf("worker_state after withdrawal: %v, want ErrNotDeployed", err)
 	}
-	var nd *bindings.NotDeployedError
+	var nd *readers.NotDeployedError
 	if _, err := w.c.Models(f.ctx); !errors.As(err, &nd) || nd.Status == chain.StatusActive {
 		t.Errorf("models after withdrawal: %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/chain/toncenter"
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
@@ -61,9 +62,9 @@ func (a *app) workerAddress(t *testing.T, c *cluster) *address.Address {
 	return w
 }
 
-func (a *app) workerState(t *testing.T, ctx context.Context, c *cluster) *bindings.WorkerStateView {
+func (a *app) workerState(t *testing.T, ctx context.Context, c *cluster) *readers.WorkerStateView {
 	t.Helper()
-	st, err := bindings.NewWorker(a.net, a.workerAddress(t, c)).WorkerState(ctx)
+	st, err := readers.NewWorker(a.net, a.workerAddress(t, c)).WorkerState(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestJobs(t *testing.T) {
 		waitJobStatus(t, ctx, a.net, job.Address, bindings.JobAccepted)
 		time.Sleep(1500 * time.Millisecond) // in the middle of generating
 		c.worker.kill()
-		if d, err := bindings.NewJob(a.net, job.Address).JobData(ctx); err != nil || !d.Deployed || d.Status != bindings.JobAccepted {
+		if d, err := readers.NewJob(a.net, job.Address).JobData(ctx); err != nil || !d.Deployed || d.Status != bindings.JobAccepted {
 			t.Fatalf("the job was not in flight when the worker was killed: %+v %v", d, err)
 		}
 		c.editWorkerConfig(t, map[string]string{"token_delay": `"0s"`})
@@ -231,7 +232,7 @@ func waitGone(t *testing.T, ctx context.Context, n chain.Network, job *address.A
 func waitJobStatus(t *testing.T, ctx context.Context, n chain.Network, job *address.Address, want bindings.JobStatus) {
 	t.Helper()
 	for {
-		d, err := bindings.NewJob(n, job).JobData(ctx)
+		d, err := readers.NewJob(n, job).JobData(ctx)
 		if err == nil && d.Deployed && d.Status == want {
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/client"
 )
 
@@ -40,7 +41,7 @@ func TestWorkerRidesOutADevnetRestart(t *testing.T) {
 	}
 
 	for _, job := range submitted {
-		if d, err := bindings.NewJob(a.net, job.Address).JobData(ctx); err != nil || !d.Deployed || d.Status != bindings.JobAccepted {
+		if d, err := readers.NewJob(a.net, job.Address).JobData(ctx); err != nil || !d.Deployed || d.Status != bindings.JobAccepted {
 			t.Fatalf("job %s was not in flight before the restart: %+v %v", job.Address, d, err)
 		}
 	}

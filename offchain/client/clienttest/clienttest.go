@@ -33,6 +33,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/attest/dev"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 	"github.com/cocoon-network/cocoon/offchain/seal"
@@ -227,12 +228,12 @@ func (n *Net) NewWorker(name string, priceIn, priceOut int64) *Worker {
 		Endpoint:        w.Server.URL,
 	}
 	value := new(big.Int).Add(MinStake(), big.NewInt(bindings.WorkerRegisterFee))
-	agreed, err := bindings.NewRoot(n.Env.Chain, n.Root).AgreedTermsHash(ctx)
+	agreed, err := readers.NewRoot(n.Env.Chain, n.Root).AgreedTermsHash(ctx)
 	if err != nil {
 		n.t.Fatal(err)
 	}
 	n.send(w.Owner, bt.Deploy(si, value, bt.Body(bindings.WorkerRegister{QueryID: 1, Profile: profile, Agreed: agreed})))
-	d, err := bindings.NewWorker(n.Env.Chain, w.Address).WorkerData(ctx)
+	d, err := readers.NewWorker(n.Env.Chain, w.Address).WorkerData(ctx)
 	if err != nil || d.Status != bindings.WorkerActive {
 		n.t.Fatalf("worker %s is not active after registration: %+v, %v", name, d, err)
 	}
@@ -277,7 +278,7 @@ func (w *Worker) handler() http.Handler {
 			httpError(rw, http.StatusRequestEntityTooLarge, "request too large")
 			return
 		}
-		terms, err := bindings.NewJob(w.net.Env.Chain, job).JobTerms(r.Context())
+		terms, err := readers.NewJob(w.net.Env.Chain, job).JobTerms(r.Context())
 		if err != nil {
 			httpError(rw, http.StatusNotFound, "no job at %s", job)
 			return
@@ -327,9 +328,9 @@ func httpError(rw http.ResponseWriter, status int, format string, a ...any) {
 // returns the receipt once the Job has taken it.
 func (w *Worker) Serve(ctx context.Context, jobAddr *address.Address, b Behaviour) (*bindings.Receipt, error) {
 	net := w.net.Env.Chain
-	job := bindings.NewJob(net, jobAddr)
+	job := readers.NewJob(net, jobAddr)
 	var (
-		terms *bindings.JobTermsView
+		terms *readers.JobTermsView
 		env   []byte
 	)
 	for {

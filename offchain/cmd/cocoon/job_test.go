@@ -19,6 +19,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/client/clienttest"
 	"github.com/cocoon-network/cocoon/offchain/devnet/httpapi"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
@@ -322,7 +323,7 @@ func acceptedJob(ctx context.Context, c *cliNet) string {
 		if err != nil {
 			continue
 		}
-		d, err := bindings.NewJob(c.net.Env.Chain, a).JobData(ctx)
+		d, err := readers.NewJob(c.net.Env.Chain, a).JobData(ctx)
 		if err == nil && d.Deployed && d.Status == bindings.JobAccepted {
 			return rec.Job
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/operator"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
@@ -317,7 +318,7 @@ func rootSetParams(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cur, err := bindings.NewRoot(op.Net, op.Root).GetRootParams(c.Context)
+	cur, err := readers.NewRoot(op.Net, op.Root).GetRootParams(c.Context)
 	if err != nil {
 		return fmt.Errorf("reading Root's current params: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/chain/netflag"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/inference/gpu"
 	"github.com/cocoon-network/cocoon/offchain/inference/openai"
@@ -300,7 +301,7 @@ func workerStatus(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	w := bindings.NewWorker(net, addr)
+	w := readers.NewWorker(net, addr)
 	data, err := w.WorkerData(c.Context)
 	if err != nil {
 		return err
@@ -327,7 +328,7 @@ func workerStatus(c *cli.Context) error {
 	out["attestation_hash"] = hex.EncodeToString(st.AttestationHash[:])
 	var unbondingEnds time.Time
 	if data.Status == bindings.WorkerUnbonding {
-		p, err := bindings.NewRoot(net, data.Root).GetRootParams(c.Context)
+		p, err := readers.NewRoot(net, data.Root).GetRootParams(c.Context)
 		if err != nil {
 			return fmt.Errorf("reading Root's unbonding delay: %w", err)
 		}

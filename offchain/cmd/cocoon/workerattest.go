@@ -8,10 +8,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/chain/netflag"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
@@ -96,7 +96,7 @@ func attestedWeights(c *cli.Context, cfg *worker.Config) ([]attest.ModelWeights,
 		return nil, fmt.Errorf("config root: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	return worker.VerifyWeights(c.Context, cfg, bindings.NewRoot(net, root), nil, log)
+	return worker.VerifyWeights(c.Context, cfg, readers.NewRoot(net, root), nil, log)
 }
 
 func workerSealCommand(configFlag cli.Flag) *cli.Command {

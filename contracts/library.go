@@ -1,4 +1,4 @@
-package chain
+package contracts
 
 import (
 	"github.com/xssnick/tonutils-go/tvm/cell"

@@ -1,4 +1,7 @@
-package bindings
+// Package readers reads the Cocoon contracts' get-methods over a chain.Network:
+// Root, Worker and Job, with a missing account reported as ErrNotDeployed.
+// The wire types it returns live in bindings, which knows no network.
+package readers
 
 import (
 	"context"
@@ -9,6 +12,7 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
+	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 )
 
@@ -186,13 +190,13 @@ func (r *Root) get(ctx context.Context, method string, want int, args ...any) (*
 	return &stackReader{method: method, vals: vals}, nil
 }
 
-// GetRootParams reads params(): the eight fields of RootParams in order.
-func (r *Root) GetRootParams(ctx context.Context) (*RootParams, error) {
+// GetRootParams reads params(): the eight fields of bindings.RootParams in order.
+func (r *Root) GetRootParams(ctx context.Context) (*bindings.RootParams, error) {
 	s, err := r.get(ctx, "params", 8)
 	if err != nil {
 		return nil, err
 	}
-	p := &RootParams{
+	p := &bindings.RootParams{
 		MinWorkerStake: s.coins(),
 		UnbondingDelay: uint32(s.uint(32)),
 		ProtocolFeeBps: uint16(s.uint(16)),
@@ -236,7 +240,7 @@ func (r *Root) PendingOwner(ctx context.Context) (*address.Address, error) {
 }
 
 // IsMeasurementAllowed reads is_measurement_allowed(tee, hash).
-func (r *Root) IsMeasurementAllowed(ctx context.Context, tee TEE, measurement [32]byte) (bool, error) {
+func (r *Root) IsMeasurementAllowed(ctx context.Context, tee bindings.TEE, measurement [32]byte) (bool, error) {
 	s, err := r.get(ctx, "is_measurement_allowed", 1, big.NewInt(int64(tee)), u256Arg(measurement))
 	if err != nil {
 		return false, err
@@ -246,13 +250,13 @@ func (r *Root) IsMeasurementAllowed(ctx context.Context, tee TEE, measurement [3
 }
 
 // Model reads model(id); found is false for a model Root does not allow.
-func (r *Root) Model(ctx context.Context, id [32]byte) (info *ModelInfo, found bool, err error) {
+func (r *Root) Model(ctx context.Context, id [32]byte) (info *bindings.ModelInfo, found bool, err error) {
 	s, err := r.get(ctx, "model", 4, u256Arg(id))
 	if err != nil {
 		return nil, false, err
 	}
 	found = s.bool()
-	info = &ModelInfo{WeightsHash: s.u256(), MinPriceIn: s.coins(), MinPriceOut: s.coins()}
+	info = &bindings.ModelInfo{WeightsHash: s.u256(), MinPriceIn: s.coins(), MinPriceOut: s.coins()}
 	if err := s.done(); err != nil {
 		return nil, false, err
 	}
@@ -297,16 +301,16 @@ func (r *Root) PendingChange(ctx context.Context) (*PendingChangeView, error) {
 // AgreedTerms are the terms a worker registering now agrees to: Root's
 // current params and job code hash. A change announced but not applied is
 // not in them (a registration that meets it is not activated).
-func (r *Root) AgreedTerms(ctx context.Context) (AgreedTerms, error) {
+func (r *Root) AgreedTerms(ctx context.Context) (bindings.AgreedTerms, error) {
 	p, err := r.GetRootParams(ctx)
 	if err != nil {
-		return AgreedTerms{}, err
+		return bindings.AgreedTerms{}, err
 	}
 	_, job, err := r.ChildCodeHashes(ctx)
 	if err != nil {
-		return AgreedTerms{}, err
+		return bindings.AgreedTerms{}, err
 	}
-	return TermsOf(*p, job), nil
+	return bindings.TermsOf(*p, job), nil
 }
 
 // AgreedTermsHash is the hash of AgreedTerms: what WorkerRegister and
@@ -368,7 +372,7 @@ type WorkerDataView struct {
 	Root          *address.Address
 	Owner         *address.Address
 	WorkerKey     [32]byte
-	Status        WorkerStatus
+	Status        bindings.WorkerStatus
 }
 
 // WorkerData reads worker_data() → (root, owner, worker key, status).
@@ -381,7 +385,7 @@ func (w *Worker) WorkerData(ctx context.Context) (*WorkerDataView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &WorkerDataView{Deployed: true, AccountStatus: chain.StatusActive, Root: s.addr(), Owner: s.addr(), WorkerKey: s.u256(), Status: WorkerStatus(s.uint(8))}
+	v := &WorkerDataView{Deployed: true, AccountStatus: chain.StatusActive, Root: s.addr(), Owner: s.addr(), WorkerKey: s.u256(), Status: bindings.WorkerStatus(s.uint(8))}
 	return v, s.done()
 }
 
@@ -392,7 +396,7 @@ type WorkerStateView struct {
 	UnbondingSince  uint32
 	HPKEKey         [32]byte
 	AttestationHash [32]byte
-	TEE             TEE
+	TEE             bindings.TEE
 	Measurement     [32]byte
 	Endpoint        string
 	JobsCompleted   uint64
@@ -413,7 +417,7 @@ func (w *Worker) WorkerState(ctx context.Context) (*WorkerStateView, error) {
 		UnbondingSince:  uint32(s.uint(32)),
 		HPKEKey:         s.u256(),
 		AttestationHash: s.u256(),
-		TEE:             TEE(s.uint(8)),
+		TEE:             bindings.TEE(s.uint(8)),
 		Measurement:     s.u256(),
 	}
 	if ep := s.cell(); ep != nil {
@@ -456,13 +460,13 @@ func (w *Worker) Registration(ctx context.Context) (*RegistrationView, error) {
 	return v, s.done()
 }
 
-func (w *Worker) ModelPrice(ctx context.Context, id [32]byte) (price *ModelPrice, found bool, err error) {
+func (w *Worker) ModelPrice(ctx context.Context, id [32]byte) (price *bindings.ModelPrice, found bool, err error) {
 	s, err := w.get(ctx, "model_price", 3, u256Arg(id))
 	if err != nil {
 		return nil, false, err
 	}
 	found = s.bool()
-	price = &ModelPrice{PriceIn: s.coins(), PriceOut: s.coins()}
+	price = &bindings.ModelPrice{PriceIn: s.coins(), PriceOut: s.coins()}
 	if err := s.done(); err != nil {
 		return nil, false, err
 	}
@@ -473,7 +477,7 @@ func (w *Worker) ModelPrice(ctx context.Context, id [32]byte) (price *ModelPrice
 }
 
 // Models reads models(): every model served with its price (nil when none).
-func (w *Worker) Models(ctx context.Context) (Models, error) {
+func (w *Worker) Models(ctx context.Context) (bindings.Models, error) {
 	s, err := w.get(ctx, "models", 1)
 	if err != nil {
 		return nil, err
@@ -482,7 +486,7 @@ func (w *Worker) Models(ctx context.Context) (Models, error) {
 	if err := s.done(); err != nil {
 		return nil, err
 	}
-	m, err := DecodeModels(c)
+	m, err := bindings.DecodeModels(c)
 	if err != nil {
 		return nil, fmt.Errorf("get-method models on %s: %w", w.Address, err)
 	}
@@ -516,7 +520,7 @@ type JobDataView struct {
 	Root          *address.Address
 	Client        *address.Address
 	Nonce         uint64
-	Status        JobStatus
+	Status        bindings.JobStatus
 }
 
 // JobData reads job_data() → (root, client, nonce, status).
@@ -529,14 +533,14 @@ func (j *Job) JobData(ctx context.Context) (*JobDataView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &JobDataView{Deployed: true, AccountStatus: chain.StatusActive, Root: s.addr(), Client: s.addr(), Nonce: s.uint(64), Status: JobStatus(s.uint(8))}
+	v := &JobDataView{Deployed: true, AccountStatus: chain.StatusActive, Root: s.addr(), Client: s.addr(), Nonce: s.uint(64), Status: bindings.JobStatus(s.uint(8))}
 	return v, s.done()
 }
 
 // JobTermsView is job_terms(): the terms, plus what Accept set and the
 // creation time.
 type JobTermsView struct {
-	JobTerms
+	bindings.JobTerms
 	WorkerKey [32]byte
 	FeeBps    uint16
 	CreatedAt uint32
@@ -548,7 +552,7 @@ func (j *Job) JobTerms(ctx context.Context) (*JobTermsView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &JobTermsView{JobTerms: JobTerms{
+	v := &JobTermsView{JobTerms: bindings.JobTerms{
 		ModelID:       s.u256(),
 		Worker:        s.addr(),
 		PriceIn:       s.coins(),
