@@ -200,10 +200,7 @@ type workerChunk struct {
 		} `json:"delta"`
 		FinishReason *string `json:"finish_reason"`
 	} `json:"choices"`
-	Error *struct {
-		Message string `json:"message"`
-		Code    string `json:"code"`
-	} `json:"error"`
+	Error  *worker.ErrorObject     `json:"error"`
 	Cocoon *worker.CocoonExtension `json:"cocoon"`
 }
 
@@ -461,12 +458,7 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 // workerRefused handles a non-200 answer from a worker.
 func (g *Gateway) workerRefused(w http.ResponseWriter, u *upstream, req *request, resp *http.Response, count func(string)) (bool, *APIError) {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var e struct {
-		Error struct {
-			Message string `json:"message"`
-			Code    string `json:"code"`
-		} `json:"error"`
-	}
+	var e worker.ErrorAnswer
 	_ = json.Unmarshal(body, &e)
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:

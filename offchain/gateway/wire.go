@@ -27,12 +27,12 @@ type APIError struct {
 
 func (e *APIError) Error() string { return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.Code, e.Message) }
 
-func (e *APIError) body() map[string]any {
-	var param any
+func (e *APIError) body() worker.ErrorAnswer {
+	var param *string
 	if e.Param != "" {
-		param = e.Param
+		param = &e.Param
 	}
-	return map[string]any{"error": map[string]any{"message": e.Message, "type": e.Type, "param": param, "code": e.Code}}
+	return worker.ErrorAnswer{Error: worker.ErrorObject{Message: e.Message, Type: e.Type, Param: param, Code: e.Code}}
 }
 
 func (e *APIError) write(w http.ResponseWriter) {

@@ -130,9 +130,7 @@ func (d *Daemon) Ledger() *Ledger { return d.online.ledger }
 func apiError(w http.ResponseWriter, status int, typ, code, format string, a ...any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
-		"message": fmt.Sprintf(format, a...), "type": typ, "param": nil, "code": code,
-	}})
+	_ = json.NewEncoder(w).Encode(ErrorAnswer{Error: ErrorObject{Message: fmt.Sprintf(format, a...), Type: typ, Code: code}})
 }
 
 // Report builds and signs the current capacity report.
@@ -534,9 +532,9 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 			o.d.metrics.OnlineRequests.WithLabelValues("engine_failed").Inc()
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadGateway)
-			_ = json.NewEncoder(w).Encode(map[string]any{
-				"error":  map[string]any{"message": "the inference engine failed mid-answer", "type": "server_error", "param": nil, "code": "engine_failed"},
-				"cocoon": CocoonExtension{Usage: u},
+			_ = json.NewEncoder(w).Encode(ErrorAnswer{
+				Error:  ErrorObject{Message: "the inference engine failed mid-answer", Type: "server_error", Code: "engine_failed"},
+				Cocoon: &CocoonExtension{Usage: u},
 			})
 			return
 		}
@@ -577,9 +575,9 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	fail := func(code, msg string) {
 		u, _ := sign(s.Result(), deltas)
 		o.d.metrics.OnlineRequests.WithLabelValues(code).Inc()
-		_ = sw.JSON(map[string]any{
-			"error":  map[string]any{"message": msg, "type": "server_error", "param": nil, "code": code},
-			"cocoon": CocoonExtension{Usage: u},
+		_ = sw.JSON(ErrorAnswer{
+			Error:  ErrorObject{Message: msg, Type: "server_error", Code: code},
+			Cocoon: &CocoonExtension{Usage: u},
 		})
 	}
 	for {

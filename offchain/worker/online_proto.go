@@ -227,3 +227,21 @@ func decodeStrictJSON(b []byte, v any) error {
 type CocoonExtension struct {
 	Usage *SignedUsage `json:"usage"`
 }
+
+// ErrorObject is OpenAI's error object, written by the worker and by the
+// gateway and read by the gateway. Param is null when there is none. The
+// fields are in the order encoding/json wrote the maps they replace.
+type ErrorObject struct {
+	Code    string  `json:"code"`
+	Message string  `json:"message"`
+	Param   *string `json:"param"`
+	Type    string  `json:"type"`
+}
+
+// ErrorAnswer is an error answer, or an error event in a stream: OpenAI's
+// {"error": …}, with the worker's signed usage for what it produced before
+// failing (absent in answers that charge nothing).
+type ErrorAnswer struct {
+	Cocoon *CocoonExtension `json:"cocoon,omitempty"`
+	Error  ErrorObject      `json:"error"`
+}
