@@ -185,7 +185,7 @@ type Peer struct {
 // Cosign asks the peer to countersign s.
 func (p *Peer) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) {
 	var out Settlement
-	if err := p.post(ctx, PathCosign, s, &out); err != nil {
+	if err := p.Post(ctx, PathCosign, nil, s, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -195,11 +195,16 @@ func (p *Peer) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) {
 // initial state.
 func (p *Peer) Accept(ctx context.Context, t Terms) (SignedState, error) {
 	var st SignedState
-	err := p.post(ctx, PathAccept, t, &st)
+	err := p.Post(ctx, PathAccept, nil, t, &st)
 	return st, err
 }
 
-func (p *Peer) post(ctx context.Context, path string, in, out any) error {
+// Post sends in as JSON to the peer's path, with header's fields added, and
+// decodes a 200 or 202 answer into out. Other answers become errors that
+// quote the peer's message: {"error": "…"} as the channel endpoints write
+// it, or OpenAI's {"error": {"message": …}} as the worker's other
+// endpoints do. Answers are bounded like the endpoints' bodies.
+func (p *Peer) Post(ctx context.Context, path string, header http.Header, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -208,6 +213,9 @@ func (p *Peer) post(ctx context.Context, path string, in, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("channel peer %s: %w", url, err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
 	hc := p.Client
@@ -226,10 +234,9 @@ func (p *Peer) post(ctx context.Context, path string, in, out any) error {
 	if len(b) > maxBody {
 		return fmt.Errorf("channel peer %s: answer over %d bytes", url, maxBody)
 	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return fmt.Errorf("channel peer %s: %s (HTTP %d)", url, e.Error, resp.StatusCode)
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
+		if msg := errorMessage(b); msg != "" {
+			return fmt.Errorf("channel peer %s: %s (HTTP %d)", url, msg, resp.StatusCode)
 		}
 		return fmt.Errorf("channel peer %s: HTTP %d", url, resp.StatusCode)
 	}
@@ -237,4 +244,22 @@ func (p *Peer) post(ctx context.Context, path string, in, out any) error {
 		return fmt.Errorf("channel peer %s: decoding the answer: %w", url, err)
 	}
 	return nil
+}
+
+// errorMessage is the message of an error answer in either shape Post
+// reads; "" when there is none.
+func errorMessage(b []byte) string {
+	var e struct{ Error json.RawMessage }
+	if json.Unmarshal(b, &e) != nil || len(e.Error) == 0 {
+		return ""
+	}
+	var msg string
+	if json.Unmarshal(e.Error, &msg) == nil {
+		return msg
+	}
+	var obj struct{ Message string }
+	if json.Unmarshal(e.Error, &obj) == nil {
+		return obj.Message
+	}
+	return ""
 }

@@ -164,3 +164,18 @@ func BenchmarkReceive(b *testing.B) {
 		}
 	}
 }
+
+// Post quotes the peer's message from either error shape a worker writes.
+func TestErrorMessage(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{`{"error":"channel is closed"}`, "channel is closed"},
+		{`{"error":{"message":"not your channel","type":"invalid_request_error","param":null,"code":"forbidden"}}`, "not your channel"},
+		{`{"error":42}`, ""},
+		{`{}`, ""},
+		{`not json`, ""},
+	} {
+		if got := errorMessage([]byte(tc.body)); got != tc.want {
+			t.Errorf("errorMessage(%s) = %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}

@@ -1,17 +1,13 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -261,7 +257,7 @@ func (p *ChannelPayer) Commit(ctx context.Context, w *client.Worker) (*worker.Co
 		return nil, fmt.Errorf("payment channel %s is not open yet", c.id)
 	}
 	var proposal channel.Settlement
-	if err := postJSON(ctx, c.peer, c.id.String(), worker.PathCommit, worker.CommitRequest{Channel: c.id}, &proposal); err != nil {
+	if err := c.peer.Post(ctx, worker.PathCommit, commitHeader(c.id.String()), worker.CommitRequest{Channel: c.id}, &proposal); err != nil {
 		return nil, fmt.Errorf("asking worker %s for its commit proposal: %w", w.Address, err)
 	}
 	if proposal.Kind != channel.KindCommit || proposal.Channel != c.id {
@@ -275,56 +271,15 @@ func (p *ChannelPayer) Commit(ctx context.Context, w *client.Worker) (*worker.Co
 		return nil, fmt.Errorf("countersigning worker %s's commit: %w", w.Address, err)
 	}
 	var res worker.CommitResult
-	if err := postJSON(ctx, c.peer, c.id.String(), worker.PathCommitCosigned, signed, &res); err != nil {
+	if err := c.peer.Post(ctx, worker.PathCommitCosigned, commitHeader(c.id.String()), signed, &res); err != nil {
 		return nil, fmt.Errorf("worker %s submitting its commit: %w", w.Address, err)
 	}
 	p.log().Info("worker committed its earnings", "worker", w.Address.String(), "channel", c.id.String(), "withdrawn", res.Withdrawn, "pending", res.Pending)
 	return &res, nil
 }
 
-// maxCommitAnswer bounds what the worker's commit endpoints may answer.
-const maxCommitAnswer = 16 << 10
-
-// postJSON posts in to the worker's path as payer and decodes its answer.
-func postJSON(ctx context.Context, peer *channel.Peer, payer, path string, in, out any) error {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(peer.URL, "/")+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	req.Header.Set(worker.HeaderPayer, payer)
-	hc := peer.Client
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxCommitAnswer+1))
-	if err != nil {
-		return fmt.Errorf("POST %s: reading the answer: %w", path, err)
-	}
-	if len(b) > maxCommitAnswer {
-		return fmt.Errorf("POST %s: answer over %d bytes", path, maxCommitAnswer)
-	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
-		var e struct {
-			Error struct{ Message string } `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
-			return fmt.Errorf("POST %s: %s (HTTP %d)", path, e.Error.Message, resp.StatusCode)
-		}
-		return fmt.Errorf("POST %s: HTTP %d", path, resp.StatusCode)
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("POST %s: decoding the answer: %w", path, err)
-	}
-	return nil
+// commitHeader says who asks on the worker's commit endpoints: the payer,
+// as on every request the gateway sends.
+func commitHeader(payer string) http.Header {
+	return http.Header{"User-Agent": {userAgent}, worker.HeaderPayer: {payer}}
 }
