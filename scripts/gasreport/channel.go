@@ -11,8 +11,8 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
 
-	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
 	"github.com/cocoon-network/cocoon/offchain/channel"
+	bt "github.com/cocoon-network/cocoon/offchain/contracttest"
 )
 
 // The payment-channel scenario: an app's gateway (payer) and a worker

@@ -12,8 +12,8 @@ import (
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/bindings"
-	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
+	bt "github.com/cocoon-network/cocoon/offchain/contracttest"
 )
 
 // The scenario: one Root as the tests configure it, one TDX worker serving

@@ -12,7 +12,7 @@ import (
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/bindings"
-	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
+	bt "github.com/cocoon-network/cocoon/offchain/contracttest"
 )
 
 // Each test here performs one attack of the contracts review (issue 9) and

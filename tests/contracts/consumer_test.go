@@ -10,9 +10,9 @@ import (
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/bindings"
-	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
 	"github.com/cocoon-network/cocoon/contracts"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
+	bt "github.com/cocoon-network/cocoon/offchain/contracttest"
 )
 
 // The example consumer contract of contracts/examples/consumer.tolk: its

@@ -13,8 +13,8 @@ import (
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/bindings"
-	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	bt "github.com/cocoon-network/cocoon/offchain/contracttest"
 )
 
 // ledger is an account's whole history in sums: the value it received,

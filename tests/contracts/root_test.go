@@ -9,8 +9,8 @@ import (
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/bindings"
-	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
 	"github.com/cocoon-network/cocoon/contracts"
+	bt "github.com/cocoon-network/cocoon/offchain/contracttest"
 )
 
 func TestAddressDerivationMatchesRoot(t *testing.T) {

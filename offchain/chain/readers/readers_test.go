@@ -10,9 +10,9 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 
 	"github.com/cocoon-network/cocoon/bindings"
-	"github.com/cocoon-network/cocoon/bindings/bindingstest"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
+	"github.com/cocoon-network/cocoon/offchain/contracttest"
 )
 
 // TestReadersOnDevnet reads a deployed Root back, and checks that a Worker
@@ -20,12 +20,12 @@ import (
 // fails on a live account stays an ordinary error.
 func TestReadersOnDevnet(t *testing.T) {
 	ctx := context.Background()
-	env, err := bindingstest.Open(ctx, t.TempDir())
+	env, err := contracttest.Open(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer env.Close()
-	owner, err := env.NewWallet(ctx, "owner", bindingstest.TON("10"))
+	owner, err := env.NewWallet(ctx, "owner", contracttest.TON("10"))
 	if err != nil {
 		t.Fatal(err)
 	}

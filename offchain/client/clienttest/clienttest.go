@@ -29,11 +29,11 @@ import (
 	"github.com/xssnick/tonutils-go/tlb"
 
 	"github.com/cocoon-network/cocoon/bindings"
-	bt "github.com/cocoon-network/cocoon/bindings/bindingstest"
 	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/attest/dev"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
+	bt "github.com/cocoon-network/cocoon/offchain/contracttest"
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 	"github.com/cocoon-network/cocoon/offchain/seal"
@@ -67,7 +67,7 @@ type Net struct {
 	t        testing.TB
 }
 
-// NewNet deploys the Root. Blocks are produced only by the bindingstest
+// NewNet deploys the Root. Blocks are produced only by the contracttest
 // helpers until Run is called.
 func NewNet(t testing.TB, model string) *Net {
 	t.Helper()

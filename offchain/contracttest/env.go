@@ -1,4 +1,4 @@
-// Package bindingstest runs Cocoon's contracts on an in-process devnet
+// Package contracttest runs Cocoon's contracts on an in-process devnet
 // engine (the real TVM) for tests, end-to-end tests and measurements: it
 // gives funded wallets with fixed keys, sends their messages, produces the
 // blocks, and returns every transaction the message caused as a Trace.
@@ -6,7 +6,7 @@
 // Everything is deterministic: the devnet clock is fixed (time moves only
 // through AdvanceTime), wallet keys derive from names, and signed messages
 // carry no wall-clock time.
-package bindingstest
+package contracttest
 
 import (
 	"context"
@@ -130,7 +130,7 @@ type Wallet struct {
 
 // KeyFor is the fixed Ed25519 key the tests use for name (wallets and worker keys).
 func KeyFor(name string) ed25519.PrivateKey {
-	seed := sha256.Sum256([]byte("cocoon bindingstest key " + name))
+	seed := sha256.Sum256([]byte("cocoon contracttest key " + name))
 	return ed25519.NewKeyFromSeed(seed[:])
 }
 
@@ -325,11 +325,11 @@ func Body(m bindings.Message) *cell.Cell { return bindings.MustCell(m.ToCell()) 
 func TON(s string) *big.Int {
 	r, ok := new(big.Rat).SetString(s)
 	if !ok {
-		panic("bindingstest: bad TON amount " + s)
+		panic("contracttest: bad TON amount " + s)
 	}
 	r.Mul(r, big.NewRat(1_000_000_000, 1))
 	if !r.IsInt() {
-		panic("bindingstest: TON amount below a nanoton: " + s)
+		panic("contracttest: TON amount below a nanoton: " + s)
 	}
 	return new(big.Int).Set(r.Num())
 }

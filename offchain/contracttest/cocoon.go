@@ -1,4 +1,4 @@
-package bindingstest
+package contracttest
 
 import (
 	"context"
