@@ -2,12 +2,16 @@ package readers_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
@@ -65,5 +69,149 @@ func TestReadersOnDevnet(t *testing.T) {
 	// not a missing contract.
 	if _, err := readers.NewWorker(env.Chain, rootAddr).WorkerData(ctx); err == nil || errors.Is(err, readers.ErrNotDeployed) {
 		t.Errorf("worker_data on Root: %v; want an error that is not ErrNotDeployed", err)
+	}
+}
+
+// TestViewsOnDevnet sets every field a get-method reports through the
+// contracts themselves (Root's params and allow-lists, a registered
+// Worker, an accepted Job, an announced change) and reads each view back:
+// a Go view whose fields were out of step with the Tolk struct would
+// misplace a value and fail here field by field.
+func TestViewsOnDevnet(t *testing.T) {
+	ctx := context.Background()
+	env, err := contracttest.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	owner, err := env.NewWallet(ctx, "owner", contracttest.TON("100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	treasury, err := env.NewWallet(ctx, "treasury", contracttest.TON("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := env.NewWallet(ctx, "client", contracttest.TON("100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := func(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+	modelID, measurement := bindings.ModelID("views-model"), hash("tdx image")
+	info := bindings.ModelInfo{WeightsHash: hash("weights"), MinPriceIn: big.NewInt(1000), MinPriceOut: big.NewInt(3000)}
+	params := bindings.RootParams{MinWorkerStake: contracttest.TON("2"), UnbondingDelay: 7200, ProtocolFeeBps: 250, Treasury: treasury.Address,
+		MinJobDeadline: 60, MaxJobDeadline: 3600, SlashBps: 1000}
+	rootAddr, _, err := env.DeployRoot(ctx, owner, params,
+		bindings.AddMeasurement{QueryID: 1, TEE: bindings.TEETDX, Measurement: measurement},
+		bindings.AddModel{QueryID: 2, ModelID: modelID, Info: info})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := readers.NewRoot(env.Chain, rootAddr)
+	now, err := env.Now(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	key := contracttest.KeyFor("views worker")
+	workerKey := bindings.PublicKey256(key.Public().(ed25519.PublicKey))
+	price := bindings.ModelPrice{PriceIn: big.NewInt(1500), PriceOut: big.NewInt(4500)}
+	profile := bindings.WorkerProfile{HPKEKey: hash("hpke"), AttestationHash: hash("evidence"), TEE: bindings.TEETDX, Measurement: measurement,
+		Models: bindings.Models{modelID: price}, Endpoint: "https://views.workers.example:8443/" + strings.Repeat("long/", 40)}
+	stake := contracttest.TON("3")
+	workerAddr, _, err := env.RegisterWorker(ctx, owner, rootAddr, key, profile, stake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker := readers.NewWorker(env.Chain, workerAddr)
+	agreed, err := root.AgreedTermsHash(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	terms := bindings.JobTerms{ModelID: modelID, Worker: workerAddr, PriceIn: price.PriceIn, PriceOut: price.PriceOut, MaxIn: 2048, MaxOut: 512,
+		Deadline: now + 600, ClientHPKEKey: hash("client hpke"), RequestHash: hash("request"), Callback: client.Address, IsPublic: true}
+	const nonce = 42
+	jobAddr, create, err := env.JobCreateMessage(rootAddr, client, nonce, terms, nil, new(big.Int).Add(bindings.MinEscrow(terms), contracttest.TON("0.1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := client.Send(ctx, create)
+	if err == nil {
+		err = contracttest.Succeeded(tr)
+	}
+	if err != nil {
+		t.Fatalf("creating the job: %v", err)
+	}
+	job := readers.NewJob(env.Chain, jobAddr)
+
+	// A change announced after the reads above: new params and a new Job code.
+	newJobCode := cell.BeginCell().MustStoreUInt(0xc0c0, 16).EndCell()
+	for _, op := range []bindings.Message{
+		bindings.SetParams{QueryID: 3, Params: params},
+		bindings.UpgradeCode{QueryID: 4, JobCode: newJobCode},
+	} {
+		tr, err := owner.Send(ctx, contracttest.Message(rootAddr, contracttest.TON("0.05"), contracttest.Body(op)))
+		if err == nil {
+			err = contracttest.Succeeded(tr)
+		}
+		if err != nil {
+			t.Fatalf("announcing %T: %v", op, err)
+		}
+	}
+
+	opts := cmp.Options{
+		cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 }),
+		cmp.Comparer(func(a, b *address.Address) bool {
+			return (a == nil && b == nil) || (a != nil && b != nil && a.Equals(b))
+		}),
+	}
+	check := func(name string, want, got any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			return
+		}
+		if diff := cmp.Diff(want, got, opts); diff != "" {
+			t.Errorf("%s (-set by the test +read):\n%s", name, diff)
+		}
+	}
+	gotParams, err := root.GetRootParams(ctx)
+	check("params", &params, gotParams, err)
+	gotInfo, found, err := root.Model(ctx, modelID)
+	check("model", &info, gotInfo, err)
+	if _, found2, err := root.Model(ctx, hash("no such model")); err != nil || !found || found2 {
+		t.Errorf("model found = %v for the allowed one, %v for another (%v); want true, false", found, found2, err)
+	}
+	wh, jh, err := root.ChildCodeHashes(ctx)
+	check("child_code_hashes", [][32]byte{[32]byte(env.Codes.Worker.Hash()), [32]byte(env.Codes.Job.Hash())}, [][32]byte{wh, jh}, err)
+	gotChange, err := root.PendingChange(ctx)
+	check("pending_change", &readers.PendingChangeView{Announced: true, EffectiveAt: now + bindings.ChangeTimelock, Params: true,
+		JobCode: [32]byte(newJobCode.Hash())}, gotChange, err)
+
+	gotData, err := worker.WorkerData(ctx)
+	check("worker_data", &readers.WorkerDataView{Deployed: true, AccountStatus: chain.StatusActive, Root: rootAddr, Owner: owner.Address,
+		WorkerKey: workerKey, Status: bindings.WorkerActive}, gotData, err)
+	gotState, err := worker.WorkerState(ctx)
+	check("worker_state", &readers.WorkerStateView{Stake: stake, Earnings: new(big.Int), HPKEKey: profile.HPKEKey,
+		AttestationHash: profile.AttestationHash, TEE: profile.TEE, Measurement: profile.Measurement, Endpoint: profile.Endpoint,
+		TotalEarned: new(big.Int)}, gotState, err)
+	gotReg, err := worker.Registration(ctx)
+	check("registration", &readers.RegistrationView{ValidUntil: now + bindings.RegistrationTTL, Agreed: agreed}, gotReg, err)
+	gotPrice, found, err := worker.ModelPrice(ctx, modelID)
+	check("model_price", &price, gotPrice, err)
+	if _, found2, err := worker.ModelPrice(ctx, hash("no such model")); err != nil || !found || found2 {
+		t.Errorf("model_price found = %v for the served one, %v for another (%v); want true, false", found, found2, err)
+	}
+
+	gotJob, err := job.JobData(ctx)
+	check("job_data", &readers.JobDataView{Deployed: true, AccountStatus: chain.StatusActive, Root: rootAddr, Client: client.Address,
+		Nonce: nonce, Status: bindings.JobAccepted}, gotJob, err)
+	gotTerms, err := job.JobTerms(ctx)
+	check("job_terms", &readers.JobTermsView{ModelID: terms.ModelID, Worker: terms.Worker, PriceIn: terms.PriceIn, PriceOut: terms.PriceOut,
+		MaxIn: terms.MaxIn, MaxOut: terms.MaxOut, Deadline: terms.Deadline, ClientHPKEKey: terms.ClientHPKEKey, RequestHash: terms.RequestHash,
+		Callback: terms.Callback, IsPublic: terms.IsPublic, WorkerKey: workerKey, FeeBps: params.ProtocolFeeBps, CreatedAt: now}, gotTerms, err)
+	if err == nil {
+		check("job_terms' Terms()", terms, gotTerms.Terms(), nil)
 	}
 }
