@@ -9,6 +9,8 @@ import (
 
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tvm/cell"
+
+	"github.com/cocoon-network/cocoon/offchain/boc"
 )
 
 // This file reads get-method results by field. A Tolk get-method that
@@ -118,15 +120,10 @@ func describe(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// set reads raw into dst (whose type parseStackTag accepted).
-func (s stackValue) set(dst reflect.Value, raw any) (err error) {
-	// tonutils-go panics on some malformed cells; a node's answer must
-	// not take the daemon down.
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("malformed %s: %v", describe(raw), r)
-		}
-	}()
+// set reads raw into dst (whose type parseStackTag accepted). Cells go
+// through boc.Do: tonutils-go panics on some malformed ones, and a node's
+// answer must not take the daemon down.
+func (s stackValue) set(dst reflect.Value, raw any) error {
 	if raw == nil && !s.nullable {
 		return fmt.Errorf("got null, want %s", s.tag)
 	}
@@ -138,8 +135,8 @@ func (s stackValue) set(dst reflect.Value, raw any) (err error) {
 		}
 		return s.setInt(dst, n)
 	case "addr":
-		a, err := stackAddress(raw)
-		if err != nil {
+		var a *address.Address
+		if err := boc.Do("reading an address", func() (err error) { a, err = stackAddress(raw); return err }); err != nil {
 			return err
 		}
 		if a == nil && !s.nullable {
@@ -150,19 +147,22 @@ func (s stackValue) set(dst reflect.Value, raw any) (err error) {
 		if raw == nil {
 			return nil // dst stays nil
 		}
-		c, err := stackCell(raw)
-		if err != nil {
+		var c *cell.Cell
+		if err := boc.Do("reading a cell", func() (err error) { c, err = stackCell(raw); return err }); err != nil {
 			return err
 		}
 		dst.Set(reflect.ValueOf(c))
 	case "snake":
-		c, err := stackCell(raw)
+		var str string
+		err := boc.Do("reading a snake string", func() error {
+			c, err := stackCell(raw)
+			if err == nil {
+				str, err = loadSnake(c)
+			}
+			return err
+		})
 		if err != nil {
 			return err
-		}
-		str, err := loadSnake(c)
-		if err != nil {
-			return fmt.Errorf("reading a snake string: %w", err)
 		}
 		dst.SetString(str)
 	}
@@ -218,7 +218,7 @@ func stackAddress(raw any) (*address.Address, error) {
 	}
 	a, err := sl.LoadAddr()
 	if err != nil {
-		return nil, fmt.Errorf("reading an address: %w", err)
+		return nil, err
 	}
 	if sl.BitsLeft() != 0 || sl.RefsNum() != 0 {
 		return nil, fmt.Errorf("address slice has %d bits and %d refs after the address", sl.BitsLeft(), sl.RefsNum())
