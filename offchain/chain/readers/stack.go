@@ -26,9 +26,9 @@ import (
 //	stack:"coins"   an integer 0 ≤ v < 2^120 (VarUInteger 16), into *big.Int
 //	stack:"u256"    an integer 0 ≤ v < 2^256, into [32]byte (big-endian)
 //	stack:"bool"    TVM's -1 (true) or 0 (false), into bool
-//	stack:"addr"    a slice holding exactly a standard address, into *address.Address
+//	stack:"addr"    a slice (or cell) holding exactly a standard address, into *address.Address
 //	stack:"addr?"   the same, or null or addr_none (nil)
-//	stack:"cell"    a cell, into *cell.Cell
+//	stack:"cell"    a cell (or a slice, taken as the cell it holds), into *cell.Cell
 //	stack:"cell?"   a cell or null (nil)
 //	stack:"snake"   a cell holding a snake string, into string
 //	stack:"-"       not on the stack (set by the reader itself)
