@@ -179,10 +179,12 @@ func TestViewsOnDevnet(t *testing.T) {
 	}
 	expired, expiredTerms := newJob(47)
 
-	// A change announced after the registration: new params and a new Job code.
-	newJobCode := cell.BeginCell().MustStoreUInt(0xc0c0, 16).EndCell()
+	// A change announced after the registration: new params and three new
+	// codes (announced only: they never run).
+	code := func(n uint64) *cell.Cell { return cell.BeginCell().MustStoreUInt(n, 16).EndCell() }
+	newRootCode, newWorkerCode, newJobCode := code(1), code(2), code(3)
 	send(owner, rootAddr, bindings.SetParams{QueryID: 3, Params: params})
-	send(owner, rootAddr, bindings.UpgradeCode{QueryID: 4, JobCode: newJobCode})
+	send(owner, rootAddr, bindings.UpgradeCode{QueryID: 4, RootCode: newRootCode, WorkerCode: newWorkerCode, JobCode: newJobCode})
 
 	opts := cmp.Options{
 		cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 }),
@@ -211,7 +213,7 @@ func TestViewsOnDevnet(t *testing.T) {
 	check("child_code_hashes", [][32]byte{[32]byte(env.Codes.Worker.Hash()), [32]byte(env.Codes.Job.Hash())}, [][32]byte{wh, jh}, err)
 	gotChange, err := root.PendingChange(ctx)
 	check("pending_change", &readers.PendingChangeView{Announced: true, EffectiveAt: registeredAt + bindings.ChangeTimelock, Params: true,
-		JobCode: [32]byte(newJobCode.Hash())}, gotChange, err)
+		RootCode: [32]byte(newRootCode.Hash()), WorkerCode: [32]byte(newWorkerCode.Hash()), JobCode: [32]byte(newJobCode.Hash())}, gotChange, err)
 
 	gotData, err := worker.WorkerData(ctx)
 	check("worker_data", &readers.WorkerDataView{Deployed: true, AccountStatus: chain.StatusActive, Root: rootAddr, Owner: owner.Address,
