@@ -1,6 +1,8 @@
 // Package readers reads the Cocoon contracts' get-methods over a chain.Network:
 // Root, Worker and Job, with a missing account reported as ErrNotDeployed.
-// The wire types it returns live in bindings, which knows no network.
+// Each answer is decoded by field into a view that mirrors the Tolk struct
+// the get-method returns (stack.go); the wire types some readers return
+// live in bindings, which knows no network.
 package readers
 
 import (
