@@ -109,8 +109,14 @@ func describe(v any) string {
 	case *big.Int:
 		return "integer " + x.String()
 	case *cell.Cell:
+		if x == nil {
+			return "nil cell"
+		}
 		return "cell"
 	case *cell.Slice:
+		if x == nil {
+			return "nil slice"
+		}
 		return "slice"
 	case *cell.Builder:
 		return "builder"
@@ -130,7 +136,7 @@ func (s stackValue) set(dst reflect.Value, raw any) error {
 	switch s.kind {
 	case "uint", "coins", "u256", "bool":
 		n, ok := raw.(*big.Int)
-		if !ok {
+		if !ok || n == nil {
 			return fmt.Errorf("got %s, want an integer (%s)", describe(raw), s.tag)
 		}
 		return s.setInt(dst, n)
@@ -210,10 +216,15 @@ func stackAddress(raw any) (*address.Address, error) {
 	case nil:
 		return nil, nil
 	case *cell.Slice:
-		sl = x.Copy()
+		if x != nil {
+			sl = x.Copy()
+		}
 	case *cell.Cell:
-		sl = x.BeginParse()
-	default:
+		if x != nil {
+			sl = x.BeginParse()
+		}
+	}
+	if sl == nil {
 		return nil, fmt.Errorf("got %s, want an address slice", describe(raw))
 	}
 	a, err := sl.LoadAddr()
@@ -236,9 +247,13 @@ func stackAddress(raw any) (*address.Address, error) {
 func stackCell(raw any) (*cell.Cell, error) {
 	switch x := raw.(type) {
 	case *cell.Cell:
-		return x, nil
+		if x != nil {
+			return x, nil
+		}
 	case *cell.Slice:
-		return x.Copy().ToCell()
+		if x != nil {
+			return x.Copy().ToCell()
+		}
 	}
 	return nil, fmt.Errorf("got %s, want a cell", describe(raw))
 }

@@ -133,6 +133,11 @@ func TestDecodeStackRejects(t *testing.T) {
 		{"integer for a cell", 7, big.NewInt(1), "Body", "want a cell"},
 		{"tuple for a nullable cell", 8, tuple, "MaybeBody", "want a cell"},
 		{"integer for a snake string", 9, big.NewInt(1), "Text", "want a cell"},
+		// typed nil pointers, which no TVM value decodes to
+		{"nil *big.Int", 0, (*big.Int)(nil), "Small", "want an integer"},
+		{"nil *cell.Slice for an address", 6, (*cell.Slice)(nil), "MaybeWho", "want an address slice"},
+		{"nil *cell.Cell for a cell", 8, (*cell.Cell)(nil), "MaybeBody", "want a cell"},
+		{"nil *cell.Cell for a snake string", 9, (*cell.Cell)(nil), "Text", "want a cell"},
 		// null where not nullable
 		{"null uint", 0, nil, "Small", "got null"},
 		{"null uint64", 1, nil, "Big", "got null"},
@@ -277,4 +282,85 @@ func TestDecodeSingle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDecodeStack builds stacks of every kind of value (nulls, integers of
+// any size and sign, cells and slices of any bits, addresses, tuples) from
+// the input and decodes them into the real views: an error is fine, a
+// panic is not. `go test` runs the seeds; `go test -fuzz` explores.
+func FuzzDecodeStack(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{1, 5, 2, 3, 0xff, 0xfe, 0, 5, 7, 3, 4, 1, 2, 3, 4, 6, 4, 9})
+	f.Add(bytes.Repeat([]byte{2, 33, 0x80}, 14))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		next := func() byte {
+			if len(data) == 0 {
+				return 0
+			}
+			b := data[0]
+			data = data[1:]
+			return b
+		}
+		take := func(n int) []byte {
+			n = min(n, len(data))
+			b := data[:n]
+			data = data[n:]
+			return b
+		}
+		var vals []any
+		for len(data) > 0 && len(vals) < 20 {
+			switch next() % 7 {
+			case 0:
+				vals = append(vals, nil)
+			case 1:
+				vals = append(vals, big.NewInt(int64(int8(next()))))
+			case 2:
+				n := new(big.Int).SetBytes(take(int(next() % 40)))
+				if next()%2 == 1 {
+					n.Neg(n)
+				}
+				vals = append(vals, n)
+			case 3, 4:
+				bits := uint(next()) % 64
+				b := cell.BeginCell().MustStoreSlice(append(take(8), make([]byte, 8)...), bits)
+				if next()%2 == 1 {
+					b.MustStoreRef(cell.BeginCell().MustStoreSlice(take(4), uint(len(data)%4)*8).EndCell())
+				}
+				if len(data)%2 == 0 {
+					vals = append(vals, b.EndCell())
+				} else {
+					vals = append(vals, b.ToSlice())
+				}
+			case 5:
+				h := append(take(32), make([]byte, 32)...)[:32]
+				vals = append(vals, addrSlice(address.NewAddress(0, next(), h)))
+			case 6:
+				vals = append(vals, []any{big.NewInt(int64(next()))})
+			}
+		}
+		var a allKinds
+		_ = decodeStack("fuzz", vals, &a)
+		var w WorkerStateView
+		_ = decodeStack("fuzz", vals, &w)
+		var j JobTermsView
+		_ = decodeStack("fuzz", vals, &j)
+		for i := range vals {
+			for _, tag := range []string{"addr?", "cell", "snake", "u256", "bool"} {
+				var dst any
+				switch tag {
+				case "addr?":
+					dst = new(*address.Address)
+				case "cell":
+					dst = new(*cell.Cell)
+				case "snake":
+					dst = new(string)
+				case "u256":
+					dst = new([32]byte)
+				case "bool":
+					dst = new(bool)
+				}
+				_ = decodeSingle("fuzz", vals[i:i+1], tag, dst)
+			}
+		}
+	})
 }
