@@ -196,7 +196,8 @@ func (d *Daemon) serve(ctx context.Context, job *address.Address, r *JobRecord) 
 		}
 		return fmt.Errorf("reading job terms: %w", err)
 	}
-	return d.run(ctx, job, &t.JobTerms, r)
+	terms := t.Terms()
+	return d.run(ctx, job, &terms, r)
 }
 
 // run is the off-chain part of serving a job: open, generate, seal, commit.

@@ -134,7 +134,7 @@ func TestJobLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tt := terms.JobTerms
+	tt := terms.Terms()
 	if tt.ModelID != modelID || !tt.Worker.Equals(w.addr) || tt.PriceIn.Cmp(priceIn) != 0 || tt.PriceOut.Cmp(priceOut) != 0 ||
 		tt.MaxIn != 4096 || tt.MaxOut != 1024 || tt.Deadline != j.terms.Deadline || tt.ClientHPKEKey != j.terms.ClientHPKEKey ||
 		tt.RequestHash != j.terms.RequestHash || !tt.Callback.Equals(callback.Address) || !tt.IsPublic ||

@@ -1,6 +1,8 @@
 // Package readers reads the Cocoon contracts' get-methods over a chain.Network:
 // Root, Worker and Job, with a missing account reported as ErrNotDeployed.
-// The wire types it returns live in bindings, which knows no network.
+// Each answer is decoded by field into a view that mirrors the Tolk struct
+// the get-method returns (stack.go); the wire types some readers return
+// live in bindings, which knows no network.
 package readers
 
 import (
@@ -34,9 +36,9 @@ func (e *NotDeployedError) Error() string {
 // Is makes errors.Is(err, ErrNotDeployed) true.
 func (e *NotDeployedError) Is(target error) bool { return target == ErrNotDeployed }
 
-// runGet runs a get-method and checks how many values it returned. A
-// failure on an account that is not active becomes a *NotDeployedError.
-func runGet(ctx context.Context, net chain.Network, addr *address.Address, method string, want int, args ...any) ([]any, error) {
+// call runs a get-method. A failure on an account that is not active
+// becomes a *NotDeployedError.
+func call(ctx context.Context, net chain.Network, addr *address.Address, method string, args ...any) ([]any, error) {
 	res, err := net.RunGetMethod(ctx, addr, method, args...)
 	if err != nil {
 		acc, aerr := net.Account(ctx, addr)
@@ -45,125 +47,35 @@ func runGet(ctx context.Context, net chain.Network, addr *address.Address, metho
 		}
 		return nil, fmt.Errorf("get-method %s on %s: %w", method, addr, err)
 	}
-	// A struct returned by a get-method arrives flattened on the stack; a
-	// tuple is accepted too, for contracts that return one.
-	if len(res) == 1 && want > 1 {
-		if t, ok := res[0].([]any); ok {
-			res = t
-		}
-	}
-	if len(res) != want {
-		return nil, fmt.Errorf("get-method %s on %s returned %d values, want %d", method, addr, len(res), want)
-	}
 	return res, nil
 }
 
-// stackReader converts get-method results, remembering the first error.
-type stackReader struct {
-	method string
-	vals   []any
-	i      int
-	err    error
-}
-
-func (s *stackReader) next() any {
-	v := s.vals[s.i]
-	s.i++
-	return v
-}
-
-func (s *stackReader) fail(format string, args ...any) {
-	if s.err == nil {
-		s.err = fmt.Errorf("get-method %s, value %d: %s", s.method, s.i-1, fmt.Sprintf(format, args...))
-	}
-}
-
-func (s *stackReader) int() *big.Int {
-	v := s.next()
-	n, ok := v.(*big.Int)
-	if !ok {
-		s.fail("got %T, want an integer", v)
-		return new(big.Int)
-	}
-	return n
-}
-
-func (s *stackReader) uint(bits int) uint64 {
-	n := s.int()
-	if n.Sign() < 0 || n.BitLen() > bits {
-		s.fail("%s is not a uint%d", n, bits)
-		return 0
-	}
-	return n.Uint64()
-}
-
-func (s *stackReader) coins() *big.Int {
-	n := s.int()
-	if n.Sign() < 0 {
-		s.fail("negative amount %s", n)
-	}
-	return n
-}
-
-func (s *stackReader) u256() (out [32]byte) {
-	n := s.int()
-	if n.Sign() < 0 || n.BitLen() > 256 {
-		s.fail("%s is not a uint256", n)
-		return out
-	}
-	n.FillBytes(out[:])
-	return out
-}
-
-// bool reads TVM's -1/0 booleans (any non-zero is true).
-func (s *stackReader) bool() bool { return s.int().Sign() != 0 }
-
-// addr reads an address slice; null and addr_none are nil.
-func (s *stackReader) addr() *address.Address {
-	v := s.next()
-	var sl *cell.Slice
-	switch x := v.(type) {
-	case nil:
-		return nil
-	case *cell.Slice:
-		sl = x.Copy()
-	case *cell.Cell:
-		sl = x.BeginParse()
-	default:
-		s.fail("got %T, want an address slice", v)
-		return nil
-	}
-	a, err := sl.LoadAddr()
+// getView runs a get-method that returns a struct and reads it, field by
+// field, into a T (a view tagged as stack.go describes).
+func getView[T any](ctx context.Context, net chain.Network, addr *address.Address, method string, args ...any) (*T, error) {
+	vals, err := call(ctx, net, addr, method, args...)
 	if err != nil {
-		s.fail("reading address: %v", err)
-		return nil
+		return nil, err
 	}
-	if a.Type() == address.NoneAddress {
-		return nil
+	v := new(T)
+	if err := decodeStack(method, vals, v); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", addr, err)
 	}
-	return a
+	return v, nil
 }
 
-// cell reads a cell or null.
-func (s *stackReader) cell() *cell.Cell {
-	v := s.next()
-	switch x := v.(type) {
-	case nil:
-		return nil
-	case *cell.Cell:
-		return x
-	case *cell.Slice:
-		c, err := x.ToCell()
-		if err != nil {
-			s.fail("%v", err)
-		}
-		return c
+// getValue runs a get-method that returns one value of stack type tag.
+func getValue[T any](ctx context.Context, net chain.Network, addr *address.Address, method, tag string, args ...any) (T, error) {
+	var v T
+	vals, err := call(ctx, net, addr, method, args...)
+	if err != nil {
+		return v, err
 	}
-	s.fail("got %T, want a cell", v)
-	return nil
+	if err := decodeSingle(method, vals, tag, &v); err != nil {
+		return v, fmt.Errorf("reading %s: %w", addr, err)
+	}
+	return v, nil
 }
-
-func (s *stackReader) done() error { return s.err }
 
 func addrArg(a *address.Address) *cell.Slice {
 	return cell.BeginCell().MustStoreAddr(a).ToSlice()
@@ -182,120 +94,95 @@ type Root struct {
 // NewRoot binds the Root at addr on net.
 func NewRoot(net chain.Network, addr *address.Address) *Root { return &Root{Net: net, Address: addr} }
 
-func (r *Root) get(ctx context.Context, method string, want int, args ...any) (*stackReader, error) {
-	vals, err := runGet(ctx, r.Net, r.Address, method, want, args...)
-	if err != nil {
-		return nil, err
-	}
-	return &stackReader{method: method, vals: vals}, nil
+// rootParams is params(): Tolk's RootParams (contracts/common/types.tolk).
+// It has bindings.RootParams's fields, so one converts to the other.
+type rootParams struct {
+	MinWorkerStake *big.Int         `stack:"coins"`
+	UnbondingDelay uint32           `stack:"uint,32"`
+	ProtocolFeeBps uint16           `stack:"uint,16"`
+	Treasury       *address.Address `stack:"addr"`
+	MinJobDeadline uint32           `stack:"uint,32"`
+	MaxJobDeadline uint32           `stack:"uint,32"`
+	SlashBps       uint16           `stack:"uint,16"`
+	TestMode       bool             `stack:"bool"`
 }
 
-// GetRootParams reads params(): the eight fields of bindings.RootParams in order.
+// GetRootParams reads params().
 func (r *Root) GetRootParams(ctx context.Context) (*bindings.RootParams, error) {
-	s, err := r.get(ctx, "params", 8)
+	v, err := getView[rootParams](ctx, r.Net, r.Address, "params")
 	if err != nil {
 		return nil, err
 	}
-	p := &bindings.RootParams{
-		MinWorkerStake: s.coins(),
-		UnbondingDelay: uint32(s.uint(32)),
-		ProtocolFeeBps: uint16(s.uint(16)),
-		Treasury:       s.addr(),
-		MinJobDeadline: uint32(s.uint(32)),
-		MaxJobDeadline: uint32(s.uint(32)),
-		SlashBps:       uint16(s.uint(16)),
-		TestMode:       s.bool(),
-	}
-	return p, s.done()
+	p := bindings.RootParams(*v)
+	return &p, nil
 }
 
 // Version reads version(), bumped by every owner operation.
 func (r *Root) Version(ctx context.Context) (uint32, error) {
-	s, err := r.get(ctx, "version", 1)
-	if err != nil {
-		return 0, err
-	}
-	v := uint32(s.uint(32))
-	return v, s.done()
+	return getValue[uint32](ctx, r.Net, r.Address, "version", "uint,32")
 }
 
 // Owner reads owner().
 func (r *Root) Owner(ctx context.Context) (*address.Address, error) {
-	s, err := r.get(ctx, "owner", 1)
-	if err != nil {
-		return nil, err
-	}
-	a := s.addr()
-	return a, s.done()
+	return getValue[*address.Address](ctx, r.Net, r.Address, "owner", "addr")
 }
 
 // PendingOwner reads pending_owner(); nil when none.
 func (r *Root) PendingOwner(ctx context.Context) (*address.Address, error) {
-	s, err := r.get(ctx, "pending_owner", 1)
-	if err != nil {
-		return nil, err
-	}
-	a := s.addr()
-	return a, s.done()
+	return getValue[*address.Address](ctx, r.Net, r.Address, "pending_owner", "addr?")
 }
 
 // IsMeasurementAllowed reads is_measurement_allowed(tee, hash).
 func (r *Root) IsMeasurementAllowed(ctx context.Context, tee bindings.TEE, measurement [32]byte) (bool, error) {
-	s, err := r.get(ctx, "is_measurement_allowed", 1, big.NewInt(int64(tee)), u256Arg(measurement))
-	if err != nil {
-		return false, err
-	}
-	ok := s.bool()
-	return ok, s.done()
+	return getValue[bool](ctx, r.Net, r.Address, "is_measurement_allowed", "bool", big.NewInt(int64(tee)), u256Arg(measurement))
+}
+
+// modelView is model(id) (Tolk ModelView, root.tolk).
+type modelView struct {
+	Found       bool     `stack:"bool"`
+	WeightsHash [32]byte `stack:"u256"`
+	MinPriceIn  *big.Int `stack:"coins"`
+	MinPriceOut *big.Int `stack:"coins"`
 }
 
 // Model reads model(id); found is false for a model Root does not allow.
 func (r *Root) Model(ctx context.Context, id [32]byte) (info *bindings.ModelInfo, found bool, err error) {
-	s, err := r.get(ctx, "model", 4, u256Arg(id))
-	if err != nil {
+	v, err := getView[modelView](ctx, r.Net, r.Address, "model", u256Arg(id))
+	if err != nil || !v.Found {
 		return nil, false, err
 	}
-	found = s.bool()
-	info = &bindings.ModelInfo{WeightsHash: s.u256(), MinPriceIn: s.coins(), MinPriceOut: s.coins()}
-	if err := s.done(); err != nil {
-		return nil, false, err
-	}
-	if !found {
-		return nil, false, nil
-	}
-	return info, true, nil
+	return &bindings.ModelInfo{WeightsHash: v.WeightsHash, MinPriceIn: v.MinPriceIn, MinPriceOut: v.MinPriceOut}, true, nil
+}
+
+// childCodeHashesView is child_code_hashes() (Tolk ChildCodeHashesView, root.tolk).
+type childCodeHashesView struct {
+	WorkerCode [32]byte `stack:"u256"`
+	JobCode    [32]byte `stack:"u256"`
 }
 
 // ChildCodeHashes reads child_code_hashes(): the hashes of the worker and job codes.
 func (r *Root) ChildCodeHashes(ctx context.Context) (worker, job [32]byte, err error) {
-	s, err := r.get(ctx, "child_code_hashes", 2)
+	v, err := getView[childCodeHashesView](ctx, r.Net, r.Address, "child_code_hashes")
 	if err != nil {
 		return worker, job, err
 	}
-	worker, job = s.u256(), s.u256()
-	return worker, job, s.done()
+	return v.WorkerCode, v.JobCode, nil
 }
 
-// WorkerAddressOnChain asks Root for the Worker address of (owner, key).
-// PendingChangeView is Root's announced change (pending_change()).
+// PendingChangeView is Root's announced change (pending_change(); Tolk
+// PendingChangeView, root.tolk).
 type PendingChangeView struct {
-	Announced   bool
-	EffectiveAt uint32
-	Params      bool     // new params (read them from Root's storage or the ChangeAnnouncedEvent)
-	RootCode    [32]byte // hash of the new code; zero: unchanged
-	WorkerCode  [32]byte
-	JobCode     [32]byte
+	Announced   bool     `stack:"bool"`
+	EffectiveAt uint32   `stack:"uint,32"`
+	Params      bool     `stack:"bool"` // new params (read them from Root's storage or the ChangeAnnouncedEvent)
+	RootCode    [32]byte `stack:"u256"` // hash of the new code; zero: unchanged
+	WorkerCode  [32]byte `stack:"u256"`
+	JobCode     [32]byte `stack:"u256"`
 }
 
 // PendingChange reads pending_change().
 func (r *Root) PendingChange(ctx context.Context) (*PendingChangeView, error) {
-	s, err := r.get(ctx, "pending_change", 6)
-	if err != nil {
-		return nil, err
-	}
-	v := &PendingChangeView{Announced: s.bool(), EffectiveAt: uint32(s.uint(32)), Params: s.bool()}
-	v.RootCode, v.WorkerCode, v.JobCode = s.u256(), s.u256(), s.u256()
-	return v, s.done()
+	return getView[PendingChangeView](ctx, r.Net, r.Address, "pending_change")
 }
 
 // AgreedTerms are the terms a worker registering now agrees to: Root's
@@ -323,23 +210,14 @@ func (r *Root) AgreedTermsHash(ctx context.Context) ([32]byte, error) {
 	return t.Hash()
 }
 
+// WorkerAddressOnChain asks Root for the Worker address of (owner, key).
 func (r *Root) WorkerAddressOnChain(ctx context.Context, owner *address.Address, workerKey [32]byte) (*address.Address, error) {
-	s, err := r.get(ctx, "worker_address", 1, addrArg(owner), u256Arg(workerKey))
-	if err != nil {
-		return nil, err
-	}
-	a := s.addr()
-	return a, s.done()
+	return getValue[*address.Address](ctx, r.Net, r.Address, "worker_address", "addr", addrArg(owner), u256Arg(workerKey))
 }
 
 // JobAddressOnChain asks Root for the Job address of (client, nonce).
 func (r *Root) JobAddressOnChain(ctx context.Context, client *address.Address, nonce uint64) (*address.Address, error) {
-	s, err := r.get(ctx, "job_address", 1, addrArg(client), new(big.Int).SetUint64(nonce))
-	if err != nil {
-		return nil, err
-	}
-	a := s.addr()
-	return a, s.done()
+	return getValue[*address.Address](ctx, r.Net, r.Address, "job_address", "addr", addrArg(client), new(big.Int).SetUint64(nonce))
 }
 
 // ---- Worker ----------------------------------------------------------------
@@ -355,29 +233,21 @@ func NewWorker(net chain.Network, addr *address.Address) *Worker {
 	return &Worker{Net: net, Address: addr}
 }
 
-func (w *Worker) get(ctx context.Context, method string, want int, args ...any) (*stackReader, error) {
-	vals, err := runGet(ctx, w.Net, w.Address, method, want, args...)
-	if err != nil {
-		return nil, err
-	}
-	return &stackReader{method: method, vals: vals}, nil
-}
-
-// WorkerDataView is worker_data(). Deployed is false (and the rest zero)
-// when the account does not exist: a withdrawn or rejected worker, or one
-// never registered.
+// WorkerDataView is worker_data() (Tolk WorkerDataView, worker.tolk).
+// Deployed is false (and the rest zero) when the account does not exist: a
+// withdrawn or rejected worker, or one never registered.
 type WorkerDataView struct {
-	Deployed      bool
-	AccountStatus chain.AccountStatus
-	Root          *address.Address
-	Owner         *address.Address
-	WorkerKey     [32]byte
-	Status        bindings.WorkerStatus
+	Deployed      bool                  `stack:"-"`
+	AccountStatus chain.AccountStatus   `stack:"-"`
+	Root          *address.Address      `stack:"addr"`
+	Owner         *address.Address      `stack:"addr"`
+	WorkerKey     [32]byte              `stack:"u256"`
+	Status        bindings.WorkerStatus `stack:"uint,8"`
 }
 
-// WorkerData reads worker_data() → (root, owner, worker key, status).
+// WorkerData reads worker_data().
 func (w *Worker) WorkerData(ctx context.Context) (*WorkerDataView, error) {
-	s, err := w.get(ctx, "worker_data", 4)
+	v, err := getView[WorkerDataView](ctx, w.Net, w.Address, "worker_data")
 	var nd *NotDeployedError
 	if errors.As(err, &nd) {
 		return &WorkerDataView{AccountStatus: nd.Status}, nil
@@ -385,105 +255,71 @@ func (w *Worker) WorkerData(ctx context.Context) (*WorkerDataView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &WorkerDataView{Deployed: true, AccountStatus: chain.StatusActive, Root: s.addr(), Owner: s.addr(), WorkerKey: s.u256(), Status: bindings.WorkerStatus(s.uint(8))}
-	return v, s.done()
+	v.Deployed, v.AccountStatus = true, chain.StatusActive
+	return v, nil
 }
 
-// WorkerStateView is worker_state(): zeros and an empty endpoint before registration.
+// WorkerStateView is worker_state() (Tolk WorkerStateView, worker.tolk):
+// zeros and an empty endpoint before registration.
 type WorkerStateView struct {
-	Stake           *big.Int
-	Earnings        *big.Int
-	UnbondingSince  uint32
-	HPKEKey         [32]byte
-	AttestationHash [32]byte
-	TEE             bindings.TEE
-	Measurement     [32]byte
-	Endpoint        string
-	JobsCompleted   uint64
-	JobsFailed      uint64
-	JobsSlashed     uint64
-	TotalEarned     *big.Int
+	Stake           *big.Int     `stack:"coins"`
+	Earnings        *big.Int     `stack:"coins"`
+	UnbondingSince  uint32       `stack:"uint,32"`
+	HPKEKey         [32]byte     `stack:"u256"`
+	AttestationHash [32]byte     `stack:"u256"`
+	TEE             bindings.TEE `stack:"uint,8"`
+	Measurement     [32]byte     `stack:"u256"`
+	Endpoint        string       `stack:"snake"`
+	JobsCompleted   uint64       `stack:"uint,64"`
+	JobsFailed      uint64       `stack:"uint,64"`
+	JobsSlashed     uint64       `stack:"uint,64"`
+	TotalEarned     *big.Int     `stack:"coins"`
 }
 
 // WorkerState reads worker_state(); a missing Worker is a *NotDeployedError.
 func (w *Worker) WorkerState(ctx context.Context) (*WorkerStateView, error) {
-	s, err := w.get(ctx, "worker_state", 12)
-	if err != nil {
-		return nil, err
-	}
-	v := &WorkerStateView{
-		Stake:           s.coins(),
-		Earnings:        s.coins(),
-		UnbondingSince:  uint32(s.uint(32)),
-		HPKEKey:         s.u256(),
-		AttestationHash: s.u256(),
-		TEE:             bindings.TEE(s.uint(8)),
-		Measurement:     s.u256(),
-	}
-	if ep := s.cell(); ep != nil {
-		str, err := ep.BeginParse().LoadStringSnake()
-		if err != nil {
-			s.fail("endpoint: %v", err)
-		}
-		v.Endpoint = str
-	}
-	v.JobsCompleted, v.JobsFailed, v.JobsSlashed, v.TotalEarned = s.uint(64), s.uint(64), s.uint(64), s.coins()
-	return v, s.done()
+	return getView[WorkerStateView](ctx, w.Net, w.Address, "worker_state")
 }
 
-// ModelPrice reads model_price(id); found is false for a model not served.
-// RegistrationView is a Worker's registration (registration()).
+// RegistrationView is a Worker's registration (registration(); Tolk
+// RegistrationView, worker.tolk).
 type RegistrationView struct {
-	ValidUntil   uint32   // the activation lapses after it (0: never activated)
-	Agreed       [32]byte // AgreedTerms hash the owner agreed to
-	PendingQuery uint64   // the registration in flight, 0 if none
+	ValidUntil   uint32   `stack:"uint,32"` // the activation lapses after it (0: never activated)
+	Agreed       [32]byte `stack:"u256"`    // AgreedTerms hash the owner agreed to
+	PendingQuery uint64   `stack:"uint,64"` // the registration in flight, 0 if none
+}
+
+// Registration reads registration().
+func (w *Worker) Registration(ctx context.Context) (*RegistrationView, error) {
+	return getView[RegistrationView](ctx, w.Net, w.Address, "registration")
 }
 
 // FeesOwed reads fees_owed(): the protocol fees of completed jobs the
 // Worker holds for the treasury.
 func (w *Worker) FeesOwed(ctx context.Context) (*big.Int, error) {
-	s, err := w.get(ctx, "fees_owed", 1)
-	if err != nil {
-		return nil, err
-	}
-	v := s.coins()
-	return v, s.done()
+	return getValue[*big.Int](ctx, w.Net, w.Address, "fees_owed", "coins")
 }
 
-// Registration reads registration().
-func (w *Worker) Registration(ctx context.Context) (*RegistrationView, error) {
-	s, err := w.get(ctx, "registration", 3)
-	if err != nil {
-		return nil, err
-	}
-	v := &RegistrationView{ValidUntil: uint32(s.uint(32)), Agreed: s.u256(), PendingQuery: s.uint(64)}
-	return v, s.done()
+// modelPriceView is model_price(id) (Tolk ModelPriceView, worker.tolk).
+type modelPriceView struct {
+	Found    bool     `stack:"bool"`
+	PriceIn  *big.Int `stack:"coins"`
+	PriceOut *big.Int `stack:"coins"`
 }
 
+// ModelPrice reads model_price(id); found is false for a model not served.
 func (w *Worker) ModelPrice(ctx context.Context, id [32]byte) (price *bindings.ModelPrice, found bool, err error) {
-	s, err := w.get(ctx, "model_price", 3, u256Arg(id))
-	if err != nil {
+	v, err := getView[modelPriceView](ctx, w.Net, w.Address, "model_price", u256Arg(id))
+	if err != nil || !v.Found {
 		return nil, false, err
 	}
-	found = s.bool()
-	price = &bindings.ModelPrice{PriceIn: s.coins(), PriceOut: s.coins()}
-	if err := s.done(); err != nil {
-		return nil, false, err
-	}
-	if !found {
-		return nil, false, nil
-	}
-	return price, true, nil
+	return &bindings.ModelPrice{PriceIn: v.PriceIn, PriceOut: v.PriceOut}, true, nil
 }
 
 // Models reads models(): every model served with its price (nil when none).
 func (w *Worker) Models(ctx context.Context) (bindings.Models, error) {
-	s, err := w.get(ctx, "models", 1)
+	c, err := getValue[*cell.Cell](ctx, w.Net, w.Address, "models", "cell?")
 	if err != nil {
-		return nil, err
-	}
-	c := s.cell()
-	if err := s.done(); err != nil {
 		return nil, err
 	}
 	m, err := bindings.DecodeModels(c)
@@ -504,28 +340,21 @@ type Job struct {
 // NewJob binds the Job at addr on net.
 func NewJob(net chain.Network, addr *address.Address) *Job { return &Job{Net: net, Address: addr} }
 
-func (j *Job) get(ctx context.Context, method string, want int, args ...any) (*stackReader, error) {
-	vals, err := runGet(ctx, j.Net, j.Address, method, want, args...)
-	if err != nil {
-		return nil, err
-	}
-	return &stackReader{method: method, vals: vals}, nil
-}
-
-// JobDataView is job_data(). Deployed is false (and the rest zero) when
-// the account does not exist: a closed job, or one never created.
+// JobDataView is job_data() (Tolk JobDataView, job.tolk). Deployed is
+// false (and the rest zero) when the account does not exist: a closed job,
+// or one never created.
 type JobDataView struct {
-	Deployed      bool
-	AccountStatus chain.AccountStatus
-	Root          *address.Address
-	Client        *address.Address
-	Nonce         uint64
-	Status        bindings.JobStatus
+	Deployed      bool                `stack:"-"`
+	AccountStatus chain.AccountStatus `stack:"-"`
+	Root          *address.Address    `stack:"addr"`
+	Client        *address.Address    `stack:"addr"`
+	Nonce         uint64              `stack:"uint,64"`
+	Status        bindings.JobStatus  `stack:"uint,8"`
 }
 
-// JobData reads job_data() → (root, client, nonce, status).
+// JobData reads job_data().
 func (j *Job) JobData(ctx context.Context) (*JobDataView, error) {
-	s, err := j.get(ctx, "job_data", 4)
+	v, err := getView[JobDataView](ctx, j.Net, j.Address, "job_data")
 	var nd *NotDeployedError
 	if errors.As(err, &nd) {
 		return &JobDataView{AccountStatus: nd.Status}, nil
@@ -533,58 +362,50 @@ func (j *Job) JobData(ctx context.Context) (*JobDataView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &JobDataView{Deployed: true, AccountStatus: chain.StatusActive, Root: s.addr(), Client: s.addr(), Nonce: s.uint(64), Status: bindings.JobStatus(s.uint(8))}
-	return v, s.done()
+	v.Deployed, v.AccountStatus = true, chain.StatusActive
+	return v, nil
 }
 
-// JobTermsView is job_terms(): the terms, plus what Accept set and the
-// creation time.
+// JobTermsView is job_terms() (Tolk JobTermsView, job.tolk): the terms
+// (bindings.JobTerms, see Terms), then what Accept set and the creation
+// time; zeros before JobCreate.
 type JobTermsView struct {
-	bindings.JobTerms
-	WorkerKey [32]byte
-	FeeBps    uint16
-	CreatedAt uint32
+	ModelID       [32]byte         `stack:"u256"`
+	Worker        *address.Address `stack:"addr?"`
+	PriceIn       *big.Int         `stack:"coins"`
+	PriceOut      *big.Int         `stack:"coins"`
+	MaxIn         uint32           `stack:"uint,32"`
+	MaxOut        uint32           `stack:"uint,32"`
+	Deadline      uint32           `stack:"uint,32"`
+	ClientHPKEKey [32]byte         `stack:"u256"`
+	RequestHash   [32]byte         `stack:"u256"`
+	Callback      *address.Address `stack:"addr?"`
+	IsPublic      bool             `stack:"bool"`
+	WorkerKey     [32]byte         `stack:"u256"`
+	FeeBps        uint16           `stack:"uint,16"`
+	CreatedAt     uint32           `stack:"uint,32"`
+}
+
+// Terms are the job's terms as the client's JobCreate carried them.
+func (v *JobTermsView) Terms() bindings.JobTerms {
+	return bindings.JobTerms{
+		ModelID: v.ModelID, Worker: v.Worker, PriceIn: v.PriceIn, PriceOut: v.PriceOut,
+		MaxIn: v.MaxIn, MaxOut: v.MaxOut, Deadline: v.Deadline,
+		ClientHPKEKey: v.ClientHPKEKey, RequestHash: v.RequestHash, Callback: v.Callback, IsPublic: v.IsPublic,
+	}
 }
 
 // JobTerms reads job_terms(); a missing Job is a *NotDeployedError.
 func (j *Job) JobTerms(ctx context.Context) (*JobTermsView, error) {
-	s, err := j.get(ctx, "job_terms", 14)
-	if err != nil {
-		return nil, err
-	}
-	v := &JobTermsView{JobTerms: bindings.JobTerms{
-		ModelID:       s.u256(),
-		Worker:        s.addr(),
-		PriceIn:       s.coins(),
-		PriceOut:      s.coins(),
-		MaxIn:         uint32(s.uint(32)),
-		MaxOut:        uint32(s.uint(32)),
-		Deadline:      uint32(s.uint(32)),
-		ClientHPKEKey: s.u256(),
-		RequestHash:   s.u256(),
-		Callback:      s.addr(),
-		IsPublic:      s.bool(),
-	}}
-	v.WorkerKey, v.FeeBps, v.CreatedAt = s.u256(), uint16(s.uint(16)), uint32(s.uint(32))
-	return v, s.done()
+	return getView[JobTermsView](ctx, j.Net, j.Address, "job_terms")
 }
 
 // MaxCost reads max_cost().
 func (j *Job) MaxCost(ctx context.Context) (*big.Int, error) {
-	s, err := j.get(ctx, "max_cost", 1)
-	if err != nil {
-		return nil, err
-	}
-	v := s.coins()
-	return v, s.done()
+	return getValue[*big.Int](ctx, j.Net, j.Address, "max_cost", "coins")
 }
 
 // Request reads request(): the inline request cell, nil when none.
 func (j *Job) Request(ctx context.Context) (*cell.Cell, error) {
-	s, err := j.get(ctx, "request", 1)
-	if err != nil {
-		return nil, err
-	}
-	c := s.cell()
-	return c, s.done()
+	return getValue[*cell.Cell](ctx, j.Net, j.Address, "request", "cell?")
 }
