@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -10,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -204,78 +204,46 @@ type workerChunk struct {
 	Cocoon *worker.CocoonExtension `json:"cocoon"`
 }
 
-// eventReader reads a worker's stream: "data: <json>" lines.
+// eventReader reads a worker's stream of events, each "data: <json>".
 type eventReader struct {
-	br   *bufio.Reader
-	line []byte
+	*sse.Reader
 }
 
 func newEventReader(r io.Reader) *eventReader {
-	return &eventReader{br: bufio.NewReaderSize(r, 32<<10)}
-}
-
-// Ready reports whether more of the stream has already arrived, so that
-// a relay can write on without flushing (sse.Producer).
-func (er *eventReader) Ready() bool { return er.br.Buffered() > 0 }
-
-// readLine returns the next line without its end, up to maxEventLine.
-func (er *eventReader) readLine() ([]byte, error) {
-	er.line = er.line[:0]
-	for {
-		part, err := er.br.ReadSlice('\n')
-		er.line = append(er.line, part...)
-		if len(er.line) > maxEventLine {
-			return nil, errors.New("the worker sent an event line that is too long")
-		}
-		if err == nil {
-			return bytes.TrimRight(er.line, "\r\n"), nil
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			if err == io.EOF && len(er.line) > 0 {
-				return bytes.TrimRight(er.line, "\r\n"), nil
-			}
-			return nil, err
-		}
-	}
+	return &eventReader{sse.NewReader(r, maxEventLine)}
 }
 
 // next returns the next event; io.EOF when the stream ended without [DONE].
 func (er *eventReader) next() (*workerEvent, error) {
-	for {
-		line, err := er.readLine()
-		if err != nil {
-			return nil, err
-		}
-		data, ok := bytes.CutPrefix(line, []byte("data:"))
-		if !ok {
-			continue // blank separators, comments, other fields
-		}
-		data = bytes.TrimSpace(data)
-		if string(data) == "[DONE]" {
-			return &workerEvent{done: true}, nil
-		}
-		if content, finish, ok := fastChunk(data); ok {
-			return &workerEvent{content: content, finish: finish}, nil
-		}
-		var c workerChunk
-		if err := json.Unmarshal(data, &c); err != nil {
-			return nil, errors.New("the worker sent a malformed event")
-		}
-		ev := &workerEvent{}
-		if c.Cocoon != nil {
-			ev.usage = c.Cocoon.Usage
-		}
-		if c.Error != nil {
-			ev.failure = &APIError{Status: http.StatusBadGateway, Type: "server_error", Code: "worker_failed",
-				Message: "the worker failed mid-answer (" + clip(c.Error.Code, 40) + ")"}
-			return ev, nil
-		}
-		if len(c.Choices) > 0 {
-			ev.content = c.Choices[0].Delta.Content
-			ev.finish = c.Choices[0].FinishReason
-		}
+	raw, err := er.Next()
+	if err != nil {
+		return nil, err
+	}
+	data := bytes.TrimSpace(raw.Data)
+	if string(data) == "[DONE]" {
+		return &workerEvent{done: true}, nil
+	}
+	if content, finish, ok := fastChunk(data); ok {
+		return &workerEvent{content: content, finish: finish}, nil
+	}
+	var c workerChunk
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, errors.New("the worker sent a malformed event")
+	}
+	ev := &workerEvent{}
+	if c.Cocoon != nil {
+		ev.usage = c.Cocoon.Usage
+	}
+	if c.Error != nil {
+		ev.failure = &APIError{Status: http.StatusBadGateway, Type: "server_error", Code: "worker_failed",
+			Message: "the worker failed mid-answer (" + clip(c.Error.Code, 40) + ")"}
 		return ev, nil
 	}
+	if len(c.Choices) > 0 {
+		ev.content = c.Choices[0].Delta.Content
+		ev.finish = c.Choices[0].FinishReason
+	}
+	return ev, nil
 }
 
 // fastChunk reads a content chunk in the layout worker.Completion writes
@@ -362,14 +330,7 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	defer u.outstanding.Add(-1)
 	payer, err := g.cfg.Payer.PayerID(r.Context(), u.w, u.hc)
 	if err != nil {
-		if r.Context().Err() != nil {
-			count(outcomeCancelled)
-			return true, nil
-		}
-		u.failed(time.Now())
-		count(outcomeRetried)
-		g.log.Warn("cannot pay this worker; trying another", "worker", u.w.Address.String(), "error", err)
-		return false, errWorkerGone
+		return g.notReached(r, u, count, slog.LevelWarn, "cannot pay this worker; trying another", err)
 	}
 
 	ctx, cancel := context.WithCancel(r.Context())
@@ -389,14 +350,7 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	hr.Header.Set(worker.HeaderRequestID, reqID)
 	resp, err := u.hc.Do(hr)
 	if err != nil {
-		if r.Context().Err() != nil {
-			count(outcomeCancelled)
-			return true, nil
-		}
-		u.failed(time.Now())
-		count(outcomeRetried)
-		g.log.Info("worker unreachable; trying another", "worker", u.w.Address.String(), "error", err)
-		return false, errWorkerGone
+		return g.notReached(r, u, count, slog.LevelInfo, "worker unreachable; trying another", err)
 	}
 	complete := false
 	defer func() {
@@ -453,6 +407,20 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	u.succeeded(ttft)
 	g.metrics.duration.WithLabelValues(req.model).Observe(time.Since(start).Seconds())
 	return true, nil
+}
+
+// notReached ends an attempt whose request never reached the worker: when
+// the app has left there is nothing more to do (done); otherwise the worker
+// is marked failed and the caller may try another.
+func (g *Gateway) notReached(r *http.Request, u *upstream, count func(string), level slog.Level, msg string, err error) (bool, *APIError) {
+	if r.Context().Err() != nil {
+		count(outcomeCancelled)
+		return true, nil
+	}
+	u.failed(time.Now())
+	count(outcomeRetried)
+	g.log.Log(r.Context(), level, msg, "worker", u.w.Address.String(), "error", err)
+	return false, errWorkerGone
 }
 
 // workerRefused handles a non-200 answer from a worker.
