@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
 	"github.com/cocoon-network/cocoon/offchain/internal/sse"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
@@ -86,8 +87,7 @@ func (g *Gateway) healthz(w http.ResponseWriter, _ *http.Request) {
 	if testMode {
 		status["warning"] = "Root is in test mode: dev attestation and plain http workers are admitted (NOT SECURE)"
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(status)
+	httpserve.WriteJSON(w, http.StatusOK, status)
 }
 
 func modelObject(id string) map[string]any {
@@ -99,8 +99,7 @@ func (g *Gateway) listModels(w http.ResponseWriter, _ *http.Request) {
 	for _, m := range g.cfg.Models {
 		data = append(data, modelObject(m))
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }
 
 func (g *Gateway) getModel(w http.ResponseWriter, r *http.Request) {
@@ -109,8 +108,7 @@ func (g *Gateway) getModel(w http.ResponseWriter, r *http.Request) {
 		modelNotFound(id).write(w)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(modelObject(id))
+	httpserve.WriteJSON(w, http.StatusOK, modelObject(id))
 }
 
 func modelNotFound(id string) *APIError {
@@ -545,8 +543,7 @@ func (g *Gateway) relayWhole(w http.ResponseWriter, u *upstream, payer string, r
 	if !complete {
 		return false
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(ans.completion(text.String(), finish, wireUsage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out}))
+	httpserve.WriteJSON(w, http.StatusOK, ans.completion(text.String(), finish, wireUsage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out}))
 	return true
 }
 
