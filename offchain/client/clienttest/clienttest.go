@@ -78,7 +78,7 @@ func NewNet(t testing.TB, model string) *Net {
 	// The worker daemon times a job's deadline by its own clock, as on a
 	// live network: the devnet's clock starts at the wall time, not at
 	// contracttest's fixed genesis, and moves only by Advance.
-	if err := n.Env.AdvanceTime(ctx, time.Since(bt.Genesis).Truncate(time.Second)); err != nil {
+	if err := n.Env.AdvanceTime(ctx, time.Since(bt.Genesis()).Truncate(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	n.Owner = n.btWallet("owner", "1000")
