@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/google/go-cmp/cmp"
 )
 
 // secretPrompt must never show up in errors or logs.
@@ -191,8 +192,8 @@ func TestStreamFormats(t *testing.T) {
 			if text != tc.wantText || res.FinishReason != tc.wantFinish {
 				t.Errorf("got %q finish %q, want %q finish %q", text, res.FinishReason, tc.wantText, tc.wantFinish)
 			}
-			if (res.Usage == nil) != (tc.wantUsage == nil) || res.Usage != nil && *res.Usage != *tc.wantUsage {
-				t.Errorf("usage %+v, want %+v", res.Usage, tc.wantUsage)
+			if diff := cmp.Diff(tc.wantUsage, res.Usage); diff != "" {
+				t.Errorf("usage (-want +got):\n%s", diff)
 			}
 		})
 	}
