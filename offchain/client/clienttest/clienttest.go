@@ -78,7 +78,7 @@ func NewNet(t testing.TB, model string) *Net {
 	// The worker daemon times a job's deadline by its own clock, as on a
 	// live network: the devnet's clock starts at the wall time, not at
 	// contracttest's fixed genesis, and moves only by Advance.
-	if err := n.Env.AdvanceTime(ctx, time.Since(bt.Genesis()).Truncate(time.Second)); err != nil {
+	if err := n.Env.AdvanceTime(ctx, max(0, time.Since(bt.Genesis()).Truncate(time.Second))); err != nil {
 		t.Fatal(err)
 	}
 	n.Owner = n.btWallet("owner", "1000")
@@ -220,6 +220,7 @@ func (n *Net) NewWorkerWith(name string, o WorkerOptions) *Worker {
 	if err != nil {
 		n.t.Fatal(err)
 	}
+	n.t.Cleanup(func() { _ = ln.Close() }) // the daemon closes it too, once it runs
 	daemonURL := &url.URL{Scheme: "http", Host: ln.Addr().String()}
 	w.Proxy = httptest.NewServer(w.proxy(daemonURL))
 	n.t.Cleanup(w.Proxy.Close)
