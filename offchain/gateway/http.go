@@ -328,7 +328,7 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	defer u.outstanding.Add(-1)
 	payer, err := g.cfg.Payer.PayerID(r.Context(), u.w, u.hc)
 	if err != nil {
-		return g.notReached(r, u, count, slog.LevelWarn, "cannot pay this worker; trying another", err)
+		return g.attemptFailed(r, u, count, slog.LevelWarn, "cannot pay this worker; trying another", err)
 	}
 
 	ctx, cancel := context.WithCancel(r.Context())
@@ -348,7 +348,7 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	hr.Header.Set(worker.HeaderRequestID, reqID)
 	resp, err := u.hc.Do(hr)
 	if err != nil {
-		return g.notReached(r, u, count, slog.LevelInfo, "worker unreachable; trying another", err)
+		return g.attemptFailed(r, u, count, slog.LevelInfo, "worker unreachable; trying another", err)
 	}
 	complete := false
 	defer func() {
@@ -376,9 +376,7 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 		ev, err := er.next()
 		switch {
 		case err != nil:
-			u.failed(time.Now())
-			count(outcomeRetried)
-			return false, errWorkerGone
+			return g.attemptFailed(r, u, count, slog.LevelInfo, "worker stream failed before the first token; trying another", err)
 		case ev.failure != nil:
 			g.settle(u, payer, req, reqID, ev.usage, false)
 			u.failed(time.Now())
@@ -407,10 +405,11 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	return true, nil
 }
 
-// notReached ends an attempt whose request never reached the worker: when
-// the app has left there is nothing more to do (done); otherwise the worker
-// is marked failed and the caller may try another.
-func (g *Gateway) notReached(r *http.Request, u *upstream, count func(string), level slog.Level, msg string, err error) (bool, *APIError) {
+// attemptFailed ends an attempt that failed before anything reached the
+// app: when the app has left, that is why, and there is nothing more to do
+// (done); otherwise the worker is marked failed and the caller may try
+// another.
+func (g *Gateway) attemptFailed(r *http.Request, u *upstream, count func(string), level slog.Level, msg string, err error) (bool, *APIError) {
 	if r.Context().Err() != nil {
 		count(outcomeCancelled)
 		return true, nil
