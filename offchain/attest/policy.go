@@ -82,7 +82,10 @@ type ModelPolicy struct {
 // needing a software or configuration mitigation that the image applies.
 // OutOfDate, OutOfDateConfigurationNeeded, NotSupported and Revoked are
 // refused: those platforms have known, unpatched vulnerabilities.
-var DefaultAcceptedTCB = []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"}
+// Each call returns a new slice, so that no caller can change the default.
+func DefaultAcceptedTCB() []string {
+	return []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"}
+}
 
 // DefaultPolicy is the policy every Cocoon verifier starts from — client
 // SDK discovery, the gateway, `cocoon attest verify --policy`, and the
@@ -91,7 +94,7 @@ var DefaultAcceptedTCB = []string{"UpToDate", "SWHardeningNeeded", "Configuratio
 // evidence), statuses limited to DefaultAcceptedTCB, evidence at most
 // DefaultMaxAge old. The allow-list is the caller's (Root's on chain).
 func DefaultPolicy(al AllowList) *Policy {
-	return &Policy{AllowList: al, AcceptedTCB: append([]string(nil), DefaultAcceptedTCB...), RequireTCBStatus: true, RequireWeights: true}
+	return &Policy{AllowList: al, AcceptedTCB: DefaultAcceptedTCB(), RequireTCBStatus: true, RequireWeights: true}
 }
 
 // CheckWeights names the comparison of attested and pinned model weights.

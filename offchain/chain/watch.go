@@ -38,11 +38,6 @@ type WatchOptions struct {
 	OnReadError func(error)
 }
 
-// Watch is WatchWith with poll as the only option.
-func Watch(ctx context.Context, n Network, addrs []*address.Address, cur Cursor, poll time.Duration, fn func(*Transaction) error) error {
-	return WatchWith(ctx, n, addrs, cur, WatchOptions{Poll: poll}, fn)
-}
-
 // WatchWith calls fn for every transaction of the addresses that is newer
 // than the cursor, oldest first per account, and advances the cursor after
 // each successful call. A failed read of the chain (a node restarting, a

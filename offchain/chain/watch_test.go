@@ -44,7 +44,7 @@ func TestWatchSeesEveryTransactionOnce(t *testing.T) {
 		}
 	}
 	// Stop after 25: the cursor says where a restarted watcher resumes.
-	if err := chain.Watch(ctx, e, []*address.Address{a}, cur, time.Millisecond, stopAfter(25)); !errors.Is(err, errStop) {
+	if err := chain.WatchWith(ctx, e, []*address.Address{a}, cur, chain.WatchOptions{Poll: time.Millisecond}, stopAfter(25)); !errors.Is(err, errStop) {
 		t.Fatalf("watch: %v", err)
 	}
 	if cur[a.StringRaw()] != seen[24] {
@@ -57,7 +57,7 @@ func TestWatchSeesEveryTransactionOnce(t *testing.T) {
 	}()
 	wctx, stop := context.WithCancel(ctx)
 	collect := stopAfter(1 << 30)
-	err := chain.Watch(wctx, e, []*address.Address{a}, cur, 5*time.Millisecond, func(tx *chain.Transaction) error {
+	err := chain.WatchWith(wctx, e, []*address.Address{a}, cur, chain.WatchOptions{Poll: 5 * time.Millisecond}, func(tx *chain.Transaction) error {
 		err := collect(tx)
 		if len(seen) == 45 {
 			stop()

@@ -15,9 +15,9 @@ import (
 	"github.com/cocoon-network/cocoon/contracts"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/client"
-	"github.com/cocoon-network/cocoon/offchain/client/clienttest"
 	bt "github.com/cocoon-network/cocoon/offchain/contracttest"
 	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
 // TestDevnetCallbackToContract: a job submitted with a Callback delivers
@@ -34,11 +34,8 @@ func TestDevnetCallbackToContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := d.serve(w, job.Address, clienttest.Behaviour{})
 	out, err := d.c.Wait(d.ctx, job)
-	if serr := <-served; serr != nil {
-		t.Fatal(serr)
-	}
+	d.done(t, w, job.Address, worker.OutcomeCompleted)
 	if err != nil || out.State != client.StateCompleted || out.Answer == nil {
 		t.Fatalf("Wait: %+v, %v", out, err)
 	}
@@ -112,11 +109,8 @@ func TestDevnetPublicJobToContract(t *testing.T) {
 	if req, err := bindings.CellBytes(rc, client.MaxEnvelopeSize); err != nil || !bytes.Contains(req, []byte(prompt)) {
 		t.Fatalf("the public request on chain does not hold the prompt in clear: %v", err)
 	}
-	served := d.serve(w, job.Address, clienttest.Behaviour{})
 	out, err := d.c.Wait(d.ctx, job)
-	if serr := <-served; serr != nil {
-		t.Fatal(serr)
-	}
+	d.done(t, w, job.Address, worker.OutcomeCompleted)
 	if err != nil || out.State != client.StateCompleted || out.Answer == nil || out.Answer.Content == "" {
 		t.Fatalf("Wait: %+v, %v", out, err)
 	}

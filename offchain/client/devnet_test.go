@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
 	tonwallet "github.com/xssnick/tonutils-go/ton/wallet"
@@ -22,6 +23,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
+	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
 const model = "llama-3.1-8b"
@@ -77,14 +79,26 @@ func (d *devnet) balance(a *address.Address) *big.Int {
 	return b
 }
 
-// serve plays the worker for job in the background.
-func (d *devnet) serve(w *clienttest.Worker, job *address.Address, b clienttest.Behaviour) <-chan error {
-	errc := make(chan error, 1)
-	go func() {
-		_, err := w.Serve(d.ctx, job, b)
-		errc <- err
-	}()
-	return errc
+// done waits until w's daemon has finished job and checks how it ended.
+func (d *devnet) done(t *testing.T, w *clienttest.Worker, job *address.Address, want string) {
+	t.Helper()
+	r, err := w.Done(d.ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != want {
+		t.Fatalf("worker %s ended job %s as %q (fail reason %q), want %q", w.Name, job, r.Outcome, r.FailReason, want)
+	}
+}
+
+// entered waits until g holds a generation.
+func (d *devnet) entered(g *clienttest.GatedEngine) {
+	d.t.Helper()
+	select {
+	case <-g.Entered():
+	case <-d.ctx.Done():
+		d.t.Fatal("no job reached the worker's engine")
+	}
 }
 
 func TestDevnetHappyPath(t *testing.T) {
@@ -127,14 +141,11 @@ func TestDevnetHappyPath(t *testing.T) {
 	if !job.InlineRequest {
 		t.Error("a short prompt was not stored inline")
 	}
-	served := d.serve(cheap, job.Address, clienttest.Behaviour{})
 	out, err := d.c.Wait(d.ctx, job)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := <-served; err != nil {
-		t.Fatal(err)
-	}
+	d.done(t, cheap, job.Address, worker.OutcomeCompleted)
 	if out.State != client.StateCompleted || out.Answer == nil || !strings.HasPrefix(out.Answer.Content, "cocoon-reference answer:") ||
 		!strings.Contains(out.Answer.Content, "echo: What is TON? Answer in one sentence.") {
 		t.Fatalf("outcome %+v, answer %+v", out, out.Answer)
@@ -222,11 +233,11 @@ func TestDevnetLargeRequestAndResult(t *testing.T) {
 	// 300 words of 8 hex digits.
 	prompt := "repeat 300 words " + strings.Repeat("lorem ipsum dolor sit amet ", 60)
 	tests := []struct {
-		name      string
-		behaviour clienttest.Behaviour
-		check     func(t *testing.T, out *client.Outcome, err error)
+		name   string
+		tamper bool // the worker's endpoint serves an altered result
+		check  func(t *testing.T, out *client.Outcome, err error)
 	}{
-		{"served off chain", clienttest.Behaviour{}, func(t *testing.T, out *client.Outcome, err error) {
+		{"served off chain", false, func(t *testing.T, out *client.Outcome, err error) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -234,7 +245,7 @@ func TestDevnetLargeRequestAndResult(t *testing.T) {
 				t.Fatalf("receipt %+v, %d words", out.Receipt, len(strings.Fields(out.Answer.Content)))
 			}
 		}},
-		{"a tampered result is refused", clienttest.Behaviour{Tamper: true}, func(t *testing.T, out *client.Outcome, err error) {
+		{"a tampered result is refused", true, func(t *testing.T, out *client.Outcome, err error) {
 			if !errors.Is(err, client.ErrResultMismatch) || out.Answer != nil || out.State != client.StateCompleted {
 				t.Fatalf("Wait: %+v, %v", out, err)
 			}
@@ -249,11 +260,9 @@ func TestDevnetLargeRequestAndResult(t *testing.T) {
 			if job.InlineRequest {
 				t.Fatal("a large prompt was stored inline")
 			}
-			served := d.serve(w, job.Address, tc.behaviour)
+			w.TamperResults(tc.tamper)
 			out, err := d.c.Wait(d.ctx, job)
-			if serr := <-served; serr != nil {
-				t.Fatal(serr)
-			}
+			d.done(t, w, job.Address, worker.OutcomeCompleted)
 			tc.check(t, out, err)
 		})
 	}
@@ -261,19 +270,33 @@ func TestDevnetLargeRequestAndResult(t *testing.T) {
 
 func TestDevnetFailureReceipt(t *testing.T) {
 	d := newDevnet(t)
-	w := d.net.NewWorker("w", priceIn, priceOut)
+	// A worker whose engine is down answers with the code in its sealed
+	// result; a worker with no free slot refuses with no result at all.
+	down := d.net.NewWorkerWith("down", clienttest.WorkerOptions{PriceIn: priceIn, PriceOut: priceOut, Engine: clienttest.FailingEngine{}})
+	gate := clienttest.NewGatedEngine()
+	busy := d.net.NewWorkerWith("busy", clienttest.WorkerOptions{PriceIn: priceIn, PriceOut: priceOut, Engine: gate, MaxConcurrent: 1})
 	d.start()
-	for _, code := range []inference.ErrorCode{inference.CodeEngineUnavailable, ""} {
+	held, err := d.c.Submit(d.ctx, client.SubmitRequest{Wallet: d.wallet, Root: d.net.Root, Model: model, Prompt: "hold the slot", Worker: busy.Address})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.entered(gate)
+	tests := []struct {
+		code inference.ErrorCode
+		w    *clienttest.Worker
+	}{
+		{inference.CodeEngineUnavailable, down},
+		{"", busy},
+	}
+	for _, tc := range tests {
+		code := tc.code
 		t.Run("code "+string(code), func(t *testing.T) {
-			job, err := d.c.Submit(d.ctx, client.SubmitRequest{Wallet: d.wallet, Root: d.net.Root, Model: model, Prompt: "hello"})
+			job, err := d.c.Submit(d.ctx, client.SubmitRequest{Wallet: d.wallet, Root: d.net.Root, Model: model, Prompt: "hello", Worker: tc.w.Address})
 			if err != nil {
 				t.Fatal(err)
 			}
-			served := d.serve(w, job.Address, clienttest.Behaviour{Fail: true, FailCode: code})
 			out, err := d.c.Wait(d.ctx, job)
-			if serr := <-served; serr != nil {
-				t.Fatal(serr)
-			}
+			d.done(t, tc.w, job.Address, worker.OutcomeFailed)
 			var fe *client.FailedError
 			if !errors.As(err, &fe) || fe.Code != code || out.State != client.StateFailed {
 				t.Fatalf("Wait: %+v, %v", out, err)
@@ -287,16 +310,25 @@ func TestDevnetFailureReceipt(t *testing.T) {
 			}
 		})
 	}
+	// The job that held the slot is served once the engine runs.
+	gate.Release()
+	if out, err := d.c.Wait(d.ctx, held); err != nil || out.State != client.StateCompleted {
+		t.Fatalf("Wait for the held job: %+v, %v", out, err)
+	}
+	d.done(t, busy, held.Address, worker.OutcomeCompleted)
 }
 
 func TestDevnetRefundAfterDeadline(t *testing.T) {
 	d := newDevnet(t)
-	w := d.net.NewWorker("w", priceIn, priceOut)
+	// The worker's engine holds the job until the deadline has passed.
+	gate := clienttest.NewGatedEngine()
+	w := d.net.NewWorkerWith("w", clienttest.WorkerOptions{PriceIn: priceIn, PriceOut: priceOut, Engine: gate})
 	d.start()
 	job, err := d.c.Submit(d.ctx, client.SubmitRequest{Wallet: d.wallet, Root: d.net.Root, Model: model, Prompt: "hello", Deadline: 2 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.entered(gate)
 	// Before the deadline a refund is refused without sending anything.
 	if _, err := d.c.Refund(d.ctx, d.wallet, job); err == nil || !strings.Contains(err.Error(), "has not passed") {
 		t.Fatalf("early Refund: %v", err)
@@ -312,9 +344,17 @@ func TestDevnetRefundAfterDeadline(t *testing.T) {
 	if st, err := d.c.Status(d.ctx, job); err != nil || !st.DeadlinePassed || st.State != client.StateAccepted {
 		t.Fatalf("Status past the deadline: %+v, %v", st, err)
 	}
-	// A receipt is now too late.
-	if _, err := w.Serve(d.ctx, job.Address, clienttest.Behaviour{}); err == nil {
-		t.Fatal("a receipt after the deadline was taken")
+	// A receipt is now too late: the worker's is refused and the job stays open.
+	gate.Release()
+	for testutil.ToFloat64(w.Daemon.Metrics().ReceiptFailures) == 0 {
+		select {
+		case <-d.ctx.Done():
+			t.Fatal("the worker never sent its late receipt")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if jd, err := readers.NewJob(d.net.Env.Chain, job.Address).JobData(d.ctx); err != nil || !jd.Deployed || jd.Status != bindings.JobAccepted {
+		t.Fatalf("a receipt after the deadline was taken: job %+v, %v", jd, err)
 	}
 	stranger := d.net.ClientWallet("1")
 	before := d.balance(d.wallet.Address())
@@ -342,6 +382,7 @@ func TestDevnetRefundAfterDeadline(t *testing.T) {
 	if err != nil || st.JobsSlashed != 1 {
 		t.Errorf("worker slashed %d times (%v)", st.JobsSlashed, err)
 	}
+	d.done(t, w, job.Address, worker.OutcomeExpired)
 }
 
 // deployByHand deploys a Job with terms the client SDK would not make
@@ -447,7 +488,7 @@ func TestDevnetDiscoveryRefusesBadEvidence(t *testing.T) {
 	d := newDevnet(t)
 	good := d.net.NewWorker("good", priceIn, priceOut)
 	bad := d.net.NewWorker("bad", priceIn/10, priceOut/10)
-	bad.ServeEvidence(good.Evidence) // valid evidence, but not what bad's contract pins
+	bad.ServeEvidence(good.Evidence()) // valid evidence, but not what bad's contract pins
 	d.start()
 	disc, err := d.c.Discover(d.ctx, d.net.Root, model)
 	if err != nil {

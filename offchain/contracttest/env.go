@@ -30,7 +30,7 @@ import (
 )
 
 // Genesis is the devnet time tests start at.
-var Genesis = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+func Genesis() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // globalID is the network id v5r1 wallets sign into messages: the devnet
 // runs the embedded mainnet config.
@@ -53,7 +53,7 @@ func Open(ctx context.Context, dir string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := devnet.Open(ctx, devnet.Options{Dir: dir, Clock: devnet.FixedClock(Genesis)})
+	e, err := devnet.Open(ctx, devnet.Options{Dir: dir, Clock: devnet.FixedClock(Genesis())})
 	if err != nil {
 		return nil, fmt.Errorf("opening devnet: %w", err)
 	}

@@ -34,8 +34,8 @@ import (
 // Model is the model the demo registers and serves.
 const Model = "cocoon-reference"
 
-// DefaultPrompts are the demo's three jobs.
-var DefaultPrompts = []string{
+// defaultPrompts are the demo's three jobs.
+var defaultPrompts = [...]string{
 	"What does a trusted execution environment protect?",
 	"Why should only the app be able to read the answer?",
 	"How is a worker paid for a job on TON?",
@@ -288,7 +288,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	for i := 0; i < opts.Jobs; i++ {
 		prompt := opts.Prompt
 		if prompt == "" {
-			prompt = DefaultPrompts[i%len(DefaultPrompts)]
+			prompt = defaultPrompts[i%len(defaultPrompts)]
 		}
 		job, err := cl.Submit(ctx, client.SubmitRequest{Wallet: cw, Root: root, Model: Model, Prompt: prompt, MaxOutputTokens: 128})
 		if err != nil {

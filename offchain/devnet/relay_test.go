@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
 	"github.com/xssnick/tonutils-go/tvm/cell"
@@ -211,8 +212,8 @@ func TestRestartKeepsState(t *testing.T) {
 
 	e2 := openTest(t, dir)
 	info2, _ := e2.MasterchainInfo(ctx)
-	if *info2 != *info {
-		t.Errorf("head after restart %+v, want %+v", info2, info)
+	if diff := cmp.Diff(*info, *info2); diff != "" {
+		t.Errorf("head after restart (-before +after):\n%s", diff)
 	}
 	if info2.Time != uint32(genesisTime.Unix())+3600 {
 		t.Errorf("time after restart %d: the advanced clock was lost", info2.Time)

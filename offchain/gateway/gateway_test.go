@@ -702,3 +702,79 @@ func TestAppLeavingStopsTheWorker(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// An app that leaves while its worker has not sent the first token is a
+// cancelled request, not the worker's failure: the worker's breaker does
+// not move and no retry is counted.
+func TestAppLeavingBeforeFirstToken(t *testing.T) {
+	held := make(chan struct{}, 1)
+	w := newTestWorker(t, workerOpts{slots: 1, wrap: func(_ *testWorker, next http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/v1/chat/completions" {
+				next.ServeHTTP(rw, r)
+				return
+			}
+			// A stream that starts with keep-alive comments and then holds
+			// its first token until the gateway goes. The comments are more
+			// than the connection's buffers can hold, so once they are
+			// written the gateway is reading the stream, waiting for the
+			// first token.
+			rw.Header().Set("Content-Type", "text/event-stream")
+			rw.WriteHeader(http.StatusOK)
+			line := []byte(": " + strings.Repeat("k", 1000) + "\n")
+			for range 24 << 10 {
+				if _, err := rw.Write(line); err != nil {
+					return
+				}
+			}
+			rw.(http.Flusher).Flush()
+			held <- struct{}{}
+			<-r.Context().Done()
+		})
+	}})
+	tg := newTestGateway(t, nil, w)
+	ctx, leave := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, "POST", tg.srv.URL+"/v1/chat/completions",
+		strings.NewReader(`{"model":"m1","messages":[{"role":"user","content":"hello"}]}`))
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the request never reached the worker")
+	}
+	leave()
+	if err := <-done; err == nil {
+		t.Fatal("the app got an answer after leaving")
+	}
+	us, _ := tg.g.workers(testModel)
+	if len(us) != 1 {
+		t.Fatalf("%d upstreams", len(us))
+	}
+	u := us[0]
+	outcome := func(o string) float64 {
+		return testutil.ToFloat64(tg.g.metrics.requests.WithLabelValues(u.key(), testModel, o))
+	}
+	wait, stop := context.WithTimeout(t.Context(), 30*time.Second)
+	defer stop()
+	for outcome(outcomeCancelled)+outcome(outcomeRetried) == 0 {
+		select {
+		case <-wait.Done():
+			t.Fatal("the gateway never finished the request")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	u.mu.Lock()
+	failures := u.failures
+	u.mu.Unlock()
+	if outcome(outcomeCancelled) != 1 || outcome(outcomeRetried) != 0 || failures != 0 {
+		t.Fatalf("cancelled %v, retried %v, worker failures %d; want 1, 0, 0", outcome(outcomeCancelled), outcome(outcomeRetried), failures)
+	}
+}

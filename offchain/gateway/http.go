@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -10,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
 	"github.com/cocoon-network/cocoon/offchain/internal/sse"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
@@ -86,8 +87,7 @@ func (g *Gateway) healthz(w http.ResponseWriter, _ *http.Request) {
 	if testMode {
 		status["warning"] = "Root is in test mode: dev attestation and plain http workers are admitted (NOT SECURE)"
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(status)
+	httpserve.WriteJSON(w, http.StatusOK, status)
 }
 
 func modelObject(id string) map[string]any {
@@ -99,8 +99,7 @@ func (g *Gateway) listModels(w http.ResponseWriter, _ *http.Request) {
 	for _, m := range g.cfg.Models {
 		data = append(data, modelObject(m))
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }
 
 func (g *Gateway) getModel(w http.ResponseWriter, r *http.Request) {
@@ -109,8 +108,7 @@ func (g *Gateway) getModel(w http.ResponseWriter, r *http.Request) {
 		modelNotFound(id).write(w)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(modelObject(id))
+	httpserve.WriteJSON(w, http.StatusOK, modelObject(id))
 }
 
 func modelNotFound(id string) *APIError {
@@ -204,78 +202,46 @@ type workerChunk struct {
 	Cocoon *worker.CocoonExtension `json:"cocoon"`
 }
 
-// eventReader reads a worker's stream: "data: <json>" lines.
+// eventReader reads a worker's stream of events, each "data: <json>".
 type eventReader struct {
-	br   *bufio.Reader
-	line []byte
+	*sse.Reader
 }
 
 func newEventReader(r io.Reader) *eventReader {
-	return &eventReader{br: bufio.NewReaderSize(r, 32<<10)}
-}
-
-// Ready reports whether more of the stream has already arrived, so that
-// a relay can write on without flushing (sse.Producer).
-func (er *eventReader) Ready() bool { return er.br.Buffered() > 0 }
-
-// readLine returns the next line without its end, up to maxEventLine.
-func (er *eventReader) readLine() ([]byte, error) {
-	er.line = er.line[:0]
-	for {
-		part, err := er.br.ReadSlice('\n')
-		er.line = append(er.line, part...)
-		if len(er.line) > maxEventLine {
-			return nil, errors.New("the worker sent an event line that is too long")
-		}
-		if err == nil {
-			return bytes.TrimRight(er.line, "\r\n"), nil
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			if err == io.EOF && len(er.line) > 0 {
-				return bytes.TrimRight(er.line, "\r\n"), nil
-			}
-			return nil, err
-		}
-	}
+	return &eventReader{sse.NewReader(r, maxEventLine)}
 }
 
 // next returns the next event; io.EOF when the stream ended without [DONE].
 func (er *eventReader) next() (*workerEvent, error) {
-	for {
-		line, err := er.readLine()
-		if err != nil {
-			return nil, err
-		}
-		data, ok := bytes.CutPrefix(line, []byte("data:"))
-		if !ok {
-			continue // blank separators, comments, other fields
-		}
-		data = bytes.TrimSpace(data)
-		if string(data) == "[DONE]" {
-			return &workerEvent{done: true}, nil
-		}
-		if content, finish, ok := fastChunk(data); ok {
-			return &workerEvent{content: content, finish: finish}, nil
-		}
-		var c workerChunk
-		if err := json.Unmarshal(data, &c); err != nil {
-			return nil, errors.New("the worker sent a malformed event")
-		}
-		ev := &workerEvent{}
-		if c.Cocoon != nil {
-			ev.usage = c.Cocoon.Usage
-		}
-		if c.Error != nil {
-			ev.failure = &APIError{Status: http.StatusBadGateway, Type: "server_error", Code: "worker_failed",
-				Message: "the worker failed mid-answer (" + clip(c.Error.Code, 40) + ")"}
-			return ev, nil
-		}
-		if len(c.Choices) > 0 {
-			ev.content = c.Choices[0].Delta.Content
-			ev.finish = c.Choices[0].FinishReason
-		}
+	raw, err := er.Next()
+	if err != nil {
+		return nil, err
+	}
+	data := bytes.TrimSpace(raw.Data)
+	if string(data) == "[DONE]" {
+		return &workerEvent{done: true}, nil
+	}
+	if content, finish, ok := fastChunk(data); ok {
+		return &workerEvent{content: content, finish: finish}, nil
+	}
+	var c workerChunk
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, errors.New("the worker sent a malformed event")
+	}
+	ev := &workerEvent{}
+	if c.Cocoon != nil {
+		ev.usage = c.Cocoon.Usage
+	}
+	if c.Error != nil {
+		ev.failure = &APIError{Status: http.StatusBadGateway, Type: "server_error", Code: "worker_failed",
+			Message: "the worker failed mid-answer (" + clip(c.Error.Code, 40) + ")"}
 		return ev, nil
 	}
+	if len(c.Choices) > 0 {
+		ev.content = c.Choices[0].Delta.Content
+		ev.finish = c.Choices[0].FinishReason
+	}
+	return ev, nil
 }
 
 // fastChunk reads a content chunk in the layout worker.Completion writes
@@ -362,14 +328,7 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	defer u.outstanding.Add(-1)
 	payer, err := g.cfg.Payer.PayerID(r.Context(), u.w, u.hc)
 	if err != nil {
-		if r.Context().Err() != nil {
-			count(outcomeCancelled)
-			return true, nil
-		}
-		u.failed(time.Now())
-		count(outcomeRetried)
-		g.log.Warn("cannot pay this worker; trying another", "worker", u.w.Address.String(), "error", err)
-		return false, errWorkerGone
+		return g.attemptFailed(r, u, count, slog.LevelWarn, "cannot pay this worker; trying another", err)
 	}
 
 	ctx, cancel := context.WithCancel(r.Context())
@@ -389,14 +348,7 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	hr.Header.Set(worker.HeaderRequestID, reqID)
 	resp, err := u.hc.Do(hr)
 	if err != nil {
-		if r.Context().Err() != nil {
-			count(outcomeCancelled)
-			return true, nil
-		}
-		u.failed(time.Now())
-		count(outcomeRetried)
-		g.log.Info("worker unreachable; trying another", "worker", u.w.Address.String(), "error", err)
-		return false, errWorkerGone
+		return g.attemptFailed(r, u, count, slog.LevelInfo, "worker unreachable; trying another", err)
 	}
 	complete := false
 	defer func() {
@@ -424,9 +376,7 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 		ev, err := er.next()
 		switch {
 		case err != nil:
-			u.failed(time.Now())
-			count(outcomeRetried)
-			return false, errWorkerGone
+			return g.attemptFailed(r, u, count, slog.LevelInfo, "worker stream failed before the first token; trying another", err)
 		case ev.failure != nil:
 			g.settle(u, payer, req, reqID, ev.usage, false)
 			u.failed(time.Now())
@@ -453,6 +403,21 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	u.succeeded(ttft)
 	g.metrics.duration.WithLabelValues(req.model).Observe(time.Since(start).Seconds())
 	return true, nil
+}
+
+// attemptFailed ends an attempt that failed before anything reached the
+// app: when the app has left, that is why, and there is nothing more to do
+// (done); otherwise the worker is marked failed and the caller may try
+// another.
+func (g *Gateway) attemptFailed(r *http.Request, u *upstream, count func(string), level slog.Level, msg string, err error) (bool, *APIError) {
+	if r.Context().Err() != nil {
+		count(outcomeCancelled)
+		return true, nil
+	}
+	u.failed(time.Now())
+	count(outcomeRetried)
+	g.log.Log(r.Context(), level, msg, "worker", u.w.Address.String(), "error", err)
+	return false, errWorkerGone
 }
 
 // workerRefused handles a non-200 answer from a worker.
@@ -577,8 +542,7 @@ func (g *Gateway) relayWhole(w http.ResponseWriter, u *upstream, payer string, r
 	if !complete {
 		return false
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(ans.completion(text.String(), finish, wireUsage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out}))
+	httpserve.WriteJSON(w, http.StatusOK, ans.completion(text.String(), finish, wireUsage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out}))
 	return true
 }
 

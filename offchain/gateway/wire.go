@@ -12,6 +12,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/inference/openai"
+	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
@@ -39,9 +40,7 @@ func (e *APIError) write(w http.ResponseWriter) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(e.Status)
-	_ = json.NewEncoder(w).Encode(e.body())
+	httpserve.WriteJSON(w, e.Status, e.body())
 }
 
 func badRequest(param, code, format string, a ...any) *APIError {

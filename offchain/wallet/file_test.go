@@ -300,8 +300,8 @@ func TestAddressPinned(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := FormatAddresses(a); got != tt.want {
-				t.Errorf("addresses = %+v, want %+v", got, tt.want)
+			if diff := cmp.Diff(tt.want, FormatAddresses(a)); diff != "" {
+				t.Errorf("addresses (-want +got):\n%s", diff)
 			}
 			if !a.IsBounceable() {
 				t.Errorf("Address() is not bounceable")

@@ -3,7 +3,6 @@ package worker
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
+	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
 )
 
 // MaxRequestBody bounds a posted request envelope.
@@ -46,9 +46,7 @@ func (d *Daemon) Handler() http.Handler {
 }
 
 func httpError(w http.ResponseWriter, status int, format string, a ...any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": fmt.Sprintf(format, a...)})
+	httpserve.WriteJSON(w, status, map[string]string{"error": fmt.Sprintf(format, a...)})
 }
 
 func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
@@ -73,8 +71,7 @@ func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 		status["status"] = "degraded"
 		status["chain_error"] = err.Error()
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(status)
+	httpserve.WriteJSON(w, http.StatusOK, status)
 }
 
 // postRequest takes a request envelope for one of this worker's jobs,

@@ -17,6 +17,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
 	"github.com/cocoon-network/cocoon/offchain/internal/sse"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
@@ -128,9 +129,7 @@ func (d *Daemon) Ledger() *Ledger { return d.online.ledger }
 
 // apiError writes an OpenAI error object.
 func apiError(w http.ResponseWriter, status int, typ, code, format string, a ...any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(ErrorAnswer{Error: ErrorObject{Message: fmt.Sprintf(format, a...), Type: typ, Code: code}})
+	httpserve.WriteJSON(w, status, ErrorAnswer{Error: ErrorObject{Message: fmt.Sprintf(format, a...), Type: typ, Code: code}})
 }
 
 // Report builds and signs the current capacity report.
@@ -189,8 +188,7 @@ func (o *online) capacity(w http.ResponseWriter, _ *http.Request) {
 		apiError(w, http.StatusInternalServerError, "server_error", "capacity", "signing the capacity report: %v", err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(rep)
+	httpserve.WriteJSON(w, http.StatusOK, rep)
 }
 
 // payer reads the payer and, when present, its voucher. It returns false
@@ -237,8 +235,7 @@ func (o *online) voucher(w http.ResponseWriter, r *http.Request) {
 	}
 	charged, paid := o.ledger.Balance(payer)
 	o.setCommitHeader(w, payer)
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"charged": charged.String(), "paid": paid.String(), "scheme": o.verifier().Scheme()})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"charged": charged.String(), "paid": paid.String(), "scheme": o.verifier().Scheme()})
 }
 
 // ChatRequest is the part of an OpenAI chat completions request that
@@ -530,9 +527,7 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 			res := s.Result()
 			u, _ := sign(res, deltas)
 			o.d.metrics.OnlineRequests.WithLabelValues("engine_failed").Inc()
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadGateway)
-			_ = json.NewEncoder(w).Encode(ErrorAnswer{
+			httpserve.WriteJSON(w, http.StatusBadGateway, ErrorAnswer{
 				Error:  ErrorObject{Message: "the inference engine failed mid-answer", Type: "server_error", Code: "engine_failed"},
 				Cocoon: &CocoonExtension{Usage: u},
 			})
@@ -552,8 +547,7 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	o.observe(ttft, deltas)
 	o.d.metrics.OnlineRequests.WithLabelValues("completed").Inc()
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(cw.completion(text.String(), res, u))
+	httpserve.WriteJSON(w, http.StatusOK, cw.completion(text.String(), res, u))
 }
 
 // stream writes the answer as server-sent events, OpenAI's way: a role

@@ -29,7 +29,7 @@ import (
 // a 128-bit number, which Go's X.509 parser refuses (it reads OID arcs up
 // to 31 bits), so the arc is a random 31-bit number instead; real UUID
 // arcs are never that small, so it cannot collide with them.
-var OIDEvidence = asn1.ObjectIdentifier{2, 25, 1112282546, 1}
+func OIDEvidence() asn1.ObjectIdentifier { return asn1.ObjectIdentifier{2, 25, 1112282546, 1} }
 
 // Names of the checks this package adds to attest's.
 const (
@@ -89,7 +89,7 @@ func IdentityFromBundle(priv *ecdsa.PrivateKey, b *attest.Bundle, now time.Time,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		ExtraExtensions: []pkix.Extension{{
-			Id: OIDEvidence, Critical: true, Value: raw,
+			Id: OIDEvidence(), Critical: true, Value: raw,
 		}},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
@@ -135,17 +135,17 @@ func (v *Verifier) VerifyCertificateWithCollateral(ctx context.Context, cert *x5
 	}
 	var raw []byte
 	for _, e := range cert.Extensions {
-		if e.Id.Equal(OIDEvidence) {
+		if e.Id.Equal(OIDEvidence()) {
 			raw = e.Value
 		}
 	}
 	for _, oid := range cert.UnhandledCriticalExtensions {
-		if !oid.Equal(OIDEvidence) {
+		if !oid.Equal(OIDEvidence()) {
 			return fail(log.Failf(CheckCertificate, "certificate has an unknown critical extension %s", oid))
 		}
 	}
 	if raw == nil {
-		return fail(log.Failf(CheckExtension, "certificate carries no evidence extension %s", OIDEvidence))
+		return fail(log.Failf(CheckExtension, "certificate carries no evidence extension %s", OIDEvidence()))
 	}
 	b, err := attest.Decode(raw)
 	if err != nil {
@@ -224,7 +224,7 @@ func PeerBundle(cs tls.ConnectionState) (*attest.Bundle, error) {
 		return nil, errors.New("atls: no peer certificate")
 	}
 	for _, e := range cs.PeerCertificates[0].Extensions {
-		if e.Id.Equal(OIDEvidence) {
+		if e.Id.Equal(OIDEvidence()) {
 			return attest.Decode(e.Value)
 		}
 	}

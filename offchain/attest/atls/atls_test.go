@@ -116,11 +116,11 @@ func TestRefusals(t *testing.T) {
 	// the evidence vouches for.
 	thief, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	stolen, _ := good.Bundle.Encode()
-	unbound := &Identity{Certificate: selfSigned(t, thief, []pkix.Extension{{Id: OIDEvidence, Critical: true, Value: stolen}})}
+	unbound := &Identity{Certificate: selfSigned(t, thief, []pkix.Extension{{Id: OIDEvidence(), Critical: true, Value: stolen}})}
 	plain := &Identity{Certificate: selfSigned(t, thief, nil)}
 	strange := &Identity{Certificate: selfSigned(t, thief, []pkix.Extension{
-		{Id: OIDEvidence, Critical: true, Value: stolen}, {Id: []int{1, 2, 3, 4}, Critical: true, Value: []byte{5, 0}}})}
-	garbage := &Identity{Certificate: selfSigned(t, thief, []pkix.Extension{{Id: OIDEvidence, Critical: true, Value: []byte("{}")}})}
+		{Id: OIDEvidence(), Critical: true, Value: stolen}, {Id: []int{1, 2, 3, 4}, Critical: true, Value: []byte{5, 0}}})}
+	garbage := &Identity{Certificate: selfSigned(t, thief, []pkix.Extension{{Id: OIDEvidence(), Critical: true, Value: []byte("{}")}})}
 
 	for _, c := range []struct {
 		name      string

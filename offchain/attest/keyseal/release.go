@@ -19,6 +19,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/attest/atls"
 	"github.com/cocoon-network/cocoon/offchain/attest/check"
+	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
 )
 
 // Key release: a service in its own TEE that derives, from a master secret
@@ -83,9 +84,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 func refuseHTTP(w http.ResponseWriter, status int, name string, err error) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error(), "check": name})
+	httpserve.WriteJSON(w, status, map[string]string{"error": err.Error(), "check": name})
 }
 
 func (s *Server) release(w http.ResponseWriter, r *http.Request) {
@@ -133,8 +132,7 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log().Info("key released", "tee", res.TEE, "image_hash", hex.EncodeToString(res.ImageHash), "label", label, "insecure", res.Insecure)
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(releaseResponse{Key: key[:], TEE: res.TEE, ImageHash: hex.EncodeToString(res.ImageHash)})
+	httpserve.WriteJSON(w, http.StatusOK, releaseResponse{Key: key[:], TEE: res.TEE, ImageHash: hex.EncodeToString(res.ImageHash)})
 }
 
 func (s *Server) log() *slog.Logger {

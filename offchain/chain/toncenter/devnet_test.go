@@ -94,7 +94,7 @@ func TestAgainstDevnetServer(t *testing.T) {
 	// Watch works over HTTP too: it sees both transactions once, oldest first.
 	var seen []uint64
 	wctx, stop := context.WithCancel(ctx)
-	err = chain.Watch(wctx, c, []*address.Address{w.Address()}, chain.Cursor{}, 10*time.Millisecond, func(tx *chain.Transaction) error {
+	err = chain.WatchWith(wctx, c, []*address.Address{w.Address()}, chain.Cursor{}, chain.WatchOptions{Poll: 10 * time.Millisecond}, func(tx *chain.Transaction) error {
 		seen = append(seen, tx.ID.LT)
 		if len(seen) == 2 {
 			stop()

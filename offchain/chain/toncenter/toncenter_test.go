@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
@@ -578,8 +579,11 @@ func TestEstimateFee(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := chain.Fees{InFwdFee: 1234000, StorageFee: 17, GasFee: 3308000, FwdFee: 666672}
-	if *fees != want || fees.Total() != 1234000+17+3308000+666672 {
-		t.Errorf("fees = %+v, want %+v", *fees, want)
+	if diff := cmp.Diff(want, *fees); diff != "" {
+		t.Errorf("fees (-want +got):\n%s", diff)
+	}
+	if fees.Total() != 1234000+17+3308000+666672 {
+		t.Errorf("total fee %d", fees.Total())
 	}
 	r := f.requests()[0]
 	if param(t, r, "address") != fxAddr || param(t, r, "ignore_chksig") != true || param(t, r, "init_data") != "" {

@@ -1,26 +1,30 @@
 // Package clienttest runs a Cocoon network for tests of apps and of the
-// client SDK: a devnet (the real TVM) with a Root in test mode, and
-// workers that the test itself plays. A Worker registers a real Worker
-// contract with dev attestation, serves the worker HTTP API (/evidence,
-// /v1/jobs/{job}/request and /result) with httptest, and serves a job when
-// the test says so: it opens the request with its HPKE key, answers with
-// the deterministic reference engine, seals the answer to the client's
-// per-job key and signs the receipt. Behaviour lets a test make it fail,
-// move its result off chain, or serve a tampered result.
+// client SDK: a devnet (the real TVM) with a Root in test mode, and real
+// worker daemons (package worker, in-process, dev attestation) registered
+// on it. What an honest daemon never does comes from outside it: an engine
+// that fails or holds its generation (FailingEngine, GatedEngine), and an
+// HTTP proxy in front of each daemon that can serve a tampered result or
+// another worker's evidence (Worker.TamperResults, Worker.ServeEvidence).
 package clienttest
 
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +33,6 @@ import (
 	"github.com/xssnick/tonutils-go/tlb"
 
 	"github.com/cocoon-network/cocoon/bindings"
-	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/attest/dev"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
@@ -37,13 +40,11 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 	"github.com/cocoon-network/cocoon/offchain/seal"
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 	"github.com/cocoon-network/cocoon/offchain/wallet/wallettest"
+	"github.com/cocoon-network/cocoon/offchain/worker"
 )
-
-// DevImage is the image name of the workers' dev attestation; Root's
-// allow-list holds dev.Measurement(DevImage).
-const DevImage = "cocoon-clienttest-worker"
 
 // Root params of the test network.
 const (
@@ -57,7 +58,7 @@ const (
 func MinStake() *big.Int { return bt.TON("10") }
 
 // Net is a devnet with a Root in test mode that allows one model and
-// dev attestation of DevImage.
+// the dev attestation of worker daemons (worker.DevImage).
 type Net struct {
 	Env      *bt.Env
 	Owner    *bt.Wallet
@@ -68,11 +69,18 @@ type Net struct {
 }
 
 // NewNet deploys the Root. Blocks are produced only by the contracttest
-// helpers until Run is called.
+// helpers until Run is called; the devnet's clock stands at the time
+// NewNet was called until Advance moves it.
 func NewNet(t testing.TB, model string) *Net {
 	t.Helper()
 	ctx := context.Background()
 	n := &Net{Env: bt.NewT(t), Model: model, t: t}
+	// The worker daemon times a job's deadline by its own clock, as on a
+	// live network: the devnet's clock starts at the wall time, not at
+	// contracttest's fixed genesis, and moves only by Advance.
+	if err := n.Env.AdvanceTime(ctx, max(0, time.Since(bt.Genesis()).Truncate(time.Second))); err != nil {
+		t.Fatal(err)
+	}
 	n.Owner = n.btWallet("owner", "1000")
 	n.Treasury = n.btWallet("treasury", "1")
 	params := bindings.RootParams{
@@ -86,7 +94,7 @@ func NewNet(t testing.TB, model string) *Net {
 	n.Root = bindings.StateInitAddress(si)
 	n.send(n.Owner, bt.Deploy(si, bt.TON("1"), nil))
 	for _, op := range []bindings.Message{
-		bindings.AddMeasurement{QueryID: 1, TEE: bindings.TEEDev, Measurement: dev.Measurement(DevImage)},
+		bindings.AddMeasurement{QueryID: 1, TEE: bindings.TEEDev, Measurement: dev.Measurement(worker.DevImage)},
 		bindings.AddModel{QueryID: 2, ModelID: bindings.ModelID(model), Info: bindings.ModelInfo{
 			WeightsHash: sha256.Sum256([]byte("weights of " + model)), MinPriceIn: big.NewInt(1), MinPriceOut: big.NewInt(1)}},
 	} {
@@ -152,93 +160,134 @@ func (n *Net) ClientWallet(ton string) *wallet.Wallet {
 	return wallettest.Funded(n.t, context.Background(), n.Env.Fund, bt.TON(ton))
 }
 
-// Behaviour is how a Worker serves a job.
-type Behaviour struct {
-	// Fail sends a failure receipt; the sealed result carries FailCode
-	// (none when empty: no result at all).
-	Fail     bool
-	FailCode inference.ErrorCode
-	// OffChain serves the result at GET /v1/jobs/{job}/result even when it
-	// would fit in the receipt.
-	OffChain bool
-	// Tamper serves an altered result envelope (the receipt commits to
-	// the genuine one).
-	Tamper bool
+// WorkerOptions configure a worker beyond its prices.
+type WorkerOptions struct {
+	// PriceIn and PriceOut are nanoton per 1M tokens.
+	PriceIn, PriceOut int64
+	// Engine is the daemon's engine (default: the reference engine).
+	Engine inference.Engine
+	// MaxConcurrent is the daemon's max_concurrent (default 2).
+	MaxConcurrent int
 }
 
-// Worker is a worker the test plays.
+// Worker is a real worker daemon registered on the network, reached by
+// clients through a proxy (its registered endpoint).
 type Worker struct {
 	Name     string
 	Address  *address.Address
 	Owner    *bt.Wallet
-	Sign     ed25519.PrivateKey
-	HPKE     *seal.PrivateKey
-	Evidence []byte
-	Server   *httptest.Server
-	Price    bindings.ModelPrice
-	net      *Net
+	Identity *worker.Identity
+	Daemon   *worker.Daemon
+	// Proxy is the worker's public endpoint, in front of the daemon.
+	Proxy *httptest.Server
+	net   *Net
 
-	mu      sync.Mutex
-	posted  map[string][]byte // raw job address → request envelope
-	results map[string][]byte // raw job address → served result envelope
+	mu       sync.Mutex
+	tamper   bool
+	evidence []byte // served instead of the daemon's when not nil
 }
 
 // NewWorker registers a worker serving the network's model at the given
-// prices (nanoton per 1M tokens), staking MinStake, with dev evidence
-// served by an httptest server.
+// prices (nanoton per 1M tokens), staking MinStake, and runs its daemon
+// with the reference engine.
 func (n *Net) NewWorker(name string, priceIn, priceOut int64) *Worker {
 	n.t.Helper()
+	return n.NewWorkerWith(name, WorkerOptions{PriceIn: priceIn, PriceOut: priceOut})
+}
+
+// NewWorkerWith is NewWorker with options: the daemon is configured from
+// a config file as `cocoon worker` reads one, its keys and dev evidence
+// made by worker.InitIdentity, its profile by worker.Registration; the
+// owner's registration goes through the contracttest wallet, so that it
+// is on chain before Run starts the block loop.
+func (n *Net) NewWorkerWith(name string, o WorkerOptions) *Worker {
+	n.t.Helper()
 	ctx := context.Background()
-	w := &Worker{
-		Name: name, Owner: n.btWallet("worker owner "+name, "100"), Sign: bt.KeyFor("worker " + name),
-		Price: bindings.ModelPrice{PriceIn: big.NewInt(priceIn), PriceOut: big.NewInt(priceOut)},
-		net:   n, posted: map[string][]byte{}, results: map[string][]byte{},
+	if o.Engine == nil {
+		o.Engine = reference.New(reference.Config{})
 	}
-	var err error
-	if w.HPKE, err = seal.GenerateKey(seal.SuiteX25519); err != nil {
-		n.t.Fatal(err)
+	if o.MaxConcurrent == 0 {
+		o.MaxConcurrent = 2
 	}
-	devKey := bt.KeyFor("dev attestation " + name)
-	keys := []attest.Key{
-		{Name: attest.KeyEd25519, Public: w.Sign.Public().(ed25519.PublicKey)},
-		{Name: attest.KeyHPKE, Public: w.HPKE.Public().Marshal()},
-	}
-	b, err := attest.NewBundle(ctx, &attest.DevSource{Key: devKey, Image: DevImage}, nil, keys, nil, time.Now())
+	w := &Worker{Name: name, Owner: n.btWallet("worker owner "+name, "100"), net: n}
+	dir := n.t.TempDir()
+	id, err := worker.InitIdentity(ctx, filepath.Join(dir, "keys"), seal.SuiteX25519)
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	if w.Evidence, err = b.Encode(); err != nil {
+	w.Identity = id
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		n.t.Fatal(err)
 	}
-	w.Server = httptest.NewServer(w.handler())
-	n.t.Cleanup(w.Server.Close)
+	n.t.Cleanup(func() { _ = ln.Close() }) // the daemon closes it too, once it runs
+	daemonURL := &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	w.Proxy = httptest.NewServer(w.proxy(daemonURL))
+	n.t.Cleanup(w.Proxy.Close)
 
-	key := bindings.PublicKey256(w.Sign.Public().(ed25519.PublicKey))
-	si, err := bindings.WorkerStateInitWith(n.Env.Codes.Worker, n.Root, w.Owner.Address, key)
+	cfgText := strings.Join([]string{
+		`network = "devnet"`,
+		`root = "` + n.Root.String() + `"`,
+		`owner = "` + w.Owner.Address.String() + `"`,
+		`listen = "` + ln.Addr().String() + `"`,
+		`public_url = "` + w.Proxy.URL + `"`,
+		`poll_interval = "20ms"`,
+		`max_concurrent = ` + strconv.Itoa(o.MaxConcurrent),
+		`[[models]]`,
+		`name = "` + n.Model + `"`,
+		`price_in = "` + tonamount.Format(big.NewInt(o.PriceIn)) + `"`,
+		`price_out = "` + tonamount.Format(big.NewInt(o.PriceOut)) + `"`,
+	}, "\n")
+	cfgPath := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
+		n.t.Fatal(err)
+	}
+	cfg, err := worker.LoadConfig(cfgPath)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	reg, err := worker.Registration(cfg, id)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	si, err := bindings.WorkerStateInit(reg.Root, reg.Owner, bindings.PublicKey256(reg.SignKey))
 	if err != nil {
 		n.t.Fatal(err)
 	}
 	w.Address = bindings.StateInitAddress(si)
-	profile := bindings.WorkerProfile{
-		HPKEKey:         seal.Commitment(w.HPKE.Public()),
-		AttestationHash: sha256.Sum256(w.Evidence),
-		TEE:             bindings.TEEDev,
-		Measurement:     dev.Measurement(DevImage),
-		Models:          bindings.Models{bindings.ModelID(n.Model): w.Price},
-		Endpoint:        w.Server.URL,
-	}
-	value := new(big.Int).Add(MinStake(), big.NewInt(bindings.WorkerRegisterFee))
 	agreed, err := readers.NewRoot(n.Env.Chain, n.Root).AgreedTermsHash(ctx)
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	n.send(w.Owner, bt.Deploy(si, value, bt.Body(bindings.WorkerRegister{QueryID: 1, Profile: profile, Agreed: agreed})))
+	value := new(big.Int).Add(MinStake(), big.NewInt(bindings.WorkerRegisterFee))
+	n.send(w.Owner, bt.Deploy(si, value, bt.Body(bindings.WorkerRegister{QueryID: 1, Profile: reg.Profile, Agreed: agreed})))
 	d, err := readers.NewWorker(n.Env.Chain, w.Address).WorkerData(ctx)
 	if err != nil || d.Status != bindings.WorkerActive {
 		n.t.Fatalf("worker %s is not active after registration: %+v, %v", name, d, err)
 	}
+
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w.Daemon, err = worker.New(cfg, id, worker.Options{Network: n.Env.Chain, Engine: o.Engine, Logger: log, GPU: "none (clienttest)"})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if !w.Daemon.Address().Equals(w.Address) {
+		n.t.Fatalf("the daemon serves %s, the owner registered %s", w.Daemon.Address(), w.Address)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Daemon.Run(runCtx, ln) }()
+	n.t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			n.t.Errorf("worker %s daemon: %v", name, err)
+		}
+	})
 	return w
 }
+
+// Evidence is the evidence the worker registered (its hash is on chain).
+func (w *Worker) Evidence() []byte { return w.Identity.Evidence }
 
 // Unbond asks to stop serving (Root logs a deactivation).
 func (w *Worker) Unbond() {
@@ -246,264 +295,127 @@ func (w *Worker) Unbond() {
 	w.net.send(w.Owner, bt.Message(w.Address, bt.TON("0.05"), bt.Body(bindings.RequestUnbond{QueryID: 2})))
 }
 
-// ServeEvidence replaces the evidence served (the chain keeps the hash of
-// the registered one).
+// ServeEvidence makes the worker's endpoint serve b as its evidence (the
+// chain keeps the hash of the registered one).
 func (w *Worker) ServeEvidence(b []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.Evidence = b
+	w.evidence = bytes.Clone(b)
 }
 
-func (w *Worker) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /evidence", func(rw http.ResponseWriter, _ *http.Request) {
-		w.mu.Lock()
-		ev := w.Evidence
-		w.mu.Unlock()
-		rw.Header().Set("Content-Type", "application/octet-stream")
-		_, _ = rw.Write(ev)
-	})
-	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
-		rw.Header().Set("Content-Type", "application/json")
-		_, _ = rw.Write([]byte(`{"status":"ok","warning":"` + dev.Warning + `"}`))
-	})
-	mux.HandleFunc("POST /v1/jobs/{job}/request", func(rw http.ResponseWriter, r *http.Request) {
-		job, err := chain.ParseAddress(r.PathValue("job"))
-		if err != nil {
-			httpError(rw, http.StatusBadRequest, "job: %v", err)
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20+1))
-		if err != nil || len(body) > 16<<20 {
-			httpError(rw, http.StatusRequestEntityTooLarge, "request too large")
-			return
-		}
-		terms, err := readers.NewJob(w.net.Env.Chain, job).JobTerms(r.Context())
-		if err != nil {
-			httpError(rw, http.StatusNotFound, "no job at %s", job)
-			return
-		}
-		if !terms.Worker.Equals(w.Address) {
-			httpError(rw, http.StatusNotFound, "job %s is for another worker", job)
-			return
-		}
-		if sha256.Sum256(body) != terms.RequestHash {
-			httpError(rw, http.StatusConflict, "request does not match the job's commitment (sha256)")
-			return
-		}
-		w.mu.Lock()
-		w.posted[job.StringRaw()] = body
-		w.mu.Unlock()
-		rw.Header().Set("Content-Type", "application/json")
-		_, _ = rw.Write([]byte(`{"ok":true}` + "\n"))
-	})
-	mux.HandleFunc("GET /v1/jobs/{job}/result", func(rw http.ResponseWriter, r *http.Request) {
-		job, err := chain.ParseAddress(r.PathValue("job"))
-		if err != nil {
-			httpError(rw, http.StatusBadRequest, "job: %v", err)
-			return
-		}
-		w.mu.Lock()
-		res, ok := w.results[job.StringRaw()]
-		w.mu.Unlock()
-		if !ok {
-			httpError(rw, http.StatusNotFound, "no result for job %s (yet)", job)
-			return
-		}
-		rw.Header().Set("Content-Type", "application/octet-stream")
-		_, _ = rw.Write(res)
-	})
-	return mux
+// TamperResults makes the worker's endpoint serve altered result envelopes
+// (the receipt commits to the genuine ones) while on is true.
+func (w *Worker) TamperResults(on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.tamper = on
 }
 
-func httpError(rw http.ResponseWriter, status int, format string, a ...any) {
-	rw.Header().Set("Content-Type", "application/json")
-	rw.WriteHeader(status)
-	_ = json.NewEncoder(rw).Encode(map[string]string{"error": fmt.Sprintf(format, a...)})
-}
-
-// Serve serves the job as b says: waits until the job is accepted and its
-// request is at hand (inline or posted), checks and opens it, answers with
-// the reference engine, seals the answer and sends the signed receipt. It
-// returns the receipt once the Job has taken it.
-func (w *Worker) Serve(ctx context.Context, jobAddr *address.Address, b Behaviour) (*bindings.Receipt, error) {
-	net := w.net.Env.Chain
-	job := readers.NewJob(net, jobAddr)
-	var (
-		terms *readers.JobTermsView
-		env   []byte
-	)
-	for {
-		d, err := job.JobData(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if !d.Deployed {
-			return nil, fmt.Errorf("job %s does not exist", jobAddr)
-		}
-		if d.Status == bindings.JobAccepted {
-			if terms, err = job.JobTerms(ctx); err != nil {
-				return nil, err
-			}
-			rc, err := job.Request(ctx)
+// proxy forwards everything to the daemon and alters what the test asked
+// it to alter.
+func (w *Worker) proxy(daemon *url.URL) http.Handler {
+	rp := httputil.NewSingleHostReverseProxy(daemon)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		w.mu.Lock()
+		tamper, evidence := w.tamper, w.evidence
+		w.mu.Unlock()
+		path := resp.Request.URL.Path
+		switch {
+		case path == "/evidence" && evidence != nil:
+			replaceBody(resp, evidence)
+		case tamper && resp.StatusCode == http.StatusOK && strings.HasPrefix(path, "/v1/jobs/") && strings.HasSuffix(path, "/result"):
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if rc != nil {
-				if env, err = bindings.CellBytes(rc, 1<<20); err != nil {
-					return nil, err
-				}
-			} else {
-				w.mu.Lock()
-				env = w.posted[jobAddr.StringRaw()]
-				w.mu.Unlock()
+			if len(body) > 0 {
+				body[len(body)/2] ^= 0x01
 			}
-			if env != nil {
-				break
-			}
+			replaceBody(resp, body)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("job %s: waiting for acceptance and the request: %w", jobAddr, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
+		return nil
 	}
-	if sha256.Sum256(env) != terms.RequestHash {
-		return nil, errors.New("the request does not match the job's commitment")
-	}
-	ja := seal.NewJobAddr(jobAddr.Workchain(), [32]byte(jobAddr.Data()))
-	pt := env // a public job's request is in clear
-	if !terms.IsPublic {
-		var err error
-		if pt, err = seal.OpenRequest(w.HPKE, ja, env); err != nil {
-			return nil, fmt.Errorf("opening the request: %w", err)
-		}
-	}
-	req, err := inference.ParseChatRequest(pt)
-	if err != nil {
-		return nil, err
-	}
-	resultKey, err := seal.ParsePublicKey(req.ResultKey)
-	if err != nil {
-		return nil, err
-	}
-	if seal.Commitment(resultKey) != terms.ClientHPKEKey {
-		return nil, errors.New("the result key is not the one the job commits to")
-	}
-	if req.MaxTokens > int(terms.MaxOut) || bindings.ModelID(req.Model) != terms.ModelID {
-		return nil, errors.New("the request asks for more than the job pays for")
-	}
+	return rp
+}
 
-	res := inference.ChatResult{V: inference.PlaintextVersion}
-	var in, out uint32
-	if b.Fail {
-		if b.FailCode != "" {
-			res.Error = &inference.ResultError{Code: b.FailCode, Message: "the test worker was told to fail"}
-		}
-	} else {
-		s, err := reference.New(reference.Config{}).Chat(ctx, req.Request())
-		if err != nil {
-			return nil, err
-		}
-		text, r, err := inference.Collect(s)
-		if err != nil {
-			return nil, err
-		}
-		res.Content, res.FinishReason, res.Usage = text, r.FinishReason, r.Usage
-		in, out = uint32(r.Usage.InputTokens), uint32(r.Usage.OutputTokens)
+func replaceBody(resp *http.Response, b []byte) {
+	if resp.Body != nil {
+		resp.Body.Close()
 	}
-	rcpt := bindings.Receipt{Job: jobAddr, RequestHash: terms.RequestHash, InputTokens: in, OutputTokens: out, Failed: b.Fail}
-	if !b.Fail || b.FailCode != "" {
-		rpt, err := res.Marshal()
-		if err != nil {
-			return nil, err
-		}
-		renv := rpt // a public job's answer is in clear
-		if !terms.IsPublic {
-			if renv, err = seal.SealResult(resultKey, ja, rpt); err != nil {
-				return nil, err
-			}
-		}
-		rcpt.ResultHash = sha256.Sum256(renv)
-		if !b.OffChain && !b.Tamper {
-			if rcpt.Result, err = bindings.InlineResult(renv); err != nil {
-				return nil, err
-			}
-		}
-		if rcpt.Result == nil {
-			served := renv
-			if b.Tamper {
-				served = bytes.Clone(renv)
-				served[len(served)/2] ^= 0x01
-			}
-			w.mu.Lock()
-			w.results[jobAddr.StringRaw()] = served
-			w.mu.Unlock()
-		}
-	}
-	boc, err := bindings.ReceiptMessage(w.Sign, rcpt)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := net.SendExternal(ctx, boc); err != nil {
-		return nil, fmt.Errorf("sending the receipt: %w", err)
-	}
-	// The block loop (Net.Run) includes it; wait until the job is gone.
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+}
+
+// Done waits until the daemon has finished the job (seen it closed on
+// chain) and returns its record: Outcome says how it ended
+// (worker.OutcomeCompleted, OutcomeFailed, OutcomeExpired, ...).
+func (w *Worker) Done(ctx context.Context, job *address.Address) (*worker.JobRecord, error) {
 	for {
-		d, err := job.JobData(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if !d.Deployed {
-			return &rcpt, nil
+		r, err := w.Daemon.Job(job.StringRaw())
+		if err == nil && r.State == worker.StateDone {
+			return r, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("job %s: waiting for the receipt to be taken: %w", jobAddr, ctx.Err())
+			if err == nil {
+				err = fmt.Errorf("in state %s", r.State)
+			}
+			return nil, fmt.Errorf("worker %s never finished job %s: %w", w.Name, job, errors.Join(err, ctx.Err()))
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
 
-// AutoServe serves, as b says, every job offered to the worker from now
-// until the test ends (for tests that do not learn the job's address, such
-// as the CLI's). Each served job's outcome (nil or the error) is sent on
-// the returned channel.
-func (w *Worker) AutoServe(b Behaviour) <-chan error {
-	ctx, cancel := context.WithCancel(context.Background())
-	net := w.net.Env.Chain
-	results := make(chan error, 16)
-	acc, err := net.Account(ctx, w.Address)
-	if err != nil {
-		cancel()
-		w.net.t.Fatal(err)
-	}
-	cur := chain.Cursor{w.Address.StringRaw(): acc.LastTx.LT}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = chain.Watch(ctx, net, []*address.Address{w.Address}, cur, 20*time.Millisecond, func(tx *chain.Transaction) error {
-			in := tx.Tx.IO.In
-			if in == nil || in.MsgType != tlb.MsgTypeInternal {
-				return nil
-			}
-			im := in.AsInternal()
-			if _, err := bindings.Parse[bindings.Offer](im.Body); err != nil || im.Bounced {
-				return nil
-			}
-			wg.Add(1)
-			go func(job *address.Address) {
-				defer wg.Done()
-				_, err := w.Serve(ctx, job, b)
-				select {
-				case results <- err:
-				default:
-				}
-			}(im.SrcAddr)
-			return nil
-		})
-	}()
-	w.net.t.Cleanup(func() { cancel(); wg.Wait() })
-	return results
+// FailingEngine fails every generation before any output, as an engine
+// that is down does: the daemon answers with a failure receipt whose
+// sealed result carries inference.CodeEngineUnavailable.
+type FailingEngine struct{}
+
+// Name implements inference.Engine.
+func (FailingEngine) Name() string { return "clienttest-failing" }
+
+// Description implements inference.Engine.
+func (FailingEngine) Description() string { return "test engine that is always down" }
+
+// Chat implements inference.Engine.
+func (FailingEngine) Chat(context.Context, inference.Request) (inference.Stream, error) {
+	return nil, errors.New("clienttest: the engine is down")
 }
+
+// GatedEngine is the reference engine holding every generation until
+// Release: a job stays in the engine (accepted, no receipt) for as long as
+// a test needs, e.g. past its deadline or to fill the worker's slots.
+type GatedEngine struct {
+	inference.Engine
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+// NewGatedEngine returns a held reference engine.
+func NewGatedEngine() *GatedEngine {
+	return &GatedEngine{Engine: reference.New(reference.Config{}), entered: make(chan struct{}, 64), release: make(chan struct{})}
+}
+
+// Chat implements inference.Engine: it signals Entered, then waits for
+// Release (or the daemon's context).
+func (g *GatedEngine) Chat(ctx context.Context, req inference.Request) (inference.Stream, error) {
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.Engine.Chat(ctx, req)
+}
+
+// Entered receives once per generation that has reached the engine.
+func (g *GatedEngine) Entered() <-chan struct{} { return g.entered }
+
+// Release lets every held and later generation run.
+func (g *GatedEngine) Release() { g.once.Do(func() { close(g.release) }) }

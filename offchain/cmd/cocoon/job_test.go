@@ -23,6 +23,7 @@ import (
 	bt "github.com/cocoon-network/cocoon/offchain/contracttest"
 	"github.com/cocoon-network/cocoon/offchain/devnet/httpapi"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
+	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
 // syncBuffer is a bytes.Buffer safe for the progress lines a command
@@ -163,12 +164,29 @@ func (c *cliNet) submitArgs(extra ...string) []string {
 		"--model", c.net.Model, "--client-dir", c.dir}, extra...)
 }
 
+// workerDone waits until w's daemon has finished job and checks how it ended.
+func (c *cliNet) workerDone(t *testing.T, w *clienttest.Worker, job, want string) {
+	t.Helper()
+	a, err := chain.ParseAddress(job)
+	if err != nil {
+		t.Fatalf("job %q: %v", job, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := w.Done(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != want {
+		t.Fatalf("worker ended job %s as %q (fail reason %q), want %q", job, r.Outcome, r.FailReason, want)
+	}
+}
+
 var tonAmount = regexp.MustCompile(`^\d+\.\d{9}$`)
 
 func TestJobSubmitStatusOnDevnet(t *testing.T) {
 	c := newCLINet(t)
 	w := c.net.NewWorker("w", 1_000_000_000_000, 3_000_000_000_000)
-	served := w.AutoServe(clienttest.Behaviour{})
 	c.net.Run(20 * time.Millisecond)
 
 	// The workers list, as an app would check before paying.
@@ -216,9 +234,6 @@ func TestJobSubmitStatusOnDevnet(t *testing.T) {
 	if err != nil {
 		t.Fatalf("submit: %v\nstderr:\n%s", err, stderr)
 	}
-	if err := <-served; err != nil {
-		t.Fatal(err)
-	}
 	var res struct {
 		Job      string              `json:"job"`
 		State    string              `json:"state"`
@@ -230,6 +245,7 @@ func TestJobSubmitStatusOnDevnet(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("submit --json printed %q: %v", out, err)
 	}
+	c.workerDone(t, w, res.Job, worker.OutcomeCompleted)
 	if res.State != "completed" || res.Answer == nil || !strings.Contains(*res.Answer, "echo: What is TON?") || res.Tokens.Input != 3 || !res.Insecure {
 		t.Fatalf("submit: %s", out)
 	}
@@ -265,7 +281,8 @@ func TestJobSubmitStatusOnDevnet(t *testing.T) {
 
 func TestJobSubmitExpiresAndRefunds(t *testing.T) {
 	c := newCLINet(t)
-	c.net.NewWorker("w", 1_000_000_000_000, 3_000_000_000_000) // never serves
+	// The worker's engine holds every job: it never answers.
+	c.net.NewWorkerWith("w", clienttest.WorkerOptions{PriceIn: 1_000_000_000_000, PriceOut: 3_000_000_000_000, Engine: clienttest.NewGatedEngine()})
 	c.net.Run(20 * time.Millisecond)
 
 	// Move the clock past the deadline once the worker has accepted.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cocoon-network/cocoon/offchain/client/clienttest"
+	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
 // TestJobSubmitPublic: --public puts the prompt and the answer on chain in
@@ -14,15 +14,11 @@ import (
 func TestJobSubmitPublic(t *testing.T) {
 	c := newCLINet(t)
 	w := c.net.NewWorker("w", 1_000_000_000_000, 3_000_000_000_000)
-	served := w.AutoServe(clienttest.Behaviour{})
 	c.net.Run(20 * time.Millisecond)
 
 	out, stderr, err := runJob(t, c.submitArgs("--prompt", "What is TON?", "--public", "--json")...)
 	if err != nil {
 		t.Fatalf("submit: %v\nstderr:\n%s", err, stderr)
-	}
-	if err := <-served; err != nil {
-		t.Fatal(err)
 	}
 	var res struct {
 		Job    string  `json:"job"`
@@ -33,6 +29,7 @@ func TestJobSubmitPublic(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.State != "completed" || !res.Public || res.Answer == nil || !strings.Contains(*res.Answer, "echo: What is TON?") {
 		t.Fatalf("submit --public --json: %s (%v)", out, err)
 	}
+	c.workerDone(t, w, res.Job, worker.OutcomeCompleted)
 	out, _, err = runJob(t, "status", res.Job, "--network", c.url, "--client-dir", c.dir)
 	if err != nil || !strings.Contains(out, "PUBLIC") || !strings.Contains(out, "not private") {
 		t.Fatalf("status of a public job does not flag it: %v\n%s", err, out)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestDiscoverNoDriver points go-nvml at a library that does not exist,
@@ -149,8 +150,8 @@ func TestDiscoverFake(t *testing.T) {
 				ready: nvml.CC_ACCEPTING_CLIENT_REQUESTS_TRUE, devices: []*fakeDevice{h100(0), h100(1)}},
 			check: func(t *testing.T, r Report) {
 				want := CCState{Supported: true, Enabled: true, Environment: "production", CPU: "intel-tdx", GPUsCapable: true, AcceptingWork: true}
-				if r.CC != want || !r.CC.Confidential() {
-					t.Errorf("CC %+v, want %+v", r.CC, want)
+				if diff := cmp.Diff(want, r.CC); diff != "" || !r.CC.Confidential() {
+					t.Errorf("CC (-want +got):\n%s\nconfidential %v", diff, r.CC.Confidential())
 				}
 				if r.DriverVersion != "570.86.15" || r.CUDAVersion != "12.8" || len(r.GPUs) != 2 {
 					t.Fatalf("report %+v", r)
@@ -158,8 +159,8 @@ func TestDiscoverFake(t *testing.T) {
 				g := r.GPUs[1]
 				want1 := GPU{Index: 1, Name: "NVIDIA H100 80GB HBM3", UUID: "GPU-b", PCIBusID: "00000000:11:00.0",
 					MemoryTotalBytes: 80 << 30, ComputeCapability: "9.0", ProtectedMemoryBytes: 79 << 30}
-				if g != want1 {
-					t.Errorf("GPU 1 %+v, want %+v", g, want1)
+				if diff := cmp.Diff(want1, g); diff != "" {
+					t.Errorf("GPU 1 (-want +got):\n%s", diff)
 				}
 			},
 		},

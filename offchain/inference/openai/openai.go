@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/internal/sse"
 )
 
 // ErrUnavailable wraps failures to send the request at all (connection
@@ -66,6 +67,9 @@ const (
 	defaultMaxBackoff        = 5 * time.Second
 	maxRetryAfter            = 30 * time.Second
 	maxErrorBody             = 64 << 10
+	// maxLine bounds one SSE line. A chunk carries a few tokens; a line
+	// this long means the peer is not an inference server.
+	maxLine = 1 << 20
 )
 
 // Engine is an OpenAI-compatible HTTP engine. It is safe for concurrent use.
@@ -271,7 +275,7 @@ func (e *Engine) attempt(ctx context.Context, body []byte) (*stream, error) {
 			return nil, fmt.Errorf("%w (Content-Type %q)", ErrNotStreaming, ct)
 		}
 	}
-	s.events = newSSEReader(activityReader{r: resp.Body, touch: s.touch})
+	s.events = sse.NewReader(activityReader{r: resp.Body, touch: s.touch}, maxLine)
 	if err := s.prime(); err != nil {
 		s.release()
 		return nil, err

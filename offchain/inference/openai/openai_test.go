@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/google/go-cmp/cmp"
 )
 
 // secretPrompt must never show up in errors or logs.
@@ -71,8 +72,8 @@ func newServer(t *testing.T, h func(n int32, w http.ResponseWriter, r *http.Requ
 	return s
 }
 
-// sse writes raw event text and flushes it.
-func sse(w http.ResponseWriter, raw string) {
+// writeSSE writes raw event text and flushes it.
+func writeSSE(w http.ResponseWriter, raw string) {
 	io.WriteString(w, raw)
 	w.(http.Flusher).Flush()
 }
@@ -182,7 +183,7 @@ func TestStreamFormats(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newServer(t, func(_ int32, w http.ResponseWriter, r *http.Request) {
 				startSSE(w)
-				sse(w, tc.body)
+				writeSSE(w, tc.body)
 			})
 			text, res, err := collect(t, newEngine(t, srv.URL, nil), t.Context())
 			if err != nil {
@@ -191,8 +192,8 @@ func TestStreamFormats(t *testing.T) {
 			if text != tc.wantText || res.FinishReason != tc.wantFinish {
 				t.Errorf("got %q finish %q, want %q finish %q", text, res.FinishReason, tc.wantText, tc.wantFinish)
 			}
-			if (res.Usage == nil) != (tc.wantUsage == nil) || res.Usage != nil && *res.Usage != *tc.wantUsage {
-				t.Errorf("usage %+v, want %+v", res.Usage, tc.wantUsage)
+			if diff := cmp.Diff(tc.wantUsage, res.Usage); diff != "" {
+				t.Errorf("usage (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -228,7 +229,7 @@ func TestRequestOnTheWire(t *testing.T) {
 					t.Error("unset top_p sent")
 				}
 				startSSE(w)
-				sse(w, "data: "+chunkJSON("ok", "stop")+"\n\ndata: [DONE]\n\n")
+				writeSSE(w, "data: "+chunkJSON("ok", "stop")+"\n\ndata: [DONE]\n\n")
 			})
 			e := newEngine(t, srv.URL+tc.base, func(c *Config) { c.APIKey = tc.key })
 			if _, _, err := collect(t, e, t.Context()); err != nil {
@@ -241,11 +242,27 @@ func TestRequestOnTheWire(t *testing.T) {
 	}
 }
 
+// A line over maxLine is a malformed chunk, not a broken stream.
+func TestOverlongLine(t *testing.T) {
+	srv := newServer(t, func(_ int32, w http.ResponseWriter, r *http.Request) {
+		startSSE(w)
+		writeSSE(w, "data: "+chunkJSON("fine", "")+"\n\n")
+		writeSSE(w, "data: "+strings.Repeat("x", maxLine+1)+"\n\n")
+	})
+	s, err := newEngine(t, srv.URL, nil).Chat(t.Context(), testRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text, _, err := inference.Collect(s); !errors.Is(err, ErrMalformedChunk) || text != "fine" {
+		t.Fatalf("Collect = %q, %v; want the text so far and ErrMalformedChunk", text, err)
+	}
+}
+
 func TestMalformedChunk(t *testing.T) {
 	srv := newServer(t, func(_ int32, w http.ResponseWriter, r *http.Request) {
 		startSSE(w)
-		sse(w, "data: "+chunkJSON("fine", "")+"\n\n")
-		sse(w, `data: {"choices":[{"delta":{"content":"`+secretPrompt+`"}}`+"\n\n") // unterminated
+		writeSSE(w, "data: "+chunkJSON("fine", "")+"\n\n")
+		writeSSE(w, `data: {"choices":[{"delta":{"content":"`+secretPrompt+`"}}`+"\n\n") // unterminated
 	})
 	s, err := newEngine(t, srv.URL, nil).Chat(t.Context(), testRequest())
 	if err != nil {
@@ -310,7 +327,7 @@ func TestInStreamError(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newServer(t, func(_ int32, w http.ResponseWriter, r *http.Request) {
 				startSSE(w)
-				sse(w, "data: "+roleChunk+"\n\n"+tc.before+tc.errEvent)
+				writeSSE(w, "data: "+roleChunk+"\n\n"+tc.before+tc.errEvent)
 			})
 			s, err := newEngine(t, srv.URL, nil).Chat(t.Context(), testRequest())
 			var text string
@@ -344,7 +361,7 @@ func abort() { panic(http.ErrAbortHandler) }
 func TestBackendDiesMidStream(t *testing.T) {
 	srv := newServer(t, func(_ int32, w http.ResponseWriter, r *http.Request) {
 		startSSE(w)
-		sse(w, "data: "+chunkJSON("one ", "")+"\n\ndata: "+chunkJSON("two", "")+"\n\n")
+		writeSSE(w, "data: "+chunkJSON("one ", "")+"\n\ndata: "+chunkJSON("two", "")+"\n\n")
 		abort()
 	})
 	s, err := newEngine(t, srv.URL, nil).Chat(t.Context(), testRequest())
@@ -366,7 +383,7 @@ func TestBackendDiesMidStream(t *testing.T) {
 func TestCleanCloseWithoutDone(t *testing.T) {
 	srv := newServer(t, func(_ int32, w http.ResponseWriter, r *http.Request) {
 		startSSE(w)
-		sse(w, "data: "+chunkJSON("cut", "")+"\n\n")
+		writeSSE(w, "data: "+chunkJSON("cut", "")+"\n\n")
 	})
 	_, _, err := collect(t, newEngine(t, srv.URL, nil), t.Context())
 	if !errors.Is(err, ErrStreamBroken) {
@@ -428,7 +445,7 @@ func TestRetryBeforeFirstToken(t *testing.T) {
 			name: "dies after the role chunk, before any text", failures: 1, attempts: 3,
 			fail: func(w http.ResponseWriter) {
 				startSSE(w)
-				sse(w, "data: "+roleChunk+"\n\n")
+				writeSSE(w, "data: "+roleChunk+"\n\n")
 				abort()
 			},
 			wantRequests: 2,
@@ -454,7 +471,7 @@ func TestRetryBeforeFirstToken(t *testing.T) {
 					return
 				}
 				startSSE(w)
-				sse(w, "data: "+chunkJSON("ok", "stop")+"\n\ndata: [DONE]\n\n")
+				writeSSE(w, "data: "+chunkJSON("ok", "stop")+"\n\ndata: [DONE]\n\n")
 			})
 			text, _, err := collect(t, newEngine(t, srv.URL, func(c *Config) { c.MaxAttempts = tc.attempts }), t.Context())
 			if tc.wantErr == nil {
@@ -487,7 +504,7 @@ func TestUnreachable(t *testing.T) {
 func TestFirstTokenTimeout(t *testing.T) {
 	srv := newServer(t, func(_ int32, w http.ResponseWriter, r *http.Request) {
 		startSSE(w)
-		sse(w, "data: "+roleChunk+"\n\n: still thinking\n\n") // activity, but no text
+		writeSSE(w, "data: "+roleChunk+"\n\n: still thinking\n\n") // activity, but no text
 		<-r.Context().Done()
 	})
 	start := time.Now()
@@ -509,7 +526,7 @@ func TestFirstTokenTimeout(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	srv := newServer(t, func(_ int32, w http.ResponseWriter, r *http.Request) {
 		startSSE(w)
-		sse(w, "data: "+chunkJSON("one", "")+"\n\n")
+		writeSSE(w, "data: "+chunkJSON("one", "")+"\n\n")
 		<-r.Context().Done()
 	})
 	text, _, err := collect(t, newEngine(t, srv.URL, func(c *Config) { c.IdleTimeout = 150 * time.Millisecond }), t.Context())
@@ -526,7 +543,7 @@ func TestIdleTimeout(t *testing.T) {
 func TestSlowReaderIsNotIdle(t *testing.T) {
 	srv := newServer(t, func(_ int32, w http.ResponseWriter, r *http.Request) {
 		startSSE(w)
-		sse(w, "data: "+chunkJSON("a", "")+"\n\ndata: "+chunkJSON("b", "")+"\n\ndata: "+chunkJSON("", "stop")+"\n\ndata: [DONE]\n\n")
+		writeSSE(w, "data: "+chunkJSON("a", "")+"\n\ndata: "+chunkJSON("b", "")+"\n\ndata: "+chunkJSON("", "stop")+"\n\ndata: [DONE]\n\n")
 	})
 	s, err := newEngine(t, srv.URL, func(c *Config) { c.IdleTimeout = 100 * time.Millisecond }).Chat(t.Context(), testRequest())
 	if err != nil {
@@ -554,7 +571,7 @@ func TestContextCancel(t *testing.T) {
 	t.Run("mid-stream", func(t *testing.T) {
 		srv := newServer(t, func(_ int32, w http.ResponseWriter, r *http.Request) {
 			startSSE(w)
-			sse(w, "data: "+chunkJSON("one", "")+"\n\n")
+			writeSSE(w, "data: "+chunkJSON("one", "")+"\n\n")
 			<-r.Context().Done()
 		})
 		ctx, cancel := context.WithCancel(t.Context())
@@ -615,7 +632,7 @@ func TestRetryLogsNoContent(t *testing.T) {
 			return
 		}
 		startSSE(w)
-		sse(w, "data: "+chunkJSON(secretPrompt, "stop")+"\n\ndata: [DONE]\n\n")
+		writeSSE(w, "data: "+chunkJSON(secretPrompt, "stop")+"\n\ndata: [DONE]\n\n")
 	})
 	var logs bytes.Buffer
 	e := newEngine(t, srv.URL, func(c *Config) {

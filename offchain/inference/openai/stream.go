@@ -1,15 +1,16 @@
 package openai
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/internal/sse"
 )
 
 // stream is one chat completion being read. It is used by one goroutine;
@@ -18,7 +19,7 @@ type stream struct {
 	reqCtx     context.Context
 	cancel     context.CancelCauseFunc
 	body       io.ReadCloser
-	events     *sseReader
+	events     *sse.Reader
 	firstToken time.Duration
 	idle       time.Duration
 	firstTimer *time.Timer // armed from the request until the first delta
@@ -156,7 +157,7 @@ func (s *stream) cancelCause() error {
 // of the answer (io.EOF) or a failure.
 func (s *stream) advance() (string, error) {
 	for {
-		ev, err := s.events.next()
+		ev, err := s.events.Next()
 		if err == io.EOF {
 			if s.finished {
 				// A finish reason without [DONE]: some servers stop there.
@@ -168,28 +169,28 @@ func (s *stream) advance() (string, error) {
 			if cause := s.cancelCause(); cause != nil {
 				return "", cause
 			}
-			if errors.Is(err, ErrMalformedChunk) {
-				return "", err
+			if errors.Is(err, sse.ErrLineTooLong) {
+				return "", fmt.Errorf("%w: %v", ErrMalformedChunk, err)
 			}
 			return "", fmt.Errorf("%w after %d deltas: %v", ErrStreamBroken, s.deltas, err)
 		}
-		if strings.TrimSpace(ev.data) == "[DONE]" {
+		if string(bytes.TrimSpace(ev.Data)) == "[DONE]" {
 			return "", io.EOF
 		}
 		s.chunks++
 		var c chunk
-		if err := json.Unmarshal([]byte(ev.data), &c); err != nil {
-			if ev.name == "error" {
-				return "", parseErrorValue(json.RawMessage(ev.data)) // a bare string, or unreadable
+		if err := json.Unmarshal(ev.Data, &c); err != nil {
+			if ev.Name == "error" {
+				return "", parseErrorValue(json.RawMessage(ev.Data)) // a bare string, or unreadable
 			}
-			return "", fmt.Errorf("%w: chunk %d (%d bytes): %s", ErrMalformedChunk, s.chunks, len(ev.data), jsonProblem(err))
+			return "", fmt.Errorf("%w: chunk %d (%d bytes): %s", ErrMalformedChunk, s.chunks, len(ev.Data), jsonProblem(err))
 		}
 		if be := c.backendError(); be != nil {
 			return "", be
 		}
-		if ev.name == "error" {
+		if ev.Name == "error" {
 			// "event: error" with the error fields at the top level.
-			return "", parseErrorValue(json.RawMessage(ev.data))
+			return "", parseErrorValue(json.RawMessage(ev.Data))
 		}
 		// Usage may come on its own final chunk (choices empty: OpenAI,
 		// vLLM, SGLang, Ollama ≥ 0.5.2) or on the finishing chunk

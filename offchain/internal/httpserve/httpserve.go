@@ -1,10 +1,11 @@
 // Package httpserve is how every Cocoon server (devnet, worker, gateway,
 // key-release service) bounds what one client can hold: header, body,
 // answer and idle timeouts on the http.Server, and a cap on open
-// connections on its listener.
+// connections on its listener; and how they write a JSON answer.
 package httpserve
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
@@ -59,4 +60,13 @@ func (l Limits) Listener(ln net.Listener) net.Listener {
 		return ln
 	}
 	return netutil.LimitListener(ln, l.MaxConns)
+}
+
+// WriteJSON answers with status and v encoded as JSON. The status is gone
+// once the encoding starts, so an encoding failure (never expected for the
+// wire types passed here) cannot be reported to the client.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -3,6 +3,8 @@ package httpserve
 import (
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -67,5 +69,16 @@ func TestServerCarriesTheLimits(t *testing.T) {
 	}
 	if ln := (Limits{}).Listener(nil); ln != nil {
 		t.Fatal("no MaxConns must leave the listener as it is")
+	}
+}
+
+func TestWriteJSON(t *testing.T) {
+	rec := httptest.NewRecorder()
+	WriteJSON(rec, http.StatusTeapot, map[string]string{"error": "a <b>"})
+	if rec.Code != http.StatusTeapot || rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("status %d, Content-Type %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if got, want := rec.Body.String(), `{"error":"a \u003cb\u003e"}`+"\n"; got != want {
+		t.Errorf("body %q, want %q", got, want)
 	}
 }

@@ -1,7 +1,9 @@
 // Package sse writes server-sent events the way the worker's and the
 // gateway's streaming answers need them: each event leaves at once unless
 // the producer already holds the next one, so a fast producer's burst goes
-// out in one write and a slow one's events are not held back.
+// out in one write and a slow one's events are not held back. Its Reader
+// parses them, for the gateway reading a worker and the worker reading an
+// OpenAI-compatible engine.
 package sse
 
 import (
