@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -133,6 +134,7 @@ func Opcodes() []uint32 {
 		op, _ := OpcodeOf(m)
 		ops = append(ops, op)
 	}
+	slices.Sort(ops)
 	return ops
 }
 
@@ -170,8 +172,9 @@ func opcodeOfType(t reflect.Type) (uint32, bool) {
 // field is one struct field as the wrapper sees it.
 type field struct {
 	reflect.StructField
-	tag  string // the `tlb` tag
-	path string // for errors: Message.Field
+	tag    string // the `tlb` tag
+	parent string // for errors: Message
+	path   string // for errors: Message.Field
 }
 
 func (f field) maybe() bool { return strings.HasPrefix(f.tag, "maybe ") }
@@ -212,7 +215,7 @@ func (f field) leaf() reflect.Value {
 
 func fieldAt(v reflect.Value, i int, path string) field {
 	sf := v.Type().Field(i)
-	return field{StructField: sf, tag: strings.TrimSpace(sf.Tag.Get("tlb")), path: path + "." + sf.Name}
+	return field{StructField: sf, tag: strings.TrimSpace(sf.Tag.Get("tlb")), parent: path, path: path + "." + sf.Name}
 }
 
 func encodeCell(v reflect.Value, path string) (*cell.Cell, error) {
@@ -244,10 +247,13 @@ func encodeField(b *cell.Builder, v reflect.Value, i int, f field) error {
 	switch {
 	case f.Type == reflect.TypeFor[tailCell]():
 		tail := cell.BeginCell()
-		if err := encodeFields(tail, v, i+1, v.Type().Name()+"Tail"); err != nil {
+		if err := encodeFields(tail, v, i+1, f.parent); err != nil {
 			return err
 		}
-		return wrap(f, b.StoreRef(tail.EndCell()))
+		if err := b.StoreRef(tail.EndCell()); err != nil {
+			return fmt.Errorf("%s: tail cell: %w", f.parent, err)
+		}
+		return nil
 	case f.tag == ".":
 		return encodeFields(b, x, 0, f.path)
 	case f.child():
@@ -353,10 +359,20 @@ func decodeWhole(s *cell.Slice, v reflect.Value, path string) error {
 	if err := decodeFields(s, v, 0, path); err != nil {
 		return err
 	}
-	if s.BitsLeft() != 0 || s.RefsNum() != 0 {
-		return fmt.Errorf("%s: %d bits and %d references left over after its last field", path, s.BitsLeft(), s.RefsNum())
+	return leftOver(s, v, path)
+}
+
+// leftOver refuses a cell with more than v's layout: the contracts read
+// every cell whole, and one with extra data has another layout.
+func leftOver(s *cell.Slice, v reflect.Value, path string) error {
+	if s.BitsLeft() == 0 && s.RefsNum() == 0 {
+		return nil
 	}
-	return nil
+	last := v.Type().Field(v.NumField() - 1)
+	for last.Tag.Get("tlb") == "." { // a struct stored inline ends with its own last field
+		last = last.Type.Field(last.Type.NumField() - 1)
+	}
+	return fmt.Errorf("%s: %d bits and %d references left over after its last field, %s", path, s.BitsLeft(), s.RefsNum(), last.Name)
 }
 
 func decodeFields(s *cell.Slice, v reflect.Value, from int, path string) error {
@@ -381,17 +397,13 @@ func decodeField(s *cell.Slice, v reflect.Value, i int, f field) error {
 	case f.Type == reflect.TypeFor[tailCell]():
 		c, err := s.LoadRefCell()
 		if err != nil {
-			return wrap(f, err)
+			return fmt.Errorf("%s: tail cell: %w", f.parent, err)
 		}
 		ts := c.BeginParse()
-		path := v.Type().Name() + "Tail"
-		if err := decodeFields(ts, v, i+1, path); err != nil {
+		if err := decodeFields(ts, v, i+1, f.parent); err != nil {
 			return err
 		}
-		if ts.BitsLeft() != 0 || ts.RefsNum() != 0 {
-			return fmt.Errorf("%s: %d bits and %d references left over after its last field", path, ts.BitsLeft(), ts.RefsNum())
-		}
-		return nil
+		return leftOver(ts, v, f.parent+" tail cell")
 	case f.tag == ".":
 		return decodeFields(s, x, 0, f.path)
 	case f.child():
