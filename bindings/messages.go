@@ -2,6 +2,7 @@ package bindings
 
 import (
 	"math/big"
+	"reflect"
 
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
@@ -69,19 +70,34 @@ const (
 // below (or a pointer to one). Encode serialises it; DecodeBody returns one.
 type Message = any
 
-// messages has a zero value of every message type DecodeBody knows.
-func messages() []Message {
-	return []Message{
-		SetParams{}, AddMeasurement{}, RemoveMeasurement{}, AddModel{}, RemoveModel{}, SetTreasury{},
-		UpgradeCode{}, ProposeOwner{}, AcceptOwnership{}, ApplyChange{}, CancelChange{},
-		RegisterWorker{}, WorkerDeactivated{}, Activate{}, Reject{},
-		WorkerActivatedEvent{}, WorkerDeactivatedEvent{}, ChangeAnnouncedEvent{}, ChangeAppliedEvent{},
-		WorkerRegister{}, WorkerUpdate{}, TopUp{}, RequestUnbond{}, Withdraw{}, WithdrawEarnings{},
-		Offer{}, JobPaid{}, JobFailed{}, Slash{},
-		Accept{}, Decline{}, SlashCompensation{}, RegistrationRejected{}, StakeReturned{}, EarningsPaid{},
-		SlashForfeit{}, ProtocolFees{},
-		JobCreate{}, Cancel{}, Refund{}, JobClosed{}, JobCallback{},
-		Receipt{}, Excesses{},
+// messageType is one row of the opcode table.
+type messageType struct {
+	op uint32
+	t  reflect.Type
+}
+
+func msg[T any](op uint32) messageType { return messageType{op, reflect.TypeFor[T]()} }
+
+// messages is the table DecodeBody reads: every message type by its opcode
+// (a test checks each row against the type's own tag and types.tolk).
+func messages() []messageType {
+	return []messageType{
+		msg[SetParams](OpSetParams), msg[AddMeasurement](OpAddMeasurement), msg[RemoveMeasurement](OpRemoveMeasurement),
+		msg[AddModel](OpAddModel), msg[RemoveModel](OpRemoveModel), msg[SetTreasury](OpSetTreasury),
+		msg[UpgradeCode](OpUpgradeCode), msg[ProposeOwner](OpProposeOwner), msg[AcceptOwnership](OpAcceptOwnership),
+		msg[ApplyChange](OpApplyChange), msg[CancelChange](OpCancelChange),
+		msg[RegisterWorker](OpRegisterWorker), msg[WorkerDeactivated](OpWorkerDeactivated),
+		msg[Activate](OpActivate), msg[Reject](OpReject),
+		msg[WorkerActivatedEvent](OpWorkerActivatedEvent), msg[WorkerDeactivatedEvent](OpWorkerDeactivatedEvent),
+		msg[ChangeAnnouncedEvent](OpChangeAnnouncedEvent), msg[ChangeAppliedEvent](OpChangeAppliedEvent),
+		msg[WorkerRegister](OpWorkerRegister), msg[WorkerUpdate](OpWorkerUpdate), msg[TopUp](OpTopUp),
+		msg[RequestUnbond](OpRequestUnbond), msg[Withdraw](OpWithdraw), msg[WithdrawEarnings](OpWithdrawEarnings),
+		msg[Offer](OpOffer), msg[JobPaid](OpJobPaid), msg[JobFailed](OpJobFailed), msg[Slash](OpSlash),
+		msg[Accept](OpAccept), msg[Decline](OpDecline), msg[SlashCompensation](OpSlashCompensation),
+		msg[RegistrationRejected](OpRegistrationRejected), msg[StakeReturned](OpStakeReturned),
+		msg[EarningsPaid](OpEarningsPaid), msg[SlashForfeit](OpSlashForfeit), msg[ProtocolFees](OpProtocolFees),
+		msg[JobCreate](OpJobCreate), msg[Cancel](OpCancel), msg[Refund](OpRefund), msg[JobClosed](OpJobClosed),
+		msg[JobCallback](OpJobCallback), msg[Receipt](OpReceipt), msg[Excesses](OpExcesses),
 	}
 }
 

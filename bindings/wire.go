@@ -103,7 +103,7 @@ func DecodeBody(body *cell.Cell) (Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decoding message body: %w", ErrUnknownOpcode)
 	}
-	t, ok := messageType(uint32(op))
+	t, ok := typeOf(uint32(op))
 	if !ok {
 		return nil, fmt.Errorf("decoding message body: opcode 0x%08x: %w", op, ErrUnknownOpcode)
 	}
@@ -131,8 +131,7 @@ func OpcodeOf(m any) (op uint32, ok bool) {
 func Opcodes() []uint32 {
 	var ops []uint32
 	for _, m := range messages() {
-		op, _ := OpcodeOf(m)
-		ops = append(ops, op)
+		ops = append(ops, m.op)
 	}
 	slices.Sort(ops)
 	return ops
@@ -141,16 +140,16 @@ func Opcodes() []uint32 {
 // OpcodeName is the name of the message with the opcode ("Accept"), or
 // the opcode in hex when it is not a Cocoon message.
 func OpcodeName(op uint32) string {
-	if t, ok := messageType(op); ok {
+	if t, ok := typeOf(op); ok {
 		return t.Name()
 	}
 	return fmt.Sprintf("op 0x%08x", op)
 }
 
-func messageType(op uint32) (reflect.Type, bool) {
+func typeOf(op uint32) (reflect.Type, bool) {
 	for _, m := range messages() {
-		if got, _ := OpcodeOf(m); got == op {
-			return reflect.TypeOf(m), true
+		if m.op == op {
+			return m.t, true
 		}
 	}
 	return nil, false

@@ -216,7 +216,10 @@ func TestTagWidths(t *testing.T) {
 			walk(f.Type)
 		}
 	}
-	for _, v := range append(messages(), layouts()...) {
+	for _, m := range messages() {
+		walk(m.t)
+	}
+	for _, v := range layouts() {
 		walk(reflect.TypeOf(v))
 	}
 	if len(seen) < 50 {
@@ -238,11 +241,11 @@ func TestOpcodesMatchTolk(t *testing.T) {
 	}
 	goOps := map[string]uint32{}
 	for _, m := range messages() {
-		op, ok := OpcodeOf(m)
-		if !ok {
-			t.Errorf("%T has no opcode", m)
+		op, ok := OpcodeOf(reflect.New(m.t).Interface())
+		if !ok || op != m.op {
+			t.Errorf("%s's tag says 0x%08x (%v), the table 0x%08x", m.t.Name(), op, ok, m.op)
 		}
-		goOps[reflect.TypeOf(m).Name()] = op
+		goOps[m.t.Name()] = op
 	}
 	if !reflect.DeepEqual(tolk, goOps) {
 		t.Errorf("types.tolk messages %v\nGo messages %v", tolk, goOps)
