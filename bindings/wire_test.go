@@ -277,3 +277,36 @@ func TestOpcodesMatchTolk(t *testing.T) {
 		t.Errorf("Opcodes() lists %d opcodes for %d messages", len(ops), len(goOps))
 	}
 }
+
+// FuzzDecodeBody feeds DecodeBody a sample message's opcode and references
+// with other bits: it must refuse or decode without panicking, and what it
+// decodes must encode again.
+func FuzzDecodeBody(f *testing.F) {
+	samples := sampleMessages()
+	for i, m := range samples {
+		c := MustCell(Encode(m))
+		f.Add(uint8(i), c.BeginParse().MustLoadSlice(c.BitsSize())[4:])
+	}
+	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
+		sample := MustCell(Encode(samples[int(which)%len(samples)]))
+		op := sample.BeginParse().MustLoadUInt(32)
+		if len(data) > (1023-32)/8 {
+			data = data[:(1023-32)/8]
+		}
+		b := cell.BeginCell().MustStoreUInt(op, 32).MustStoreSlice(data, uint(8*len(data)))
+		for i := 0; i < int(sample.RefsNum()); i++ {
+			b.MustStoreRef(sample.MustPeekRef(i))
+		}
+		m, err := DecodeBody(b.EndCell())
+		if err != nil {
+			return
+		}
+		again, err := Encode(m)
+		if err != nil {
+			t.Fatalf("decoded %+v does not encode: %v", m, err)
+		}
+		if _, err := DecodeBody(again); err != nil {
+			t.Fatalf("re-encoded %+v does not decode: %v", m, err)
+		}
+	})
+}
