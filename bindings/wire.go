@@ -26,8 +26,8 @@ import (
 //   - `addr` fields are Tolk `address`es, so the wrapper refuses addr_none
 //     and non-standard addresses; a field tagged `tolk:"address?"` is an
 //     `address?`, addr_none for nil;
-//   - a nil *big.Int coins value is zero and a negative one an error (tlb
-//     panics on the first and writes a broken length on the second);
+//   - a nil *big.Int coins value is zero (tlb panics on it), a negative one
+//     an error that names the field;
 //   - structs in their own cell (`^`, `maybe ^`): tlb writes a nested
 //     struct from an unaddressable copy and panics on its [32]byte fields;
 //   - maps keyed by uint256 (`dict 256 -> ...`): tlb maps only string keys;
