@@ -81,6 +81,9 @@ func TestStrictDecode(t *testing.T) {
 		{"trailing bits in a map value", cellOf(func(b *cell.Builder) { b.MustStoreMaybeRef(models.AsCell()) }), "Models[0000000000000000000000000000000000000000000000000000000000000000]: 2 bits and 0 references left over after its last field, PriceOut"},
 		{"missing ref", cellOf(func(b *cell.Builder) { b.MustStoreUInt(uint64(OpJobCreate), 32).MustStoreUInt(1, 64) }), "JobCreate.Terms: no more refs"},
 		{"missing ref in a referenced cell", jobCreate(termsCutShort), "JobCreate.Terms: tail cell: no more refs"},
+		{"Maybe bit set, reference missing", cellOf(func(b *cell.Builder) {
+			b.MustStoreUInt(uint64(OpUpgradeCode), 32).MustStoreUInt(1, 64).MustStoreUInt(0b100, 3)
+		}), "UpgradeCode.RootCode: "},
 		{"cut short", cellOf(func(b *cell.Builder) { b.MustStoreUInt(uint64(OpTopUp), 32).MustStoreUInt(0, 10) }), "TopUp.QueryID: "},
 		{"none address where required", setTreasury(address.NewAddressNone()), "SetTreasury.Treasury: addr_none where an address is required"},
 		{"none address where required, nested", jobCreate(MustCell(Encode(struct {
@@ -123,6 +126,15 @@ func TestStrictDecodeOpcode(t *testing.T) {
 				t.Fatalf("error %v, want ErrUnknownOpcode saying %q", err, tc.want)
 			}
 		})
+	}
+	if _, ok := OpcodeOf(RootParams{}); ok {
+		t.Error("RootParams, a layout, has an opcode")
+	}
+	if got := OpcodeName(0x12345678); got != "op 0x12345678" {
+		t.Errorf("OpcodeName of an unknown opcode = %q", got)
+	}
+	if got := OpcodeName(OpJobClosed); got != "JobClosed" {
+		t.Errorf("OpcodeName(OpJobClosed) = %q", got)
 	}
 	_, err := Parse[Withdraw](MustCell(Encode(TopUp{QueryID: 1})))
 	if !errors.Is(err, ErrUnknownOpcode) || !strings.Contains(err.Error(), "body is not Withdraw (opcode 0xc0c00034)") {
