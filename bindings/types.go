@@ -46,24 +46,37 @@ const (
 	TEEDev      TEE = 4 // software statement, accepted only in test mode
 )
 
-var teeNames = map[TEE]string{TEETDX: "tdx", TEESEVSNP: "sevsnp", TEENvidiaCC: "nvidia_cc", TEEDev: "dev"}
+// name is the TEE's name as flags and configs spell it, "" for an unknown type.
+func (t TEE) name() string {
+	switch t {
+	case TEETDX:
+		return "tdx"
+	case TEESEVSNP:
+		return "sevsnp"
+	case TEENvidiaCC:
+		return "nvidia_cc"
+	case TEEDev:
+		return "dev"
+	}
+	return ""
+}
 
 // String returns the TEE's name as flags and configs spell it ("tdx").
 func (t TEE) String() string {
-	if n, ok := teeNames[t]; ok {
+	if n := t.name(); n != "" {
 		return n
 	}
 	return fmt.Sprintf("tee(%d)", uint8(t))
 }
 
 // Valid reports whether the contracts know the type (1..4).
-func (t TEE) Valid() bool { _, ok := teeNames[t]; return ok }
+func (t TEE) Valid() bool { return t.name() != "" }
 
 // ParseTEE reads a TEE name (tdx, sevsnp, nvidia_cc, dev; case-insensitive).
 func ParseTEE(s string) (TEE, error) {
 	want := strings.ToLower(strings.TrimSpace(s))
-	for t, n := range teeNames {
-		if n == want {
+	for t := TEETDX; t <= TEEDev; t++ {
+		if t.name() == want {
 			return t, nil
 		}
 	}
