@@ -82,11 +82,11 @@ func PublicKey256(pub ed25519.PublicKey) [32]byte {
 // RootStateInit is the StateInit that deploys a Root owned by owner, with
 // params, no measurements or models, and the given codes.
 func RootStateInit(owner *address.Address, params RootParams, codes Codes) (*tlb.StateInit, error) {
-	data, err := RootStorage{
+	data, err := Encode(RootStorage{
 		Owner:  owner,
 		Params: params,
 		Codes:  ChildCodes{WorkerCode: codes.Worker, JobCode: codes.Job},
-	}.ToCell()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("root initial data: %w", err)
 	}
@@ -99,7 +99,7 @@ func RootStateInit(owner *address.Address, params RootParams, codes Codes) (*tlb
 // WorkerStateInitWith is the StateInit of the Worker of (root, owner,
 // workerKey) under the given worker code: status none, no state.
 func WorkerStateInitWith(workerCode *cell.Cell, root, owner *address.Address, workerKey [32]byte) (*tlb.StateInit, error) {
-	data, err := WorkerStorage{Root: root, Owner: owner, WorkerKey: workerKey}.ToCell()
+	data, err := Encode(WorkerStorage{Root: root, Owner: owner, WorkerKey: workerKey})
 	if err != nil {
 		return nil, fmt.Errorf("worker initial data: %w", err)
 	}
@@ -109,7 +109,7 @@ func WorkerStateInitWith(workerCode *cell.Cell, root, owner *address.Address, wo
 // JobStateInitWith is the StateInit of the Job of (root, client, nonce)
 // under the given job code: status none, no state.
 func JobStateInitWith(jobCode *cell.Cell, root, client *address.Address, nonce uint64) (*tlb.StateInit, error) {
-	data, err := JobStorage{Root: root, Client: client, Nonce: nonce}.ToCell()
+	data, err := Encode(JobStorage{Root: root, Client: client, Nonce: nonce})
 	if err != nil {
 		return nil, fmt.Errorf("job initial data: %w", err)
 	}

@@ -18,7 +18,8 @@ func ParseRootEvent(body *cell.Cell) (any, error) {
 	case *WorkerActivatedEvent, *WorkerDeactivatedEvent:
 		return m, nil
 	}
-	return nil, fmt.Errorf("root event: opcode 0x%08x is not a Root event", m.Opcode())
+	op, _ := OpcodeOf(m)
+	return nil, fmt.Errorf("root event: %s (opcode 0x%08x) is not a Root event", OpcodeName(op), op)
 }
 
 // JobClosedIn returns the JobClosed a Job sent in tx, if it sent one: the

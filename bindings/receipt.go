@@ -14,30 +14,21 @@ import (
 // serve) a job. It travels as the body of an external message to the Job:
 // signature:bits512 receipt:^Receipt, signed over the Receipt cell's hash.
 type Receipt struct {
-	Job          *address.Address
-	RequestHash  [32]byte
-	ResultHash   [32]byte // sha256 of the sealed result
-	InputTokens  uint32
-	OutputTokens uint32
-	Failed       bool       // the worker could not serve: full refund, no slash
-	Result       *cell.Cell // inline sealed result, when small
+	_            tlb.Magic        `tlb:"#c0c00070"`
+	Job          *address.Address `tlb:"addr"`
+	RequestHash  [32]byte         `tlb:"bits 256"`
+	ResultHash   [32]byte         `tlb:"bits 256"` // sha256 of the sealed result
+	InputTokens  uint32           `tlb:"## 32"`
+	OutputTokens uint32           `tlb:"## 32"`
+	Failed       bool             `tlb:"bool"`    // the worker could not serve: full refund, no slash
+	Result       *cell.Cell       `tlb:"maybe ^"` // inline sealed result, when small
 }
 
-func (Receipt) Opcode() uint32                { return OpReceipt }
-func (m Receipt) ToCell() (*cell.Cell, error) { return encode(m) }
-func (m Receipt) store(w *writer) {
-	w.addr(m.Job, "job")
-	w.u256(m.RequestHash)
-	w.u256(m.ResultHash)
-	w.uint(uint64(m.InputTokens), 32)
-	w.uint(uint64(m.OutputTokens), 32)
-	w.bool(m.Failed)
-	w.maybeRef(m.Result)
-}
-func (m *Receipt) load(r *reader) {
-	m.Job, m.RequestHash, m.ResultHash = r.addr("job"), r.u256(), r.u256()
-	m.InputTokens, m.OutputTokens = uint32(r.uint(32)), uint32(r.uint(32))
-	m.Failed, m.Result = r.bool(), r.maybeRef("result")
+// receiptBody is the body of the external message that carries a signed
+// receipt to its Job.
+type receiptBody struct {
+	Signature []byte     `tlb:"bits 512"`
+	Receipt   *cell.Cell `tlb:"^"`
 }
 
 // SignReceipt builds the external message body of a receipt, signed with
@@ -46,7 +37,7 @@ func SignReceipt(key ed25519.PrivateKey, r Receipt) (*cell.Cell, error) {
 	if len(key) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("signing receipt: private key has %d bytes, want %d", len(key), ed25519.PrivateKeySize)
 	}
-	rc, err := r.ToCell()
+	rc, err := Encode(r)
 	if err != nil {
 		return nil, fmt.Errorf("signing receipt: %w", err)
 	}
@@ -59,25 +50,20 @@ func ReceiptBody(sig []byte, receipt *cell.Cell) (*cell.Cell, error) {
 	if len(sig) != ed25519.SignatureSize {
 		return nil, fmt.Errorf("receipt signature has %d bytes, want %d", len(sig), ed25519.SignatureSize)
 	}
-	w := newWriter()
-	w.bits(sig, 512)
-	w.ref(receipt, "receipt")
-	return w.end("ReceiptMessage")
+	return Encode(receiptBody{Signature: sig, Receipt: receipt})
 }
 
 // ParseReceiptBody splits a receipt message body into signature and receipt.
 func ParseReceiptBody(body *cell.Cell) (sig []byte, r *Receipt, err error) {
-	rd := newReader(body)
-	sig = rd.bits(512)
-	rc := rd.ref("receipt")
-	if err := rd.end("ReceiptMessage"); err != nil {
-		return nil, nil, err
-	}
-	r, err = Parse[Receipt](rc)
+	rb, err := Parse[receiptBody](body)
 	if err != nil {
 		return nil, nil, err
 	}
-	return sig, r, nil
+	r, err = Parse[Receipt](rb.Receipt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rb.Signature, r, nil
 }
 
 // VerifyReceipt checks a receipt message body's signature against a worker key.

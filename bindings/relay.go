@@ -6,7 +6,6 @@ package bindings
 import (
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
-	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/contracts"
 )
@@ -15,12 +14,15 @@ import (
 // devnet tests and benchmarks): it counts the messages it receives and
 // forwards each to next, when set. Its address follows from id and next.
 func RelayStateInit(id uint32, next *address.Address) *tlb.StateInit {
-	data := cell.BeginCell().
-		MustStoreUInt(uint64(id), 32).
-		MustStoreUInt(0, 64). // counter
-		MustStoreAddr(next).  // addr_none when nil
-		EndCell()
+	data := MustCell(Encode(relayData{ID: id, Next: next}))
 	return &tlb.StateInit{Code: contracts.MustCode("relay"), Data: data}
+}
+
+// relayData is the relay's storage.
+type relayData struct {
+	ID      uint32           `tlb:"## 32"`
+	Counter uint64           `tlb:"## 64"`
+	Next    *address.Address `tlb:"addr" tolk:"address?"`
 }
 
 // StateInitAddress is the workchain-0 address of a contract deployed with si.

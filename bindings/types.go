@@ -46,24 +46,37 @@ const (
 	TEEDev      TEE = 4 // software statement, accepted only in test mode
 )
 
-var teeNames = map[TEE]string{TEETDX: "tdx", TEESEVSNP: "sevsnp", TEENvidiaCC: "nvidia_cc", TEEDev: "dev"}
+// name is the TEE's name as flags and configs spell it, "" for an unknown type.
+func (t TEE) name() string {
+	switch t {
+	case TEETDX:
+		return "tdx"
+	case TEESEVSNP:
+		return "sevsnp"
+	case TEENvidiaCC:
+		return "nvidia_cc"
+	case TEEDev:
+		return "dev"
+	}
+	return ""
+}
 
 // String returns the TEE's name as flags and configs spell it ("tdx").
 func (t TEE) String() string {
-	if n, ok := teeNames[t]; ok {
+	if n := t.name(); n != "" {
 		return n
 	}
 	return fmt.Sprintf("tee(%d)", uint8(t))
 }
 
 // Valid reports whether the contracts know the type (1..4).
-func (t TEE) Valid() bool { _, ok := teeNames[t]; return ok }
+func (t TEE) Valid() bool { return t.name() != "" }
 
 // ParseTEE reads a TEE name (tdx, sevsnp, nvidia_cc, dev; case-insensitive).
 func ParseTEE(s string) (TEE, error) {
 	want := strings.ToLower(strings.TrimSpace(s))
-	for t, n := range teeNames {
-		if n == want {
+	for t := TEETDX; t <= TEEDev; t++ {
+		if t.name() == want {
 			return t, nil
 		}
 	}
@@ -142,39 +155,23 @@ const (
 
 // ModelPrice is a worker's price for one model, nanoton per 1M tokens.
 type ModelPrice struct {
-	PriceIn  *big.Int
-	PriceOut *big.Int
-}
-
-func storeModelPrice(w *writer, v ModelPrice) { w.coins(v.PriceIn); w.coins(v.PriceOut) }
-func loadModelPrice(r *reader) ModelPrice {
-	return ModelPrice{PriceIn: r.coins(), PriceOut: r.coins()}
+	PriceIn  *big.Int `tlb:"var uint 16"`
+	PriceOut *big.Int `tlb:"var uint 16"`
 }
 
 // ModelInfo is Root's entry for an allowed model.
 type ModelInfo struct {
-	WeightsHash [32]byte
-	MinPriceIn  *big.Int
-	MinPriceOut *big.Int
-}
-
-func storeModelInfo(w *writer, v ModelInfo) {
-	w.u256(v.WeightsHash)
-	w.coins(v.MinPriceIn)
-	w.coins(v.MinPriceOut)
-}
-func loadModelInfo(r *reader) ModelInfo {
-	return ModelInfo{WeightsHash: r.u256(), MinPriceIn: r.coins(), MinPriceOut: r.coins()}
+	WeightsHash [32]byte `tlb:"bits 256"`
+	MinPriceIn  *big.Int `tlb:"var uint 16"`
+	MinPriceOut *big.Int `tlb:"var uint 16"`
 }
 
 // Models is a map<uint256, ModelPrice>: model id → price.
 type Models map[[32]byte]ModelPrice
 
-func (m Models) dict() (*cell.Dictionary, error) { return encodeMap(m, storeModelPrice) }
-
-func decodeModels(d *cell.Dictionary) (Models, error) {
-	m, err := decodeMap(d, loadModelPrice)
-	return Models(m), err
+// modelsDict is the one field a models dictionary is read through.
+type modelsDict struct {
+	Models Models `tlb:"dict 256 -> ."`
 }
 
 // DecodeModels reads a models dictionary cell (as the Worker's `models()`
@@ -183,230 +180,68 @@ func DecodeModels(c *cell.Cell) (Models, error) {
 	if c == nil {
 		return nil, nil
 	}
-	return decodeModels(c.AsDict(256))
+	// The get-method returns the dictionary's root; as a field it follows
+	// a Maybe bit.
+	m, err := Parse[modelsDict](cell.BeginCell().MustStoreMaybeRef(c).EndCell())
+	if err != nil {
+		return nil, err
+	}
+	return m.Models, nil
 }
 
 // RootParams are Root's tunable parameters.
 type RootParams struct {
-	MinWorkerStake *big.Int
-	UnbondingDelay uint32 // seconds
-	ProtocolFeeBps uint16 // share of a job's charge sent to the treasury, 0..10000
-	Treasury       *address.Address
-	MinJobDeadline uint32 // seconds from now a job deadline may be, at least
-	MaxJobDeadline uint32 // ... and at most
-	SlashBps       uint16 // share of stake slashed for a job not served by its deadline
-	TestMode       bool   // admits TEE dev measurements
-}
-
-// ToCell serialises the params (the `Cell<RootParams>` of RootStorage and SetParams).
-func (p RootParams) ToCell() (*cell.Cell, error) {
-	w := newWriter()
-	w.coins(p.MinWorkerStake)
-	w.uint(uint64(p.UnbondingDelay), 32)
-	w.uint(uint64(p.ProtocolFeeBps), 16)
-	w.addr(p.Treasury, "treasury")
-	w.uint(uint64(p.MinJobDeadline), 32)
-	w.uint(uint64(p.MaxJobDeadline), 32)
-	w.uint(uint64(p.SlashBps), 16)
-	w.bool(p.TestMode)
-	return w.end("RootParams")
-}
-
-// ParseRootParams reads a RootParams cell.
-func ParseRootParams(c *cell.Cell) (*RootParams, error) {
-	r := newReader(c)
-	p := &RootParams{
-		MinWorkerStake: r.coins(),
-		UnbondingDelay: uint32(r.uint(32)),
-		ProtocolFeeBps: uint16(r.uint(16)),
-		Treasury:       r.addr("treasury"),
-		MinJobDeadline: uint32(r.uint(32)),
-		MaxJobDeadline: uint32(r.uint(32)),
-		SlashBps:       uint16(r.uint(16)),
-		TestMode:       r.bool(),
-	}
-	return p, r.end("RootParams")
+	MinWorkerStake *big.Int         `tlb:"var uint 16"`
+	UnbondingDelay uint32           `tlb:"## 32"` // seconds
+	ProtocolFeeBps uint16           `tlb:"## 16"` // share of a job's charge sent to the treasury, 0..10000
+	Treasury       *address.Address `tlb:"addr"`
+	MinJobDeadline uint32           `tlb:"## 32"` // seconds from now a job deadline may be, at least
+	MaxJobDeadline uint32           `tlb:"## 32"` // ... and at most
+	SlashBps       uint16           `tlb:"## 16"` // share of stake slashed for a job not served by its deadline
+	TestMode       bool             `tlb:"bool"`  // admits TEE dev measurements
 }
 
 // ChildCodes is the code Root holds for the contracts it derives addresses
 // of, and the owner change announced but not yet applied (it lives here
 // because RootStorage has no reference left).
 type ChildCodes struct {
-	WorkerCode *cell.Cell
-	JobCode    *cell.Cell
-	Pending    *PendingChange
-}
-
-// ToCell serialises the codes.
-func (c ChildCodes) ToCell() (*cell.Cell, error) {
-	w := newWriter()
-	w.ref(c.WorkerCode, "workerCode")
-	w.ref(c.JobCode, "jobCode")
-	if err := maybeChild(w, c.Pending); err != nil {
-		return nil, err
-	}
-	return w.end("ChildCodes")
-}
-
-// ParseChildCodes reads a ChildCodes cell.
-func ParseChildCodes(c *cell.Cell) (*ChildCodes, error) {
-	r := newReader(c)
-	cc := &ChildCodes{WorkerCode: r.ref("workerCode"), JobCode: r.ref("jobCode")}
-	pc := r.maybeRef("pending")
-	if err := r.end("ChildCodes"); err != nil {
-		return nil, err
-	}
-	var err error
-	cc.Pending, err = parseMaybe(pc, ParsePendingChange, "ChildCodes pending")
-	return cc, err
+	WorkerCode *cell.Cell     `tlb:"^"`
+	JobCode    *cell.Cell     `tlb:"^"`
+	Pending    *PendingChange `tlb:"maybe ^"`
 }
 
 // PendingChange is an owner change Root announced: ApplyChange applies it
 // once EffectiveAt has passed. Nil fields stay as they are.
 type PendingChange struct {
-	EffectiveAt uint32
-	Params      *RootParams
-	RootCode    *cell.Cell
-	WorkerCode  *cell.Cell
-	JobCode     *cell.Cell
-}
-
-// ToCell serialises the change.
-func (p PendingChange) ToCell() (*cell.Cell, error) {
-	w := newWriter()
-	w.uint(uint64(p.EffectiveAt), 32)
-	if err := maybeChild(w, p.Params); err != nil {
-		return nil, err
-	}
-	w.maybeRef(p.RootCode)
-	w.maybeRef(p.WorkerCode)
-	w.maybeRef(p.JobCode)
-	return w.end("PendingChange")
-}
-
-// ParsePendingChange reads a PendingChange cell.
-func ParsePendingChange(c *cell.Cell) (*PendingChange, error) {
-	r := newReader(c)
-	p := &PendingChange{EffectiveAt: uint32(r.uint(32))}
-	pc := r.maybeRef("params")
-	p.RootCode, p.WorkerCode, p.JobCode = r.maybeRef("rootCode"), r.maybeRef("workerCode"), r.maybeRef("jobCode")
-	if err := r.end("PendingChange"); err != nil {
-		return nil, err
-	}
-	var err error
-	p.Params, err = parseMaybe(pc, ParseRootParams, "PendingChange params")
-	return p, err
+	EffectiveAt uint32      `tlb:"## 32"`
+	Params      *RootParams `tlb:"maybe ^"`
+	RootCode    *cell.Cell  `tlb:"maybe ^"`
+	WorkerCode  *cell.Cell  `tlb:"maybe ^"`
+	JobCode     *cell.Cell  `tlb:"maybe ^"`
 }
 
 // RootStorage is Root's data.
 type RootStorage struct {
-	Owner        *address.Address
-	PendingOwner *address.Address // nil: none
-	Version      uint32
-	Params       RootParams
-	Measurements map[[32]byte]TEE       // measurement hash → TEE type
-	Models       map[[32]byte]ModelInfo // model id → info
-	Codes        ChildCodes
-}
-
-// ToCell serialises Root's data.
-func (s RootStorage) ToCell() (*cell.Cell, error) {
-	meas, err := encodeMap(s.Measurements, func(w *writer, t TEE) { w.uint(uint64(t), 8) })
-	if err != nil {
-		return nil, fmt.Errorf("building RootStorage measurements: %w", err)
-	}
-	models, err := encodeMap(s.Models, storeModelInfo)
-	if err != nil {
-		return nil, fmt.Errorf("building RootStorage models: %w", err)
-	}
-	w := newWriter()
-	w.addr(s.Owner, "owner")
-	w.optAddr(s.PendingOwner, "pendingOwner")
-	w.uint(uint64(s.Version), 32)
-	w.child(s.Params, "params")
-	w.dict(meas)
-	w.dict(models)
-	w.child(s.Codes, "codes")
-	return w.end("RootStorage")
-}
-
-// ParseRootStorage reads Root's data cell.
-func ParseRootStorage(c *cell.Cell) (*RootStorage, error) {
-	r := newReader(c)
-	s := &RootStorage{
-		Owner:        r.addr("owner"),
-		PendingOwner: r.optAddr("pendingOwner"),
-		Version:      uint32(r.uint(32)),
-	}
-	pc := r.ref("params")
-	meas := r.dict("measurements")
-	models := r.dict("models")
-	cc := r.ref("codes")
-	if err := r.end("RootStorage"); err != nil {
-		return nil, err
-	}
-	p, err := ParseRootParams(pc)
-	if err != nil {
-		return nil, err
-	}
-	s.Params = *p
-	if s.Measurements, err = decodeMap(meas, func(r *reader) TEE { return TEE(r.uint(8)) }); err != nil {
-		return nil, fmt.Errorf("parsing RootStorage measurements: %w", err)
-	}
-	if s.Models, err = decodeMap(models, loadModelInfo); err != nil {
-		return nil, fmt.Errorf("parsing RootStorage models: %w", err)
-	}
-	codes, err := ParseChildCodes(cc)
-	if err != nil {
-		return nil, err
-	}
-	s.Codes = *codes
-	return s, nil
+	Owner        *address.Address       `tlb:"addr"`
+	PendingOwner *address.Address       `tlb:"addr" tolk:"address?"` // nil: none
+	Version      uint32                 `tlb:"## 32"`
+	Params       RootParams             `tlb:"^"`
+	Measurements map[[32]byte]TEE       `tlb:"dict 256 -> ## 8"` // measurement hash → TEE type
+	Models       map[[32]byte]ModelInfo `tlb:"dict 256 -> ."`    // model id → info
+	Codes        ChildCodes             `tlb:"^"`
 }
 
 // ParamsSnapshot is what a Worker keeps of Root's params (sent with Activate).
 type ParamsSnapshot struct {
-	MinStake       *big.Int
-	UnbondingDelay uint32
-	SlashBps       uint16
-	FeeBps         uint16
-	Treasury       *address.Address
-	MinJobDeadline uint32
-	MaxJobDeadline uint32
-	JobCode        *cell.Cell
-	ValidUntil     uint32 // the registration lapses after it
-}
-
-// ToCell serialises the snapshot.
-func (p ParamsSnapshot) ToCell() (*cell.Cell, error) {
-	w := newWriter()
-	w.coins(p.MinStake)
-	w.uint(uint64(p.UnbondingDelay), 32)
-	w.uint(uint64(p.SlashBps), 16)
-	w.uint(uint64(p.FeeBps), 16)
-	w.addr(p.Treasury, "treasury")
-	w.uint(uint64(p.MinJobDeadline), 32)
-	w.uint(uint64(p.MaxJobDeadline), 32)
-	w.ref(p.JobCode, "jobCode")
-	w.uint(uint64(p.ValidUntil), 32)
-	return w.end("ParamsSnapshot")
-}
-
-// ParseParamsSnapshot reads a ParamsSnapshot cell.
-func ParseParamsSnapshot(c *cell.Cell) (*ParamsSnapshot, error) {
-	r := newReader(c)
-	p := &ParamsSnapshot{
-		MinStake:       r.coins(),
-		UnbondingDelay: uint32(r.uint(32)),
-		SlashBps:       uint16(r.uint(16)),
-		FeeBps:         uint16(r.uint(16)),
-		Treasury:       r.addr("treasury"),
-		MinJobDeadline: uint32(r.uint(32)),
-		MaxJobDeadline: uint32(r.uint(32)),
-		JobCode:        r.ref("jobCode"),
-		ValidUntil:     uint32(r.uint(32)),
-	}
-	return p, r.end("ParamsSnapshot")
+	MinStake       *big.Int         `tlb:"var uint 16"`
+	UnbondingDelay uint32           `tlb:"## 32"`
+	SlashBps       uint16           `tlb:"## 16"`
+	FeeBps         uint16           `tlb:"## 16"`
+	Treasury       *address.Address `tlb:"addr"`
+	MinJobDeadline uint32           `tlb:"## 32"`
+	MaxJobDeadline uint32           `tlb:"## 32"`
+	JobCode        *cell.Cell       `tlb:"^"`
+	ValidUntil     uint32           `tlb:"## 32"` // the registration lapses after it
 }
 
 // AgreedTerms is what a worker's owner agrees to when it registers: Root's
@@ -414,14 +249,14 @@ func ParseParamsSnapshot(c *cell.Cell) (*ParamsSnapshot, error) {
 // WorkerRegister and WorkerUpdate carry its Hash; an Activate under other
 // terms does not activate (ErrTermsNotAgreed).
 type AgreedTerms struct {
-	MinStake       *big.Int
-	UnbondingDelay uint32
-	SlashBps       uint16
-	FeeBps         uint16
-	Treasury       *address.Address
-	MinJobDeadline uint32
-	MaxJobDeadline uint32
-	JobCodeHash    [32]byte
+	MinStake       *big.Int         `tlb:"var uint 16"`
+	UnbondingDelay uint32           `tlb:"## 32"`
+	SlashBps       uint16           `tlb:"## 16"`
+	FeeBps         uint16           `tlb:"## 16"`
+	Treasury       *address.Address `tlb:"addr"`
+	MinJobDeadline uint32           `tlb:"## 32"`
+	MaxJobDeadline uint32           `tlb:"## 32"`
+	JobCodeHash    [32]byte         `tlb:"bits 256"`
 }
 
 // TermsOf are the terms a worker registering under Root's params p and job
@@ -433,23 +268,9 @@ func TermsOf(p RootParams, jobCodeHash [32]byte) AgreedTerms {
 	}
 }
 
-// ToCell serialises the terms.
-func (t AgreedTerms) ToCell() (*cell.Cell, error) {
-	w := newWriter()
-	w.coins(t.MinStake)
-	w.uint(uint64(t.UnbondingDelay), 32)
-	w.uint(uint64(t.SlashBps), 16)
-	w.uint(uint64(t.FeeBps), 16)
-	w.addr(t.Treasury, "treasury")
-	w.uint(uint64(t.MinJobDeadline), 32)
-	w.uint(uint64(t.MaxJobDeadline), 32)
-	w.u256(t.JobCodeHash)
-	return w.end("AgreedTerms")
-}
-
 // Hash is the terms' cell hash, as WorkerRegister/WorkerUpdate carry it.
 func (t AgreedTerms) Hash() ([32]byte, error) {
-	c, err := t.ToCell()
+	c, err := Encode(t)
 	if err != nil {
 		return [32]byte{}, err
 	}
@@ -458,51 +279,12 @@ func (t AgreedTerms) Hash() ([32]byte, error) {
 
 // WorkerProfile is what a worker registers: keys, attestation and offer.
 type WorkerProfile struct {
-	HPKEKey         [32]byte // seal.Commitment: sha256 of the encoded HPKE public key requests are sealed to
-	AttestationHash [32]byte // sha256 of the evidence bundle
-	TEE             TEE
-	Measurement     [32]byte
-	Models          Models
-	Endpoint        string // URL, stored as a snake string
-}
-
-// ToCell serialises the profile.
-func (p WorkerProfile) ToCell() (*cell.Cell, error) {
-	models, err := p.Models.dict()
-	if err != nil {
-		return nil, fmt.Errorf("building WorkerProfile models: %w", err)
-	}
-	ep, err := SnakeString(p.Endpoint)
-	if err != nil {
-		return nil, fmt.Errorf("building WorkerProfile endpoint: %w", err)
-	}
-	w := newWriter()
-	w.u256(p.HPKEKey)
-	w.u256(p.AttestationHash)
-	w.uint(uint64(p.TEE), 8)
-	w.u256(p.Measurement)
-	w.dict(models)
-	w.ref(ep, "endpoint")
-	return w.end("WorkerProfile")
-}
-
-// ParseWorkerProfile reads a WorkerProfile cell.
-func ParseWorkerProfile(c *cell.Cell) (*WorkerProfile, error) {
-	r := newReader(c)
-	p := &WorkerProfile{HPKEKey: r.u256(), AttestationHash: r.u256(), TEE: TEE(r.uint(8)), Measurement: r.u256()}
-	models := r.dict("models")
-	ep := r.ref("endpoint")
-	if err := r.end("WorkerProfile"); err != nil {
-		return nil, err
-	}
-	var err error
-	if p.Models, err = decodeModels(models); err != nil {
-		return nil, fmt.Errorf("parsing WorkerProfile models: %w", err)
-	}
-	if p.Endpoint, err = ep.BeginParse().LoadStringSnake(); err != nil {
-		return nil, fmt.Errorf("parsing WorkerProfile endpoint: %w", err)
-	}
-	return p, nil
+	HPKEKey         [32]byte `tlb:"bits 256"` // seal.Commitment: sha256 of the encoded HPKE public key requests are sealed to
+	AttestationHash [32]byte `tlb:"bits 256"` // sha256 of the evidence bundle
+	TEE             TEE      `tlb:"## 8"`
+	Measurement     [32]byte `tlb:"bits 256"`
+	Models          Models   `tlb:"dict 256 -> ."`
+	Endpoint        string   `tlb:"^"` // URL, stored as a snake string
 }
 
 // SnakeString stores s as a snake string (bytes, continued in the first reference).
@@ -516,135 +298,37 @@ func SnakeString(s string) (*cell.Cell, error) {
 
 // WorkerCounters are a worker's public track record.
 type WorkerCounters struct {
-	JobsCompleted uint64
-	JobsFailed    uint64 // failure receipts
-	JobsSlashed   uint64 // jobs refunded after the deadline
-	TotalEarned   *big.Int
-}
-
-// ToCell serialises the counters.
-func (c WorkerCounters) ToCell() (*cell.Cell, error) {
-	w := newWriter()
-	w.uint(c.JobsCompleted, 64)
-	w.uint(c.JobsFailed, 64)
-	w.uint(c.JobsSlashed, 64)
-	w.coins(c.TotalEarned)
-	return w.end("WorkerCounters")
-}
-
-// ParseWorkerCounters reads a WorkerCounters cell.
-func ParseWorkerCounters(c *cell.Cell) (*WorkerCounters, error) {
-	r := newReader(c)
-	wc := &WorkerCounters{JobsCompleted: r.uint(64), JobsFailed: r.uint(64), JobsSlashed: r.uint(64), TotalEarned: r.coins()}
-	return wc, r.end("WorkerCounters")
+	JobsCompleted uint64   `tlb:"## 64"`
+	JobsFailed    uint64   `tlb:"## 64"` // failure receipts
+	JobsSlashed   uint64   `tlb:"## 64"` // jobs refunded after the deadline
+	TotalEarned   *big.Int `tlb:"var uint 16"`
 }
 
 // WorkerState is the state of a registered Worker.
 type WorkerState struct {
-	Stake          *big.Int
-	Earnings       *big.Int // paid by completed jobs, withdrawable any time
-	UnbondingSince uint32
-	PendingQuery   uint64   // query id of the registration in flight, 0 if none
-	Agreed         [32]byte // AgreedTerms hash the owner agreed to
+	Stake          *big.Int `tlb:"var uint 16"`
+	Earnings       *big.Int `tlb:"var uint 16"` // paid by completed jobs, withdrawable any time
+	UnbondingSince uint32   `tlb:"## 32"`
+	PendingQuery   uint64   `tlb:"## 64"`    // query id of the registration in flight, 0 if none
+	Agreed         [32]byte `tlb:"bits 256"` // AgreedTerms hash the owner agreed to
 	// The current slash window: when it began and how many Slashes took
 	// stake in it.
-	SlashWindowStart uint32
-	SlashesInWindow  uint8
+	SlashWindowStart uint32 `tlb:"## 32"`
+	SlashesInWindow  uint8  `tlb:"## 8"`
 	// Protocol fees of completed jobs not yet sent to the treasury: the
 	// Worker sends them once they reach ProtocolFeeBatch, and at Withdraw.
-	FeesOwed *big.Int
-	Profile  WorkerProfile
-	Counters WorkerCounters
-	Snapshot *ParamsSnapshot // set by Activate
-}
-
-// ToCell serialises the state.
-func (s WorkerState) ToCell() (*cell.Cell, error) {
-	w := newWriter()
-	w.coins(s.Stake)
-	w.coins(s.Earnings)
-	w.uint(uint64(s.UnbondingSince), 32)
-	w.uint(s.PendingQuery, 64)
-	w.u256(s.Agreed)
-	w.uint(uint64(s.SlashWindowStart), 32)
-	w.uint(uint64(s.SlashesInWindow), 8)
-	w.coins(s.FeesOwed)
-	w.child(s.Profile, "profile")
-	w.child(s.Counters, "counters")
-	if s.Snapshot == nil {
-		w.maybeRef(nil)
-	} else {
-		sc, err := s.Snapshot.ToCell()
-		if err != nil {
-			return nil, err
-		}
-		w.maybeRef(sc)
-	}
-	return w.end("WorkerState")
-}
-
-// ParseWorkerState reads a WorkerState cell.
-func ParseWorkerState(c *cell.Cell) (*WorkerState, error) {
-	r := newReader(c)
-	s := &WorkerState{Stake: r.coins(), Earnings: r.coins(), UnbondingSince: uint32(r.uint(32)), PendingQuery: r.uint(64), Agreed: r.u256(),
-		SlashWindowStart: uint32(r.uint(32)), SlashesInWindow: uint8(r.uint(8)), FeesOwed: r.coins()}
-	pc, cc, sc := r.ref("profile"), r.ref("counters"), r.maybeRef("snapshot")
-	if err := r.end("WorkerState"); err != nil {
-		return nil, err
-	}
-	p, err := ParseWorkerProfile(pc)
-	if err != nil {
-		return nil, err
-	}
-	s.Profile = *p
-	counters, err := ParseWorkerCounters(cc)
-	if err != nil {
-		return nil, err
-	}
-	s.Counters = *counters
-	if sc != nil {
-		if s.Snapshot, err = ParseParamsSnapshot(sc); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
+	FeesOwed *big.Int        `tlb:"var uint 16"`
+	Profile  WorkerProfile   `tlb:"^"`
+	Counters WorkerCounters  `tlb:"^"`
+	Snapshot *ParamsSnapshot `tlb:"maybe ^"` // set by Activate
 }
 
 // WorkerStorage is a Worker's data. Its initial form (status none, no
 // state) determines the Worker's address.
 type WorkerStorage struct {
-	Root      *address.Address
-	Owner     *address.Address
-	WorkerKey [32]byte // Ed25519 key that signs receipts
-	Status    WorkerStatus
-	State     *WorkerState
-}
-
-// ToCell serialises the Worker's data.
-func (s WorkerStorage) ToCell() (*cell.Cell, error) {
-	w := newWriter()
-	w.addr(s.Root, "root")
-	w.addr(s.Owner, "owner")
-	w.u256(s.WorkerKey)
-	w.uint(uint64(s.Status), 8)
-	if err := maybeChild(w, s.State); err != nil {
-		return nil, err
-	}
-	return w.end("WorkerStorage")
-}
-
-// ParseWorkerStorage reads a Worker's data cell.
-func ParseWorkerStorage(c *cell.Cell) (*WorkerStorage, error) {
-	r := newReader(c)
-	s := &WorkerStorage{Root: r.addr("root"), Owner: r.addr("owner"), WorkerKey: r.u256(), Status: WorkerStatus(r.uint(8))}
-	sc := r.maybeRef("state")
-	if err := r.end("WorkerStorage"); err != nil {
-		return nil, err
-	}
-	var err error
-	s.State, err = parseMaybe(sc, ParseWorkerState, "WorkerStorage state")
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	Root      *address.Address `tlb:"addr"`
+	Owner     *address.Address `tlb:"addr"`
+	WorkerKey [32]byte         `tlb:"bits 256"` // Ed25519 key that signs receipts
+	Status    WorkerStatus     `tlb:"## 8"`
+	State     *WorkerState     `tlb:"maybe ^"`
 }

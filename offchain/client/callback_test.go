@@ -68,7 +68,7 @@ func (d *devnet) deployConsumer() *address.Address {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	st, err := bindings.ParseRootStorage(acc.Data)
+	st, err := bindings.Parse[bindings.RootStorage](acc.Data)
 	if err != nil {
 		d.t.Fatal(err)
 	}

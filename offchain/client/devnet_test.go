@@ -408,7 +408,7 @@ func (d *devnet) deployWith(worker *address.Address, price *big.Int, nonce uint6
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	body := bindings.MustCell(bindings.JobCreate{QueryID: nonce, Terms: terms}.ToCell())
+	body := bindings.MustCell(bindings.Encode(bindings.JobCreate{QueryID: nonce, Terms: terms}))
 	if escrow == nil {
 		escrow = client.Escrow(terms)
 	}

@@ -134,7 +134,7 @@ func boolInt(b bool) *big.Int {
 
 func mustCell(t testing.TB, m bindings.Message) *cell.Cell {
 	t.Helper()
-	c, err := m.ToCell()
+	c, err := bindings.Encode(m)
 	if err != nil {
 		t.Fatal(err)
 	}

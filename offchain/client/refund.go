@@ -102,7 +102,7 @@ func isCloseError(err error) bool {
 // sendClose sends m (Refund or Cancel) from w, waits for the Job's
 // transaction and reports the closed job.
 func (c *Client) sendClose(ctx context.Context, w *wallet.Wallet, job *Job, m bindings.Message) (*Outcome, error) {
-	body, err := m.ToCell()
+	body, err := bindings.Encode(m)
 	if err != nil {
 		return nil, fmt.Errorf("building the message: %w", err)
 	}

@@ -226,7 +226,7 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*Job, error) {
 			return nil, fmt.Errorf("encoding the request for the job: %w", err)
 		}
 	}
-	body, err := bindings.JobCreate{QueryID: nonce, Terms: terms, Request: reqCell}.ToCell()
+	body, err := bindings.Encode(bindings.JobCreate{QueryID: nonce, Terms: terms, Request: reqCell})
 	if err != nil {
 		return nil, fmt.Errorf("building JobCreate: %w", err)
 	}
@@ -385,7 +385,7 @@ func rootJobCode(ctx context.Context, net chain.Network, root *address.Address) 
 	if acc.Status != chain.StatusActive || acc.Data == nil {
 		return nil, fmt.Errorf("root %s is %s, not an active contract", root, acc.Status)
 	}
-	st, err := bindings.ParseRootStorage(acc.Data)
+	st, err := bindings.Parse[bindings.RootStorage](acc.Data)
 	if err != nil {
 		return nil, fmt.Errorf("reading Root %s storage: %w", root, err)
 	}

@@ -36,7 +36,7 @@ func (e *Env) DeployRoot(ctx context.Context, owner *Wallet, params bindings.Roo
 		return nil, traces, fmt.Errorf("root is %s after its deploy (%v):\n%s", st, err, tr)
 	}
 	for _, op := range setup {
-		c, err := op.ToCell()
+		c, err := bindings.Encode(op)
 		if err != nil {
 			return nil, traces, err
 		}
@@ -64,7 +64,7 @@ func (e *Env) RegisterWorker(ctx context.Context, owner *Wallet, root *address.A
 	if err != nil {
 		return nil, nil, err
 	}
-	body, err := bindings.WorkerRegister{Profile: profile, Agreed: agreed}.ToCell()
+	body, err := bindings.Encode(bindings.WorkerRegister{Profile: profile, Agreed: agreed})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -94,7 +94,7 @@ func (e *Env) JobCreateMessage(root *address.Address, client *Wallet, nonce uint
 	if err != nil {
 		return nil, nil, err
 	}
-	body, err := bindings.JobCreate{QueryID: nonce, Terms: terms, Request: request}.ToCell()
+	body, err := bindings.Encode(bindings.JobCreate{QueryID: nonce, Terms: terms, Request: request})
 	if err != nil {
 		return nil, nil, err
 	}

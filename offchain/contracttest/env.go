@@ -319,7 +319,7 @@ func Deploy(si *tlb.StateInit, value *big.Int, body *cell.Cell) *tlb.InternalMes
 }
 
 // Body builds a message body, panicking on an error: test inputs are constants.
-func Body(m bindings.Message) *cell.Cell { return bindings.MustCell(m.ToCell()) }
+func Body(m bindings.Message) *cell.Cell { return bindings.MustCell(bindings.Encode(m)) }
 
 // TON converts a decimal amount of Toncoin to nanoton ("1.5" → 1500000000).
 func TON(s string) *big.Int {

@@ -109,7 +109,7 @@ func DeployCodes(ctx context.Context, net chain.Network, w *wallet.Wallet, param
 // Do sends one owner operation (a bindings message such as SetParams) with
 // DefaultOpValue and waits for Root's answer.
 func (o *Operator) Do(ctx context.Context, m bindings.Message) (*Result, error) {
-	body, err := m.ToCell()
+	body, err := bindings.Encode(m)
 	if err != nil {
 		return nil, fmt.Errorf("building %T: %w", m, err)
 	}

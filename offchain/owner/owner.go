@@ -73,7 +73,7 @@ func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet
 	if err != nil {
 		return nil, err
 	}
-	body, err := bindings.WorkerRegister{QueryID: queryID(), Profile: r.Profile, Agreed: agreed}.ToCell()
+	body, err := bindings.Encode(bindings.WorkerRegister{QueryID: queryID(), Profile: r.Profile, Agreed: agreed})
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func (o *Worker) Update(ctx context.Context, profile bindings.WorkerProfile) (*r
 	if err != nil {
 		return nil, err
 	}
-	body, err := bindings.WorkerUpdate{QueryID: queryID(), Profile: profile, Agreed: agreed}.ToCell()
+	body, err := bindings.Encode(bindings.WorkerUpdate{QueryID: queryID(), Profile: profile, Agreed: agreed})
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (o *Worker) WithdrawEarnings(ctx context.Context) error {
 }
 
 func (o *Worker) op(ctx context.Context, value *big.Int, m bindings.Message) error {
-	body, err := m.ToCell()
+	body, err := bindings.Encode(m)
 	if err != nil {
 		return err
 	}

@@ -182,7 +182,7 @@ func submitWith(t *testing.T, ctx context.Context, n *testNet, id *Identity, pro
 			t.Fatal(err)
 		}
 	}
-	body, err := bindings.JobCreate{QueryID: 1, Terms: terms, Request: reqCell}.ToCell()
+	body, err := bindings.Encode(bindings.JobCreate{QueryID: 1, Terms: terms, Request: reqCell})
 	if err != nil {
 		t.Fatal(err)
 	}

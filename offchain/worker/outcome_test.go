@@ -87,7 +87,7 @@ func TestExpiredJobIsCountedOnce(t *testing.T) {
 		info, err := n.e.MasterchainInfo(ctx)
 		return err == nil && info.Time > t0.Time
 	})
-	body, err := bindings.Refund{QueryID: 1}.ToCell()
+	body, err := bindings.Encode(bindings.Refund{QueryID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func deployJob(t *testing.T, ctx context.Context, n *testNet, terms bindings.Job
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := bindings.MustCell(bindings.JobCreate{QueryID: nonce, Terms: terms, Request: reqCell}.ToCell())
+	body := bindings.MustCell(bindings.Encode(bindings.JobCreate{QueryID: nonce, Terms: terms, Request: reqCell}))
 	code := rootJobCode(t, ctx, n)
 	si, err := bindings.JobStateInitWith(code, n.root, n.client.Address(), nonce)
 	if err != nil {
@@ -102,7 +102,7 @@ func rootJobCode(t *testing.T, ctx context.Context, n *testNet) *cell.Cell {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := bindings.ParseRootStorage(acc.Data)
+	st, err := bindings.Parse[bindings.RootStorage](acc.Data)
 	if err != nil {
 		t.Fatal(err)
 	}

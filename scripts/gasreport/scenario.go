@@ -115,7 +115,7 @@ func (s *scenario) createJob(ctx context.Context, extra ...func(job *address.Add
 	s.names[job.StringRaw()] = "job"
 	msgs := []*tlb.InternalMessage{msg}
 	for _, e := range extra {
-		c, err := e(job).ToCell()
+		c, err := bindings.Encode(e(job))
 		if err != nil {
 			return nil, terms, nil, err
 		}
@@ -174,7 +174,7 @@ func (s *scenario) jobRefundAfterDeadline(ctx context.Context) (Operation, error
 	if err := s.env.AdvanceTime(ctx, 3601*time.Second); err != nil {
 		return Operation{}, err
 	}
-	body, _ := bindings.Refund{QueryID: 1}.ToCell()
+	body, _ := bindings.Encode(bindings.Refund{QueryID: 1})
 	refund, err := s.anyone.Send(ctx, bt.Message(job, bt.TON("0.05"), body))
 	if err != nil {
 		return Operation{}, err
@@ -194,7 +194,7 @@ func (s *scenario) jobCancel(ctx context.Context) (Operation, error) {
 }
 
 func (s *scenario) withdrawEarnings(ctx context.Context) (Operation, error) {
-	body, _ := bindings.WithdrawEarnings{QueryID: 1}.ToCell()
+	body, _ := bindings.Encode(bindings.WithdrawEarnings{QueryID: 1})
 	tr, err := s.miner.Send(ctx, bt.Message(s.worker, bt.TON("0.05"), body))
 	if err != nil {
 		return Operation{}, err
@@ -210,7 +210,7 @@ func (s *scenario) workerUpdate(ctx context.Context) (Operation, error) {
 	if err != nil {
 		return Operation{}, err
 	}
-	body, err := bindings.WorkerUpdate{QueryID: 1, Profile: s.profile(), Agreed: agreed}.ToCell()
+	body, err := bindings.Encode(bindings.WorkerUpdate{QueryID: 1, Profile: s.profile(), Agreed: agreed})
 	if err != nil {
 		return Operation{}, err
 	}
@@ -225,7 +225,7 @@ func (s *scenario) workerUpdate(ctx context.Context) (Operation, error) {
 }
 
 func (s *scenario) ownerOperation(ctx context.Context) (Operation, error) {
-	body, err := bindings.AddModel{QueryID: 3, ModelID: bindings.ModelID("another model"), Info: bindings.ModelInfo{MinPriceIn: big.NewInt(1), MinPriceOut: big.NewInt(1)}}.ToCell()
+	body, err := bindings.Encode(bindings.AddModel{QueryID: 3, ModelID: bindings.ModelID("another model"), Info: bindings.ModelInfo{MinPriceIn: big.NewInt(1), MinPriceOut: big.NewInt(1)}})
 	if err != nil {
 		return Operation{}, err
 	}

@@ -48,7 +48,7 @@ func (f *fixture) deployConsumer(owner *bt.Wallet) *consumer {
 }
 
 func askBody(terms bindings.JobTerms, request *cell.Cell) *cell.Cell {
-	b := cell.BeginCell().MustStoreUInt(opAsk, 32).MustStoreUInt(1, 64).MustStoreRef(bindings.MustCell(terms.ToCell()))
+	b := cell.BeginCell().MustStoreUInt(opAsk, 32).MustStoreUInt(1, 64).MustStoreRef(bindings.MustCell(bindings.Encode(terms)))
 	if request == nil {
 		b.MustStoreBoolBit(false)
 	} else {

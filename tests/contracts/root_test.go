@@ -241,7 +241,7 @@ func TestRootOwnerOperations(t *testing.T) {
 var timelocked = map[string]bool{"SetParams": true, "SetTreasury": true, "UpgradeCode child": true, "UpgradeCode root": true}
 
 func queryIDOf(m bindings.Message) uint64 {
-	c := bindings.MustCell(m.ToCell())
+	c := bindings.MustCell(bindings.Encode(m))
 	s := c.BeginParse()
 	s.MustLoadUInt(32)
 	return s.MustLoadUInt(64)
@@ -374,7 +374,7 @@ func TestStorageLayouts(t *testing.T) {
 		return acc.Data
 	}
 
-	rs, err := bindings.ParseRootStorage(data(f.root))
+	rs, err := bindings.Parse[bindings.RootStorage](data(f.root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +386,7 @@ func TestStorageLayouts(t *testing.T) {
 	}
 	wantParams(t, &rs.Params, f.params)
 
-	ws, err := bindings.ParseWorkerStorage(data(w.addr))
+	ws, err := bindings.Parse[bindings.WorkerStorage](data(w.addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +400,7 @@ func TestStorageLayouts(t *testing.T) {
 		t.Errorf("worker state %+v", st)
 	}
 
-	js, err := bindings.ParseJobStorage(data(j.addr))
+	js, err := bindings.Parse[bindings.JobStorage](data(j.addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,11 +418,11 @@ func TestStorageLayouts(t *testing.T) {
 		var again *cell.Cell
 		switch name {
 		case "root":
-			again, err = rs.ToCell()
+			again, err = bindings.Encode(rs)
 		case "worker":
-			again, err = ws.ToCell()
+			again, err = bindings.Encode(ws)
 		case "job":
-			again, err = js.ToCell()
+			again, err = bindings.Encode(js)
 		}
 		if err != nil || !bytes.Equal(again.Hash(), c.Hash()) {
 			t.Errorf("%s storage does not re-encode to the contract's cell (%v)", name, err)

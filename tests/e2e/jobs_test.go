@@ -280,7 +280,7 @@ func (a *app) deployGarbageJob(t *testing.T, ctx context.Context, c *cluster) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := bindings.ParseRootStorage(acc.Data)
+	rs, err := bindings.Parse[bindings.RootStorage](acc.Data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func (a *app) deployGarbageJob(t *testing.T, ctx context.Context, c *cluster) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, err := bindings.JobCreate{QueryID: nonce, Terms: terms, Request: reqCell}.ToCell()
+	body, err := bindings.Encode(bindings.JobCreate{QueryID: nonce, Terms: terms, Request: reqCell})
 	if err != nil {
 		t.Fatal(err)
 	}

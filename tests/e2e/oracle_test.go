@@ -77,7 +77,7 @@ func (a *app) deployConsumer(t *testing.T, ctx context.Context) *address.Address
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := bindings.ParseRootStorage(acc.Data)
+	rs, err := bindings.Parse[bindings.RootStorage](acc.Data)
 	if err != nil {
 		t.Fatal(err)
 	}

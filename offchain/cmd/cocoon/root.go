@@ -446,7 +446,7 @@ func rootShow(c *cli.Context) error {
 	if acc.Status != chain.StatusActive {
 		return fmt.Errorf("no Root at %s: the account is %s", root, acc.Status)
 	}
-	st, err := bindings.ParseRootStorage(acc.Data)
+	st, err := bindings.Parse[bindings.RootStorage](acc.Data)
 	if err != nil {
 		return fmt.Errorf("%s does not hold a Cocoon Root: %w", root, err)
 	}
