@@ -15,6 +15,7 @@ import (
 	"github.com/cocoon-network/cocoon/contracts"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/client"
+	"github.com/cocoon-network/cocoon/offchain/client/clienttest"
 	bt "github.com/cocoon-network/cocoon/offchain/contracttest"
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/worker"
@@ -89,7 +90,10 @@ func (d *devnet) deployConsumer() *address.Address {
 // answer; the SDK reads it without a key.
 func TestDevnetPublicJobToContract(t *testing.T) {
 	d := newDevnet(t)
-	w := d.net.NewWorker("w", priceIn, priceOut)
+	// The engine holds the answer until the request was read on chain: the
+	// daemon serves at once, and a completed Job is gone.
+	gate := clienttest.NewGatedEngine()
+	w := d.net.NewWorkerWith("w", clienttest.WorkerOptions{PriceIn: priceIn, PriceOut: priceOut, Engine: gate})
 	d.start()
 	consumer := d.deployConsumer()
 	const prompt = "What is TON?"
@@ -109,6 +113,8 @@ func TestDevnetPublicJobToContract(t *testing.T) {
 	if req, err := bindings.CellBytes(rc, client.MaxEnvelopeSize); err != nil || !bytes.Contains(req, []byte(prompt)) {
 		t.Fatalf("the public request on chain does not hold the prompt in clear: %v", err)
 	}
+	d.entered(gate)
+	gate.Release()
 	out, err := d.c.Wait(d.ctx, job)
 	d.done(t, w, job.Address, worker.OutcomeCompleted)
 	if err != nil || out.State != client.StateCompleted || out.Answer == nil || out.Answer.Content == "" {
