@@ -77,12 +77,18 @@ type faucetResult struct {
 
 // Engine is the devnet chain.
 type Engine struct {
-	log    *slog.Logger
-	clock  func() time.Time
-	cfg    *netconfig.Config
-	gmCfg  *emulator.Config
-	store  *store
-	global int32
+	log   *slog.Logger
+	clock func() time.Time
+	cfg   *netconfig.Config
+	gmCfg *emulator.Config
+	// gmMu lets get-methods run on gmCfg in parallel, outside mu, while
+	// Close waits for them before it frees the emulator (a get-method
+	// running on a freed one crashes the process in C). Never taken
+	// while waiting for mu.
+	gmMu     sync.RWMutex
+	gmClosed bool // under gmMu
+	store    *store
+	global   int32
 
 	genesisKey  ed25519.PrivateKey
 	genesisAddr *address.Address
@@ -215,7 +221,10 @@ func (e *Engine) Close() error {
 		f.done <- faucetResult{err: errors.New("devnet closed")}
 	}
 	e.faucet = nil
+	e.gmMu.Lock()
+	e.gmClosed = true
 	e.closeEmulators()
+	e.gmMu.Unlock()
 	return e.store.close()
 }
 

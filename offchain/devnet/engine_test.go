@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -205,4 +206,36 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// Get-methods run outside the engine's lock; Close must wait for those in
+// flight before it frees the emulator (a get-method on a freed emulator
+// crashed a test process in C), and later ones fail with an error.
+func TestCloseWhileGetMethodsRun(t *testing.T) {
+	e := openTest(t, t.TempDir())
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	started := make(chan struct{}, 4)
+	for range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				if _, err := e.RunGetMethod(ctx, e.GenesisAddress(), "seqno"); err != nil {
+					if !strings.Contains(err.Error(), "closed") {
+						t.Errorf("get-method while closing: %v, want an error saying the devnet is closed", err)
+					}
+					return
+				}
+				if i == 0 {
+					started <- struct{}{}
+				}
+			}
+		})
+	}
+	for range 4 {
+		<-started
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
 }

@@ -120,6 +120,11 @@ func (e *Engine) runGetMethod(ctx context.Context, addr *address.Address, id int
 	if !acc.Balance.IsUint64() {
 		return nil, errors.New("balance out of range")
 	}
+	e.gmMu.RLock()
+	defer e.gmMu.RUnlock()
+	if e.gmClosed {
+		return nil, errors.New("devnet closed")
+	}
 	r, err := e.gmCfg.RunGetMethod(emulator.GetMethodCall{
 		Code:     base64.StdEncoding.EncodeToString(acc.Code.ToBOC()),
 		Data:     base64.StdEncoding.EncodeToString(acc.Data.ToBOC()),
