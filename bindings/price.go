@@ -6,10 +6,8 @@ import "math/big"
 // 1,000,000 tokens, and each side of a charge rounds up so that a worker is
 // never paid less than its price for a partial million.
 
-var (
-	oneMillion = big.NewInt(OneMillion)
-	bpsDenom   = big.NewInt(10000)
-)
+// bpsDenom is the basis-point denominator (BPS in the contracts).
+const bpsDenom = 10000
 
 // mulDivCeil is ⌈a × b / d⌉ for non-negative a, b and positive d.
 func mulDivCeil(a, b, d *big.Int) *big.Int {
@@ -31,8 +29,9 @@ func nz(v *big.Int) *big.Int {
 // Charge is what serving in input and out output tokens costs:
 // ⌈priceIn × in / 10⁶⌉ + ⌈priceOut × out / 10⁶⌉.
 func Charge(priceIn, priceOut *big.Int, in, out uint32) *big.Int {
-	c := mulDivCeil(priceIn, new(big.Int).SetUint64(uint64(in)), oneMillion)
-	return c.Add(c, mulDivCeil(priceOut, new(big.Int).SetUint64(uint64(out)), oneMillion))
+	million := big.NewInt(OneMillion)
+	c := mulDivCeil(priceIn, new(big.Int).SetUint64(uint64(in)), million)
+	return c.Add(c, mulDivCeil(priceOut, new(big.Int).SetUint64(uint64(out)), million))
 }
 
 // MaxCost is the charge for a job's maximum token counts.
@@ -46,7 +45,7 @@ func MinEscrow(t JobTerms) *big.Int {
 // Fee is the protocol's share of a charge: ⌊charge × bps / 10000⌋.
 func Fee(charge *big.Int, bps uint16) *big.Int {
 	f := new(big.Int).Mul(nz(charge), big.NewInt(int64(bps)))
-	return f.Quo(f, bpsDenom)
+	return f.Quo(f, big.NewInt(bpsDenom))
 }
 
 // SlashAmount is what a Slash takes from a stake: ⌊stake × bps / 10000⌋
