@@ -18,6 +18,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/client/clienttest"
 	bt "github.com/cocoon-network/cocoon/offchain/contracttest"
 	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/inference/enginetest"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
@@ -92,7 +93,7 @@ func TestDevnetPublicJobToContract(t *testing.T) {
 	d := newDevnet(t)
 	// The engine holds the answer until the request was read on chain: the
 	// daemon serves at once, and a completed Job is gone.
-	gate := clienttest.NewGatedEngine()
+	gate := enginetest.NewGated()
 	w := d.net.NewWorkerWith("w", clienttest.WorkerOptions{PriceIn: priceIn, PriceOut: priceOut, Engine: gate})
 	d.start()
 	consumer := d.deployConsumer()

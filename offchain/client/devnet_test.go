@@ -21,6 +21,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/client/clienttest"
 	bt "github.com/cocoon-network/cocoon/offchain/contracttest"
 	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/inference/enginetest"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 	"github.com/cocoon-network/cocoon/offchain/worker"
@@ -92,7 +93,7 @@ func (d *devnet) done(t *testing.T, w *clienttest.Worker, job *address.Address, 
 }
 
 // entered waits until g holds a generation.
-func (d *devnet) entered(g *clienttest.GatedEngine) {
+func (d *devnet) entered(g *enginetest.Gated) {
 	d.t.Helper()
 	select {
 	case <-g.Entered():
@@ -272,8 +273,8 @@ func TestDevnetFailureReceipt(t *testing.T) {
 	d := newDevnet(t)
 	// A worker whose engine is down answers with the code in its sealed
 	// result; a worker with no free slot refuses with no result at all.
-	down := d.net.NewWorkerWith("down", clienttest.WorkerOptions{PriceIn: priceIn, PriceOut: priceOut, Engine: clienttest.FailingEngine{}})
-	gate := clienttest.NewGatedEngine()
+	down := d.net.NewWorkerWith("down", clienttest.WorkerOptions{PriceIn: priceIn, PriceOut: priceOut, Engine: enginetest.Failing{}})
+	gate := enginetest.NewGated()
 	busy := d.net.NewWorkerWith("busy", clienttest.WorkerOptions{PriceIn: priceIn, PriceOut: priceOut, Engine: gate, MaxConcurrent: 1})
 	d.start()
 	held, err := d.c.Submit(d.ctx, client.SubmitRequest{Wallet: d.wallet, Root: d.net.Root, Model: model, Prompt: "hold the slot", Worker: busy.Address})
@@ -321,7 +322,7 @@ func TestDevnetFailureReceipt(t *testing.T) {
 func TestDevnetRefundAfterDeadline(t *testing.T) {
 	d := newDevnet(t)
 	// The worker's engine holds the job until the deadline has passed.
-	gate := clienttest.NewGatedEngine()
+	gate := enginetest.NewGated()
 	w := d.net.NewWorkerWith("w", clienttest.WorkerOptions{PriceIn: priceIn, PriceOut: priceOut, Engine: gate})
 	d.start()
 	job, err := d.c.Submit(d.ctx, client.SubmitRequest{Wallet: d.wallet, Root: d.net.Root, Model: model, Prompt: "hello", Deadline: 2 * time.Minute})

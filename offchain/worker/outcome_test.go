@@ -16,30 +16,9 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/client"
-	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/inference/enginetest"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 )
-
-// gatedEngine is the reference engine, held at the start of each
-// generation until released.
-type gatedEngine struct {
-	inference.Engine
-	entered chan struct{}
-	release chan struct{}
-}
-
-func (g gatedEngine) Chat(ctx context.Context, req inference.Request) (inference.Stream, error) {
-	select {
-	case g.entered <- struct{}{}:
-	default:
-	}
-	select {
-	case <-g.release:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	return g.Engine.Chat(ctx, req)
-}
 
 // eventually polls cond until it holds; the test's context bounds it.
 func eventually(t *testing.T, ctx context.Context, what string, cond func() bool) {
@@ -62,7 +41,7 @@ func TestExpiredJobIsCountedOnce(t *testing.T) {
 	defer cancel()
 	n := setupNet(t, ctx)
 	cfg, id, ln := registerWorker(t, ctx, n)
-	eng := gatedEngine{Engine: reference.New(reference.Config{}), entered: make(chan struct{}, 1), release: make(chan struct{})}
+	eng := enginetest.NewGated()
 	d, err := New(cfg, id, Options{Network: n.e, Engine: eng})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +49,7 @@ func TestExpiredJobIsCountedOnce(t *testing.T) {
 	go func() { _ = d.Run(ctx, ln) }()
 	job, _ := submit(t, ctx, n, id, "too slow", 16)
 	select {
-	case <-eng.entered:
+	case <-eng.Entered():
 	case <-ctx.Done():
 		t.Fatal("the engine was never called")
 	}
@@ -100,7 +79,7 @@ func TestExpiredJobIsCountedOnce(t *testing.T) {
 	eventually(t, ctx, "the slash seen by the worker", func() bool { return testutil.ToFloat64(d.metrics.Slashes) == 1 })
 
 	// The engine finishes now: the worker has a result, but the job is gone.
-	close(eng.release)
+	eng.Release()
 	eventually(t, ctx, "the job recorded as done", func() bool {
 		r, err := d.Job(job.StringRaw())
 		return err == nil && r.State == StateDone

@@ -2,9 +2,9 @@
 // client SDK: a devnet (the real TVM) with a Root in test mode, and real
 // worker daemons (package worker, in-process, dev attestation) registered
 // on it. What an honest daemon never does comes from outside it: an engine
-// that fails or holds its generation (FailingEngine, GatedEngine), and an
-// HTTP proxy in front of each daemon that can serve a tampered result or
-// another worker's evidence (Worker.TamperResults, Worker.ServeEvidence).
+// that fails or holds its generation (package enginetest), and an HTTP
+// proxy in front of each daemon that can serve a tampered result or another
+// worker's evidence (Worker.TamperResults, Worker.ServeEvidence).
 package clienttest
 
 import (
@@ -367,55 +367,3 @@ func (w *Worker) Done(ctx context.Context, job *address.Address) (*worker.JobRec
 		}
 	}
 }
-
-// FailingEngine fails every generation before any output, as an engine
-// that is down does: the daemon answers with a failure receipt whose
-// sealed result carries inference.CodeEngineUnavailable.
-type FailingEngine struct{}
-
-// Name implements inference.Engine.
-func (FailingEngine) Name() string { return "clienttest-failing" }
-
-// Description implements inference.Engine.
-func (FailingEngine) Description() string { return "test engine that is always down" }
-
-// Chat implements inference.Engine.
-func (FailingEngine) Chat(context.Context, inference.Request) (inference.Stream, error) {
-	return nil, errors.New("clienttest: the engine is down")
-}
-
-// GatedEngine is the reference engine holding every generation until
-// Release: a job stays in the engine (accepted, no receipt) for as long as
-// a test needs, e.g. past its deadline or to fill the worker's slots.
-type GatedEngine struct {
-	inference.Engine
-	entered chan struct{}
-	release chan struct{}
-	once    sync.Once
-}
-
-// NewGatedEngine returns a held reference engine.
-func NewGatedEngine() *GatedEngine {
-	return &GatedEngine{Engine: reference.New(reference.Config{}), entered: make(chan struct{}, 64), release: make(chan struct{})}
-}
-
-// Chat implements inference.Engine: it signals Entered, then waits for
-// Release (or the daemon's context).
-func (g *GatedEngine) Chat(ctx context.Context, req inference.Request) (inference.Stream, error) {
-	select {
-	case g.entered <- struct{}{}:
-	default:
-	}
-	select {
-	case <-g.release:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	return g.Engine.Chat(ctx, req)
-}
-
-// Entered receives once per generation that has reached the engine.
-func (g *GatedEngine) Entered() <-chan struct{} { return g.entered }
-
-// Release lets every held and later generation run.
-func (g *GatedEngine) Release() { g.once.Do(func() { close(g.release) }) }

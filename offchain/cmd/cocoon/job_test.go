@@ -22,6 +22,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/client/clienttest"
 	bt "github.com/cocoon-network/cocoon/offchain/contracttest"
 	"github.com/cocoon-network/cocoon/offchain/devnet/httpapi"
+	"github.com/cocoon-network/cocoon/offchain/inference/enginetest"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
@@ -282,7 +283,7 @@ func TestJobSubmitStatusOnDevnet(t *testing.T) {
 func TestJobSubmitExpiresAndRefunds(t *testing.T) {
 	c := newCLINet(t)
 	// The worker's engine holds every job: it never answers.
-	c.net.NewWorkerWith("w", clienttest.WorkerOptions{PriceIn: 1_000_000_000_000, PriceOut: 3_000_000_000_000, Engine: clienttest.NewGatedEngine()})
+	c.net.NewWorkerWith("w", clienttest.WorkerOptions{PriceIn: 1_000_000_000_000, PriceOut: 3_000_000_000_000, Engine: enginetest.NewGated()})
 	c.net.Run(20 * time.Millisecond)
 
 	// Move the clock past the deadline once the worker has accepted.
