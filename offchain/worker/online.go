@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"strings"
 	"sync"
@@ -51,17 +50,10 @@ type online struct {
 	vouchers VoucherVerifier // nil until payments run (startPayments)
 	payee    *channel.Payee
 	queued   int
-	// The commit exchange (online_commit.go): canCommit when a gas wallet
-	// can submit, commitAbove the threshold, closing once shutting down.
-	canCommit   bool
-	closing     bool
-	commitAbove *big.Int
-	commits     map[channel.ID]*commitExchange
-	commitWG    sync.WaitGroup
-	ttft        float64 // EWMA, milliseconds
-	tokens      []tokenEvent
-	seq         uint64
-	created     time.Time
+	ttft     float64 // EWMA, milliseconds
+	tokens   []tokenEvent
+	seq      uint64
+	created  time.Time
 	// header is the latest signed report as a header, reused for
 	// headerTTL: signing one per answer was a tenth of the endpoint's CPU.
 	header   string
@@ -96,7 +88,6 @@ func newOnline(d *Daemon, v VoucherVerifier) (*online, error) {
 		d: d, cfg: cfg, vouchers: v, fixed: fixed, ledger: NewLedger(credit),
 		prices: map[string]CapacityPrice{}, price: map[string]bindings.ModelPrice{},
 		slots: make(chan struct{}, cfg.MaxConcurrent), created: time.Now(),
-		commits: map[channel.ID]*commitExchange{},
 	}
 	for _, m := range d.cfg.Models {
 		in, err := tonamount.Parse(m.PriceIn)
@@ -119,8 +110,6 @@ func (o *online) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/vouchers", o.voucher)
 	mux.HandleFunc("POST "+channel.PathAccept, o.channelHandler(func(p *channel.Payee) http.Handler { return channel.AcceptHandler(p) }))
 	mux.HandleFunc("POST "+channel.PathCosign, o.channelHandler(func(p *channel.Payee) http.Handler { return channel.CosignHandler(p) }))
-	mux.HandleFunc("POST "+PathCommit, o.commitPropose)
-	mux.HandleFunc("POST "+PathCommitCosigned, o.commitCosigned)
 }
 
 // Ledger is the online payers' account book.
@@ -236,7 +225,6 @@ func (o *online) voucher(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	charged, paid := o.ledger.Balance(payer)
-	o.setCommitHeader(w, payer)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]string{"charged": charged.String(), "paid": paid.String(), "scheme": o.verifier().Scheme()})
 }
@@ -511,7 +499,6 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 		return signed, signErr
 	}
 	o.setCapacityHeader(w)
-	o.setCommitHeader(w, payer)
 	w.Header().Set(HeaderRequestID, reqID)
 	cw := &completionWriter{id: "chatcmpl-" + reqID, model: pc.model.Name, created: start.Unix()}
 	if pc.stream {

@@ -155,25 +155,17 @@ func (o *online) startChannels(ctx context.Context) (stop func(), err error) {
 		return nil, err
 	}
 	o.setPayee(payee, &ChannelVerifier{Payee: payee, Store: store})
-	o.mu.Lock()
-	o.canCommit, o.commitAbove, o.closing = pc.Wallet != nil, above, false
-	o.mu.Unlock()
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
-		// Shutting down: the last answers ask every payer with earnings
-		// for a commit (setCommitHeader).
-		<-wctx.Done()
-		o.mu.Lock()
-		o.closing = true
-		o.mu.Unlock()
-	}()
-	go func() {
 		defer close(done)
 		if pc.Wallet == nil {
-			o.d.log.Warn("online.gas_wallet is not set: stale channel closes are not challenged automatically")
+			o.d.log.Warn("online.gas_wallet is not set: earnings are not committed and payers' closes are not answered automatically")
 			return
 		}
+		// The watcher commits earnings past online.commit_above (the
+		// payer's voucher is all the contract needs) and answers payers'
+		// closes with the best voucher held.
 		if err := payee.Watch(wctx, 5*time.Second); err != nil && wctx.Err() == nil {
 			o.d.log.Error("payment-channel watcher stopped", "error", err)
 		}
@@ -181,7 +173,15 @@ func (o *online) startChannels(ctx context.Context) (stop func(), err error) {
 	return func() {
 		cancel()
 		<-done
-		o.waitCommits(30 * time.Second)
+		if pc.Wallet != nil {
+			// Shutdown: commit whatever is uncommitted, best effort (the
+			// store keeps the vouchers for the next run's watcher).
+			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			if err := payee.CommitAll(sctx); err != nil {
+				o.d.log.Warn("committing channel earnings at shutdown", "error", err)
+			}
+			scancel()
+		}
 		o.setPayee(nil, nil)
 		store.Close()
 	}, nil
