@@ -207,7 +207,7 @@ func (p *ChannelPayer) topUpIfLow(c *payChannel) {
 }
 
 // Close implements Payer: with CloseOnShutdown, every open channel is
-// closed cooperatively (the worker countersigns; its earnings and the
+// closed cooperatively (the worker approves the last voucher; its earnings and the
 // payer's rest are paid out on chain).
 func (p *ChannelPayer) Close(ctx context.Context) error {
 	if !p.CloseOnShutdown {

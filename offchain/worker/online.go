@@ -28,10 +28,11 @@ const MaxOnlineBody = 4 << 20
 //	POST /v1/chat/completions  stream and non-stream, paid by voucher
 //	GET  /v1/capacity          the signed capacity report
 //	POST /v1/vouchers          a voucher on its own (Cocoon-Payer, Cocoon-Voucher)
-//	POST /v1/channel/accept    a payer's channel terms → the worker's signed initial state
-//	POST /v1/channel/cosign    a settlement (close) for the worker to countersign
-//	POST /v1/channel/commit    the worker's commit proposal (online_commit.go)
-//	POST /v1/channel/commit/cosigned  the countersigned proposal, submitted by the worker
+//	POST /v1/channel/accept    a payer's channel terms → the worker's signed acceptance
+//	POST /v1/channel/cosign    the payer's close (its last voucher) for the worker to approve
+//
+// The worker commits its channel earnings by itself (the payee's watcher,
+// online_channel.go): the payer's voucher is all the contract needs.
 //
 // Prompts and answers pass through here in clear inside the enclave; they
 // are never logged, stored or put into an error.

@@ -17,7 +17,7 @@ import (
 // ChannelScheme is the scheme name of payment-channel vouchers.
 const ChannelScheme = "channel"
 
-// ChannelVerifier takes vouchers of TON payment channels (offchain/channel)
+// ChannelVerifier takes vouchers of Cocoon's payment channels (offchain/channel)
 // in which this worker is the payee: the payer is named by its channel id
 // (hex), the voucher is a channel.SignedState in text form. Each voucher is
 // checked against the channel's terms and on-chain deposit and stored
@@ -100,7 +100,8 @@ func (v *ChannelVerifier) Verify(ctx context.Context, payer string, voucher []by
 // startPayments opens the payment-channel side of the online endpoint
 // (payments = "channels"): the payee's store under the state dir, the
 // payee signing with the worker key and paying out to the owner, and, when
-// a gas wallet is configured, the watcher that challenges stale closes.
+// a gas wallet is configured, the watcher that commits earnings and
+// answers payers' closes.
 func (o *online) startPayments(ctx context.Context) (stop func(), err error) {
 	// The payers' accounts outlive restarts, whatever the scheme.
 	ledger, err := OpenLedgerStore(o.d.cfg.Path(o.d.cfg.StateDir))

@@ -24,7 +24,7 @@ type OnlineConfig struct {
 	// (default 1024); MaxTokens caps any request's limit (default 32768).
 	DefaultMaxTokens int `toml:"default_max_tokens"`
 	MaxTokens        int `toml:"max_tokens"`
-	// Payments is how payers pay: "channels" (TON payment channels, the
+	// Payments is how payers pay: "channels" (Cocoon payment channels, the
 	// default) or "iou" (signed IOUs without a deposit: tests and networks
 	// without channels; the worker's exposure is then its credit).
 	Payments string `toml:"payments"`
