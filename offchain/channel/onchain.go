@@ -31,10 +31,10 @@ const (
 	// opValue is what commit, close, start-close and finish messages carry:
 	// above minGas; a commit's unspent part rides with the payout to the
 	// payee, the others' to the payer.
-	opValue = 5_000_000
+	opValue = minGas + 1_000_000
 	// topUpExtra is what a top-up or open carries beyond its amount (and the
 	// reserve): minGas and a margin for storage fees.
-	topUpExtra = 5_000_000
+	topUpExtra = minGas + 1_000_000
 )
 
 // Closing is the dispute timing of a channel, fixed when it is opened.
