@@ -22,15 +22,15 @@ type PayeePolicy struct {
 	// channel pass this.
 	CommitAbove *big.Int
 	// MinQuarantine is the shortest quarantine Accept agrees to: the
-	// watcher must get a chance to challenge a stale close within it.
+	// watcher must get a chance to answer a payer's close within it.
 	MinQuarantine time.Duration
-	// CloseGrace is how long the watcher waits for a countersigned
-	// cooperative close to appear on chain before closing alone.
+	// CloseGrace is how long the watcher waits for a close it approved
+	// to appear on chain before submitting it itself.
 	CloseGrace time.Duration
 }
 
 // DefaultPayeePolicy commits past 0.5 TON and wants at least an hour to
-// challenge.
+// answer a payer's close.
 func DefaultPayeePolicy() PayeePolicy {
 	return PayeePolicy{CommitAbove: big.NewInt(500_000_000), MinQuarantine: time.Hour, CloseGrace: 10 * time.Minute}
 }
@@ -103,7 +103,7 @@ func (p *Payee) Accept(ctx context.Context, terms Terms) (SignedState, error) {
 	case !terms.PayeeAddress.Equals(p.cfg.Payout):
 		return SignedState{}, fmt.Errorf("accepting channel: the terms pay %s, not this payee's %s", terms.PayeeAddress, p.cfg.Payout)
 	case terms.Closing.Quarantine < p.cfg.Policy.MinQuarantine:
-		return SignedState{}, fmt.Errorf("accepting channel: quarantine %s is shorter than the %s this payee needs to challenge", terms.Closing.Quarantine, p.cfg.Policy.MinQuarantine)
+		return SignedState{}, fmt.Errorf("accepting channel: quarantine %s is shorter than the %s this payee needs to answer a close", terms.Closing.Quarantine, p.cfg.Policy.MinQuarantine)
 	}
 	addr, err := terms.Address()
 	if err != nil {
