@@ -199,10 +199,10 @@ func TestContractRefusesAttacks(t *testing.T) {
 	if err := env.sendFrom(env.payeeW, addr, replay); !IsRefused(err, ExitOverDeposit) {
 		t.Fatalf("a redeploy with an old voucher: %v, want exit code %d", err, ExitOverDeposit)
 	}
-	// The refused transaction may leave the StateInit applied with nothing
-	// on it (the VM runs after the account is activated): an empty
+	// The refused transaction leaves the StateInit applied with nothing
+	// on it (the VM runs after the account is activated): an unfunded
 	// contract that no old voucher can draw on.
-	if oc := env.onChain(terms); oc.Deposit.Sign() != 0 || oc.Balance.Sign() != 0 {
+	if oc := env.onChain(terms); oc.Status != StatusUnfunded || oc.Balance.Sign() != 0 {
 		t.Fatalf("a refused redeploy left the channel %s with deposit %s, balance %s", oc.Status, oc.Deposit, oc.Balance)
 	}
 	if _, err := env.payer.TopUp(env.ctx, terms.ID, ton("0.1")); !errors.Is(err, ErrNotOpen) {
@@ -220,4 +220,51 @@ func v5cell(t *testing.T, v SignedState) *cell.Cell {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// Someone activates the channel's address before the payer deposits (a
+// refused message carrying its StateInit leaves an empty contract): the
+// payer's Open still deposits, and the channel works.
+func TestOpenAfterSomeoneElseActivatedTheAddress(t *testing.T) {
+	env := newTestEnv(t)
+	terms, err := env.payer.NewTerms(env.payee.PublicKey(), env.payout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms.Closing = env.closing
+	acceptance, err := env.payee.Accept(env.ctx, terms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := terms.Address()
+	si, _ := terms.StateInit()
+	v, _ := SignState(env.payerKey, terms.ID, 1, ton("0.1"))
+	grief, _ := CommitMessage(addr, v)
+	grief.StateInit = si
+	if err := env.sendFrom(env.payeeW, addr, grief); !IsRefused(err, ExitOverDeposit) {
+		t.Fatalf("a commit deploying the channel: %v, want exit code %d", err, ExitOverDeposit)
+	}
+	if oc := env.onChain(terms); oc.Status != StatusUnfunded {
+		t.Fatalf("after the refused deploy the channel is %s, want unfunded", oc.Status)
+	}
+	// The payee gives no credit and takes no voucher on an unfunded channel.
+	if _, err := env.payee.Receive(env.ctx, v); !errors.Is(err, ErrNotOpen) {
+		t.Fatalf("a voucher on an unfunded channel: %v", err)
+	}
+	if r := env.record(env.payeeStore, terms.ID); r.Phase != PhaseOpening {
+		t.Fatalf("the payee's record is %s on an unfunded channel", r.Phase)
+	}
+	if _, err := env.payer.Open(env.ctx, terms, acceptance, ton("1")); err != nil {
+		t.Fatal(err)
+	}
+	if oc := env.onChain(terms); oc.Status != StatusOpen || oc.Deposit.Cmp(ton("1")) != 0 {
+		t.Fatalf("after open: %s, deposit %s", oc.Status, oc.Deposit)
+	}
+	vs := env.pay(terms.ID, 2, ton("0.1"))
+	if _, err := env.payee.Close(env.ctx, terms.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(vs[1].Sent) != 0 {
+		t.Fatalf("payee was paid %s, want %s", got, vs[1].Sent)
+	}
 }

@@ -151,9 +151,13 @@ const (
 	StatusOpen                     // payments flow
 	StatusClosing                  // the payer started a close; the payee may still close with its voucher
 	StatusFinishable               // the quarantine is over: anyone may finish (the payee may still close first)
+	// StatusUnfunded is a contract that holds no deposit: someone's
+	// refused message carrying the StateInit activated the address. It is
+	// not open: no voucher can draw on it, and Payer.Open deposits into it.
+	StatusUnfunded
 )
 
-var statusNames = [...]string{"absent", "open", "closing", "finishable"}
+var statusNames = [...]string{"absent", "open", "closing", "finishable", "unfunded"}
 
 func (s Status) String() string {
 	if int(s) < len(statusNames) {
@@ -212,7 +216,11 @@ func Read(ctx context.Context, net chain.Network, addr *address.Address) (*OnCha
 	}
 	o.Deposit, o.Paid = st.Deposit.Nano(), st.Paid.Nano()
 	if st.CloseStarted == 0 {
+		// The deposit only grows: zero means never funded.
 		o.Status = StatusOpen
+		if o.Deposit.Sign() == 0 {
+			o.Status = StatusUnfunded
+		}
 		return o, nil
 	}
 	o.CloseStarted = time.Unix(int64(st.CloseStarted), 0)

@@ -148,7 +148,9 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 	if oc.Status == StatusOpen {
 		return p.refresh(rec, oc)
 	}
-	if oc.Status != StatusAbsent {
+	// An unfunded contract was activated by someone else's refused message
+	// carrying its StateInit: deposit into it all the same.
+	if oc.Status != StatusAbsent && oc.Status != StatusUnfunded {
 		return nil, fmt.Errorf("opening channel %s: contract at %s is %s", terms.ID, addr, oc.Status)
 	}
 	msg, err := OpenMessage(terms, deposit)
