@@ -20,7 +20,7 @@ import (
 // AcceptHandler and CosignHandler; the payer is only their client (Peer). Vouchers themselves ride on the requests
 // they pay for and are the gateway's and worker's business.
 const (
-	PathAccept = "/v1/channel/accept" // POST Terms → SignedState (the payee's initial state)
+	PathAccept = "/v1/channel/accept" // POST Terms → SignedState (the payee's signed acceptance)
 	PathCosign = "/v1/channel/cosign" // POST Settlement (the payer's close) → Settlement, approved by the payee
 )
 
@@ -175,7 +175,7 @@ type Peer struct {
 	Client *http.Client // nil: a client with a 30 s timeout
 }
 
-// Cosign asks the peer to countersign s.
+// Cosign asks the peer (a payee) to approve the payer's close s.
 func (p *Peer) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) {
 	var out Settlement
 	if err := p.Post(ctx, PathCosign, nil, s, &out); err != nil {
@@ -185,7 +185,7 @@ func (p *Peer) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) {
 }
 
 // Accept asks the peer (a payee) to accept terms and returns its signed
-// initial state.
+// acceptance.
 func (p *Peer) Accept(ctx context.Context, t Terms) (SignedState, error) {
 	var st SignedState
 	err := p.Post(ctx, PathAccept, nil, t, &st)

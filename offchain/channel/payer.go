@@ -109,10 +109,10 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 		return nil, errors.New("opening channel: the terms name another payer key")
 	}
 	if payeeState.Channel != terms.ID || payeeState.Sent == nil || payeeState.Sent.Sign() != 0 {
-		return nil, fmt.Errorf("opening channel %s: the payee's initial state is for another channel or not empty", terms.ID)
+		return nil, fmt.Errorf("opening channel %s: the payee's acceptance is for another channel or not empty", terms.ID)
 	}
 	if err := payeeState.Verify(terms.PayeeKey); err != nil {
-		return nil, fmt.Errorf("opening channel %s: payee's initial state: %w", terms.ID, err)
+		return nil, fmt.Errorf("opening channel %s: payee's acceptance: %w", terms.ID, err)
 	}
 	if !tonamount.Fits(deposit) || deposit.Sign() == 0 {
 		return nil, fmt.Errorf("opening channel %s: deposit must be positive", terms.ID)
