@@ -732,6 +732,14 @@ func TestPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A close above the deposit is refused: the contract would refuse it.
+	over, err := SignState(env.payerKey, terms.ID, rec.Voucher.Seqno+1, ton("5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.payee.Cosign(env.ctx, &Settlement{Channel: terms.ID, Voucher: over}); !errors.Is(err, ErrOverDeposit) {
+		t.Fatalf("approving a close above the deposit: %v", err)
+	}
 	if _, err := env.payee.Cosign(env.ctx, &Settlement{Channel: terms.ID, Voucher: v}); err != nil {
 		t.Fatal(err)
 	}

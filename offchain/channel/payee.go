@@ -356,6 +356,16 @@ func (p *Payee) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) 
 	if s.Voucher.Sent.Cmp(rec.Sent()) < 0 {
 		return nil, fmt.Errorf("approving the close of channel %s: it pays %s nanoton, the payee holds a voucher for %s: %w", s.Channel, s.Voucher.Sent, rec.Sent(), ErrBackwards)
 	}
+	if s.Voucher.Sent.Cmp(rec.Deposit) > 0 {
+		// The contract would refuse it, and the payee, holding it as its
+		// best voucher, could not close either.
+		if oc, err := Read(ctx, p.cfg.Net, rec.Address); err == nil && oc.Status == StatusOpen {
+			rec.Deposit = oc.Deposit
+		}
+		if s.Voucher.Sent.Cmp(rec.Deposit) > 0 {
+			return nil, fmt.Errorf("approving the close of channel %s: it pays %s nanoton, above the deposit of %s: %w", s.Channel, s.Voucher.Sent, rec.Deposit, ErrOverDeposit)
+		}
+	}
 	if rec.Phase != PhaseClosing {
 		rec.Phase, rec.ClosingSince = PhaseClosing, time.Now().UTC()
 	}
