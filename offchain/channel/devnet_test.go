@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
 
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/devnet"
@@ -75,7 +76,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	env.payout = address.NewAddress(0, 0, raw)
-	env.closing = Closing{Quarantine: time.Hour, SettleWindow: time.Minute, Fine: ton("0.1")}
+	env.closing = Closing{Quarantine: time.Hour}
 	env.startPayer()
 	env.startPayee()
 	return env
@@ -161,9 +162,10 @@ func (env *testEnv) onChain(terms Terms) *OnChain {
 	return oc
 }
 
-// received sums what the payout address was credited by the channel,
-// counting each payout's forwarding fee (the contract's payouts pay it
-// from the amount), so it equals what the channel paid out to the payee.
+// paidToPayee sums what the channel paid out of its own funds to the
+// payout address: each payout's amount plus its forwarding fee (the
+// contract pays it from the amount), minus what a commit's payout carried
+// of the commit message's own value (the submitter's unspent gas).
 func (env *testEnv) paidToPayee(terms Terms) *big.Int {
 	env.t.Helper()
 	addr, _ := terms.Address()
@@ -188,10 +190,35 @@ func (env *testEnv) paidToPayee(terms Terms) *big.Int {
 			if in.DstAddr.Equals(env.payout) {
 				sum.Add(sum, in.Amount.Nano())
 				sum.Add(sum, fullForwardFee(in.FwdFee.Nano()))
+				sum.Sub(sum, carried(env.t, tx))
 			}
 		}
 	}
 	return sum
+}
+
+// carried is what a commit transaction's payout carried of the commit
+// message's value (mode 64: the value minus the compute phase's fees);
+// zero for other transactions.
+func carried(t *testing.T, tx *chain.Transaction) *big.Int {
+	t.Helper()
+	in := tx.Tx.IO.In
+	if in == nil || in.MsgType != "INTERNAL" {
+		return new(big.Int)
+	}
+	msg := in.AsInternal()
+	if op, err := msg.Body.BeginParse().LoadUInt(32); err != nil || op != 0xc4a10002 {
+		return new(big.Int)
+	}
+	d, ok := tx.Tx.Description.(tlb.TransactionDescriptionOrdinary)
+	if !ok {
+		t.Fatal("a commit transaction that is not ordinary")
+	}
+	vm, ok := d.ComputePhase.Phase.(tlb.ComputePhaseVM)
+	if !ok {
+		t.Fatal("a commit transaction whose VM did not run")
+	}
+	return new(big.Int).Sub(msg.Amount.Nano(), vm.GasFees.Nano())
 }
 
 // firstFrac is the mainnet config's share (of 2^16) of a message's
@@ -215,23 +242,20 @@ func fullForwardFee(remaining *big.Int) *big.Int {
 	panic("no forwarding fee leaves " + remaining.String())
 }
 
-// serve runs the two sides' channel endpoints over HTTP, as a worker and
-// a gateway would; the handlers follow restarts of either side.
-func (env *testEnv) serve() (payeePeer, payerPeer *Peer) {
+// serve runs the payee's channel endpoints over HTTP, as a worker would;
+// the handlers follow restarts of the payee.
+func (env *testEnv) serve() *Peer {
 	payee := http.NewServeMux()
 	payee.HandleFunc(PathAccept, func(w http.ResponseWriter, r *http.Request) { AcceptHandler(env.payee).ServeHTTP(w, r) })
 	payee.HandleFunc(PathCosign, func(w http.ResponseWriter, r *http.Request) { CosignHandler(env.payee).ServeHTTP(w, r) })
-	payer := http.NewServeMux()
-	payer.HandleFunc(PathCosign, func(w http.ResponseWriter, r *http.Request) { CosignHandler(env.payer).ServeHTTP(w, r) })
-	s1, s2 := httptest.NewServer(payee), httptest.NewServer(payer)
-	env.t.Cleanup(s1.Close)
-	env.t.Cleanup(s2.Close)
-	return &Peer{URL: s1.URL}, &Peer{URL: s2.URL}
+	s := httptest.NewServer(payee)
+	env.t.Cleanup(s.Close)
+	return &Peer{URL: s.URL}
 }
 
 func TestOpenPayCommitClose(t *testing.T) {
 	env := newTestEnv(t)
-	payeePeer, payerPeer := env.serve()
+	payeePeer := env.serve()
 	terms, err := env.payer.NewTerms(env.payee.PublicKey(), env.payout)
 	if err != nil {
 		t.Fatal(err)
@@ -245,6 +269,9 @@ func TestOpenPayCommitClose(t *testing.T) {
 	env.restartPayer()
 	if _, err := env.payer.Open(env.ctx, terms, hello, ton("2")); err != nil {
 		t.Fatal(err)
+	}
+	if oc := env.onChain(terms); oc.Status != StatusOpen || oc.Deposit.Cmp(ton("2")) != 0 || oc.Paid.Sign() != 0 {
+		t.Fatalf("after open: %s, deposit %s, paid %s", oc.Status, oc.Deposit, oc.Paid)
 	}
 
 	const n = 1000
@@ -276,19 +303,27 @@ func TestOpenPayCommitClose(t *testing.T) {
 	if _, err := env.payer.TopUp(env.ctx, terms.ID, ton("1")); err != nil {
 		t.Fatal(err)
 	}
-	if oc := env.onChain(terms); oc.DepositPayer.Cmp(ton("3")) != 0 {
-		t.Fatalf("deposit after top-up %s, want 3 TON", oc.DepositPayer)
+	if oc := env.onChain(terms); oc.Deposit.Cmp(ton("3")) != 0 {
+		t.Fatalf("deposit after top-up %s, want 3 TON", oc.Deposit)
 	}
 
-	if _, err := env.payee.Commit(env.ctx, terms.ID, payerPeer); err != nil {
+	// The payee commits alone: the payer's voucher is all it needs.
+	paid, err := env.payee.Commit(env.ctx, terms.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
 	oc := env.onChain(terms)
-	if oc.WithdrawPayee.Cmp(last.Sent) != 0 || oc.Status != StatusOpen {
-		t.Fatalf("after commit: withdrawn %s, status %s; want %s, open", oc.WithdrawPayee, oc.Status, last.Sent)
+	if paid.Cmp(last.Sent) != 0 || oc.Paid.Cmp(last.Sent) != 0 || oc.Status != StatusOpen {
+		t.Fatalf("after commit: paid %s (reported %s), status %s; want %s, open", oc.Paid, paid, oc.Status, last.Sent)
 	}
 	if got := env.paidToPayee(terms); got.Cmp(last.Sent) != 0 {
 		t.Fatalf("payee was paid %s after commit, want %s", got, last.Sent)
+	}
+	if r := env.record(env.payeeStore, terms.ID); r.Withdrawn.Cmp(last.Sent) != 0 || r.Uncommitted().Sign() != 0 {
+		t.Fatalf("payee's record after commit: withdrawn %s, uncommitted %s", r.Withdrawn, r.Uncommitted())
+	}
+	if _, err := env.payee.Commit(env.ctx, terms.ID); err == nil {
+		t.Fatal("a second commit with nothing new went through")
 	}
 
 	// More payments after the commit, then a cooperative close.
@@ -306,7 +341,7 @@ func TestOpenPayCommitClose(t *testing.T) {
 	if _, err := env.payer.Close(env.ctx, terms.ID, payeePeer); err != nil {
 		t.Fatal(err)
 	}
-	if oc := env.onChain(terms); oc.Status != StatusUninit {
+	if oc := env.onChain(terms); oc.Status != StatusAbsent {
 		t.Fatalf("after close the channel is %s", oc.Status)
 	}
 	if got := env.paidToPayee(terms); got.Cmp(last.Sent) != 0 {
@@ -320,9 +355,14 @@ func TestOpenPayCommitClose(t *testing.T) {
 	if _, err := env.payer.Pay(terms.ID, price); err == nil {
 		t.Fatal("paid on a closed channel")
 	}
+	// Reopening with the same terms would let the old vouchers pay again.
 	if _, err := env.payer.Open(env.ctx, terms, hello, ton("1")); err == nil {
 		t.Fatal("reopened a closed channel with the same terms")
 	}
+	if r := env.record(env.payerStore, terms.ID); r.Phase != PhaseClosed {
+		t.Fatalf("payer's record is %s after the close", r.Phase)
+	}
+	env.checkConservation(terms)
 }
 
 func (env *testEnv) balance(a *address.Address) *big.Int {
@@ -351,10 +391,10 @@ func (env *testEnv) pay(id ID, n int, price *big.Int) []SignedState {
 	return out
 }
 
-// passQuarantine moves the devnet clock past the quarantine and settle window.
+// passQuarantine moves the devnet clock past the quarantine.
 func (env *testEnv) passQuarantine() {
 	env.t.Helper()
-	if err := env.e.AdvanceTime(env.closing.Quarantine + env.closing.SettleWindow + 2*time.Second); err != nil {
+	if err := env.e.AdvanceTime(env.closing.Quarantine + 2*time.Second); err != nil {
 		env.t.Fatal(err)
 	}
 	if _, err := env.e.ProduceBlock(env.ctx); err != nil {
@@ -371,74 +411,95 @@ func (env *testEnv) record(st *Store, id ID) *Record {
 	return r
 }
 
-func TestStaleCloseIsChallenged(t *testing.T) {
+// The payer closes alone while the payee holds vouchers beyond what it was
+// paid (the payer's own view may even be older: it lost its store's last
+// writes, or cheats): the payee's watcher closes at once with its best
+// voucher, the payer gets the rest.
+func TestPayerCloseIsAnswered(t *testing.T) {
 	env := newTestEnv(t)
 	terms := env.open(ton("1"))
-	vs := env.pay(terms.ID, 10, ton("0.01"))
-	latest, stale := vs[9], vs[2]
-
-	// The payer cheats: it closes alone with its third voucher.
-	rec := env.record(env.payerStore, terms.ID)
-	if err := env.payer.startClose(env.ctx, rec, stale, *rec.PayeeState); err != nil {
+	env.pay(terms.ID, 3, ton("0.01"))
+	if _, err := env.payee.Commit(env.ctx, terms.ID); err != nil {
 		t.Fatal(err)
 	}
-	if oc := env.onChain(terms); oc.Status != StatusClosing || oc.Quarantine.PayerSent.Cmp(stale.Sent) != 0 {
-		t.Fatalf("after the stale close: %s, quarantined %v", oc.Status, oc.Quarantine)
+	vs := env.pay(terms.ID, 7, ton("0.01"))
+	latest := vs[6]
+
+	if err := env.payer.ForceClose(env.ctx, terms.ID); err != nil {
+		t.Fatal(err)
+	}
+	if oc := env.onChain(terms); oc.Status != StatusClosing || oc.Paid.Cmp(ton("0.03")) != 0 {
+		t.Fatalf("after the payer's close: %s, paid %s", oc.Status, oc.Paid)
 	}
 	// The worker restarts meanwhile; its watcher works from the store.
 	env.restartPayee()
-	if _, err := env.payee.Receive(env.ctx, latest); !errors.Is(err, ErrNotOpen) && !errors.Is(err, ErrStale) {
-		t.Fatalf("a voucher during a close: %v", err)
+	late, err := SignState(env.payerKey, terms.ID, latest.Seqno+1, new(big.Int).Add(latest.Sent, ton("0.01")))
+	if err != nil {
+		t.Fatal(err)
 	}
+	// A voucher that arrives during the payer's close still counts: the
+	// payee's close claims it.
+	if _, err := env.payee.Receive(env.ctx, late); err != nil {
+		t.Fatalf("a voucher during the payer's close: %v", err)
+	}
+	latest = late
+	payerBefore := env.balance(env.payerW.Address())
 	acts, err := env.payee.CheckOnce(env.ctx)
 	if err != nil || len(acts) != 1 || acts[0].Did != "challenged" || acts[0].Err != nil {
 		t.Fatalf("watcher: %+v, %v", acts, err)
 	}
-	oc := env.onChain(terms)
-	wantSent := new(big.Int).Add(latest.Sent, env.closing.Fine)
-	if !oc.Quarantine.Challenged || oc.Quarantine.PayerSent.Cmp(wantSent) != 0 {
-		t.Fatalf("after the challenge: %+v, want the payer's state at %s (latest plus the fine)", oc.Quarantine, wantSent)
+	if oc := env.onChain(terms); oc.Status != StatusAbsent {
+		t.Fatalf("after the watcher's close the channel is %s", oc.Status)
 	}
-	// A second pass does nothing until the windows are over, then finishes.
-	if acts, _ := env.payee.CheckOnce(env.ctx); len(acts) != 0 {
-		t.Fatalf("watcher acted again: %+v", acts)
+	if got := env.paidToPayee(terms); got.Cmp(latest.Sent) != 0 {
+		t.Fatalf("payee was paid %s, want %s", got, latest.Sent)
 	}
-	env.passQuarantine()
-	acts, err = env.payee.CheckOnce(env.ctx)
-	if err != nil || len(acts) != 1 || acts[0].Did != "finished" || acts[0].Err != nil {
-		t.Fatalf("watcher after the quarantine: %+v, %v", acts, err)
+	if refund := new(big.Int).Sub(env.balance(env.payerW.Address()), payerBefore); refund.Cmp(new(big.Int).Sub(ton("1"), latest.Sent)) < 0 {
+		t.Fatalf("payer got back %s", refund)
 	}
-	if oc := env.onChain(terms); oc.Status != StatusUninit {
-		t.Fatalf("after finish the channel is %s", oc.Status)
-	}
-	if got := env.paidToPayee(terms); got.Cmp(wantSent) != 0 {
-		t.Fatalf("payee was paid %s, want %s", got, wantSent)
+	if acts, err := env.payee.CheckOnce(env.ctx); err != nil || len(acts) != 0 {
+		t.Fatalf("watcher acted on a closed channel: %+v, %v", acts, err)
 	}
 	if r := env.record(env.payeeStore, terms.ID); r.Phase != PhaseClosed {
 		t.Fatalf("payee's record is %s after the payout", r.Phase)
 	}
+	env.checkConservation(terms)
 }
 
-func TestChallengeTooLate(t *testing.T) {
-	env := newTestEnv(t)
-	terms := env.open(ton("1"))
-	vs := env.pay(terms.ID, 3, ton("0.01"))
-	rec := env.record(env.payerStore, terms.ID)
-	if err := env.payer.startClose(env.ctx, rec, vs[0], *rec.PayeeState); err != nil {
-		t.Fatal(err)
-	}
-	// The watcher was down for the whole quarantine: the contract no
-	// longer takes a challenge, and the stale state pays out.
-	if err := env.e.AdvanceTime(env.closing.Quarantine + time.Second); err != nil {
-		t.Fatal(err)
-	}
-	oc, err := env.payee.Sync(env.ctx, terms.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = env.payee.submitDispute(env.ctx, terms.ID, oc, true)
-	if !IsRefused(err, 111) {
-		t.Fatalf("a challenge after the quarantine: %v, want exit code 111", err)
+// The payee may answer until someone finishes, even after the quarantine;
+// once finished, its voucher is worth nothing.
+func TestAnswerAfterQuarantine(t *testing.T) {
+	for _, finished := range []bool{false, true} {
+		t.Run(map[bool]string{false: "before finish", true: "after finish"}[finished], func(t *testing.T) {
+			env := newTestEnv(t)
+			terms := env.open(ton("1"))
+			vs := env.pay(terms.ID, 3, ton("0.01"))
+			if err := env.payer.ForceClose(env.ctx, terms.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := env.payer.Finish(env.ctx, terms.ID); err == nil {
+				t.Fatal("finished during the quarantine")
+			}
+			env.passQuarantine()
+			if oc := env.onChain(terms); oc.Status != StatusFinishable {
+				t.Fatalf("after the quarantine: %s", oc.Status)
+			}
+			want := vs[2].Sent
+			if finished {
+				if err := env.payer.Finish(env.ctx, terms.ID); err != nil {
+					t.Fatal(err)
+				}
+				want = new(big.Int)
+			}
+			_, err := env.payee.Close(env.ctx, terms.ID)
+			if finished != (err != nil) {
+				t.Fatalf("payee's close (finished %v): %v", finished, err)
+			}
+			if got := env.paidToPayee(terms); got.Cmp(want) != 0 {
+				t.Fatalf("payee was paid %s, want %s", got, want)
+			}
+			env.checkConservation(terms)
+		})
 	}
 }
 
@@ -446,42 +507,9 @@ func TestPayeeClosesAlone(t *testing.T) {
 	env := newTestEnv(t)
 	terms := env.open(ton("1"))
 	vs := env.pay(terms.ID, 5, ton("0.02"))
-	// The payer disappears; the worker closes with what it holds.
-	if err := env.payee.ForceClose(env.ctx, terms.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.payee.Finish(env.ctx, terms.ID); err == nil {
-		t.Fatal("finished before the quarantine")
-	}
-	env.passQuarantine()
-	if err := env.payee.Finish(env.ctx, terms.ID); err != nil {
-		t.Fatal(err)
-	}
-	if got := env.paidToPayee(terms); got.Cmp(vs[4].Sent) != 0 {
-		t.Fatalf("payee was paid %s, want %s", got, vs[4].Sent)
-	}
-}
-
-func TestPayerClosesAloneAfterCommit(t *testing.T) {
-	env := newTestEnv(t)
-	terms := env.open(ton("1"))
-	env.pay(terms.ID, 5, ton("0.02"))
-	if _, err := env.payee.Commit(env.ctx, terms.ID, env.payer); err != nil {
-		t.Fatal(err)
-	}
-	vs := env.pay(terms.ID, 5, ton("0.02"))
-	// The payer restarts, then closes alone: the payee state it took with
-	// the commit is above the committed seqno, so the contract takes it.
-	env.restartPayer()
-	if err := env.payer.ForceClose(env.ctx, terms.ID); err != nil {
-		t.Fatal(err)
-	}
-	if acts, err := env.payee.CheckOnce(env.ctx); err != nil || len(acts) != 0 {
-		t.Fatalf("the watcher acted on an honest close: %+v, %v", acts, err)
-	}
-	env.passQuarantine()
+	// The payer disappears; the worker closes with what it holds, at once.
 	payerBefore := env.balance(env.payerW.Address())
-	if err := env.payer.Finish(env.ctx, terms.ID); err != nil {
+	if _, err := env.payee.Close(env.ctx, terms.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := env.paidToPayee(terms); got.Cmp(vs[4].Sent) != 0 {
@@ -490,6 +518,44 @@ func TestPayerClosesAloneAfterCommit(t *testing.T) {
 	if refund := new(big.Int).Sub(env.balance(env.payerW.Address()), payerBefore); refund.Cmp(new(big.Int).Sub(ton("1"), vs[4].Sent)) < 0 {
 		t.Fatalf("payer got back %s", refund)
 	}
+	if _, _, err := env.payer.Sync(env.ctx, terms.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := env.record(env.payerStore, terms.ID); r.Phase == PhaseOpen {
+		t.Fatal("the payer's record is still open after the payee's close")
+	}
+	env.checkConservation(terms)
+}
+
+func TestPayerClosesAloneAfterCommit(t *testing.T) {
+	env := newTestEnv(t)
+	terms := env.open(ton("1"))
+	vs := env.pay(terms.ID, 5, ton("0.02"))
+	if _, err := env.payee.Commit(env.ctx, terms.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The payer restarts, then closes alone: the payee has nothing to
+	// claim, so the watcher lets the quarantine run and finishes.
+	env.restartPayer()
+	if err := env.payer.ForceClose(env.ctx, terms.ID); err != nil {
+		t.Fatal(err)
+	}
+	if acts, err := env.payee.CheckOnce(env.ctx); err != nil || len(acts) != 0 {
+		t.Fatalf("the watcher acted on a close with nothing to claim: %+v, %v", acts, err)
+	}
+	env.passQuarantine()
+	payerBefore := env.balance(env.payerW.Address())
+	acts, err := env.payee.CheckOnce(env.ctx)
+	if err != nil || len(acts) != 1 || acts[0].Did != "finished" || acts[0].Err != nil {
+		t.Fatalf("watcher after the quarantine: %+v, %v", acts, err)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(vs[4].Sent) != 0 {
+		t.Fatalf("payee was paid %s, want %s", got, vs[4].Sent)
+	}
+	if refund := new(big.Int).Sub(env.balance(env.payerW.Address()), payerBefore); refund.Cmp(new(big.Int).Sub(ton("1"), vs[4].Sent)) < 0 {
+		t.Fatalf("payer got back %s", refund)
+	}
+	env.checkConservation(terms)
 }
 
 func TestForgedAndOverDepositVouchers(t *testing.T) {
@@ -541,37 +607,47 @@ func TestForgedAndOverDepositVouchers(t *testing.T) {
 		t.Fatalf("payer signed a lower total: %v", err)
 	}
 
-	// On chain: a close with the forged voucher is refused as not
-	// authorised, and a commit beyond the deposit (even signed by both)
-	// for lack of balance.
-	rec := env.record(env.payeeStore, terms.ID)
-	msg, err := DisputeMessage(rec.Address, false, false, env.payeeKey, forged, *rec.PayeeState)
+	// On chain: the contract refuses the same vouchers, and a refused
+	// message changes nothing.
+	addr, _ := terms.Address()
+	onChain := []struct {
+		name string
+		v    SignedState
+		code int
+	}{
+		{"signed by another key", forged, ExitBadSignature},
+		{"amount changed after signing", tampered, ExitBadSignature},
+		{"over the deposit", over, ExitOverDeposit},
+		{"another channel", otherChannel, ExitWrongChannel},
+	}
+	for _, tc := range onChain {
+		if err := env.submitCommit(addr, tc.v); !IsRefused(err, tc.code) {
+			t.Errorf("commit %s: %v, want exit code %d", tc.name, err, tc.code)
+		}
+		s := &Settlement{Channel: terms.ID, Voucher: tc.v}
+		if err := s.Approve(env.payeeKey); err != nil {
+			t.Fatal(err)
+		}
+		if err := submitClose(env.ctx, env.e, env.payeeW, addr, s, 5*time.Millisecond); !IsRefused(err, tc.code) {
+			t.Errorf("close %s: %v, want exit code %d", tc.name, err, tc.code)
+		}
+	}
+	if oc := env.onChain(terms); oc.Status != StatusOpen || oc.Paid.Sign() != 0 || oc.Deposit.Cmp(ton("1")) != 0 {
+		t.Fatalf("a refused message changed the channel: %s, paid %s, deposit %s", oc.Status, oc.Paid, oc.Deposit)
+	}
+	if got := env.paidToPayee(terms); got.Sign() != 0 {
+		t.Fatalf("refused messages paid the payee %s", got)
+	}
+}
+
+// submitCommit sends a commit with voucher v from the payee's gas wallet.
+func (env *testEnv) submitCommit(addr *address.Address, v SignedState) error {
+	msg, err := CommitMessage(addr, v)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	_, err = send(env.ctx, env.e, env.payeeW, rec.Address, "forged close", 5*time.Millisecond, walletMsgs(msg)...)
-	if !IsRefused(err, 101) {
-		t.Fatalf("close with a forged voucher: %v, want exit code 101", err)
-	}
-	s := &Settlement{Kind: KindCommit, Channel: terms.ID, PayerSeqno: 3, PayeeSeqno: 1, Sent: ton("1.5"), Withdraw: ton("1.5")}
-	if err := s.sign(env.payerKey, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.sign(env.payeeKey, false); err != nil {
-		t.Fatal(err)
-	}
-	err = submitSettlement(env.ctx, env.e, env.payeeW, rec.Address, s, 5*time.Millisecond)
-	if !IsRefused(err, 118) {
-		t.Fatalf("commit beyond the deposit: %v, want exit code 118", err)
-	}
-	if oc := env.onChain(terms); oc.Status != StatusOpen || oc.WithdrawPayee.Sign() != 0 {
-		t.Fatalf("a refused message changed the channel: %s, withdrawn %s", oc.Status, oc.WithdrawPayee)
-	}
-	// The payer does not countersign more than it signed.
-	s.PayerSig, s.PayeeState = nil, nil
-	if _, err := env.payer.Cosign(env.ctx, s); err == nil {
-		t.Fatal("payer countersigned a commit beyond its vouchers")
-	}
+	_, err = send(env.ctx, env.e, env.payeeW, addr, "commit", 5*time.Millisecond, walletMsgs(msg)...)
+	return err
 }
 
 func TestCodeAsPublicLibrary(t *testing.T) {
@@ -599,7 +675,7 @@ func TestCodeAsPublicLibrary(t *testing.T) {
 		t.Fatalf("the channel's code is %d bits, want a library reference", acc.Code.BitsSize())
 	}
 	vs := env.pay(terms.ID, 3, ton("0.1"))
-	if _, err := env.payee.Commit(env.ctx, terms.ID, env.payer); err != nil {
+	if _, err := env.payee.Commit(env.ctx, terms.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.payer.Close(env.ctx, terms.ID, env.payee); err != nil {
@@ -623,64 +699,69 @@ func TestPolicies(t *testing.T) {
 		t.Fatalf("top-up with 0.6 TON left: %v, %v", did, err)
 	}
 	// The payee commits only past 0.5 TON of uncommitted earnings.
-	if did, err := env.payee.CommitIfDue(env.ctx, terms.ID, env.payer); did || err != nil {
+	if did, err := env.payee.CommitIfDue(env.ctx, terms.ID); did || err != nil {
 		t.Fatalf("commit with 0.4 TON uncommitted: %v, %v", did, err)
 	}
 	env.pay(terms.ID, 2, ton("0.1"))
 	if did, err := env.payer.TopUpIfLow(env.ctx, terms.ID); !did || err != nil {
 		t.Fatalf("no top-up with 0.4 TON left: %v, %v", did, err)
 	}
-	if oc := env.onChain(terms); oc.DepositPayer.Cmp(ton("2")) != 0 {
-		t.Fatalf("deposit after the policy's top-up: %s", oc.DepositPayer)
+	if oc := env.onChain(terms); oc.Deposit.Cmp(ton("2")) != 0 {
+		t.Fatalf("deposit after the policy's top-up: %s", oc.Deposit)
 	}
-	if did, err := env.payee.CommitIfDue(env.ctx, terms.ID, env.payer); !did || err != nil {
+	if did, err := env.payee.CommitIfDue(env.ctx, terms.ID); !did || err != nil {
 		t.Fatalf("no commit with 0.6 TON uncommitted: %v, %v", did, err)
 	}
-	if did, err := env.payee.CommitIfDue(env.ctx, terms.ID, env.payer); did || err != nil {
+	if did, err := env.payee.CommitIfDue(env.ctx, terms.ID); did || err != nil {
 		t.Fatalf("second commit with nothing new: %v, %v", did, err)
 	}
 	// Shutdown commits whatever is left.
 	env.pay(terms.ID, 1, ton("0.05"))
-	if err := env.payee.CommitAll(env.ctx, func(ID) Cosigner { return env.payer }); err != nil {
+	if err := env.payee.CommitAll(env.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := env.paidToPayee(terms); got.Cmp(ton("0.65")) != 0 {
 		t.Fatalf("payee was paid %s after the commits, want 0.65 TON", got)
 	}
 
-	// A close the payee countersigned but nobody submitted: after the
-	// grace period the watcher closes alone.
+	// A close the payee approved but nobody submitted: after the grace
+	// period the watcher submits it (the payee's own close).
 	env.pay(terms.ID, 1, ton("0.05"))
 	rec := env.record(env.payerStore, terms.ID)
-	s := &Settlement{Kind: KindClose, Channel: terms.ID, PayerSeqno: rec.Voucher.Seqno + 1, PayeeSeqno: 10, Sent: rec.Sent(), Withdraw: new(big.Int)}
-	if err := s.Sign(env.payerKey, true); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.payee.Cosign(env.ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	v, err := SignState(env.payerKey, terms.ID, rec.Voucher.Seqno+1, new(big.Int).Add(rec.Sent(), ton("0.01")))
+	v, err := SignState(env.payerKey, terms.ID, rec.Voucher.Seqno+1, rec.Sent())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.payee.Receive(env.ctx, v); !errors.Is(err, ErrNotOpen) {
+	// A close above the deposit is refused: the contract would refuse it.
+	over, err := SignState(env.payerKey, terms.ID, rec.Voucher.Seqno+1, ton("5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.payee.Cosign(env.ctx, &Settlement{Channel: terms.ID, Voucher: over}); !errors.Is(err, ErrOverDeposit) {
+		t.Fatalf("approving a close above the deposit: %v", err)
+	}
+	if _, err := env.payee.Cosign(env.ctx, &Settlement{Channel: terms.ID, Voucher: v}); err != nil {
+		t.Fatal(err)
+	}
+	late, err := SignState(env.payerKey, terms.ID, v.Seqno+1, new(big.Int).Add(rec.Sent(), ton("0.01")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.payee.Receive(env.ctx, late); !errors.Is(err, ErrNotOpen) {
 		t.Fatalf("a voucher after agreeing to close: %v", err)
 	}
 	acts, err := env.payee.CheckOnce(env.ctx)
-	if err != nil || len(acts) != 1 || acts[0].Did != "force-closed" || acts[0].Err != nil {
+	if err != nil || len(acts) != 1 || acts[0].Did != "closed" || acts[0].Err != nil {
 		t.Fatalf("watcher: %+v, %v", acts, err)
-	}
-	env.passQuarantine()
-	if acts, err := env.payee.CheckOnce(env.ctx); err != nil || len(acts) != 1 || acts[0].Did != "finished" {
-		t.Fatalf("watcher after the quarantine: %+v, %v", acts, err)
 	}
 	if got := env.paidToPayee(terms); got.Cmp(ton("0.7")) != 0 {
 		t.Fatalf("payee was paid %s in all, want 0.7 TON", got)
 	}
+	env.checkConservation(terms)
 }
 
-// lostAnswer countersigns through c, then loses the answer on the way
-// back, as a crash or a dropped connection would.
+// lostAnswer approves through c, then loses the answer on the way back,
+// as a crash or a dropped connection would.
 type lostAnswer struct{ c Cosigner }
 
 func (l lostAnswer) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) {
@@ -695,25 +776,21 @@ func TestRestartsMidSettlement(t *testing.T) {
 	terms := env.open(ton("1"))
 	vs := env.pay(terms.ID, 5, ton("0.05"))
 
-	// A commit the payer countersigned but whose answer never arrived;
-	// both sides restart, and the commit is simply proposed again.
-	if _, err := env.payee.Commit(env.ctx, terms.ID, lostAnswer{env.payer}); err == nil {
-		t.Fatal("commit went through without the payer's signature")
-	}
+	// The payee restarts between receiving and committing: the commit
+	// works from the store.
 	env.restartPayee()
-	env.restartPayer()
-	if _, err := env.payee.Commit(env.ctx, terms.ID, env.payer); err != nil {
+	if _, err := env.payee.Commit(env.ctx, terms.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := env.paidToPayee(terms); got.Cmp(vs[4].Sent) != 0 {
 		t.Fatalf("payee was paid %s, want %s", got, vs[4].Sent)
 	}
 
-	// The same for a close: after the lost answer neither side pays or
-	// takes vouchers, and after restarts the close goes through.
+	// A close whose approval is lost: neither side pays or takes vouchers
+	// any more, and after restarts the close goes through.
 	vs = env.pay(terms.ID, 2, ton("0.05"))
 	if _, err := env.payer.Close(env.ctx, terms.ID, lostAnswer{env.payee}); err == nil {
-		t.Fatal("close went through without the payee's signature")
+		t.Fatal("close went through without the payee's approval")
 	}
 	if _, err := env.payer.Pay(terms.ID, ton("0.01")); !errors.Is(err, ErrNotOpen) {
 		t.Fatalf("paying after agreeing to close: %v", err)

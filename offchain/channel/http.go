@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"strings"
 	"time"
@@ -18,12 +17,11 @@ import (
 )
 
 // The channel's HTTP exchange between the two sides. A worker mounts
-// AcceptHandler and CosignHandler (payee side); a gateway mounts
-// CosignHandler (payer side). Vouchers themselves ride on the requests
+// AcceptHandler and CosignHandler; the payer is only their client (Peer). Vouchers themselves ride on the requests
 // they pay for and are the gateway's and worker's business.
 const (
-	PathAccept = "/v1/channel/accept" // POST Terms → SignedState (the payee's initial state)
-	PathCosign = "/v1/channel/cosign" // POST Settlement → Settlement, countersigned
+	PathAccept = "/v1/channel/accept" // POST Terms → SignedState (the payee's signed acceptance)
+	PathCosign = "/v1/channel/cosign" // POST Settlement (the payer's close) → Settlement, approved by the payee
 )
 
 // maxBody bounds every request and answer of the exchange.
@@ -31,16 +29,13 @@ const maxBody = 16 << 10
 
 // termsJSON is the wire and file form of Terms.
 type termsJSON struct {
-	ID           ID       `json:"id"`
-	PayerKey     string   `json:"payer_key"`
-	PayeeKey     string   `json:"payee_key"`
-	PayerAddress string   `json:"payer_address"`
-	PayeeAddress string   `json:"payee_address"`
-	QuarantineS  int64    `json:"quarantine_s"`
-	SettleS      int64    `json:"settle_window_s"`
-	Fine         *big.Int `json:"fine"`
-	StorageFee   *big.Int `json:"storage_fee"`
-	CodeLibrary  bool     `json:"code_library,omitempty"`
+	ID           ID     `json:"id"`
+	PayerKey     string `json:"payer_key"`
+	PayeeKey     string `json:"payee_key"`
+	PayerAddress string `json:"payer_address"`
+	PayeeAddress string `json:"payee_address"`
+	QuarantineS  int64  `json:"quarantine_s"`
+	CodeLibrary  bool   `json:"code_library,omitempty"`
 }
 
 // MarshalJSON writes the terms with hex keys and friendly addresses.
@@ -52,8 +47,7 @@ func (t Terms) MarshalJSON() ([]byte, error) {
 		return a.String()
 	}
 	j := termsJSON{ID: t.ID, PayerKey: fmt.Sprintf("%x", []byte(t.PayerKey)), PayeeKey: fmt.Sprintf("%x", []byte(t.PayeeKey)),
-		QuarantineS: int64(t.Closing.Quarantine / time.Second), SettleS: int64(t.Closing.SettleWindow / time.Second),
-		Fine: t.Closing.Fine, StorageFee: t.StorageFee, CodeLibrary: t.CodeLibrary}
+		QuarantineS: int64(t.Closing.Quarantine / time.Second), CodeLibrary: t.CodeLibrary}
 	if t.PayerAddress != nil {
 		j.PayerAddress = addr(t.PayerAddress)
 	}
@@ -85,12 +79,11 @@ func (t *Terms) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("channel terms: payee_address: %w", err)
 	}
-	if j.QuarantineS < 0 || j.SettleS < 0 || j.QuarantineS > 1<<32-1 || j.SettleS > 1<<32-1 {
-		return errors.New("channel terms: durations out of range")
+	if j.QuarantineS < 0 || j.QuarantineS > 1<<32-1 {
+		return errors.New("channel terms: quarantine out of range")
 	}
 	*t = Terms{ID: j.ID, PayerKey: payerKey, PayeeKey: payeeKey, PayerAddress: payer, PayeeAddress: payee,
-		Closing:    Closing{Quarantine: time.Duration(j.QuarantineS) * time.Second, SettleWindow: time.Duration(j.SettleS) * time.Second, Fine: j.Fine},
-		StorageFee: j.StorageFee, CodeLibrary: j.CodeLibrary}
+		Closing: Closing{Quarantine: time.Duration(j.QuarantineS) * time.Second}, CodeLibrary: j.CodeLibrary}
 	return t.Validate()
 }
 
@@ -119,15 +112,15 @@ func AcceptHandler(p *Payee) http.Handler {
 	})
 }
 
-// CosignHandler serves PathCosign for either side.
+// CosignHandler serves PathCosign for a payee.
 func CosignHandler(c Cosigner) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var s Settlement
 		if !readJSON(w, r, &s) {
 			return
 		}
-		if s.Sent == nil || (s.Kind == KindCommit && s.Withdraw == nil) {
-			httpError(w, http.StatusBadRequest, errors.New("settlement: sent and (for a commit) withdraw are required"))
+		if s.Voucher.Sent == nil {
+			httpError(w, http.StatusBadRequest, errors.New("settlement: the voucher is required"))
 			return
 		}
 		out, err := c.Cosign(r.Context(), &s)
@@ -182,7 +175,7 @@ type Peer struct {
 	Client *http.Client // nil: a client with a 30 s timeout
 }
 
-// Cosign asks the peer to countersign s.
+// Cosign asks the peer (a payee) to approve the payer's close s.
 func (p *Peer) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) {
 	var out Settlement
 	if err := p.Post(ctx, PathCosign, nil, s, &out); err != nil {
@@ -192,7 +185,7 @@ func (p *Peer) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) {
 }
 
 // Accept asks the peer (a payee) to accept terms and returns its signed
-// initial state.
+// acceptance.
 func (p *Peer) Accept(ctx context.Context, t Terms) (SignedState, error) {
 	var st SignedState
 	err := p.Post(ctx, PathAccept, nil, t, &st)

@@ -44,7 +44,7 @@ func testTerms(t *testing.T, payeeKey ed25519.PublicKey, payout *address.Address
 	return Terms{
 		ID: ID{7}, PayerKey: testKey(t).Public().(ed25519.PublicKey), PayeeKey: payeeKey,
 		PayerAddress: address.NewAddress(0, 0, make([]byte, 32)), PayeeAddress: payout,
-		Closing: DefaultClosing(), StorageFee: DefaultStorageFee(),
+		Closing: DefaultClosing(),
 	}
 }
 
@@ -112,11 +112,11 @@ func TestPeerAcceptAndCosignErrors(t *testing.T) {
 		t.Fatalf("accepting the same terms again: %v, %v", again, err)
 	}
 	// Unknown channel, and a close signed by nobody.
-	s := &Settlement{Kind: KindClose, Channel: ID{9}, PayerSeqno: 1, PayeeSeqno: 1, Sent: big.NewInt(1), Withdraw: new(big.Int)}
+	s := &Settlement{Channel: ID{9}, Voucher: SignedState{Channel: ID{9}, Seqno: 1, Sent: big.NewInt(1), Signature: make([]byte, 64)}}
 	if _, err := peer.Cosign(context.Background(), s); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("cosign of an unknown channel: %v", err)
 	}
-	s.Channel = terms.ID
+	s.Channel, s.Voucher.Channel = terms.ID, terms.ID
 	// A channel not yet open on chain countersigns nothing.
 	if _, err := peer.Cosign(context.Background(), s); err == nil || !strings.Contains(err.Error(), "not open") {
 		t.Fatalf("cosign on a channel not open: %v", err)
@@ -138,7 +138,7 @@ func BenchmarkReceive(b *testing.B) {
 		b.Fatal(err)
 	}
 	terms := Terms{ID: ID{5}, PayerKey: payerKey.Public().(ed25519.PublicKey), PayeeKey: p.PublicKey(),
-		PayerAddress: payout, PayeeAddress: payout, Closing: DefaultClosing(), StorageFee: DefaultStorageFee()}
+		PayerAddress: payout, PayeeAddress: payout, Closing: DefaultClosing()}
 	hello, err := p.Accept(context.Background(), terms)
 	if err != nil {
 		b.Fatal(err)

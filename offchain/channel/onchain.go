@@ -9,70 +9,57 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/xssnick/ton-payment-network/pkg/payments"
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
 	tonwallet "github.com/xssnick/tonutils-go/ton/wallet"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-network/cocoon/contracts"
+	"github.com/cocoon-network/cocoon/offchain/boc"
 	"github.com/cocoon-network/cocoon/offchain/chain"
-	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
-// Amounts the contract itself requires (contracts/fees.tolk of TON's
-// payment-channel contract), in nanoton.
+// Amounts of contracts/channel.tolk, in nanoton.
 const (
-	// acceptFee is what a top-up carries above its amount for the
-	// contract's FEE_TON_ACCEPT; what the contract's gas leaves comes back.
-	acceptFee = 30_000_000
-	// commitValue is the least value a cooperative commit must carry; what
-	// the contract does not spend comes back.
-	commitValue = 30_000_000
-	// minStorageFee is the contract's FEE_MIN_BALANCE: the storage reserve
-	// must be above it.
-	minStorageFee = 10_000_000
+	// reserve is the contract's RESERVE: kept on the balance for storage
+	// and returned to the payer at close.
+	reserve = 10_000_000
+	// minGas is the contract's MIN_GAS: the least value of a message that
+	// makes it work. A top-up brings it beyond its amount (the unspent part
+	// stays on the balance and returns to the payer at close).
+	minGas = 4_000_000
+	// opValue is what commit, close, start-close and finish messages carry:
+	// above minGas; a commit's unspent part rides with the payout to the
+	// payee, the others' to the payer.
+	opValue = minGas + 1_000_000
+	// topUpExtra is what a top-up or open carries beyond its amount (and the
+	// reserve): minGas and a margin for storage fees.
+	topUpExtra = minGas + 1_000_000
 )
 
 // Closing is the dispute timing of a channel, fixed when it is opened.
 type Closing struct {
-	// Quarantine is how long a state submitted by one side alone can be
-	// challenged by the other side.
+	// Quarantine is how long the payee has to answer a close the payer
+	// started alone (it closes with its best voucher); after it anyone may
+	// finish and the payer gets the rest.
 	Quarantine time.Duration
-	// SettleWindow follows the quarantine; the contract uses it for
-	// conditional payments (Cocoon has none), then anyone may finish.
-	SettleWindow time.Duration
-	// Fine is added to what a side pays when it is caught submitting a
-	// stale state of its own.
-	Fine *big.Int
 }
 
-// DefaultClosing gives the payee's watcher a day to notice a stale close,
-// and fines a stale close 0.1 TON.
-func DefaultClosing() Closing {
-	return Closing{Quarantine: 24 * time.Hour, SettleWindow: 10 * time.Minute, Fine: big.NewInt(100_000_000)}
-}
-
-// DefaultStorageFee is the reserve the channel keeps for its own storage
-// (0.02 TON); it returns to the payer when the channel closes.
-func DefaultStorageFee() *big.Int { return big.NewInt(20_000_000) }
+// DefaultClosing gives the payee's watcher a day to answer a payer's close.
+func DefaultClosing() Closing { return Closing{Quarantine: 24 * time.Hour} }
 
 // Terms are everything that fixes a channel's address: who the two sides
-// are (their signing keys), where their payouts go, and the dispute timing.
-// The payer is side A of TON's contract (it deploys and gets the rest of
-// the balance at close); the payee is side B.
+// are (their signing keys), where their payouts go, and the quarantine.
 type Terms struct {
 	ID           ID
 	PayerKey     ed25519.PublicKey
 	PayeeKey     ed25519.PublicKey
-	PayerAddress *address.Address // the payer's refunds go here
+	PayerAddress *address.Address // tops up, closes alone; the rest goes here
 	PayeeAddress *address.Address // the payee's earnings go here (a worker's owner wallet)
 	Closing      Closing
-	StorageFee   *big.Int
 	// CodeLibrary deploys the contract with a reference to its code held
-	// as a public library instead of the code (3.3 KB): the open costs
-	// about 0.013 TON less in forwarding fees. The library must be
-	// published on the network (the devnet's PublishLibrary; on mainnet
+	// as a public library instead of the code (632 bytes). The library must
+	// be published on the network (the devnet's PublishLibrary; on mainnet
 	// the operator publishes it, as it does the Job code).
 	CodeLibrary bool
 }
@@ -90,42 +77,38 @@ func (t *Terms) Validate() error {
 		return errors.New("channel terms: payer and payee addresses are required")
 	case t.Closing.Quarantine < time.Minute || t.Closing.Quarantine > 365*24*time.Hour:
 		return fmt.Errorf("channel terms: quarantine %s is outside 1m..365d", t.Closing.Quarantine)
-	case t.Closing.SettleWindow < 0 || t.Closing.SettleWindow > 365*24*time.Hour:
-		return fmt.Errorf("channel terms: settle window %s is outside 0..365d", t.Closing.SettleWindow)
-	case !tonamount.Fits(t.Closing.Fine):
-		return errors.New("channel terms: fine must be a non-negative amount")
-	case !tonamount.Fits(t.StorageFee) || t.StorageFee.Cmp(big.NewInt(minStorageFee)) <= 0:
-		return fmt.Errorf("channel terms: storage fee must be above %d nanoton", minStorageFee)
 	}
 	return nil
 }
 
 func coins(n *big.Int) tlb.Coins { return tlb.FromNanoTON(n) }
 
+// The contract's storage (contracts/channel.tolk, Storage and Parties).
+type storageData struct {
+	ID           []byte           `tlb:"bits 128"`
+	Quarantine   uint32           `tlb:"## 32"`
+	Payee        *address.Address `tlb:"addr"`
+	Deposit      tlb.Coins        `tlb:"."`
+	Paid         tlb.Coins        `tlb:"."`
+	CloseStarted uint32           `tlb:"## 32"`
+	Parties      parties          `tlb:"^"`
+}
+
+type parties struct {
+	PayerKey []byte           `tlb:"bits 256"`
+	PayeeKey []byte           `tlb:"bits 256"`
+	Payer    *address.Address `tlb:"addr"`
+}
+
 // StateInit is the contract's code and initial data for the terms.
 func (t *Terms) StateInit() (*tlb.StateInit, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	data, err := tlb.ToCell(payments.AsyncChannelStorageData{
-		Balance: payments.Balance{
-			DepositA: tlb.ZeroCoins, DepositB: tlb.ZeroCoins, WithdrawA: tlb.ZeroCoins,
-			WithdrawB: tlb.ZeroCoins, SentA: tlb.ZeroCoins, SentB: tlb.ZeroCoins,
-		},
-		KeyA:      t.PayerKey,
-		KeyB:      t.PayeeKey,
-		ChannelID: t.ID[:],
-		ClosingConfig: payments.ClosingConfig{
-			QuarantineDuration:       uint32(t.Closing.Quarantine / time.Second),
-			MisbehaviorFine:          coins(t.Closing.Fine),
-			ConditionalCloseDuration: uint32(t.Closing.SettleWindow / time.Second),
-		},
-		PaymentConfig: payments.PaymentConfig{
-			StorageFee:     coins(t.StorageFee),
-			DestA:          t.PayerAddress,
-			DestB:          t.PayeeAddress,
-			CurrencyConfig: payments.CurrencyConfigTon{},
-		},
+	data, err := tlb.ToCell(storageData{
+		ID: t.ID[:], Quarantine: uint32(t.Closing.Quarantine / time.Second), Payee: t.PayeeAddress,
+		Deposit: tlb.ZeroCoins, Paid: tlb.ZeroCoins,
+		Parties: parties{PayerKey: t.PayerKey, PayeeKey: t.PayeeKey, Payer: t.PayerAddress},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building channel data: %w", err)
@@ -137,9 +120,8 @@ func (t *Terms) StateInit() (*tlb.StateInit, error) {
 	return &tlb.StateInit{Code: code, Data: data}, nil
 }
 
-// ContractCode is the payment-channel code Cocoon deploys: the newest that
-// ton-payment-network ships.
-func ContractCode() *cell.Cell { return payments.PaymentChannelCodes[0] }
+// ContractCode is contracts/channel.tolk, compiled.
+func ContractCode() *cell.Cell { return contracts.MustCode("channel") }
 
 // isContractCode reports whether an account's code is the contract's code
 // or a library reference to it.
@@ -164,36 +146,24 @@ func (t *Terms) Address() (*address.Address, error) {
 // Status is where a channel contract is in its life.
 type Status int
 
-// The contract's states (getChannelState), plus Absent for an address with
-// no contract.
 const (
-	StatusAbsent     Status = iota // not deployed
-	StatusUninit                   // deployed but not initialised, or closed and emptied
+	StatusAbsent     Status = iota // not deployed, or closed (the contract destroys itself)
 	StatusOpen                     // payments flow
-	StatusClosing                  // a side submitted a state alone; the other may challenge
-	StatusSettling                 // quarantine over; the conditionals window runs
-	StatusFinishable               // anyone may finish the close and pay out
+	StatusClosing                  // the payer started a close; the payee may still close with its voucher
+	StatusFinishable               // the quarantine is over: anyone may finish (the payee may still close first)
+	// StatusUnfunded is a contract that holds no deposit: someone's
+	// refused message carrying the StateInit activated the address. It is
+	// not open: no voucher can draw on it, and Payer.Open deposits into it.
+	StatusUnfunded
 )
 
-var statusNames = [...]string{"absent", "uninit", "open", "closing", "settling", "finishable"}
+var statusNames = [...]string{"absent", "open", "closing", "finishable", "unfunded"}
 
 func (s Status) String() string {
 	if int(s) < len(statusNames) {
 		return statusNames[s]
 	}
 	return fmt.Sprintf("status(%d)", int(s))
-}
-
-// Quarantine is a state submitted for an uncooperative close.
-type Quarantine struct {
-	PayerSeqno uint64
-	PayerSent  *big.Int
-	PayeeSeqno uint64
-	PayeeSent  *big.Int
-	Started    time.Time
-	// ByPayer tells who submitted it (after a challenge: who challenged).
-	ByPayer    bool
-	Challenged bool
 }
 
 // OnChain is a channel contract's state as the chain shows it.
@@ -203,24 +173,19 @@ type OnChain struct {
 	Balance *big.Int // the contract's whole balance, nanoton
 	Now     time.Time
 
-	DepositPayer, DepositPayee   *big.Int
-	WithdrawPayer, WithdrawPayee *big.Int
-	SentPayer, SentPayee         *big.Int // as of the last commit
-	CommittedPayer               uint64   // seqno of the payer's last committed state
-	CommittedPayee               uint64
-	Quarantine                   *Quarantine
-	QuarantineEnds, FinishAfter  time.Time // zero without a quarantine
-}
-
-// Available is what the payer can still promise: its deposits minus its
-// own withdrawals (the contract refuses a commit of more).
-func (o *OnChain) Available() *big.Int {
-	return new(big.Int).Sub(o.DepositPayer, o.WithdrawPayer)
+	// Deposit is what the payer made payable in total; vouchers may not
+	// pay more.
+	Deposit *big.Int
+	// Paid is what the payee was paid so far (commits).
+	Paid *big.Int
+	// CloseStarted and QuarantineEnds are zero unless the payer started a
+	// close alone.
+	CloseStarted, QuarantineEnds time.Time
 }
 
 // ErrWrongContract is wrapped when the address holds other code than the
-// payment-channel contract.
-var ErrWrongContract = errors.New("not a payment-channel contract")
+// channel contract.
+var ErrWrongContract = errors.New("not a Cocoon channel contract")
 
 // Read fetches the channel contract at addr and decodes its storage. A
 // contract with other code is refused; the caller checks the terms by
@@ -234,13 +199,9 @@ func Read(ctx context.Context, net chain.Network, addr *address.Address) (*OnCha
 	if err != nil {
 		return nil, fmt.Errorf("reading chain time: %w", err)
 	}
-	zero := func() *big.Int { return new(big.Int) }
-	o := &OnChain{
-		Address: addr, Balance: acc.Balance, Now: time.Unix(int64(info.Time), 0),
-		DepositPayer: zero(), DepositPayee: zero(), WithdrawPayer: zero(), WithdrawPayee: zero(), SentPayer: zero(), SentPayee: zero(),
-	}
+	o := &OnChain{Address: addr, Balance: acc.Balance, Now: time.Unix(int64(info.Time), 0), Deposit: new(big.Int), Paid: new(big.Int)}
 	if o.Balance == nil {
-		o.Balance = zero()
+		o.Balance = new(big.Int)
 	}
 	if acc.Status != chain.StatusActive {
 		o.Status = StatusAbsent
@@ -249,158 +210,91 @@ func Read(ctx context.Context, net chain.Network, addr *address.Address) (*OnCha
 	if acc.Code == nil || acc.Data == nil || !isContractCode(acc.Code) {
 		return nil, fmt.Errorf("reading channel %s: %w", addr, ErrWrongContract)
 	}
-	var st payments.AsyncChannelStorageData
-	if err := tlb.LoadFromCell(&st, acc.Data.BeginParse()); err != nil {
+	var st storageData
+	if err := boc.Do("decoding channel storage", func() error { return tlb.LoadFromCell(&st, acc.Data.BeginParse()) }); err != nil {
 		return nil, fmt.Errorf("decoding channel %s storage: %w", addr, err)
 	}
-	b := st.Balance
-	o.DepositPayer, o.DepositPayee = b.DepositA.Nano(), b.DepositB.Nano()
-	o.WithdrawPayer, o.WithdrawPayee = b.WithdrawA.Nano(), b.WithdrawB.Nano()
-	o.SentPayer, o.SentPayee = b.SentA.Nano(), b.SentB.Nano()
-	o.CommittedPayer, o.CommittedPayee = st.CommittedSeqnoA, st.CommittedSeqnoB
-	switch {
-	case !st.Initialized:
-		o.Status = StatusUninit
-	case st.Quarantine == nil:
+	o.Deposit, o.Paid = st.Deposit.Nano(), st.Paid.Nano()
+	if st.CloseStarted == 0 {
+		// The deposit only grows: zero means never funded.
 		o.Status = StatusOpen
-	default:
-		q := st.Quarantine
-		o.Quarantine = &Quarantine{
-			PayerSeqno: q.StateA.Seqno, PayerSent: q.StateA.Sent.Nano(),
-			PayeeSeqno: q.StateB.Seqno, PayeeSent: q.StateB.Sent.Nano(),
-			Started: time.Unix(int64(q.QuarantineStarts), 0), ByPayer: q.StateCommittedByA, Challenged: q.StateChallenged,
+		if o.Deposit.Sign() == 0 {
+			o.Status = StatusUnfunded
 		}
-		cc := st.ClosingConfig
-		o.QuarantineEnds = o.Quarantine.Started.Add(time.Duration(cc.QuarantineDuration) * time.Second)
-		o.FinishAfter = o.QuarantineEnds.Add(time.Duration(cc.ConditionalCloseDuration) * time.Second)
-		// The contract compares with strict inequalities: a challenge is
-		// accepted while started+quarantine > now, a finish once
-		// started+quarantine+window < now.
-		switch {
-		case o.QuarantineEnds.After(o.Now):
-			o.Status = StatusClosing
-		case o.FinishAfter.After(o.Now) || o.FinishAfter.Equal(o.Now):
-			o.Status = StatusSettling
-		default:
-			o.Status = StatusFinishable
-		}
+		return o, nil
+	}
+	o.CloseStarted = time.Unix(int64(st.CloseStarted), 0)
+	o.QuarantineEnds = o.CloseStarted.Add(time.Duration(st.Quarantine) * time.Second)
+	// The contract finishes once now > started + quarantine.
+	if o.QuarantineEnds.Before(o.Now) {
+		o.Status = StatusFinishable
+	} else {
+		o.Status = StatusClosing
 	}
 	return o, nil
 }
 
-// Message bodies. Each is what the contract parses; signatures cover the
-// cell of the Signed part, which carries the channel id and a tag, so no
-// signature can be replayed on another channel or as another operation.
+// Message bodies (contracts/channel.tolk). The opcode is each struct's
+// tlb.Magic.
 
-func initBody(id ID, payerKey ed25519.PrivateKey) (*cell.Cell, error) {
-	var m payments.InitChannel
-	m.IsA = true
-	m.Signed.ChannelID = id[:]
-	signed, err := tlb.ToCell(m.Signed)
+type topUpBody struct {
+	_      tlb.Magic `tlb:"#c4a10001"`
+	Amount tlb.Coins `tlb:"."`
+}
+
+type commitBody struct {
+	_         tlb.Magic `tlb:"#c4a10002"`
+	Signature []byte    `tlb:"bits 512"`
+	Voucher   []byte    `tlb:"bits 352"`
+}
+
+type closeBody struct {
+	_              tlb.Magic  `tlb:"#c4a10003"`
+	PayeeSignature []byte     `tlb:"bits 512"`
+	Approval       *cell.Cell `tlb:"^"`
+}
+
+// approvalCell is the payer's signature, the close tag and the voucher.
+type approvalCell struct {
+	PayerSignature []byte `tlb:"bits 512"`
+	Tag            uint32 `tlb:"## 32"`
+	Voucher        []byte `tlb:"bits 352"`
+}
+
+type startCloseBody struct {
+	_ tlb.Magic `tlb:"#c4a10004"`
+}
+
+type finishBody struct {
+	_ tlb.Magic `tlb:"#c4a10005"`
+}
+
+func commitCell(v SignedState) (*cell.Cell, error) {
+	vb, err := voucherBytes(v.Channel, v.Seqno, v.Sent)
 	if err != nil {
 		return nil, err
 	}
-	m.Signature.Value = signed.Sign(payerKey)
-	return tlb.ToCell(m)
-}
-
-func topUpBody(byPayer bool) (*cell.Cell, error) {
-	return tlb.ToCell(payments.TopupBalance{IsA: byPayer})
-}
-
-// settlementCell is the signed part of a cooperative commit or close.
-func settlementCell(s *Settlement) (*cell.Cell, error) {
-	switch s.Kind {
-	case KindCommit:
-		var m payments.CooperativeCommit
-		m.Signed.ChannelID = s.Channel[:]
-		m.Signed.SentA, m.Signed.SentB = coins(s.Sent), tlb.ZeroCoins
-		m.Signed.SeqnoA, m.Signed.SeqnoB = s.PayerSeqno, s.PayeeSeqno
-		m.Signed.WithdrawA, m.Signed.WithdrawB = tlb.ZeroCoins, coins(s.Withdraw)
-		return tlb.ToCell(m.Signed)
-	case KindClose:
-		var m payments.CooperativeClose
-		m.Signed.ChannelID = s.Channel[:]
-		m.Signed.SentA, m.Signed.SentB = coins(s.Sent), tlb.ZeroCoins
-		m.Signed.SeqnoA, m.Signed.SeqnoB = s.PayerSeqno, s.PayeeSeqno
-		return tlb.ToCell(m.Signed)
+	if len(v.Signature) != ed25519.SignatureSize {
+		return nil, fmt.Errorf("voucher %d: %w (malformed signature)", v.Seqno, ErrBadSignature)
 	}
-	return nil, fmt.Errorf("unknown settlement kind %d", s.Kind)
+	return tlb.ToCell(commitBody{Signature: v.Signature, Voucher: vb})
 }
 
-func settlementBody(s *Settlement) (*cell.Cell, error) {
-	sa := payments.Signature{Value: s.PayerSig}
-	sb := payments.Signature{Value: s.PayeeSig}
-	switch s.Kind {
-	case KindCommit:
-		var m payments.CooperativeCommit
-		m.SignatureA, m.SignatureB = sa, sb
-		m.Signed.ChannelID = s.Channel[:]
-		m.Signed.SentA, m.Signed.SentB = coins(s.Sent), tlb.ZeroCoins
-		m.Signed.SeqnoA, m.Signed.SeqnoB = s.PayerSeqno, s.PayeeSeqno
-		m.Signed.WithdrawA, m.Signed.WithdrawB = tlb.ZeroCoins, coins(s.Withdraw)
-		return tlb.ToCell(m)
-	case KindClose:
-		var m payments.CooperativeClose
-		m.SignatureA, m.SignatureB = sa, sb
-		m.Signed.ChannelID = s.Channel[:]
-		m.Signed.SentA, m.Signed.SentB = coins(s.Sent), tlb.ZeroCoins
-		m.Signed.SeqnoA, m.Signed.SeqnoB = s.PayerSeqno, s.PayeeSeqno
-		return tlb.ToCell(m)
-	}
-	return nil, fmt.Errorf("unknown settlement kind %d", s.Kind)
-}
-
-func signedSemi(s SignedState) (payments.SignedSemiChannel, error) {
-	if len(s.Signature) != ed25519.SignatureSize {
-		return payments.SignedSemiChannel{}, fmt.Errorf("state %d: %w (malformed signature)", s.Seqno, ErrBadSignature)
-	}
-	return payments.SignedSemiChannel{
-		Signature: payments.Signature{Value: s.Signature},
-		State: payments.SemiChannel{
-			ChannelID: s.Channel[:],
-			Data:      payments.SemiChannelBody{Seqno: s.Seqno, Sent: coins(s.Sent), ConditionalsHash: make([]byte, 32)},
-		},
-	}, nil
-}
-
-// uncoopBody starts an uncooperative close (challenge false) or challenges
-// one (challenge true) with both sides' latest states, signed by the
-// sender's key.
-func uncoopBody(challenge, byPayer bool, key ed25519.PrivateKey, payer, payee SignedState) (*cell.Cell, error) {
-	a, err := signedSemi(payer)
+func closeCell(s *Settlement) (*cell.Cell, error) {
+	v := s.Voucher
+	vb, err := voucherBytes(v.Channel, v.Seqno, v.Sent)
 	if err != nil {
 		return nil, err
 	}
-	b, err := signedSemi(payee)
+	if len(v.Signature) != ed25519.SignatureSize || len(s.PayeeSig) != ed25519.SignatureSize {
+		return nil, fmt.Errorf("close of channel %s: %w (malformed signature)", s.Channel, ErrBadSignature)
+	}
+	approval, err := tlb.ToCell(approvalCell{PayerSignature: v.Signature, Tag: closeTag, Voucher: vb})
 	if err != nil {
 		return nil, err
 	}
-	if challenge {
-		var m payments.ChallengeQuarantinedState
-		m.IsChallengedByA = byPayer
-		m.Signed.ChannelID = payer.Channel[:]
-		m.Signed.A, m.Signed.B = a, b
-		signed, err := tlb.ToCell(m.Signed)
-		if err != nil {
-			return nil, err
-		}
-		m.Signature.Value = signed.Sign(key)
-		return tlb.ToCell(m)
-	}
-	var m payments.StartUncooperativeClose
-	m.IsSignedByA = byPayer
-	m.Signed.ChannelID = payer.Channel[:]
-	m.Signed.A, m.Signed.B = a, b
-	signed, err := tlb.ToCell(m.Signed)
-	if err != nil {
-		return nil, err
-	}
-	m.Signature.Value = signed.Sign(key)
-	return tlb.ToCell(m)
+	return tlb.ToCell(closeBody{PayeeSignature: s.PayeeSig, Approval: approval})
 }
-
-func finishBody() (*cell.Cell, error) { return tlb.ToCell(payments.FinishUncooperativeClose{}) }
 
 // Sender puts internal messages on chain from a funded wallet and returns
 // the wallet's transaction; *wallet.Wallet is one.
@@ -425,15 +319,26 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("channel contract refused %s with exit code %d (%s)", e.Op, e.ExitCode, name)
 }
 
-// exitNames are the contract's error codes that Cocoon's flows can meet.
+// Exit codes of contracts/channel.tolk (docs/CHANNELS.md).
+const (
+	ExitNotPayer     = 170
+	ExitBadSignature = 171
+	ExitWrongChannel = 172
+	ExitNotAbovePaid = 173
+	ExitOverDeposit  = 174
+	ExitClosing      = 175
+	ExitNotClosing   = 176
+	ExitTooEarly     = 177
+	ExitLowValue     = 178
+	ExitUnknownOp    = 179
+)
+
 var exitNames = map[int]string{
-	100: "already initialised", 101: "not authorised (bad signature)", 102: "incorrect initial balance",
-	104: "wrong tag", 105: "outdated state", 106: "quarantine already active", 107: "no quarantined state",
-	108: "seqno regress", 109: "unauthorised challenge", 110: "quarantine not finished",
-	111: "too late to challenge", 112: "too late to settle conditionals", 113: "too early to close",
-	114: "wrong channel id", 117: "not initialised", 118: "not enough balance", 119: "value does not cover the fee",
-	120: "invalid currency", 123: "not enough value for the storage reserve", 125: "already challenged",
-	127: "withdrawal regress",
+	ExitNotPayer: "not from the payer", ExitBadSignature: "a signature does not verify",
+	ExitWrongChannel: "not a voucher of this channel", ExitNotAbovePaid: "the amount is not above what was paid",
+	ExitOverDeposit: "the amount is above the deposit", ExitClosing: "the payer's close runs",
+	ExitNotClosing: "no close started", ExitTooEarly: "the quarantine is not over",
+	ExitLowValue: "the value does not cover the operation", ExitUnknownOp: "unknown operation",
 }
 
 // IsRefused reports whether err is the contract refusing with code.

@@ -22,15 +22,15 @@ type PayeePolicy struct {
 	// channel pass this.
 	CommitAbove *big.Int
 	// MinQuarantine is the shortest quarantine Accept agrees to: the
-	// watcher must get a chance to challenge a stale close within it.
+	// watcher must get a chance to answer a payer's close within it.
 	MinQuarantine time.Duration
-	// CloseGrace is how long the watcher waits for a countersigned
-	// cooperative close to appear on chain before closing alone.
+	// CloseGrace is how long the watcher waits for a close it approved
+	// to appear on chain before submitting it itself.
 	CloseGrace time.Duration
 }
 
 // DefaultPayeePolicy commits past 0.5 TON and wants at least an hour to
-// challenge.
+// answer a payer's close.
 func DefaultPayeePolicy() PayeePolicy {
 	return PayeePolicy{CommitAbove: big.NewInt(500_000_000), MinQuarantine: time.Hour, CloseGrace: 10 * time.Minute}
 }
@@ -44,8 +44,9 @@ type PayeeConfig struct {
 	// Payout is where earnings go (a worker's owner wallet); Accept
 	// refuses terms that pay elsewhere.
 	Payout *address.Address
-	// Wallet pays gas for commits, closes and challenges; without it the
-	// payee can only receive vouchers and countersign.
+	// Wallet pays gas for commits and closes (a few thousandths of a TON
+	// each; a commit's unspent part goes to the payout address); without
+	// it the payee can only receive vouchers and approve the payer's close.
 	Wallet Sender
 	Store  *Store
 	Policy PayeePolicy
@@ -54,8 +55,8 @@ type PayeeConfig struct {
 }
 
 // Payee is the paid side (a worker): it accepts channels, verifies and
-// keeps vouchers, commits its earnings, closes, and watches for stale
-// closes to challenge.
+// keeps vouchers, commits its earnings, closes, and watches for a payer's
+// close to answer with its best voucher.
 type Payee struct {
 	cfg   PayeeConfig
 	locks keyedMutex
@@ -88,10 +89,10 @@ func NewPayee(cfg PayeeConfig) (*Payee, error) {
 func (p *Payee) PublicKey() ed25519.PublicKey { return p.cfg.Key.Public().(ed25519.PublicKey) }
 
 // Accept agrees to a channel with terms: they must name this payee's key
-// and payout address and give it at least MinQuarantine to challenge. It
-// returns the payee's signed initial state, which the payer needs before
-// it deposits (Payer.Open). Accepting the same terms again returns the
-// same state.
+// and payout address and give it at least MinQuarantine to answer a
+// payer's close. It returns the payee's signed acceptance (an empty state
+// of its own), which the payer wants before it deposits (Payer.Open).
+// Accepting the same terms again returns the same state.
 func (p *Payee) Accept(ctx context.Context, terms Terms) (SignedState, error) {
 	if err := terms.Validate(); err != nil {
 		return SignedState{}, err
@@ -102,7 +103,7 @@ func (p *Payee) Accept(ctx context.Context, terms Terms) (SignedState, error) {
 	case !terms.PayeeAddress.Equals(p.cfg.Payout):
 		return SignedState{}, fmt.Errorf("accepting channel: the terms pay %s, not this payee's %s", terms.PayeeAddress, p.cfg.Payout)
 	case terms.Closing.Quarantine < p.cfg.Policy.MinQuarantine:
-		return SignedState{}, fmt.Errorf("accepting channel: quarantine %s is shorter than the %s this payee needs to challenge", terms.Closing.Quarantine, p.cfg.Policy.MinQuarantine)
+		return SignedState{}, fmt.Errorf("accepting channel: quarantine %s is shorter than the %s this payee needs to answer a close", terms.Closing.Quarantine, p.cfg.Policy.MinQuarantine)
 	}
 	addr, err := terms.Address()
 	if err != nil {
@@ -167,7 +168,7 @@ func (p *Payee) Receive(ctx context.Context, v SignedState) (Receipt, error) {
 		if oc.Status != StatusOpen {
 			return Receipt{}, fmt.Errorf("voucher for channel %s (%s on chain): %w", v.Channel, oc.Status, ErrNotOpen)
 		}
-		rec.Phase, rec.Deposit, rec.Withdrawn = PhaseOpen, oc.Available(), oc.WithdrawPayee
+		rec.Phase, rec.Deposit, rec.Withdrawn = PhaseOpen, oc.Deposit, oc.Paid
 		if v.Sent.Cmp(rec.Deposit) > 0 {
 			return Receipt{}, fmt.Errorf("voucher for %s TON on channel %s with a deposit of %s TON: %w", tonamount.Format(v.Sent), v.Channel, tonamount.Format(rec.Deposit), ErrOverDeposit)
 		}
@@ -210,95 +211,90 @@ func (r *Record) Uncommitted() *big.Int {
 	return new(big.Int).Sub(r.Sent(), r.Withdrawn)
 }
 
-// Commit withdraws everything the held voucher pays to the payout address
-// without closing: the payee proposes, payer countersigns, the payee
-// submits with its wallet.
-func (p *Payee) Commit(ctx context.Context, id ID, payer Cosigner) (*Settlement, error) {
-	return p.settle(ctx, id, KindCommit, payer)
-}
-
-// Close closes the channel cooperatively at the held voucher.
-func (p *Payee) Close(ctx context.Context, id ID, payer Cosigner) (*Settlement, error) {
-	return p.settle(ctx, id, KindClose, payer)
-}
-
-func (p *Payee) settle(ctx context.Context, id ID, kind Kind, payer Cosigner) (*Settlement, error) {
+// Commit withdraws what the held voucher pays beyond what was paid, to
+// the payout address, without closing: the payer's signature on the
+// voucher is all the contract needs. The payee's wallet pays the gas; its
+// unspent part goes to the payout address with the earnings.
+func (p *Payee) Commit(ctx context.Context, id ID) (*big.Int, error) {
 	if p.cfg.Wallet == nil {
-		return nil, fmt.Errorf("%s of channel %s: the payee has no wallet to pay gas", kind, id)
+		return nil, fmt.Errorf("commit of channel %s: the payee has no wallet to pay gas", id)
+	}
+	oc, err := p.Sync(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if oc.Status != StatusOpen {
+		return nil, fmt.Errorf("commit of channel %s (%s on chain): %w", id, oc.Status, ErrNotOpen)
 	}
 	rec, err := p.cfg.Store.Get(id)
 	if err != nil {
 		return nil, err
 	}
-	oc, err := Read(ctx, p.cfg.Net, rec.Address)
+	if rec.Voucher == nil || rec.Voucher.Sent.Cmp(oc.Paid) <= 0 {
+		return nil, fmt.Errorf("commit of channel %s: nothing new since the last commit", id)
+	}
+	v := *rec.Voucher
+	msg, err := CommitMessage(rec.Address, v)
 	if err != nil {
 		return nil, err
 	}
-	if oc.Status != StatusOpen {
-		return nil, fmt.Errorf("%s of channel %s (%s on chain): %w", kind, id, oc.Status, ErrNotOpen)
+	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "channel commit", p.cfg.Poll, walletMsgs(msg)...); err != nil {
+		return nil, fmt.Errorf("commit of channel %s: %w", id, err)
+	}
+	if _, err := p.Sync(ctx, id); err != nil {
+		return nil, err
+	}
+	p.cfg.Logger.InfoContext(ctx, "channel commit", "channel", id.String(), "paid", tonamount.Format(v.Sent))
+	return new(big.Int).Set(v.Sent), nil
+}
+
+// Close closes the channel at once with the held voucher: the payee is
+// paid what it holds, the payer gets the rest; no countersignature is
+// needed (the payer loses nothing). It also answers a payer's close alone.
+func (p *Payee) Close(ctx context.Context, id ID) (*Settlement, error) {
+	if p.cfg.Wallet == nil {
+		return nil, fmt.Errorf("close of channel %s: the payee has no wallet to pay gas", id)
+	}
+	oc, err := p.Sync(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if oc.Status == StatusAbsent {
+		return nil, fmt.Errorf("close of channel %s (%s on chain): %w", id, oc.Status, ErrNotOpen)
 	}
 	unlock := p.locks.lock(id)
-	if rec, err = p.cfg.Store.Get(id); err != nil {
+	rec, err := p.cfg.Store.Get(id)
+	if err != nil {
 		unlock()
 		return nil, err
 	}
-	if rec.Voucher == nil && kind == KindCommit {
+	if rec.Voucher == nil {
 		unlock()
-		return nil, fmt.Errorf("commit of channel %s: no voucher held", id)
+		return nil, fmt.Errorf("close of channel %s: no voucher held, nothing to claim (the payer closes)", id)
 	}
-	s := &Settlement{Kind: kind, Channel: id, Sent: rec.Sent(), Withdraw: rec.Sent(), PayeeSeqno: max(rec.PayeeState.Seqno, oc.CommittedPayee) + 1}
-	if kind == KindCommit {
-		// The held voucher stays valid for a close alone only if the
-		// commit does not raise the payer's committed seqno past it.
-		s.PayerSeqno = rec.Voucher.Seqno
-		if s.PayerSeqno <= oc.CommittedPayer {
-			unlock()
-			return nil, fmt.Errorf("commit of channel %s: nothing new since the last commit", id)
-		}
-		st, err := SignState(p.cfg.Key, id, s.PayeeSeqno, new(big.Int))
-		if err != nil {
-			unlock()
-			return nil, err
-		}
-		s.PayeeState = &st
-		rec.PayeeState = &st
-	} else {
-		s.PayerSeqno = max(rec.seqno(), oc.CommittedPayer) + 1
-		s.Withdraw = new(big.Int)
+	s := &Settlement{Channel: id, Voucher: *rec.Voucher}
+	err = s.Approve(p.cfg.Key)
+	if err == nil && rec.Phase != PhaseClosing {
 		rec.Phase, rec.ClosingSince = PhaseClosing, time.Now().UTC()
-	}
-	err = s.sign(p.cfg.Key, false)
-	if err == nil {
 		err = p.cfg.Store.Put(rec)
 	}
 	unlock()
 	if err != nil {
 		return nil, err
 	}
-	got, err := payer.Cosign(ctx, s)
-	if err != nil {
-		return nil, fmt.Errorf("%s of channel %s: the payer did not countersign: %w", kind, id, err)
-	}
-	if !s.sameTerms(got) {
-		return nil, fmt.Errorf("%s of channel %s: the payer countersigned something else", kind, id)
-	}
-	s.PayerSig = got.PayerSig
-	if err := s.verify(rec.Terms.PayerKey, true); err != nil {
-		return nil, err
-	}
-	if err := submitSettlement(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, s, p.cfg.Poll); err != nil {
+	if err := submitClose(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, s, p.cfg.Poll); err != nil {
 		return nil, err
 	}
 	if _, err := p.Sync(ctx, id); err != nil {
 		return nil, err
 	}
-	p.cfg.Logger.InfoContext(ctx, "channel "+kind.String(), "channel", id.String(), "sent", tonamount.Format(s.Sent))
+	p.cfg.Logger.InfoContext(ctx, "channel closed", "channel", id.String(), "paid", tonamount.Format(s.Voucher.Sent))
 	return s, nil
 }
 
 // CommitIfDue commits when the uncommitted earnings pass the policy's
 // threshold; it reports whether it did.
-func (p *Payee) CommitIfDue(ctx context.Context, id ID, payer Cosigner) (bool, error) {
+func (p *Payee) CommitIfDue(ctx context.Context, id ID) (bool, error) {
 	rec, err := p.cfg.Store.Get(id)
 	if err != nil {
 		return false, err
@@ -306,14 +302,13 @@ func (p *Payee) CommitIfDue(ctx context.Context, id ID, payer Cosigner) (bool, e
 	if rec.Phase != PhaseOpen || rec.Uncommitted().Cmp(p.cfg.Policy.CommitAbove) <= 0 {
 		return false, nil
 	}
-	_, err = p.Commit(ctx, id, payer)
+	_, err = p.Commit(ctx, id)
 	return err == nil, err
 }
 
 // CommitAll commits every open channel with uncommitted earnings, the
-// shutdown policy; payers gives the countersigner of each channel. It
-// returns the first error after trying all.
-func (p *Payee) CommitAll(ctx context.Context, payers func(ID) Cosigner) error {
+// shutdown policy. It returns the first error after trying all.
+func (p *Payee) CommitAll(ctx context.Context) error {
 	recs, err := p.cfg.Store.List()
 	if err != nil {
 		return err
@@ -323,21 +318,19 @@ func (p *Payee) CommitAll(ctx context.Context, payers func(ID) Cosigner) error {
 		if r.Role != RolePayee || r.Phase != PhaseOpen || r.Uncommitted().Sign() <= 0 {
 			continue
 		}
-		if _, err := p.Commit(ctx, r.Terms.ID, payers(r.Terms.ID)); err != nil && first == nil {
+		if _, err := p.Commit(ctx, r.Terms.ID); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
 }
 
-// Cosign countersigns the payer's cooperative close: it must pay at least
-// the held voucher. After it the payee takes no more vouchers.
+// Cosign approves the payer's cooperative close: its voucher must verify
+// and pay at least the voucher held. After it the payee takes no more
+// vouchers.
 func (p *Payee) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) {
-	if s == nil {
-		return nil, errors.New("cosigning: no settlement")
-	}
-	if s.Kind != KindClose {
-		return nil, fmt.Errorf("cosigning channel %s: the payee countersigns only closes, not %s", s.Channel, s.Kind)
+	if s == nil || s.Voucher.Sent == nil {
+		return nil, errors.New("approving a close: no voucher")
 	}
 	unlock := p.locks.lock(s.Channel)
 	defer unlock()
@@ -352,19 +345,38 @@ func (p *Payee) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) 
 		}
 	}
 	if rec.Phase != PhaseOpen && rec.Phase != PhaseClosing {
-		return nil, fmt.Errorf("cosigning close of channel %s: %w", s.Channel, ErrNotOpen)
+		return nil, fmt.Errorf("approving the close of channel %s: %w", s.Channel, ErrNotOpen)
 	}
-	if err := s.verify(rec.Terms.PayerKey, true); err != nil {
-		return nil, err
+	if s.Voucher.Channel != s.Channel {
+		return nil, fmt.Errorf("approving the close of channel %s: the voucher is for channel %s", s.Channel, s.Voucher.Channel)
 	}
-	if s.Sent.Cmp(rec.Sent()) < 0 {
-		return nil, fmt.Errorf("cosigning close of channel %s: it pays %s nanoton, the payee holds a voucher for %s: %w", s.Channel, s.Sent, rec.Sent(), ErrBackwards)
+	if err := s.Voucher.Verify(rec.Terms.PayerKey); err != nil {
+		return nil, fmt.Errorf("approving the close of channel %s: %w", s.Channel, err)
+	}
+	if s.Voucher.Sent.Cmp(rec.Sent()) < 0 {
+		return nil, fmt.Errorf("approving the close of channel %s: it pays %s nanoton, the payee holds a voucher for %s: %w", s.Channel, s.Voucher.Sent, rec.Sent(), ErrBackwards)
+	}
+	if s.Voucher.Sent.Cmp(rec.Deposit) > 0 {
+		// The contract would refuse it, and the payee, holding it as its
+		// best voucher, could not close either.
+		if oc, err := Read(ctx, p.cfg.Net, rec.Address); err == nil && oc.Status == StatusOpen {
+			rec.Deposit = oc.Deposit
+		}
+		if s.Voucher.Sent.Cmp(rec.Deposit) > 0 {
+			return nil, fmt.Errorf("approving the close of channel %s: it pays %s nanoton, above the deposit of %s: %w", s.Channel, s.Voucher.Sent, rec.Deposit, ErrOverDeposit)
+		}
 	}
 	if rec.Phase != PhaseClosing {
 		rec.Phase, rec.ClosingSince = PhaseClosing, time.Now().UTC()
 	}
+	if rec.Voucher == nil || s.Voucher.Seqno > rec.Voucher.Seqno {
+		// The approved voucher is the best one: the payee can submit the
+		// close itself should the payer not.
+		v := s.Voucher
+		rec.Voucher = &v
+	}
 	out := *s
-	if err := out.sign(p.cfg.Key, false); err != nil {
+	if err := out.Approve(p.cfg.Key); err != nil {
 		return nil, err
 	}
 	if err := p.cfg.Store.Put(rec); err != nil {
@@ -390,82 +402,23 @@ func (p *Payee) Sync(ctx context.Context, id ID) (*OnChain, error) {
 		if rec.Phase == PhaseOpening {
 			rec.Phase = PhaseOpen
 		}
-		rec.Deposit, rec.Withdrawn = oc.Available(), oc.WithdrawPayee
-	case StatusClosing, StatusSettling, StatusFinishable:
+		rec.Deposit, rec.Withdrawn = oc.Deposit, oc.Paid
+	case StatusClosing, StatusFinishable:
 		if rec.Phase != PhaseClosing {
 			rec.Phase, rec.ClosingSince = PhaseClosing, time.Now().UTC()
 		}
-	case StatusUninit, StatusAbsent:
-		if rec.Phase == PhaseClosing {
+	case StatusAbsent:
+		// Gone after it was open: closed (by either side).
+		if rec.Phase == PhaseClosing || rec.Phase == PhaseOpen {
 			rec.Phase = PhaseClosed
 		}
 	}
 	return oc, p.cfg.Store.Put(rec)
 }
 
-// ForceClose starts an uncooperative close with the held voucher, for a
-// payer that stopped answering.
-func (p *Payee) ForceClose(ctx context.Context, id ID) error {
-	if p.cfg.Wallet == nil {
-		return fmt.Errorf("force-closing channel %s: the payee has no wallet to pay gas", id)
-	}
-	oc, err := p.Sync(ctx, id)
-	if err != nil {
-		return err
-	}
-	if oc.Status != StatusOpen {
-		return fmt.Errorf("force-closing channel %s (%s on chain): %w", id, oc.Status, ErrNotOpen)
-	}
-	return p.submitDispute(ctx, id, oc, false)
-}
-
-// submitDispute starts (challenge false) or challenges (true) an
-// uncooperative close with the held voucher and a fresh own state.
-func (p *Payee) submitDispute(ctx context.Context, id ID, oc *OnChain, challenge bool) error {
-	unlock := p.locks.lock(id)
-	rec, err := p.cfg.Store.Get(id)
-	if err != nil {
-		unlock()
-		return err
-	}
-	if rec.Voucher == nil {
-		unlock()
-		return fmt.Errorf("closing channel %s: no voucher held, nothing to claim", id)
-	}
-	own := rec.PayeeState
-	if own.Seqno < oc.CommittedPayee {
-		st, err := SignState(p.cfg.Key, id, oc.CommittedPayee, new(big.Int))
-		if err != nil {
-			unlock()
-			return err
-		}
-		own = &st
-		rec.PayeeState = own
-	}
-	if rec.Phase != PhaseClosing {
-		rec.Phase, rec.ClosingSince = PhaseClosing, time.Now().UTC()
-	}
-	err = p.cfg.Store.Put(rec)
-	voucher := *rec.Voucher
-	unlock()
-	if err != nil {
-		return err
-	}
-	msg, err := DisputeMessage(rec.Address, challenge, false, p.cfg.Key, voucher, *own)
-	if err != nil {
-		return err
-	}
-	op := "uncooperative close"
-	if challenge {
-		op = "challenge"
-	}
-	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, op, p.cfg.Poll, walletMsgs(msg)...); err != nil {
-		return fmt.Errorf("%s of channel %s: %w", op, id, err)
-	}
-	return nil
-}
-
-// Finish completes an uncooperative close after its windows, paying out.
+// Finish ends a payer's close after its quarantine (everything left goes
+// to the payer); the watcher sends it only when the payee has nothing to
+// claim.
 func (p *Payee) Finish(ctx context.Context, id ID) error {
 	rec, err := p.cfg.Store.Get(id)
 	if err != nil {
@@ -481,14 +434,15 @@ func (p *Payee) Finish(ctx context.Context, id ID) error {
 // Action is what one watcher pass did on a channel.
 type Action struct {
 	Channel ID
-	Did     string // "challenged", "finished", "force-closed"
+	Did     string // "committed", "challenged", "finished", "closed"
 	Err     error
 }
 
 // CheckOnce looks at every channel of the store that is not closed: it
-// challenges a close that a payer started with less than the held
-// voucher, finishes a close whose windows are over, and marks paid-out
-// channels closed.
+// commits earnings past PayeePolicy.CommitAbove ("committed"), answers a close the payer started alone by closing with the held voucher
+// ("challenged"), closes alone a channel whose agreed close nobody
+// submitted within CloseGrace ("closed"), finishes a payer's close with
+// nothing to claim ("finished"), and marks paid-out channels closed.
 func (p *Payee) CheckOnce(ctx context.Context) ([]Action, error) {
 	recs, err := p.cfg.Store.List()
 	if err != nil {
@@ -505,30 +459,33 @@ func (p *Payee) CheckOnce(ctx context.Context) ([]Action, error) {
 			acts = append(acts, Action{Channel: id, Err: err})
 			continue
 		}
+		if p.cfg.Wallet == nil {
+			continue
+		}
+		claim := r.Voucher != nil && r.Voucher.Sent.Cmp(oc.Paid) > 0
 		switch oc.Status {
 		case StatusOpen:
-			// A close this payee countersigned that nobody submitted: the
-			// payee takes no vouchers meanwhile, so it closes alone.
-			if r.Phase == PhaseClosing && p.cfg.Wallet != nil && r.Voucher != nil && time.Since(r.ClosingSince) > p.cfg.Policy.CloseGrace {
-				err := p.submitDispute(ctx, id, oc, false)
-				acts = append(acts, Action{Channel: id, Did: "force-closed", Err: err})
+			switch {
+			case r.Phase == PhaseClosing && r.Voucher != nil && time.Since(r.ClosingSince) > p.cfg.Policy.CloseGrace:
+				// A close this payee approved that nobody submitted: the
+				// payee takes no vouchers meanwhile, so it closes alone.
+				_, err := p.Close(ctx, id)
+				acts = append(acts, Action{Channel: id, Did: "closed", Err: err})
+			case r.Phase == PhaseOpen:
+				// The earnings policy: the record was refreshed by Sync.
+				if did, err := p.CommitIfDue(ctx, id); did || err != nil {
+					acts = append(acts, Action{Channel: id, Did: "committed", Err: err})
+				}
 			}
-		case StatusClosing:
-			q := oc.Quarantine
-			if !q.ByPayer || q.Challenged || r.Voucher == nil {
-				continue
-			}
-			if r.Voucher.Seqno > q.PayerSeqno || r.Voucher.Sent.Cmp(q.PayerSent) > 0 {
-				err := p.submitDispute(ctx, id, oc, true)
+		case StatusClosing, StatusFinishable:
+			if claim {
+				_, err := p.Close(ctx, id)
 				acts = append(acts, Action{Channel: id, Did: "challenged", Err: err})
-				p.cfg.Logger.WarnContext(ctx, "challenged a stale close", "channel", id.String(), "submitted", tonamount.Format(q.PayerSent), "held", tonamount.Format(r.Voucher.Sent), "err", err)
+				p.cfg.Logger.WarnContext(ctx, "answered the payer's close with the held voucher", "channel", id.String(), "paid", tonamount.Format(oc.Paid), "held", tonamount.Format(r.Voucher.Sent), "err", err)
+			} else if oc.Status == StatusFinishable {
+				err := p.Finish(ctx, id)
+				acts = append(acts, Action{Channel: id, Did: "finished", Err: err})
 			}
-		case StatusFinishable:
-			if p.cfg.Wallet == nil {
-				continue
-			}
-			err := p.Finish(ctx, id)
-			acts = append(acts, Action{Channel: id, Did: "finished", Err: err})
 		}
 	}
 	return acts, nil

@@ -92,17 +92,15 @@ func (p *Payer) NewTerms(payeeKey ed25519.PublicKey, payeeAddress *address.Addre
 	t := Terms{
 		ID: id, PayerKey: p.PublicKey(), PayeeKey: payeeKey,
 		PayerAddress: p.cfg.Wallet.Address(), PayeeAddress: payeeAddress,
-		Closing:    DefaultClosing(),
-		StorageFee: DefaultStorageFee(),
+		Closing: DefaultClosing(),
 	}
 	return t, t.Validate()
 }
 
-// Open deploys the channel of terms, initialises it and deposits deposit,
-// all from one wallet transaction. payeeState is the payee's signed
-// initial state (Payee.Accept): without it the payer could not close the
-// channel alone, so Open refuses to deposit anything. Open is idempotent:
-// on a channel already open it only reports it.
+// Open deploys the channel of terms with deposit: one message, one
+// contract transaction. payeeState is the payee's signed acceptance of the
+// terms (Payee.Accept): Open deposits nothing for a payee that did not
+// agree. Open is idempotent: on a channel already open it only reports it.
 func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, deposit *big.Int) (*Record, error) {
 	if err := terms.Validate(); err != nil {
 		return nil, err
@@ -111,10 +109,10 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 		return nil, errors.New("opening channel: the terms name another payer key")
 	}
 	if payeeState.Channel != terms.ID || payeeState.Sent == nil || payeeState.Sent.Sign() != 0 {
-		return nil, fmt.Errorf("opening channel %s: the payee's initial state is for another channel or not empty", terms.ID)
+		return nil, fmt.Errorf("opening channel %s: the payee's acceptance is for another channel or not empty", terms.ID)
 	}
 	if err := payeeState.Verify(terms.PayeeKey); err != nil {
-		return nil, fmt.Errorf("opening channel %s: payee's initial state: %w", terms.ID, err)
+		return nil, fmt.Errorf("opening channel %s: payee's acceptance: %w", terms.ID, err)
 	}
 	if !tonamount.Fits(deposit) || deposit.Sign() == 0 {
 		return nil, fmt.Errorf("opening channel %s: deposit must be positive", terms.ID)
@@ -139,9 +137,8 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 	case err != nil:
 		return nil, err
 	case rec.Phase == PhaseClosing || rec.Phase == PhaseClosed:
-		// The contract can be opened again with the same terms, but its
-		// committed seqnos void the payee's states held here: a deposit
-		// could not come back without the payee. Use new terms.
+		// A closed channel redeployed with the same terms would honour
+		// its old vouchers again (paid starts at zero): never reuse an id.
 		return nil, fmt.Errorf("opening channel %s: it is %s; open a new channel", terms.ID, rec.Phase)
 	}
 	oc, err := Read(ctx, p.cfg.Net, addr)
@@ -151,40 +148,23 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 	if oc.Status == StatusOpen {
 		return p.refresh(rec, oc)
 	}
-	if oc.Status != StatusAbsent && oc.Status != StatusUninit {
+	// An unfunded contract was activated by someone else's refused message
+	// carrying its StateInit: deposit into it all the same.
+	if oc.Status != StatusAbsent && oc.Status != StatusUnfunded {
 		return nil, fmt.Errorf("opening channel %s: contract at %s is %s", terms.ID, addr, oc.Status)
 	}
-	msgs, err := OpenMessages(terms, p.cfg.Key, deposit)
+	msg, err := OpenMessage(terms, deposit)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, addr, "channel open", p.cfg.Poll, walletMsgs(msgs...)...); err != nil {
+	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, addr, "channel open", p.cfg.Poll, walletMsgs(msg)...); err != nil {
 		return nil, fmt.Errorf("opening channel %s: %w", terms.ID, err)
 	}
-	oc, err = p.waitDeposit(ctx, addr, func(o *OnChain) bool { return o.Status == StatusOpen && o.DepositPayer.Sign() > 0 })
-	if err != nil {
+	if oc, err = Read(ctx, p.cfg.Net, addr); err != nil {
 		return nil, fmt.Errorf("opening channel %s: %w", terms.ID, err)
 	}
-	p.cfg.Logger.InfoContext(ctx, "channel opened", "channel", terms.ID.String(), "address", addr.String(), "deposit", tonamount.Format(oc.DepositPayer))
+	p.cfg.Logger.InfoContext(ctx, "channel opened", "channel", terms.ID.String(), "address", addr.String(), "deposit", tonamount.Format(oc.Deposit))
 	return p.refresh(rec, oc)
-}
-
-// waitDeposit polls the channel until ok holds (the top-up arrives one
-// transaction after the wallet's message to it).
-func (p *Payer) waitDeposit(ctx context.Context, a *address.Address, ok func(*OnChain) bool) (*OnChain, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	for {
-		oc, err := Read(ctx, p.cfg.Net, a)
-		if err == nil && ok(oc) {
-			return oc, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for channel %s: %w", a, ctx.Err())
-		case <-time.After(p.cfg.Poll):
-		}
-	}
 }
 
 // refresh stores what the chain says about deposits and phase.
@@ -194,14 +174,15 @@ func (p *Payer) refresh(rec *Record, oc *OnChain) (*Record, error) {
 		if rec.Phase == PhaseOpening {
 			rec.Phase = PhaseOpen
 		}
-		rec.Deposit = oc.Available()
-		rec.Withdrawn = oc.WithdrawPayee
-	case StatusClosing, StatusSettling, StatusFinishable:
+		rec.Deposit = oc.Deposit
+		rec.Withdrawn = oc.Paid
+	case StatusClosing, StatusFinishable:
 		if rec.Phase != PhaseClosed {
 			rec.Phase = PhaseClosing
 		}
-	case StatusUninit, StatusAbsent:
-		if rec.Phase == PhaseClosing {
+	case StatusAbsent:
+		// Gone after it was open: closed (by either side).
+		if rec.Phase == PhaseClosing || rec.Phase == PhaseOpen {
 			rec.Phase = PhaseClosed
 		}
 	}
@@ -292,19 +273,19 @@ func (p *Payer) TopUp(ctx context.Context, id ID, amount *big.Int) (*Record, err
 	if err != nil {
 		return nil, err
 	}
-	if oc.Status != StatusOpen {
-		return nil, fmt.Errorf("topping up channel %s (%s on chain): %w", id, oc.Status, ErrNotOpen)
+	// A closed channel redeployed at its address would honour its old
+	// vouchers again: never fund it.
+	if oc.Status != StatusOpen || rec.Phase != PhaseOpen {
+		return nil, fmt.Errorf("topping up channel %s (%s on chain, %s here): %w", id, oc.Status, rec.Phase, ErrNotOpen)
 	}
 	msg, err := TopUpMessage(rec.Address, amount)
 	if err != nil {
 		return nil, err
 	}
-	want := new(big.Int).Add(oc.DepositPayer, amount)
 	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "channel top-up", p.cfg.Poll, walletMsgs(msg)...); err != nil {
 		return nil, fmt.Errorf("topping up channel %s: %w", id, err)
 	}
-	oc, err = p.waitDeposit(ctx, rec.Address, func(o *OnChain) bool { return o.DepositPayer.Cmp(want) >= 0 })
-	if err != nil {
+	if oc, err = Read(ctx, p.cfg.Net, rec.Address); err != nil {
 		return nil, err
 	}
 	unlock := p.locks.lock(id)
@@ -312,7 +293,7 @@ func (p *Payer) TopUp(ctx context.Context, id ID, amount *big.Int) (*Record, err
 	if rec, err = p.cfg.Store.Get(id); err != nil {
 		return nil, err
 	}
-	p.cfg.Logger.InfoContext(ctx, "channel topped up", "channel", id.String(), "deposit", tonamount.Format(oc.DepositPayer))
+	p.cfg.Logger.InfoContext(ctx, "channel topped up", "channel", id.String(), "deposit", tonamount.Format(oc.Deposit))
 	return p.refresh(rec, oc)
 }
 
@@ -331,66 +312,10 @@ func (p *Payer) TopUpIfLow(ctx context.Context, id ID) (bool, error) {
 	return err == nil, err
 }
 
-// Cosign countersigns the payee's commit or close. The payer never signs
-// more than it signed in vouchers, and after a close it signs no more
-// vouchers.
-func (p *Payer) Cosign(ctx context.Context, s *Settlement) (*Settlement, error) {
-	if s == nil {
-		return nil, errors.New("cosigning: no settlement")
-	}
-	unlock := p.locks.lock(s.Channel)
-	defer unlock()
-	rec, err := p.cfg.Store.Get(s.Channel)
-	if err != nil {
-		return nil, err
-	}
-	if rec.Phase != PhaseOpen {
-		return nil, fmt.Errorf("cosigning %s of channel %s: %w", s.Kind, s.Channel, ErrNotOpen)
-	}
-	if err := s.verify(rec.Terms.PayeeKey, false); err != nil {
-		return nil, err
-	}
-	if s.Sent.Cmp(rec.Sent()) > 0 {
-		return nil, fmt.Errorf("cosigning %s of channel %s: it says %s nanoton were paid, the payer signed %s", s.Kind, s.Channel, s.Sent, rec.Sent())
-	}
-	switch s.Kind {
-	case KindCommit:
-		if s.PayerSeqno > rec.seqno() {
-			return nil, fmt.Errorf("cosigning commit of channel %s: payer seqno %d was never signed (latest %d)", s.Channel, s.PayerSeqno, rec.seqno())
-		}
-		ps := s.PayeeState
-		if ps == nil || ps.Channel != s.Channel || ps.Seqno != s.PayeeSeqno || ps.Sent == nil || ps.Sent.Sign() != 0 {
-			return nil, fmt.Errorf("cosigning commit of channel %s: it lacks the payee's state at seqno %d", s.Channel, s.PayeeSeqno)
-		}
-		if err := ps.Verify(rec.Terms.PayeeKey); err != nil {
-			return nil, fmt.Errorf("cosigning commit of channel %s: %w", s.Channel, err)
-		}
-		// Without the payee's new state the payer could not close alone
-		// once the commit raises the payee's committed seqno.
-		if rec.PayeeState == nil || ps.Seqno > rec.PayeeState.Seqno {
-			st := *ps
-			rec.PayeeState = &st
-		}
-	case KindClose:
-		// No voucher follows an agreed close: a later voucher with the
-		// same seqno could otherwise be undercut by this close.
-		rec.Phase = PhaseClosing
-	default:
-		return nil, fmt.Errorf("cosigning channel %s: unknown kind %d", s.Channel, s.Kind)
-	}
-	out := *s
-	if err := out.sign(p.cfg.Key, true); err != nil {
-		return nil, err
-	}
-	if err := p.cfg.Store.Put(rec); err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// Close closes the channel cooperatively: the payer proposes its latest
-// cumulative payment, payee countersigns, and the payer submits, getting
-// the rest of the deposit back at once.
+// Close closes the channel cooperatively: the payer signs a last voucher
+// for everything it signed, the payee approves it, and the payer submits:
+// the payee is paid, the payer gets the rest at once and the contract is
+// gone.
 func (p *Payer) Close(ctx context.Context, id ID, payee Cosigner) (*Settlement, error) {
 	if p.cfg.Wallet == nil {
 		return nil, errors.New("channel payer: a wallet is needed to close")
@@ -408,118 +333,85 @@ func (p *Payer) Close(ctx context.Context, id ID, payee Cosigner) (*Settlement, 
 		unlock()
 		return nil, err
 	}
-	s := &Settlement{
-		Kind: KindClose, Channel: id, Sent: rec.Sent(), Withdraw: new(big.Int),
-		PayerSeqno: max(rec.seqno(), oc.CommittedPayer) + 1,
-		PayeeSeqno: oc.CommittedPayee + 1,
-	}
-	if rec.PayeeState != nil {
-		s.PayeeSeqno = max(s.PayeeSeqno, rec.PayeeState.Seqno+1)
-	}
-	rec.Phase = PhaseClosing
-	err = s.sign(p.cfg.Key, true)
+	// A fresh voucher for the same total: the payee's approval names it,
+	// and no voucher follows an agreed close.
+	v, err := SignState(p.cfg.Key, id, rec.seqno()+1, rec.Sent())
 	if err == nil {
+		rec.Voucher, rec.Phase, rec.ClosingSince = &v, PhaseClosing, time.Now().UTC()
 		err = p.cfg.Store.Put(rec)
 	}
 	unlock()
 	if err != nil {
 		return nil, err
 	}
+	s := &Settlement{Channel: id, Voucher: v}
 	got, err := payee.Cosign(ctx, s)
 	if err != nil {
-		return nil, fmt.Errorf("closing channel %s: the payee did not countersign: %w", id, err)
+		return nil, fmt.Errorf("closing channel %s: the payee did not approve: %w", id, err)
 	}
-	if !s.sameTerms(got) {
-		return nil, fmt.Errorf("closing channel %s: the payee countersigned something else", id)
+	if got == nil || got.Channel != id || got.Voucher.Seqno != v.Seqno || got.Voucher.Sent == nil || got.Voucher.Sent.Cmp(v.Sent) != 0 {
+		return nil, fmt.Errorf("closing channel %s: the payee approved something else", id)
 	}
 	s.PayeeSig = got.PayeeSig
-	if err := s.verify(rec.Terms.PayeeKey, false); err != nil {
+	if err := s.verifyPayee(rec.Terms.PayeeKey); err != nil {
 		return nil, err
 	}
-	if err := submitSettlement(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, s, p.cfg.Poll); err != nil {
+	if err := submitClose(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, s, p.cfg.Poll); err != nil {
 		return nil, err
 	}
 	_, _, err = p.Sync(ctx, id)
 	return s, err
 }
 
-// submitSettlement sends a settlement signed by both sides.
-func submitSettlement(ctx context.Context, net chain.Network, w Sender, a *address.Address, s *Settlement, poll time.Duration) error {
-	msg, err := SettlementMessage(a, s)
+// submitClose sends a close approved by the payee.
+func submitClose(ctx context.Context, net chain.Network, w Sender, a *address.Address, s *Settlement, poll time.Duration) error {
+	msg, err := CloseMessage(a, s)
 	if err != nil {
 		return err
 	}
-	if _, err := send(ctx, net, w, a, "channel "+s.Kind.String(), poll, walletMsgs(msg)...); err != nil {
-		return fmt.Errorf("%s of channel %s: %w", s.Kind, s.Channel, err)
+	if _, err := send(ctx, net, w, a, "channel close", poll, walletMsgs(msg)...); err != nil {
+		return fmt.Errorf("close of channel %s: %w", s.Channel, err)
 	}
 	return nil
 }
 
-// Values of the close messages, in nanoton.
-const (
-	// closeValue is what close and finish messages carry: the contract
-	// spends its own balance on them and sends this on to the payer.
-	closeValue = 5_000_000
-	// disputeValue is what start/challenge messages carry; the contract
-	// returns what its gas did not use.
-	disputeValue = 50_000_000
-)
-
-// ForceClose starts an uncooperative close with the payer's latest voucher
-// and the payee's latest state it holds. After the quarantine and the
-// settle window, Finish pays both sides out.
+// ForceClose starts the payer's close alone, for a payee that stopped
+// answering: the payee may still close with its best voucher during the
+// quarantine; after it, Finish gives the payer everything left.
 func (p *Payer) ForceClose(ctx context.Context, id ID) error {
 	if p.cfg.Wallet == nil {
 		return errors.New("channel payer: a wallet is needed to close")
 	}
-	rec, oc, err := p.Sync(ctx, id)
+	_, oc, err := p.Sync(ctx, id)
 	if err != nil {
 		return err
 	}
 	if oc.Status != StatusOpen {
 		return fmt.Errorf("force-closing channel %s (%s on chain): %w", id, oc.Status, ErrNotOpen)
 	}
-	if rec.PayeeState == nil {
-		return fmt.Errorf("force-closing channel %s: no signed state of the payee is stored", id)
-	}
 	unlock := p.locks.lock(id)
-	if rec, err = p.cfg.Store.Get(id); err != nil {
-		unlock()
-		return err
+	rec, err := p.cfg.Store.Get(id)
+	if err == nil {
+		rec.Phase, rec.ClosingSince = PhaseClosing, time.Now().UTC()
+		err = p.cfg.Store.Put(rec)
 	}
-	mine := rec.Voucher
-	if mine == nil {
-		v, err := SignState(p.cfg.Key, id, 0, new(big.Int))
-		if err != nil {
-			unlock()
-			return err
-		}
-		mine = &v
-	}
-	rec.Phase = PhaseClosing
-	err = p.cfg.Store.Put(rec)
 	unlock()
 	if err != nil {
 		return err
 	}
-	return p.startClose(ctx, rec, *mine, *rec.PayeeState)
-}
-
-// startClose submits an uncooperative close with the given states; tests
-// use it with stale states to play a cheating payer.
-func (p *Payer) startClose(ctx context.Context, rec *Record, mine, theirs SignedState) error {
-	msg, err := DisputeMessage(rec.Address, false, true, p.cfg.Key, mine, theirs)
+	msg, err := StartCloseMessage(rec.Address)
 	if err != nil {
-		return fmt.Errorf("force-closing channel %s: %w", rec.Terms.ID, err)
+		return err
 	}
-	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "uncooperative close", p.cfg.Poll, walletMsgs(msg)...); err != nil {
-		return fmt.Errorf("force-closing channel %s: %w", rec.Terms.ID, err)
+	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "start close", p.cfg.Poll, walletMsgs(msg)...); err != nil {
+		return fmt.Errorf("force-closing channel %s: %w", id, err)
 	}
-	return nil
+	_, _, err = p.Sync(ctx, id)
+	return err
 }
 
-// Finish completes an uncooperative close once its quarantine and settle
-// window are over; either side (or anyone) may send it.
+// Finish ends the payer's close once its quarantine is over; anyone may
+// send it.
 func (p *Payer) Finish(ctx context.Context, id ID) error {
 	rec, err := p.cfg.Store.Get(id)
 	if err != nil {
@@ -541,7 +433,7 @@ func finish(ctx context.Context, net chain.Network, w Sender, a *address.Address
 		return err
 	}
 	if oc.Status != StatusFinishable {
-		return fmt.Errorf("finishing the close of %s: the channel is %s (finishable after %s)", a, oc.Status, oc.FinishAfter.UTC().Format(time.RFC3339))
+		return fmt.Errorf("finishing the close of %s: the channel is %s (finishable after %s)", a, oc.Status, oc.QuarantineEnds.UTC().Format(time.RFC3339))
 	}
 	msg, err := FinishMessage(a)
 	if err != nil {

@@ -9,17 +9,24 @@ import (
 	"fmt"
 	"math/big"
 
-	"github.com/xssnick/tonutils-go/tvm/cell"
-
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
-// stateTag is the contract's TAG_STATE: the first 32 bits of a signed
-// semi-channel state.
-const stateTag = 0x43685374
+// Tags of the signed payloads (contracts/channel.tolk): a voucher, and the
+// payee's approval of a voucher as a channel's final amount.
+const (
+	voucherTag = 0x43435643 // "CCVC"
+	closeTag   = 0x4343434c // "CCCL"
+)
 
-// ID is a channel's 128-bit identifier; it is part of every signed state
-// and message, so a signature for one channel is worthless on another.
+// voucherSize is the length of a voucher's signed bytes: tag, channel id,
+// seqno, amount (128 bits).
+const voucherSize = 4 + 16 + 8 + 16
+
+// ID is a channel's 128-bit identifier, chosen at random and never reused.
+// It is part of the contract's data, so it fixes the channel's address, and
+// part of every signed payload: a signature for one channel is worthless on
+// another, and on a closed channel redeployed with other terms.
 type ID [16]byte
 
 // String is the id in hex.
@@ -36,44 +43,42 @@ func ParseID(s string) (ID, error) {
 	return id, nil
 }
 
-// SignedState is one side's signed semi-channel state: "I have sent Sent
-// nanoton to the other side in total, and this is my Seqno-th state". A
-// voucher is the payer's SignedState; the payee signs its own (always with
-// Sent zero) so that either side can close the channel on chain alone.
+// SignedState is a signed cumulative amount on a channel. A voucher is the
+// payer's: "I have paid you Sent nanoton in total, this is my Seqno-th
+// voucher"; the contract pays the payee up to the best voucher it is shown.
+// The payee signs one state of its own, with Sent zero, when it accepts a
+// channel (Payee.Accept): the payer's proof that the payee agreed to the
+// terms before it deposits; the contract never reads it.
 //
-// The signature covers the cell the contract checks: TAG_STATE, the
-// channel id, seqno, sent, an all-zero conditionals hash (Cocoon uses no
-// conditional payments) and no counterparty state.
+// The signature covers voucherBytes: the tag, the channel id, seqno and
+// Sent, exactly what the contract checks.
 type SignedState struct {
 	Channel   ID
 	Seqno     uint64
-	Sent      *big.Int // cumulative nanoton this side has sent
+	Sent      *big.Int // cumulative nanoton paid
 	Signature []byte   // ed25519, 64 bytes
 }
 
-// stateCell is the semi-channel cell that is signed and sent on chain.
-func stateCell(id ID, seqno uint64, sent *big.Int) (*cell.Cell, error) {
+// voucherBytes are the signed bytes of a voucher.
+func voucherBytes(id ID, seqno uint64, sent *big.Int) ([]byte, error) {
 	if !tonamount.Fits(sent) {
 		return nil, fmt.Errorf("amount %v is outside 0..2^120-1 nanoton", sent)
 	}
-	b := cell.BeginCell()
-	// Every store below fits its field by construction, so errors are impossible.
-	_ = b.StoreUInt(stateTag, 32)
-	_ = b.StoreSlice(id[:], 128)
-	_ = b.StoreUInt(seqno, 64)
-	_ = b.StoreBigCoins(sent)
-	_ = b.StoreSlice(make([]byte, 32), 256)
-	_ = b.StoreBoolBit(false) // no counterparty state
-	return b.EndCell(), nil
+	b := make([]byte, voucherSize)
+	binary.BigEndian.PutUint32(b[0:4], voucherTag)
+	copy(b[4:20], id[:])
+	binary.BigEndian.PutUint64(b[20:28], seqno)
+	sent.FillBytes(b[28:44])
+	return b, nil
 }
 
-// SignState signs side's state (seqno, cumulative sent) of channel id.
+// SignState signs state (seqno, cumulative sent) of channel id.
 func SignState(key ed25519.PrivateKey, id ID, seqno uint64, sent *big.Int) (SignedState, error) {
-	c, err := stateCell(id, seqno, sent)
+	b, err := voucherBytes(id, seqno, sent)
 	if err != nil {
 		return SignedState{}, fmt.Errorf("signing state %d of channel %s: %w", seqno, id, err)
 	}
-	return SignedState{Channel: id, Seqno: seqno, Sent: new(big.Int).Set(sent), Signature: ed25519.Sign(key, c.Hash())}, nil
+	return SignedState{Channel: id, Seqno: seqno, Sent: new(big.Int).Set(sent), Signature: ed25519.Sign(key, b)}, nil
 }
 
 // ErrBadSignature is wrapped by errors about a state or settlement whose
@@ -85,11 +90,11 @@ func (s SignedState) Verify(pub ed25519.PublicKey) error {
 	if len(s.Signature) != ed25519.SignatureSize || len(pub) != ed25519.PublicKeySize {
 		return fmt.Errorf("state %d of channel %s: %w (malformed signature or key)", s.Seqno, s.Channel, ErrBadSignature)
 	}
-	c, err := stateCell(s.Channel, s.Seqno, s.Sent)
+	b, err := voucherBytes(s.Channel, s.Seqno, s.Sent)
 	if err != nil {
 		return fmt.Errorf("state %d of channel %s: %w", s.Seqno, s.Channel, err)
 	}
-	if !ed25519.Verify(pub, c.Hash(), s.Signature) {
+	if !ed25519.Verify(pub, b, s.Signature) {
 		return fmt.Errorf("state %d of channel %s: %w", s.Seqno, s.Channel, ErrBadSignature)
 	}
 	return nil

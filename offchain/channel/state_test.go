@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/xssnick/ton-payment-network/pkg/payments"
-	"github.com/xssnick/tonutils-go/tlb"
 
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
@@ -26,25 +24,25 @@ func testKey(t testing.TB) ed25519.PrivateKey {
 	return k
 }
 
-// The cell Cocoon signs must be the one the contract checks: the same
-// cell the payments package's TL-B types build.
-func TestStateCellMatchesContractLayout(t *testing.T) {
+// The bytes Cocoon signs must be the contract's Voucher struct
+// (contracts/channel.tolk): tag, id, seqno, amount as uint128, big endian.
+// The devnet tests prove the contract accepts them.
+func TestVoucherBytesLayout(t *testing.T) {
 	id := ID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
-	for _, sent := range []*big.Int{big.NewInt(0), big.NewInt(1), ton("12.345678901"), tonamount.Max()} {
-		ours, err := stateCell(id, 77, sent)
-		if err != nil {
-			t.Fatal(err)
-		}
-		theirs, err := tlb.ToCell(payments.SemiChannel{
-			ChannelID: id[:],
-			Data:      payments.SemiChannelBody{Seqno: 77, Sent: tlb.FromNanoTON(sent), ConditionalsHash: make([]byte, 32)},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(ours.Hash(), theirs.Hash()) {
-			t.Fatalf("sent %s: our state cell %x, payments' %x", sent, ours.Hash(), theirs.Hash())
-		}
+	got, err := voucherBytes(id, 0x0102030405060708, big.NewInt(0x0a0b0c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{0x43, 0x43, 0x56, 0x43, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 1, 2, 3, 4, 5, 6, 7, 8,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0x0b, 0x0c}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("voucher bytes (-want +got):\n%s", diff)
+	}
+	if _, err := voucherBytes(id, 1, tonamount.Max()); err != nil {
+		t.Fatalf("the largest amount: %v", err)
+	}
+	if _, err := voucherBytes(id, 1, new(big.Int).Add(tonamount.Max(), big.NewInt(1))); err == nil {
+		t.Fatal("an amount above 2^120-1 was encoded")
 	}
 }
 
@@ -128,33 +126,43 @@ func TestParseStateBadInput(t *testing.T) {
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 func TestSettlementSignatures(t *testing.T) {
-	a, b := testKey(t), testKey(t)
-	s := &Settlement{Kind: KindCommit, Channel: ID{3}, PayerSeqno: 4, PayeeSeqno: 1, Sent: ton("1"), Withdraw: ton("1")}
-	if err := s.sign(a, true); err != nil {
+	payer, payee := testKey(t), testKey(t)
+	payerPub, payeePub := payer.Public().(ed25519.PublicKey), payee.Public().(ed25519.PublicKey)
+	v, err := SignState(payer, ID{3}, 4, ton("1"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.sign(b, false); err != nil {
+	s := &Settlement{Channel: ID{3}, Voucher: v}
+	if err := s.Approve(payee); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.verify(a.Public().(ed25519.PublicKey), true); err != nil {
+	if err := s.verify(payerPub, payeePub); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.verify(b.Public().(ed25519.PublicKey), false); err != nil {
-		t.Fatal(err)
+	cases := map[string]func(*Settlement){
+		"amount changed":        func(o *Settlement) { o.Voucher.Sent = ton("2") },
+		"seqno changed":         func(o *Settlement) { o.Voucher.Seqno++ },
+		"approval by the payer": func(o *Settlement) { _ = o.Approve(payer) },
+		"no approval":           func(o *Settlement) { o.PayeeSig = nil },
+		// The payee's approval is no voucher: it cannot pass for one.
+		"approval as voucher": func(o *Settlement) { o.Voucher.Signature = o.PayeeSig },
 	}
-	s.Withdraw = ton("0.5")
-	if err := s.verify(b.Public().(ed25519.PublicKey), false); !errors.Is(err, ErrBadSignature) {
-		t.Fatalf("changed withdrawal verified: %v", err)
+	for name, change := range cases {
+		o := *s
+		change(&o)
+		if err := o.verify(payerPub, payeePub); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%s: %v, want a bad signature", name, err)
+		}
 	}
-	s.Withdraw = ton("2")
-	if err := s.verify(b.Public().(ed25519.PublicKey), false); err == nil {
-		t.Fatal("withdrawal above sent accepted")
+	o := *s
+	o.Channel = ID{4}
+	if err := o.verify(payerPub, payeePub); err == nil {
+		t.Error("a settlement naming another channel than its voucher verified")
 	}
-	// A close signature is no commit signature.
-	c := *s
-	c.Kind, c.Withdraw = KindClose, ton("1")
-	if err := c.verify(a.Public().(ed25519.PublicKey), true); !errors.Is(err, ErrBadSignature) {
-		t.Fatalf("commit signature verified as a close: %v", err)
+	// A voucher signed by the payee's key is no voucher.
+	forged, _ := SignState(payee, ID{3}, 4, ton("1"))
+	if err := forged.Verify(payerPub); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("a payee-signed voucher verified: %v", err)
 	}
 }
 
@@ -183,34 +191,6 @@ func BenchmarkVerifyVoucher(b *testing.B) {
 		}
 		if err := s.Verify(pub); err != nil {
 			b.Fatal(err)
-		}
-	}
-}
-
-func TestSameTermsRefusesAnswersWithGaps(t *testing.T) {
-	s := &Settlement{Kind: KindCommit, Channel: ID{1}, PayerSeqno: 3, PayeeSeqno: 2, Sent: ton("1"), Withdraw: ton("1")}
-	same := *s
-	cases := map[string]func(*Settlement){
-		"nil sent":        func(o *Settlement) { o.Sent = nil },
-		"nil withdraw":    func(o *Settlement) { o.Withdraw = nil },
-		"other withdraw":  func(o *Settlement) { o.Withdraw = ton("0.5") },
-		"other sent":      func(o *Settlement) { o.Sent = ton("2") },
-		"other seqno":     func(o *Settlement) { o.PayerSeqno++ },
-		"other kind":      func(o *Settlement) { o.Kind = KindClose },
-		"other channel":   func(o *Settlement) { o.Channel = ID{2} },
-		"other payee seq": func(o *Settlement) { o.PayeeSeqno = 9 },
-	}
-	if !s.sameTerms(&same) {
-		t.Fatal("an identical settlement differs")
-	}
-	if s.sameTerms(nil) {
-		t.Fatal("nil is the same")
-	}
-	for name, m := range cases {
-		o := *s
-		m(&o)
-		if s.sameTerms(&o) {
-			t.Errorf("%s: taken as the same", name)
 		}
 	}
 }

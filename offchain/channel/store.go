@@ -44,14 +44,13 @@ type Record struct {
 	// signature, or the best voucher the payee received. Nil before the
 	// first payment.
 	Voucher *SignedState
-	// PayeeState is the payee's latest own state (the payer keeps the one
-	// the payee last gave it).
+	// PayeeState is the payee's signed acceptance of the terms.
 	PayeeState *SignedState
-	// Deposit is what the payer can promise in total (deposits minus its
-	// withdrawals) as last read from the chain.
+	// Deposit is what the payer can promise in total, as last read from
+	// the chain.
 	Deposit *big.Int
-	// Withdrawn is the payee's cumulative withdrawal by commits, as last
-	// known.
+	// Withdrawn is what the contract paid the payee so far (commits), as
+	// last known.
 	Withdrawn *big.Int
 	// ClosingSince is when the record entered PhaseClosing.
 	ClosingSince time.Time
@@ -84,9 +83,6 @@ type recordJSON struct {
 	PayerAddress string       `json:"payer_address"`
 	PayeeAddress string       `json:"payee_address"`
 	QuarantineS  int64        `json:"quarantine_s"`
-	SettleS      int64        `json:"settle_window_s"`
-	Fine         *big.Int     `json:"fine"`
-	StorageFee   *big.Int     `json:"storage_fee"`
 	CodeLibrary  bool         `json:"code_library,omitempty"`
 	Phase        Phase        `json:"phase"`
 	Voucher      *SignedState `json:"voucher,omitempty"`
@@ -103,8 +99,7 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 		Role: r.Role, ID: r.Terms.ID, Address: r.Address.String(),
 		PayerKey: r.Terms.PayerKey, PayeeKey: r.Terms.PayeeKey,
 		PayerAddress: r.Terms.PayerAddress.String(), PayeeAddress: r.Terms.PayeeAddress.String(),
-		QuarantineS: int64(r.Terms.Closing.Quarantine / time.Second), SettleS: int64(r.Terms.Closing.SettleWindow / time.Second),
-		Fine: r.Terms.Closing.Fine, StorageFee: r.Terms.StorageFee, CodeLibrary: r.Terms.CodeLibrary,
+		QuarantineS: int64(r.Terms.Closing.Quarantine / time.Second), CodeLibrary: r.Terms.CodeLibrary,
 		Phase: r.Phase, Voucher: r.Voucher, PayeeState: r.PayeeState, Deposit: r.Deposit, Withdrawn: r.Withdrawn, ClosingSince: r.ClosingSince, Updated: r.Updated,
 	})
 }
@@ -126,8 +121,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	*r = Record{Role: j.Role, Phase: j.Phase, Voucher: j.Voucher, PayeeState: j.PayeeState, Deposit: j.Deposit, Withdrawn: j.Withdrawn, ClosingSince: j.ClosingSince, Updated: j.Updated}
 	r.Terms = Terms{
 		ID: j.ID, PayerKey: ed25519.PublicKey(j.PayerKey), PayeeKey: ed25519.PublicKey(j.PayeeKey),
-		Closing:    Closing{Quarantine: time.Duration(j.QuarantineS) * time.Second, SettleWindow: time.Duration(j.SettleS) * time.Second, Fine: j.Fine},
-		StorageFee: j.StorageFee, CodeLibrary: j.CodeLibrary,
+		Closing: Closing{Quarantine: time.Duration(j.QuarantineS) * time.Second}, CodeLibrary: j.CodeLibrary,
 	}
 	if r.Address, err = parse(j.Address); err != nil {
 		return err

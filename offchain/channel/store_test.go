@@ -24,7 +24,7 @@ func TestStoreRoundTripAndReopen(t *testing.T) {
 	a := address.NewAddress(0, 0, make([]byte, 32))
 	b := address.NewAddress(0, 0, append(make([]byte, 31), 1))
 	terms := Terms{ID: ID{4, 2}, PayerKey: payerKey.Public().(ed25519.PublicKey), PayeeKey: payeeKey.Public().(ed25519.PublicKey),
-		PayerAddress: a, PayeeAddress: b, Closing: DefaultClosing(), StorageFee: DefaultStorageFee(), CodeLibrary: true}
+		PayerAddress: a, PayeeAddress: b, Closing: DefaultClosing(), CodeLibrary: true}
 	addr, err := terms.Address()
 	if err != nil {
 		t.Fatal(err)

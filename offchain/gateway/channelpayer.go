@@ -207,7 +207,7 @@ func (p *ChannelPayer) topUpIfLow(c *payChannel) {
 }
 
 // Close implements Payer: with CloseOnShutdown, every open channel is
-// closed cooperatively (the worker countersigns; its earnings and the
+// closed cooperatively (the worker approves the last voucher; its earnings and the
 // payer's rest are paid out on chain).
 func (p *ChannelPayer) Close(ctx context.Context) error {
 	if !p.CloseOnShutdown {
@@ -236,50 +236,4 @@ func (p *ChannelPayer) Close(ctx context.Context) error {
 		p.log().Info("payment channel closed", "channel", c.id.String())
 	}
 	return errors.Join(errs...)
-}
-
-// Commit implements Committer: the worker asked (worker.HeaderCommit) to
-// withdraw its earnings while the channel stays open. The worker proposes
-// and signs, the payer countersigns only what its vouchers cover
-// (channel.Payer.Cosign refuses a commit above the amount it signed), and
-// the worker submits it with its own gas wallet; the earnings go to the
-// worker's owner.
-func (p *ChannelPayer) Commit(ctx context.Context, w *client.Worker) (*worker.CommitResult, error) {
-	p.mu.Lock()
-	c := p.chans[w.Address.StringRaw()]
-	p.mu.Unlock()
-	if c == nil {
-		return nil, errors.New("no payment channel with this worker")
-	}
-	select {
-	case <-c.open:
-	default:
-		return nil, fmt.Errorf("payment channel %s is not open yet", c.id)
-	}
-	var proposal channel.Settlement
-	if err := c.peer.Post(ctx, worker.PathCommit, commitHeader(c.id.String()), worker.CommitRequest{Channel: c.id}, &proposal); err != nil {
-		return nil, fmt.Errorf("asking worker %s for its commit proposal: %w", w.Address, err)
-	}
-	if proposal.Kind != channel.KindCommit || proposal.Channel != c.id {
-		return nil, fmt.Errorf("worker %s proposed a %s of channel %s, not a commit of %s", w.Address, proposal.Kind, proposal.Channel, c.id)
-	}
-	if proposal.Sent == nil || proposal.Withdraw == nil {
-		return nil, fmt.Errorf("worker %s proposed a commit without amounts", w.Address)
-	}
-	signed, err := p.Payer.Cosign(ctx, &proposal)
-	if err != nil {
-		return nil, fmt.Errorf("countersigning worker %s's commit: %w", w.Address, err)
-	}
-	var res worker.CommitResult
-	if err := c.peer.Post(ctx, worker.PathCommitCosigned, commitHeader(c.id.String()), signed, &res); err != nil {
-		return nil, fmt.Errorf("worker %s submitting its commit: %w", w.Address, err)
-	}
-	p.log().Info("worker committed its earnings", "worker", w.Address.String(), "channel", c.id.String(), "withdrawn", res.Withdrawn, "pending", res.Pending)
-	return &res, nil
-}
-
-// commitHeader says who asks on the worker's commit endpoints: the payer,
-// as on every request the gateway sends.
-func commitHeader(payer string) http.Header {
-	return http.Header{"User-Agent": {userAgent}, worker.HeaderPayer: {payer}}
 }

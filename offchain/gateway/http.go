@@ -363,7 +363,6 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 		resp.Body.Close()
 	}()
 	g.noteCapacity(u, resp.Header.Get(worker.HeaderCapacity))
-	g.payments.noteCommit(u, resp.Header.Get(worker.HeaderCommit))
 	if resp.StatusCode != http.StatusOK {
 		complete = true // a short error body: read it to the end
 		return g.workerRefused(w, u, req, resp, count)

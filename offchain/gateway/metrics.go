@@ -15,7 +15,6 @@ type metrics struct {
 	spend    *prometheus.CounterVec
 	workers  *prometheus.GaugeVec
 	dropped  *prometheus.CounterVec
-	commits  *prometheus.CounterVec
 }
 
 // Outcomes of cocoon_gateway_requests_total. "retried" counts an attempt
@@ -54,11 +53,8 @@ func newMetrics() *metrics {
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cocoon_gateway_workers_dropped_total", Help: "Workers dropped for misbehaviour, by reason.",
 		}, []string{"reason"}),
-		commits: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cocoon_gateway_channel_commits_total", Help: "Commits workers asked for (Cocoon-Commit) by outcome (committed, failed).",
-		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.ttft, m.spend, m.workers, m.dropped, m.commits,
+	m.reg.MustRegister(m.requests, m.duration, m.ttft, m.spend, m.workers, m.dropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -30,14 +30,6 @@ type Payer interface {
 	Close(ctx context.Context) error
 }
 
-// Committer is implemented by Payers whose workers withdraw earnings
-// through the payer (payment channels): a worker asks for it in its
-// answers (worker.HeaderCommit) and the gateway, the HTTP client, runs the
-// exchange with w.
-type Committer interface {
-	Commit(ctx context.Context, w *client.Worker) (*worker.CommitResult, error)
-}
-
 // IOUPayer pays with signed IOUs (worker.IOU): cumulative promises signed
 // by the gateway's key, NOT backed by an on-chain deposit. It is what the
 // gateway uses until payment channels (issue 10) are wired in, and it says

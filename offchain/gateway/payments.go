@@ -29,8 +29,6 @@ type payments struct {
 	spent    *big.Int
 	reserved *big.Int
 	accts    map[string]*payAccount
-	stopping bool           // flushing at shutdown: no new commits
-	commits  sync.WaitGroup // commit exchanges under way
 }
 
 type payAccount struct {
@@ -43,8 +41,6 @@ type payAccount struct {
 	sentPaid *big.Int // amount of the latest voucher posted on its own
 	sending  bool
 	timer    *time.Timer // a delivery scheduled after deliverDelay
-	// committing while a commit exchange with the worker runs.
-	committing bool
 }
 
 func newPayments(p Payer, budget *big.Int, m *metrics, log *slog.Logger) *payments {
@@ -282,71 +278,15 @@ func (p *payments) post(ctx context.Context, u *upstream, payer string, v []byte
 	// Read the answer to its end so the connection is reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	p.noteCommit(u, resp.Header.Get(worker.HeaderCommit))
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("POST /v1/vouchers: HTTP %d", resp.StatusCode)
 	}
 	return nil
 }
 
-// commitTimeout bounds one commit exchange: two posts and the worker's
-// submission on chain.
-const commitTimeout = 3 * time.Minute
-
-// noteCommit starts the commit a worker asked for in an answer (header is
-// worker.HeaderCommit), one at a time per worker, when the scheme has
-// commits. The worker first gets the latest voucher, so the commit pays
-// everything owed so far.
-func (p *payments) noteCommit(u *upstream, header string) {
-	if header == "" {
-		return
-	}
-	c, ok := p.payer.(Committer)
-	if !ok {
-		return
-	}
-	a := p.acct(u.key())
-	a.mu.Lock()
-	if a.committing {
-		a.mu.Unlock()
-		return
-	}
-	a.committing = true
-	a.mu.Unlock()
-	// stopping and the WaitGroup under one lock: flush waits for every
-	// commit started before it.
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopping {
-		a.mu.Lock()
-		a.committing = false
-		a.mu.Unlock()
-		return
-	}
-	p.commits.Go(func() {
-		defer func() {
-			a.mu.Lock()
-			a.committing = false
-			a.mu.Unlock()
-		}()
-		p.deliver(u)
-		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-		defer cancel()
-		res, err := c.Commit(ctx, u.w)
-		if err != nil {
-			p.metrics.commits.WithLabelValues("failed").Inc()
-			p.log.Warn("worker's commit failed; it asks again in later answers", "worker", u.w.Address.String(), "asked", header, "error", err)
-			return
-		}
-		p.metrics.commits.WithLabelValues("committed").Inc()
-		p.log.Info("worker's commit done", "worker", u.w.Address.String(), "withdrawn", res.Withdrawn)
-	})
-}
-
 // flush delivers every account's latest voucher (at shutdown).
 func (p *payments) flush(ctx context.Context, lookup func(string) *upstream) {
 	p.mu.Lock()
-	p.stopping = true
 	addrs := make([]string, 0, len(p.accts))
 	for a := range p.accts {
 		addrs = append(addrs, a)
@@ -371,15 +311,5 @@ func (p *payments) flush(ctx context.Context, lookup func(string) *upstream) {
 				p.log.Warn("could not deliver the last voucher", "worker", u.w.Address.String(), "error", err)
 			}
 		}
-	}
-	// Commits under way finish before channels close.
-	done := make(chan struct{})
-	go func() {
-		p.commits.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
 	}
 }

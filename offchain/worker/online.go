@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"strings"
 	"sync"
@@ -30,10 +29,11 @@ const MaxOnlineBody = 4 << 20
 //	POST /v1/chat/completions  stream and non-stream, paid by voucher
 //	GET  /v1/capacity          the signed capacity report
 //	POST /v1/vouchers          a voucher on its own (Cocoon-Payer, Cocoon-Voucher)
-//	POST /v1/channel/accept    a payer's channel terms → the worker's signed initial state
-//	POST /v1/channel/cosign    a settlement (close) for the worker to countersign
-//	POST /v1/channel/commit    the worker's commit proposal (online_commit.go)
-//	POST /v1/channel/commit/cosigned  the countersigned proposal, submitted by the worker
+//	POST /v1/channel/accept    a payer's channel terms → the worker's signed acceptance
+//	POST /v1/channel/cosign    the payer's close (its last voucher) for the worker to approve
+//
+// The worker commits its channel earnings by itself (the payee's watcher,
+// online_channel.go): the payer's voucher is all the contract needs.
 //
 // Prompts and answers pass through here in clear inside the enclave; they
 // are never logged, stored or put into an error.
@@ -52,17 +52,10 @@ type online struct {
 	vouchers VoucherVerifier // nil until payments run (startPayments)
 	payee    *channel.Payee
 	queued   int
-	// The commit exchange (online_commit.go): canCommit when a gas wallet
-	// can submit, commitAbove the threshold, closing once shutting down.
-	canCommit   bool
-	closing     bool
-	commitAbove *big.Int
-	commits     map[channel.ID]*commitExchange
-	commitWG    sync.WaitGroup
-	ttft        float64 // EWMA, milliseconds
-	tokens      []tokenEvent
-	seq         uint64
-	created     time.Time
+	ttft     float64 // EWMA, milliseconds
+	tokens   []tokenEvent
+	seq      uint64
+	created  time.Time
 	// header is the latest signed report as a header, reused for
 	// headerTTL: signing one per answer was a tenth of the endpoint's CPU.
 	header   string
@@ -97,7 +90,6 @@ func newOnline(d *Daemon, v VoucherVerifier) (*online, error) {
 		d: d, cfg: cfg, vouchers: v, fixed: fixed, ledger: NewLedger(credit),
 		prices: map[string]CapacityPrice{}, price: map[string]bindings.ModelPrice{},
 		slots: make(chan struct{}, cfg.MaxConcurrent), created: time.Now(),
-		commits: map[channel.ID]*commitExchange{},
 	}
 	for _, m := range d.cfg.Models {
 		in, err := tonamount.Parse(m.PriceIn)
@@ -120,8 +112,6 @@ func (o *online) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/vouchers", o.voucher)
 	mux.HandleFunc("POST "+channel.PathAccept, o.channelHandler(func(p *channel.Payee) http.Handler { return channel.AcceptHandler(p) }))
 	mux.HandleFunc("POST "+channel.PathCosign, o.channelHandler(func(p *channel.Payee) http.Handler { return channel.CosignHandler(p) }))
-	mux.HandleFunc("POST "+PathCommit, o.commitPropose)
-	mux.HandleFunc("POST "+PathCommitCosigned, o.commitCosigned)
 }
 
 // Ledger is the online payers' account book.
@@ -234,7 +224,6 @@ func (o *online) voucher(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	charged, paid := o.ledger.Balance(payer)
-	o.setCommitHeader(w, payer)
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"charged": charged.String(), "paid": paid.String(), "scheme": o.verifier().Scheme()})
 }
 
@@ -508,7 +497,6 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 		return signed, signErr
 	}
 	o.setCapacityHeader(w)
-	o.setCommitHeader(w, payer)
 	w.Header().Set(HeaderRequestID, reqID)
 	cw := &completionWriter{id: "chatcmpl-" + reqID, model: pc.model.Name, created: start.Unix()}
 	if pc.stream {

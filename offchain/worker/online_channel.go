@@ -17,7 +17,7 @@ import (
 // ChannelScheme is the scheme name of payment-channel vouchers.
 const ChannelScheme = "channel"
 
-// ChannelVerifier takes vouchers of TON payment channels (offchain/channel)
+// ChannelVerifier takes vouchers of Cocoon's payment channels (offchain/channel)
 // in which this worker is the payee: the payer is named by its channel id
 // (hex), the voucher is a channel.SignedState in text form. Each voucher is
 // checked against the channel's terms and on-chain deposit and stored
@@ -100,7 +100,8 @@ func (v *ChannelVerifier) Verify(ctx context.Context, payer string, voucher []by
 // startPayments opens the payment-channel side of the online endpoint
 // (payments = "channels"): the payee's store under the state dir, the
 // payee signing with the worker key and paying out to the owner, and, when
-// a gas wallet is configured, the watcher that challenges stale closes.
+// a gas wallet is configured, the watcher that commits earnings and
+// answers payers' closes.
 func (o *online) startPayments(ctx context.Context) (stop func(), err error) {
 	// The payers' accounts outlive restarts, whatever the scheme.
 	ledger, err := OpenLedgerStore(o.d.cfg.Path(o.d.cfg.StateDir))
@@ -155,25 +156,17 @@ func (o *online) startChannels(ctx context.Context) (stop func(), err error) {
 		return nil, err
 	}
 	o.setPayee(payee, &ChannelVerifier{Payee: payee, Store: store})
-	o.mu.Lock()
-	o.canCommit, o.commitAbove, o.closing = pc.Wallet != nil, above, false
-	o.mu.Unlock()
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
-		// Shutting down: the last answers ask every payer with earnings
-		// for a commit (setCommitHeader).
-		<-wctx.Done()
-		o.mu.Lock()
-		o.closing = true
-		o.mu.Unlock()
-	}()
-	go func() {
 		defer close(done)
 		if pc.Wallet == nil {
-			o.d.log.Warn("online.gas_wallet is not set: stale channel closes are not challenged automatically")
+			o.d.log.Warn("online.gas_wallet is not set: earnings are not committed and payers' closes are not answered automatically")
 			return
 		}
+		// The watcher commits earnings past online.commit_above (the
+		// payer's voucher is all the contract needs) and answers payers'
+		// closes with the best voucher held.
 		if err := payee.Watch(wctx, 5*time.Second); err != nil && wctx.Err() == nil {
 			o.d.log.Error("payment-channel watcher stopped", "error", err)
 		}
@@ -181,7 +174,15 @@ func (o *online) startChannels(ctx context.Context) (stop func(), err error) {
 	return func() {
 		cancel()
 		<-done
-		o.waitCommits(30 * time.Second)
+		if pc.Wallet != nil {
+			// Shutdown: commit whatever is uncommitted, best effort (the
+			// store keeps the vouchers for the next run's watcher).
+			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			if err := payee.CommitAll(sctx); err != nil {
+				o.d.log.Warn("committing channel earnings at shutdown", "error", err)
+			}
+			scancel()
+		}
 		o.setPayee(nil, nil)
 		store.Close()
 	}, nil

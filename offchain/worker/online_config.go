@@ -24,17 +24,19 @@ type OnlineConfig struct {
 	// (default 1024); MaxTokens caps any request's limit (default 32768).
 	DefaultMaxTokens int `toml:"default_max_tokens"`
 	MaxTokens        int `toml:"max_tokens"`
-	// Payments is how payers pay: "channels" (TON payment channels, the
+	// Payments is how payers pay: "channels" (Cocoon payment channels, the
 	// default) or "iou" (signed IOUs without a deposit: tests and networks
 	// without channels; the worker's exposure is then its credit).
 	Payments string `toml:"payments"`
-	// GasWallet is a small wallet (file) that pays the gas of the channel
-	// watcher's challenges; without it stale closes are not challenged.
+	// GasWallet is a small wallet (file) that pays the gas of the
+	// channel watcher's commits and closes; without it earnings are not
+	// committed and payers' closes are not answered automatically.
 	GasWallet string `toml:"gas_wallet"`
 	// CommitAbove (TON): when a channel's uncommitted earnings pass it,
-	// the worker's answers ask the gateway for a cooperative commit
-	// (HeaderCommit), which pays them to the owner while the channel stays
-	// open. Default 0.5; it needs GasWallet, which pays the commit's gas.
+	// the worker's watcher commits them (the payer's latest voucher is all
+	// the contract needs), paying them to the owner while the channel
+	// stays open; at shutdown it commits whatever is left. Default 0.5; it
+	// needs GasWallet, which pays the commit's gas.
 	CommitAbove string `toml:"commit_above"`
 }
 

@@ -17,8 +17,8 @@ import (
 
 // The payment-channel scenario: an app's gateway (payer) and a worker
 // (payee, paying its gas from a small wallet; earnings go to its owner's
-// wallet) on TON's payment-channel contract. Keys and channel ids are
-// fixed, so the numbers repeat.
+// wallet) on Cocoon's channel contract (contracts/channel.tolk). Keys and
+// channel ids are fixed, so the numbers repeat.
 
 // channelBudget is the most a channel life cycle (open + one commit +
 // cooperative close) may cost in fees.
@@ -33,19 +33,17 @@ const channelPerRequestBudget = 20_000 // nanoton, 0.00002 TON
 
 // channelOpNames are the messages of the channel contract, by opcode.
 var channelOpNames = map[uint32]string{
-	0x79ae99b5: "InitChannel", 0x593e3893: "TopupBalance", 0x076bfdf1: "CooperativeCommit",
-	0xd2b1eeeb: "CooperativeClose", 0x8175e15d: "StartUncooperativeClose", 0x9a77c0db: "ChallengeQuarantinedState",
-	0x25432a91: "FinishUncooperativeClose",
+	0xc4a10001: "TopUp", 0xc4a10002: "Commit", 0xc4a10003: "Close", 0xc4a10004: "StartClose", 0xc4a10005: "Finish",
 }
 
 type channelScenario struct {
-	s                *scenario
-	app, worker      *bt.Wallet // the payer's wallet; the worker's gas wallet
-	payerK, payeeK   ed25519.PrivateKey
-	owner            *address.Address // the worker owner's wallet: earnings go here
-	price            *big.Int
-	requests, seqnoB uint64
-	inline           bool // deploy with the code instead of its library reference
+	s              *scenario
+	app, worker    *bt.Wallet // the payer's wallet; the worker's gas wallet
+	payerK, payeeK ed25519.PrivateKey
+	owner          *address.Address // the worker owner's wallet: earnings go here
+	price          *big.Int
+	requests       uint64
+	inline         bool // deploy with the code instead of its library reference
 }
 
 // channelOps measures every channel operation; the scenario's wallets are
@@ -84,25 +82,26 @@ func (s *scenario) channelOps(ctx context.Context) ([]Operation, error) {
 	}
 	ops = append(ops, top)
 	c.requests = 1000
-	commit, err := c.settle(ctx, terms, channel.KindCommit, "channel_commit", "the worker withdraws the earnings of 1,000 requests to its owner's wallet; the channel stays open")
+	commit, err := c.commit(ctx, terms, "channel_commit", "the worker's gas wallet submits the latest voucher (1,000 requests); the earnings go to its owner's wallet and the channel stays open")
 	if err != nil {
 		return nil, err
 	}
 	ops = append(ops, commit)
 	c.requests += 10
-	closed, err := c.settle(ctx, terms, channel.KindClose, "channel_close_cooperative", "both sides sign the final amounts; the worker's owner and the payer are paid out")
+	closed, err := c.closeCoop(ctx, terms, "channel_close_cooperative", "the payer's last voucher with the worker's approval, sent by the payer: the worker's owner and the payer are paid out and the contract is gone")
 	if err != nil {
 		return nil, err
 	}
 	ops = append(ops, closed)
 
-	// Closing alone: start with the latest states, wait out the
-	// quarantine, finish. Then the same with a stale state challenged.
+	// Closing alone: the payer starts, the quarantine passes, the payer
+	// finishes. Then the same answered by the worker's watcher, which
+	// closes at once with its voucher.
 	for _, challenged := range []bool{false, true} {
 		id := byte(2)
-		name, desc := "channel_close_uncooperative", "the payer closes alone with the latest states; after the quarantine and settle window anyone finishes and both are paid out"
+		name, desc := "channel_close_uncooperative", "the payer starts a close alone (the worker's earnings were committed); after the quarantine it finishes and gets the rest"
 		if challenged {
-			id, name, desc = 3, "channel_close_challenged", "the payer closes alone with a stale voucher, the worker's watcher challenges with the latest (the payer is fined), then the finish"
+			id, name, desc = 3, "channel_close_challenged", "the payer starts a close alone while the worker holds an unpaid voucher; the worker's watcher closes with it at once"
 		}
 		terms, _, err := c.open(ctx, id)
 		if err != nil {
@@ -120,7 +119,7 @@ func (s *scenario) channelOps(ctx context.Context) ([]Operation, error) {
 		return nil, err
 	}
 	inline.Name = "channel_open_inline_code"
-	inline.Description += " (the contract's 3.3 KB code travels in the deploy instead of a library reference)"
+	inline.Description += " (the contract's 632-byte code travels in the deploy instead of a library reference)"
 	return append(ops, inline), nil
 }
 
@@ -128,15 +127,16 @@ func (c *channelScenario) terms(id byte) channel.Terms {
 	return channel.Terms{
 		ID: channel.ID{0xc0, 0xc0, id}, PayerKey: c.payerK.Public().(ed25519.PublicKey), PayeeKey: c.payeeK.Public().(ed25519.PublicKey),
 		PayerAddress: c.app.Address, PayeeAddress: c.owner,
-		Closing: channel.DefaultClosing(), StorageFee: channel.DefaultStorageFee(), CodeLibrary: !c.inline,
+		Closing: channel.DefaultClosing(), CodeLibrary: !c.inline,
 	}
 }
 
 func (c *channelScenario) open(ctx context.Context, id byte) (channel.Terms, Operation, error) {
 	t := c.terms(id)
-	c.requests, c.seqnoB = 0, 0
-	op, err := c.send(ctx, c.app, "channel_open", "the payer deploys and initialises the channel and deposits 10 TON, in one wallet transaction", func(*address.Address) ([]*tlb.InternalMessage, error) {
-		return channel.OpenMessages(t, c.payerK, bt.TON("10"))
+	c.requests = 0
+	op, err := c.send(ctx, c.app, "channel_open", "the payer deploys the channel with a deposit of 10 TON: one message, one contract transaction", func(*address.Address) ([]*tlb.InternalMessage, error) {
+		m, err := channel.OpenMessage(t, bt.TON("10"))
+		return []*tlb.InternalMessage{m}, err
 	}, t)
 	return t, op, err
 }
@@ -182,53 +182,49 @@ func (c *channelScenario) voucher(id channel.ID) (channel.SignedState, error) {
 	return channel.SignState(c.payerK, id, c.requests, new(big.Int).Mul(c.price, new(big.Int).SetUint64(c.requests)))
 }
 
-// settle measures a cooperative commit (sent by the worker's gas wallet)
-// or close (sent by the payer), signed by both.
-func (c *channelScenario) settle(ctx context.Context, t channel.Terms, kind channel.Kind, name, desc string) (Operation, error) {
-	sent := new(big.Int).Mul(c.price, new(big.Int).SetUint64(c.requests))
-	c.seqnoB++
-	s := &channel.Settlement{Kind: kind, Channel: t.ID, PayerSeqno: c.requests, PayeeSeqno: c.seqnoB, Sent: sent, Withdraw: sent}
-	if kind == channel.KindClose {
-		s.Withdraw = new(big.Int)
-	}
-	if err := s.Sign(c.payerK, true); err != nil {
+// commit measures the worker's gas wallet submitting the latest voucher.
+func (c *channelScenario) commit(ctx context.Context, t channel.Terms, name, desc string) (Operation, error) {
+	v, err := c.voucher(t.ID)
+	if err != nil {
 		return Operation{}, err
 	}
-	if err := s.Sign(c.payeeK, false); err != nil {
-		return Operation{}, err
-	}
-	w := c.worker
-	if kind == channel.KindClose {
-		w = c.app
-	}
-	return c.send(ctx, w, name, desc, func(a *address.Address) ([]*tlb.InternalMessage, error) {
-		m, err := channel.SettlementMessage(a, s)
+	return c.send(ctx, c.worker, name, desc, func(a *address.Address) ([]*tlb.InternalMessage, error) {
+		m, err := channel.CommitMessage(a, v)
 		return []*tlb.InternalMessage{m}, err
 	}, t)
 }
 
-// closeAlone measures start (+ challenge) + finish after 100 requests.
+// approved is the latest voucher with the worker's approval of it as final.
+func (c *channelScenario) approved(t channel.Terms) (*channel.Settlement, error) {
+	v, err := c.voucher(t.ID)
+	if err != nil {
+		return nil, err
+	}
+	s := &channel.Settlement{Channel: t.ID, Voucher: v}
+	return s, s.Approve(c.payeeK)
+}
+
+// closeCoop measures the payer submitting a close the worker approved.
+func (c *channelScenario) closeCoop(ctx context.Context, t channel.Terms, name, desc string) (Operation, error) {
+	s, err := c.approved(t)
+	if err != nil {
+		return Operation{}, err
+	}
+	return c.send(ctx, c.app, name, desc, func(a *address.Address) ([]*tlb.InternalMessage, error) {
+		m, err := channel.CloseMessage(a, s)
+		return []*tlb.InternalMessage{m}, err
+	}, t)
+}
+
+// closeAlone measures the payer's start and finish after 100 requests (all
+// committed), or its start answered by the worker's close with the voucher
+// of request 100.
 func (c *channelScenario) closeAlone(ctx context.Context, t channel.Terms, challenged bool, name, desc string) (Operation, error) {
 	addr, err := t.Address()
 	if err != nil {
 		return Operation{}, err
 	}
 	c.requests = 100
-	latest, err := c.voucher(t.ID)
-	if err != nil {
-		return Operation{}, err
-	}
-	submitted := latest
-	if challenged {
-		c.requests = 40
-		if submitted, err = c.voucher(t.ID); err != nil {
-			return Operation{}, err
-		}
-	}
-	payee, err := channel.SignState(c.payeeK, t.ID, 0, new(big.Int))
-	if err != nil {
-		return Operation{}, err
-	}
 	var traces []*bt.Trace
 	step := func(w *bt.Wallet, m *tlb.InternalMessage, err error) error {
 		if err != nil {
@@ -244,17 +240,34 @@ func (c *channelScenario) closeAlone(ctx context.Context, t channel.Terms, chall
 		traces = append(traces, tr)
 		return nil
 	}
-	m, err := channel.DisputeMessage(addr, false, true, c.payerK, submitted, payee)
+	if !challenged {
+		// Not measured: the worker committed its earnings before.
+		v, err := c.voucher(t.ID)
+		if err != nil {
+			return Operation{}, err
+		}
+		m, err := channel.CommitMessage(addr, v)
+		if err := step(c.worker, m, err); err != nil {
+			return Operation{}, err
+		}
+		traces = nil
+	}
+	m, err := channel.StartCloseMessage(addr)
 	if err := step(c.app, m, err); err != nil {
 		return Operation{}, err
 	}
 	if challenged {
-		m, err := channel.DisputeMessage(addr, true, false, c.payeeK, latest, payee)
+		s, err := c.approved(t)
+		if err != nil {
+			return Operation{}, err
+		}
+		m, err := channel.CloseMessage(addr, s)
 		if err := step(c.worker, m, err); err != nil {
 			return Operation{}, err
 		}
+		return channelOperation(name, desc, c.s.names, traces...), nil
 	}
-	if err := c.s.env.AdvanceTime(ctx, channel.DefaultClosing().Quarantine+channel.DefaultClosing().SettleWindow+time.Second); err != nil {
+	if err := c.s.env.AdvanceTime(ctx, channel.DefaultClosing().Quarantine+time.Second); err != nil {
 		return Operation{}, err
 	}
 	m, err = channel.FinishMessage(addr)
@@ -288,7 +301,7 @@ func channelMarkdown(r *Report) string {
 	if total > channelBudget {
 		verdict = "**over**"
 	}
-	fmt.Fprintf(&b, "\nPayment channels (TON's payment-channel contract, docs/CHANNELS.md): a channel life cycle (`channel_open` + `channel_commit` + `channel_close_cooperative`) costs %s TON in fees, %s the budget of %s TON (with the code held as a public library; `channel_open_inline_code` is the open without it). The storage reserve (0.02 TON) and the unused parts of every message's value come back and are not counted. Amortised over the requests of one life cycle:\n\n| requests per life cycle | chain fees per request (TON) |\n|---:|---:|\n", ton(total), verdict, ton(channelBudget))
+	fmt.Fprintf(&b, "\nPayment channels (Cocoon's channel contract, contracts/channel.tolk; docs/CHANNELS.md): a channel life cycle (`channel_open` + `channel_commit` + `channel_close_cooperative`) costs %s TON in fees, %s the budget of %s TON (with the code held as a public library; `channel_open_inline_code` is the open without it). The storage reserve (0.01 TON) and the unused parts of every message's value come back and are not counted. Amortised over the requests of one life cycle:\n\n| requests per life cycle | chain fees per request (TON) |\n|---:|---:|\n", ton(total), verdict, ton(channelBudget))
 	for _, n := range channelRequests {
 		fmt.Fprintf(&b, "| %d | %s |\n", n, new(big.Rat).SetFrac(big.NewInt(total), big.NewInt(n*1e9)).FloatString(9))
 	}

@@ -46,8 +46,8 @@ func channelCommand() *cli.Command {
 					&cli.StringFlag{Name: "payee-key", Required: true, Usage: "the worker's public key (64 hex digits)"},
 					&cli.StringFlag{Name: "payout", Required: true, Usage: "where the worker's earnings go: its owner wallet's address"},
 					&cli.StringFlag{Name: "deposit", Required: true, Usage: "TON to deposit"},
-					&cli.DurationFlag{Name: "quarantine", Value: channel.DefaultClosing().Quarantine, Usage: "how long a close by one side can be challenged by the other"},
-					&cli.BoolFlag{Name: "code-library", Usage: "deploy with a reference to the contract code published as a public library (saves ~0.012 TON; the network must have it)"},
+					&cli.DurationFlag{Name: "quarantine", Value: channel.DefaultClosing().Quarantine, Usage: "how long the worker has to answer a close the payer starts alone"},
+					&cli.BoolFlag{Name: "code-library", Usage: "deploy with a reference to the contract code published as a public library (saves ~0.002 TON; the network must have it)"},
 				},
 				Action: channelOpen,
 			},
@@ -60,23 +60,22 @@ func channelCommand() *cli.Command {
 			{
 				Name:   "topup",
 				Usage:  "payer: add TON to a channel's deposit",
-				Flags:  []cli.Flag{networkFlag(), walletFileFlag(), dir(), id(), walletJSONFlag(), &cli.StringFlag{Name: "amount", Required: true, Usage: "TON to add (the contract keeps 0.03 TON of each top-up)"}},
+				Flags:  []cli.Flag{networkFlag(), walletFileFlag(), dir(), id(), walletJSONFlag(), &cli.StringFlag{Name: "amount", Required: true, Usage: "TON to add (the message carries 0.005 TON more for gas; what is unspent returns at close)"}},
 				Action: channelTopUp,
 			},
 			{
-				Name:  "commit",
-				Usage: "payee: withdraw the earnings of the held voucher to the payout address; the channel stays open",
-				Flags: []cli.Flag{networkFlag(), walletFileFlag(), dir(), id(), walletJSONFlag(), payeeKey(),
-					&cli.StringFlag{Name: "peer", Required: true, Usage: "the payer's channel endpoint (base URL serving " + channel.PathCosign + ")"}},
+				Name:   "commit",
+				Usage:  "payee: withdraw the earnings of the held voucher to the payout address; the channel stays open",
+				Flags:  []cli.Flag{networkFlag(), walletFileFlag(), dir(), id(), walletJSONFlag(), payeeKey()},
 				Action: channelCommit,
 			},
 			{
 				Name:  "close",
-				Usage: "close a channel: cooperatively with --peer, alone with --force, and --finish after a quarantine",
+				Usage: "close a channel: payer cooperatively with --peer or alone with --force (then --finish after the quarantine); payee alone, at once, with its voucher",
 				Flags: []cli.Flag{networkFlag(), walletFileFlag(), dir(), id(), walletJSONFlag(), payeeKey(),
-					&cli.StringFlag{Name: "peer", Usage: "the other side's channel endpoint, for a cooperative close"},
-					&cli.BoolFlag{Name: "force", Usage: "close alone with the latest states held (the other side may challenge for the quarantine)"},
-					&cli.BoolFlag{Name: "finish", Usage: "pay out a close whose quarantine and settle window are over"}},
+					&cli.StringFlag{Name: "peer", Usage: "payer: the worker's channel endpoint, for a cooperative close"},
+					&cli.BoolFlag{Name: "force", Usage: "payer: close alone (the worker may close with its voucher until the quarantine ends)"},
+					&cli.BoolFlag{Name: "finish", Usage: "payer: pay out a close alone whose quarantine is over"}},
 				Action: channelClose,
 			},
 		},
@@ -294,11 +293,11 @@ func channelCommit(c *cli.Context) error {
 	if s.payee == nil {
 		return usageErr(errors.New("commit is the payee's: this store holds the payer side of the channel"))
 	}
-	st, err := s.payee.Commit(c.Context, s.rec.Terms.ID, &channel.Peer{URL: c.String("peer")})
+	paid, err := s.payee.Commit(c.Context, s.rec.Terms.ID)
 	if err != nil {
 		return err
 	}
-	return printSettled(c, s, st, "committed")
+	return printSettled(c, s, paid, "committed")
 }
 
 func channelClose(c *cli.Context) error {
@@ -308,29 +307,28 @@ func channelClose(c *cli.Context) error {
 			modes++
 		}
 	}
-	if modes != 1 {
-		return usageErr(errors.New("give one of --peer (cooperative), --force (alone) or --finish"))
-	}
 	s, err := openSide(c, true)
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	if s.payer != nil && modes != 1 {
+		return usageErr(errors.New("give one of --peer (cooperative), --force (alone) or --finish"))
+	}
+	if s.payee != nil && modes != 0 {
+		return usageErr(errors.New("a payee closes alone, at once, with its voucher: no --peer, --force or --finish"))
+	}
 	id := s.rec.Terms.ID
 	var st *channel.Settlement
 	switch {
-	case c.Bool("finish") && s.payer != nil:
-		err = s.payer.Finish(c.Context, id)
+	case s.payee != nil:
+		st, err = s.payee.Close(c.Context, id)
 	case c.Bool("finish"):
-		err = s.payee.Finish(c.Context, id)
-	case c.Bool("force") && s.payer != nil:
-		err = s.payer.ForceClose(c.Context, id)
+		err = s.payer.Finish(c.Context, id)
 	case c.Bool("force"):
-		err = s.payee.ForceClose(c.Context, id)
-	case s.payer != nil:
-		st, err = s.payer.Close(c.Context, id, &channel.Peer{URL: c.String("peer")})
+		err = s.payer.ForceClose(c.Context, id)
 	default:
-		st, err = s.payee.Close(c.Context, id, &channel.Peer{URL: c.String("peer")})
+		st, err = s.payer.Close(c.Context, id, &channel.Peer{URL: c.String("peer")})
 	}
 	if err != nil {
 		return err
@@ -338,31 +336,35 @@ func channelClose(c *cli.Context) error {
 	did := "closed"
 	switch {
 	case c.Bool("force"):
-		did = "close started; the other side may challenge until the quarantine ends, then run close --finish"
+		did = "close started; the worker may close with its voucher until the quarantine ends, then run close --finish"
 	case c.Bool("finish"):
 		did = "close finished and paid out"
 	}
-	return printSettled(c, s, st, did)
+	var paid *big.Int
+	if st != nil {
+		paid = st.Voucher.Sent
+	}
+	return printSettled(c, s, paid, did)
 }
 
-func printSettled(c *cli.Context, s *channelSide, st *channel.Settlement, did string) error {
+// printSettled reports a commit or close; paid is the voucher amount it
+// settled (nil when it settled none: a start or finish).
+func printSettled(c *cli.Context, s *channelSide, paid *big.Int, did string) error {
 	rec, err := s.store.Get(s.rec.Terms.ID)
 	if err != nil {
 		return err
 	}
 	if c.Bool("json") {
 		out := map[string]any{"channel": rec.Terms.ID, "result": did, "phase": rec.Phase}
-		if st != nil {
-			out["sent"] = tonamount.Format(st.Sent)
-			if st.Kind == channel.KindCommit {
-				out["withdrawn"] = tonamount.Format(st.Withdraw)
-			}
+		if paid != nil {
+			out["sent"] = tonamount.Format(paid)
+			out["withdrawn"] = tonamount.Format(rec.Withdrawn)
 		}
 		return walletPrintJSON(c.App.Writer, out)
 	}
 	fmt.Fprintf(c.App.Writer, "channel %s: %s\n", rec.Terms.ID, did)
-	if st != nil {
-		fmt.Fprintf(c.App.Writer, "paid through the channel: %s TON\n", tonamount.Format(st.Sent))
+	if paid != nil {
+		fmt.Fprintf(c.App.Writer, "paid through the channel: %s TON\n", tonamount.Format(paid))
 	}
 	return nil
 }
@@ -388,14 +390,12 @@ type channelJSON struct {
 }
 
 type ocJSON struct {
-	Status          string `json:"status"`
-	Balance         string `json:"balance"`
-	Deposit         string `json:"deposit"`
-	Withdrawn       string `json:"withdrawn"`
-	CommittedSent   string `json:"committed_sent"`
-	QuarantineEnds  string `json:"quarantine_ends,omitempty"`
-	FinishAfter     string `json:"finish_after,omitempty"`
-	QuarantinedSent string `json:"quarantined_sent,omitempty"`
+	Status         string `json:"status"`
+	Balance        string `json:"balance"`
+	Deposit        string `json:"deposit"`
+	Withdrawn      string `json:"withdrawn"`
+	CloseStarted   string `json:"close_started,omitempty"`
+	QuarantineEnds string `json:"quarantine_ends,omitempty"`
 }
 
 func printChannels(c *cli.Context, recs []*channel.Record, chainState map[channel.ID]*channel.OnChain) error {
@@ -413,14 +413,13 @@ func printChannels(c *cli.Context, recs []*channel.Record, chainState map[channe
 			j.Seqno = r.Voucher.Seqno
 		}
 		if oc := chainState[r.Terms.ID]; oc != nil {
-			j.Chain = &ocJSON{Status: oc.Status.String(), Balance: tonamount.Format(oc.Balance), Deposit: tonamount.Format(oc.DepositPayer),
-				Withdrawn: tonamount.Format(oc.WithdrawPayee), CommittedSent: tonamount.Format(oc.SentPayer)}
-			if q := oc.Quarantine; q != nil {
+			j.Chain = &ocJSON{Status: oc.Status.String(), Balance: tonamount.Format(oc.Balance), Deposit: tonamount.Format(oc.Deposit),
+				Withdrawn: tonamount.Format(oc.Paid)}
+			if !oc.CloseStarted.IsZero() {
+				j.Chain.CloseStarted = oc.CloseStarted.UTC().Format(time.RFC3339)
 				j.Chain.QuarantineEnds = oc.QuarantineEnds.UTC().Format(time.RFC3339)
-				j.Chain.FinishAfter = oc.FinishAfter.UTC().Format(time.RFC3339)
-				j.Chain.QuarantinedSent = tonamount.Format(q.PayerSent)
-				if r.Role == channel.RolePayee && q.PayerSent.Cmp(r.Sent()) < 0 && !q.Challenged {
-					j.Warnings = append(j.Warnings, "the payer closed with less than the held voucher: the payee's watcher must challenge before "+j.Chain.QuarantineEnds)
+				if r.Role == channel.RolePayee && oc.Paid.Cmp(r.Sent()) < 0 {
+					j.Warnings = append(j.Warnings, "the payer started a close while the held voucher is unpaid: close with it (cocoon channel close) before someone finishes after "+j.Chain.QuarantineEnds)
 				}
 			}
 		}

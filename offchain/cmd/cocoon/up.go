@@ -246,7 +246,7 @@ func upWorker(ctx, infra context.Context, wg *sync.WaitGroup, e *devnet.Engine, 
 	cfg.PollInterval.Duration = interval
 	cfg.MaxConcurrent = 16
 	cfg.Online.MaxConcurrent, cfg.Online.Queue = 16, 64
-	// A small wallet pays the gas of the channel watcher's challenges.
+	// A small wallet pays the gas of the channel watcher's commits and closes.
 	if _, _, err := newWallet(filepath.Join(fmt.Sprintf("worker-%d", i), "gas.wallet"), 2); err != nil {
 		ln.Close()
 		return err
