@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
 )
 
 // The channel's HTTP exchange between the two sides. A worker mounts
-// AcceptHandler and CosignHandler; the payer is only their client (Peer). Vouchers themselves ride on the requests
-// they pay for and are the gateway's and worker's business.
+// AcceptHandler and CosignHandler; the payer is only their client (Peer).
+// Vouchers themselves ride on the requests they pay for and are the
+// gateway's and worker's business.
 const (
 	PathAccept = "/v1/channel/accept" // POST Terms → SignedState (the payee's signed acceptance)
 	PathCosign = "/v1/channel/cosign" // POST Settlement (the payer's close) → Settlement, approved by the payee
@@ -108,7 +110,7 @@ func AcceptHandler(p *Payee) http.Handler {
 			httpError(w, http.StatusUnprocessableEntity, err)
 			return
 		}
-		writeJSON(w, st)
+		httpserve.WriteJSON(w, http.StatusOK, st)
 	})
 }
 
@@ -132,7 +134,7 @@ func CosignHandler(c Cosigner) http.Handler {
 			httpError(w, code, err)
 			return
 		}
-		writeJSON(w, out)
+		httpserve.WriteJSON(w, http.StatusOK, out)
 	})
 }
 
@@ -156,15 +158,8 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func httpError(w http.ResponseWriter, code int, err error) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+	httpserve.WriteJSON(w, code, map[string]string{"error": err.Error()})
 }
 
 // Peer is the other side's channel endpoint over HTTP: a Cosigner, and for
