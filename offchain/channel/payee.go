@@ -88,6 +88,11 @@ func NewPayee(cfg PayeeConfig) (*Payee, error) {
 // PublicKey is the payee's signing key.
 func (p *Payee) PublicKey() ed25519.PublicKey { return p.cfg.Key.Public().(ed25519.PublicKey) }
 
+// CanSend reports whether the payee has a wallet to pay the gas of its
+// commits and closes (PayeeConfig.Wallet); without one it can only keep
+// vouchers and approve the payer's closes.
+func (p *Payee) CanSend() bool { return p.cfg.Wallet != nil }
+
 // Accept agrees to a channel with terms: they must name this payee's key
 // and payout address and give it at least MinQuarantine to answer a
 // payer's close. It returns the payee's signed acceptance (an empty state

@@ -387,7 +387,7 @@ price_out = "1.5"
 # [online]
 # payments = "channels"        # or "iou": signed IOUs without a deposit (tests only)
 # credit = "0.1"               # TON a payer may owe beyond its vouchers
-# gas_wallet = "gas.wallet"    # pays channel commits and closes; needed for both
+# gas_wallet = "gas.wallet"    # pays channel commits and closes; without it no payment channels are opened
 # commit_above = "0.5"         # TON of uncommitted earnings before the worker commits them
 # max_concurrent = 4
 # default_max_tokens = 1024

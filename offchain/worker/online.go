@@ -110,7 +110,19 @@ func (o *online) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/chat/completions", o.chat)
 	mux.HandleFunc("GET /v1/capacity", o.capacity)
 	mux.HandleFunc("POST /v1/vouchers", o.voucher)
-	mux.HandleFunc("POST "+channel.PathAccept, o.channelHandler(func(p *channel.Payee) http.Handler { return channel.AcceptHandler(p) }))
+	mux.HandleFunc("POST "+channel.PathAccept, o.channelHandler(func(p *channel.Payee) http.Handler {
+		if !p.CanSend() {
+			// Without a gas wallet the worker could neither commit what a
+			// channel earns nor answer the payer's close alone, in which
+			// the payer takes back everything not committed: no new
+			// channels, rather than work paid by vouchers it cannot cash.
+			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				apiError(w, http.StatusServiceUnavailable, "server_error", "channels_unavailable",
+					"this worker has no gas wallet (online.gas_wallet) to commit its earnings and answer a payer's close, so it opens no payment channels")
+			})
+		}
+		return channel.AcceptHandler(p)
+	}))
 	mux.HandleFunc("POST "+channel.PathCosign, o.channelHandler(func(p *channel.Payee) http.Handler { return channel.CosignHandler(p) }))
 }
 

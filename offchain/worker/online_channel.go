@@ -161,7 +161,7 @@ func (o *online) startChannels(ctx context.Context) (stop func(), err error) {
 	go func() {
 		defer close(done)
 		if pc.Wallet == nil {
-			o.d.log.Warn("online.gas_wallet is not set: earnings are not committed and payers' closes are not answered automatically")
+			o.d.log.Warn("online.gas_wallet is not set: this worker opens no payment channels (it could not commit earnings or answer a payer's close)")
 			return
 		}
 		// The watcher commits earnings past online.commit_above (the

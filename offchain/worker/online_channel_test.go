@@ -13,6 +13,8 @@ import (
 
 	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/wallet"
+	"github.com/cocoon-network/cocoon/offchain/wallet/wallettest"
 )
 
 // Online requests paid over a real payment channel on the devnet: no
@@ -23,6 +25,7 @@ func TestOnlinePaidByChannel(t *testing.T) {
 	defer cancel()
 	n := setupNet(t, ctx)
 	cfg, id, ln := registerWorker(t, ctx, n)
+	cfg.Online.GasWallet = saveGasWallet(t, ctx, n, cfg)
 	d, err := New(cfg, id, Options{Network: n.e, Engine: reference.New(reference.Config{})})
 	if err != nil {
 		t.Fatal(err)
@@ -115,5 +118,59 @@ func TestOnlinePaidByChannel(t *testing.T) {
 	}
 	if _, paid := d.Ledger().Balance(terms.ID.String()); paid.Cmp(cost) != 0 {
 		t.Fatalf("after refused vouchers paid %s, want %s", paid, cost)
+	}
+}
+
+// saveGasWallet writes a funded gas wallet beside cfg's file and returns
+// the name online.gas_wallet takes.
+func saveGasWallet(t *testing.T, ctx context.Context, n *testNet, cfg *Config) string {
+	t.Helper()
+	f, err := wallet.New(wallet.V5R1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Save(cfg.Path("gas.wallet"), false); err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.Address()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wallettest.Faucet(n.e)(ctx, a, big.NewInt(2e9)); err != nil {
+		t.Fatal(err)
+	}
+	return "gas.wallet"
+}
+
+// A worker without a gas wallet could not commit what a channel earns nor
+// answer a payer's close: it opens no channels, saying why.
+func TestOnlineRefusesChannelsWithoutGasWallet(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n := setupNet(t, ctx)
+	d := startWorker(t, ctx, n)
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	store, err := channel.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	payer, err := channel.NewPayer(channel.PayerConfig{Net: n.e, Wallet: n.client, Key: key, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms, err := payer.NewTerms(d.id.SignKey.Public().(ed25519.PublicKey), n.owner.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, err = (&channel.Peer{URL: d.cfg.PublicURL}).Accept(ctx, terms)
+		if err != nil && strings.Contains(err.Error(), "no gas wallet") && strings.Contains(err.Error(), "503") {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("accepting terms without a gas wallet: %v, want a 503 naming online.gas_wallet", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

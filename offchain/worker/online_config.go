@@ -29,8 +29,9 @@ type OnlineConfig struct {
 	// without channels; the worker's exposure is then its credit).
 	Payments string `toml:"payments"`
 	// GasWallet is a small wallet (file) that pays the gas of the
-	// channel watcher's commits and closes; without it earnings are not
-	// committed and payers' closes are not answered automatically.
+	// channel watcher's commits and closes; without it the worker opens no
+	// payment channels (it could neither cash vouchers nor answer a
+	// payer's close alone).
 	GasWallet string `toml:"gas_wallet"`
 	// CommitAbove (TON): when a channel's uncommitted earnings pass it,
 	// the worker's watcher commits them (the payer's latest voucher is all
