@@ -269,6 +269,20 @@ func (c *Config) Path(p string) string {
 // InitValues are the values `cocoon worker init` writes into a config.
 type InitValues struct {
 	Network, Root, Owner, Listen, PublicURL, Model string
+	// GasWallet is the wallet file of online.gas_wallet (cocoon worker
+	// init creates one); empty leaves the [online] section commented out.
+	GasWallet string
+}
+
+// onlineHeader is the start of the template's [online] section: live
+// with a gas wallet (quoted), commented out without one.
+func onlineHeader(gasWallet preQuoted) string {
+	if gasWallet == `""` {
+		return "# [online]\n# gas_wallet = \"gas.wallet\"    # pays channel commits and closes; without it no payment channels are opened"
+	}
+	return "[online]\n# A small wallet that pays the gas of payment-channel commits and closes (the\n" +
+		"# earnings go to the owner); keep about 1 TON in it. Without one the worker opens\n" +
+		"# no payment channels.\ngas_wallet = " + string(gasWallet)
 }
 
 // RenderConfig fills ConfigTemplate with v, each value quoted as a TOML
@@ -276,7 +290,7 @@ type InitValues struct {
 // characters cannot break out of it), and checks that the text reads back
 // to exactly these values.
 func RenderConfig(v InitValues) (string, error) {
-	vals := []string{v.Network, v.Root, v.Owner, v.Listen, v.PublicURL, v.Model}
+	vals := []string{v.Network, v.Root, v.Owner, v.Listen, v.PublicURL, v.Model, v.GasWallet}
 	quoted := make([]any, 0, len(vals)+1)
 	quoted = append(quoted, "config.toml")
 	for _, s := range vals {
@@ -286,12 +300,13 @@ func RenderConfig(v InitValues) (string, error) {
 		}
 		quoted = append(quoted, preQuoted(q))
 	}
+	quoted[len(quoted)-1] = onlineHeader(quoted[len(quoted)-1].(preQuoted))
 	text := fmt.Sprintf(ConfigTemplate, quoted...)
 	var back Config
 	if _, err := toml.Decode(text, &back); err != nil {
 		return "", fmt.Errorf("the config written would not parse: %w", err)
 	}
-	got := InitValues{Network: back.Network, Root: back.Root, Owner: back.Owner, Listen: back.Listen, PublicURL: back.PublicURL}
+	got := InitValues{Network: back.Network, Root: back.Root, Owner: back.Owner, Listen: back.Listen, PublicURL: back.PublicURL, GasWallet: back.Online.GasWallet}
 	if len(back.Models) == 1 {
 		got.Model = back.Models[0].Name
 	}
@@ -384,10 +399,9 @@ price_out = "1.5"
 # weights = "/models/name"
 
 # The OpenAI-compatible endpoint for gateways, paid per request (docs/GATEWAY.md).
-# [online]
+%[8]s
 # payments = "channels"        # or "iou": signed IOUs without a deposit (tests only)
 # credit = "0.1"               # TON a payer may owe beyond its vouchers
-# gas_wallet = "gas.wallet"    # pays channel commits and closes; without it no payment channels are opened
 # commit_above = "0.5"         # TON of uncommitted earnings before the worker commits them
 # max_concurrent = 4
 # default_max_tokens = 1024

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/channel"
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 )
 
@@ -122,6 +123,10 @@ func (o *online) startPayments(ctx context.Context) (stop func(), err error) {
 	}, nil
 }
 
+// minGasBalance is what the gas wallet should hold at start: a few dozen
+// commits and closes (about 0.005 TON each).
+const minGasBalance = 100_000_000 // nanoton
+
 // startChannels is startPayments' part for payments = "channels".
 func (o *online) startChannels(ctx context.Context) (stop func(), err error) {
 	if o.cfg.Payments != PaymentsChannels || o.fixed {
@@ -149,6 +154,12 @@ func (o *online) startChannels(ctx context.Context) (stop func(), err error) {
 			return nil, fmt.Errorf("online.gas_wallet: %w", err)
 		}
 		pc.Wallet = w
+		// Best effort: an empty gas wallet fails every commit and close
+		// later, far from the cause; say so at start.
+		if acc, err := o.d.net.Account(ctx, w.Address()); err == nil && acc.Balance.Cmp(big.NewInt(minGasBalance)) < 0 {
+			o.d.log.Warn("the gas wallet holds too little to pay channel commits and closes; fund it",
+				"wallet", w.Address().String(), "balance_ton", tonamount.Format(acc.Balance), "want_ton", tonamount.Format(big.NewInt(minGasBalance)))
+		}
 	}
 	payee, err := channel.NewPayee(pc)
 	if err != nil {

@@ -119,6 +119,7 @@ func workerInit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	vals.GasWallet = "gas.wallet"
 	text, err := worker.RenderConfig(vals)
 	if err != nil {
 		return err
@@ -128,6 +129,17 @@ func workerInit(c *cli.Context) error {
 		return fmt.Errorf("%s already exists: refusing to overwrite a worker", cfgPath)
 	}
 	id, err := worker.InitIdentity(c.Context, filepath.Join(dir, "keys"), suite)
+	if err != nil {
+		return err
+	}
+	gas, err := wallet.New(wallet.V5R1)
+	if err != nil {
+		return err
+	}
+	if err := gas.Save(filepath.Join(dir, vals.GasWallet), false); err != nil {
+		return fmt.Errorf("writing the gas wallet: %w", err)
+	}
+	gasAddr, err := gas.Address()
 	if err != nil {
 		return err
 	}
@@ -141,6 +153,7 @@ func workerInit(c *cli.Context) error {
 	fmt.Printf("  HPKE key        %s, commitment %x\n", suite, seal.Commitment(id.HPKE.Public()))
 	fmt.Printf("  evidence        %s (sha256 %x)\n", id.Bundle.TEE, eh)
 	fmt.Printf("  measurement     %x (dev image %q)\n", meas, worker.DevImage)
+	fmt.Printf("  gas wallet      %s (%s: fund it with about 1 TON; it pays payment-channel commits and closes)\n", gasAddr.String(), vals.GasWallet)
 	fmt.Println("  INSECURE: dev attestation, not hardware-backed; only a Root in test mode accepts it")
 	fmt.Printf("next: edit %s (root, owner, models, prices), then cocoon worker register\n", cfgPath)
 	return nil

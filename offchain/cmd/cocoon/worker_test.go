@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cocoon-network/cocoon/offchain/wallet"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
@@ -65,14 +66,25 @@ func TestWorkerInitQuotesValues(t *testing.T) {
 		t.Fatalf("config read back: models %+v, want one", cfg.Models)
 	}
 	type readBack struct {
-		Model, Engine, Network, Root, Owner, PublicURL string
-		MaxConcurrent                                  int
+		Model, Engine, Network, Root, Owner, PublicURL, GasWallet string
+		MaxConcurrent                                             int
 	}
 	want := readBack{Model: model, Engine: "reference", Network: `http://127.0.0.1:8081/a"b`, Root: testRoot, Owner: testOwner,
-		PublicURL: "http://127.0.0.1:9123", MaxConcurrent: 4}
+		PublicURL: "http://127.0.0.1:9123", GasWallet: "gas.wallet", MaxConcurrent: 4}
 	got := readBack{Model: cfg.Models[0].Name, Engine: cfg.Engine.Kind, Network: cfg.Network, Root: cfg.Root, Owner: cfg.Owner,
-		PublicURL: cfg.PublicURL, MaxConcurrent: cfg.MaxConcurrent}
+		PublicURL: cfg.PublicURL, GasWallet: cfg.Online.GasWallet, MaxConcurrent: cfg.MaxConcurrent}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("config read back (-want +got):\n%s", diff)
+	}
+	// The gas wallet the config names exists, readable by its owner only.
+	st, err := os.Stat(cfg.Path(cfg.Online.GasWallet))
+	if err != nil {
+		t.Fatalf("worker init wrote no gas wallet: %v", err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("gas wallet mode %v, want 0600", st.Mode().Perm())
+	}
+	if _, err := wallet.Load(cfg.Path(cfg.Online.GasWallet)); err != nil {
+		t.Errorf("the gas wallet does not load: %v", err)
 	}
 }
