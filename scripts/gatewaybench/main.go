@@ -344,8 +344,11 @@ func serveWorker(ln net.Listener, eng inference.Engine, dir string) error {
 	if err != nil {
 		return err
 	}
-	cfgText := fmt.Sprintf(worker.ConfigTemplate, "config.toml", "bench", "0:"+strings.Repeat("11", 32), "0:"+strings.Repeat("22", 32),
-		ln.Addr().String(), "https://"+ln.Addr().String(), model)
+	cfgText, err := worker.RenderConfig(worker.InitValues{Network: "bench", Root: "0:" + strings.Repeat("11", 32), Owner: "0:" + strings.Repeat("22", 32),
+		Listen: ln.Addr().String(), PublicURL: "https://" + ln.Addr().String(), Model: model})
+	if err != nil {
+		return err
+	}
 	cfgText += "\n[online]\nmax_concurrent = 64\nqueue = 64\npayments = \"iou\"\ncredit = \"100\"\n"
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
