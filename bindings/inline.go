@@ -28,6 +28,11 @@ const (
 // its 1023 bits; the rest of the cell's room goes unused).
 const snakeChunk = 127
 
+// MaxSnakeString bounds a snake string read from chain data (an endpoint
+// in a worker's profile): what a chain of 1,024 cells, TON's depth limit,
+// holds. Nothing the contracts store comes near it.
+const MaxSnakeString = 1024 * snakeChunk
+
 // InlineResult is the receipt's inline result for a sealed result
 // envelope: its snake cell chain, or nil when the envelope is over
 // InlineResultLimit and must travel off chain (only its hash on chain).
@@ -75,7 +80,7 @@ func CellBytes(c *cell.Cell, maxLen int) ([]byte, error) {
 	for c != nil {
 		s := c.BeginParse()
 		if s.BitsLeft()%8 != 0 {
-			return nil, errors.New("decoding bytes: a cell holds a partial byte")
+			return nil, errors.New("decoding bytes: a cell holds a partial byte (want whole bytes)")
 		}
 		part, err := s.LoadSlice(s.BitsLeft())
 		if err != nil {
@@ -93,7 +98,7 @@ func CellBytes(c *cell.Cell, maxLen int) ([]byte, error) {
 				return nil, fmt.Errorf("decoding bytes: %w", err)
 			}
 		default:
-			return nil, errors.New("decoding bytes: a cell has more than one ref")
+			return nil, errors.New("decoding bytes: a cell has more than one ref (want at most one ref)")
 		}
 	}
 	return out, nil

@@ -430,11 +430,12 @@ func decodeField(s *cell.Slice, v reflect.Value, i int, f field) error {
 		if err != nil {
 			return wrap(f, err)
 		}
-		str, err := c.BeginParse().LoadStringSnake()
+		// Strict where tonutils-go's LoadStringSnake drops stray bits.
+		b, err := CellBytes(c, MaxSnakeString)
 		if err != nil {
 			return wrap(f, err)
 		}
-		x.SetString(str)
+		x.SetString(string(b))
 		return nil
 	}
 	leaf := f.leaf()

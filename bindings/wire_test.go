@@ -359,3 +359,30 @@ func TestWireUnchanged(t *testing.T) {
 		t.Errorf("the samples hash to %s, not to what the hand-written codec produced", got)
 	}
 }
+
+// A string held in a reference is read as whole bytes only: tonutils-go's
+// own snake reader would drop the stray bits of a cell and decode a
+// different endpoint than the one on chain.
+func TestStrictDecodeSnakeString(t *testing.T) {
+	register := func(endpoint *cell.Cell) *cell.Cell {
+		profile := cellOf(func(b *cell.Builder) {
+			b.MustStoreSlice(make([]byte, 32), 256).MustStoreSlice(make([]byte, 32), 256).MustStoreUInt(uint64(TEEDev), 8).
+				MustStoreSlice(make([]byte, 32), 256).MustStoreDict(nil).MustStoreRef(endpoint)
+		})
+		return cellOf(func(b *cell.Builder) {
+			b.MustStoreUInt(uint64(OpWorkerRegister), 32).MustStoreUInt(1, 64).MustStoreRef(profile).MustStoreSlice(make([]byte, 32), 256)
+		})
+	}
+	whole := cellOf(func(b *cell.Builder) { b.MustStoreSlice([]byte("https://w"), 72) })
+	m, err := DecodeBody(register(whole))
+	if err != nil {
+		t.Fatalf("a whole-byte endpoint: %v", err)
+	}
+	if got := m.(*WorkerRegister).Profile.Endpoint; got != "https://w" {
+		t.Fatalf("endpoint %q, want https://w", got)
+	}
+	stray := cellOf(func(b *cell.Builder) { b.MustStoreSlice([]byte("https://w"), 72).MustStoreUInt(1, 3) })
+	if _, err := DecodeBody(register(stray)); err == nil || !strings.Contains(err.Error(), "WorkerRegister.Profile.Endpoint") || !strings.Contains(err.Error(), "whole bytes") {
+		t.Fatalf("an endpoint with 3 stray bits: %v, want an error naming the field and whole bytes", err)
+	}
+}

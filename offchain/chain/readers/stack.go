@@ -10,6 +10,7 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
+	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/boc"
 )
 
@@ -162,9 +163,11 @@ func (s stackValue) set(dst reflect.Value, raw any) error {
 		var str string
 		err := boc.Do("reading a snake string", func() error {
 			c, err := stackCell(raw)
-			if err == nil {
-				str, err = loadSnake(c)
+			if err != nil {
+				return err
 			}
+			b, err := bindings.CellBytes(c, bindings.MaxSnakeString)
+			str = string(b)
 			return err
 		})
 		if err != nil {
@@ -256,28 +259,6 @@ func stackCell(raw any) (*cell.Cell, error) {
 		}
 	}
 	return nil, fmt.Errorf("got %s, want a cell", describe(raw))
-}
-
-// loadSnake reads a snake string: whole bytes in each cell, the rest in its
-// only reference. tonutils-go's LoadStringSnake drops stray bits silently.
-func loadSnake(c *cell.Cell) (string, error) {
-	var out []byte
-	for i := 0; ; i++ {
-		if c.BitsSize()%8 != 0 || c.RefsNum() > 1 {
-			return "", fmt.Errorf("cell %d of the chain has %d bits and %d refs, want whole bytes and at most one ref", i, c.BitsSize(), c.RefsNum())
-		}
-		b, err := c.BeginParse().LoadSlice(c.BitsSize())
-		if err != nil {
-			return "", err
-		}
-		out = append(out, b...)
-		if c.RefsNum() == 0 {
-			return string(out), nil
-		}
-		if c, err = c.PeekRef(0); err != nil {
-			return "", err
-		}
-	}
 }
 
 // stackField is one field of a view that is read from the stack.
