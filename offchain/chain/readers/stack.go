@@ -12,6 +12,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/boc"
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
 // This file reads get-method results by field. A Tolk get-method that
@@ -37,9 +38,6 @@ import (
 // Stacks come from nodes the reader does not trust: every count, type and
 // range is checked, and a mismatch is an error naming the get-method and the
 // field, never a panic.
-
-// maxCoinsBits bounds a Toncoin amount: VarUInteger 16 holds at most 15 bytes.
-const maxCoinsBits = 120
 
 // stackValue is how one field is read from one stack value.
 type stackValue struct {
@@ -196,8 +194,8 @@ func (s stackValue) setInt(dst reflect.Value, n *big.Int) error {
 		}
 		dst.SetUint(n.Uint64())
 	case "coins":
-		if n.Sign() < 0 || n.BitLen() > maxCoinsBits {
-			return fmt.Errorf("%s is not an amount of coins (0 ≤ v < 2^%d)", n, maxCoinsBits)
+		if !tonamount.Fits(n) {
+			return fmt.Errorf("%s is not an amount of coins (0 ≤ v < 2^120)", n)
 		}
 		dst.Set(reflect.ValueOf(new(big.Int).Set(n)))
 	case "u256":
