@@ -1,6 +1,7 @@
-// Package bindings is the Go side of Cocoon's contracts: their embedded code,
-// typed builders for their messages and data, parsers for their get-methods,
-// and address derivation that matches the contracts' own.
+// Package bindings is the Go side of Cocoon's contracts: their messages and
+// data layouts declared as structs (Encode, Parse, DecodeBody), and address
+// derivation that matches the contracts' own. It holds no network code: the
+// get-method readers are offchain/chain/readers.
 package bindings
 
 import (

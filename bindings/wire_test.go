@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 )
@@ -384,5 +385,30 @@ func TestStrictDecodeSnakeString(t *testing.T) {
 	stray := cellOf(func(b *cell.Builder) { b.MustStoreSlice([]byte("https://w"), 72).MustStoreUInt(1, 3) })
 	if _, err := DecodeBody(register(stray)); err == nil || !strings.Contains(err.Error(), "WorkerRegister.Profile.Endpoint") || !strings.Contains(err.Error(), "whole bytes") {
 		t.Fatalf("an endpoint with 3 stray bits: %v, want an error naming the field and whole bytes", err)
+	}
+}
+
+// The channel's messages carry contracts/channel.tolk's opcodes, and each
+// of its message structs has a Go declaration (Channel + the Tolk name).
+func TestChannelOpcodesMatchTolk(t *testing.T) {
+	src, err := os.ReadFile("../contracts/channel.tolk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goOps := map[string]uint32{}
+	for _, m := range []any{ChannelTopUp{}, ChannelCommit{}, ChannelClose{}, ChannelStartClose{}, ChannelFinish{}} {
+		op, ok := OpcodeOf(m)
+		if !ok {
+			t.Fatalf("%T has no opcode", m)
+		}
+		goOps[strings.TrimPrefix(reflect.TypeOf(m).Name(), "Channel")] = op
+	}
+	tolk := map[string]uint32{}
+	for _, m := range regexp.MustCompile(`(?m)^struct \((0x[0-9a-f]{8})\) (\w+)`).FindAllStringSubmatch(string(src), -1) {
+		op, _ := strconv.ParseUint(m[1], 0, 32)
+		tolk[m[2]] = uint32(op)
+	}
+	if diff := cmp.Diff(tolk, goOps); diff != "" {
+		t.Errorf("channel.tolk messages vs Go (-tolk +go):\n%s", diff)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	tonwallet "github.com/xssnick/tonutils-go/ton/wallet"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
+	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
@@ -31,7 +32,7 @@ func OpenMessage(terms Terms, deposit *big.Int) (*tlb.InternalMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := tlb.ToCell(topUpBody{Amount: coins(deposit)})
+	body, err := bindings.Encode(bindings.ChannelTopUp{Amount: deposit})
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +46,7 @@ func TopUpMessage(ch *address.Address, amount *big.Int) (*tlb.InternalMessage, e
 	if !tonamount.Fits(amount) || amount.Sign() == 0 {
 		return nil, fmt.Errorf("top-up of %s: %w", ch, ErrAmountOutOfRange)
 	}
-	body, err := tlb.ToCell(topUpBody{Amount: coins(amount)})
+	body, err := bindings.Encode(bindings.ChannelTopUp{Amount: amount})
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +77,7 @@ func CloseMessage(ch *address.Address, s *Settlement) (*tlb.InternalMessage, err
 // address may send it): after the quarantine, unless the payee closes with
 // a voucher first, FinishMessage gives the payer the rest.
 func StartCloseMessage(ch *address.Address) (*tlb.InternalMessage, error) {
-	body, err := tlb.ToCell(startCloseBody{})
+	body, err := bindings.Encode(bindings.ChannelStartClose{})
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +86,7 @@ func StartCloseMessage(ch *address.Address) (*tlb.InternalMessage, error) {
 
 // FinishMessage ends the payer's close after the quarantine.
 func FinishMessage(ch *address.Address) (*tlb.InternalMessage, error) {
-	body, err := tlb.ToCell(finishBody{})
+	body, err := bindings.Encode(bindings.ChannelFinish{})
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +94,7 @@ func FinishMessage(ch *address.Address) (*tlb.InternalMessage, error) {
 }
 
 func internal(to *address.Address, value *big.Int, body *cell.Cell, si *tlb.StateInit) *tlb.InternalMessage {
-	return &tlb.InternalMessage{IHRDisabled: true, Bounce: true, DstAddr: to, Amount: coins(value), Body: body, StateInit: si}
+	return &tlb.InternalMessage{IHRDisabled: true, Bounce: true, DstAddr: to, Amount: tlb.FromNanoTON(value), Body: body, StateInit: si}
 }
 
 // walletMsgs wraps messages for a Sender: fees paid on top of the value,

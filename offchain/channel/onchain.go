@@ -14,6 +14,7 @@ import (
 	tonwallet "github.com/xssnick/tonutils-go/ton/wallet"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
+	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/contracts"
 	"github.com/cocoon-network/cocoon/offchain/boc"
 	"github.com/cocoon-network/cocoon/offchain/chain"
@@ -81,34 +82,14 @@ func (t *Terms) Validate() error {
 	return nil
 }
 
-func coins(n *big.Int) tlb.Coins { return tlb.FromNanoTON(n) }
-
-// The contract's storage (contracts/channel.tolk, Storage and Parties).
-type storageData struct {
-	ID           []byte           `tlb:"bits 128"`
-	Quarantine   uint32           `tlb:"## 32"`
-	Payee        *address.Address `tlb:"addr"`
-	Deposit      tlb.Coins        `tlb:"."`
-	Paid         tlb.Coins        `tlb:"."`
-	CloseStarted uint32           `tlb:"## 32"`
-	Parties      parties          `tlb:"^"`
-}
-
-type parties struct {
-	PayerKey []byte           `tlb:"bits 256"`
-	PayeeKey []byte           `tlb:"bits 256"`
-	Payer    *address.Address `tlb:"addr"`
-}
-
 // StateInit is the contract's code and initial data for the terms.
 func (t *Terms) StateInit() (*tlb.StateInit, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	data, err := tlb.ToCell(storageData{
-		ID: t.ID[:], Quarantine: uint32(t.Closing.Quarantine / time.Second), Payee: t.PayeeAddress,
-		Deposit: tlb.ZeroCoins, Paid: tlb.ZeroCoins,
-		Parties: parties{PayerKey: t.PayerKey, PayeeKey: t.PayeeKey, Payer: t.PayerAddress},
+	data, err := bindings.Encode(bindings.ChannelStorage{
+		ID: t.ID, Quarantine: uint32(t.Closing.Quarantine / time.Second), Payee: t.PayeeAddress,
+		Parties: bindings.ChannelParties{PayerKey: [32]byte(t.PayerKey), PayeeKey: [32]byte(t.PayeeKey), Payer: t.PayerAddress},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building channel data: %w", err)
@@ -136,11 +117,7 @@ func (t *Terms) Address() (*address.Address, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := tlb.ToCell(si)
-	if err != nil {
-		return nil, fmt.Errorf("serializing channel state init: %w", err)
-	}
-	return address.NewAddress(0, 0, c.Hash()), nil
+	return bindings.StateInitAddress(si), nil
 }
 
 // Status is where a channel contract is in its life.
@@ -210,11 +187,11 @@ func Read(ctx context.Context, net chain.Network, addr *address.Address) (*OnCha
 	if acc.Code == nil || acc.Data == nil || !isContractCode(acc.Code) {
 		return nil, fmt.Errorf("reading channel %s: %w", addr, ErrWrongContract)
 	}
-	var st storageData
-	if err := boc.Do("decoding channel storage", func() error { return tlb.LoadFromCell(&st, acc.Data.BeginParse()) }); err != nil {
+	var st *bindings.ChannelStorage
+	if err := boc.Do("decoding channel storage", func() (err error) { st, err = bindings.Parse[bindings.ChannelStorage](acc.Data); return err }); err != nil {
 		return nil, fmt.Errorf("decoding channel %s storage: %w", addr, err)
 	}
-	o.Deposit, o.Paid = st.Deposit.Nano(), st.Paid.Nano()
+	o.Deposit, o.Paid = st.Deposit, st.Paid
 	if st.CloseStarted == 0 {
 		// The deposit only grows: zero means never funded.
 		o.Status = StatusOpen
@@ -234,41 +211,6 @@ func Read(ctx context.Context, net chain.Network, addr *address.Address) (*OnCha
 	return o, nil
 }
 
-// Message bodies (contracts/channel.tolk). The opcode is each struct's
-// tlb.Magic.
-
-type topUpBody struct {
-	_      tlb.Magic `tlb:"#c4a10001"`
-	Amount tlb.Coins `tlb:"."`
-}
-
-type commitBody struct {
-	_         tlb.Magic `tlb:"#c4a10002"`
-	Signature []byte    `tlb:"bits 512"`
-	Voucher   []byte    `tlb:"bits 352"`
-}
-
-type closeBody struct {
-	_              tlb.Magic  `tlb:"#c4a10003"`
-	PayeeSignature []byte     `tlb:"bits 512"`
-	Approval       *cell.Cell `tlb:"^"`
-}
-
-// approvalCell is the payer's signature, the close tag and the voucher.
-type approvalCell struct {
-	PayerSignature []byte `tlb:"bits 512"`
-	Tag            uint32 `tlb:"## 32"`
-	Voucher        []byte `tlb:"bits 352"`
-}
-
-type startCloseBody struct {
-	_ tlb.Magic `tlb:"#c4a10004"`
-}
-
-type finishBody struct {
-	_ tlb.Magic `tlb:"#c4a10005"`
-}
-
 func commitCell(v SignedState) (*cell.Cell, error) {
 	vb, err := voucherBytes(v.Channel, v.Seqno, v.Sent)
 	if err != nil {
@@ -277,7 +219,7 @@ func commitCell(v SignedState) (*cell.Cell, error) {
 	if len(v.Signature) != ed25519.SignatureSize {
 		return nil, fmt.Errorf("voucher %d: %w (malformed signature)", v.Seqno, ErrBadSignature)
 	}
-	return tlb.ToCell(commitBody{Signature: v.Signature, Voucher: vb})
+	return bindings.Encode(bindings.ChannelCommit{Signature: v.Signature, Voucher: vb})
 }
 
 func closeCell(s *Settlement) (*cell.Cell, error) {
@@ -289,11 +231,8 @@ func closeCell(s *Settlement) (*cell.Cell, error) {
 	if len(v.Signature) != ed25519.SignatureSize || len(s.PayeeSig) != ed25519.SignatureSize {
 		return nil, fmt.Errorf("close of channel %s: %w (malformed signature)", s.Channel, ErrBadSignature)
 	}
-	approval, err := tlb.ToCell(approvalCell{PayerSignature: v.Signature, Tag: closeTag, Voucher: vb})
-	if err != nil {
-		return nil, err
-	}
-	return tlb.ToCell(closeBody{PayeeSignature: s.PayeeSig, Approval: approval})
+	return bindings.Encode(bindings.ChannelClose{PayeeSignature: s.PayeeSig,
+		Approval: bindings.ChannelApproval{PayerSignature: v.Signature, Tag: closeTag, Voucher: vb}})
 }
 
 // Sender puts internal messages on chain from a funded wallet and returns

@@ -5,12 +5,14 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"math/big"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
 
+	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/channel"
 	bt "github.com/cocoon-network/cocoon/offchain/contracttest"
 )
@@ -31,9 +33,15 @@ var channelRequests = []int64{1_000, 100_000}
 // requests per life cycle.
 const channelPerRequestBudget = 20_000 // nanoton, 0.00002 TON
 
-// channelOpNames are the messages of the channel contract, by opcode.
-var channelOpNames = map[uint32]string{
-	0xc4a10001: "TopUp", 0xc4a10002: "Commit", 0xc4a10003: "Close", 0xc4a10004: "StartClose", 0xc4a10005: "Finish",
+// channelOpName names a channel contract message by its opcode as
+// channel.tolk does (the bindings type without its Channel prefix).
+func channelOpName(code uint32) (string, bool) {
+	for _, m := range []any{bindings.ChannelTopUp{}, bindings.ChannelCommit{}, bindings.ChannelClose{}, bindings.ChannelStartClose{}, bindings.ChannelFinish{}} {
+		if op, _ := bindings.OpcodeOf(m); op == code {
+			return strings.TrimPrefix(reflect.TypeOf(m).Name(), "Channel"), true
+		}
+	}
+	return "", false
 }
 
 type channelScenario struct {
@@ -169,8 +177,10 @@ func channelOperation(name, desc string, n names, traces ...*bt.Trace) Operation
 	for i, st := range op.Steps {
 		if op, ok := strings.CutPrefix(st.Message, "op 0x"); ok {
 			var code uint32
-			if _, err := fmt.Sscanf(op, "%08x", &code); err == nil && channelOpNames[code] != "" {
-				st.Message = channelOpNames[code]
+			if _, err := fmt.Sscanf(op, "%08x", &code); err == nil {
+				if name, ok := channelOpName(code); ok {
+					st.Message = name
+				}
 			}
 		}
 		op.Steps[i] = st
