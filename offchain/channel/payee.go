@@ -221,7 +221,7 @@ func (r *Record) Uncommitted() *big.Int {
 // voucher is all the contract needs. The payee's wallet pays the gas; its
 // unspent part goes to the payout address with the earnings.
 func (p *Payee) Commit(ctx context.Context, id ID) (*big.Int, error) {
-	if p.cfg.Wallet == nil {
+	if !p.CanSend() {
 		return nil, fmt.Errorf("commit of channel %s: the payee has no wallet to pay gas", id)
 	}
 	oc, err := p.Sync(ctx, id)
@@ -257,7 +257,7 @@ func (p *Payee) Commit(ctx context.Context, id ID) (*big.Int, error) {
 // paid what it holds, the payer gets the rest; no countersignature is
 // needed (the payer loses nothing). It also answers a payer's close alone.
 func (p *Payee) Close(ctx context.Context, id ID) (*Settlement, error) {
-	if p.cfg.Wallet == nil {
+	if !p.CanSend() {
 		return nil, fmt.Errorf("close of channel %s: the payee has no wallet to pay gas", id)
 	}
 	oc, err := p.Sync(ctx, id)
@@ -464,7 +464,7 @@ func (p *Payee) CheckOnce(ctx context.Context) ([]Action, error) {
 			acts = append(acts, Action{Channel: id, Err: err})
 			continue
 		}
-		if p.cfg.Wallet == nil {
+		if !p.CanSend() {
 			continue
 		}
 		claim := r.Voucher != nil && r.Voucher.Sent.Cmp(oc.Paid) > 0
