@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 NODE_DIRS := contracts tests/conformance tests/sandboxbench tests/openai
 
-.PHONY: help demo devnet build test lint bench gas fuzz contracts contracts-check conformance openai node-deps clean soak browser-deps
+.PHONY: help demo devnet build test lint bench gas fuzz fuzz-api contracts contracts-check conformance openai node-deps clean soak browser-deps
 
 help:
 	@echo "make demo             build, then run the whole flow on an embedded devnet (the main job)"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench            devnet vs @ton/sandbox, worker throughput/latency/overhead, gateway overhead -> docs/PERFORMANCE.md"
 	@echo "make gas              gas and fees per contract operation -> docs/gas.json, docs/PERFORMANCE.md"
 	@echo "make fuzz             long random-operations property run: make fuzz SEED=... STEPS=..."
+	@echo "make fuzz-api         fuzz the devnet API (runGetMethod, sendBoc, estimateFee) through the real emulator: make fuzz-api FUZZTIME=5m"
 	@echo "make soak             jobs through a devnet and a worker killed at random (bounded): make soak JOBS=2000 SEED=..."
 	@echo "make contracts        recompile contracts/*.tolk into contracts/build/"
 	@echo "make contracts-check  fail when a committed artifact differs from a fresh compile"
@@ -36,6 +37,12 @@ demo: build
 
 devnet: build
 	bin/cocoon devnet start --data .cocoon/devnet --listen 127.0.0.1:8081
+
+# The devnet's API fuzzed through the real emulator (issue 24): fails on a
+# 5xx, an empty reply or an emulator process that died. Bounded in time.
+FUZZTIME ?= 30s
+fuzz-api:
+	$(GO) test -run '^$$' -fuzz FuzzDevnetAPI -fuzztime $(FUZZTIME) ./offchain/devnet/httpapi
 
 # npm ci only when a lock file changed since the last install.
 node-deps: $(foreach d,$(NODE_DIRS),$(d)/node_modules/.package-lock.json)
@@ -72,6 +79,7 @@ browser-deps:
 test: contracts-check build browser-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory fuzz-api
 	$(MAKE) --no-print-directory conformance
 	$(MAKE) --no-print-directory openai
 

@@ -31,93 +31,113 @@ const (
 // and no cell deeper than MaxDepth. A BOC that passes is safe to hand to
 // tonutils-go's parser.
 func Check(raw []byte) error {
+	_, err := check(raw)
+	return err
+}
+
+// rootInfo is what check learned of a BOC's root cell.
+type rootInfo struct {
+	special bool
+	typ     byte // exotic type, when special
+	mask    byte // level mask
+}
+
+func check(raw []byte) (rootInfo, error) {
 	if len(raw) > MaxBytes {
-		return malformed("%d bytes, over the %d-byte limit", len(raw), MaxBytes)
+		return rootInfo{}, malformed("%d bytes, over the %d-byte limit", len(raw), MaxBytes)
 	}
 	r := reader{b: raw}
 	if magic := r.bytes(4); magic == nil || !bytes.Equal(magic, bocMagic) {
-		return malformed("no BOC magic b5ee9c72 at the start")
+		return rootInfo{}, malformed("no BOC magic b5ee9c72 at the start")
 	}
 	flags, ok := r.byte()
 	if !ok {
-		return malformed("truncated header")
+		return rootInfo{}, malformed("truncated header")
 	}
 	hasIdx, hasCRC, hasCache := flags&0x80 != 0, flags&0x40 != 0, flags&0x20 != 0
 	if flags&0x18 != 0 {
-		return malformed("reserved header flags set (%08b)", flags)
+		return rootInfo{}, malformed("reserved header flags set (%08b)", flags)
 	}
 	size := int(flags & 7)
 	if size < 1 || size > 4 {
-		return malformed("reference size field is %d (must be 1 to 4)", size)
+		return rootInfo{}, malformed("reference size field is %d (must be 1 to 4)", size)
 	}
 	if hasCache && !hasIdx {
-		return malformed("cache bits flag without an index")
+		return rootInfo{}, malformed("cache bits flag without an index")
 	}
 	offB, ok := r.byte()
 	if !ok {
-		return malformed("truncated header")
+		return rootInfo{}, malformed("truncated header")
 	}
 	offBytes := int(offB)
 	if offBytes < 1 || offBytes > 8 {
-		return malformed("offset size field is %d (must be 1 to 8)", offBytes)
+		return rootInfo{}, malformed("offset size field is %d (must be 1 to 8)", offBytes)
 	}
 	cells, ok1 := r.uint(size)
 	roots, ok2 := r.uint(size)
 	absent, ok3 := r.uint(size)
 	totSize, ok4 := r.uint(offBytes)
 	if !ok1 || !ok2 || !ok3 || !ok4 {
-		return malformed("truncated header")
+		return rootInfo{}, malformed("truncated header")
 	}
 	switch {
 	case roots != 1:
-		return malformed("%d roots (exactly one is expected)", roots)
+		return rootInfo{}, malformed("%d roots (exactly one is expected)", roots)
 	case absent != 0:
-		return malformed("%d absent cells (complete BOCs only)", absent)
+		return rootInfo{}, malformed("%d absent cells (complete BOCs only)", absent)
 	case cells < 1:
-		return malformed("no cells")
+		return rootInfo{}, malformed("no cells")
 	case totSize > uint64(len(raw)):
-		return malformed("cell data of %d bytes announced in a %d-byte BOC", totSize, len(raw))
+		return rootInfo{}, malformed("cell data of %d bytes announced in a %d-byte BOC", totSize, len(raw))
 	case cells*2 > totSize:
-		return malformed("%d cells cannot fit in %d bytes of cell data", cells, totSize)
+		return rootInfo{}, malformed("%d cells cannot fit in %d bytes of cell data", cells, totSize)
 	}
 	n := int(cells)
 	root, ok := r.uint(size)
 	if !ok {
-		return malformed("truncated root list")
+		return rootInfo{}, malformed("truncated root list")
 	}
 	if root >= cells {
-		return malformed("root index %d out of range (%d cells)", root, cells)
+		return rootInfo{}, malformed("root index %d out of range (%d cells)", root, cells)
 	}
 	var index []uint64
 	if hasIdx {
 		index = make([]uint64, n)
 		for i := range index {
 			if index[i], ok = r.uint(offBytes); !ok {
-				return malformed("truncated index")
+				return rootInfo{}, malformed("truncated index")
 			}
 		}
 	}
 	data := r.bytes(int(totSize))
 	if data == nil {
-		return malformed("cell data truncated: %d bytes announced, %d present", totSize, len(raw)-r.off)
+		return rootInfo{}, malformed("cell data truncated: %d bytes announced, %d present", totSize, len(raw)-r.off)
 	}
 	if hasCRC {
 		sum := r.bytes(4)
 		if sum == nil {
-			return malformed("checksum missing")
+			return rootInfo{}, malformed("checksum missing")
 		}
 		if binary.LittleEndian.Uint32(sum) != crc32.Checksum(raw[:len(raw)-4], crc32.MakeTable(crc32.Castagnoli)) {
-			return malformed("checksum does not match")
+			return rootInfo{}, malformed("checksum does not match")
 		}
 	}
 	if r.off != len(raw) {
-		return malformed("%d bytes after the end of the BOC", len(raw)-r.off)
+		return rootInfo{}, malformed("%d bytes after the end of the BOC", len(raw)-r.off)
 	}
 	parsed, err := checkCells(data, n, size, index, hasCache)
 	if err != nil {
-		return err
+		return rootInfo{}, err
 	}
-	return checkTree(parsed)
+	if err := checkTree(parsed); err != nil {
+		return rootInfo{}, err
+	}
+	rc := parsed[root]
+	info := rootInfo{special: rc.special, mask: rc.mask}
+	if rc.special {
+		info.typ = rc.data[0]
+	}
+	return info, nil
 }
 
 // rawCell is a cell as serialized, before anything is computed from it.

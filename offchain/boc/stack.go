@@ -63,6 +63,9 @@ func checkValues(values []any, nesting int, count *int) error {
 			if x == nil {
 				return malformed("stack value %d: nil slice", i)
 			}
+			if x.IsSpecial() {
+				return malformed("stack value %d: a slice of an exotic cell (TVM cannot load one onto the stack)", i)
+			}
 		case *cell.Builder:
 			if x == nil {
 				return malformed("stack value %d: nil builder", i)
@@ -101,4 +104,42 @@ func StackCell(values []any) (*cell.Cell, error) {
 		return err
 	})
 	return c, err
+}
+
+// ParseStackCell reads a base64 BOC given as a get-method argument, as a
+// cell (slice false) or as a slice over its root (slice true). TVM's stack
+// deserializer, in the emulator as in a liteserver, cannot load a slice of
+// an exotic cell (the emulator aborts the whole process on one) nor take a
+// cell whose level is not 0 (a pruned branch outside a Merkle proof or
+// update): both are refused here with ErrMalformed.
+func ParseStackCell(s string, slice bool) (*cell.Cell, error) {
+	raw, err := DecodeBase64(s)
+	if err != nil {
+		return nil, err
+	}
+	info, err := check(raw)
+	if err != nil {
+		return nil, err
+	}
+	if info.mask != 0 {
+		return nil, malformed("the root cell has level mask %03b: a stack value must be a level-0 cell (a pruned branch can only stand inside a Merkle proof or update)", info.mask)
+	}
+	if slice && info.special {
+		return nil, malformed("a slice cannot be taken of an exotic cell (%s): TVM loads those only through XCTOS; pass it as a cell", exoticName(info.typ))
+	}
+	return Parse(raw)
+}
+
+func exoticName(typ byte) string {
+	switch typ {
+	case prunedBranch:
+		return "pruned branch"
+	case libraryRef:
+		return "library reference"
+	case merkleProof:
+		return "Merkle proof"
+	case merkleUpdate:
+		return "Merkle update"
+	}
+	return fmt.Sprintf("type %d", typ)
 }

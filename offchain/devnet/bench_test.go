@@ -2,9 +2,15 @@ package devnet
 
 import (
 	"context"
+	"encoding/base64"
 	"math/big"
 	"testing"
 	"time"
+
+	"github.com/xssnick/tonutils-go/tlb"
+
+	"github.com/cocoon-network/cocoon/offchain/boc"
+	"github.com/cocoon-network/cocoon/offchain/devnet/emulator"
 )
 
 // The devnet throughput benchmarks mirror tests/sandboxbench/bench.mjs, the
@@ -114,3 +120,82 @@ func BenchmarkRelayChain(b *testing.B) {
 }
 
 func bigNano(n int64) *big.Int { return big.NewInt(n) }
+
+// BenchmarkGetMethod is the cost of running get-methods in the emulator
+// sandbox (child processes, the devnet's only way) against calling
+// libemulator in-process, the design it replaced, which one hostile stack
+// could abort (issue 24). Both run the genesis wallet's seqno.
+//
+//	go test -run '^$' -bench GetMethod -benchtime 3000x ./offchain/devnet/
+func BenchmarkGetMethod(b *testing.B) {
+	e, err := Open(context.Background(), Options{Dir: b.TempDir(), Clock: FixedClock(genesisTime)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	ctx := context.Background()
+	b.Run("sandbox", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := e.RunGetMethod(ctx, e.GenesisAddress(), "seqno"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("sandbox-parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := e.RunGetMethod(ctx, e.GenesisAddress(), "seqno"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("in-process-unsafe", func(b *testing.B) {
+		cfg, err := emulator.NewConfig(e.cfg.Base64())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cfg.Close()
+		st := tlb.NewStack()
+		sc, _ := st.ToCell()
+		acc, err := e.Account(ctx, e.GenesisAddress())
+		if err != nil {
+			b.Fatal(err)
+		}
+		call := emulator.GetMethodCall{
+			Code:     base64.StdEncoding.EncodeToString(acc.Code.ToBOC()),
+			Data:     base64.StdEncoding.EncodeToString(acc.Data.ToBOC()),
+			Address:  e.GenesisAddress().StringRaw(),
+			Balance:  acc.Balance.Uint64(),
+			MethodID: int(tlb.MethodNameHash("seqno")),
+			Stack:    base64.StdEncoding.EncodeToString(sc.ToBOC()),
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			// What the engine did per call before the sandbox: read the
+			// account, encode its code and data, run, decode the stack.
+			acc, err := e.Account(ctx, e.GenesisAddress())
+			if err != nil {
+				b.Fatal(err)
+			}
+			call.Code = base64.StdEncoding.EncodeToString(acc.Code.ToBOC())
+			call.Data = base64.StdEncoding.EncodeToString(acc.Data.ToBOC())
+			r, err := cfg.RunGetMethod(call)
+			if err != nil || !r.Success {
+				b.Fatal(r, err)
+			}
+			raw, _ := base64.StdEncoding.DecodeString(r.Stack)
+			rc, err := boc.Parse(raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var rs tlb.Stack
+			if err := rs.LoadFromCell(rc.BeginParse()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

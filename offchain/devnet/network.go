@@ -26,6 +26,27 @@ type RejectedError struct {
 	Reason   string
 }
 
+// RefusedError is input the emulator would not run (a stack or message it
+// refuses, or one it died on); the devnet went on.
+type RefusedError struct {
+	What   string
+	Reason string
+	Err    error // emulator.ErrCrashed when the emulator died on it
+}
+
+func (e *RefusedError) Error() string { return e.What + ": " + e.Reason }
+
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// crashRefused turns a sandbox child's death on an input into a
+// RefusedError; other errors pass unchanged.
+func crashRefused(what string, err error) error {
+	if errors.Is(err, emulator.ErrCrashed) {
+		return &RefusedError{What: what, Reason: err.Error(), Err: err}
+	}
+	return err
+}
+
 func (e *RejectedError) Error() string {
 	if e.ExitCode == nil {
 		return fmt.Sprintf("external message not accepted: %s", e.Reason)
@@ -120,12 +141,7 @@ func (e *Engine) runGetMethod(ctx context.Context, addr *address.Address, id int
 	if !acc.Balance.IsUint64() {
 		return nil, errors.New("balance out of range")
 	}
-	e.gmMu.RLock()
-	defer e.gmMu.RUnlock()
-	if e.gmClosed {
-		return nil, errors.New("devnet closed")
-	}
-	r, err := e.gmCfg.RunGetMethod(emulator.GetMethodCall{
+	r, err := e.sandbox.RunGetMethod(ctx, emulator.GetMethodCall{
 		Code:     base64.StdEncoding.EncodeToString(acc.Code.ToBOC()),
 		Data:     base64.StdEncoding.EncodeToString(acc.Data.ToBOC()),
 		Address:  addr.StringRaw(),
@@ -137,10 +153,10 @@ func (e *Engine) runGetMethod(ctx context.Context, addr *address.Address, id int
 		Libs:     libs,
 	})
 	if err != nil {
-		return nil, err
+		return nil, crashRefused("the emulator failed on the get-method's input", err)
 	}
 	if !r.Success {
-		return nil, fmt.Errorf("TVM: %s", r.Error)
+		return nil, &RefusedError{What: "the TVM refused the get-method's input", Reason: r.Error}
 	}
 	gas, _ := r.GasUsed.Int64()
 	out := &gmResult{exitCode: r.ExitCode, gasUsed: gas}
@@ -151,7 +167,7 @@ func (e *Engine) runGetMethod(ctx context.Context, addr *address.Address, id int
 	if err != nil {
 		return nil, err
 	}
-	rc, err := cell.FromBOC(raw)
+	rc, err := boc.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("decoding result stack: %w", err)
 	}
@@ -200,9 +216,9 @@ func (e *Engine) SendExternal(ctx context.Context, raw []byte) ([]byte, error) {
 	if e.closed {
 		return nil, errors.New("devnet closed")
 	}
-	res, err := e.emulateNowLocked(dest, b64)
+	res, err := e.emulateNowLocked(ctx, dest, b64, false)
 	if err != nil {
-		return nil, err
+		return nil, crashRefused("the emulator failed on the message", err)
 	}
 	if !res.Success {
 		return nil, &RejectedError{ExitCode: res.ExitCode, Reason: res.Error}
@@ -211,19 +227,22 @@ func (e *Engine) SendExternal(ctx context.Context, raw []byte) ([]byte, error) {
 	return c.Hash(), nil
 }
 
-// emulateNowLocked runs a message against the current state without keeping the result.
-func (e *Engine) emulateNowLocked(dest acctKey, msgB64 string) (*emulator.TxResult, error) {
+// emulateNowLocked runs a message against the current state, in the
+// sandbox, without keeping the result.
+func (e *Engine) emulateNowLocked(ctx context.Context, dest acctKey, msgB64 string, ignoreChksig bool) (*emulator.TxResult, error) {
 	shard, ok := e.accounts[dest]
 	if !ok {
 		shard = emptyShardAccount
 	}
-	if err := e.txEmu.SetUnixtime(e.nowLocked()); err != nil {
-		return nil, err
-	}
-	if err := e.txEmu.SetLT(e.head.NextLT); err != nil {
-		return nil, err
-	}
-	return e.txEmu.Emulate(shard, msgB64)
+	return e.sandbox.Emulate(ctx, emulator.TxCall{
+		Shard:        shard,
+		Message:      msgB64,
+		Libs:         e.libsB64,
+		Unixtime:     e.nowLocked(),
+		LT:           e.head.NextLT,
+		RandSeed:     e.blockSeed(e.head.Seqno + 1),
+		IgnoreChksig: ignoreChksig,
+	})
 }
 
 // Transactions implements chain.Network.
@@ -321,15 +340,10 @@ func (e *Engine) EstimateFee(ctx context.Context, addr *address.Address, body, c
 		return nil, fmt.Errorf("estimating fee for %s: %w", addr, err)
 	}
 	e.mu.Lock()
-	if err := e.txEmu.SetIgnoreChksig(ignoreChksig); err != nil {
-		e.mu.Unlock()
-		return nil, err
-	}
-	res, err := e.emulateNowLocked(k, base64.StdEncoding.EncodeToString(mc.ToBOC()))
-	e.txEmu.SetIgnoreChksig(false)
+	res, err := e.emulateNowLocked(ctx, k, base64.StdEncoding.EncodeToString(mc.ToBOC()), ignoreChksig)
 	e.mu.Unlock()
 	if err != nil {
-		return nil, err
+		return nil, crashRefused("the emulator failed on the message", err)
 	}
 	if !res.Success {
 		return nil, &RejectedError{ExitCode: res.ExitCode, Reason: res.Error}

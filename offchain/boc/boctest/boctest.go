@@ -161,3 +161,23 @@ func Cases() []Case {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// Exotic returns well-formed exotic cells, one BOC each, by name: the
+// cells a hostile client puts in a get-method stack (issue 24: a slice of
+// the library cell aborted the devnet's emulator).
+func Exotic() map[string][]byte {
+	empty := cell.BeginCell().EndCell()
+	h := empty.Hash()
+	lib := append([]byte{2}, h...)
+	proof := append(append([]byte{3}, h...), 0, 0)
+	update := append(append(append([]byte{4}, h...), h...), 0, 0, 0, 0)
+	return map[string][]byte{
+		"library reference":       Serialize([]Cell{{D1: 8, D2: 66, Data: lib}}),
+		"pruned branch":           Serialize([]Cell{prunedCell(0)}),
+		"Merkle proof":            Serialize([]Cell{{D1: 9, D2: 70, Data: proof, Refs: []int{1}}, {}}),
+		"Merkle proof of pruned":  Serialize([]Cell{{D1: 9, D2: 70, Data: proof, Refs: []int{1}}, prunedCell(0)}),
+		"Merkle update":           Serialize([]Cell{{D1: 10, D2: 138, Data: update, Refs: []int{1, 2}}, {}, {}}),
+		"ordinary over a library": Serialize([]Cell{{D1: 1, Refs: []int{1}}, {D1: 8, D2: 66, Data: lib}}),
+		"ordinary over a pruned":  Serialize([]Cell{{D1: 0x21, Refs: []int{1}}, prunedCell(0)}),
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -287,6 +288,10 @@ func (s *Server) getExtendedAddressInformation(ctx context.Context, p params) (a
 	}, nil
 }
 
+// exitNoCode is the exit code toncenter reports for a get-method on an
+// account that has no code (nonexistent, uninitialized or frozen).
+const exitNoCode = -13
+
 func (s *Server) runGetMethod(ctx context.Context, p params) (any, error) {
 	a, err := p.address("address")
 	if err != nil {
@@ -305,11 +310,12 @@ func (s *Server) runGetMethod(ctx context.Context, p params) (any, error) {
 		return nil, err
 	}
 	out, err := s.e.RunGetMethodRaw(ctx, a, id, args)
+	if errors.Is(err, chain.ErrNotFound) {
+		// Toncenter runs a get-method on an account without code and
+		// answers exit code -13 (no code to run), not an error.
+		out, err = &devnet.GetMethodOutcome{ExitCode: exitNoCode}, nil
+	}
 	if err != nil {
-		if errors.Is(err, chain.ErrNotFound) {
-			// toncenter answers a get-method on an account without code with exit code -13.
-			return nil, &apiError{code: 500, msg: fmt.Sprintf("running %s on %s: %v", m, a, err)}
-		}
 		return nil, err
 	}
 	stack, err := encodeStack(out.Stack)
@@ -341,7 +347,9 @@ func (s *Server) send(ctx context.Context, p params) ([]byte, error) {
 	if err != nil {
 		var rej *devnet.RejectedError
 		if errors.As(err, &rej) {
-			return nil, &apiError{code: 500, msg: "cannot apply external message to current state: " + err.Error()}
+			// Toncenter answers 500 here; a 4xx tells every client the
+			// message itself is refused, and not to retry it.
+			return nil, &apiError{code: http.StatusUnprocessableEntity, msg: "cannot apply external message to current state: " + err.Error()}
 		}
 		if errors.Is(err, boc.ErrMalformed) {
 			return nil, badRequest("parameter %q: %v", "boc", err)
@@ -487,7 +495,7 @@ func (s *Server) estimateFee(ctx context.Context, p params) (any, error) {
 	if err != nil {
 		var rej *devnet.RejectedError
 		if errors.As(err, &rej) {
-			return nil, &apiError{code: 500, msg: "estimating fee: " + err.Error()}
+			return nil, &apiError{code: http.StatusUnprocessableEntity, msg: "estimating fee: " + err.Error()}
 		}
 		return nil, badRequest("%v", err)
 	}
@@ -668,7 +676,7 @@ func decodeStackEntry(typ string, val any) (any, error) {
 		if !ok {
 			return nil, errors.New("expected a base64 BOC")
 		}
-		c, err := boc.ParseBase64(s)
+		c, err := boc.ParseStackCell(s, typ == "tvm.Slice" || typ == "slice")
 		if err != nil {
 			return nil, err
 		}

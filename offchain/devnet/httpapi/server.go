@@ -227,11 +227,14 @@ func (s *Server) reply(w http.ResponseWriter, rpc *rpcRequest, result any, err e
 // 4xx, so that clients know not to retry it.
 func statusOf(err error) int {
 	var ae *apiError
+	var refused *devnet.RefusedError
 	switch {
 	case err == nil:
 		return http.StatusOK
 	case errors.As(err, &ae):
 		return ae.code
+	case errors.As(err, &refused):
+		return http.StatusBadRequest
 	case errors.Is(err, boc.ErrMalformed):
 		return http.StatusBadRequest
 	case errors.Is(err, chain.ErrNotFound):
