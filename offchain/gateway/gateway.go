@@ -388,8 +388,8 @@ func Limits() httpserve.Limits {
 // until srv is shut down; the server is returned at once for Shutdown.
 func (g *Gateway) Serve(ln net.Listener) (srv *http.Server, done <-chan error) {
 	l := Limits()
-	srv = l.Server(g.Handler(), g.log)
+	s := l.Server(g.Handler(), g.log)
 	errs := make(chan error, 1)
-	go func() { errs <- srv.Serve(l.Listener(ln)) }()
-	return srv, errs
+	go func() { errs <- s.Serve(s.Listener(ln)) }()
+	return s.Server, errs
 }

@@ -149,15 +149,14 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("listen %s: %w", d.cfg.Listen, err)
 		}
 	}
-	limits := d.httpLimits()
-	ln = limits.Listener(ln)
+	srv := d.httpLimits().Server(d.Handler(), d.log)
+	ln = srv.Listener(ln)
 	stopPayments, err := d.online.startPayments(ctx)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer stopPayments()
-	srv := limits.Server(d.Handler(), d.log)
 	if strings.HasPrefix(d.cfg.PublicURL, "https://") {
 		// Attested TLS: clients check the evidence in the certificate
 		// before they send anything.

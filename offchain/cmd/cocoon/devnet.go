@@ -70,7 +70,7 @@ func devnetStart(c *cli.Context) error {
 	limits := httpapi.DefaultLimits()
 	srv := httpapi.New(e, log).HTTPServer(limits)
 	errs := make(chan error, 2)
-	go func() { errs <- srv.Serve(limits.Listener(ln)) }()
+	go func() { errs <- srv.Serve(srv.Listener(ln)) }()
 	go func() { errs <- e.Run(ctx, interval) }()
 	info, _ := e.MasterchainInfo(ctx)
 	log.Info("devnet started",

@@ -111,7 +111,7 @@ func keyReleaseServe(c *cli.Context) error {
 		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxConns: 256}
 	srv := limits.Server(s.Handler(), nil)
 	srv.TLSConfig = tc
-	ln = limits.Listener(ln)
+	ln = srv.Listener(ln)
 	fmt.Fprintf(c.App.Writer, "key-release service on https://%s, %s evidence sha256 %x (renewed every %s)\n", ln.Addr(), id.Bundle.TEE, h, identityRenewal)
 	if sealer.Insecure() || id.Bundle.TEE == attest.TEEDev {
 		fmt.Fprintln(c.App.Writer, "INSECURE: dev evidence or dev sealing: for test networks only")

@@ -125,7 +125,7 @@ func upRun(c *cli.Context) error {
 	}
 	dlimits := httpapi.DefaultLimits()
 	dsrv := httpapi.New(e, devLog).HTTPServer(dlimits)
-	go func() { _ = dsrv.Serve(dlimits.Listener(dln)) }()
+	go func() { _ = dsrv.Serve(dsrv.Listener(dln)) }()
 	defer dsrv.Close()
 	network := "http://" + dln.Addr().String()
 

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"net/http"
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
@@ -19,8 +18,8 @@ func DefaultLimits() httpserve.Limits {
 	}
 }
 
-// HTTPServer returns an http.Server for the API with the limits' timeouts.
-// Serve it on l.Listener(ln), which applies the connection limit.
-func (s *Server) HTTPServer(l httpserve.Limits) *http.Server {
+// HTTPServer returns a server for the API with the limits' timeouts. Serve
+// it on its Listener(ln), which applies the connection caps.
+func (s *Server) HTTPServer(l httpserve.Limits) *httpserve.Server {
 	return l.Server(s.Handler(), nil)
 }

@@ -1,7 +1,8 @@
 // Package httpserve is how every Cocoon server (devnet, worker, gateway,
 // key-release service) bounds what one client can hold: header, body,
-// answer and idle timeouts on the http.Server, and a cap on open
-// connections on its listener; and how they write a JSON answer.
+// answer and idle timeouts on the http.Server, and caps on open
+// connections, per client address and in all, on its listener; and how
+// they write a JSON answer.
 package httpserve
 
 import (
@@ -10,8 +11,6 @@ import (
 	"net"
 	"net/http"
 	"time"
-
-	"golang.org/x/net/netutil"
 )
 
 // MaxHeaderBytes bounds a request's headers on every server.
@@ -30,15 +29,44 @@ type Limits struct {
 	// IdleTimeout bounds how long a kept-alive connection waits for the
 	// next request.
 	IdleTimeout time.Duration
-	// MaxConns is how many connections are open at once; more wait in the
-	// kernel's backlog until one closes. Zero means no limit.
+	// MaxConns is how many connections are open at once. Near it, unused
+	// connections (idle between requests, or silent for a second after
+	// connecting) are closed to make room; at it, a new connection waits up
+	// to two seconds for a slot, then is closed. Zero means no limit.
 	MaxConns int
+	// MaxConnsPerClient is how many of those one address may hold; more
+	// are closed at once. Zero means a quarter of MaxConns (at least 4).
+	MaxConnsPerClient int
 }
 
-// Server returns an http.Server for h with l's timeouts; its own errors
-// (bad TLS handshakes, broken connections) go to log at warning level when
-// log is not nil. Serve it on l.Listener(ln).
-func (l Limits) Server(h http.Handler, log *slog.Logger) *http.Server {
+// Server is an http.Server with the limits' timeouts, and the connection
+// guard that Listener puts in front of a listener.
+type Server struct {
+	*http.Server
+	guard *connGuard
+}
+
+// Listener wraps ln with the connection caps; serve on what it returns.
+// Without MaxConns it returns ln.
+func (s *Server) Listener(ln net.Listener) net.Listener {
+	if s.guard == nil {
+		return ln
+	}
+	return &guardedListener{Listener: ln, g: s.guard}
+}
+
+// GuardStats reports what the connection guard did; zero without MaxConns.
+func (s *Server) GuardStats() GuardStats {
+	if s.guard == nil {
+		return GuardStats{}
+	}
+	return s.guard.snapshot()
+}
+
+// Server returns a server for h with l's timeouts; its own errors (bad TLS
+// handshakes, broken connections) go to log at warning level when log is
+// not nil. Serve it on its Listener(ln), which applies the connection caps.
+func (l Limits) Server(h http.Handler, log *slog.Logger) *Server {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: l.ReadHeaderTimeout,
@@ -50,16 +78,12 @@ func (l Limits) Server(h http.Handler, log *slog.Logger) *http.Server {
 	if log != nil {
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}
-	return srv
-}
-
-// Listener wraps ln so that at most l.MaxConns connections are open at
-// once. Closing it also wakes an Accept that waits for a free slot.
-func (l Limits) Listener(ln net.Listener) net.Listener {
-	if l.MaxConns <= 0 {
-		return ln
+	out := &Server{Server: srv}
+	if l.MaxConns > 0 {
+		out.guard = newConnGuard(l.MaxConns, l.MaxConnsPerClient)
+		srv.ConnState = out.guard.track
 	}
-	return netutil.LimitListener(ln, l.MaxConns)
+	return out
 }
 
 // WriteJSON answers with status and v encoded as JSON. The status is gone
