@@ -62,3 +62,20 @@ func TestParseAddress(t *testing.T) {
 		}
 	}
 }
+
+// An overlong address is refused without echoing it whole.
+func TestParseAddressOverlong(t *testing.T) {
+	for _, n := range []int{68, 60_000} {
+		_, err := ParseAddress(strings.Repeat("a", n))
+		if err == nil {
+			t.Fatalf("%d characters accepted", n)
+		}
+		if len(err.Error()) > 200 || !strings.Contains(err.Error(), "at most 67") {
+			t.Errorf("%d characters: %d-byte error %.120q", n, len(err.Error()), err)
+		}
+	}
+	raw := "-1:" + strings.Repeat("ab", 32)
+	if _, err := ParseAddress(raw); err != nil {
+		t.Fatalf("the longest real form %q: %v", raw, err)
+	}
+}
