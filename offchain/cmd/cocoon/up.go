@@ -25,6 +25,8 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/inference/openai"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
+	"github.com/cocoon-network/cocoon/offchain/internal/supervise"
 	"github.com/cocoon-network/cocoon/offchain/operator"
 	"github.com/cocoon-network/cocoon/offchain/owner"
 	"github.com/cocoon-network/cocoon/offchain/seal"
@@ -92,6 +94,15 @@ func upRun(c *cli.Context) error {
 	} else if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("--data %s is not empty: cocoon up needs a fresh directory", dir)
 	}
+	// Addresses are checked before anything is deployed: a port in use
+	// is an error now, not after the devnet, Root and workers are up.
+	for _, flag := range []string{"listen", "devnet-listen"} {
+		ln, err := net.Listen("tcp", c.String(flag))
+		if err != nil {
+			return fmt.Errorf("--%s %s: %w", flag, c.String(flag), err)
+		}
+		ln.Close()
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("--data: %w", err)
 	}
@@ -117,17 +128,23 @@ func upRun(c *cli.Context) error {
 		return err
 	}
 	defer e.Close()
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = e.Run(infra, interval) }()
+	// Each part runs supervised: one that fails or panics is reported
+	// and restarted, while the others go on serving.
+	policy := supervise.DefaultPolicy()
+	wg.Go(func() {
+		supervise.Run(infra, log, "devnet blocks", policy, func(ctx context.Context) error { return e.Run(ctx, interval) })
+	})
 	dln, err := net.Listen("tcp", c.String("devnet-listen"))
 	if err != nil {
 		return fmt.Errorf("--devnet-listen: %w", err)
 	}
-	dlimits := httpapi.DefaultLimits()
-	dsrv := httpapi.New(e, devLog).HTTPServer(dlimits)
-	go func() { _ = dsrv.Serve(dsrv.Listener(dln)) }()
-	defer dsrv.Close()
 	network := "http://" + dln.Addr().String()
+	devnetLn := newPartListener(dln)
+	wg.Go(func() {
+		supervise.Run(infra, log, "devnet API", policy, func(ctx context.Context) error {
+			return serveUntil(ctx, httpapi.New(e, devLog).HTTPServer(httpapi.DefaultLimits()), devnetLn)
+		})
+	})
 
 	newWallet := func(name string, ton int64) (*wallet.File, *wallet.Wallet, error) {
 		f, err := wallet.New(wallet.V5R1)
@@ -271,13 +288,64 @@ func upWorker(ctx, infra context.Context, wg *sync.WaitGroup, e *devnet.Engine, 
 		ln.Close()
 		return err
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := d.Run(infra, ln); err != nil && infra.Err() == nil {
-			log.Error("worker stopped", "worker", i, "error", err)
-		}
-	}()
+	pl := newPartListener(ln)
+	wg.Go(func() {
+		supervise.Run(infra, log, fmt.Sprintf("worker %d", i), supervise.DefaultPolicy(), func(ctx context.Context) error {
+			if d == nil {
+				// A restart: a fresh daemon resumes every job where it was.
+				nd, err := worker.New(cfg, id, worker.Options{Network: e, Engine: engine, Logger: log.With("worker", i), GPU: "none (cocoon up)"})
+				if err != nil {
+					return err
+				}
+				d = nd
+			}
+			defer func() { d = nil }()
+			l, err := pl.next()
+			if err != nil {
+				return err
+			}
+			return d.Run(ctx, l)
+		})
+	})
 	log.Info("cocoon up: worker registered", "worker", i, "address", d.Address().String(), "endpoint", cfg.PublicURL, "engine", engine.Name())
 	return nil
+}
+
+// partListener hands a supervised part its listener: the one opened at
+// start, then, after a restart (the stopped part closed it), a new one on
+// the same address.
+type partListener struct {
+	addr  string
+	first net.Listener
+}
+
+func newPartListener(ln net.Listener) *partListener {
+	return &partListener{addr: ln.Addr().String(), first: ln}
+}
+
+func (p *partListener) next() (net.Listener, error) {
+	if l := p.first; l != nil {
+		p.first = nil
+		return l, nil
+	}
+	return net.Listen("tcp", p.addr)
+}
+
+// serveUntil serves srv on the part's listener until ctx ends (nil) or the
+// server fails (its error).
+func serveUntil(ctx context.Context, srv *httpserve.Server, pl *partListener) error {
+	ln, err := pl.next()
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(srv.Listener(ln)) }()
+	select {
+	case <-ctx.Done():
+		srv.Close()
+		<-errc
+		return nil
+	case err := <-errc:
+		return fmt.Errorf("serving on %s: %w", pl.addr, err)
+	}
 }

@@ -265,6 +265,9 @@ type child struct {
 
 func startChild(ctx context.Context, exe, cfgB64 string) (*child, error) {
 	cmd := exec.Command(exe)
+	// The argument only names the process for ps and top: the child's
+	// init serves calls before any flag is read.
+	cmd.Args = []string{exe, "emulator-sandbox"}
 	cmd.Env = append(os.Environ(), sandboxEnv+"=1")
 	in, err := cmd.StdinPipe()
 	if err != nil {
