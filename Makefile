@@ -42,7 +42,7 @@ devnet: build
 # 5xx, an empty reply or an emulator process that died. Bounded in time.
 FUZZTIME ?= 30s
 fuzz-api:
-	$(GO) test -run '^$$' -fuzz FuzzDevnetAPI -fuzztime $(FUZZTIME) ./offchain/devnet/httpapi
+	$(GO) test -run '^$$' -fuzz FuzzDevnetAPI -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./offchain/devnet/httpapi
 
 # npm ci only when a lock file changed since the last install.
 node-deps: $(foreach d,$(NODE_DIRS),$(d)/node_modules/.package-lock.json)

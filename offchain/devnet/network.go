@@ -39,9 +39,11 @@ func (e *RefusedError) Error() string { return e.What + ": " + e.Reason }
 func (e *RefusedError) Unwrap() error { return e.Err }
 
 // crashRefused turns a sandbox child's death on an input into a
-// RefusedError; other errors pass unchanged.
-func crashRefused(what string, err error) error {
+// RefusedError, and logs it: a checker let that input through. Other
+// errors pass unchanged.
+func (e *Engine) crashRefused(what string, err error) error {
 	if errors.Is(err, emulator.ErrCrashed) {
+		e.log.Warn("an emulator process died on a request's input; the request was refused, the devnet goes on", "what", what, "error", err)
 		return &RefusedError{What: what, Reason: err.Error(), Err: err}
 	}
 	return err
@@ -153,7 +155,7 @@ func (e *Engine) runGetMethod(ctx context.Context, addr *address.Address, id int
 		Libs:     libs,
 	})
 	if err != nil {
-		return nil, crashRefused("the emulator failed on the get-method's input", err)
+		return nil, e.crashRefused("the emulator failed on the get-method's input", err)
 	}
 	if !r.Success {
 		return nil, &RefusedError{What: "the TVM refused the get-method's input", Reason: r.Error}
@@ -218,7 +220,7 @@ func (e *Engine) SendExternal(ctx context.Context, raw []byte) ([]byte, error) {
 	}
 	res, err := e.emulateNowLocked(ctx, dest, b64, false)
 	if err != nil {
-		return nil, crashRefused("the emulator failed on the message", err)
+		return nil, e.crashRefused("the emulator failed on the message", err)
 	}
 	if !res.Success {
 		return nil, &RejectedError{ExitCode: res.ExitCode, Reason: res.Error}
@@ -343,7 +345,7 @@ func (e *Engine) EstimateFee(ctx context.Context, addr *address.Address, body, c
 	res, err := e.emulateNowLocked(ctx, k, base64.StdEncoding.EncodeToString(mc.ToBOC()), ignoreChksig)
 	e.mu.Unlock()
 	if err != nil {
-		return nil, crashRefused("the emulator failed on the message", err)
+		return nil, e.crashRefused("the emulator failed on the message", err)
 	}
 	if !res.Success {
 		return nil, &RejectedError{ExitCode: res.ExitCode, Reason: res.Error}

@@ -105,6 +105,7 @@ func TestPostRequestChecksTheJobBeforeTheBody(t *testing.T) {
 		{"an account that is not a job", e.GenesisAddress().StringRaw(), MaxRequestBody, http.StatusNotFound},
 		{"not an address", "nope", MaxRequestBody, http.StatusBadRequest},
 		{"workchain 5", "5:" + strings.Repeat("ab", 32), MaxRequestBody, http.StatusBadRequest},
+		{"a 60,000-character job", strings.Repeat("a", 60_000), MaxRequestBody, http.StatusBadRequest},
 		{"announced over the limit", testAddrN(9).StringRaw(), MaxRequestBody + 1, http.StatusRequestEntityTooLarge},
 	}
 	for _, tc := range tests {
@@ -137,6 +138,13 @@ func TestPostRequestChecksTheJobBeforeTheBody(t *testing.T) {
 				t.Fatalf("%d body bytes read for requests that could not be kept", n)
 			}
 		})
+	}
+	// An overlong job is refused in a short answer (issue 24: it came back
+	// twice, 120 KB).
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/jobs/"+strings.Repeat("a", 60_000)+"/result", nil))
+	if rec.Code != http.StatusBadRequest || rec.Body.Len() > 200 {
+		t.Fatalf("GET result of a 60,000-character job: %d, %d bytes", rec.Code, rec.Body.Len())
 	}
 }
 

@@ -50,6 +50,10 @@ func newMetrics(e *devnet.Engine, methods map[string]method) *metrics {
 			Name: "cocoon_devnet_dropped_messages_total",
 			Help: "Queued messages that made no transaction (externals no longer accepted) since the devnet started.",
 		}, stat(func(s devnet.Stats) float64 { return float64(s.Dropped) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cocoon_devnet_emulator_crashes_total",
+			Help: "Emulator child processes that died on an input (each refused one request with 400; the devnet went on).",
+		}, stat(func(s devnet.Stats) float64 { return float64(s.EmulatorCrashes) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "cocoon_devnet_block_seqno",
 			Help: "Sequence number of the last block.",
