@@ -10,8 +10,8 @@ import (
 // connGuard keeps one client from holding a server's connections: each
 // address may hold at most perClient, and once the server is near its cap
 // (three quarters of it) connections that hold a slot without using it —
-// idle between requests, or connected and still silent after newGrace —
-// are closed to make room. golang.org/x/net/netutil's LimitListener, used
+// idle between requests, or connected and silent, for newGrace — are
+// closed to make room. golang.org/x/net/netutil's LimitListener, used
 // before, made every new client wait behind 256 idle sockets of one
 // attacker (issue 24).
 type connGuard struct {
@@ -189,7 +189,11 @@ func (g *connGuard) evictLocked(now time.Time, ip string) []*guardedConn {
 		if ip != "" && c.ip != ip {
 			continue
 		}
-		if c.state == http.StateIdle || (c.state == http.StateNew && now.Sub(c.since) >= g.newGrace) {
+		// A connection that just went idle is likely about to carry the
+		// client's next request, which a client may not retry (a POST)
+		// if the connection closes under it: only those unused for the
+		// grace go.
+		if (c.state == http.StateIdle || c.state == http.StateNew) && now.Sub(c.since) >= g.newGrace {
 			out = append(out, c)
 		}
 	}

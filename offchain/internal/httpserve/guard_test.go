@@ -100,11 +100,12 @@ func TestPerClientCap(t *testing.T) {
 // An address at its share that leaves a connection idle gets it replaced
 // by its new one (a client's own pool), not refused.
 func TestPerClientIdleMakesRoom(t *testing.T) {
-	srv, addr := serveGuarded(t, Limits{MaxConns: 16, MaxConnsPerClient: 2}, nil, nil)
+	srv, addr := serveGuarded(t, Limits{MaxConns: 16, MaxConnsPerClient: 2}, nil, func(g *connGuard) { g.newGrace = 50 * time.Millisecond })
 	for range 4 {
 		if err := get(dialFrom(t, "127.0.0.2", addr), "/"); err != nil {
 			t.Fatal(err)
 		}
+		time.Sleep(60 * time.Millisecond) // idle past the grace
 	}
 	if st := srv.GuardStats(); st.Refused != 0 || st.Open > 2 {
 		t.Errorf("stats %+v, want none refused and at most 2 open", st)
@@ -126,7 +127,7 @@ func TestUnusedConnectionsMakeRoomAtTheCap(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // the silent ones pass the grace
 	for i := range 3 {
-		if err := get(dialFrom(t, "127.0.0.1", addr), "/"); err != nil {
+		if err := get(dialFrom(t, fmt.Sprintf("127.0.0.%d", 20+i), addr), "/"); err != nil {
 			t.Fatalf("new client %d at the cap: %v", i, err)
 		}
 	}
@@ -147,7 +148,9 @@ func TestUnusedConnectionsMakeRoomAtTheCap(t *testing.T) {
 // waits, and is closed when no slot frees in time.
 func TestBusyConnectionsAreKept(t *testing.T) {
 	release := make(chan struct{})
-	_, addr := serveGuarded(t, Limits{MaxConns: 2, MaxConnsPerClient: 2}, release, func(g *connGuard) { g.acceptFor = 300 * time.Millisecond })
+	_, addr := serveGuarded(t, Limits{MaxConns: 2, MaxConnsPerClient: 2}, release, func(g *connGuard) {
+		g.acceptFor, g.newGrace = 300*time.Millisecond, 100*time.Millisecond
+	})
 	busy := make(chan error, 2)
 	for range 2 {
 		c := dialFrom(t, "127.0.0.3", addr)
@@ -163,6 +166,7 @@ func TestBusyConnectionsAreKept(t *testing.T) {
 			t.Fatalf("a busy connection was cut: %v", err)
 		}
 	}
+	// Now idle, they give way once past the grace.
 	if err := get(dialFrom(t, "127.0.0.1", addr), "/"); err != nil {
 		t.Fatalf("after the busy ones finished: %v", err)
 	}

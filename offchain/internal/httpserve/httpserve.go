@@ -30,8 +30,8 @@ type Limits struct {
 	// next request.
 	IdleTimeout time.Duration
 	// MaxConns is how many connections are open at once. Near it, unused
-	// connections (idle between requests, or silent for a second after
-	// connecting) are closed to make room; at it, a new connection waits up
+	// connections (idle between requests, or silent after connecting, for
+	// a second) are closed to make room; at it, a new connection waits up
 	// to two seconds for a slot, then is closed. Zero means no limit.
 	MaxConns int
 	// MaxConnsPerClient is how many of those one address may hold; more
