@@ -1,6 +1,7 @@
 package devnet
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -26,8 +27,9 @@ const maxLibraryDepth = boc.MaxDepth - 256 - 3
 // masterchain state, so this is the devnet's stand-in for that step.
 //
 // The library is stored only after the new dictionary of all libraries has
-// been built and accepted by a scratch emulator: a library the emulator
-// refuses would otherwise stop every later get-method and every restart.
+// been built and accepted by an emulator in the sandbox: a library the
+// emulator refuses would otherwise stop every later get-method and every
+// restart, and one it dies on costs a sandbox child, not the devnet.
 func (e *Engine) PublishLibrary(code *cell.Cell) error {
 	if err := checkLibrary(code); err != nil {
 		return fmt.Errorf("publishing a library: %w", err)
@@ -49,12 +51,7 @@ func (e *Engine) PublishLibrary(code *cell.Cell) error {
 		next[k] = v
 	}
 	next[h] = code
-	scratch, err := emulator.NewTxEmulator(e.cfg.Base64())
-	if err != nil {
-		return fmt.Errorf("publishing a library: %w", err)
-	}
-	defer scratch.Close()
-	dict, err := tryLibraries(scratch, next)
+	dict, err := e.tryLibraries(next)
 	if err != nil {
 		return fmt.Errorf("publishing a library: %w", err)
 	}
@@ -94,9 +91,9 @@ func checkLibrary(code *cell.Cell) error {
 	return nil
 }
 
-// tryLibraries builds the dictionary of libs and has emu load it; it
-// returns the dictionary as the emulators take it.
-func tryLibraries(emu *emulator.TxEmulator, libs map[string]*cell.Cell) (string, error) {
+// tryLibraries builds the dictionary of libs and has an emulator in the
+// sandbox load it; it returns the dictionary as the emulators take it.
+func (e *Engine) tryLibraries(libs map[string]*cell.Cell) (string, error) {
 	if len(libs) == 0 {
 		return "", nil
 	}
@@ -115,8 +112,13 @@ func tryLibraries(emu *emulator.TxEmulator, libs map[string]*cell.Cell) (string,
 	if err != nil {
 		return "", err
 	}
-	if err := emu.SetLibs(dict); err != nil {
-		return "", errors.New("the emulator refuses the library (malformed cells)")
+	ctx, cancel := context.WithTimeout(context.Background(), emulator.DefaultCallTimeout)
+	defer cancel()
+	if err := e.sandbox.CheckLibs(ctx, dict); err != nil {
+		if errors.Is(err, emulator.ErrCrashed) {
+			e.log.Warn("an emulator process died loading a library", "error", err)
+		}
+		return "", fmt.Errorf("the emulator refuses the library: %w", err)
 	}
 	return dict, nil
 }
@@ -143,7 +145,7 @@ func (e *Engine) loadLibraries() error {
 		}
 		all[string(c.Hash())] = c
 	}
-	if dict, err := tryLibraries(e.txEmu, all); err == nil {
+	if dict, err := e.tryLibraries(all); err == nil {
 		e.libs, e.libsB64 = all, dict
 		return nil
 	}
@@ -154,7 +156,7 @@ func (e *Engine) loadLibraries() error {
 			next[k] = v
 		}
 		next[h] = c
-		dict, err := tryLibraries(e.txEmu, next)
+		dict, err := e.tryLibraries(next)
 		if err != nil {
 			e.log.Warn("stored library skipped", "hash", fmt.Sprintf("%x", c.Hash()), "error", err)
 			continue

@@ -84,6 +84,12 @@ func (s *childState) serve(req request) response {
 			return response{Err: err.Error()}
 		}
 		return response{Get: r}
+	case req.CheckLibs != "":
+		if err := s.tx.SetLibs(req.CheckLibs); err != nil {
+			return response{Err: err.Error()}
+		}
+		s.libs = req.CheckLibs
+		return response{}
 	case req.Tx != nil:
 		r, err := s.emulate(req.Tx)
 		if err != nil {

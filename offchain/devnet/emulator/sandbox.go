@@ -129,6 +129,13 @@ func (s *Sandbox) Emulate(ctx context.Context, call TxCall) (*TxResult, error) {
 	return res.Tx, nil
 }
 
+// CheckLibs has a child's transaction emulator load libs (a base64
+// libraries dictionary): an error when the library refuses it.
+func (s *Sandbox) CheckLibs(ctx context.Context, libs string) error {
+	var res response
+	return s.do(ctx, request{CheckLibs: libs}, &res)
+}
+
 // Close stops every child; calls in flight fail.
 func (s *Sandbox) Close() {
 	s.mu.Lock()
@@ -242,9 +249,10 @@ func (s *Sandbox) signal() {
 // request and response are the frames between parent and child, one JSON
 // value each way per call.
 type request struct {
-	Config string         `json:",omitempty"` // first frame only
-	Get    *GetMethodCall `json:",omitempty"`
-	Tx     *TxCall        `json:",omitempty"`
+	Config    string         `json:",omitempty"` // first frame only
+	CheckLibs string         `json:",omitempty"`
+	Get       *GetMethodCall `json:",omitempty"`
+	Tx        *TxCall        `json:",omitempty"`
 }
 
 type response struct {

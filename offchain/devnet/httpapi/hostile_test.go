@@ -238,7 +238,9 @@ func TestIdleConnectionGivesWayAtTheCap(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("first connection: %v %v", resp, err)
 	}
-	// first stays open (keep-alive), idle, holding the only slot.
+	// first stays open (keep-alive), idle, holding the only slot; past the
+	// guard's one-second grace it is fair game.
+	time.Sleep(1100 * time.Millisecond)
 	second, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
