@@ -15,7 +15,6 @@ require (
 	github.com/urfave/cli/v2 v2.27.7
 	github.com/xssnick/tonutils-go v1.16.0
 	go.etcd.io/bbolt v1.4.3
-	golang.org/x/net v0.47.0
 )
 
 require (
