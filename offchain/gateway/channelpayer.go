@@ -206,6 +206,34 @@ func (p *ChannelPayer) topUpIfLow(c *payChannel) {
 	}
 }
 
+// TopUpFor implements DepositToppingPayer: one Deposit more on the channel
+// with w, unless a top-up of it is already running.
+func (p *ChannelPayer) TopUpFor(ctx context.Context, w *client.Worker) error {
+	p.mu.Lock()
+	c := p.chans[w.Address.StringRaw()]
+	p.mu.Unlock()
+	if c == nil {
+		return errors.New("no payment channel with this worker")
+	}
+	select {
+	case <-c.open:
+	default:
+		return nil // still opening: its deposit is on the way
+	}
+	if !c.topUp.TryLock() {
+		return nil
+	}
+	defer c.topUp.Unlock()
+	p.wallet.Lock()
+	_, err := p.Payer.TopUp(ctx, c.id, p.Deposit)
+	p.wallet.Unlock()
+	if err != nil {
+		return fmt.Errorf("topping up channel %s: %w", c.id, err)
+	}
+	p.log().Info("channel topped up: the worker asked for more deposit", "channel", c.id.String(), "added_nanoton", p.Deposit.String())
+	return nil
+}
+
 // Close implements Payer: with CloseOnShutdown, every open channel is
 // closed cooperatively (the worker approves the last voucher; its earnings and the
 // payer's rest are paid out on chain).

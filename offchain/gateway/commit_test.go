@@ -32,14 +32,21 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
-// A worker whose earnings pass online.commit_above commits them by itself
-// (its watcher submits the gateway's latest voucher; the gateway takes no
-// part): the owner is paid on chain while the channel stays open, and
-// later vouchers keep working. Real worker daemon and gateway, devnet
-// chain.
-func TestWorkerCommitsItsEarnings(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+// channelNet is a devnet with a test-mode Root, one real worker daemon
+// (0.001 TON a token, committing past 0.05 TON from its gas wallet) and a
+// gateway paying it over a channel with the given deposit and policy.
+type channelNet struct {
+	e           *devnet.Engine
+	d           *worker.Daemon
+	g           *Gateway
+	store       *channel.Store
+	ownerWallet *wallet.Wallet
+	// chat sends request i through the gateway: its status and body.
+	chat func(i int) (int, []byte)
+}
+
+func newChannelNet(t *testing.T, ctx context.Context, deposit *big.Int, policy channel.PayerPolicy) *channelNet {
+	t.Helper()
 	e, err := devnet.Open(ctx, devnet.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -125,11 +132,11 @@ func TestWorkerCommitsItsEarnings(t *testing.T) {
 	}
 	t.Cleanup(func() { store.Close() })
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	cp, err := channel.NewPayer(channel.PayerConfig{Net: e, Wallet: gwWallet, Key: key, Store: store, Poll: 20 * time.Millisecond})
+	cp, err := channel.NewPayer(channel.PayerConfig{Net: e, Wallet: gwWallet, Key: key, Store: store, Poll: 20 * time.Millisecond, Policy: policy})
 	if err != nil {
 		t.Fatal(err)
 	}
-	payer := &ChannelPayer{Payer: cp, Store: store, Deposit: ton(1)}
+	payer := &ChannelPayer{Payer: cp, Store: store, Deposit: deposit}
 	src := &staticSource{workers: []*client.Worker{{
 		Address: d.Address(), Owner: ownerWallet.Address(), Endpoint: url, AttestationHash: id.EvidenceHash(),
 		WorkerKey: id.SignKey.Public().(ed25519.PublicKey),
@@ -148,14 +155,31 @@ func TestWorkerCommitsItsEarnings(t *testing.T) {
 	srv := httptest.NewServer(g.Handler())
 	t.Cleanup(srv.Close)
 	tg := &testGateway{g: g, srv: srv}
-	chat := func(i int) {
+	chat := func(i int) (int, []byte) {
 		t.Helper()
 		resp := tg.do(t, "POST", "/v1/chat/completions",
 			fmt.Sprintf(`{"model":%q,"max_tokens":10,"messages":[{"role":"user","content":"request %d"}]}`, testModel, i), nil)
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("request %d: HTTP %d: %s", i, resp.StatusCode, b)
+		return resp.StatusCode, b
+	}
+	return &channelNet{e: e, d: d, g: g, store: store, ownerWallet: ownerWallet, chat: chat}
+}
+
+// A worker whose earnings pass online.commit_above commits them by itself
+// (its watcher submits the gateway's latest voucher; the gateway takes no
+// part): the owner is paid on chain while the channel stays open, and
+// later vouchers keep working. Real worker daemon and gateway, devnet
+// chain.
+func TestWorkerCommitsItsEarnings(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cn := newChannelNet(t, ctx, big.NewInt(1e9), channel.DefaultPayerPolicy())
+	e, d, g, store, ownerWallet := cn.e, cn.d, cn.g, cn.store, cn.ownerWallet
+	chat := func(i int) {
+		t.Helper()
+		if code, b := cn.chat(i); code != 200 {
+			t.Fatalf("request %d: HTTP %d: %s", i, code, b)
 		}
 	}
 
@@ -215,6 +239,45 @@ func TestWorkerCommitsItsEarnings(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("vouchers after the commit did not arrive: paid %s", paid)
 		}
+	}
+}
+
+// A worker refuses a request its channel's deposit cannot cover
+// (insufficient_deposit); the gateway then tops the channel up and the
+// next try is served: the app sees a retryable 503 at most, never a loss.
+func TestGatewayTopsUpWhenTheWorkerAsks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	// 0.05 TON lasts about three requests; the gateway's own policy never
+	// tops up, so only the worker's refusal can.
+	deposit := big.NewInt(5e7)
+	cn := newChannelNet(t, ctx, deposit, channel.PayerPolicy{TopUpBelow: new(big.Int), TopUpAmount: deposit})
+	served, refused := 0, 0
+	for i := 0; served < 8; i++ {
+		code, b := cn.chat(i)
+		switch {
+		case code == 200:
+			served++
+		case code == 503 && strings.Contains(string(b), "payment_pending"):
+			refused++
+			if refused > 100 {
+				t.Fatalf("still waiting for a top-up after %d tries: %s", refused, b)
+			}
+			time.Sleep(100 * time.Millisecond)
+		default:
+			t.Fatalf("request %d: HTTP %d: %s", i, code, b)
+		}
+	}
+	recs, err := cn.store.List()
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("gateway channels: %d, %v", len(recs), err)
+	}
+	if refused == 0 || recs[0].Deposit.Cmp(deposit) <= 0 {
+		t.Fatalf("deposit %s after %d refusals: the gateway never topped up", recs[0].Deposit, refused)
+	}
+	charged, _ := cn.d.Ledger().Balance(recs[0].Terms.ID.String())
+	if charged.Cmp(recs[0].Deposit) > 0 {
+		t.Fatalf("the worker charged %s against a deposit of %s", charged, recs[0].Deposit)
 	}
 }
 

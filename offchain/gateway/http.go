@@ -430,6 +430,15 @@ func (g *Gateway) workerRefused(w http.ResponseWriter, u *upstream, req *request
 		return false, &APIError{Status: http.StatusTooManyRequests, Type: "rate_limit_error", Code: "no_capacity",
 			Message: "no worker has a free slot", RetryAfter: time.Second}
 	case http.StatusPaymentRequired:
+		if tp, ok := g.payments.payer.(DepositToppingPayer); ok && e.Error.Code == worker.CodeInsufficientDeposit {
+			// The channel's deposit cannot cover this request on top of
+			// what the worker charged: add to it; meanwhile another worker
+			// may serve.
+			go g.topUp(tp, u)
+			count(outcomeRetried)
+			return false, &APIError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "payment_pending",
+				Message: "the gateway is adding to its deposit with the worker; retry shortly", RetryAfter: time.Second}
+		}
 		// Our latest voucher has not reached it: send it now; meanwhile
 		// another worker may serve.
 		go g.payments.deliver(u)
@@ -447,6 +456,15 @@ func (g *Gateway) workerRefused(w http.ResponseWriter, u *upstream, req *request
 	count(outcomeRetried)
 	g.log.Info("worker failed; trying another", "worker", u.w.Address.String(), "status", resp.StatusCode, "code", clip(e.Error.Code, 64))
 	return false, errWorkerGone
+}
+
+// topUp adds to the deposit of the channel with u's worker.
+func (g *Gateway) topUp(tp DepositToppingPayer, u *upstream) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := tp.TopUpFor(ctx, u.w); err != nil {
+		g.log.Warn("top-up asked by a worker failed", "worker", u.w.Address.String(), "error", err)
+	}
 }
 
 // relay reads the worker's events from first to [DONE], hands each one

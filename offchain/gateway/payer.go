@@ -30,6 +30,15 @@ type Payer interface {
 	Close(ctx context.Context) error
 }
 
+// DepositToppingPayer is implemented by payers whose vouchers are backed by
+// a deposit (payment channels): the gateway asks for a top-up when a worker
+// refuses a request its channel's deposit cannot cover.
+type DepositToppingPayer interface {
+	// TopUpFor adds to the deposit of the channel with w, at most one
+	// top-up at a time per channel; it returns when the chain shows it.
+	TopUpFor(ctx context.Context, w *client.Worker) error
+}
+
 // IOUPayer pays with signed IOUs (worker.IOU): cumulative promises signed
 // by the gateway's key, NOT backed by an on-chain deposit. It is what the
 // gateway uses until payment channels (issue 10) are wired in, and it says

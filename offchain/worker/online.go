@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"strings"
 	"sync"
@@ -423,6 +424,44 @@ func (o *online) observe(ttft time.Duration, tokens int) {
 	o.tokens = append(o.tokens, tokenEvent{at: now, n: tokens})
 }
 
+// reserve holds maxCost of the payer's credit, within what it can ever pay
+// (PayerCeiling: a channel's deposit, re-read from the chain when it falls
+// short, since the payer may have topped up). It returns false after
+// writing the refusal.
+func (o *online) reserve(w http.ResponseWriter, r *http.Request, payer string, maxCost *big.Int) bool {
+	pc, bounded := o.verifier().(PayerCeiling)
+	var ceiling *big.Int
+	if bounded {
+		var err error
+		if ceiling, err = pc.Ceiling(r.Context(), payer, false); err != nil {
+			apiError(w, http.StatusPaymentRequired, "invalid_request_error", "payer_refused", "%v", err)
+			return false
+		}
+	}
+	err := o.ledger.Reserve(payer, maxCost, ceiling)
+	if errors.Is(err, ErrOverCeiling) {
+		if fresh, ferr := pc.Ceiling(r.Context(), payer, true); ferr == nil {
+			ceiling = fresh
+			err = o.ledger.Reserve(payer, maxCost, ceiling)
+		}
+	}
+	if err == nil {
+		return true
+	}
+	charged, paid := o.ledger.Balance(payer)
+	if errors.Is(err, ErrOverCeiling) {
+		o.d.metrics.OnlineRequests.WithLabelValues("insufficient_deposit").Inc()
+		apiError(w, http.StatusPaymentRequired, "insufficient_quota", CodeInsufficientDeposit,
+			"%v: charged %s, running requests may cost %s, this one %s, the channel holds %s (nanoton): top the channel up",
+			err, charged, o.ledger.Reserved(payer), maxCost, ceiling)
+		return false
+	}
+	o.d.metrics.OnlineRequests.WithLabelValues("insufficient_credit").Inc()
+	apiError(w, http.StatusPaymentRequired, "insufficient_quota", "insufficient_credit",
+		"%v: charged %s, paid %s, this request may cost %s, credit %s (nanoton)", err, charged, paid, maxCost, o.ledger.Credit)
+	return false
+}
+
 func newRequestID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
@@ -443,11 +482,7 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	price := o.price[pc.model.Name]
 	maxCost := bindings.Charge(price.PriceIn, price.PriceOut, pc.inBound, pc.maxTokens)
-	if err := o.ledger.Reserve(payer, maxCost); err != nil {
-		charged, paid := o.ledger.Balance(payer)
-		o.d.metrics.OnlineRequests.WithLabelValues("insufficient_credit").Inc()
-		apiError(w, http.StatusPaymentRequired, "insufficient_quota", "insufficient_credit",
-			"%v: charged %s, paid %s, this request may cost %s, credit %s (nanoton)", err, charged, paid, maxCost, o.ledger.Credit)
+	if !o.reserve(w, r, payer, maxCost) {
 		return
 	}
 	settled := false

@@ -27,7 +27,38 @@ type ChannelVerifier struct {
 	Payee *channel.Payee
 	Store *channel.Store
 
-	open sync.Map // channel ids seen open on chain
+	open   sync.Map // channel ids seen open on chain
+	synced sync.Map // channel id → time.Time of the last deposit read for Ceiling
+}
+
+// depositReread bounds how often a payer can make the worker read its
+// channel from the chain by asking for more than the deposit it knows.
+const depositReread = 2 * time.Second
+
+// Ceiling implements PayerCeiling: the channel's deposit, what its vouchers
+// can ever pay in total.
+func (v *ChannelVerifier) Ceiling(ctx context.Context, payer string, fresh bool) (*big.Int, error) {
+	id, err := channel.ParseID(payer)
+	if err != nil {
+		return nil, fmt.Errorf("payer: %w", err)
+	}
+	if fresh {
+		last, seen := v.synced.Load(id)
+		if !seen || time.Since(last.(time.Time)) >= depositReread {
+			v.synced.Store(id, time.Now())
+			if _, err := v.Payee.Sync(ctx, id); err != nil {
+				return nil, fmt.Errorf("reading channel %s: %w", id, err)
+			}
+		}
+	}
+	rec, err := v.Store.Get(id)
+	if err != nil {
+		return nil, fmt.Errorf("payer %s: no payment channel agreed with this worker", id)
+	}
+	if rec.Deposit == nil {
+		return new(big.Int), nil
+	}
+	return new(big.Int).Set(rec.Deposit), nil
 }
 
 // CheckPayer implements PayerChecker: the payer's channel must be open on

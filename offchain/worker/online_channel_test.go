@@ -20,9 +20,22 @@ import (
 // Online requests paid over a real payment channel on the devnet: no
 // credit before the channel is open on chain; then vouchers count only when
 // the channel's payer signed them, within the deposit.
-func TestOnlinePaidByChannel(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+// channelFixture is a running worker with a gas wallet and a payer whose
+// terms it accepted (the channel not open yet).
+type channelFixture struct {
+	d     *Daemon
+	id    *Identity
+	key   ed25519.PrivateKey
+	payer *channel.Payer
+	terms channel.Terms
+	hello channel.SignedState
+	// post sends a chat request as the payer, with voucher when not "",
+	// and returns the status, the error code and the signed usage.
+	post func(voucher string) (int, string, *SignedUsage)
+}
+
+func newChannelFixture(t *testing.T, ctx context.Context) *channelFixture {
+	t.Helper()
 	n := setupNet(t, ctx)
 	cfg, id, ln := registerWorker(t, ctx, n)
 	cfg.Online.GasWallet = saveGasWallet(t, ctx, n, cfg)
@@ -36,7 +49,7 @@ func TestOnlinePaidByChannel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	payer, err := channel.NewPayer(channel.PayerConfig{Net: n.e, Wallet: n.client, Key: key, Store: store, Poll: 20 * time.Millisecond})
 	if err != nil {
@@ -75,6 +88,14 @@ func TestOnlinePaidByChannel(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&out)
 		return resp.StatusCode, out.Error.Code, out.Cocoon.Usage
 	}
+	return &channelFixture{d: d, id: id, key: key, payer: payer, terms: terms, hello: hello, post: post}
+}
+
+func TestOnlinePaidByChannel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	f := newChannelFixture(t, ctx)
+	d, id, key, payer, terms, hello, post := f.d, f.id, f.key, f.payer, f.terms, f.hello, f.post
 
 	// Terms agreed, nothing deposited: no credit.
 	if code, ecode, _ := post(""); code != 402 || ecode != "payer_refused" {
@@ -118,6 +139,41 @@ func TestOnlinePaidByChannel(t *testing.T) {
 	}
 	if _, paid := d.Ledger().Balance(terms.ID.String()); paid.Cmp(cost) != 0 {
 		t.Fatalf("after refused vouchers paid %s, want %s", paid, cost)
+	}
+}
+
+// A payer gets no more credit than its channel holds: a channel funded
+// with 1 nanoton buys nothing (issue 18: it bought 200 answers), and a
+// top-up is seen at the next request.
+func TestOnlineCreditNeverExceedsDeposit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	f := newChannelFixture(t, ctx)
+	if _, err := f.payer.Open(ctx, f.terms, f.hello, big.NewInt(1)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if code, ecode, _ := f.post(""); code != 402 || ecode != "insufficient_deposit" {
+			t.Fatalf("request %d on a 1-nanoton channel: HTTP %d %s", i, code, ecode)
+		}
+	}
+	if charged, _ := f.d.Ledger().Balance(f.terms.ID.String()); charged.Sign() != 0 {
+		t.Fatalf("charged %s on a channel that holds 1 nanoton", charged)
+	}
+	if _, err := f.payer.TopUp(ctx, f.terms.ID, big.NewInt(1e9)); err != nil {
+		t.Fatal(err)
+	}
+	// The worker re-reads the deposit at most every depositReread.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, ecode, su := f.post("")
+		if code == 200 && su != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a top-up to 1 TON: HTTP %d %s", code, ecode)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

@@ -33,9 +33,28 @@ type PayerChecker interface {
 	CheckPayer(ctx context.Context, payer string) error
 }
 
+// PayerCeiling is implemented by schemes whose payers can pay at most a
+// known total: a payment channel's deposit. Credit is never extended past
+// it, so a channel funded with 1 nanoton buys nothing (issue 18).
+type PayerCeiling interface {
+	// Ceiling is the most payer can ever pay in total, as last read; with
+	// fresh it is read from the chain first (at most every few seconds a
+	// channel).
+	Ceiling(ctx context.Context, payer string, fresh bool) (*big.Int, error)
+}
+
 // ErrInsufficientCredit is returned by Ledger.Reserve when serving the
 // request would leave the payer owing more than its credit.
 var ErrInsufficientCredit = errors.New("payer's unpaid usage would exceed its credit")
+
+// CodeInsufficientDeposit is the error code of a 402 for a request the
+// payer's channel deposit cannot cover: the payer should top it up.
+const CodeInsufficientDeposit = "insufficient_deposit"
+
+// ErrOverCeiling is returned by Ledger.Reserve when what the payer was
+// charged, plus what its running requests and this one may cost, would
+// exceed what it can ever pay (its channel's deposit).
+var ErrOverCeiling = errors.New("payer's charges would exceed its channel's deposit")
 
 // Ledger keeps, per payer, what the worker has charged, what the payer's
 // vouchers cover, and what running requests may still cost. It bounds the
@@ -106,19 +125,30 @@ func (l *Ledger) Paid(payer string, amount *big.Int) {
 }
 
 // Reserve admits a request that may cost up to maxCost, or refuses it with
-// ErrInsufficientCredit. Release or Charge must follow.
-func (l *Ledger) Reserve(payer string, maxCost *big.Int) error {
+// ErrInsufficientCredit, or ErrOverCeiling when ceiling (nil: none) is what
+// the payer can ever pay and charged + reserved + maxCost would pass it.
+// Release or Charge must follow.
+func (l *Ledger) Reserve(payer string, maxCost, ceiling *big.Int) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	a := l.acct(payer)
-	exposure := new(big.Int).Add(a.charged, a.reserved)
-	exposure.Add(exposure, maxCost)
-	exposure.Sub(exposure, a.paid)
-	if exposure.Cmp(l.Credit) > 0 {
+	total := new(big.Int).Add(a.charged, a.reserved)
+	total.Add(total, maxCost)
+	if ceiling != nil && total.Cmp(ceiling) > 0 {
+		return ErrOverCeiling
+	}
+	if new(big.Int).Sub(total, a.paid).Cmp(l.Credit) > 0 {
 		return ErrInsufficientCredit
 	}
 	a.reserved.Add(a.reserved, maxCost)
 	return nil
+}
+
+// Reserved reports what a payer's running requests may still cost.
+func (l *Ledger) Reserved(payer string) *big.Int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return new(big.Int).Set(l.acct(payer).reserved)
 }
 
 // Charge settles a reservation at cost and returns the payer's new total.
