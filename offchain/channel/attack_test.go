@@ -232,7 +232,7 @@ func TestOpenAfterSomeoneElseActivatedTheAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	terms.Closing = env.closing
-	acceptance, err := env.payee.Accept(env.ctx, terms)
+	acceptance, err := env.payee.Accept(env.ctx, terms, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,7 +135,7 @@ func (env *testEnv) open(deposit *big.Int) Terms {
 		env.t.Fatal(err)
 	}
 	terms.Closing = env.closing
-	hello, err := env.payee.Accept(env.ctx, terms)
+	hello, err := env.payee.Accept(env.ctx, terms, "test")
 	if err != nil {
 		env.t.Fatal(err)
 	}
@@ -660,7 +660,7 @@ func TestCodeAsPublicLibrary(t *testing.T) {
 		t.Fatal(err)
 	}
 	terms.Closing, terms.CodeLibrary = env.closing, true
-	hello, err := env.payee.Accept(env.ctx, terms)
+	hello, err := env.payee.Accept(env.ctx, terms, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

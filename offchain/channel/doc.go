@@ -16,7 +16,7 @@
 //
 //	payer                                    payee (worker)
 //	terms := payer.NewTerms(payeeKey, ownerAddr)
-//	                      ── terms ──▶        ok := payee.Accept(ctx, terms)
+//	                      ── terms ──▶        ok := payee.Accept(ctx, terms, src)
 //	                      ◀── ok ────
 //	payer.Open(ctx, terms, ok, deposit)      (deploy with the deposit: one transaction)
 //	v := payer.Pay(id, price)     ── v ──▶    payee.Receive(ctx, v)  (verify + store)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -105,7 +106,16 @@ func AcceptHandler(p *Payee) http.Handler {
 		if !readJSON(w, r, &t) {
 			return
 		}
-		st, err := p.Accept(r.Context(), t)
+		source := r.RemoteAddr
+		if h, _, err := net.SplitHostPort(source); err == nil {
+			source = h
+		}
+		st, err := p.Accept(r.Context(), t, source)
+		if errors.Is(err, ErrTooManyOpening) {
+			w.Header().Set("Retry-After", "60")
+			httpError(w, http.StatusTooManyRequests, err)
+			return
+		}
 		if err != nil {
 			httpError(w, http.StatusUnprocessableEntity, err)
 			return

@@ -139,7 +139,7 @@ func BenchmarkReceive(b *testing.B) {
 	}
 	terms := Terms{ID: ID{5}, PayerKey: payerKey.Public().(ed25519.PublicKey), PayeeKey: p.PublicKey(),
 		PayerAddress: payout, PayeeAddress: payout, Closing: DefaultClosing()}
-	hello, err := p.Accept(context.Background(), terms)
+	hello, err := p.Accept(context.Background(), terms, "test")
 	if err != nil {
 		b.Fatal(err)
 	}

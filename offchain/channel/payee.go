@@ -27,13 +27,25 @@ type PayeePolicy struct {
 	// CloseGrace is how long the watcher waits for a close it approved
 	// to appear on chain before submitting it itself.
 	CloseGrace time.Duration
+	// Agreeing terms costs a payer nothing, so terms not funded on chain
+	// within OpeningTTL are forgotten, and at most MaxOpeningPerSource
+	// (one client address) and MaxOpening (all) wait to be funded at once.
+	OpeningTTL          time.Duration
+	MaxOpeningPerSource int
+	MaxOpening          int
 }
 
-// DefaultPayeePolicy commits past 0.5 TON and wants at least an hour to
-// answer a payer's close.
+// DefaultPayeePolicy commits past 0.5 TON, wants at least an hour to
+// answer a payer's close, and keeps unfunded terms 15 minutes, 16 per
+// client address and 1,024 in all.
 func DefaultPayeePolicy() PayeePolicy {
-	return PayeePolicy{CommitAbove: big.NewInt(500_000_000), MinQuarantine: time.Hour, CloseGrace: 10 * time.Minute}
+	return PayeePolicy{CommitAbove: big.NewInt(500_000_000), MinQuarantine: time.Hour, CloseGrace: 10 * time.Minute,
+		OpeningTTL: 15 * time.Minute, MaxOpeningPerSource: 16, MaxOpening: 1024}
 }
+
+// ErrTooManyOpening is returned by Accept when too many agreed terms wait
+// to be funded (from the caller's address or in all).
+var ErrTooManyOpening = errors.New("too many channels agreed and not yet funded")
 
 // PayeeConfig configures a Payee.
 type PayeeConfig struct {
@@ -76,6 +88,15 @@ func NewPayee(cfg PayeeConfig) (*Payee, error) {
 	if cfg.Policy.CloseGrace == 0 {
 		cfg.Policy.CloseGrace = DefaultPayeePolicy().CloseGrace
 	}
+	if cfg.Policy.OpeningTTL == 0 {
+		cfg.Policy.OpeningTTL = DefaultPayeePolicy().OpeningTTL
+	}
+	if cfg.Policy.MaxOpeningPerSource == 0 {
+		cfg.Policy.MaxOpeningPerSource = DefaultPayeePolicy().MaxOpeningPerSource
+	}
+	if cfg.Policy.MaxOpening == 0 {
+		cfg.Policy.MaxOpening = DefaultPayeePolicy().MaxOpening
+	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 500 * time.Millisecond
 	}
@@ -97,8 +118,9 @@ func (p *Payee) CanSend() bool { return p.cfg.Wallet != nil }
 // and payout address and give it at least MinQuarantine to answer a
 // payer's close. It returns the payee's signed acceptance (an empty state
 // of its own), which the payer wants before it deposits (Payer.Open).
-// Accepting the same terms again returns the same state.
-func (p *Payee) Accept(ctx context.Context, terms Terms) (SignedState, error) {
+// Accepting the same terms again returns the same state. source names the
+// caller (a client address) for the bound on unfunded terms.
+func (p *Payee) Accept(ctx context.Context, terms Terms, source string) (SignedState, error) {
 	if err := terms.Validate(); err != nil {
 		return SignedState{}, err
 	}
@@ -126,12 +148,55 @@ func (p *Payee) Accept(ctx context.Context, terms Terms) (SignedState, error) {
 	if !errors.Is(err, ErrUnknownChannel) {
 		return SignedState{}, err
 	}
+	if err := p.checkOpening(source); err != nil {
+		return SignedState{}, err
+	}
 	st, err := SignState(p.cfg.Key, terms.ID, 0, new(big.Int))
 	if err != nil {
 		return SignedState{}, err
 	}
-	rec = &Record{Role: RolePayee, Terms: terms, Address: addr, Phase: PhaseOpening, PayeeState: &st, Deposit: new(big.Int), Withdrawn: new(big.Int)}
+	rec = &Record{Role: RolePayee, Terms: terms, Address: addr, Phase: PhaseOpening, PayeeState: &st, Deposit: new(big.Int), Withdrawn: new(big.Int),
+		Accepted: time.Now().UTC(), Source: source}
 	return st, p.cfg.Store.Put(rec)
+}
+
+// checkOpening refuses a new agreement while too many wait to be funded,
+// from source or in all. Terms past OpeningTTL do not count: the watcher
+// is about to forget them.
+func (p *Payee) checkOpening(source string) error {
+	recs, err := listRole(p.cfg.Store, RolePayee)
+	if err != nil {
+		return err
+	}
+	all, fromSource := 0, 0
+	for _, r := range recs {
+		if r.Phase != PhaseOpening || p.expired(r) {
+			continue
+		}
+		all++
+		if r.Source == source {
+			fromSource++
+		}
+	}
+	switch {
+	case fromSource >= p.cfg.Policy.MaxOpeningPerSource:
+		return fmt.Errorf("accepting channel: %w: %d from %s (at most %d; each is forgotten %s after it was agreed unless funded)",
+			ErrTooManyOpening, fromSource, source, p.cfg.Policy.MaxOpeningPerSource, p.cfg.Policy.OpeningTTL)
+	case all >= p.cfg.Policy.MaxOpening:
+		return fmt.Errorf("accepting channel: %w: %d in all (at most %d)", ErrTooManyOpening, all, p.cfg.Policy.MaxOpening)
+	}
+	return nil
+}
+
+// expired reports whether r, agreed and not seen funded, is past
+// OpeningTTL. Records from before Accepted was kept count from their last
+// update.
+func (p *Payee) expired(r *Record) bool {
+	since := r.Accepted
+	if since.IsZero() {
+		since = r.Updated
+	}
+	return time.Since(since) >= p.cfg.Policy.OpeningTTL
 }
 
 // Receipt is what a verified voucher added.
@@ -439,7 +504,7 @@ func (p *Payee) Finish(ctx context.Context, id ID) error {
 // Action is what one watcher pass did on a channel.
 type Action struct {
 	Channel ID
-	Did     string // "committed", "challenged", "finished", "closed"
+	Did     string // "committed", "challenged", "finished", "closed", "expired"
 	Err     error
 }
 
@@ -459,9 +524,23 @@ func (p *Payee) CheckOnce(ctx context.Context) ([]Action, error) {
 			continue
 		}
 		id := r.Terms.ID
+		if r.Phase == PhaseOpening && !p.expired(r) {
+			// Not funded yet: a request names it when it is (the
+			// worker syncs it then), so no chain read per pass here.
+			continue
+		}
 		oc, err := p.Sync(ctx, id)
 		if err != nil {
 			acts = append(acts, Action{Channel: id, Err: err})
+			continue
+		}
+		if r.Phase == PhaseOpening && oc.Status != StatusOpen {
+			// Agreed OpeningTTL ago and still not funded: forgotten.
+			// The payer can agree the same terms again; a deposit made
+			// meanwhile is the payer's to close and take back.
+			if oc.Status == StatusAbsent || oc.Status == StatusUnfunded {
+				acts = append(acts, Action{Channel: id, Did: "expired", Err: p.cfg.Store.Delete(id)})
+			}
 			continue
 		}
 		if !p.CanSend() {

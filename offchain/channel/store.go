@@ -54,7 +54,12 @@ type Record struct {
 	Withdrawn *big.Int
 	// ClosingSince is when the record entered PhaseClosing.
 	ClosingSince time.Time
-	Updated      time.Time
+	// Accepted is when a payee agreed the terms, and Source who asked
+	// (a client address): unfunded terms expire and are counted per
+	// source (PayeePolicy).
+	Accepted time.Time
+	Source   string
+	Updated  time.Time
 }
 
 // Sent is the payer's cumulative payment the record knows of (zero before
@@ -90,6 +95,8 @@ type recordJSON struct {
 	Deposit      *big.Int     `json:"deposit"`
 	Withdrawn    *big.Int     `json:"withdrawn"`
 	ClosingSince time.Time    `json:"closing_since"`
+	Accepted     time.Time    `json:"accepted,omitzero"`
+	Source       string       `json:"source,omitempty"`
 	Updated      time.Time    `json:"updated"`
 }
 
@@ -101,6 +108,7 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 		PayerAddress: r.Terms.PayerAddress.String(), PayeeAddress: r.Terms.PayeeAddress.String(),
 		QuarantineS: int64(r.Terms.Closing.Quarantine / time.Second), CodeLibrary: r.Terms.CodeLibrary,
 		Phase: r.Phase, Voucher: r.Voucher, PayeeState: r.PayeeState, Deposit: r.Deposit, Withdrawn: r.Withdrawn, ClosingSince: r.ClosingSince, Updated: r.Updated,
+		Accepted: r.Accepted, Source: r.Source,
 	})
 }
 
@@ -118,7 +126,8 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 		return a, nil
 	}
 	var err error
-	*r = Record{Role: j.Role, Phase: j.Phase, Voucher: j.Voucher, PayeeState: j.PayeeState, Deposit: j.Deposit, Withdrawn: j.Withdrawn, ClosingSince: j.ClosingSince, Updated: j.Updated}
+	*r = Record{Role: j.Role, Phase: j.Phase, Voucher: j.Voucher, PayeeState: j.PayeeState, Deposit: j.Deposit, Withdrawn: j.Withdrawn, ClosingSince: j.ClosingSince, Updated: j.Updated,
+		Accepted: j.Accepted, Source: j.Source}
 	r.Terms = Terms{
 		ID: j.ID, PayerKey: ed25519.PublicKey(j.PayerKey), PayeeKey: ed25519.PublicKey(j.PayeeKey),
 		Closing: Closing{Quarantine: time.Duration(j.QuarantineS) * time.Second}, CodeLibrary: j.CodeLibrary,
@@ -202,6 +211,16 @@ func (s *Store) Put(r *Record) error {
 		return tx.Bucket(bucketChannels).Put(r.Terms.ID[:], v)
 	}); err != nil {
 		return fmt.Errorf("storing the record of channel %s: %w", r.Terms.ID, err)
+	}
+	return nil
+}
+
+// Delete removes the record of channel id (terms that were never funded).
+func (s *Store) Delete(id ID) error {
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketChannels).Delete(id[:])
+	}); err != nil {
+		return fmt.Errorf("deleting the record of channel %s: %w", id, err)
 	}
 	return nil
 }

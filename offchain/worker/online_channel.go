@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/channel"
@@ -28,12 +29,36 @@ type ChannelVerifier struct {
 	Store *channel.Store
 
 	open   sync.Map // channel ids seen open on chain
-	synced sync.Map // channel id → time.Time of the last deposit read for Ceiling
+	synced sync.Map // channel id → time.Time of the last chain read a request caused
+	reads  atomic.Uint64
 }
 
 // depositReread bounds how often a payer can make the worker read its
 // channel from the chain by asking for more than the deposit it knows.
 const depositReread = 2 * time.Second
+
+// mayRead reports whether a request may make the worker read channel id
+// from the chain now, and if so counts the read: at most one per
+// depositReread a channel.
+func (v *ChannelVerifier) mayRead(id channel.ID) bool {
+	now := time.Now()
+	last, seen := v.synced.Load(id)
+	if seen && now.Sub(last.(time.Time)) < depositReread {
+		return false
+	}
+	v.synced.Store(id, now)
+	if v.reads.Add(1)%256 == 0 {
+		// Entries of channels no longer asked about (expired terms)
+		// would otherwise pile up.
+		v.synced.Range(func(k, t any) bool {
+			if now.Sub(t.(time.Time)) > time.Minute {
+				v.synced.Delete(k)
+			}
+			return true
+		})
+	}
+	return true
+}
 
 // Ceiling implements PayerCeiling: the channel's deposit, what its vouchers
 // can ever pay in total.
@@ -42,13 +67,9 @@ func (v *ChannelVerifier) Ceiling(ctx context.Context, payer string, fresh bool)
 	if err != nil {
 		return nil, fmt.Errorf("payer: %w", err)
 	}
-	if fresh {
-		last, seen := v.synced.Load(id)
-		if !seen || time.Since(last.(time.Time)) >= depositReread {
-			v.synced.Store(id, time.Now())
-			if _, err := v.Payee.Sync(ctx, id); err != nil {
-				return nil, fmt.Errorf("reading channel %s: %w", id, err)
-			}
+	if fresh && v.mayRead(id) {
+		if _, err := v.Payee.Sync(ctx, id); err != nil {
+			return nil, fmt.Errorf("reading channel %s: %w", id, err)
 		}
 	}
 	rec, err := v.Store.Get(id)
@@ -77,6 +98,11 @@ func (v *ChannelVerifier) CheckPayer(ctx context.Context, payer string) error {
 		return fmt.Errorf("payer %s: no payment channel agreed with this worker", id)
 	}
 	if rec.Phase == channel.PhaseOpening {
+		// A request naming unfunded terms costs at most one chain read
+		// per depositReread, however many come.
+		if !v.mayRead(id) {
+			return fmt.Errorf("channel %s is not open on chain yet", id)
+		}
 		oc, err := v.Payee.Sync(ctx, id)
 		if err != nil {
 			return fmt.Errorf("reading channel %s: %w", id, err)
