@@ -464,6 +464,31 @@ func (k *keyedMutex) lock(id ID) (unlock func()) {
 	return l.Unlock
 }
 
+// Adopt keeps v as the channel's latest voucher when it is one this payer
+// signed and newer than the stored one: the payee's copy of what the payer
+// already gave (a store restored from an older copy would otherwise make
+// the payer sign below it, which the payee refuses). It reports whether v
+// was newer.
+func (p *Payer) Adopt(v SignedState) (bool, error) {
+	unlock := p.locks.lock(v.Channel)
+	defer unlock()
+	rec, err := p.cfg.Store.Get(v.Channel)
+	if err != nil {
+		return false, err
+	}
+	if rec.Role != RolePayer {
+		return false, fmt.Errorf("adopting a voucher of channel %s: this store is its payee", v.Channel)
+	}
+	if err := v.Verify(p.PublicKey()); err != nil {
+		return false, fmt.Errorf("adopting a voucher of channel %s: %w", v.Channel, err)
+	}
+	if v.Seqno <= rec.seqno() || v.Sent.Cmp(rec.Sent()) < 0 {
+		return false, nil
+	}
+	rec.Voucher = &v
+	return true, p.cfg.Store.Put(rec)
+}
+
 // Channel returns the payer's record of channel id.
 func (p *Payer) Channel(id ID) (*Record, error) { return p.cfg.Store.Get(id) }
 

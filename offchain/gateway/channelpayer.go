@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -101,6 +103,11 @@ func (p *ChannelPayer) channelFor(ctx context.Context, w *client.Worker, hc *htt
 	peer := &channel.Peer{URL: w.Endpoint, Client: hc}
 	if c := p.reuse(w, peer); c != nil {
 		p.chans[key] = c
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := p.recoverHeld(rctx, c); err != nil {
+			p.log().Warn("could not compare the channel's voucher with the worker's", "worker", w.Address.String(), "channel", c.id.String(), "error", err)
+		}
 		return c, nil
 	}
 	if w.Owner == nil {
@@ -154,6 +161,86 @@ func (p *ChannelPayer) reuse(w *client.Worker, peer *channel.Peer) *payChannel {
 		}
 	}
 	return nil
+}
+
+// recoverHeld asks the worker for the voucher it holds on reused channel c
+// and adopts it when it is newer than the store's: the payer must never
+// sign below a voucher it already gave (the worker would refuse every
+// later one).
+func (p *ChannelPayer) recoverHeld(ctx context.Context, c *payChannel) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.peer.URL+"/v1/vouchers", http.NoBody)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set(worker.HeaderPayer, c.id.String())
+	hc := c.peer.Client
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST /v1/vouchers: HTTP %d", resp.StatusCode)
+	}
+	var ans struct {
+		Voucher string `json:"voucher"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&ans); err != nil {
+		return fmt.Errorf("POST /v1/vouchers: %w", err)
+	}
+	if ans.Voucher == "" {
+		return nil
+	}
+	v, err := channel.ParseState(ans.Voucher)
+	if err != nil {
+		return fmt.Errorf("the worker's voucher: %w", err)
+	}
+	if v.Channel != c.id {
+		return fmt.Errorf("the worker answered a voucher of channel %s for %s", v.Channel, c.id)
+	}
+	newer, err := p.Payer.Adopt(v)
+	if err != nil {
+		return err
+	}
+	if newer {
+		p.log().Warn("the worker held a newer voucher than this gateway's store; continuing from it", "channel", c.id.String(), "total_nanoton", v.Sent.String())
+	}
+	return nil
+}
+
+// Promised implements ResumingPayer.
+func (p *ChannelPayer) Promised(w *client.Worker) (*big.Int, error) {
+	p.mu.Lock()
+	c := p.chans[w.Address.StringRaw()]
+	p.mu.Unlock()
+	if c == nil {
+		return new(big.Int), nil
+	}
+	rec, err := p.Store.Get(c.id)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Sent(), nil
+}
+
+// SpentBefore implements ResumingPayer: every voucher in the store, open
+// and closed channels alike.
+func (p *ChannelPayer) SpentBefore() (*big.Int, error) {
+	recs, err := p.Store.List()
+	if err != nil {
+		return nil, err
+	}
+	sum := new(big.Int)
+	for _, r := range recs {
+		if r.Role == channel.RolePayer {
+			sum.Add(sum, r.Sent())
+		}
+	}
+	return sum, nil
 }
 
 // Pay implements Payer: a voucher (the channel's signed state, in text)

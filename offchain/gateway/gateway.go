@@ -157,8 +157,10 @@ func New(cfg Config) (*Gateway, error) {
 		}
 		g.keys = append(g.keys, sha256.Sum256([]byte(k)))
 	}
-	g.payments = newPayments(cfg.Payer, cfg.Budget, g.metrics, log)
 	var err error
+	if g.payments, err = newPayments(cfg.Payer, cfg.Budget, g.metrics, log); err != nil {
+		return nil, err
+	}
 	if g.dash, err = newDashboard(g); err != nil {
 		return nil, err
 	}
@@ -171,7 +173,8 @@ func (g *Gateway) Registry() *prometheus.Registry { return g.metrics.reg }
 // Found is closed once discovery has found at least one worker.
 func (g *Gateway) Found() <-chan struct{} { return g.found }
 
-// Spent is what the gateway has paid workers so far (nanoton).
+// Spent is what the gateway has paid workers so far (nanoton); with a
+// ResumingPayer (channels), earlier runs on the same store included.
 func (g *Gateway) Spent() *big.Int { return g.payments.spentTotal() }
 
 // Run discovers workers, polls their capacity and delivers vouchers until

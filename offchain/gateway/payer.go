@@ -39,6 +39,19 @@ type DepositToppingPayer interface {
 	TopUpFor(ctx context.Context, w *client.Worker) error
 }
 
+// ResumingPayer is implemented by payers whose vouchers outlive the
+// gateway process (payment channels kept in a store): a restarted gateway
+// continues each worker's cumulative total from what it already signed,
+// and its spend (and so --budget) from what every earlier run signed.
+type ResumingPayer interface {
+	// Promised is the cumulative total already signed to w on the channel
+	// in use (zero for a new channel).
+	Promised(w *client.Worker) (*big.Int, error)
+	// SpentBefore is what vouchers signed before this process started
+	// pay in all, every channel of the store together.
+	SpentBefore() (*big.Int, error)
+}
+
 // IOUPayer pays with signed IOUs (worker.IOU): cumulative promises signed
 // by the gateway's key, NOT backed by an on-chain deposit. It is what the
 // gateway uses until payment channels (issue 10) are wired in, and it says

@@ -39,12 +39,22 @@ type payAccount struct {
 	covered  *big.Int // what it pays; below paid while a channel opens
 	worker   *upstream
 	sentPaid *big.Int // amount of the latest voucher posted on its own
+	resumed  bool     // paid continues from what earlier runs signed (ResumingPayer)
 	sending  bool
 	timer    *time.Timer // a delivery scheduled after deliverDelay
 }
 
-func newPayments(p Payer, budget *big.Int, m *metrics, log *slog.Logger) *payments {
-	return &payments{payer: p, budget: budget, metrics: m, log: log, spent: new(big.Int), reserved: new(big.Int), accts: map[string]*payAccount{}}
+// newPayments starts the accounts; with a ResumingPayer the spend (and so
+// the budget) continues from what earlier runs signed.
+func newPayments(p Payer, budget *big.Int, m *metrics, log *slog.Logger) (*payments, error) {
+	spent := new(big.Int)
+	if rp, ok := p.(ResumingPayer); ok {
+		var err error
+		if spent, err = rp.SpentBefore(); err != nil {
+			return nil, fmt.Errorf("gateway: reading what earlier runs paid: %w", err)
+		}
+	}
+	return &payments{payer: p, budget: budget, metrics: m, log: log, spent: spent, reserved: new(big.Int), accts: map[string]*payAccount{}}, nil
 }
 
 func (p *payments) acct(addr string) *payAccount {
@@ -151,6 +161,22 @@ func (p *payments) pay(ctx context.Context, u *upstream, payer string, amount *b
 	a := p.acct(u.key())
 	a.mu.Lock()
 	a.payer, a.worker = payer, u
+	if !a.resumed {
+		// Vouchers are cumulative: a channel kept from an earlier run
+		// continues from the total signed on it, never below.
+		if rp, ok := p.payer.(ResumingPayer); ok {
+			promised, err := rp.Promised(u.w)
+			if err != nil {
+				a.mu.Unlock()
+				return fmt.Errorf("reading what worker %s was paid before: %w", u.w.Address, err)
+			}
+			if promised.Cmp(a.paid) > 0 {
+				a.paid.Set(promised)
+				a.covered.Set(promised)
+			}
+		}
+		a.resumed = true
+	}
 	a.paid = new(big.Int).Add(a.paid, amount)
 	err := p.sign(ctx, a)
 	a.mu.Unlock()

@@ -237,7 +237,13 @@ func (o *online) voucher(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	charged, paid := o.ledger.Balance(payer)
-	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"charged": charged.String(), "paid": paid.String(), "scheme": o.verifier().Scheme()})
+	answer := map[string]string{"charged": charged.String(), "paid": paid.String(), "scheme": o.verifier().Scheme()}
+	if h, ok := o.verifier().(VoucherHolder); ok {
+		if v, ok := h.Held(payer); ok {
+			answer["voucher"] = v
+		}
+	}
+	httpserve.WriteJSON(w, http.StatusOK, answer)
 }
 
 // ChatRequest is the part of an OpenAI chat completions request that

@@ -60,6 +60,20 @@ func (v *ChannelVerifier) mayRead(id channel.ID) bool {
 	return true
 }
 
+// Held implements VoucherHolder: the newest voucher of the payer's
+// channel, in text form.
+func (v *ChannelVerifier) Held(payer string) (string, bool) {
+	id, err := channel.ParseID(payer)
+	if err != nil {
+		return "", false
+	}
+	rec, err := v.Store.Get(id)
+	if err != nil || rec.Voucher == nil {
+		return "", false
+	}
+	return rec.Voucher.String(), true
+}
+
 // Ceiling implements PayerCeiling: the channel's deposit, what its vouchers
 // can ever pay in total.
 func (v *ChannelVerifier) Ceiling(ctx context.Context, payer string, fresh bool) (*big.Int, error) {

@@ -33,6 +33,13 @@ type PayerChecker interface {
 	CheckPayer(ctx context.Context, payer string) error
 }
 
+// VoucherHolder is implemented by schemes whose vouchers the worker keeps
+// (payment channels): POST /v1/vouchers answers the held one too, so that
+// a payer that lost its newest copy never signs below it.
+type VoucherHolder interface {
+	Held(payer string) (voucher string, ok bool)
+}
+
 // PayerCeiling is implemented by schemes whose payers can pay at most a
 // known total: a payment channel's deposit. Credit is never extended past
 // it, so a channel funded with 1 nanoton buys nothing (issue 18).
