@@ -147,7 +147,11 @@ func (e *Engine) loadLibraries() error {
 	}
 	if dict, err := e.tryLibraries(all); err == nil {
 		e.libs, e.libsB64 = all, dict
-		return nil
+		if dict == "" {
+			return nil
+		}
+		// Block production runs in-process: its emulator needs them too.
+		return e.txEmu.SetLibs(dict)
 	}
 	// One of them is refused: add them one at a time, keeping the good ones.
 	for h, c := range all {

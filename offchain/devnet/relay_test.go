@@ -342,9 +342,19 @@ func TestPublicLibrary(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// The library survives a restart.
+	// The library survives a restart, for get-methods (the sandbox) and
+	// for transactions (block production's own emulator).
 	e2 := openTest(t, dir)
 	if got := getInt(t, e2, addr, "id"); got != 7 {
 		t.Fatalf("after restart: id %d", got)
+	}
+	if _, err := e2.SendExternal(ctx, w.send(t, 2, deployMsg(si, addr, 50_000_000))); err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.Settle(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	if code, ran := chain.ComputeExitCode(lastTx(t, e2, addr)); !ran || code != 0 {
+		t.Fatalf("a message to the library-coded contract after restart: exit code %d (ran %v)", code, ran)
 	}
 }
