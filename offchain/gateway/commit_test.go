@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/xssnick/tonutils-go/address"
 
 	"github.com/cocoon-network/cocoon/bindings"
@@ -39,20 +42,25 @@ type channelNet struct {
 	e           *devnet.Engine
 	d           *worker.Daemon
 	g           *Gateway
+	srv         *httptest.Server
 	store       *channel.Store
 	ownerWallet *wallet.Wallet
 	// chat sends request i through the gateway: its status and body.
 	chat func(i int) (int, []byte)
 }
 
-func newChannelNet(t *testing.T, ctx context.Context, deposit *big.Int, policy channel.PayerPolicy) *channelNet {
+func newChannelNet(t *testing.T, ctx context.Context, deposit *big.Int, policy channel.PayerPolicy, engine reference.Config) *channelNet {
 	t.Helper()
 	e, err := devnet.Open(ctx, devnet.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	go e.Run(ctx, 20*time.Millisecond)
+	// Blocks go on until every later cleanup (the worker's commit at
+	// shutdown waits for the chain) has run.
+	runCtx, stopRun := context.WithCancel(context.Background())
+	t.Cleanup(stopRun)
+	go e.Run(runCtx, 20*time.Millisecond)
 	ton := func(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(1e9)) }
 	fund := wallettest.Faucet(e)
 	op := wallettest.Funded(t, ctx, fund, ton(10))
@@ -115,7 +123,7 @@ func newChannelNet(t *testing.T, ctx context.Context, deposit *big.Int, policy c
 	if _, err := owner.Register(ctx, e, ownerWallet, reg, ton(5)); err != nil {
 		t.Fatalf("registering the worker: %v", err)
 	}
-	d, err := worker.New(cfg, id, worker.Options{Network: e, Engine: reference.New(reference.Config{})})
+	d, err := worker.New(cfg, id, worker.Options{Network: e, Engine: reference.New(engine)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +171,7 @@ func newChannelNet(t *testing.T, ctx context.Context, deposit *big.Int, policy c
 		resp.Body.Close()
 		return resp.StatusCode, b
 	}
-	return &channelNet{e: e, d: d, g: g, store: store, ownerWallet: ownerWallet, chat: chat}
+	return &channelNet{e: e, d: d, g: g, srv: srv, store: store, ownerWallet: ownerWallet, chat: chat}
 }
 
 // A worker whose earnings pass online.commit_above commits them by itself
@@ -174,7 +182,7 @@ func newChannelNet(t *testing.T, ctx context.Context, deposit *big.Int, policy c
 func TestWorkerCommitsItsEarnings(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cn := newChannelNet(t, ctx, big.NewInt(1e9), channel.DefaultPayerPolicy())
+	cn := newChannelNet(t, ctx, big.NewInt(1e9), channel.DefaultPayerPolicy(), reference.Config{})
 	e, d, g, store, ownerWallet := cn.e, cn.d, cn.g, cn.store, cn.ownerWallet
 	chat := func(i int) {
 		t.Helper()
@@ -251,7 +259,7 @@ func TestGatewayTopsUpWhenTheWorkerAsks(t *testing.T) {
 	// 0.05 TON lasts about three requests; the gateway's own policy never
 	// tops up, so only the worker's refusal can.
 	deposit := big.NewInt(5e7)
-	cn := newChannelNet(t, ctx, deposit, channel.PayerPolicy{TopUpBelow: new(big.Int), TopUpAmount: deposit})
+	cn := newChannelNet(t, ctx, deposit, channel.PayerPolicy{TopUpBelow: new(big.Int), TopUpAmount: deposit}, reference.Config{})
 	served, refused := 0, 0
 	for i := 0; served < 8; i++ {
 		code, b := cn.chat(i)
@@ -278,6 +286,83 @@ func TestGatewayTopsUpWhenTheWorkerAsks(t *testing.T) {
 	charged, _ := cn.d.Ledger().Balance(recs[0].Terms.ID.String())
 	if charged.Cmp(recs[0].Deposit) > 0 {
 		t.Fatalf("the worker charged %s against a deposit of %s", charged, recs[0].Deposit)
+	}
+}
+
+// Streams the app abandons after the first token are paid exactly what the
+// worker charged for the tokens it sent: the gateway fetches each one's
+// receipt from the worker (GET /v1/receipts/{id}) and pays it, so after 100
+// abandoned streams both sides agree to the nanoton and the worker's credit
+// for the gateway is untouched (issue 18: they were charged, never paid,
+// and used up the credit, after which every request got 503).
+func TestAbandonedStreamsArePaidExactly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cn := newChannelNet(t, ctx, big.NewInt(1e9), channel.DefaultPayerPolicy(), reference.Config{TokenDelay: 5 * time.Millisecond})
+	const n = 100
+	errBusy := errors.New("busy")
+	abandon := func(i int) error {
+		body := fmt.Sprintf(`{"model":%q,"stream":true,"max_tokens":60,"messages":[{"role":"user","content":"abandoned %d repeat 60 words"}]}`, testModel, i)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, cn.srv.URL+"/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			return errBusy // the worker's two slots: an app retries
+		}
+		if resp.StatusCode != 200 {
+			b, _ := io.ReadAll(resp.Body)
+			return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), `"content"`) {
+				return nil // the first token came: the app leaves
+			}
+		}
+		return fmt.Errorf("no token before the stream ended: %v", sc.Err())
+	}
+	for i := range n {
+		err := abandon(i)
+		for tries := 0; errors.Is(err, errBusy) && tries < 100; tries++ {
+			time.Sleep(20 * time.Millisecond)
+			err = abandon(i)
+		}
+		if err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+	}
+	cn.g.collecting.Wait()
+	recs, err := cn.store.List()
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("gateway channels: %d, %v", len(recs), err)
+	}
+	payer := recs[0].Terms.ID.String()
+	var charged, paid *big.Int
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		charged, paid = cn.d.Ledger().Balance(payer)
+		if charged.Sign() > 0 && charged.Cmp(paid) == 0 && cn.g.payments.unpaid().Sign() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d abandoned streams the worker charged %s, holds vouchers for %s; the gateway owes %s beyond them",
+				n, charged, paid, cn.g.payments.unpaid())
+		}
+	}
+	if spent := cn.g.Spent(); spent.Cmp(charged) != 0 {
+		t.Fatalf("the gateway paid %s, the worker charged %s", spent, charged)
+	}
+	// Charged for what was sent, not for 60 tokens each: the input and a
+	// few tokens per stream (the price is 0.001 TON a token).
+	full := new(big.Int).Mul(big.NewInt(n*(60+20)), big.NewInt(1e6))
+	if charged.Cmp(full) >= 0 {
+		t.Fatalf("charged %s for %d abandoned streams: as much as full answers", charged, n)
+	}
+	if got := testutil.ToFloat64(cn.g.metrics.collected); got < n/2 {
+		t.Fatalf("%v receipts collected for %d abandoned streams", got, n)
 	}
 }
 

@@ -108,6 +108,9 @@ type Gateway struct {
 
 	payments *payments
 	dash     *dashboard.Dashboard // the page at /
+	// collecting counts receipts being fetched for answers that stopped
+	// before theirs arrived (collectReceipt); Run waits for them.
+	collecting sync.WaitGroup
 }
 
 // New checks cfg and returns a Gateway.
@@ -186,6 +189,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.pollLoop(ctx) }()
 	wg.Go(func() { g.dash.Run(ctx) })
 	wg.Wait()
+	g.collecting.Wait() // bounded: each gives up after receiptWait
 	// Delivering the last vouchers and closing channels waits for the chain.
 	shut, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

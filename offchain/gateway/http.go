@@ -8,9 +8,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -490,13 +492,13 @@ func (g *Gateway) relay(u *upstream, payer string, req *request, reqID string, e
 			break
 		}
 		if (ev.content != "" || ev.finish != nil) && !deliver(ev) {
-			g.settle(u, payer, req, reqID, usage, false)
+			g.settleOrCollect(u, payer, req, reqID, usage)
 			count(outcomeCancelled)
 			return 0, 0, nil, false
 		}
 		var err error
 		if ev, err = er.next(); err != nil {
-			g.settle(u, payer, req, reqID, usage, false)
+			g.settleOrCollect(u, payer, req, reqID, usage)
 			u.failed(time.Now())
 			count(failOutcome)
 			return 0, 0, errWorkerMidStream, false
@@ -561,6 +563,72 @@ func (g *Gateway) relayWhole(w http.ResponseWriter, u *upstream, payer string, r
 	}
 	httpserve.WriteJSON(w, http.StatusOK, ans.completion(text.String(), finish, wireUsage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out}))
 	return true
+}
+
+// settleOrCollect settles an answer that stopped early: with the receipt
+// if it came, else after fetching it from the worker (collectReceipt).
+func (g *Gateway) settleOrCollect(u *upstream, payer string, req *request, reqID string, su *worker.SignedUsage) {
+	if su != nil {
+		g.settle(u, payer, req, reqID, su, false)
+		return
+	}
+	g.collecting.Go(func() { g.collectReceipt(u, payer, req, reqID) })
+}
+
+// receiptWait bounds how long the gateway keeps asking a worker for the
+// receipt of an answer that stopped early (100 ms, doubled, 7 tries).
+const receiptWait = 13 * time.Second
+
+// collectReceipt fetches the receipt of an answer that stopped before its
+// receipt arrived (the app left, the stream broke): the worker charged
+// the tokens it sent and keeps the receipt a while (GET /v1/receipts/{id}),
+// and the gateway pays exactly what it proves, so that what it paid stays
+// equal to what the worker charged and the worker's credit for it unspent
+// (issue 18: three abandoned streams used up the credit for good).
+func (g *Gateway) collectReceipt(u *upstream, payer string, req *request, reqID string) {
+	wait := 100 * time.Millisecond
+	for range 7 {
+		// The worker notices the hang-up at its next write, then signs.
+		time.Sleep(wait)
+		wait *= 2
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		su, err := g.fetchReceipt(ctx, u, payer, reqID)
+		cancel()
+		if err != nil {
+			continue
+		}
+		g.settle(u, payer, req, reqID, su, false)
+		g.metrics.collected.Inc()
+		return
+	}
+	g.log.Warn("no receipt for an answer that stopped early; what the worker charged for it stays unpaid",
+		"worker", u.w.Address.String(), "request", reqID)
+}
+
+func (g *Gateway) fetchReceipt(ctx context.Context, u *upstream, payer, reqID string) (*worker.SignedUsage, error) {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u.base+"/v1/receipts/"+url.PathEscape(reqID), http.NoBody)
+	if err != nil {
+		return nil, err
+	}
+	hr.Header.Set("User-Agent", userAgent)
+	hr.Header.Set(worker.HeaderPayer, payer)
+	resp, err := u.hc.Do(hr)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil, fmt.Errorf("GET /v1/receipts: HTTP %d", resp.StatusCode)
+	}
+	var ext worker.CocoonExtension
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&ext); err != nil {
+		return nil, err
+	}
+	if ext.Usage == nil {
+		return nil, errors.New("GET /v1/receipts: no receipt in the answer")
+	}
+	return ext.Usage, nil
 }
 
 // settle checks the receipt of an attempt and pays what it proves. A

@@ -15,6 +15,8 @@ type metrics struct {
 	spend    *prometheus.CounterVec
 	workers  *prometheus.GaugeVec
 	dropped  *prometheus.CounterVec
+	// collected counts receipts fetched after an answer stopped early.
+	collected prometheus.Counter
 }
 
 // Outcomes of cocoon_gateway_requests_total. "retried" counts an attempt
@@ -53,8 +55,12 @@ func newMetrics() *metrics {
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cocoon_gateway_workers_dropped_total", Help: "Workers dropped for misbehaviour, by reason.",
 		}, []string{"reason"}),
+		collected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cocoon_gateway_receipts_collected_total",
+			Help: "Usage receipts fetched from workers (and paid) for answers that stopped before theirs arrived: the app left or the stream broke.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.ttft, m.spend, m.workers, m.dropped,
+	m.reg.MustRegister(m.requests, m.duration, m.ttft, m.spend, m.workers, m.dropped, m.collected,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

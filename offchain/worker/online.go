@@ -48,6 +48,9 @@ type online struct {
 	price  map[string]bindings.ModelPrice // by public model name
 
 	slots chan struct{}
+	// receipts keeps every answer's receipt for a while, for the payer
+	// whose answer did not reach it (GET /v1/receipts/{id}).
+	receipts receiptBox
 
 	mu       sync.Mutex
 	vouchers VoucherVerifier // nil until payments run (startPayments)
@@ -111,6 +114,7 @@ func (o *online) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/chat/completions", o.chat)
 	mux.HandleFunc("GET /v1/capacity", o.capacity)
 	mux.HandleFunc("POST /v1/vouchers", o.voucher)
+	mux.HandleFunc("GET /v1/receipts/{id}", o.receipt)
 	mux.HandleFunc("POST "+channel.PathAccept, o.channelHandler(func(p *channel.Payee) http.Handler {
 		if !p.CanSend() {
 			// Without a gas wallet the worker could neither commit what a
@@ -547,6 +551,9 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 			InputTokens: in, OutputTokens: out, MaxTokens: pc.maxTokens,
 			Cost: cost.String(), Total: total.String(), Time: time.Now().Unix(),
 		})
+		if signErr == nil {
+			o.receipts.put(payer, reqID, signed)
+		}
 		return signed, signErr
 	}
 	o.setCapacityHeader(w)
@@ -622,7 +629,9 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		}
 		if err != nil {
 			if r.Context().Err() != nil {
-				_, _ = sign(s.Result(), deltas) // charge what was produced; the payer is gone
+				// The payer hung up: charge what was sent; its receipt
+				// waits in the box for the payer.
+				_, _ = sign(sentOnly(s.Result(), deltas), deltas)
 				o.d.metrics.OnlineRequests.WithLabelValues("cancelled").Inc()
 				return
 			}
@@ -636,7 +645,9 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 		buf = cc.AppendChunk(buf[:0], d, deltas == 1, "")
 		if err := sw.Send(buf); err != nil {
 			pf.stop()
-			_, _ = sign(s.Result(), deltas) // the payer hung up: charge what was produced
+			// The payer hung up: charge what was sent before (this delta
+			// did not leave); its receipt waits in the box for the payer.
+			_, _ = sign(sentOnly(s.Result(), deltas-1), deltas-1)
 			o.d.metrics.OnlineRequests.WithLabelValues("cancelled").Inc()
 			return
 		}
@@ -661,6 +672,18 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	us := usageOf(u)
 	_ = sw.Write(cc.AppendUsageChunk(buf[:0], us.PromptTokens, us.CompletionTokens, ext))
 	_ = sw.Close()
+}
+
+// sentOnly caps the engine's output count at the deltas that left: a
+// payer that hung up pays for what the worker sent it, not for what the
+// engine generated after.
+func sentOnly(res inference.Result, sent int) inference.Result {
+	if res.Usage != nil {
+		u := *res.Usage
+		u.OutputTokens = min(u.OutputTokens, max(sent, 0))
+		res.Usage = &u
+	}
+	return res
 }
 
 // prefetch reads a stream's deltas in its own goroutine, one ahead.

@@ -31,11 +31,37 @@ type ChannelVerifier struct {
 	open   sync.Map // channel ids seen open on chain
 	synced sync.Map // channel id → time.Time of the last chain read a request caused
 	reads  atomic.Uint64
+	// opening serialises requests' chain reads of channels not yet seen
+	// open (checkOpening).
+	opening sync.Mutex
 }
 
 // depositReread bounds how often a payer can make the worker read its
 // channel from the chain by asking for more than the deposit it knows.
 const depositReread = 2 * time.Second
+
+// checkOpening reads from the chain whether channel id, agreed and not
+// yet seen funded, is open now. Requests naming it wait for a read already
+// under way (a gateway sends several at once on a channel it just opened)
+// and cause at most one read per depositReread, however many come.
+func (v *ChannelVerifier) checkOpening(ctx context.Context, id channel.ID) error {
+	v.opening.Lock()
+	defer v.opening.Unlock()
+	if rec, err := v.Store.Get(id); err == nil && rec.Phase == channel.PhaseOpen {
+		return nil // the read another request made found it open
+	}
+	if !v.mayRead(id) {
+		return fmt.Errorf("channel %s is not open on chain yet", id)
+	}
+	oc, err := v.Payee.Sync(ctx, id)
+	if err != nil {
+		return fmt.Errorf("reading channel %s: %w", id, err)
+	}
+	if oc.Status != channel.StatusOpen {
+		return fmt.Errorf("channel %s is not open on chain yet", id)
+	}
+	return nil
+}
 
 // mayRead reports whether a request may make the worker read channel id
 // from the chain now, and if so counts the read: at most one per
@@ -112,17 +138,8 @@ func (v *ChannelVerifier) CheckPayer(ctx context.Context, payer string) error {
 		return fmt.Errorf("payer %s: no payment channel agreed with this worker", id)
 	}
 	if rec.Phase == channel.PhaseOpening {
-		// A request naming unfunded terms costs at most one chain read
-		// per depositReread, however many come.
-		if !v.mayRead(id) {
-			return fmt.Errorf("channel %s is not open on chain yet", id)
-		}
-		oc, err := v.Payee.Sync(ctx, id)
-		if err != nil {
-			return fmt.Errorf("reading channel %s: %w", id, err)
-		}
-		if oc.Status != channel.StatusOpen {
-			return fmt.Errorf("channel %s is not open on chain yet", id)
+		if err := v.checkOpening(ctx, id); err != nil {
+			return err
 		}
 	} else if rec.Phase != channel.PhaseOpen {
 		return fmt.Errorf("channel %s is %s", id, rec.Phase)
