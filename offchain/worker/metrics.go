@@ -41,7 +41,7 @@ type Metrics struct {
 
 	OnlineRequests *prometheus.CounterVec // online (gateway) requests, by outcome
 	OnlineCharged  prometheus.Counter
-	OnlinePaid     prometheus.Gauge
+	OnlinePaid     prometheus.Counter
 }
 
 // NewMetrics returns a fresh metric set with Go runtime and process
@@ -101,9 +101,9 @@ func NewMetrics() *Metrics {
 			Name: "cocoon_worker_online_charged_nanoton_total",
 			Help: "Usage charged to online payers, in nanoton.",
 		}),
-		OnlinePaid: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "cocoon_worker_online_paid_nanoton",
-			Help: "Highest voucher amount verified, all payers together, in nanoton.",
+		OnlinePaid: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cocoon_worker_online_paid_nanoton_total",
+			Help: "Usage paid to this worker by verified vouchers since it started, all payers together, in nanoton (each voucher counts what it adds to its payer's held one); with cocoon_worker_online_charged_nanoton_total it shows what payers owe.",
 		}),
 	}
 	m.reg.MustRegister(m.Jobs, m.Tokens, m.Earnings, m.Slashes, m.JobSeconds, m.InferenceSeconds,

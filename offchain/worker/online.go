@@ -229,8 +229,8 @@ func (o *online) payer(w http.ResponseWriter, r *http.Request) (string, bool) {
 			apiError(w, http.StatusPaymentRequired, "invalid_request_error", "bad_voucher", "voucher refused: %v", err)
 			return "", false
 		}
-		o.ledger.Paid(payer, amount)
-		o.d.metrics.OnlinePaid.Set(float64(amount.Int64()))
+		added := o.ledger.Paid(payer, amount)
+		o.d.metrics.OnlinePaid.Add(float64(added.Int64()))
 	}
 	return payer, true
 }

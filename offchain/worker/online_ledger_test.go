@@ -220,3 +220,31 @@ func TestLedgerWritesBehindAndFlushes(t *testing.T) {
 		t.Fatalf("p3 restored as %s/%s, want %s/5", c, p, wantP3)
 	}
 }
+
+// Paid reports what a voucher adds to its payer's account: nothing for a
+// payer's first voucher since the worker started (its account begins
+// there), nothing for an older one, the difference for a newer one; the
+// ceiling bounds what may be reserved.
+func TestLedgerPaidAndCeiling(t *testing.T) {
+	l := NewLedger(big.NewInt(100))
+	for _, tc := range []struct {
+		amount, added int64
+	}{{50, 0}, {40, 0}, {80, 30}, {80, 0}, {81, 1}} {
+		if got := l.Paid("p", big.NewInt(tc.amount)); got.Int64() != tc.added {
+			t.Fatalf("Paid(%d) added %s, want %d", tc.amount, got, tc.added)
+		}
+	}
+	// charged 50 (the first voucher), paid 81: a ceiling of 100 leaves 50.
+	if err := l.Reserve("p", big.NewInt(51), big.NewInt(100)); err != ErrOverCeiling {
+		t.Fatalf("reserving past the ceiling: %v", err)
+	}
+	if err := l.Reserve("p", big.NewInt(50), big.NewInt(100)); err != nil {
+		t.Fatalf("reserving up to the ceiling: %v", err)
+	}
+	if err := l.Reserve("p", big.NewInt(1), big.NewInt(100)); err != ErrOverCeiling {
+		t.Fatalf("a running reservation counts against the ceiling: %v", err)
+	}
+	if err := l.Reserve("q", big.NewInt(101), nil); err != ErrInsufficientCredit {
+		t.Fatalf("no ceiling, past the credit: %v", err)
+	}
+}

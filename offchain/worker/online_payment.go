@@ -114,21 +114,28 @@ func (l *Ledger) acct(payer string) *account {
 	return a
 }
 
-// Paid records a verified voucher amount; lower amounts than one already
-// seen change nothing (vouchers are cumulative).
-func (l *Ledger) Paid(payer string, amount *big.Int) {
+// Paid records a verified voucher amount and returns what it added to the
+// payer's account; lower amounts than one already seen change nothing
+// (vouchers are cumulative).
+func (l *Ledger) Paid(payer string, amount *big.Int) *big.Int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	a := l.acct(payer)
 	if !a.known && a.charged.Sign() == 0 && a.paid.Sign() == 0 {
 		// First sight of this payer since the worker started: its account
-		// begins where its vouchers are.
+		// begins where its vouchers are; they pay for nothing charged here.
 		a.charged.Set(amount)
-	}
-	if amount.Cmp(a.paid) > 0 {
 		a.paid.Set(amount)
 		l.changed(payer)
+		return new(big.Int)
 	}
+	if amount.Cmp(a.paid) <= 0 {
+		return new(big.Int)
+	}
+	added := new(big.Int).Sub(amount, a.paid)
+	a.paid.Set(amount)
+	l.changed(payer)
+	return added
 }
 
 // Reserve admits a request that may cost up to maxCost, or refuses it with

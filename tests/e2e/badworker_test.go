@@ -341,7 +341,7 @@ func TestGatewayDropsMisbehavingWorkers(t *testing.T) {
 
 	// The workers' own accounts: the overclaimer holds a voucher for the
 	// proven amount once it arrives; the other holds none.
-	const paid = "cocoon_worker_online_paid_nanoton"
+	const paid = "cocoon_worker_online_paid_nanoton_total"
 	for metricSum(scrape(t, over.url), paid) != nanoFloat(proven) {
 		if ctx.Err() != nil {
 			t.Fatalf("the overclaiming worker holds a voucher for %v nanoton, want %s", metricSum(scrape(t, over.url), paid), proven)
