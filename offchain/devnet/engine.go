@@ -529,7 +529,12 @@ func (e *Engine) produceLocked() (*BlockInfo, error) {
 	}
 	close(e.newBlock)
 	e.newBlock = make(chan struct{})
-	e.log.Info("block", "seqno", block.Seqno, "txs", block.Txs, "time", block.Time)
+	// An empty block every interval says nothing at info level (issue 23).
+	lvl := slog.LevelInfo
+	if block.Txs == 0 {
+		lvl = slog.LevelDebug
+	}
+	e.log.Log(context.Background(), lvl, "block", "seqno", block.Seqno, "txs", block.Txs, "time", block.Time)
 	return block, nil
 }
 
