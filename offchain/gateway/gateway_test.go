@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -565,6 +566,65 @@ func TestMisbehavingWorkersAreDropped(t *testing.T) {
 				t.Fatalf("after the drop: HTTP %d", resp.StatusCode)
 			}
 		})
+	}
+}
+
+// A worker that streams far more than max_tokens allows (here 64 MiB for
+// max_tokens 4) is cut after the bound, dropped, and paid only what its
+// receipt proves, capped at max_tokens (issue 18).
+func TestOverlongStreamIsCut(t *testing.T) {
+	const flood = 64 << 20
+	var sent atomic.Int64
+	w := newTestWorker(t, workerOpts{slots: 2, wrap: func(_ *testWorker, next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/v1/chat/completions" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			lines := strings.SplitAfter(rec.Body.String(), "\n")
+			// The real answer's first content chunk, then the flood.
+			chunk := ""
+			for _, line := range lines {
+				if strings.Contains(line, `"content"`) {
+					chunk = line
+					break
+				}
+			}
+			for n := 0; n < flood; n += len(chunk) {
+				if _, err := io.WriteString(w, chunk+"\n"); err != nil {
+					return // the gateway cut it
+				}
+				sent.Add(int64(len(chunk)))
+			}
+			for _, line := range lines {
+				_, _ = io.WriteString(w, line)
+			}
+		})
+	}})
+	tg := newTestGateway(t, nil, w)
+	resp := tg.do(t, "POST", "/v1/chat/completions", `{"model":"m1","max_tokens":4,"stream":true,"messages":[{"role":"user","content":"repeat 3 words"}]}`, nil)
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), "more than max_tokens") {
+		t.Fatalf("the app's stream does not say it was cut: %.300s", body)
+	}
+	u := tg.g.upstreamByAddr(w.info.Address.StringRaw())
+	if u.state(time.Now()) != "dropped" || u.dropped != "overlong" {
+		t.Fatalf("worker state %s (%s)", u.state(time.Now()), u.dropped)
+	}
+	if n := sent.Load(); n >= flood {
+		t.Fatalf("the gateway read the whole %d-byte flood", n)
+	}
+	tg.g.collecting.Wait()
+	// Paid the receipt the worker signed for the real answer (fetched:
+	// the flood cut the stream before it), never more than max_tokens.
+	if spent, max := tg.g.Spent(), bindings.Charge(big.NewInt(5e8), big.NewInt(15e8), 64, 4); spent.Sign() <= 0 || spent.Cmp(max) > 0 {
+		t.Fatalf("paid %s for a cut answer (bound %s)", spent, max)
 	}
 }
 

@@ -477,10 +477,27 @@ func (g *Gateway) topUp(tp DepositToppingPayer, u *upstream) {
 func (g *Gateway) relay(u *upstream, payer string, req *request, reqID string, er *eventReader, first *workerEvent, count func(string),
 	failOutcome string, deliver func(*workerEvent) bool) (in, out uint32, workerErr *APIError, complete bool) {
 	var usage *worker.SignedUsage
+	deltas, size := 0, 0
 	ev := first
 	for {
 		if ev.usage != nil {
 			usage = ev.usage
+		}
+		if ev.content != "" {
+			// Each delta carries at least one token, and no token is
+			// longer than maxTokenBytes: a worker past either bound for
+			// max_tokens is cut, dropped and paid what its receipt
+			// proves, which checkReceipt caps at max_tokens.
+			deltas, size = deltas+1, size+len(ev.content)
+			if deltas > int(req.maxTokens) || size > int(req.maxTokens)*maxTokenBytes {
+				u.drop("overlong")
+				g.metrics.dropped.WithLabelValues("overlong").Inc()
+				g.log.Warn("worker dropped: it sent more than max_tokens allows; cut and paid only what its receipt proves",
+					"worker", u.w.Address.String(), "deltas", deltas, "bytes", size, "max_tokens", req.maxTokens)
+				g.settleOrCollect(u, payer, req, reqID, usage)
+				count(failOutcome)
+				return 0, 0, errWorkerOverlong, false
+			}
 		}
 		if ev.failure != nil {
 			g.settle(u, payer, req, reqID, usage, false)
@@ -512,6 +529,13 @@ func (g *Gateway) relay(u *upstream, payer string, req *request, reqID string, e
 	}
 	return in, out, nil, true
 }
+
+// maxTokenBytes bounds the text of one token: the longest pieces of real
+// vocabularies are well under it.
+const maxTokenBytes = 256
+
+var errWorkerOverlong = &APIError{Status: http.StatusBadGateway, Type: "server_error", Code: "worker_failed",
+	Message: "the worker sent more than max_tokens allows; its answer was cut"}
 
 var errWorkerMidStream = &APIError{Status: http.StatusBadGateway, Type: "server_error", Code: "worker_failed",
 	Message: "the worker failed in the middle of the answer"}
