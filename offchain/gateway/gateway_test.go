@@ -482,22 +482,30 @@ func TestBudget(t *testing.T) {
 	}
 }
 
+// rewriteChat serves the worker's whole answer to a chat request through
+// write, which may change it; other requests pass unchanged.
+func rewriteChat(next http.Handler, write func(w http.ResponseWriter, answer string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/chat/completions" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		write(w, rec.Body.String())
+	})
+}
+
 // tamperUsage rewrites the usage receipt in a worker's stream with f and
 // re-signs it with key (nil key: leaves the signature, which then fails).
 func tamperUsage(key ed25519.PrivateKey, f func(*worker.Usage)) func(*testWorker, http.Handler) http.Handler {
 	return func(_ *testWorker, next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/v1/chat/completions" {
-				next.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			next.ServeHTTP(rec, r)
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			w.WriteHeader(rec.Code)
-			for _, line := range strings.SplitAfter(rec.Body.String(), "\n") {
+		return rewriteChat(next, func(w http.ResponseWriter, answer string) {
+			for _, line := range strings.SplitAfter(answer, "\n") {
 				if d, ok := strings.CutPrefix(strings.TrimSpace(line), "data: "); ok && strings.Contains(d, `"cocoon"`) {
 					var ch map[string]json.RawMessage
 					_ = json.Unmarshal([]byte(d), &ch)
@@ -576,18 +584,8 @@ func TestOverlongStreamIsCut(t *testing.T) {
 	const flood = 64 << 20
 	var sent atomic.Int64
 	w := newTestWorker(t, workerOpts{slots: 2, wrap: func(_ *testWorker, next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/v1/chat/completions" {
-				next.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			next.ServeHTTP(rec, r)
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			w.WriteHeader(rec.Code)
-			lines := strings.SplitAfter(rec.Body.String(), "\n")
+		return rewriteChat(next, func(w http.ResponseWriter, answer string) {
+			lines := strings.SplitAfter(answer, "\n")
 			// The real answer's first content chunk, then the flood.
 			chunk := ""
 			for _, line := range lines {
@@ -631,16 +629,8 @@ func TestOverlongStreamIsCut(t *testing.T) {
 // A worker that dies mid-answer ends the app's stream with an error event.
 func TestMidStreamFailure(t *testing.T) {
 	w := newTestWorker(t, workerOpts{slots: 2, wrap: func(_ *testWorker, next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/v1/chat/completions" {
-				next.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			next.ServeHTTP(rec, r)
-			w.Header().Set("Content-Type", "text/event-stream")
-			w.WriteHeader(200)
-			lines := strings.SplitAfter(rec.Body.String(), "\n\n")
+		return rewriteChat(next, func(w http.ResponseWriter, answer string) {
+			lines := strings.SplitAfter(answer, "\n\n")
 			_, _ = io.WriteString(w, strings.Join(lines[:3], ""))
 			w.(http.Flusher).Flush()
 			panic(http.ErrAbortHandler)

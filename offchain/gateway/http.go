@@ -600,7 +600,7 @@ func (g *Gateway) settleOrCollect(u *upstream, payer string, req *request, reqID
 }
 
 // receiptWait bounds how long the gateway keeps asking a worker for the
-// receipt of an answer that stopped early (100 ms, doubled, 7 tries).
+// receipt of an answer that stopped early (after 100 ms, doubling: 7 tries).
 const receiptWait = 13 * time.Second
 
 // collectReceipt fetches the receipt of an answer that stopped before its
@@ -610,11 +610,10 @@ const receiptWait = 13 * time.Second
 // equal to what the worker charged and the worker's credit for it unspent
 // (issue 18: three abandoned streams used up the credit for good).
 func (g *Gateway) collectReceipt(u *upstream, payer string, req *request, reqID string) {
-	wait := 100 * time.Millisecond
-	for range 7 {
+	deadline := time.Now().Add(receiptWait)
+	for wait := 100 * time.Millisecond; time.Now().Add(wait).Before(deadline); wait *= 2 {
 		// The worker notices the hang-up at its next write, then signs.
 		time.Sleep(wait)
-		wait *= 2
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		su, err := g.fetchReceipt(ctx, u, payer, reqID)
 		cancel()
