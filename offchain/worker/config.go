@@ -65,7 +65,9 @@ type HTTPConfig struct {
 	WriteTimeout duration `toml:"write_timeout"`
 	// IdleTimeout closes a kept-alive connection with no request.
 	IdleTimeout duration `toml:"idle_timeout"`
-	// MaxConnections open at once; more wait to be accepted.
+	// MaxConnections open at once, a quarter of them from one client
+	// address; near it unused connections are closed to make room, at it a
+	// new one waits up to 2 s (internal/httpserve).
 	MaxConnections int `toml:"max_connections"`
 	// MaxUploads request envelopes read at once (each up to 16 MiB in
 	// memory); more are answered 503 with Retry-After.
