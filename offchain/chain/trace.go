@@ -175,6 +175,22 @@ func ComputeExitCode(tx *Transaction) (code int, ran bool) {
 	return int(vm.Details.ExitCode), true
 }
 
+// ActionResult reports the transaction's action phase: its result code and
+// whether it succeeded. present is false when there was none (the compute
+// phase failed or was skipped). A failed action phase undoes the whole
+// transaction's effects although the compute phase exited 0: what the
+// contract meant to send, it did not.
+func ActionResult(tx *Transaction) (code int, success, present bool) {
+	if tx == nil || tx.Tx == nil {
+		return 0, false, false
+	}
+	d, ok := tx.Tx.Description.(tlb.TransactionDescriptionOrdinary)
+	if !ok || d.ActionPhase == nil {
+		return 0, false, false
+	}
+	return int(d.ActionPhase.ResultCode), d.ActionPhase.Success, true
+}
+
 // FollowOutbound waits for dest's transaction caused by the message tx sent
 // to dest (the wallet transaction of an operation, say, and the contract's
 // answer to it). Only dest's transactions newer than afterLT are searched.

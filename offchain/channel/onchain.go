@@ -248,9 +248,15 @@ type RefusedError struct {
 	Op       string
 	ExitCode int
 	Tx       *chain.Transaction
+	// Action: the contract ran, but its action phase failed with
+	// ExitCode as the result code; nothing it meant to pay was paid.
+	Action bool
 }
 
 func (e *RefusedError) Error() string {
+	if e.Action {
+		return fmt.Sprintf("channel contract could not carry out %s: its action phase failed with result code %d, so nothing was paid and the channel is as it was", e.Op, e.ExitCode)
+	}
 	name := exitNames[e.ExitCode]
 	if name == "" {
 		name = "unknown"
@@ -305,6 +311,11 @@ func send(ctx context.Context, net chain.Network, w Sender, ch *address.Address,
 	}
 	if code, ran := chain.ComputeExitCode(tx); !ran || (code != 0 && code != 1) {
 		return tx, &RefusedError{Op: op, ExitCode: code, Tx: tx}
+	}
+	// The contract may run and still fail to send what it meant to (a
+	// payout below the forwarding fee): then nothing happened on chain.
+	if code, ok, present := chain.ActionResult(tx); present && !ok {
+		return tx, &RefusedError{Op: op, ExitCode: code, Tx: tx, Action: true}
 	}
 	return tx, nil
 }

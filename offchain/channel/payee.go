@@ -565,7 +565,11 @@ func (p *Payee) CheckOnce(ctx context.Context) ([]Action, error) {
 			if claim {
 				_, err := p.Close(ctx, id)
 				acts = append(acts, Action{Channel: id, Did: "challenged", Err: err})
-				p.cfg.Logger.WarnContext(ctx, "answered the payer's close with the held voucher", "channel", id.String(), "paid", tonamount.Format(oc.Paid), "held", tonamount.Format(r.Voucher.Sent), "err", err)
+				if err == nil {
+					p.cfg.Logger.WarnContext(ctx, "answered the payer's close with the held voucher", "channel", id.String(), "paid", tonamount.Format(oc.Paid), "held", tonamount.Format(r.Voucher.Sent))
+				} else {
+					p.cfg.Logger.ErrorContext(ctx, "could not answer the payer's close with the held voucher", "channel", id.String(), "paid", tonamount.Format(oc.Paid), "held", tonamount.Format(r.Voucher.Sent), "err", err)
+				}
 			} else if oc.Status == StatusFinishable {
 				err := p.Finish(ctx, id)
 				acts = append(acts, Action{Channel: id, Did: "finished", Err: err})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/client"
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
@@ -345,7 +346,11 @@ func (p *ChannelPayer) Close(ctx context.Context) error {
 		_, err := p.Payer.Close(ctx, c.id, c.peer)
 		p.wallet.Unlock()
 		if err != nil {
-			errs = append(errs, fmt.Errorf("closing channel %s: %w", c.id, err))
+			owed := "?"
+			if rec, gerr := p.Store.Get(c.id); gerr == nil {
+				owed = tonamount.Format(new(big.Int).Sub(rec.Sent(), rec.Withdrawn))
+			}
+			errs = append(errs, fmt.Errorf("closing channel %s (still open; the worker is owed %s TON by its vouchers): %w", c.id, owed, err))
 			continue
 		}
 		p.log().Info("payment channel closed", "channel", c.id.String())

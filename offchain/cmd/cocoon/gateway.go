@@ -211,6 +211,15 @@ func apiKeys(flagKeys []string, file string) ([]string, error) {
 }
 
 // serveGateway runs a gateway until ctx ends.
+// settlementError is a failure to settle payments at shutdown: a channel
+// the chain did not close, a voucher not delivered. The gateway stops all
+// the same; what is left is named in the error.
+type settlementError struct{ err error }
+
+func (e *settlementError) Error() string { return "settling payments at shutdown: " + e.err.Error() }
+
+func (e *settlementError) Unwrap() error { return e.err }
+
 func serveGateway(ctx context.Context, src gateway.Source, payer gateway.Payer, s gatewaySettings, log *slog.Logger) error {
 	g, err := gateway.New(gateway.Config{
 		Source: src, Models: s.models, APIKeys: s.keys, Payer: payer,
@@ -252,7 +261,7 @@ func serveGateway(ctx context.Context, src gateway.Source, payer gateway.Payer, 
 	defer stop()
 	_ = srv.Shutdown(shut)
 	if rerr := <-runDone; rerr != nil && err == nil {
-		err = fmt.Errorf("settling payments at shutdown: %w", rerr)
+		err = &settlementError{err: rerr}
 	}
 	log.Info("gateway stopped", "spent_ton", tonamount.Format(g.Spent()))
 	return err
