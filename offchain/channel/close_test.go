@@ -32,4 +32,20 @@ func TestCloseThatFailsOnChainIsReported(t *testing.T) {
 	if _, err := env.payee.Close(env.ctx, terms.ID); !errors.As(err, &re) || !re.Action {
 		t.Fatalf("the payee's close: %v, want an action-phase failure", err)
 	}
+	// When the payer then closes alone, the watcher does not pay gas for
+	// the same failing close again.
+	if err := env.payer.ForceClose(env.ctx, terms.ID); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		acts, err := env.payee.CheckOnce(env.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range acts {
+			if a.Did == "challenged" || a.Did == "closed" {
+				t.Fatalf("the watcher tried the failing close again: %+v", a)
+			}
+		}
+	}
 }

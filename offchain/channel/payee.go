@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"sync"
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
@@ -72,6 +73,12 @@ type PayeeConfig struct {
 type Payee struct {
 	cfg   PayeeConfig
 	locks keyedMutex
+	// failedClose holds, per channel, what a close the chain could not
+	// carry out (its action phase failed: a due below the payout's
+	// forwarding fee) tried to claim: the watcher does not pay gas for the
+	// same failing close on every pass, only once the held voucher pays
+	// more.
+	failedClose sync.Map // ID → *big.Int
 }
 
 // NewPayee checks cfg and returns a Payee.
@@ -353,13 +360,25 @@ func (p *Payee) Close(ctx context.Context, id ID) (*Settlement, error) {
 		return nil, err
 	}
 	if err := submitClose(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, s, p.cfg.Poll); err != nil {
+		var re *RefusedError
+		if errors.As(err, &re) && re.Action {
+			p.failedClose.Store(id, new(big.Int).Set(s.Voucher.Sent))
+		}
 		return nil, err
 	}
+	p.failedClose.Delete(id)
 	if _, err := p.Sync(ctx, id); err != nil {
 		return nil, err
 	}
 	p.cfg.Logger.InfoContext(ctx, "channel closed", "channel", id.String(), "paid", tonamount.Format(s.Voucher.Sent))
 	return s, nil
+}
+
+// closeFailedBefore reports whether a close claiming what r's voucher pays
+// already failed on chain (Payee.failedClose).
+func (p *Payee) closeFailedBefore(r *Record) bool {
+	v, ok := p.failedClose.Load(r.Terms.ID)
+	return ok && r.Voucher != nil && r.Voucher.Sent.Cmp(v.(*big.Int)) <= 0
 }
 
 // CommitIfDue commits when the uncommitted earnings pass the policy's
@@ -550,7 +569,7 @@ func (p *Payee) CheckOnce(ctx context.Context) ([]Action, error) {
 		switch oc.Status {
 		case StatusOpen:
 			switch {
-			case r.Phase == PhaseClosing && r.Voucher != nil && time.Since(r.ClosingSince) > p.cfg.Policy.CloseGrace:
+			case r.Phase == PhaseClosing && r.Voucher != nil && time.Since(r.ClosingSince) > p.cfg.Policy.CloseGrace && !p.closeFailedBefore(r):
 				// A close this payee approved that nobody submitted: the
 				// payee takes no vouchers meanwhile, so it closes alone.
 				_, err := p.Close(ctx, id)
@@ -562,7 +581,7 @@ func (p *Payee) CheckOnce(ctx context.Context) ([]Action, error) {
 				}
 			}
 		case StatusClosing, StatusFinishable:
-			if claim {
+			if claim && !p.closeFailedBefore(r) {
 				_, err := p.Close(ctx, id)
 				acts = append(acts, Action{Channel: id, Did: "challenged", Err: err})
 				if err == nil {
