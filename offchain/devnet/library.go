@@ -147,26 +147,24 @@ func (e *Engine) loadLibraries() error {
 	}
 	if dict, err := e.tryLibraries(all); err == nil {
 		e.libs, e.libsB64 = all, dict
-		if dict == "" {
-			return nil
+	} else {
+		// One of them is refused: add them one at a time, keeping the good ones.
+		for h, c := range all {
+			next := make(map[string]*cell.Cell, len(e.libs)+1)
+			for k, v := range e.libs {
+				next[k] = v
+			}
+			next[h] = c
+			dict, err := e.tryLibraries(next)
+			if err != nil {
+				e.log.Warn("stored library skipped", "hash", fmt.Sprintf("%x", c.Hash()), "error", err)
+				continue
+			}
+			e.libs, e.libsB64 = next, dict
 		}
-		// Block production runs in-process: its emulator needs them too.
-		return e.txEmu.SetLibs(dict)
 	}
-	// One of them is refused: add them one at a time, keeping the good ones.
-	for h, c := range all {
-		next := make(map[string]*cell.Cell, len(e.libs)+1)
-		for k, v := range e.libs {
-			next[k] = v
-		}
-		next[h] = c
-		dict, err := e.tryLibraries(next)
-		if err != nil {
-			e.log.Warn("stored library skipped", "hash", fmt.Sprintf("%x", c.Hash()), "error", err)
-			continue
-		}
-		e.libs, e.libsB64 = next, dict
-	}
+	// The sandbox only checked them; block production runs in-process and
+	// needs them on its own emulator.
 	if e.libsB64 != "" {
 		return e.txEmu.SetLibs(e.libsB64)
 	}

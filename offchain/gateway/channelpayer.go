@@ -3,10 +3,8 @@ package gateway
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -169,29 +167,9 @@ func (p *ChannelPayer) reuse(w *client.Worker, peer *channel.Peer) *payChannel {
 // sign below a voucher it already gave (the worker would refuse every
 // later one).
 func (p *ChannelPayer) recoverHeld(ctx context.Context, c *payChannel) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.peer.URL+"/v1/vouchers", http.NoBody)
-	if err != nil {
+	var ans voucherAnswer
+	if err := postVoucher(ctx, c.peer.Client, c.peer.URL, c.id.String(), nil, &ans); err != nil {
 		return err
-	}
-	req.Header.Set("User-Agent", userAgent)
-	req.Header.Set(worker.HeaderPayer, c.id.String())
-	hc := c.peer.Client
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST /v1/vouchers: HTTP %d", resp.StatusCode)
-	}
-	var ans struct {
-		Voucher string `json:"voucher"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&ans); err != nil {
-		return fmt.Errorf("POST /v1/vouchers: %w", err)
 	}
 	if ans.Voucher == "" {
 		return nil

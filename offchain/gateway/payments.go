@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -290,22 +291,47 @@ func (p *payments) deliver(u *upstream) {
 }
 
 func (p *payments) post(ctx context.Context, u *upstream, payer string, v []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.base+"/v1/vouchers", http.NoBody)
+	return postVoucher(ctx, u.hc, u.base, payer, v, nil)
+}
+
+// voucherAnswer is the worker's answer to POST /v1/vouchers: its account
+// of the payer and, with channels, the voucher it holds.
+type voucherAnswer struct {
+	Charged string `json:"charged"`
+	Paid    string `json:"paid"`
+	Voucher string `json:"voucher"`
+}
+
+// postVoucher sends POST /v1/vouchers to the worker at base as payer, with
+// voucher v when not nil, and decodes the worker's answer into ans when
+// not nil.
+func postVoucher(ctx context.Context, hc *http.Client, base, payer string, v []byte, ans *voucherAnswer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/vouchers", http.NoBody)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set(worker.HeaderPayer, payer)
-	req.Header.Set(worker.HeaderVoucher, worker.EncodeVoucher(v))
-	resp, err := u.hc.Do(req)
+	if v != nil {
+		req.Header.Set(worker.HeaderVoucher, worker.EncodeVoucher(v))
+	}
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
 	// Read the answer to its end so the connection is reused.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("POST /v1/vouchers: HTTP %d", resp.StatusCode)
+	}
+	if ans != nil {
+		if err := json.Unmarshal(body, ans); err != nil {
+			return fmt.Errorf("POST /v1/vouchers: %w", err)
+		}
 	}
 	return nil
 }

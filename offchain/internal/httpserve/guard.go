@@ -122,9 +122,8 @@ func (g *connGuard) admit(c net.Conn) net.Conn {
 			// one; with none, it has its share.
 			g.closeLocked(g.evictLocked(time.Now(), ip))
 			if g.perIP[ip] >= g.perClient {
-				g.stats.Refused++
 				g.mu.Unlock()
-				c.Close()
+				g.refuse(c)
 				return nil
 			}
 		}
