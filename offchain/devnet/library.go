@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
@@ -46,11 +47,7 @@ func (e *Engine) PublishLibrary(code *cell.Cell) error {
 	if len(e.libs) >= maxLibraries {
 		return fmt.Errorf("publishing a library: the devnet already holds %d", maxLibraries)
 	}
-	next := make(map[string]*cell.Cell, len(e.libs)+1)
-	for k, v := range e.libs {
-		next[k] = v
-	}
-	next[h] = code
+	next := withLibrary(e.libs, h, code)
 	dict, err := e.tryLibraries(next)
 	if err != nil {
 		return fmt.Errorf("publishing a library: %w", err)
@@ -66,6 +63,15 @@ func (e *Engine) PublishLibrary(code *cell.Cell) error {
 	}
 	e.libs, e.libsB64 = next, dict
 	return nil
+}
+
+// withLibrary is a new map of libs plus c under hash h: libs stays as it
+// is until the dictionary with c in it is accepted.
+func withLibrary(libs map[string]*cell.Cell, h string, c *cell.Cell) map[string]*cell.Cell {
+	next := make(map[string]*cell.Cell, len(libs)+1)
+	maps.Copy(next, libs)
+	next[h] = c
+	return next
 }
 
 // checkLibrary is what a library must be on its own: present, an ordinary
@@ -150,11 +156,7 @@ func (e *Engine) loadLibraries() error {
 	} else {
 		// One of them is refused: add them one at a time, keeping the good ones.
 		for h, c := range all {
-			next := make(map[string]*cell.Cell, len(e.libs)+1)
-			for k, v := range e.libs {
-				next[k] = v
-			}
-			next[h] = c
+			next := withLibrary(e.libs, h, c)
 			dict, err := e.tryLibraries(next)
 			if err != nil {
 				e.log.Warn("stored library skipped", "hash", fmt.Sprintf("%x", c.Hash()), "error", err)
