@@ -21,8 +21,8 @@ type ChannelParties struct {
 }
 
 // ChannelStorage is the channel contract's data (Tolk Storage); with
-// Deposit, Paid and CloseStarted zero it is the StateInit's data, which
-// fixes the address.
+// Deposit, Paid, CloseStarted and Closed zero it is the StateInit's data,
+// which fixes the address.
 type ChannelStorage struct {
 	ID           [16]byte         `tlb:"bits 128"` // random, never reused
 	Quarantine   uint32           `tlb:"## 32"`    // seconds the payee has to answer a payer's close
@@ -30,6 +30,7 @@ type ChannelStorage struct {
 	Deposit      *big.Int         `tlb:"var uint 16"`
 	Paid         *big.Int         `tlb:"var uint 16"`
 	CloseStarted uint32           `tlb:"## 32"` // 0 while open
+	Closed       bool             `tlb:"bool"`  // a tombstone: paid out, refuses everything
 	Parties      ChannelParties   `tlb:"^"`
 }
 
@@ -55,8 +56,8 @@ type ChannelApproval struct {
 	Voucher        []byte `tlb:"bits 352"`
 }
 
-// ChannelClose pays both sides out and destroys the channel (anyone may
-// send it).
+// ChannelClose pays both sides out and leaves the channel a closed
+// tombstone (anyone may send it).
 type ChannelClose struct {
 	_              tlb.Magic       `tlb:"#c4a10003"`
 	PayeeSignature []byte          `tlb:"bits 512"` // over the approval after its signature

@@ -165,45 +165,51 @@ func TestContractRefusesAttacks(t *testing.T) {
 	}
 	env.unchanged(terms, "the refused messages during the close", ton("1"), paid)
 
-	// The payee answers with its voucher; then a late voucher finds no
-	// contract and its value comes back.
+	// The payee answers with its voucher; then a late voucher finds a
+	// closed tombstone and its value comes back.
 	if _, err := env.payee.Close(env.ctx, terms.ID); err != nil {
 		t.Fatal(err)
 	}
 	late, _ := SignState(env.payerKey, terms.ID, 7, ton("0.6"))
-	if err := env.submitCommit(addr, late); err == nil {
-		t.Fatal("a commit after the close went through")
-	}
-	if oc := env.onChain(terms); oc.Status != StatusAbsent {
-		t.Fatalf("a late commit revived the channel: %s", oc.Status)
+	if err := env.submitCommit(addr, late); !IsRefused(err, ExitClosed) {
+		t.Fatalf("a commit after the close: %v, want exit code %d", err, ExitClosed)
 	}
 	if got := env.paidToPayee(terms); got.Cmp(vs[3].Sent) != 0 {
 		t.Fatalf("payee was paid %s in all, want %s", got, vs[3].Sent)
 	}
 
-	// Redeploying the closed channel at its address: the payee cannot (a
-	// top-up is the payer's), and a commit with the StateInit finds no
-	// deposit, so no old voucher pays again. (Only the payer could
-	// redeploy with a deposit; Payer.Open and TopUp refuse a closed one.)
+	// Redeploying the closed channel at its address (issue 18: with the
+	// old contract, which destroyed itself, anyone could re-activate the
+	// public StateInit and the payee re-commit an old voucher against the
+	// payer's top-up still in flight). The tombstone stays: a message
+	// carrying the StateInit is refused, and so is the payer's late
+	// top-up, whose value bounces back to the payer.
 	si, err := terms.StateInit()
 	if err != nil {
 		t.Fatal(err)
 	}
-	top, _ = TopUpMessage(addr, ton("0.1"))
-	top.StateInit = si
-	if err := env.sendFrom(env.payeeW, addr, top); !IsRefused(err, ExitNotPayer) {
-		t.Fatalf("a redeploy by the payee: %v, want exit code %d", err, ExitNotPayer)
-	}
 	replay, _ := CommitMessage(addr, vs[3])
 	replay.StateInit = si
-	if err := env.sendFrom(env.payeeW, addr, replay); !IsRefused(err, ExitOverDeposit) {
-		t.Fatalf("a redeploy with an old voucher: %v, want exit code %d", err, ExitOverDeposit)
+	if err := env.sendFrom(env.payeeW, addr, replay); !IsRefused(err, ExitClosed) {
+		t.Fatalf("a redeploy with an old voucher: %v, want exit code %d", err, ExitClosed)
 	}
-	// The refused transaction leaves the StateInit applied with nothing
-	// on it (the VM runs after the account is activated): an unfunded
-	// contract that no old voucher can draw on.
-	if oc := env.onChain(terms); oc.Status != StatusUnfunded || oc.Balance.Sign() != 0 {
-		t.Fatalf("a refused redeploy left the channel %s with deposit %s, balance %s", oc.Status, oc.Deposit, oc.Balance)
+	payerBefore := env.balance(env.payerW.Address())
+	inFlight, _ := TopUpMessage(addr, ton("1"))
+	inFlight.StateInit = si
+	if err := env.sendFrom(env.payerW, addr, inFlight); !IsRefused(err, ExitClosed) {
+		t.Fatalf("the payer's late top-up: %v, want exit code %d", err, ExitClosed)
+	}
+	if err := env.submitCommit(addr, vs[3]); !IsRefused(err, ExitClosed) {
+		t.Fatalf("an old voucher after the late top-up: %v, want exit code %d", err, ExitClosed)
+	}
+	waitFor(t, func() bool {
+		// What it cost: the wallet's fees, the forwarding of the
+		// StateInit it carried, the refusal's gas and the bounce.
+		lost := new(big.Int).Sub(payerBefore, env.balance(env.payerW.Address()))
+		return lost.Cmp(ton("0.02")) < 0
+	}, "the payer's late top-up to bounce back")
+	if oc := env.onChain(terms); oc.Status != StatusClosed || oc.Balance.Sign() != 0 || oc.Paid.Cmp(vs[3].Sent) != 0 {
+		t.Fatalf("after the attempts the channel is %s, balance %s, paid %s", oc.Status, oc.Balance, oc.Paid)
 	}
 	if _, err := env.payer.TopUp(env.ctx, terms.ID, ton("0.1")); !errors.Is(err, ErrNotOpen) {
 		t.Fatalf("the payer topped up a closed channel: %v", err)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
-	"github.com/xssnick/tonutils-go/tlb"
 
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/devnet"
@@ -162,11 +161,16 @@ func (env *testEnv) onChain(terms Terms) *OnChain {
 	return oc
 }
 
-// paidToPayee sums what the channel paid out of its own funds to the
-// payout address: each payout's amount plus its forwarding fee (the
-// contract pays it from the amount), minus what a commit's payout carried
-// of the commit message's own value (the submitter's unspent gas).
+// paidToPayee sums what the channel paid to the payout address: each
+// payout carries exactly what it pays (the contract pays its forwarding
+// fee beside it), a payer's close bond included when the payee answered.
 func (env *testEnv) paidToPayee(terms Terms) *big.Int {
+	env.t.Helper()
+	return env.paidTo(terms, env.payout)
+}
+
+// paidTo sums the values of the channel's outbound messages to dst.
+func (env *testEnv) paidTo(terms Terms, dst *address.Address) *big.Int {
 	env.t.Helper()
 	addr, _ := terms.Address()
 	txs, err := env.e.Transactions(env.ctx, addr, chain.TxID{}, 100)
@@ -183,63 +187,12 @@ func (env *testEnv) paidToPayee(terms Terms) *big.Int {
 			env.t.Fatal(err)
 		}
 		for _, m := range outs {
-			if m.MsgType != "INTERNAL" {
-				continue
-			}
-			in := m.AsInternal()
-			if in.DstAddr.Equals(env.payout) {
-				sum.Add(sum, in.Amount.Nano())
-				sum.Add(sum, fullForwardFee(in.FwdFee.Nano()))
-				sum.Sub(sum, carried(env.t, tx))
+			if m.MsgType == "INTERNAL" && m.AsInternal().DstAddr.Equals(dst) {
+				sum.Add(sum, m.AsInternal().Amount.Nano())
 			}
 		}
 	}
 	return sum
-}
-
-// carried is what a commit transaction's payout carried of the commit
-// message's value (mode 64: the value minus the compute phase's fees);
-// zero for other transactions.
-func carried(t *testing.T, tx *chain.Transaction) *big.Int {
-	t.Helper()
-	in := tx.Tx.IO.In
-	if in == nil || in.MsgType != "INTERNAL" {
-		return new(big.Int)
-	}
-	msg := in.AsInternal()
-	if op, err := msg.Body.BeginParse().LoadUInt(32); err != nil || op != 0xc4a10002 {
-		return new(big.Int)
-	}
-	d, ok := tx.Tx.Description.(tlb.TransactionDescriptionOrdinary)
-	if !ok {
-		t.Fatal("a commit transaction that is not ordinary")
-	}
-	vm, ok := d.ComputePhase.Phase.(tlb.ComputePhaseVM)
-	if !ok {
-		t.Fatal("a commit transaction whose VM did not run")
-	}
-	return new(big.Int).Sub(msg.Amount.Nano(), vm.GasFees.Nano())
-}
-
-// firstFrac is the mainnet config's share (of 2^16) of a message's
-// forwarding fee that the sender's action phase keeps; the message carries
-// the rest in its fwd_fee field.
-const firstFrac = 21845
-
-// fullForwardFee recovers a message's whole forwarding fee from the part
-// its fwd_fee field carries: the contract's payouts pay the whole fee out
-// of the amount, so amount + whole fee is what the channel paid out.
-func fullForwardFee(remaining *big.Int) *big.Int {
-	r := remaining.Int64()
-	t0 := r * 65536 / (65536 - firstFrac)
-	// Two whole fees can leave the same part; fees are whole multiples of
-	// the config's prices, which here means the larger.
-	for t := t0 + 3; t >= t0-3; t-- {
-		if t-t*firstFrac/65536 == r {
-			return big.NewInt(t)
-		}
-	}
-	panic("no forwarding fee leaves " + remaining.String())
 }
 
 // serve runs the payee's channel endpoints over HTTP, as a worker would;
@@ -341,7 +294,7 @@ func TestOpenPayCommitClose(t *testing.T) {
 	if _, err := env.payer.Close(env.ctx, terms.ID, payeePeer); err != nil {
 		t.Fatal(err)
 	}
-	if oc := env.onChain(terms); oc.Status != StatusAbsent {
+	if oc := env.onChain(terms); oc.Status != StatusClosed {
 		t.Fatalf("after close the channel is %s", oc.Status)
 	}
 	if got := env.paidToPayee(terms); got.Cmp(last.Sent) != 0 {
@@ -448,11 +401,13 @@ func TestPayerCloseIsAnswered(t *testing.T) {
 	if err != nil || len(acts) != 1 || acts[0].Did != "challenged" || acts[0].Err != nil {
 		t.Fatalf("watcher: %+v, %v", acts, err)
 	}
-	if oc := env.onChain(terms); oc.Status != StatusAbsent {
+	if oc := env.onChain(terms); oc.Status != StatusClosed {
 		t.Fatalf("after the watcher's close the channel is %s", oc.Status)
 	}
-	if got := env.paidToPayee(terms); got.Cmp(latest.Sent) != 0 {
-		t.Fatalf("payee was paid %s, want %s", got, latest.Sent)
+	// The payee is paid its voucher and the payer's close bond, which
+	// pays for the answer.
+	if got, want := env.paidToPayee(terms), new(big.Int).Add(latest.Sent, big.NewInt(closeBond)); got.Cmp(want) != 0 {
+		t.Fatalf("payee was paid %s, want %s", got, want)
 	}
 	if refund := new(big.Int).Sub(env.balance(env.payerW.Address()), payerBefore); refund.Cmp(new(big.Int).Sub(ton("1"), latest.Sent)) < 0 {
 		t.Fatalf("payer got back %s", refund)
@@ -484,7 +439,7 @@ func TestAnswerAfterQuarantine(t *testing.T) {
 			if oc := env.onChain(terms); oc.Status != StatusFinishable {
 				t.Fatalf("after the quarantine: %s", oc.Status)
 			}
-			want := vs[2].Sent
+			want := new(big.Int).Add(vs[2].Sent, big.NewInt(closeBond))
 			if finished {
 				if err := env.payer.Finish(env.ctx, terms.ID); err != nil {
 					t.Fatal(err)
@@ -804,4 +759,16 @@ func TestRestartsMidSettlement(t *testing.T) {
 		t.Fatalf("payee was paid %s in all, want %s", got, vs[1].Sent)
 	}
 	env.checkConservation(terms)
+}
+
+// waitFor polls cond until it holds (messages still travelling between
+// accounts land in the next blocks) or fails the test after 10 s.
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

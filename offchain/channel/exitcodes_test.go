@@ -36,7 +36,7 @@ func TestExitCodesMatchContract(t *testing.T) {
 		"ERR_CH_NOT_PAYER": ExitNotPayer, "ERR_CH_BAD_SIGNATURE": ExitBadSignature, "ERR_CH_WRONG_CHANNEL": ExitWrongChannel,
 		"ERR_CH_NOT_ABOVE_PAID": ExitNotAbovePaid, "ERR_CH_OVER_DEPOSIT": ExitOverDeposit, "ERR_CH_CLOSING": ExitClosing,
 		"ERR_CH_NOT_CLOSING": ExitNotClosing, "ERR_CH_TOO_EARLY": ExitTooEarly, "ERR_CH_LOW_VALUE": ExitLowValue,
-		"ERR_CH_UNKNOWN_OP": ExitUnknownOp,
+		"ERR_CH_UNKNOWN_OP": ExitUnknownOp, "ERR_CH_CLOSED": ExitClosed,
 	}
 	if len(tolk) != len(goCodes) || len(exitNames) != len(goCodes) {
 		t.Fatalf("channel.tolk has %d codes, the Go side %d (%d named)", len(tolk), len(goCodes), len(exitNames))
@@ -74,14 +74,14 @@ func TestContractConstantsMatch(t *testing.T) {
 	for _, want := range []string{
 		"struct (0xc4a10001) TopUp", "struct (0xc4a10002) Commit", "struct (0xc4a10003) Close",
 		"struct (0xc4a10004) StartClose", "struct (0xc4a10005) Finish",
-		"const RESERVE = ton(\"0.01\")", "const MIN_GAS = ton(\"0.004\")",
+		"const RESERVE = ton(\"0.01\")", "const MIN_GAS = ton(\"0.004\")", "const CLOSE_BOND = ton(\"0.02\")",
 		"const VOUCHER_TAG = 0x43435643", "const CLOSE_TAG = 0x4343434c",
 	} {
 		if !strings.Contains(string(src), want) {
 			t.Errorf("contracts/channel.tolk lacks %q", want)
 		}
 	}
-	if reserve != 10_000_000 || minGas != 4_000_000 || voucherTag != 0x43435643 || closeTag != 0x4343434c {
+	if reserve != 10_000_000 || minGas != 4_000_000 || closeBond != 20_000_000 || voucherTag != 0x43435643 || closeTag != 0x4343434c {
 		t.Error("the Go constants differ from the contract's")
 	}
 }

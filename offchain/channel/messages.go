@@ -55,7 +55,7 @@ func TopUpMessage(ch *address.Address, amount *big.Int) (*tlb.InternalMessage, e
 
 // CommitMessage pays the payee what voucher v pays beyond what it was
 // already paid; anyone may send it (the payout goes to the payee's
-// address, with the message's unspent value).
+// address, the message's unspent value back to its sender).
 func CommitMessage(ch *address.Address, v SignedState) (*tlb.InternalMessage, error) {
 	body, err := commitCell(v)
 	if err != nil {
@@ -73,15 +73,34 @@ func CloseMessage(ch *address.Address, s *Settlement) (*tlb.InternalMessage, err
 	return internal(ch, big.NewInt(opValue), body, nil), nil
 }
 
+// claimValue is what a commit or close that pays the payee owed should
+// carry: opValue, plus whatever storage fees took (or, since the last
+// transaction, will have taken: unpaid) of the channel's reserve and the
+// payee's due, as the contract then pays the due in full out of the
+// message's value. It returns what it does not spend, so a margin costs
+// the sender nothing.
+func claimValue(oc *OnChain, owed, unpaid *big.Int) *big.Int {
+	v := big.NewInt(opValue)
+	short := new(big.Int).Add(owed, big.NewInt(reserve))
+	short.Add(short, unpaid)
+	short.Sub(short, oc.Balance)
+	if short.Sign() > 0 {
+		v.Add(v, short)
+	}
+	return v
+}
+
 // StartCloseMessage starts the payer's close alone (only the payer's
 // address may send it): after the quarantine, unless the payee closes with
-// a voucher first, FinishMessage gives the payer the rest.
+// a voucher first, FinishMessage gives the payer the rest. It carries the
+// contract's close bond, which goes to the payee if it answers with a
+// voucher and back to the payer otherwise.
 func StartCloseMessage(ch *address.Address) (*tlb.InternalMessage, error) {
 	body, err := bindings.Encode(bindings.ChannelStartClose{})
 	if err != nil {
 		return nil, err
 	}
-	return internal(ch, big.NewInt(opValue), body, nil), nil
+	return internal(ch, big.NewInt(startCloseValue), body, nil), nil
 }
 
 // FinishMessage ends the payer's close after the quarantine.

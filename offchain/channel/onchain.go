@@ -29,10 +29,21 @@ const (
 	// makes it work. A top-up brings it beyond its amount (the unspent part
 	// stays on the balance and returns to the payer at close).
 	minGas = 4_000_000
-	// opValue is what commit, close, start-close and finish messages carry:
-	// above minGas; a commit's unspent part rides with the payout to the
-	// payee, the others' to the payer.
+	// closeBond is the contract's CLOSE_BOND: what a payer's close alone
+	// locks up and what the payee earns for answering it with a voucher.
+	closeBond = 20_000_000
+	// opValue is what commit, close and finish messages carry: above
+	// minGas; the contract returns the unspent part to the sender.
 	opValue = minGas + 1_000_000
+	// storageRate bounds what storage costs a channel's account, in
+	// nanoton per second: 0.224 was measured under the mainnet config with
+	// the code inline (less with the code as a library). An estimate from
+	// it errs towards attaching too much to a claim, which the contract
+	// returns.
+	storageRate = 1
+	// startCloseValue is what a start-close carries: the bond and gas (the
+	// unspent part stays with the channel and returns to the payer).
+	startCloseValue = opValue + closeBond
 	// topUpExtra is what a top-up or open carries beyond its amount (and the
 	// reserve): minGas and a margin for storage fees.
 	topUpExtra = minGas + 1_000_000
@@ -59,7 +70,7 @@ type Terms struct {
 	PayeeAddress *address.Address // the payee's earnings go here (a worker's owner wallet)
 	Closing      Closing
 	// CodeLibrary deploys the contract with a reference to its code held
-	// as a public library instead of the code (632 bytes). The library must
+	// as a public library instead of the code (792 bytes). The library must
 	// be published on the network (the devnet's PublishLibrary; on mainnet
 	// the operator publishes it, as it does the Job code).
 	CodeLibrary bool
@@ -124,7 +135,7 @@ func (t *Terms) Address() (*address.Address, error) {
 type Status int
 
 const (
-	StatusAbsent     Status = iota // not deployed, or closed (the contract destroys itself)
+	StatusAbsent     Status = iota // not deployed
 	StatusOpen                     // payments flow
 	StatusClosing                  // the payer started a close; the payee may still close with its voucher
 	StatusFinishable               // the quarantine is over: anyone may finish (the payee may still close first)
@@ -132,9 +143,13 @@ const (
 	// refused message carrying the StateInit activated the address. It is
 	// not open: no voucher can draw on it, and Payer.Open deposits into it.
 	StatusUnfunded
+	// StatusClosed is a channel that was paid out: the contract stays as a
+	// tombstone that refuses every message (ExitClosed), so nothing sent
+	// to it later is kept and no old voucher pays again.
+	StatusClosed
 )
 
-var statusNames = [...]string{"absent", "open", "closing", "finishable", "unfunded"}
+var statusNames = [...]string{"absent", "open", "closing", "finishable", "unfunded", "closed"}
 
 func (s Status) String() string {
 	if int(s) < len(statusNames) {
@@ -147,8 +162,11 @@ func (s Status) String() string {
 type OnChain struct {
 	Address *address.Address
 	Status  Status
-	Balance *big.Int // the contract's whole balance, nanoton
+	Balance *big.Int // the contract's whole balance, nanoton, as of its last transaction
 	Now     time.Time
+	// LastTx is the contract's latest transaction: storage fees accrue
+	// from its time until the next one (lastActivity reads it).
+	LastTx chain.TxID
 
 	// Deposit is what the payer made payable in total; vouchers may not
 	// pay more.
@@ -176,7 +194,7 @@ func Read(ctx context.Context, net chain.Network, addr *address.Address) (*OnCha
 	if err != nil {
 		return nil, fmt.Errorf("reading chain time: %w", err)
 	}
-	o := &OnChain{Address: addr, Balance: acc.Balance, Now: time.Unix(int64(info.Time), 0), Deposit: new(big.Int), Paid: new(big.Int)}
+	o := &OnChain{Address: addr, Balance: acc.Balance, Now: time.Unix(int64(info.Time), 0), LastTx: acc.LastTx, Deposit: new(big.Int), Paid: new(big.Int)}
 	if o.Balance == nil {
 		o.Balance = new(big.Int)
 	}
@@ -192,6 +210,10 @@ func Read(ctx context.Context, net chain.Network, addr *address.Address) (*OnCha
 		return nil, fmt.Errorf("decoding channel %s storage: %w", addr, err)
 	}
 	o.Deposit, o.Paid = st.Deposit, st.Paid
+	if st.Closed {
+		o.Status = StatusClosed
+		return o, nil
+	}
 	if st.CloseStarted == 0 {
 		// The deposit only grows: zero means never funded.
 		o.Status = StatusOpen
@@ -209,6 +231,26 @@ func Read(ctx context.Context, net chain.Network, addr *address.Address) (*OnCha
 		o.Status = StatusClosing
 	}
 	return o, nil
+}
+
+// lastActivity is when the channel's latest transaction ran: its balance
+// is as of then, and storage fees accrue against it until the next one.
+func lastActivity(ctx context.Context, net chain.Network, oc *OnChain) (time.Time, error) {
+	txs, err := net.Transactions(ctx, oc.Address, chain.TxID{}, 1)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the last transaction of channel %s: %w", oc.Address, err)
+	}
+	if len(txs) == 0 {
+		return oc.Now, nil
+	}
+	return time.Unix(int64(txs[0].Now), 0), nil
+}
+
+// storageSince bounds the storage fees the channel owes for the time
+// since its last transaction (charged at its next one).
+func storageSince(oc *OnChain, last time.Time) *big.Int {
+	idle := max(oc.Now.Sub(last), 0)
+	return big.NewInt(int64(idle/time.Second) * storageRate)
 }
 
 func commitCell(v SignedState) (*cell.Cell, error) {
@@ -276,13 +318,14 @@ const (
 	ExitTooEarly     = 177
 	ExitLowValue     = 178
 	ExitUnknownOp    = 179
+	ExitClosed       = 180
 )
 
 var exitNames = map[int]string{
 	ExitNotPayer: "not from the payer", ExitBadSignature: "a signature does not verify",
 	ExitWrongChannel: "not a voucher of this channel", ExitNotAbovePaid: "the amount is not above what was paid",
 	ExitOverDeposit: "the amount is above the deposit", ExitClosing: "the payer's close runs",
-	ExitNotClosing: "no close started", ExitTooEarly: "the quarantine is not over",
+	ExitNotClosing: "no close started", ExitTooEarly: "the quarantine is not over", ExitClosed: "the channel is closed",
 	ExitLowValue: "the value does not cover the operation", ExitUnknownOp: "unknown operation",
 }
 

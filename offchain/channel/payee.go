@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
 
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
@@ -34,14 +35,21 @@ type PayeePolicy struct {
 	OpeningTTL          time.Duration
 	MaxOpeningPerSource int
 	MaxOpening          int
+	// IdleCommit: the watcher commits a held voucher, whatever its size,
+	// once the channel has seen no transaction for this long. Storage fees
+	// accrue against the channel's balance: they eat the payer's reserve
+	// first (about 1.4 years of it at mainnet prices with the code inline)
+	// and then what the payee is owed, so earnings are not left waiting
+	// longer than the reserve lasts.
+	IdleCommit time.Duration
 }
 
-// DefaultPayeePolicy commits past 0.5 TON, wants at least an hour to
-// answer a payer's close, and keeps unfunded terms 15 minutes, 16 per
-// client address and 1,024 in all.
+// DefaultPayeePolicy commits past 0.5 TON or after 90 idle days, wants at
+// least an hour to answer a payer's close, and keeps unfunded terms 15
+// minutes, 16 per client address and 1,024 in all.
 func DefaultPayeePolicy() PayeePolicy {
 	return PayeePolicy{CommitAbove: big.NewInt(500_000_000), MinQuarantine: time.Hour, CloseGrace: 10 * time.Minute,
-		OpeningTTL: 15 * time.Minute, MaxOpeningPerSource: 16, MaxOpening: 1024}
+		OpeningTTL: 15 * time.Minute, MaxOpeningPerSource: 16, MaxOpening: 1024, IdleCommit: 90 * 24 * time.Hour}
 }
 
 // ErrTooManyOpening is returned by Accept when too many agreed terms wait
@@ -58,7 +66,7 @@ type PayeeConfig struct {
 	// refuses terms that pay elsewhere.
 	Payout *address.Address
 	// Wallet pays gas for commits and closes (a few thousandths of a TON
-	// each; a commit's unspent part goes to the payout address); without
+	// each; the contract returns what they do not spend); without
 	// it the payee can only receive vouchers and approve the payer's close.
 	Wallet Sender
 	Store  *Store
@@ -79,6 +87,28 @@ type Payee struct {
 	// same failing close on every pass, only once the held voucher pays
 	// more.
 	failedClose sync.Map // ID → *big.Int
+	// activity caches, per channel, the time of the transaction the chain
+	// last showed as its latest (lastActivity), so the watcher's idle
+	// check reads it once per transaction, not on every pass.
+	activity sync.Map // ID → activityMark
+}
+
+type activityMark struct {
+	lt uint64
+	at time.Time
+}
+
+// lastActivity is lastActivity, cached per channel transaction.
+func (p *Payee) lastActivity(ctx context.Context, id ID, oc *OnChain) (time.Time, error) {
+	if m, ok := p.activity.Load(id); ok && m.(activityMark).lt == oc.LastTx.LT {
+		return m.(activityMark).at, nil
+	}
+	at, err := lastActivity(ctx, p.cfg.Net, oc)
+	if err != nil {
+		return time.Time{}, err
+	}
+	p.activity.Store(id, activityMark{lt: oc.LastTx.LT, at: at})
+	return at, nil
 }
 
 // NewPayee checks cfg and returns a Payee.
@@ -103,6 +133,9 @@ func NewPayee(cfg PayeeConfig) (*Payee, error) {
 	}
 	if cfg.Policy.MaxOpening == 0 {
 		cfg.Policy.MaxOpening = DefaultPayeePolicy().MaxOpening
+	}
+	if cfg.Policy.IdleCommit == 0 {
+		cfg.Policy.IdleCommit = DefaultPayeePolicy().IdleCommit
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 500 * time.Millisecond
@@ -290,8 +323,8 @@ func (r *Record) Uncommitted() *big.Int {
 
 // Commit withdraws what the held voucher pays beyond what was paid, to
 // the payout address, without closing: the payer's signature on the
-// voucher is all the contract needs. The payee's wallet pays the gas; its
-// unspent part goes to the payout address with the earnings.
+// voucher is all the contract needs. The payee's wallet pays the gas; the
+// contract returns its unspent part to the wallet.
 func (p *Payee) Commit(ctx context.Context, id ID) (*big.Int, error) {
 	if !p.CanSend() {
 		return nil, fmt.Errorf("commit of channel %s: the payee has no wallet to pay gas", id)
@@ -315,6 +348,11 @@ func (p *Payee) Commit(ctx context.Context, id ID) (*big.Int, error) {
 	if err != nil {
 		return nil, err
 	}
+	last, err := p.lastActivity(ctx, id, oc)
+	if err != nil {
+		return nil, fmt.Errorf("commit of channel %s: %w", id, err)
+	}
+	msg.Amount = tlb.FromNanoTON(claimValue(oc, new(big.Int).Sub(v.Sent, oc.Paid), storageSince(oc, last)))
 	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "channel commit", p.cfg.Poll, walletMsgs(msg)...); err != nil {
 		return nil, fmt.Errorf("commit of channel %s: %w", id, err)
 	}
@@ -336,7 +374,7 @@ func (p *Payee) Close(ctx context.Context, id ID) (*Settlement, error) {
 	if err != nil {
 		return nil, err
 	}
-	if oc.Status == StatusAbsent {
+	if oc.Status == StatusAbsent || oc.Status == StatusClosed {
 		return nil, fmt.Errorf("close of channel %s (%s on chain): %w", id, oc.Status, ErrNotOpen)
 	}
 	unlock := p.locks.lock(id)
@@ -390,6 +428,17 @@ func (p *Payee) CommitIfDue(ctx context.Context, id ID) (bool, error) {
 	}
 	if rec.Phase != PhaseOpen || rec.Uncommitted().Cmp(p.cfg.Policy.CommitAbove) <= 0 {
 		return false, nil
+	}
+	_, err = p.Commit(ctx, id)
+	return err == nil, err
+}
+
+// commitIfIdle commits the held voucher once the channel has been idle
+// for PayeePolicy.IdleCommit (storage fees would otherwise eat into it).
+func (p *Payee) commitIfIdle(ctx context.Context, id ID, oc *OnChain) (bool, error) {
+	last, err := p.lastActivity(ctx, id, oc)
+	if err != nil || oc.Now.Sub(last) < p.cfg.Policy.IdleCommit {
+		return false, err
 	}
 	_, err = p.Commit(ctx, id)
 	return err == nil, err
@@ -496,8 +545,8 @@ func (p *Payee) Sync(ctx context.Context, id ID) (*OnChain, error) {
 		if rec.Phase != PhaseClosing {
 			rec.Phase, rec.ClosingSince = PhaseClosing, time.Now().UTC()
 		}
-	case StatusAbsent:
-		// Gone after it was open: closed (by either side).
+	case StatusClosed:
+		// Paid out (by either side).
 		if rec.Phase == PhaseClosing || rec.Phase == PhaseOpen {
 			rec.Phase = PhaseClosed
 		}
@@ -557,7 +606,7 @@ func (p *Payee) CheckOnce(ctx context.Context) ([]Action, error) {
 			// Agreed OpeningTTL ago and still not funded: forgotten.
 			// The payer can agree the same terms again; a deposit made
 			// meanwhile is the payer's to close and take back.
-			if oc.Status == StatusAbsent || oc.Status == StatusUnfunded {
+			if oc.Status == StatusAbsent || oc.Status == StatusUnfunded || oc.Status == StatusClosed {
 				acts = append(acts, Action{Channel: id, Did: "expired", Err: p.cfg.Store.Delete(id)})
 			}
 			continue
@@ -578,6 +627,10 @@ func (p *Payee) CheckOnce(ctx context.Context) ([]Action, error) {
 				// The earnings policy: the record was refreshed by Sync.
 				if did, err := p.CommitIfDue(ctx, id); did || err != nil {
 					acts = append(acts, Action{Channel: id, Did: "committed", Err: err})
+				} else if claim {
+					if did, err := p.commitIfIdle(ctx, id, oc); did || err != nil {
+						acts = append(acts, Action{Channel: id, Did: "committed", Err: err})
+					}
 				}
 			}
 		case StatusClosing, StatusFinishable:

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
 
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
@@ -180,8 +181,8 @@ func (p *Payer) refresh(rec *Record, oc *OnChain) (*Record, error) {
 		if rec.Phase != PhaseClosed {
 			rec.Phase = PhaseClosing
 		}
-	case StatusAbsent:
-		// Gone after it was open: closed (by either side).
+	case StatusClosed:
+		// Paid out (by either side).
 		if rec.Phase == PhaseClosing || rec.Phase == PhaseOpen {
 			rec.Phase = PhaseClosed
 		}
@@ -368,6 +369,20 @@ func submitClose(ctx context.Context, net chain.Network, w Sender, a *address.Ad
 	msg, err := CloseMessage(a, s)
 	if err != nil {
 		return err
+	}
+	oc, err := Read(ctx, net, a)
+	if err != nil {
+		return fmt.Errorf("close of channel %s: %w", s.Channel, err)
+	}
+	if owed := new(big.Int).Sub(s.Voucher.Sent, oc.Paid); owed.Sign() > 0 {
+		if oc.Status == StatusClosing || oc.Status == StatusFinishable {
+			owed.Add(owed, big.NewInt(closeBond))
+		}
+		last, err := lastActivity(ctx, net, oc)
+		if err != nil {
+			return fmt.Errorf("close of channel %s: %w", s.Channel, err)
+		}
+		msg.Amount = tlb.FromNanoTON(claimValue(oc, owed, storageSince(oc, last)))
 	}
 	if _, err := send(ctx, net, w, a, "channel close", poll, walletMsgs(msg)...); err != nil {
 		return fmt.Errorf("close of channel %s: %w", s.Channel, err)

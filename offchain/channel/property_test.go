@@ -96,6 +96,7 @@ func playSequence(t *testing.T, seed uint64) {
 	if h == nil && mode == 3 {
 		mode = 0 // the payee closes alone only with a voucher
 	}
+	paidBefore := env.onChain(terms).Paid
 	switch mode {
 	case 0: // cooperative, proposed by the payer at what it signed
 		if _, err := env.payer.Close(env.ctx, id, env.payee); err != nil {
@@ -126,17 +127,24 @@ func playSequence(t *testing.T, seed uint64) {
 			t.Fatal(err)
 		}
 	}
-	if oc := env.onChain(terms); oc.Status != StatusAbsent {
+	if oc := env.onChain(terms); oc.Status != StatusClosed {
 		t.Fatalf("close mode %d left the channel %s", mode, oc.Status)
 	}
 
+	// Exactly: what the payer signed when it proposes the close, else the
+	// payee's voucher, plus the payer's close bond when the payee had to
+	// answer a close the payer started alone.
+	want := new(big.Int).Set(holds)
+	switch {
+	case mode == 0:
+		want.Set(signed)
+	case (mode == 1 || mode == 2) && holds.Cmp(paidBefore) > 0:
+		want.Add(want, big.NewInt(closeBond))
+	}
 	paid := env.paidToPayee(terms)
 	t.Logf("%d vouchers signed (%s), payee held %s, close mode %d, payee paid %s", len(issued), signed, holds, mode, paid)
-	if paid.Cmp(holds) < 0 {
-		t.Errorf("close mode %d: payee paid %s, less than its voucher %s", mode, paid, holds)
-	}
-	if paid.Cmp(signed) > 0 {
-		t.Errorf("close mode %d: payee paid %s, more than the payer signed (%s)", mode, paid, signed)
+	if paid.Cmp(want) != 0 {
+		t.Errorf("close mode %d: payee paid %s, want %s (held %s, signed %s)", mode, paid, want, holds, signed)
 	}
 	env.checkConservation(terms)
 }

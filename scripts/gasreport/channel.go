@@ -127,7 +127,7 @@ func (s *scenario) channelOps(ctx context.Context) ([]Operation, error) {
 		return nil, err
 	}
 	inline.Name = "channel_open_inline_code"
-	inline.Description += " (the contract's 632-byte code travels in the deploy instead of a library reference)"
+	inline.Description += " (the contract's 792-byte code travels in the deploy instead of a library reference)"
 	return append(ops, inline), nil
 }
 
