@@ -40,6 +40,13 @@ const (
 	DefaultPollInterval      = 2 * time.Second
 	DefaultMaxAttempts       = 3
 	DefaultFirstTokenTimeout = 60 * time.Second
+	// After the first token an answer may pause at most
+	// DefaultTokenGapTimeout between two events and take at most
+	// FirstTokenTimeout plus DefaultPerTokenTimeout per allowed token in
+	// all (a worker must average 4 tokens a second): a worker cannot hold
+	// an app's request, and its slot, by trickling tokens.
+	DefaultTokenGapTimeout = 30 * time.Second
+	DefaultPerTokenTimeout = 250 * time.Millisecond
 	DefaultMaxTokens         = 1024
 	DefaultMaxTokensLimit    = 32768
 	// MaxBody bounds an app's request body.
@@ -87,6 +94,10 @@ type Config struct {
 	MaxAttempts int
 	// FirstTokenTimeout bounds one attempt up to its first token.
 	FirstTokenTimeout time.Duration
+	// TokenGapTimeout and PerTokenTimeout bound an answer after its first
+	// token (DefaultTokenGapTimeout, DefaultPerTokenTimeout): a worker past
+	// either is cut and paid what it sent.
+	TokenGapTimeout, PerTokenTimeout time.Duration
 	// DefaultMaxTokens applies when a request sets no limit; MaxTokens caps any.
 	DefaultMaxTokens, MaxTokens int
 	Logger                      *slog.Logger
@@ -136,6 +147,12 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.FirstTokenTimeout <= 0 {
 		cfg.FirstTokenTimeout = DefaultFirstTokenTimeout
+	}
+	if cfg.TokenGapTimeout <= 0 {
+		cfg.TokenGapTimeout = DefaultTokenGapTimeout
+	}
+	if cfg.PerTokenTimeout <= 0 {
+		cfg.PerTokenTimeout = DefaultPerTokenTimeout
 	}
 	if cfg.MaxTokens <= 0 {
 		cfg.MaxTokens = DefaultMaxTokensLimit

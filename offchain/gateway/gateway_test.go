@@ -132,14 +132,22 @@ type testGateway struct {
 
 func newTestGateway(t *testing.T, budget *big.Int, ws ...*testWorker) *testGateway {
 	t.Helper()
+	return newTestGatewayWith(t, func(c *Config) { c.Budget = budget }, ws...)
+}
+
+// newTestGatewayWith is newTestGateway with edit applied to its Config.
+func newTestGatewayWith(t *testing.T, edit func(*Config), ws ...*testWorker) *testGateway {
+	t.Helper()
 	src := &staticSource{}
 	for _, w := range ws {
 		src.workers = append(src.workers, w.info)
 	}
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	payer := &IOUPayer{Key: key}
-	g, err := New(Config{Source: src, Models: []string{testModel}, APIKeys: []string{testKey}, Payer: payer, Budget: budget,
-		PollInterval: 20 * time.Millisecond, RefreshInterval: time.Hour})
+	cfg := Config{Source: src, Models: []string{testModel}, APIKeys: []string{testKey}, Payer: payer,
+		PollInterval: 20 * time.Millisecond, RefreshInterval: time.Hour}
+	edit(&cfg)
+	g, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,6 +335,7 @@ func TestModelsAndErrors(t *testing.T) {
 		{"bad json", "POST", "/v1/chat/completions", `{"model":`, nil, 400, "invalid_json", ""},
 		{"wrong type", "POST", "/v1/chat/completions", `{"model":"m1","messages":"hi"}`, nil, 400, "invalid_type", "messages"},
 		{"wrong type inside", "POST", "/v1/chat/completions", `{"model":"m1","messages":[{"role":1,"content":"hi"}]}`, nil, 400, "invalid_type", "messages.role"},
+		{"role not OpenAI's", "POST", "/v1/chat/completions", `{"model":"m1","messages":[{"role":"wizard","content":"hi"}]}`, nil, 400, "invalid_value", "messages[0].role"},
 		{"wrong type of a gateway field", "POST", "/v1/chat/completions", `{"model":"m1","n":"2","messages":[{"role":"user","content":"hi"}]}`, nil, 400, "invalid_type", "n"},
 		{"max tokens", "POST", "/v1/chat/completions", `{"model":"m1","max_tokens":-1,"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "invalid_value", "max_tokens"},
 		{"n", "POST", "/v1/chat/completions", `{"model":"m1","n":2,"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "unsupported_value", "n"},
@@ -623,6 +632,64 @@ func TestOverlongStreamIsCut(t *testing.T) {
 	// the flood cut the stream before it), never more than max_tokens.
 	if spent, max := tg.g.Spent(), bindings.Charge(big.NewInt(5e8), big.NewInt(15e8), 64, 4); spent.Sign() <= 0 || spent.Cmp(max) > 0 {
 		t.Fatalf("paid %s for a cut answer (bound %s)", spent, max)
+	}
+}
+
+// A worker cannot hold an app's request (and its own slot, and the app's
+// budget reservation) by pausing or trickling tokens after the first: the
+// gateway cuts it past TokenGapTimeout between events, or past
+// FirstTokenTimeout + max_tokens × PerTokenTimeout in all, ends the app's
+// stream with an error and pays what the worker's receipt proves.
+func TestSlowAnswerIsCut(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		pause func(i int) time.Duration // before line i of the answer
+		edit  func(*Config)
+	}{
+		{"a long pause", func(i int) time.Duration {
+			if i == 4 {
+				return 10 * time.Second
+			}
+			return 0
+		}, func(c *Config) { c.TokenGapTimeout = 300 * time.Millisecond }},
+		{"a trickle", func(int) time.Duration { return 150 * time.Millisecond }, func(c *Config) {
+			c.FirstTokenTimeout, c.PerTokenTimeout, c.TokenGapTimeout = 300*time.Millisecond, 20*time.Millisecond, time.Second
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gone := make(chan struct{})
+			w := newTestWorker(t, workerOpts{slots: 2, wrap: func(_ *testWorker, next http.Handler) http.Handler {
+				return rewriteChat(next, func(w http.ResponseWriter, answer string) {
+					for i, line := range strings.SplitAfter(answer, "\n\n") {
+						select {
+						case <-time.After(tc.pause(i)):
+						case <-gone:
+							return
+						}
+						if _, err := io.WriteString(w, line); err != nil {
+							return
+						}
+						w.(http.Flusher).Flush()
+					}
+				})
+			}})
+			t.Cleanup(func() { close(gone) }) // before the worker's server closes
+			tg := newTestGatewayWith(t, tc.edit, w)
+			began := time.Now()
+			resp := tg.do(t, "POST", "/v1/chat/completions", `{"model":"m1","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"repeat 10 words"}]}`, nil)
+			events := readStream(t, resp.Body)
+			took := time.Since(began)
+			if len(events) < 2 || !strings.Contains(events[len(events)-1], "worker_failed") {
+				t.Fatalf("the app's stream did not end with the worker's failure: %q", events)
+			}
+			if took > 5*time.Second {
+				t.Fatalf("the slow answer held the app %s", took)
+			}
+			tg.g.collecting.Wait()
+			if spent, max := tg.g.Spent(), bindings.Charge(big.NewInt(5e8), big.NewInt(15e8), 64, 10); spent.Cmp(max) > 0 {
+				t.Fatalf("paid %s for a cut answer (bound %s)", spent, max)
+			}
+		})
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -207,10 +208,13 @@ type workerChunk struct {
 // eventReader reads a worker's stream of events, each "data: <json>".
 type eventReader struct {
 	*sse.Reader
+	// progress, when set, is called after each event read (the answer's
+	// gap watchdog).
+	progress func()
 }
 
 func newEventReader(r io.Reader) *eventReader {
-	return &eventReader{sse.NewReader(r, maxEventLine)}
+	return &eventReader{Reader: sse.NewReader(r, maxEventLine)}
 }
 
 // next returns the next event; io.EOF when the stream ended without [DONE].
@@ -218,6 +222,9 @@ func (er *eventReader) next() (*workerEvent, error) {
 	raw, err := er.Next()
 	if err != nil {
 		return nil, err
+	}
+	if er.progress != nil {
+		er.progress()
 	}
 	data := bytes.TrimSpace(raw.Data)
 	if string(data) == "[DONE]" {
@@ -392,6 +399,22 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 		}
 	}
 	firstTimer.Stop()
+	// From here the answer's time is bounded too: a worker that pauses
+	// too long or trickles its tokens is cut (its stream is cancelled) and
+	// paid what it sent, like one whose stream broke.
+	var slow atomic.Bool
+	cut := func() { slow.Store(true); cancel() }
+	whole := time.AfterFunc(g.cfg.FirstTokenTimeout+time.Duration(req.maxTokens)*g.cfg.PerTokenTimeout, cut)
+	defer whole.Stop()
+	gap := time.AfterFunc(g.cfg.TokenGapTimeout, cut)
+	defer gap.Stop()
+	er.progress = func() { gap.Reset(g.cfg.TokenGapTimeout) }
+	defer func() {
+		if slow.Load() {
+			g.log.Warn("worker too slow after its first token; its answer was cut and it is paid what it sent",
+				"worker", u.w.Address.String(), "max_tokens", req.maxTokens, "after", time.Since(start).Round(time.Millisecond))
+		}
+	}()
 	ttft := time.Since(start)
 	g.metrics.ttft.WithLabelValues(req.model).Observe(ttft.Seconds())
 	if req.stream {

@@ -97,8 +97,11 @@ func parseChat(raw []byte, defaultMax, maxMax int) (*request, *APIError) {
 	wr := openai.Request{Model: cr.Model, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, Stream: true}
 	size := 0
 	for i, m := range cr.Messages {
-		if strings.TrimSpace(m.Role) == "" {
+		if m.Role == "" {
 			return nil, badRequest(fmt.Sprintf("messages[%d].role", i), "missing_required_parameter", "messages[%d].role: required", i)
+		}
+		if err := inference.CheckRole(m.Role); err != nil {
+			return nil, badRequest(fmt.Sprintf("messages[%d].role", i), "invalid_value", "messages[%d]: %v", i, err)
 		}
 		t, err := m.Text()
 		if err != nil {

@@ -20,7 +20,7 @@ import (
 
 // Message is one chat turn.
 type Message struct {
-	Role    string `json:"role"` // "system", "user", "assistant", …: passed to the engine as is
+	Role    string `json:"role"` // one of OpenAI's (CheckRole): passed to the engine as is
 	Content string `json:"content"`
 }
 
@@ -50,9 +50,29 @@ func (r *Request) Validate() error {
 		return errors.New("inference: top_p must be within (0, 1]")
 	}
 	for i, m := range r.Messages {
-		if strings.TrimSpace(m.Role) == "" {
-			return fmt.Errorf("inference: message %d has no role", i)
+		if err := CheckRole(m.Role); err != nil {
+			return fmt.Errorf("inference: message %d: %w", i, err)
 		}
+	}
+	return nil
+}
+
+// roles are the message roles of OpenAI's chat API. Nothing else reaches
+// an engine: its chat template prints the role, so an arbitrary one would
+// be input outside what a worker's input bound (worker.InputBound)
+// counts, and a template may treat an unknown one in surprising ways.
+var roles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
+
+// CheckRole reports a message role that is not one of OpenAI's.
+func CheckRole(role string) error {
+	if role == "" {
+		return errors.New("role is required")
+	}
+	if !roles[role] {
+		if len(role) > 32 {
+			role = role[:32] + "…"
+		}
+		return fmt.Errorf("role %q is not one of system, developer, user, assistant, tool, function", role)
 	}
 	return nil
 }

@@ -40,6 +40,14 @@ func TestRequestValidate(t *testing.T) {
 		{"top_p zero", func(r *inference.Request) { r.TopP = ptr(0.0) }, false},
 		{"top_p above one", func(r *inference.Request) { r.TopP = ptr(1.1) }, false},
 		{"message without role", func(r *inference.Request) { r.Messages[1].Role = "" }, false},
+		{"every OpenAI role", func(r *inference.Request) {
+			for _, role := range []string{"system", "developer", "user", "assistant", "tool", "function"} {
+				r.Messages = append(r.Messages, inference.Message{Role: role, Content: "x"})
+			}
+		}, true},
+		{"a role of the app's own", func(r *inference.Request) { r.Messages[1].Role = "wizard" }, false},
+		{"a huge role", func(r *inference.Request) { r.Messages[0].Role = strings.Repeat("system", 100_000) }, false},
+		{"a role in capitals", func(r *inference.Request) { r.Messages[0].Role = "User" }, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
