@@ -649,6 +649,8 @@ func (g *Gateway) collectReceipt(u *upstream, payer string, req *request, reqID 
 	}
 	g.log.Warn("no receipt for an answer that stopped early; what the worker charged for it stays unpaid",
 		"worker", u.w.Address.String(), "request", reqID)
+	// What the worker says it charged shows in the gateway's unpaid.
+	g.payments.askReport(context.Background(), g.payments.acct(u.key()), u, payer)
 }
 
 func (g *Gateway) fetchReceipt(ctx context.Context, u *upstream, payer, reqID string) (*worker.SignedUsage, error) {

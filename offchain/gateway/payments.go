@@ -43,6 +43,23 @@ type payAccount struct {
 	resumed  bool     // paid continues from what earlier runs signed (ResumingPayer)
 	sending  bool
 	timer    *time.Timer // a delivery scheduled after deliverDelay
+	// reported is what the worker last said it charged this payer in all
+	// (its answer to POST /v1/vouchers), at reportedAt: above paid when
+	// receipts the gateway never got (an abandoned stream whose receipt
+	// could not be fetched) proved charges it does not know of.
+	reported   *big.Int
+	reportedAt time.Time
+}
+
+// reportEvery is how often the gateway asks each worker it pays what it
+// charged (one small request; deliveries refresh it too).
+const reportEvery = 30 * time.Second
+
+// noteReport records the worker's answer about its account; a.mu held.
+func (a *payAccount) noteReport(ans *voucherAnswer, at time.Time) {
+	if c, ok := new(big.Int).SetString(ans.Charged, 10); ok && c.Sign() >= 0 {
+		a.reported, a.reportedAt = c, at
+	}
 }
 
 // newPayments starts the accounts; with a ResumingPayer the spend (and so
@@ -98,7 +115,9 @@ func (p *payments) unreserve(maxCost *big.Int) {
 	p.reserved.Sub(p.reserved, maxCost)
 }
 
-// unpaid is what the gateway owes beyond its vouchers, all workers together.
+// unpaid is what the gateway owes beyond its vouchers, all workers
+// together: per worker, beyond the latest voucher, the more of what its
+// receipts proved and what the worker reports it charged.
 func (p *payments) unpaid() *big.Int {
 	p.mu.Lock()
 	accts := make([]*payAccount, 0, len(p.accts))
@@ -109,7 +128,13 @@ func (p *payments) unpaid() *big.Int {
 	sum := new(big.Int)
 	for _, a := range accts {
 		a.mu.Lock()
-		sum.Add(sum, new(big.Int).Sub(a.paid, a.covered))
+		owed := a.paid
+		if a.reported != nil && a.reported.Cmp(owed) > 0 {
+			owed = a.reported
+		}
+		if d := new(big.Int).Sub(owed, a.covered); d.Sign() > 0 {
+			sum.Add(sum, d)
+		}
 		a.mu.Unlock()
 	}
 	return sum
@@ -243,12 +268,30 @@ func (p *payments) catchUp(ctx context.Context) {
 				p.log.Warn("voucher not signed", "worker", a.worker.w.Address.String(), "error", err)
 			}
 		}
-		u := a.worker
+		u, payer, stale := a.worker, a.payer, a.worker != nil && time.Since(a.reportedAt) > reportEvery
 		a.mu.Unlock()
 		if behind {
 			p.scheduleDeliver(a, u)
 		}
+		if stale {
+			p.askReport(ctx, a, u, payer)
+		}
 	}
+}
+
+// askReport asks the worker what it charged the payer (POST /v1/vouchers
+// without a voucher) and records it for unpaid.
+func (p *payments) askReport(ctx context.Context, a *payAccount, u *upstream, payer string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var ans voucherAnswer
+	if err := postVoucher(ctx, u.hc, u.base, payer, nil, &ans); err != nil {
+		p.log.Debug("could not ask the worker what it charged", "worker", u.w.Address.String(), "error", err)
+		return
+	}
+	a.mu.Lock()
+	a.noteReport(&ans, time.Now())
+	a.mu.Unlock()
 }
 
 // deliver posts the latest voucher to the worker on its own, one post at a
@@ -290,8 +333,17 @@ func (p *payments) deliver(u *upstream) {
 	}
 }
 
+// post delivers voucher v and records the worker's account in its answer.
 func (p *payments) post(ctx context.Context, u *upstream, payer string, v []byte) error {
-	return postVoucher(ctx, u.hc, u.base, payer, v, nil)
+	var ans voucherAnswer
+	if err := postVoucher(ctx, u.hc, u.base, payer, v, &ans); err != nil {
+		return err
+	}
+	a := p.acct(u.key())
+	a.mu.Lock()
+	a.noteReport(&ans, time.Now())
+	a.mu.Unlock()
+	return nil
 }
 
 // voucherAnswer is the worker's answer to POST /v1/vouchers: its account
