@@ -353,7 +353,9 @@ func (p *Payee) Commit(ctx context.Context, id ID) (*big.Int, error) {
 		return nil, fmt.Errorf("commit of channel %s: %w", id, err)
 	}
 	msg.Amount = tlb.FromNanoTON(claimValue(oc, new(big.Int).Sub(v.Sent, oc.Paid), storageSince(oc, last)))
-	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "channel commit", p.cfg.Poll, walletMsgs(msg)...); err != nil {
+	_, err = send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "channel commit", p.cfg.Poll, walletMsgs(msg)...)
+	noteOutcome(&p.locks, p.cfg.Store, id, "channel commit", err)
+	if err != nil {
 		return nil, fmt.Errorf("commit of channel %s: %w", id, err)
 	}
 	if _, err := p.Sync(ctx, id); err != nil {
@@ -397,7 +399,9 @@ func (p *Payee) Close(ctx context.Context, id ID) (*Settlement, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := submitClose(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, s, p.cfg.Poll); err != nil {
+	err = submitClose(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, s, p.cfg.Poll)
+	noteOutcome(&p.locks, p.cfg.Store, id, "channel close", err)
+	if err != nil {
 		var re *RefusedError
 		if errors.As(err, &re) && re.Action {
 			p.failedClose.Store(id, new(big.Int).Set(s.Voucher.Sent))
@@ -562,7 +566,9 @@ func (p *Payee) Finish(ctx context.Context, id ID) error {
 	if err != nil {
 		return err
 	}
-	if err := finish(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, p.cfg.Poll); err != nil {
+	err = finish(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, p.cfg.Poll)
+	noteOutcome(&p.locks, p.cfg.Store, id, "finish close", err)
+	if err != nil {
 		return err
 	}
 	_, err = p.Sync(ctx, id)

@@ -158,7 +158,12 @@ func (p *Payer) Open(ctx context.Context, terms Terms, payeeState SignedState, d
 	if err != nil {
 		return nil, err
 	}
-	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, addr, "channel open", p.cfg.Poll, walletMsgs(msg)...); err != nil {
+	// The channel's lock is held: the outcome is noted here, not by
+	// noteOutcome.
+	rec.Failure = nil
+	if _, err = send(ctx, p.cfg.Net, p.cfg.Wallet, addr, "channel open", p.cfg.Poll, walletMsgs(msg)...); err != nil {
+		rec.Failure = &Failure{Op: "channel open", Error: err.Error(), At: time.Now().UTC()}
+		_ = p.cfg.Store.Put(rec)
 		return nil, fmt.Errorf("opening channel %s: %w", terms.ID, err)
 	}
 	if oc, err = Read(ctx, p.cfg.Net, addr); err != nil {
@@ -283,7 +288,9 @@ func (p *Payer) TopUp(ctx context.Context, id ID, amount *big.Int) (*Record, err
 	if err != nil {
 		return nil, err
 	}
-	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "channel top-up", p.cfg.Poll, walletMsgs(msg)...); err != nil {
+	_, err = send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "channel top-up", p.cfg.Poll, walletMsgs(msg)...)
+	noteOutcome(&p.locks, p.cfg.Store, id, "channel top-up", err)
+	if err != nil {
 		return nil, fmt.Errorf("topping up channel %s: %w", id, err)
 	}
 	if oc, err = Read(ctx, p.cfg.Net, rec.Address); err != nil {
@@ -357,7 +364,9 @@ func (p *Payer) Close(ctx context.Context, id ID, payee Cosigner) (*Settlement, 
 	if err := s.verifyPayee(rec.Terms.PayeeKey); err != nil {
 		return nil, err
 	}
-	if err := submitClose(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, s, p.cfg.Poll); err != nil {
+	err = submitClose(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, s, p.cfg.Poll)
+	noteOutcome(&p.locks, p.cfg.Store, id, "channel close", err)
+	if err != nil {
 		return nil, err
 	}
 	_, _, err = p.Sync(ctx, id)
@@ -418,7 +427,9 @@ func (p *Payer) ForceClose(ctx context.Context, id ID) error {
 	if err != nil {
 		return err
 	}
-	if _, err := send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "start close", p.cfg.Poll, walletMsgs(msg)...); err != nil {
+	_, err = send(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, "start close", p.cfg.Poll, walletMsgs(msg)...)
+	noteOutcome(&p.locks, p.cfg.Store, id, "start close", err)
+	if err != nil {
 		return fmt.Errorf("force-closing channel %s: %w", id, err)
 	}
 	_, _, err = p.Sync(ctx, id)
@@ -432,7 +443,9 @@ func (p *Payer) Finish(ctx context.Context, id ID) error {
 	if err != nil {
 		return err
 	}
-	if err := finish(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, p.cfg.Poll); err != nil {
+	err = finish(ctx, p.cfg.Net, p.cfg.Wallet, rec.Address, p.cfg.Poll)
+	noteOutcome(&p.locks, p.cfg.Store, id, "finish close", err)
+	if err != nil {
 		return err
 	}
 	_, _, err = p.Sync(ctx, id)

@@ -60,6 +60,36 @@ type Record struct {
 	Accepted time.Time
 	Source   string
 	Updated  time.Time
+	// Failure is this side's last on-chain action on the channel that did
+	// not go through (nil once one does): `cocoon channel status` shows
+	// it.
+	Failure *Failure
+}
+
+// Failure is an on-chain action that did not go through: the message was
+// refused (the contract's exit code, named), its payout could not be
+// made, or no answer came from the chain.
+type Failure struct {
+	Op    string    `json:"op"` // "channel open", "channel top-up", "channel commit", "channel close", "start close", "finish close"
+	Error string    `json:"error"`
+	At    time.Time `json:"at"`
+}
+
+// noteOutcome records on channel id's record whether this side's op went
+// through on chain: err sets Failure, nil clears it. Best effort: the
+// caller returns err itself.
+func noteOutcome(locks *keyedMutex, st *Store, id ID, op string, err error) {
+	unlock := locks.lock(id)
+	defer unlock()
+	rec, gerr := st.Get(id)
+	if gerr != nil || (err == nil && rec.Failure == nil) {
+		return
+	}
+	rec.Failure = nil
+	if err != nil {
+		rec.Failure = &Failure{Op: op, Error: err.Error(), At: time.Now().UTC()}
+	}
+	_ = st.Put(rec)
 }
 
 // Sent is the payer's cumulative payment the record knows of (zero before
@@ -98,6 +128,7 @@ type recordJSON struct {
 	Accepted     time.Time    `json:"accepted,omitzero"`
 	Source       string       `json:"source,omitempty"`
 	Updated      time.Time    `json:"updated"`
+	Failure      *Failure     `json:"failure,omitempty"`
 }
 
 // MarshalJSON writes the record in its stored form.
@@ -108,7 +139,7 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 		PayerAddress: r.Terms.PayerAddress.String(), PayeeAddress: r.Terms.PayeeAddress.String(),
 		QuarantineS: int64(r.Terms.Closing.Quarantine / time.Second), CodeLibrary: r.Terms.CodeLibrary,
 		Phase: r.Phase, Voucher: r.Voucher, PayeeState: r.PayeeState, Deposit: r.Deposit, Withdrawn: r.Withdrawn, ClosingSince: r.ClosingSince, Updated: r.Updated,
-		Accepted: r.Accepted, Source: r.Source,
+		Accepted: r.Accepted, Source: r.Source, Failure: r.Failure,
 	})
 }
 
@@ -127,7 +158,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	}
 	var err error
 	*r = Record{Role: j.Role, Phase: j.Phase, Voucher: j.Voucher, PayeeState: j.PayeeState, Deposit: j.Deposit, Withdrawn: j.Withdrawn, ClosingSince: j.ClosingSince, Updated: j.Updated,
-		Accepted: j.Accepted, Source: j.Source}
+		Accepted: j.Accepted, Source: j.Source, Failure: j.Failure}
 	r.Terms = Terms{
 		ID: j.ID, PayerKey: ed25519.PublicKey(j.PayerKey), PayeeKey: ed25519.PublicKey(j.PayeeKey),
 		Closing: Closing{Quarantine: time.Duration(j.QuarantineS) * time.Second}, CodeLibrary: j.CodeLibrary,

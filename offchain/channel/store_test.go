@@ -72,3 +72,41 @@ func TestStoreRoundTripAndReopen(t *testing.T) {
 		t.Fatalf("list: %d records, %v", len(all), err)
 	}
 }
+
+// A side's failed on-chain action stays on its record, with what and why,
+// until one goes through; it survives a reopen of the store.
+func TestFailureIsRecordedAndCleared(t *testing.T) {
+	dir := t.TempDir()
+	st, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payerKey, payeeKey := testKey(t), testKey(t)
+	terms := Terms{ID: ID{7}, PayerKey: payerKey.Public().(ed25519.PublicKey), PayeeKey: payeeKey.Public().(ed25519.PublicKey),
+		PayerAddress: address.NewAddress(0, 0, make([]byte, 32)), PayeeAddress: address.NewAddress(0, 0, append(make([]byte, 31), 1)), Closing: DefaultClosing()}
+	addr, _ := terms.Address()
+	if err := st.Put(&Record{Role: RolePayee, Terms: terms, Address: addr, Phase: PhaseOpen, Deposit: ton("1"), Withdrawn: new(big.Int)}); err != nil {
+		t.Fatal(err)
+	}
+	var locks keyedMutex
+	refused := &RefusedError{Op: "channel commit", ExitCode: ExitClosing}
+	noteOutcome(&locks, st, terms.ID, "channel commit", refused)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = OpenStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, err := st.Get(terms.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Failure == nil || r.Failure.Op != "channel commit" || !strings.Contains(r.Failure.Error, "175") || r.Failure.At.IsZero() {
+		t.Fatalf("failure after a refused commit: %+v", r.Failure)
+	}
+	noteOutcome(&locks, st, terms.ID, "channel commit", nil)
+	if r, _ = st.Get(terms.ID); r.Failure != nil {
+		t.Fatalf("failure kept after a commit went through: %+v", r.Failure)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -371,22 +372,44 @@ func printSettled(c *cli.Context, s *channelSide, paid *big.Int, did string) err
 
 // channelJSON is the --json form of one channel.
 type channelJSON struct {
-	ID           string   `json:"id"`
-	Role         string   `json:"role"`
-	Address      string   `json:"address"`
-	Phase        string   `json:"phase"`
-	PayerKey     string   `json:"payer_key"`
-	PayeeKey     string   `json:"payee_key"`
-	PayerAddress string   `json:"payer_address"`
-	PayeeAddress string   `json:"payee_address"`
-	Deposit      string   `json:"deposit"`
-	Sent         string   `json:"sent"`
-	Withdrawn    string   `json:"withdrawn"`
-	Left         string   `json:"left"`
-	Seqno        uint64   `json:"voucher_seqno"`
-	Quarantine   string   `json:"quarantine"`
-	Chain        *ocJSON  `json:"chain,omitempty"`
-	Warnings     []string `json:"warnings,omitempty"`
+	ID           string  `json:"id"`
+	Role         string  `json:"role"`
+	Address      string  `json:"address"`
+	Phase        string  `json:"phase"`
+	PayerKey     string  `json:"payer_key"`
+	PayeeKey     string  `json:"payee_key"`
+	PayerAddress string  `json:"payer_address"`
+	PayeeAddress string  `json:"payee_address"`
+	Deposit      string  `json:"deposit"`
+	Sent         string  `json:"sent"`
+	Withdrawn    string  `json:"withdrawn"`
+	Left         string  `json:"left"`
+	Seqno        uint64  `json:"voucher_seqno"`
+	Quarantine   string  `json:"quarantine"`
+	Chain        *ocJSON `json:"chain,omitempty"`
+	// Settlement says where the money stands: "settled" (closed, paid
+	// out), "open", or what is pending; Failure is the side's last
+	// on-chain action that did not go through.
+	Settlement string           `json:"settlement"`
+	Failure    *channel.Failure `json:"failure,omitempty"`
+	Warnings   []string         `json:"warnings,omitempty"`
+}
+
+// settlement describes where a channel's money stands for this side.
+func settlement(r *channel.Record, oc *channel.OnChain) string {
+	switch {
+	case r.Phase == channel.PhaseClosed:
+		return "settled"
+	case oc != nil && (oc.Status == channel.StatusClosing || oc.Status == channel.StatusFinishable):
+		return "pending: the payer's close alone runs; the quarantine ends " + oc.QuarantineEnds.UTC().Format(time.RFC3339)
+	case r.Phase == channel.PhaseClosing:
+		return "pending: a close was agreed or sent and the chain does not show it done yet"
+	case r.Phase == channel.PhaseOpening:
+		return "pending: agreed, not funded on chain yet"
+	case r.Role == channel.RolePayee && r.Uncommitted().Sign() > 0:
+		return "open: " + tonamount.Format(r.Uncommitted()) + " TON held in vouchers, not yet withdrawn"
+	}
+	return "open"
 }
 
 type ocJSON struct {
@@ -408,6 +431,10 @@ func printChannels(c *cli.Context, recs []*channel.Record, chainState map[channe
 			PayerAddress: r.Terms.PayerAddress.String(), PayeeAddress: r.Terms.PayeeAddress.String(),
 			Deposit: tonamount.Format(r.Deposit), Sent: tonamount.Format(r.Sent()), Withdrawn: tonamount.Format(r.Withdrawn),
 			Left: tonamount.Format(new(big.Int).Sub(r.Deposit, r.Sent())), Quarantine: r.Terms.Closing.Quarantine.String(),
+			Settlement: settlement(r, chainState[r.Terms.ID]), Failure: r.Failure,
+		}
+		if r.Phase == channel.PhaseClosed {
+			j.Left = tonamount.Format(new(big.Int)) // nothing left to promise: the rest went back to the payer
 		}
 		if r.Voucher != nil {
 			j.Seqno = r.Voucher.Seqno
@@ -443,6 +470,12 @@ func printChannels(c *cli.Context, recs []*channel.Record, chainState map[channe
 	}
 	_ = tw.Flush()
 	for _, j := range out {
+		if strings.HasPrefix(j.Settlement, "pending") {
+			fmt.Fprintf(w, "PENDING channel %s: %s\n", j.ID, strings.TrimPrefix(j.Settlement, "pending: "))
+		}
+		if j.Failure != nil {
+			fmt.Fprintf(w, "FAILED channel %s: %s at %s: %s\n", j.ID, j.Failure.Op, j.Failure.At.Format(time.RFC3339), j.Failure.Error)
+		}
 		for _, warn := range j.Warnings {
 			fmt.Fprintf(w, "WARNING channel %s: %s\n", j.ID, warn)
 		}

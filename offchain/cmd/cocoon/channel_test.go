@@ -171,14 +171,14 @@ func TestChannelCommandsOnDevnet(t *testing.T) {
 		t.Fatal(err)
 	}
 	type status struct {
-		Sent, Left string
-		Chain      struct{ Status, Deposit string }
+		Sent, Left, Settlement string
+		Chain                  struct{ Status, Deposit string }
 	}
 	var st []status
 	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st) != 1 {
 		t.Fatalf("status --json printed %q (%v)", out, err)
 	}
-	want := status{Sent: "0.030000000", Left: "2.970000000"}
+	want := status{Sent: "0.030000000", Left: "2.970000000", Settlement: "open"}
 	want.Chain.Status, want.Chain.Deposit = "open", "3.000000000"
 	if diff := cmp.Diff(want, st[0]); diff != "" {
 		t.Fatalf("status (-want +got):\n%s", diff)
@@ -207,6 +207,17 @@ func TestChannelCommandsOnDevnet(t *testing.T) {
 	// Closed in the store (PHASE) and on chain (CHAIN: the tombstone).
 	if err != nil || strings.Count(out, "closed") < 2 {
 		t.Fatalf("status after close: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, append([]string{"channel", "status", "--dir", payerDir, "--json"}, net...)...)
+	st = nil
+	if err != nil || json.Unmarshal([]byte(out), &st) != nil || len(st) != 1 {
+		t.Fatalf("status --json after close: %v\n%s", err, out)
+	}
+	// Nothing left to promise after the close, and settled.
+	want = status{Sent: "0.030000000", Left: "0.000000000", Settlement: "settled"}
+	want.Chain.Status, want.Chain.Deposit = "closed", "3.000000000"
+	if diff := cmp.Diff(want, st[0]); diff != "" {
+		t.Fatalf("status after close (-want +got):\n%s", diff)
 	}
 
 	// Bad input is a usage error naming the flag.
