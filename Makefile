@@ -17,7 +17,7 @@ help:
 	@echo "make gas              gas and fees per contract operation -> docs/gas.json, docs/PERFORMANCE.md"
 	@echo "make fuzz             long random-operations property run: make fuzz SEED=... STEPS=..."
 	@echo "make fuzz-api         fuzz the devnet API (runGetMethod, sendBoc, estimateFee) through the real emulator: make fuzz-api FUZZTIME=5m"
-	@echo "make soak             jobs through a devnet and a worker killed at random (bounded): make soak JOBS=2000 SEED=..."
+	@echo "make soak             jobs, then paid requests, through a devnet, workers and a gateway killed at random (bounded): make soak JOBS=2000 REQUESTS=5000 SEED=..."
 	@echo "make contracts        recompile contracts/*.tolk into contracts/build/"
 	@echo "make contracts-check  fail when a committed artifact differs from a fresh compile"
 
@@ -102,7 +102,7 @@ fuzz:
 # most one receipt and paid at most once; the summary is printed and, with
 # COCOON_SOAK_OUT=file, written as JSON.
 soak: build
-	$(GO) test -count=1 -timeout 120m -run '^TestSoak$$' -v ./tests/e2e -cocoon.soak.jobs=$${JOBS:-2000} -cocoon.soak.seed=$${SEED:-$$(date +%s)}
+	$(GO) test -count=1 -timeout 150m -run '^(TestSoak|TestMoneySoak)$$' -v ./tests/e2e -cocoon.soak.jobs=$${JOBS:-2000} -cocoon.soak.requests=$${REQUESTS:-5000} -cocoon.soak.seed=$${SEED:-$$(date +%s)}
 
 clean:
 	rm -rf bin

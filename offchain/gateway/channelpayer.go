@@ -124,42 +124,94 @@ func (p *ChannelPayer) channelFor(ctx context.Context, w *client.Worker, hc *htt
 	}
 	c := &payChannel{id: terms.ID, peer: peer, open: make(chan struct{}), done: make(chan struct{})}
 	p.chans[key] = c
-	go func() {
-		defer close(c.done)
-		octx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		p.wallet.Lock()
-		_, err := p.Payer.Open(octx, terms, hello, p.Deposit)
-		p.wallet.Unlock()
-		if err != nil {
-			p.mu.Lock()
-			c.failed = err
-			p.mu.Unlock()
-			p.log().Error("opening a payment channel failed", "worker", w.Address.String(), "channel", terms.ID.String(), "error", err)
-			return
-		}
-		p.log().Info("payment channel open", "worker", w.Address.String(), "channel", terms.ID.String())
-		close(c.open)
-	}()
+	go p.open(c, w, terms, hello)
 	return c, nil
 }
 
-// reuse finds an open channel to w kept from an earlier run.
+// Resume implements KeepingPayer: it takes back the channel an earlier run
+// kept open with w, if any (no new channel is opened).
+func (p *ChannelPayer) Resume(ctx context.Context, w *client.Worker, hc *http.Client) {
+	p.mu.Lock()
+	_, known := p.chans[w.Address.StringRaw()]
+	p.mu.Unlock()
+	if known || p.reuse(w, nil) == nil {
+		return
+	}
+	if _, err := p.channelFor(ctx, w, hc); err != nil {
+		p.log().Warn("could not take back the channel kept with a worker", "worker", w.Address.String(), "error", err)
+	}
+}
+
+// reuse finds the channel to w kept from an earlier run: an open one, or
+// one whose opening a crash interrupted (its terms were agreed and its
+// record written before any TON left the wallet): that one's opening is
+// resumed (Payer.Open finds it funded on chain, or deposits), instead of
+// a second channel being opened beside it. With a nil peer it only
+// reports whether there is one.
 func (p *ChannelPayer) reuse(w *client.Worker, peer *channel.Peer) *payChannel {
 	recs, err := p.Store.List()
 	if err != nil {
 		return nil
 	}
+	var opening *channel.Record
 	for _, r := range recs {
-		if r.Role == channel.RolePayer && r.Phase == channel.PhaseOpen &&
-			r.Terms.PayeeKey.Equal(ed25519.PublicKey(w.WorkerKey)) && w.Owner != nil && r.Terms.PayeeAddress.Equals(w.Owner) {
+		if r.Role != channel.RolePayer || !r.Terms.PayeeKey.Equal(ed25519.PublicKey(w.WorkerKey)) || w.Owner == nil || !r.Terms.PayeeAddress.Equals(w.Owner) {
+			continue
+		}
+		switch {
+		case r.Phase == channel.PhaseOpen:
 			c := &payChannel{id: r.Terms.ID, peer: peer, open: make(chan struct{}), done: make(chan struct{})}
 			close(c.open)
 			close(c.done)
 			return c
+		case r.Phase == channel.PhaseOpening && r.PayeeState != nil && opening == nil:
+			opening = r
 		}
 	}
-	return nil
+	if opening == nil {
+		return nil
+	}
+	c := &payChannel{id: opening.Terms.ID, peer: peer, open: make(chan struct{}), done: make(chan struct{})}
+	if peer != nil {
+		p.log().Info("resuming the opening of a payment channel an earlier run began", "worker", w.Address.String(), "channel", c.id.String())
+		terms := opening.Terms
+		go func() {
+			// The worker forgets terms not funded within its opening TTL:
+			// agree them again (the same terms get the same answer).
+			actx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			hello, err := peer.Accept(actx, terms)
+			cancel()
+			if err != nil {
+				p.mu.Lock()
+				c.failed = fmt.Errorf("agreeing the channel's terms again: %w", err)
+				p.mu.Unlock()
+				close(c.done)
+				return
+			}
+			p.open(c, w, terms, hello)
+		}()
+	}
+	return c
+}
+
+// open opens channel c on chain with the agreed terms, in the background
+// of the requests that wait for it.
+func (p *ChannelPayer) open(c *payChannel, w *client.Worker, terms channel.Terms, hello channel.SignedState) {
+	defer close(c.done)
+	octx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	p.wallet.Lock()
+	_, err := p.Payer.Open(octx, terms, hello, p.Deposit)
+	p.wallet.Unlock()
+	if err != nil {
+		p.mu.Lock()
+		c.failed = err
+		p.mu.Unlock()
+		p.log().Error("opening a payment channel failed", "worker", w.Address.String(), "channel", terms.ID.String(), "error", err)
+		return
+	}
+	p.log().Info("payment channel open", "worker", w.Address.String(), "channel", terms.ID.String())
+	close(c.open)
 }
 
 // recoverHeld asks the worker for the voucher it holds on reused channel c
@@ -332,6 +384,25 @@ func (p *ChannelPayer) Close(ctx context.Context) error {
 			continue
 		}
 		p.log().Info("payment channel closed", "channel", c.id.String())
+	}
+	// Channels kept from earlier runs whose worker this run never found
+	// stay open: say which.
+	recs, err := p.Store.List()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("listing the channels: %w", err))
+	}
+	for _, r := range recs {
+		if r.Role != channel.RolePayer || r.Phase != channel.PhaseOpen {
+			continue
+		}
+		known := false
+		for _, c := range chans {
+			known = known || c.id == r.Terms.ID
+		}
+		if !known {
+			errs = append(errs, fmt.Errorf("channel %s (worker key %x) not closed: its worker was not found this run; close it with cocoon channel close --peer URL, or alone with --force",
+				r.Terms.ID, []byte(r.Terms.PayeeKey)[:8]))
+		}
 	}
 	return errors.Join(errs...)
 }

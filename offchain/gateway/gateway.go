@@ -98,6 +98,11 @@ type Config struct {
 	// token (DefaultTokenGapTimeout, DefaultPerTokenTimeout): a worker past
 	// either is cut and paid what it sent.
 	TokenGapTimeout, PerTokenTimeout time.Duration
+	// Journal is a file where the gateway notes the requests it sent and
+	// has not settled yet (journal.go), so that after a crash the next run
+	// pays what the workers charged for them. Empty: no journal (a crash
+	// leaves those charges unpaid). Only with a ResumingPayer.
+	Journal string
 	// DefaultMaxTokens applies when a request sets no limit; MaxTokens caps any.
 	DefaultMaxTokens, MaxTokens int
 	Logger                      *slog.Logger
@@ -118,6 +123,8 @@ type Gateway struct {
 	found    chan struct{} // closed after the first discovery that found a worker
 
 	payments *payments
+	journal  *journal       // nil without Config.Journal
+	orphans  []journalEntry // attempts an earlier run left open
 	dash     *dashboard.Dashboard // the page at /
 	// collecting counts receipts being fetched for answers that stopped
 	// before theirs arrived (collectReceipt); Run waits for them.
@@ -178,9 +185,18 @@ func New(cfg Config) (*Gateway, error) {
 		g.keys = append(g.keys, sha256.Sum256([]byte(k)))
 	}
 	var err error
+	if cfg.Journal != "" {
+		if _, ok := cfg.Payer.(ResumingPayer); !ok {
+			return nil, errors.New("gateway: a journal needs a payer that resumes across restarts (payment channels)")
+		}
+		if g.journal, g.orphans, err = openJournal(cfg.Journal); err != nil {
+			return nil, err
+		}
+	}
 	if g.payments, err = newPayments(cfg.Payer, cfg.Budget, g.metrics, log); err != nil {
 		return nil, err
 	}
+	g.payments.journal = g.journal
 	if g.dash, err = newDashboard(g); err != nil {
 		return nil, err
 	}
@@ -205,8 +221,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.refreshLoop(ctx) }()
 	go func() { defer wg.Done(); g.pollLoop(ctx) }()
 	wg.Go(func() { g.dash.Run(ctx) })
+	if len(g.orphans) > 0 {
+		g.collecting.Go(func() { g.recoverOrphans(ctx) })
+	}
 	wg.Wait()
 	g.collecting.Wait() // bounded: each gives up after receiptWait
+	defer g.journal.close()
 	// Delivering the last vouchers and closing channels waits for the chain.
 	shut, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -280,6 +300,13 @@ func (g *Gateway) refresh(ctx context.Context) error {
 	g.mu.Lock()
 	g.pools, g.byAddr, g.testMode = pools, byAddr, testMode
 	g.mu.Unlock()
+	if kp, ok := g.cfg.Payer.(KeepingPayer); ok {
+		for _, u := range byAddr {
+			if !u.resumed.Swap(true) {
+				go kp.Resume(ctx, u.w, u.hc)
+			}
+		}
+	}
 	g.updateWorkerGauges()
 	if n > 0 {
 		select {

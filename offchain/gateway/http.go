@@ -340,6 +340,12 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 		return g.attemptFailed(r, u, count, slog.LevelWarn, "cannot pay this worker; trying another", err)
 	}
 
+	// The attempt is journaled until settled: should the gateway die
+	// meanwhile, the next run fetches its receipt and pays it.
+	if err := g.journal.begin(reqID, u.key(), payer, req); err != nil {
+		g.log.Warn("could not journal a request; a crash now would leave it unpaid", "error", err)
+	}
+	defer g.journal.end(reqID, u.key(), false)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	firstTimer := time.AfterFunc(g.cfg.FirstTokenTimeout, cancel)
@@ -619,7 +625,11 @@ func (g *Gateway) settleOrCollect(u *upstream, payer string, req *request, reqID
 		g.settle(u, payer, req, reqID, su, false)
 		return
 	}
-	g.collecting.Go(func() { g.collectReceipt(u, payer, req, reqID) })
+	g.journal.hold(reqID, u.key())
+	g.collecting.Go(func() {
+		defer g.journal.end(reqID, u.key(), true)
+		g.collectReceipt(u, payer, req, reqID)
+	})
 }
 
 // receiptWait bounds how long the gateway keeps asking a worker for the
@@ -653,6 +663,10 @@ func (g *Gateway) collectReceipt(u *upstream, payer string, req *request, reqID 
 	g.payments.askReport(context.Background(), g.payments.acct(u.key()), u, payer)
 }
 
+// errNoReceipt: the worker holds no receipt of the request (it charged
+// nothing, or forgot the receipt after receiptBoxTTL).
+var errNoReceipt = errors.New("the worker holds no receipt of this request")
+
 func (g *Gateway) fetchReceipt(ctx context.Context, u *upstream, payer, reqID string) (*worker.SignedUsage, error) {
 	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u.base+"/v1/receipts/"+url.PathEscape(reqID), http.NoBody)
 	if err != nil {
@@ -667,6 +681,9 @@ func (g *Gateway) fetchReceipt(ctx context.Context, u *upstream, payer, reqID st
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		if resp.StatusCode == http.StatusNotFound {
+			return nil, fmt.Errorf("GET /v1/receipts: %w", errNoReceipt)
+		}
 		return nil, fmt.Errorf("GET /v1/receipts: HTTP %d", resp.StatusCode)
 	}
 	var ext worker.CocoonExtension
@@ -698,7 +715,7 @@ func (g *Gateway) settle(u *upstream, payer string, req *request, reqID string, 
 	if rc.pay.Sign() > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := g.payments.pay(ctx, u, payer, rc.pay); err != nil {
+		if err := g.payments.pay(ctx, u, payer, reqID, rc.pay); err != nil {
 			g.log.Error("payment failed", "worker", u.w.Address.String(), "error", err)
 		}
 	}

@@ -52,6 +52,15 @@ type ResumingPayer interface {
 	SpentBefore() (*big.Int, error)
 }
 
+// KeepingPayer is a Payer whose means of payment outlive the process
+// (payment channels kept in a store). After each discovery the gateway
+// hands it every newly found worker, so that a channel an earlier run
+// opened is taken back (and closed at shutdown when the payer closes its
+// channels) even if this run sends that worker no request.
+type KeepingPayer interface {
+	Resume(ctx context.Context, w *client.Worker, hc *http.Client)
+}
+
 // IOUPayer pays with signed IOUs (worker.IOU): cumulative promises signed
 // by the gateway's key, NOT backed by an on-chain deposit. It is what the
 // gateway uses until payment channels (issue 10) are wired in, and it says

@@ -21,6 +21,7 @@ import (
 // budget. Vouchers are cumulative per worker address, so the account
 // outlives an upstream (re-attestation, re-discovery).
 type payments struct {
+	journal *journal // nil without Config.Journal
 	payer   Payer
 	budget  *big.Int
 	metrics *metrics
@@ -183,7 +184,7 @@ func checkReceipt(su *worker.SignedUsage, u *upstream, payerID, reqID string, re
 // pay adds amount to what the gateway owes u and signs a voucher for the
 // new total; the worker gets it with the next request and, at once, on
 // its own (deliver).
-func (p *payments) pay(ctx context.Context, u *upstream, payer string, amount *big.Int) error {
+func (p *payments) pay(ctx context.Context, u *upstream, payer, reqID string, amount *big.Int) error {
 	a := p.acct(u.key())
 	a.mu.Lock()
 	a.payer, a.worker = payer, u
@@ -204,6 +205,11 @@ func (p *payments) pay(ctx context.Context, u *upstream, payer string, amount *b
 		a.resumed = true
 	}
 	a.paid = new(big.Int).Add(a.paid, amount)
+	// Before the voucher: a crash after it is not paid twice (the
+	// restarted gateway sees the stored voucher reach this total).
+	if jerr := p.journal.paying(reqID, u.key(), a.paid); jerr != nil {
+		p.log.Warn("could not journal a payment", "error", jerr)
+	}
 	err := p.sign(ctx, a)
 	a.mu.Unlock()
 	p.mu.Lock()

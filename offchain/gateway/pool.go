@@ -30,6 +30,9 @@ type upstream struct {
 	base string
 
 	outstanding atomic.Int64
+	// resumed: the payer was handed this worker after discovery
+	// (KeepingPayer).
+	resumed atomic.Bool
 
 	mu        sync.Mutex
 	ttft      float64 // EWMA of time to first token, ms; 0 = unknown

@@ -541,15 +541,16 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 		// The worker never claims more than the request allowed.
 		in, out = min(in, pc.inBound), min(out, pc.maxTokens)
 		cost := bindings.Charge(price.PriceIn, price.PriceOut, in, out)
-		total := o.ledger.Charge(payer, maxCost, cost)
 		settled = true
 		o.d.metrics.OnlineCharged.Add(float64(cost.Int64()))
 		o.d.metrics.Tokens.WithLabelValues("input").Add(float64(in))
 		o.d.metrics.Tokens.WithLabelValues("output").Add(float64(out))
-		signed, signErr = SignUsage(o.d.id.SignKey, &Usage{
-			V: 1, Worker: o.d.self.StringRaw(), Payer: payer, RequestID: reqID, Model: pc.model.Name,
-			InputTokens: in, OutputTokens: out, MaxTokens: pc.maxTokens,
-			Cost: cost.String(), Total: total.String(), Time: time.Now().Unix(),
+		signed, signErr = o.ledger.ChargeSigned(payer, reqID, maxCost, cost, func(total *big.Int) (*SignedUsage, error) {
+			return SignUsage(o.d.id.SignKey, &Usage{
+				V: 1, Worker: o.d.self.StringRaw(), Payer: payer, RequestID: reqID, Model: pc.model.Name,
+				InputTokens: in, OutputTokens: out, MaxTokens: pc.maxTokens,
+				Cost: cost.String(), Total: total.String(), Time: time.Now().Unix(),
+			})
 		})
 		if signErr == nil {
 			o.receipts.put(payer, reqID, signed)

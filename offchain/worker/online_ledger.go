@@ -1,10 +1,13 @@
 package worker
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/big"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -20,14 +23,25 @@ type LedgerStore struct {
 	db *bolt.DB
 }
 
-var ledgerBucket = []byte("accounts")
+var (
+	ledgerBucket  = []byte("accounts")
+	receiptBucket = []byte("receipts") // key: 8-byte big-endian time (ns) · receiptKey
+)
+
+// storedReceipt is a receipt kept in the store beside the account it
+// charged (Ledger.ChargeSigned).
+type storedReceipt struct {
+	Key   string       `json:"key"`
+	At    int64        `json:"at"` // unix ns
+	Usage *SignedUsage `json:"usage"`
+}
 
 // ledgerFile is the store's file in the state directory.
 const ledgerFile = "online.db"
 
 // OpenLedgerStore opens (or creates) the store in dir.
 func OpenLedgerStore(dir string) (*LedgerStore, error) {
-	db, err := boltdb.Open(dir, ledgerFile, "another worker", ledgerBucket)
+	db, err := boltdb.Open(dir, ledgerFile, "another worker", ledgerBucket, receiptBucket)
 	if err != nil {
 		return nil, err
 	}
@@ -79,11 +93,50 @@ type ledgerEntry struct {
 	charged, paid *big.Int
 }
 
-// saveAll stores the accounts in one fsynced transaction. Both totals only
-// grow, so a record on disk higher than an entry (a restored account
-// written by an older writer) keeps its higher totals.
-func (s *LedgerStore) saveAll(entries []ledgerEntry) error {
+// receipt finds a stored receipt by its receiptKey (a scan of the kept
+// ones: the path of a payer that missed a receipt across a restart).
+func (s *LedgerStore) receipt(key string) (*SignedUsage, bool) {
+	var su *SignedUsage
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(receiptBucket).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			if len(k) > 8 && string(k[8:]) == key {
+				var r storedReceipt
+				if json.Unmarshal(v, &r) == nil {
+					su = r.Usage
+				}
+				return nil
+			}
+		}
+		return nil
+	})
+	return su, su != nil
+}
+
+// saveAll stores the accounts and the receipts charged with them in one
+// fsynced transaction, and drops receipts older than receiptBoxTTL. Both
+// totals only grow, so a record on disk higher than an entry (a restored
+// account written by an older writer) keeps its higher totals.
+func (s *LedgerStore) saveAll(entries []ledgerEntry, receipts []storedReceipt) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		rb := tx.Bucket(receiptBucket)
+		for _, r := range receipts {
+			raw, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			k := binary.BigEndian.AppendUint64(nil, uint64(r.At))
+			if err := rb.Put(append(k, r.Key...), raw); err != nil {
+				return err
+			}
+		}
+		expired := binary.BigEndian.AppendUint64(nil, uint64(time.Now().Add(-receiptBoxTTL).UnixNano()))
+		c := rb.Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k[:min(8, len(k))], expired) < 0; k, _ = c.Next() {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
 		b := tx.Bucket(ledgerBucket)
 		for _, e := range entries {
 			c, p := e.charged, e.paid
@@ -118,11 +171,12 @@ func (s *LedgerStore) saveAll(entries []ledgerEntry) error {
 // the test machine, BenchmarkLedgerSave); written behind, every change
 // since the last write goes in one transaction.
 type ledgerWriter struct {
-	dirty map[string]bool
-	wake  chan struct{} // buffered 1
-	stop  chan struct{}
-	done  chan struct{}
-	log   *slog.Logger
+	dirty    map[string]bool
+	receipts []storedReceipt // charged since the last write
+	wake     chan struct{}   // buffered 1
+	stop     chan struct{}
+	done     chan struct{}
+	log      *slog.Logger
 }
 
 // Persist keeps the accounts in s from now on: accounts are read from it
@@ -192,16 +246,19 @@ func (l *Ledger) flush(s *LedgerStore, w *ledgerWriter) error {
 		entries = append(entries, ledgerEntry{payer: payer, charged: new(big.Int).Set(a.charged), paid: new(big.Int).Set(a.paid)})
 	}
 	clear(w.dirty)
+	receipts := w.receipts
+	w.receipts = nil
 	l.mu.Unlock()
-	if len(entries) == 0 {
+	if len(entries) == 0 && len(receipts) == 0 {
 		return nil
 	}
-	err := s.saveAll(entries)
+	err := s.saveAll(entries, receipts)
 	if err != nil {
 		l.mu.Lock()
 		for _, e := range entries {
 			w.dirty[e.payer] = true
 		}
+		w.receipts = append(receipts, w.receipts...)
 		l.mu.Unlock()
 	}
 	return err

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
@@ -128,7 +129,7 @@ func TestLedgerStore(t *testing.T) {
 	}
 	defer s.Close()
 	for _, tc := range []struct{ charged, paid int64 }{{10, 5}, {7, 9}, {12, 1}} {
-		if err := s.saveAll([]ledgerEntry{{"p", big.NewInt(tc.charged), big.NewInt(tc.paid)}}); err != nil {
+		if err := s.saveAll([]ledgerEntry{{"p", big.NewInt(tc.charged), big.NewInt(tc.paid)}}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -156,7 +157,7 @@ func BenchmarkLedgerSave(b *testing.B) {
 	}
 	defer s.Close()
 	for i := range b.N {
-		if err := s.saveAll([]ledgerEntry{{"p", big.NewInt(int64(i)), new(big.Int)}}); err != nil {
+		if err := s.saveAll([]ledgerEntry{{"p", big.NewInt(int64(i)), new(big.Int)}}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -246,5 +247,60 @@ func TestLedgerPaidAndCeiling(t *testing.T) {
 	}
 	if err := l.Reserve("q", big.NewInt(101), nil); err != ErrInsufficientCredit {
 		t.Fatalf("no ceiling, past the credit: %v", err)
+	}
+}
+
+// A receipt is written with the charge it proves: after a restart (the
+// in-memory box is gone) the payer that missed it still fetches it, and
+// receipts older than the box's TTL are dropped from the store.
+func TestChargedReceiptSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenLedgerStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewLedger(big.NewInt(1e9))
+	l.Persist(s, nil)
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	su, err := l.ChargeSigned("payer-1", "req-7", new(big.Int), big.NewInt(1234), func(total *big.Int) (*SignedUsage, error) {
+		return SignUsage(key, &Usage{V: 1, Payer: "payer-1", RequestID: "req-7", Cost: "1234", Total: total.String()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Persist(nil, nil) // flushes, as a stop does; a crash loses at most the last write
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = OpenLedgerStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l = NewLedger(big.NewInt(1e9))
+	l.Persist(s, nil)
+	defer l.Persist(nil, nil)
+	got, ok := l.StoredReceipt("payer-1", "req-7")
+	if !ok || string(got.Signature) != string(su.Signature) || string(got.Receipt) != string(su.Receipt) {
+		t.Fatalf("stored receipt after a restart: %+v, %v", got, ok)
+	}
+	if charged, _ := l.Balance("payer-1"); charged.Cmp(big.NewInt(1234)) != 0 {
+		t.Fatalf("charged after a restart: %s", charged)
+	}
+	if _, ok := l.StoredReceipt("payer-2", "req-7"); ok {
+		t.Fatal("another payer got the receipt")
+	}
+	// An expired receipt goes at the next write.
+	old := storedReceipt{Key: receiptKey("payer-1", "req-old"), At: time.Now().Add(-2 * receiptBoxTTL).UnixNano(), Usage: su}
+	if err := s.saveAll(nil, []storedReceipt{old}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.saveAll(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := l.StoredReceipt("payer-1", "req-old"); ok {
+		t.Fatal("an expired receipt was kept")
+	}
+	if _, ok := l.StoredReceipt("payer-1", "req-7"); !ok {
+		t.Fatal("a fresh receipt was dropped with the expired one")
 	}
 }

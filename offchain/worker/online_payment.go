@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"sync"
+	"time"
 
 	"github.com/xssnick/tonutils-go/address"
 )
@@ -169,12 +170,44 @@ func (l *Ledger) Reserved(payer string) *big.Int {
 func (l *Ledger) Charge(payer string, reserved, cost *big.Int) *big.Int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.charge(payer, reserved, cost)
+}
+
+// charge is Charge with l.mu held.
+func (l *Ledger) charge(payer string, reserved, cost *big.Int) *big.Int {
 	a := l.acct(payer)
 	a.reserved.Sub(a.reserved, reserved)
 	a.charged.Add(a.charged, cost)
 	a.known = true
 	l.changed(payer)
 	return new(big.Int).Set(a.charged)
+}
+
+// ChargeSigned charges like Charge and signs the receipt of the charge
+// (sign gets the payer's new total) in the same step: with a store, the
+// receipt is written in the same transaction as the account, so a worker
+// that crashes has either both (and a payer that missed the receipt can
+// still fetch it, GET /v1/receipts/{id}) or neither.
+func (l *Ledger) ChargeSigned(payer, reqID string, reserved, cost *big.Int, sign func(total *big.Int) (*SignedUsage, error)) (*SignedUsage, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	su, err := sign(l.charge(payer, reserved, cost))
+	if err == nil && l.writer != nil {
+		l.writer.receipts = append(l.writer.receipts, storedReceipt{Key: receiptKey(payer, reqID), At: time.Now().UnixNano(), Usage: su})
+	}
+	return su, err
+}
+
+// StoredReceipt reads a receipt ChargeSigned wrote (after a restart, when
+// the in-memory box no longer has it); ok is false without one.
+func (l *Ledger) StoredReceipt(payer, reqID string) (*SignedUsage, bool) {
+	l.mu.Lock()
+	s := l.store
+	l.mu.Unlock()
+	if s == nil {
+		return nil, false
+	}
+	return s.receipt(receiptKey(payer, reqID))
 }
 
 // Release drops a reservation unpaid (the request failed before usage).

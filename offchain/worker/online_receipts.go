@@ -25,9 +25,10 @@ type boxed struct {
 	at  time.Time
 }
 
-// Bounds of the box: receipts are fetched within seconds of the answer.
+// Bounds of the box: receipts are fetched within seconds of the answer,
+// or by a gateway restarted after a crash (it tries for 2 minutes).
 const (
-	receiptBoxTTL = 2 * time.Minute
+	receiptBoxTTL = 10 * time.Minute
 	receiptBoxMax = 8192
 )
 
@@ -70,6 +71,10 @@ func (o *online) receipt(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	su, ok := o.receipts.get(payer, id)
+	if !ok {
+		// Charged before a restart: the store has it.
+		su, ok = o.ledger.StoredReceipt(payer, id)
+	}
 	if !ok {
 		apiError(w, http.StatusNotFound, "invalid_request_error", "no_receipt",
 			"no receipt of request %.128q for this payer (kept %s after the answer)", id, receiptBoxTTL)

@@ -64,6 +64,7 @@ type gatewaySettings struct {
 	attempts  int
 	deposit   *big.Int
 	listen    string
+	journal   string           // the gateway.Config.Journal file; "" for none
 	announced func(url string) // called once the API serves and has workers
 }
 
@@ -85,6 +86,10 @@ func gatewayRun(c *cli.Context) error {
 		return err
 	}
 	s := gatewaySettings{models: c.StringSlice("model"), listen: c.String("listen"), refresh: c.Duration("refresh"), attempts: c.Int("max-attempts")}
+	if c.String("payments") == gatewayPaymentsChannels {
+		// Requests in flight when the process dies are paid by the next run.
+		s.journal = filepath.Join(c.String("data"), "inflight.journal")
+	}
 	if s.keys, err = apiKeys(c.StringSlice("api-key"), c.String("api-keys-file")); err != nil {
 		return err
 	}
@@ -224,6 +229,7 @@ func serveGateway(ctx context.Context, src gateway.Source, payer gateway.Payer, 
 	g, err := gateway.New(gateway.Config{
 		Source: src, Models: s.models, APIKeys: s.keys, Payer: payer,
 		Budget: s.budget, MaxPrice: s.maxPrice, RefreshInterval: s.refresh, MaxAttempts: s.attempts, Logger: log,
+		Journal: s.journal,
 	})
 	if err != nil {
 		return err

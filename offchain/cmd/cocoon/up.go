@@ -211,7 +211,7 @@ func upRun(c *cli.Context) error {
 	defer closeStore()
 	s := gatewaySettings{
 		models: []string{model}, keys: []string{apiKey}, listen: c.String("listen"),
-		refresh: 5 * time.Second, attempts: gateway.DefaultMaxAttempts,
+		refresh: 5 * time.Second, attempts: gateway.DefaultMaxAttempts, journal: filepath.Join(dir, "gateway", "inflight.journal"),
 		announced: func(url string) {
 			fmt.Printf("OPENAI_BASE_URL=%s\nOPENAI_API_KEY=%s\nCOCOON_NETWORK=%s\n", url, apiKey, network)
 			log.Info("cocoon up: ready; interrupt (Ctrl-C) to stop", "root", op.Root.String(), "data", dir)
