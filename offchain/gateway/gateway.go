@@ -47,8 +47,8 @@ const (
 	// an app's request, and its slot, by trickling tokens.
 	DefaultTokenGapTimeout = 30 * time.Second
 	DefaultPerTokenTimeout = 250 * time.Millisecond
-	DefaultMaxTokens         = 1024
-	DefaultMaxTokensLimit    = 32768
+	DefaultMaxTokens       = 1024
+	DefaultMaxTokensLimit  = 32768
 	// MaxBody bounds an app's request body.
 	MaxBody = 4 << 20
 )
@@ -123,8 +123,8 @@ type Gateway struct {
 	found    chan struct{} // closed after the first discovery that found a worker
 
 	payments *payments
-	journal  *journal       // nil without Config.Journal
-	orphans  []journalEntry // attempts an earlier run left open
+	journal  *journal             // nil without Config.Journal
+	orphans  []journalEntry       // attempts an earlier run left open
 	dash     *dashboard.Dashboard // the page at /
 	// collecting counts receipts being fetched for answers that stopped
 	// before theirs arrived (collectReceipt); Run waits for them.
