@@ -86,6 +86,8 @@ test: contracts-check build browser-deps
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	@# The gateway speaks to workers through offchain/onlineproto, never by importing the daemon.
+	@if $(GO) list -deps ./offchain/gateway | grep -qx 'github.com/cocoon-network/cocoon/offchain/worker'; then echo "offchain/gateway imports offchain/worker: use offchain/onlineproto"; exit 1; fi
 
 bench: build tests/sandboxbench/node_modules/.package-lock.json
 	$(GO) run ./scripts/devnetbench --out docs/PERFORMANCE.md

@@ -13,8 +13,8 @@ import (
 
 	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/client"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
-	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
 // ChannelPayer pays workers over TON payment channels (offchain/channel):
@@ -69,7 +69,7 @@ func (c *payChannel) ready(ctx context.Context) (string, error) {
 }
 
 // Scheme implements Payer.
-func (p *ChannelPayer) Scheme() string { return worker.ChannelScheme }
+func (p *ChannelPayer) Scheme() string { return onlineproto.ChannelScheme }
 
 func (p *ChannelPayer) log() *slog.Logger {
 	if p.Logger == nil {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/dashboard"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
-	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
 // budgetWarnShare is the share of the budget spent (in percent) from which
@@ -144,7 +144,7 @@ func (g *Gateway) dashboardSnapshot(context.Context) (*dashboard.Snapshot, error
 		}
 		payments.Fields = append(payments.Fields, f)
 	}
-	if g.cfg.Payer.Scheme() == worker.IOUScheme {
+	if g.cfg.Payer.Scheme() == onlineproto.IOUScheme {
 		warn(dashboard.LevelWarn, "payments are IOUs, not backed by a deposit on chain: workers may refuse them")
 	}
 	if testMode {

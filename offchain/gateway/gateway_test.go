@@ -23,6 +23,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -381,7 +382,7 @@ func TestModelsAndErrors(t *testing.T) {
 	for k := range hdr {
 		switch http.CanonicalHeaderKey(k) {
 		case "Content-Type", "User-Agent", "Content-Length", "Accept-Encoding",
-			worker.HeaderPayer, worker.HeaderRequestID, worker.HeaderVoucher:
+			onlineproto.HeaderPayer, onlineproto.HeaderRequestID, onlineproto.HeaderVoucher:
 		default:
 			t.Fatalf("the worker saw header %s", k)
 		}
@@ -511,20 +512,20 @@ func rewriteChat(next http.Handler, write func(w http.ResponseWriter, answer str
 
 // tamperUsage rewrites the usage receipt in a worker's stream with f and
 // re-signs it with key (nil key: leaves the signature, which then fails).
-func tamperUsage(key ed25519.PrivateKey, f func(*worker.Usage)) func(*testWorker, http.Handler) http.Handler {
+func tamperUsage(key ed25519.PrivateKey, f func(*onlineproto.Usage)) func(*testWorker, http.Handler) http.Handler {
 	return func(_ *testWorker, next http.Handler) http.Handler {
 		return rewriteChat(next, func(w http.ResponseWriter, answer string) {
 			for _, line := range strings.SplitAfter(answer, "\n") {
 				if d, ok := strings.CutPrefix(strings.TrimSpace(line), "data: "); ok && strings.Contains(d, `"cocoon"`) {
 					var ch map[string]json.RawMessage
 					_ = json.Unmarshal([]byte(d), &ch)
-					var ext worker.CocoonExtension
+					var ext onlineproto.CocoonExtension
 					_ = json.Unmarshal(ch["cocoon"], &ext)
-					var u worker.Usage
+					var u onlineproto.Usage
 					_ = json.Unmarshal(ext.Usage.Receipt, &u)
 					f(&u)
 					if key != nil {
-						ext.Usage, _ = worker.SignUsage(key, &u)
+						ext.Usage, _ = onlineproto.SignUsage(key, &u)
 					} else {
 						ext.Usage.Receipt, _ = json.Marshal(u)
 					}
@@ -545,16 +546,16 @@ func TestMisbehavingWorkersAreDropped(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		resign bool
-		f      func(*worker.Usage)
+		f      func(*onlineproto.Usage)
 		want   *big.Int
 		reason string
 	}{
-		{"overclaim", true, func(u *worker.Usage) {
+		{"overclaim", true, func(u *onlineproto.Usage) {
 			u.OutputTokens += 100
 			u.Cost = bindings.Charge(big.NewInt(5e8), big.NewInt(15e8), u.InputTokens, u.OutputTokens).String()
 		}, bindings.Charge(big.NewInt(5e8), big.NewInt(15e8), 3, 4), "overclaim"},
-		{"bad signature", false, func(u *worker.Usage) { u.Cost = "1" }, new(big.Int), "bad_signature"},
-		{"wrong cost", true, func(u *worker.Usage) { u.Cost = "999999999" }, bindings.Charge(big.NewInt(5e8), big.NewInt(15e8), 3, 4), "wrong_cost"},
+		{"bad signature", false, func(u *onlineproto.Usage) { u.Cost = "1" }, new(big.Int), "bad_signature"},
+		{"wrong cost", true, func(u *onlineproto.Usage) { u.Cost = "999999999" }, bindings.Charge(big.NewInt(5e8), big.NewInt(15e8), 3, 4), "wrong_cost"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var key ed25519.PrivateKey
@@ -771,7 +772,7 @@ func TestRefreshFollowsDiscovery(t *testing.T) {
 // The relay's fast chunk reader agrees with encoding/json on what the
 // worker writes, and leaves everything else to it.
 func TestFastChunk(t *testing.T) {
-	c := &worker.Completion{ID: "x", Model: "m", Created: 1}
+	c := &onlineproto.Completion{ID: "x", Model: "m", Created: 1}
 	for _, tc := range []struct {
 		content string
 		role    bool

@@ -23,7 +23,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
 	"github.com/cocoon-network/cocoon/offchain/internal/sse"
-	"github.com/cocoon-network/cocoon/offchain/worker"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 )
 
 const userAgent = "cocoon-gateway"
@@ -189,7 +189,7 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 type workerEvent struct {
 	content string
 	finish  *string
-	usage   *worker.SignedUsage
+	usage   *onlineproto.SignedUsage
 	failure *APIError // an error event
 	done    bool      // [DONE]
 }
@@ -201,8 +201,8 @@ type workerChunk struct {
 		} `json:"delta"`
 		FinishReason *string `json:"finish_reason"`
 	} `json:"choices"`
-	Error  *worker.ErrorObject     `json:"error"`
-	Cocoon *worker.CocoonExtension `json:"cocoon"`
+	Error  *onlineproto.ErrorObject     `json:"error"`
+	Cocoon *onlineproto.CocoonExtension `json:"cocoon"`
 }
 
 // eventReader reads a worker's stream of events, each "data: <json>".
@@ -253,7 +253,7 @@ func (er *eventReader) next() (*workerEvent, error) {
 	return ev, nil
 }
 
-// fastChunk reads a content chunk in the layout worker.Completion writes
+// fastChunk reads a content chunk in the layout onlineproto.Completion writes
 // (`"delta":{…},"finish_reason":…`) without a full JSON decode, which was
 // a third of the relay's CPU. Anything else — errors, the usage chunk with
 // the receipt, other layouts — is left to encoding/json (ok false). Inside
@@ -359,8 +359,8 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	// Vouchers go on their own (payments.deliver), off the request path.
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("User-Agent", userAgent)
-	hr.Header.Set(worker.HeaderPayer, payer)
-	hr.Header.Set(worker.HeaderRequestID, reqID)
+	hr.Header.Set(onlineproto.HeaderPayer, payer)
+	hr.Header.Set(onlineproto.HeaderRequestID, reqID)
 	resp, err := u.hc.Do(hr)
 	if err != nil {
 		return g.attemptFailed(r, u, count, slog.LevelInfo, "worker unreachable; trying another", err)
@@ -377,7 +377,7 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 	}()
-	g.noteCapacity(u, resp.Header.Get(worker.HeaderCapacity))
+	g.noteCapacity(u, resp.Header.Get(onlineproto.HeaderCapacity))
 	if resp.StatusCode != http.StatusOK {
 		complete = true // a short error body: read it to the end
 		return g.workerRefused(w, u, req, resp, count)
@@ -453,7 +453,7 @@ func (g *Gateway) attemptFailed(r *http.Request, u *upstream, count func(string)
 // workerRefused handles a non-200 answer from a worker.
 func (g *Gateway) workerRefused(w http.ResponseWriter, u *upstream, req *request, resp *http.Response, count func(string)) (bool, *APIError) {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var e worker.ErrorAnswer
+	var e onlineproto.ErrorAnswer
 	_ = json.Unmarshal(body, &e)
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
@@ -461,7 +461,7 @@ func (g *Gateway) workerRefused(w http.ResponseWriter, u *upstream, req *request
 		return false, &APIError{Status: http.StatusTooManyRequests, Type: "rate_limit_error", Code: "no_capacity",
 			Message: "no worker has a free slot", RetryAfter: time.Second}
 	case http.StatusPaymentRequired:
-		if tp, ok := g.payments.payer.(DepositToppingPayer); ok && e.Error.Code == worker.CodeInsufficientDeposit {
+		if tp, ok := g.payments.payer.(DepositToppingPayer); ok && e.Error.Code == onlineproto.CodeInsufficientDeposit {
 			// The channel's deposit cannot cover this request on top of
 			// what the worker charged: add to it; meanwhile another worker
 			// may serve.
@@ -505,7 +505,7 @@ func (g *Gateway) topUp(tp DepositToppingPayer, u *upstream) {
 // false means the app has gone. complete is true only after [DONE].
 func (g *Gateway) relay(u *upstream, payer string, req *request, reqID string, er *eventReader, first *workerEvent, count func(string),
 	failOutcome string, deliver func(*workerEvent) bool) (in, out uint32, workerErr *APIError, complete bool) {
-	var usage *worker.SignedUsage
+	var usage *onlineproto.SignedUsage
 	deltas, size := 0, 0
 	ev := first
 	for {
@@ -575,7 +575,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, u *upstream, payer string, 
 	// A burst of the worker's stream goes out in one write, a trickle at once.
 	sw := sse.New(w, er)
 	buf := make([]byte, 0, 512)
-	cc := &worker.Completion{ID: ans.id, Model: ans.model, Created: ans.created}
+	cc := &onlineproto.Completion{ID: ans.id, Model: ans.model, Created: ans.created}
 	role := true
 	in, out, workerErr, complete := g.relay(u, payer, req, reqID, er, first, count, outcomeFailed, func(ev *workerEvent) bool {
 		finish := ""
@@ -620,7 +620,7 @@ func (g *Gateway) relayWhole(w http.ResponseWriter, u *upstream, payer string, r
 
 // settleOrCollect settles an answer that stopped early: with the receipt
 // if it came, else after fetching it from the worker (collectReceipt).
-func (g *Gateway) settleOrCollect(u *upstream, payer string, req *request, reqID string, su *worker.SignedUsage) {
+func (g *Gateway) settleOrCollect(u *upstream, payer string, req *request, reqID string, su *onlineproto.SignedUsage) {
 	if su != nil {
 		g.settle(u, payer, req, reqID, su, false)
 		return
@@ -667,13 +667,13 @@ func (g *Gateway) collectReceipt(u *upstream, payer string, req *request, reqID 
 // nothing, or forgot the receipt after receiptBoxTTL).
 var errNoReceipt = errors.New("the worker holds no receipt of this request")
 
-func (g *Gateway) fetchReceipt(ctx context.Context, u *upstream, payer, reqID string) (*worker.SignedUsage, error) {
+func (g *Gateway) fetchReceipt(ctx context.Context, u *upstream, payer, reqID string) (*onlineproto.SignedUsage, error) {
 	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u.base+"/v1/receipts/"+url.PathEscape(reqID), http.NoBody)
 	if err != nil {
 		return nil, err
 	}
 	hr.Header.Set("User-Agent", userAgent)
-	hr.Header.Set(worker.HeaderPayer, payer)
+	hr.Header.Set(onlineproto.HeaderPayer, payer)
 	resp, err := u.hc.Do(hr)
 	if err != nil {
 		return nil, err
@@ -686,7 +686,7 @@ func (g *Gateway) fetchReceipt(ctx context.Context, u *upstream, payer, reqID st
 		}
 		return nil, fmt.Errorf("GET /v1/receipts: HTTP %d", resp.StatusCode)
 	}
-	var ext worker.CocoonExtension
+	var ext onlineproto.CocoonExtension
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&ext); err != nil {
 		return nil, err
 	}
@@ -701,7 +701,7 @@ func (g *Gateway) fetchReceipt(ctx context.Context, u *upstream, payer, reqID st
 // drops the worker; an interrupted one is paid what its receipt (if any)
 // proves. It returns the token counts the app is told and whether the
 // receipt was good.
-func (g *Gateway) settle(u *upstream, payer string, req *request, reqID string, su *worker.SignedUsage, complete bool) (in, out uint32, ok bool) {
+func (g *Gateway) settle(u *upstream, payer string, req *request, reqID string, su *onlineproto.SignedUsage, complete bool) (in, out uint32, ok bool) {
 	if su == nil && !complete {
 		return 0, 0, false
 	}
@@ -730,7 +730,7 @@ func (g *Gateway) noteCapacity(u *upstream, h string) {
 	if h == "" || seen {
 		return // a worker repeats a report for a few ms: checked already
 	}
-	sc, err := worker.ParseCapacityHeader(h)
+	sc, err := onlineproto.ParseCapacityHeader(h)
 	if err != nil {
 		return
 	}
@@ -739,7 +739,7 @@ func (g *Gateway) noteCapacity(u *upstream, h string) {
 
 // acceptCapacity checks a signed report; a bad signature or a report
 // for another worker drops the worker.
-func (g *Gateway) acceptCapacity(u *upstream, sc *worker.SignedCapacity, fromPoll bool) {
+func (g *Gateway) acceptCapacity(u *upstream, sc *onlineproto.SignedCapacity, fromPoll bool) {
 	c, err := sc.Open(ed25519.PublicKey(u.w.WorkerKey))
 	if err == nil && c.Worker != u.key() {
 		err = errors.New("report for another worker")
@@ -795,7 +795,7 @@ func (g *Gateway) poll(ctx context.Context, u *upstream) {
 		fail()
 		return
 	}
-	var sc worker.SignedCapacity
+	var sc onlineproto.SignedCapacity
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&sc); err != nil {
 		fail()
 		return

@@ -8,7 +8,7 @@ import (
 	"net/http"
 
 	"github.com/cocoon-network/cocoon/offchain/client"
-	"github.com/cocoon-network/cocoon/offchain/worker"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 )
 
 // Payer is the gateway's side of a payment scheme: it turns "I owe worker
@@ -61,7 +61,7 @@ type KeepingPayer interface {
 	Resume(ctx context.Context, w *client.Worker, hc *http.Client)
 }
 
-// IOUPayer pays with signed IOUs (worker.IOU): cumulative promises signed
+// IOUPayer pays with signed IOUs (onlineproto.IOU): cumulative promises signed
 // by the gateway's key, NOT backed by an on-chain deposit. It is what the
 // gateway uses until payment channels (issue 10) are wired in, and it says
 // so in Scheme.
@@ -75,11 +75,11 @@ func (p *IOUPayer) PayerID(context.Context, *client.Worker, *http.Client) (strin
 }
 
 // Scheme implements Payer.
-func (p *IOUPayer) Scheme() string { return worker.IOUScheme }
+func (p *IOUPayer) Scheme() string { return onlineproto.IOUScheme }
 
 // Pay implements Payer.
 func (p *IOUPayer) Pay(_ context.Context, w *client.Worker, total *big.Int) ([]byte, error) {
-	return worker.SignIOU(p.Key, w.Address, total)
+	return onlineproto.SignIOU(p.Key, w.Address, total)
 }
 
 // Close implements Payer: IOUs have nothing to settle.

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/cocoon-network/cocoon/bindings"
-	"github.com/cocoon-network/cocoon/offchain/worker"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 )
 
 // payments keeps what the gateway owes and has paid each worker, and the
@@ -154,7 +154,7 @@ type receiptCheck struct {
 // signature or a receipt for another request, payer or worker; the
 // allowed share for a receipt claiming more tokens than the request
 // allowed or a cost other than its registered price gives.
-func checkReceipt(su *worker.SignedUsage, u *upstream, payerID, reqID string, req *request) receiptCheck {
+func checkReceipt(su *onlineproto.SignedUsage, u *upstream, payerID, reqID string, req *request) receiptCheck {
 	if su == nil {
 		return receiptCheck{pay: new(big.Int), reason: "no_receipt"}
 	}
@@ -369,9 +369,9 @@ func postVoucher(ctx context.Context, hc *http.Client, base, payer string, v []b
 		return err
 	}
 	req.Header.Set("User-Agent", userAgent)
-	req.Header.Set(worker.HeaderPayer, payer)
+	req.Header.Set(onlineproto.HeaderPayer, payer)
 	if v != nil {
-		req.Header.Set(worker.HeaderVoucher, worker.EncodeVoucher(v))
+		req.Header.Set(onlineproto.HeaderVoucher, onlineproto.EncodeVoucher(v))
 	}
 	if hc == nil {
 		hc = http.DefaultClient

@@ -15,7 +15,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
-	"github.com/cocoon-network/cocoon/offchain/worker"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 )
 
 // The gateway's unpaid counts what a worker reports it charged beyond the
@@ -30,7 +30,7 @@ func TestUnpaidIncludesWhatTheWorkerReports(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		askedAs = r.Header.Get(worker.HeaderPayer)
+		askedAs = r.Header.Get(onlineproto.HeaderPayer)
 		httpserve.WriteJSON(w, http.StatusOK, map[string]string{"charged": charged, "paid": "300", "scheme": "iou"})
 	}))
 	defer srv.Close()

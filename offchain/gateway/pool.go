@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/client"
-	"github.com/cocoon-network/cocoon/offchain/worker"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 )
 
 // Circuit breaking: after breakerThreshold consecutive failures a worker
@@ -36,7 +36,7 @@ type upstream struct {
 
 	mu        sync.Mutex
 	ttft      float64 // EWMA of time to first token, ms; 0 = unknown
-	capacity  *worker.Capacity
+	capacity  *onlineproto.Capacity
 	capHeader string // the last capacity header checked
 	failures  int
 	openUntil time.Time
@@ -145,7 +145,7 @@ func (u *upstream) failed(now time.Time) {
 
 // polled records a capacity poll: a worker whose breaker is open and that
 // answers it (with a valid signature) gets one probe request at once.
-func (u *upstream) polled(c *worker.Capacity, now time.Time) {
+func (u *upstream) polled(c *onlineproto.Capacity, now time.Time) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.capacity = c
@@ -200,7 +200,7 @@ func pick(cands []*upstream, skip map[string]bool, now time.Time) *upstream {
 }
 
 // capacitySnapshot is the latest capacity report (nil before the first).
-func (u *upstream) capacitySnapshot() *worker.Capacity {
+func (u *upstream) capacitySnapshot() *onlineproto.Capacity {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.capacity

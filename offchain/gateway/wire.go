@@ -13,7 +13,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/inference/openai"
 	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
-	"github.com/cocoon-network/cocoon/offchain/worker"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 )
 
 // APIError is an error in OpenAI's shape, with the HTTP status it goes out with.
@@ -28,12 +28,12 @@ type APIError struct {
 
 func (e *APIError) Error() string { return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.Code, e.Message) }
 
-func (e *APIError) body() worker.ErrorAnswer {
+func (e *APIError) body() onlineproto.ErrorAnswer {
 	var param *string
 	if e.Param != "" {
 		param = &e.Param
 	}
-	return worker.ErrorAnswer{Error: worker.ErrorObject{Message: e.Message, Type: e.Type, Param: param, Code: e.Code}}
+	return onlineproto.ErrorAnswer{Error: onlineproto.ErrorObject{Message: e.Message, Type: e.Type, Param: param, Code: e.Code}}
 }
 
 func (e *APIError) write(w http.ResponseWriter) {
@@ -52,7 +52,7 @@ func badRequest(param, code, format string, a ...any) *APIError {
 // Everything else — user, metadata, tools, logit_bias, message names, … —
 // is ignored and never leaves the gateway.
 type chatRequest struct {
-	worker.ChatRequest
+	onlineproto.ChatRequest
 	N             *int `json:"n"`
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
@@ -92,7 +92,7 @@ func parseChat(raw []byte, defaultMax, maxMax int) (*request, *APIError) {
 		return nil, badRequest("n", "unsupported_value", "n: only 1 choice per request is supported")
 	}
 	// What goes to the worker is built field by field: only what shapes
-	// the answer, content flattened to a string (worker.ContentText),
+	// the answer, content flattened to a string (onlineproto.ContentText),
 	// message names dropped.
 	wr := openai.Request{Model: cr.Model, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, Stream: true}
 	size := 0
@@ -127,7 +127,7 @@ func parseChat(raw []byte, defaultMax, maxMax int) (*request, *APIError) {
 	}
 	return &request{
 		model: cr.Model, body: body, maxTokens: uint32(maxTokens),
-		inBound: worker.InputBound(size, len(wr.Messages)),
+		inBound: onlineproto.InputBound(size, len(wr.Messages)),
 		stream:  cr.Stream, includeUsage: cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage,
 	}, nil
 }

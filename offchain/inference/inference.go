@@ -59,7 +59,7 @@ func (r *Request) Validate() error {
 
 // roles are the message roles of OpenAI's chat API. Nothing else reaches
 // an engine: its chat template prints the role, so an arbitrary one would
-// be input outside what a worker's input bound (worker.InputBound)
+// be input outside what a worker's input bound (onlineproto.InputBound)
 // counts, and a template may treat an unknown one in surprising ways.
 var roles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
 

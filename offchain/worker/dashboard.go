@@ -16,6 +16,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/dashboard"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
@@ -390,7 +391,7 @@ func (w *Dashboard) Snapshot() *dashboard.Snapshot {
 	contract.Fields = append(contract.Fields, f("worker", "Worker", w.Worker), f("owner", "Owner", w.Owner))
 	channels := dashboard.Field{Key: "channel-earnings", Label: "In open channels", Value: ton(w.Online.Unclaimed),
 		Note: fmt.Sprintf("%d channels, %s TON deposited by payers; not yet committed on chain", w.Online.Channels, w.Online.Deposits)}
-	if w.Online.Scheme != ChannelScheme {
+	if w.Online.Scheme != onlineproto.ChannelScheme {
 		channels.Note = "payment channels are off (scheme: " + orNone(w.Online.Scheme) + ")"
 	}
 	earnings.Fields = append(earnings.Fields, channels)

@@ -12,6 +12,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/dashboard"
 	"github.com/cocoon-network/cocoon/offchain/dashboard/browsertest"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 )
 
 // The dashboard of a worker that has served a job on the devnet: its data,
@@ -75,7 +76,7 @@ func TestDashboard(t *testing.T) {
 	err = json.NewDecoder(resp.Body).Decode(&state)
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK || state.Worker != d.Address().String() || state.Chain == nil ||
-		state.Online.Scheme != ChannelScheme || state.Online.Channels != 0 || state.Online.Unclaimed != "0.000000000" {
+		state.Online.Scheme != onlineproto.ChannelScheme || state.Online.Channels != 0 || state.Online.Unclaimed != "0.000000000" {
 		t.Fatalf("GET /api/worker: %s, %v, %+v", resp.Status, err, state)
 	}
 
@@ -121,7 +122,7 @@ func TestDashboardSnapshot(t *testing.T) {
 			EvidenceCreated: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), EvidenceAgeSec: 86400,
 			Capacity: DashboardCapacity{MaxConcurrent: 4, InFlight: 1, MaxUploads: 8},
 			Totals:   map[string]int{OutcomeCompleted: 3, OutcomeExpired: 1},
-			Online: DashboardOnline{Scheme: ChannelScheme, Slots: 2, Requests: map[string]float64{"completed": 5, "busy": 2},
+			Online: DashboardOnline{Scheme: onlineproto.ChannelScheme, Slots: 2, Requests: map[string]float64{"completed": 5, "busy": 2},
 				Channels: 1, Unclaimed: "0.500000000", Deposits: "2.000000000"},
 			Chain: &DashboardChain{Registered: true, ContractStatus: "active", Stake: "10.000000000", MinStake: "1.000000000",
 				Earnings: "1.000000000", TotalEarned: "2.000000000", Slashed: "0.000000000", FeesPaid: "0.010000000",
@@ -158,7 +159,7 @@ func TestDashboardSnapshot(t *testing.T) {
 		{"other evidence on chain", func(w *Dashboard) { w.Chain.AttestationMatches = false },
 			"active", dashboard.LevelOK, map[string]string{"evidence-on-chain": "another"},
 			map[string]dashboard.Level{"evidence-on-chain": dashboard.LevelBad}},
-		{"IOU payments", func(w *Dashboard) { w.Online.Scheme = IOUScheme }, "active", dashboard.LevelOK, nil, nil},
+		{"IOU payments", func(w *Dashboard) { w.Online.Scheme = onlineproto.IOUScheme }, "active", dashboard.LevelOK, nil, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

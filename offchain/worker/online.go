@@ -19,6 +19,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/inference"
 	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
 	"github.com/cocoon-network/cocoon/offchain/internal/sse"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
 
@@ -44,7 +45,7 @@ type online struct {
 	ledger *Ledger
 	// fixed is set when Options gave the verifier (no channels are started).
 	fixed  bool
-	prices map[string]CapacityPrice
+	prices map[string]onlineproto.CapacityPrice
 	price  map[string]bindings.ModelPrice // by public model name
 
 	slots chan struct{}
@@ -92,7 +93,7 @@ func newOnline(d *Daemon, v VoucherVerifier) (*online, error) {
 	}
 	o := &online{
 		d: d, cfg: cfg, vouchers: v, fixed: fixed, ledger: NewLedger(credit),
-		prices: map[string]CapacityPrice{}, price: map[string]bindings.ModelPrice{},
+		prices: map[string]onlineproto.CapacityPrice{}, price: map[string]bindings.ModelPrice{},
 		slots: make(chan struct{}, cfg.MaxConcurrent), created: time.Now(),
 	}
 	for _, m := range d.cfg.Models {
@@ -105,7 +106,7 @@ func newOnline(d *Daemon, v VoucherVerifier) (*online, error) {
 			return nil, fmt.Errorf("models %s price_out: %w", m.Name, err)
 		}
 		o.price[m.Name] = bindings.ModelPrice{PriceIn: in, PriceOut: out}
-		o.prices[m.Name] = CapacityPrice{In: in.String(), Out: out.String()}
+		o.prices[m.Name] = onlineproto.CapacityPrice{In: in.String(), Out: out.String()}
 	}
 	return o, nil
 }
@@ -136,11 +137,11 @@ func (d *Daemon) Ledger() *Ledger { return d.online.ledger }
 
 // apiError writes an OpenAI error object.
 func apiError(w http.ResponseWriter, status int, typ, code, format string, a ...any) {
-	httpserve.WriteJSON(w, status, ErrorAnswer{Error: ErrorObject{Message: fmt.Sprintf(format, a...), Type: typ, Code: code}})
+	httpserve.WriteJSON(w, status, onlineproto.ErrorAnswer{Error: onlineproto.ErrorObject{Message: fmt.Sprintf(format, a...), Type: typ, Code: code}})
 }
 
 // Report builds and signs the current capacity report.
-func (o *online) Report() (*SignedCapacity, error) {
+func (o *online) Report() (*onlineproto.SignedCapacity, error) {
 	o.mu.Lock()
 	o.seq++
 	now := time.Now()
@@ -154,14 +155,14 @@ func (o *online) Report() (*SignedCapacity, error) {
 	if window > 0 {
 		rate = float64(n) / window.Seconds()
 	}
-	c := &Capacity{
+	c := &onlineproto.Capacity{
 		V: 1, Worker: o.d.self.StringRaw(),
 		Slots: cap(o.slots), Free: cap(o.slots) - len(o.slots), Queue: o.queued, QueueLimit: o.cfg.Queue,
 		TokensPerSecond: rate, TTFTMillis: o.ttft, Prices: o.prices,
 		Seq: o.seq, Time: now.UnixMilli(),
 	}
 	o.mu.Unlock()
-	return SignCapacity(o.d.id.SignKey, c)
+	return onlineproto.SignCapacity(o.d.id.SignKey, c)
 }
 
 func (o *online) trim(now time.Time) {
@@ -186,7 +187,7 @@ func (o *online) setCapacityHeader(w http.ResponseWriter) {
 		o.header, o.headerAt = h, time.Now()
 		o.mu.Unlock()
 	}
-	w.Header().Set(HeaderCapacity, h)
+	w.Header().Set(onlineproto.HeaderCapacity, h)
 }
 
 func (o *online) capacity(w http.ResponseWriter, _ *http.Request) {
@@ -206,10 +207,10 @@ func (o *online) payer(w http.ResponseWriter, r *http.Request) (string, bool) {
 		apiError(w, http.StatusServiceUnavailable, "server_error", "payments_unavailable", "the worker's payments are not running")
 		return "", false
 	}
-	payer := r.Header.Get(HeaderPayer)
+	payer := r.Header.Get(onlineproto.HeaderPayer)
 	if payer == "" || len(payer) > 256 {
 		apiError(w, http.StatusPaymentRequired, "invalid_request_error", "payer_required",
-			"online requests are paid: send the %s header (and vouchers in %s)", HeaderPayer, HeaderVoucher)
+			"online requests are paid: send the %s header (and vouchers in %s)", onlineproto.HeaderPayer, onlineproto.HeaderVoucher)
 		return "", false
 	}
 	if pc, ok := vouchers.(PayerChecker); ok {
@@ -218,10 +219,10 @@ func (o *online) payer(w http.ResponseWriter, r *http.Request) (string, bool) {
 			return "", false
 		}
 	}
-	if h := r.Header.Get(HeaderVoucher); h != "" {
-		raw, err := DecodeVoucher(h)
+	if h := r.Header.Get(onlineproto.HeaderVoucher); h != "" {
+		raw, err := onlineproto.DecodeVoucher(h)
 		if err != nil {
-			apiError(w, http.StatusBadRequest, "invalid_request_error", "bad_voucher", "%s: %v", HeaderVoucher, err)
+			apiError(w, http.StatusBadRequest, "invalid_request_error", "bad_voucher", "%s: %v", onlineproto.HeaderVoucher, err)
 			return "", false
 		}
 		amount, err := vouchers.Verify(r.Context(), payer, raw)
@@ -250,81 +251,6 @@ func (o *online) voucher(w http.ResponseWriter, r *http.Request) {
 	httpserve.WriteJSON(w, http.StatusOK, answer)
 }
 
-// ChatRequest is the part of an OpenAI chat completions request that
-// Cocoon reads: the worker serves it, and gateways read apps' requests
-// with it (adding the fields only they check). Unknown fields — user,
-// metadata, tools, … — are ignored, as OpenAI's servers do.
-type ChatRequest struct {
-	Model               string        `json:"model"`
-	Messages            []ChatMessage `json:"messages"`
-	MaxTokens           *int          `json:"max_tokens"`
-	MaxCompletionTokens *int          `json:"max_completion_tokens"`
-	Temperature         *float64      `json:"temperature"`
-	TopP                *float64      `json:"top_p"`
-	Seed                *int64        `json:"seed"`
-	Stream              bool          `json:"stream"`
-}
-
-// ChatMessage is one message of a ChatRequest; its content is read with
-// Text. Names are not read.
-type ChatMessage struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"`
-}
-
-// Text is the message's content flattened (ContentText).
-func (m ChatMessage) Text() (string, error) { return ContentText(m.Content) }
-
-// OutputLimit is the output token limit the request asks for, def when
-// it sets none, and the parameter that set it: max_completion_tokens
-// (OpenAI's newer name) wins over max_tokens.
-func (c *ChatRequest) OutputLimit(def int) (n int, param string) {
-	switch {
-	case c.MaxCompletionTokens != nil:
-		return *c.MaxCompletionTokens, "max_completion_tokens"
-	case c.MaxTokens != nil:
-		return *c.MaxTokens, "max_tokens"
-	}
-	return def, "max_tokens"
-}
-
-// ContentText reads an OpenAI message content: a string, or an array of
-// parts of which the "text" ones are joined (other kinds are refused).
-// Gateways flatten content with it, so both sides count the same bytes.
-func ContentText(content json.RawMessage) (string, error) {
-	if len(content) == 0 || string(content) == "null" {
-		return "", nil
-	}
-	var s string
-	if json.Unmarshal(content, &s) == nil {
-		return s, nil
-	}
-	var parts []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
-	if err := json.Unmarshal(content, &parts); err != nil {
-		return "", errors.New("content must be a string or an array of text parts")
-	}
-	var b strings.Builder
-	for _, p := range parts {
-		if p.Type != "text" {
-			return "", fmt.Errorf("content part of type %q is not supported (text only)", p.Type)
-		}
-		b.WriteString(p.Text)
-	}
-	return b.String(), nil
-}
-
-// InputBound is the most input tokens a request can be charged for: no
-// tokeniser makes more tokens than bytes, plus what a chat template adds —
-// a few tokens per message and a fixed preamble (Llama 3's injects a
-// system prompt of some 30 tokens; 256 leaves room for longer ones). A
-// worker never charges more; gateways apply the same bound to receipts.
-func InputBound(contentBytes, messages int) uint32 {
-	return uint32(min(contentBytes+16*messages+256, 1<<31))
-}
-
 // parsedChat is a validated request.
 type parsedChat struct {
 	req       inference.Request
@@ -345,7 +271,7 @@ func (o *online) parse(w http.ResponseWriter, r *http.Request) (*parsedChat, boo
 		apiError(w, http.StatusBadRequest, "invalid_request_error", "bad_body", "reading the request body: %v", err)
 		return nil, false
 	}
-	var cr ChatRequest
+	var cr onlineproto.ChatRequest
 	if err := json.Unmarshal(body, &cr); err != nil {
 		apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "the body is not a chat completions request: %v", err)
 		return nil, false
@@ -380,7 +306,7 @@ func (o *online) parse(w http.ResponseWriter, r *http.Request) (*parsedChat, boo
 		apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid_request", "%v", err)
 		return nil, false
 	}
-	return &parsedChat{req: req, model: m, maxTokens: uint32(maxTokens), inBound: InputBound(size, len(msgs)), stream: cr.Stream}, true
+	return &parsedChat{req: req, model: m, maxTokens: uint32(maxTokens), inBound: onlineproto.InputBound(size, len(msgs)), stream: cr.Stream}, true
 }
 
 func clipName(s string) string {
@@ -461,7 +387,7 @@ func (o *online) reserve(w http.ResponseWriter, r *http.Request, payer string, m
 	charged, paid := o.ledger.Balance(payer)
 	if errors.Is(err, ErrOverCeiling) {
 		o.d.metrics.OnlineRequests.WithLabelValues("insufficient_deposit").Inc()
-		apiError(w, http.StatusPaymentRequired, "insufficient_quota", CodeInsufficientDeposit,
+		apiError(w, http.StatusPaymentRequired, "insufficient_quota", onlineproto.CodeInsufficientDeposit,
 			"%v: charged %s, running requests may cost %s, this one %s, the channel holds %s (nanoton): top the channel up",
 			err, charged, o.ledger.Reserved(payer), maxCost, ceiling)
 		return false
@@ -509,7 +435,7 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer o.release()
-	reqID := r.Header.Get(HeaderRequestID)
+	reqID := r.Header.Get(onlineproto.HeaderRequestID)
 	if reqID == "" || len(reqID) > 128 {
 		reqID = newRequestID()
 	}
@@ -526,11 +452,11 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.Close()
 	var (
-		signed  *SignedUsage
+		signed  *onlineproto.SignedUsage
 		signErr error
 	)
 	// sign charges the payer and signs the receipt, once per request.
-	sign := func(res inference.Result, deltas int) (*SignedUsage, error) {
+	sign := func(res inference.Result, deltas int) (*onlineproto.SignedUsage, error) {
 		if settled {
 			return signed, signErr
 		}
@@ -545,8 +471,8 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 		o.d.metrics.OnlineCharged.Add(float64(cost.Int64()))
 		o.d.metrics.Tokens.WithLabelValues("input").Add(float64(in))
 		o.d.metrics.Tokens.WithLabelValues("output").Add(float64(out))
-		signed, signErr = o.ledger.ChargeSigned(payer, reqID, maxCost, cost, func(total *big.Int) (*SignedUsage, error) {
-			return SignUsage(o.d.id.SignKey, &Usage{
+		signed, signErr = o.ledger.ChargeSigned(payer, reqID, maxCost, cost, func(total *big.Int) (*onlineproto.SignedUsage, error) {
+			return onlineproto.SignUsage(o.d.id.SignKey, &onlineproto.Usage{
 				V: 1, Worker: o.d.self.StringRaw(), Payer: payer, RequestID: reqID, Model: pc.model.Name,
 				InputTokens: in, OutputTokens: out, MaxTokens: pc.maxTokens,
 				Cost: cost.String(), Total: total.String(), Time: time.Now().Unix(),
@@ -558,7 +484,7 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 		return signed, signErr
 	}
 	o.setCapacityHeader(w)
-	w.Header().Set(HeaderRequestID, reqID)
+	w.Header().Set(onlineproto.HeaderRequestID, reqID)
 	cw := &completionWriter{id: "chatcmpl-" + reqID, model: pc.model.Name, created: start.Unix()}
 	if pc.stream {
 		o.stream(w, r, s, stopEngine, cw, start, sign)
@@ -576,9 +502,9 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 			res := s.Result()
 			u, _ := sign(res, deltas)
 			o.d.metrics.OnlineRequests.WithLabelValues("engine_failed").Inc()
-			httpserve.WriteJSON(w, http.StatusBadGateway, ErrorAnswer{
-				Error:  ErrorObject{Message: "the inference engine failed mid-answer", Type: "server_error", Code: "engine_failed"},
-				Cocoon: &CocoonExtension{Usage: u},
+			httpserve.WriteJSON(w, http.StatusBadGateway, onlineproto.ErrorAnswer{
+				Error:  onlineproto.ErrorObject{Message: "the inference engine failed mid-answer", Type: "server_error", Code: "engine_failed"},
+				Cocoon: &onlineproto.CocoonExtension{Usage: u},
 			})
 			return
 		}
@@ -604,7 +530,7 @@ func (o *online) chat(w http.ResponseWriter, r *http.Request) {
 // signed receipt), and [DONE]. A failure after the headers went out ends
 // the stream with an error event.
 func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stream, stopEngine context.CancelFunc, cw *completionWriter,
-	start time.Time, sign func(inference.Result, int) (*SignedUsage, error)) {
+	start time.Time, sign func(inference.Result, int) (*onlineproto.SignedUsage, error)) {
 	// Deltas are read one step ahead, so that a delta written while the
 	// next one is already there is not flushed on its own: a fast engine's
 	// burst leaves in few writes, a slow one's tokens leave at once.
@@ -612,15 +538,15 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	defer pf.stop()
 	sw := sse.New(w, pf)
 	buf := make([]byte, 0, 512)
-	cc := &Completion{ID: cw.id, Model: cw.model, Created: cw.created}
+	cc := &onlineproto.Completion{ID: cw.id, Model: cw.model, Created: cw.created}
 	deltas := 0
 	var ttft time.Duration
 	fail := func(code, msg string) {
 		u, _ := sign(s.Result(), deltas)
 		o.d.metrics.OnlineRequests.WithLabelValues(code).Inc()
-		_ = sw.JSON(ErrorAnswer{
-			Error:  ErrorObject{Message: msg, Type: "server_error", Code: code},
-			Cocoon: &CocoonExtension{Usage: u},
+		_ = sw.JSON(onlineproto.ErrorAnswer{
+			Error:  onlineproto.ErrorObject{Message: msg, Type: "server_error", Code: code},
+			Cocoon: &onlineproto.CocoonExtension{Usage: u},
 		})
 	}
 	for {
@@ -669,7 +595,7 @@ func (o *online) stream(w http.ResponseWriter, r *http.Request, s inference.Stre
 	}
 	o.observe(ttft, deltas)
 	o.d.metrics.OnlineRequests.WithLabelValues("completed").Inc()
-	ext, _ := json.Marshal(CocoonExtension{Usage: u})
+	ext, _ := json.Marshal(onlineproto.CocoonExtension{Usage: u})
 	us := usageOf(u)
 	_ = sw.Write(cc.AppendUsageChunk(buf[:0], us.PromptTokens, us.CompletionTokens, ext))
 	_ = sw.Close()
@@ -754,13 +680,13 @@ type wireUsage struct {
 	TotalTokens      uint32 `json:"total_tokens"`
 }
 
-func usageOf(u *SignedUsage) wireUsage {
-	var us Usage
+func usageOf(u *onlineproto.SignedUsage) wireUsage {
+	var us onlineproto.Usage
 	_ = json.Unmarshal(u.Receipt, &us)
 	return wireUsage{PromptTokens: us.InputTokens, CompletionTokens: us.OutputTokens, TotalTokens: us.InputTokens + us.OutputTokens}
 }
 
-func (c *completionWriter) completion(text string, res inference.Result, u *SignedUsage) map[string]any {
+func (c *completionWriter) completion(text string, res inference.Result, u *onlineproto.SignedUsage) map[string]any {
 	finish := string(res.FinishReason)
 	if finish == "" {
 		finish = string(inference.FinishStop)
@@ -771,6 +697,6 @@ func (c *completionWriter) completion(text string, res inference.Result, u *Sign
 			"index": 0, "message": map[string]any{"role": "assistant", "content": text}, "finish_reason": finish,
 		}},
 		"usage":  usageOf(u),
-		"cocoon": CocoonExtension{Usage: u},
+		"cocoon": onlineproto.CocoonExtension{Usage: u},
 	}
 }

@@ -12,12 +12,10 @@ import (
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/channel"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 )
-
-// ChannelScheme is the scheme name of payment-channel vouchers.
-const ChannelScheme = "channel"
 
 // ChannelVerifier takes vouchers of Cocoon's payment channels (offchain/channel)
 // in which this worker is the payee: the payer is named by its channel id
@@ -149,7 +147,7 @@ func (v *ChannelVerifier) CheckPayer(ctx context.Context, payer string) error {
 }
 
 // Scheme implements VoucherVerifier.
-func (v *ChannelVerifier) Scheme() string { return ChannelScheme }
+func (v *ChannelVerifier) Scheme() string { return onlineproto.ChannelScheme }
 
 // Verify implements VoucherVerifier. A voucher the worker already holds
 // (the payer repeats its latest with every request) counts as the amount

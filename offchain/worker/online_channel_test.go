@@ -13,6 +13,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 	"github.com/cocoon-network/cocoon/offchain/wallet/wallettest"
 )
@@ -31,7 +32,7 @@ type channelFixture struct {
 	hello channel.SignedState
 	// post sends a chat request as the payer, with voucher when not "",
 	// and returns the status, the error code and the signed usage.
-	post func(voucher string) (int, string, *SignedUsage)
+	post func(voucher string) (int, string, *onlineproto.SignedUsage)
 }
 
 func newChannelFixture(t *testing.T, ctx context.Context) *channelFixture {
@@ -68,13 +69,13 @@ func newChannelFixture(t *testing.T, ctx context.Context) *channelFixture {
 			t.Fatalf("the worker did not accept the terms: %v", err)
 		}
 	}
-	post := func(voucher string) (int, string, *SignedUsage) {
+	post := func(voucher string) (int, string, *onlineproto.SignedUsage) {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, cfg.PublicURL+"/v1/chat/completions",
 			strings.NewReader(`{"model":"`+testModel+`","max_tokens":10,"messages":[{"role":"user","content":"a b c"}]}`))
-		req.Header.Set(HeaderPayer, terms.ID.String())
+		req.Header.Set(onlineproto.HeaderPayer, terms.ID.String())
 		if voucher != "" {
-			req.Header.Set(HeaderVoucher, EncodeVoucher([]byte(voucher)))
+			req.Header.Set(onlineproto.HeaderVoucher, onlineproto.EncodeVoucher([]byte(voucher)))
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -82,8 +83,8 @@ func newChannelFixture(t *testing.T, ctx context.Context) *channelFixture {
 		}
 		defer resp.Body.Close()
 		var out struct {
-			Error  struct{ Code string } `json:"error"`
-			Cocoon CocoonExtension       `json:"cocoon"`
+			Error  struct{ Code string }       `json:"error"`
+			Cocoon onlineproto.CocoonExtension `json:"cocoon"`
 		}
 		_ = json.NewDecoder(resp.Body).Decode(&out)
 		return resp.StatusCode, out.Error.Code, out.Cocoon.Usage

@@ -3,6 +3,8 @@ package worker
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 )
 
 // max_completion_tokens wins over max_tokens, whichever comes first in
@@ -21,7 +23,7 @@ func TestChatRequestOutputLimit(t *testing.T) {
 		{`{"max_completion_tokens":9,"max_tokens":7}`, 9, "max_completion_tokens"},
 		{`{"max_tokens":0}`, 0, "max_tokens"},
 	} {
-		var cr ChatRequest
+		var cr onlineproto.ChatRequest
 		if err := json.Unmarshal([]byte(tc.body), &cr); err != nil {
 			t.Fatalf("%s: %v", tc.body, err)
 		}

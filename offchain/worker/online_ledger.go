@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/cocoon-network/cocoon/offchain/internal/boltdb"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 )
 
 // LedgerStore keeps the online payers' accounts (what the worker charged
@@ -31,9 +32,9 @@ var (
 // storedReceipt is a receipt kept in the store beside the account it
 // charged (Ledger.ChargeSigned).
 type storedReceipt struct {
-	Key   string       `json:"key"`
-	At    int64        `json:"at"` // unix ns
-	Usage *SignedUsage `json:"usage"`
+	Key   string                   `json:"key"`
+	At    int64                    `json:"at"` // unix ns
+	Usage *onlineproto.SignedUsage `json:"usage"`
 }
 
 // ledgerFile is the store's file in the state directory.
@@ -95,8 +96,8 @@ type ledgerEntry struct {
 
 // receipt finds a stored receipt by its receiptKey (a scan of the kept
 // ones: the path of a payer that missed a receipt across a restart).
-func (s *LedgerStore) receipt(key string) (*SignedUsage, bool) {
-	var su *SignedUsage
+func (s *LedgerStore) receipt(key string) (*onlineproto.SignedUsage, bool) {
+	var su *onlineproto.SignedUsage
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(receiptBucket).Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {

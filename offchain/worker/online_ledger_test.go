@@ -16,6 +16,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 )
@@ -33,7 +34,7 @@ func TestOnlineAccountSurvivesRestart(t *testing.T) {
 	_, payerKey, _ := ed25519.GenerateKey(rand.Reader)
 	// The credit covers two requests at their maximum cost.
 	const body = `{"model":"m1","messages":[{"role":"user","content":"hello there world"}],"max_tokens":5}`
-	maxCost := bindings.Charge(big.NewInt(5e8), big.NewInt(15e8), InputBound(len("hello there world"), 1), 5)
+	maxCost := bindings.Charge(big.NewInt(5e8), big.NewInt(15e8), onlineproto.InputBound(len("hello there world"), 1), 5)
 	credit := new(big.Int).Mul(maxCost, big.NewInt(2))
 	// run starts a worker over state, as a daemon's Run does for its
 	// payments, and stops it at the end of the test or when stop is called.
@@ -262,8 +263,8 @@ func TestChargedReceiptSurvivesRestart(t *testing.T) {
 	l := NewLedger(big.NewInt(1e9))
 	l.Persist(s, nil)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	su, err := l.ChargeSigned("payer-1", "req-7", new(big.Int), big.NewInt(1234), func(total *big.Int) (*SignedUsage, error) {
-		return SignUsage(key, &Usage{V: 1, Payer: "payer-1", RequestID: "req-7", Cost: "1234", Total: total.String()})
+	su, err := l.ChargeSigned("payer-1", "req-7", new(big.Int), big.NewInt(1234), func(total *big.Int) (*onlineproto.SignedUsage, error) {
+		return onlineproto.SignUsage(key, &onlineproto.Usage{V: 1, Payer: "payer-1", RequestID: "req-7", Cost: "1234", Total: total.String()})
 	})
 	if err != nil {
 		t.Fatal(err)

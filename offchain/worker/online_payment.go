@@ -2,9 +2,6 @@ package worker
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +10,8 @@ import (
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
+
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 )
 
 // VoucherVerifier is the worker's side of a payment scheme: it checks a
@@ -54,10 +53,6 @@ type PayerCeiling interface {
 // ErrInsufficientCredit is returned by Ledger.Reserve when serving the
 // request would leave the payer owing more than its credit.
 var ErrInsufficientCredit = errors.New("payer's unpaid usage would exceed its credit")
-
-// CodeInsufficientDeposit is the error code of a 402 for a request the
-// payer's channel deposit cannot cover: the payer should top it up.
-const CodeInsufficientDeposit = "insufficient_deposit"
 
 // ErrOverCeiling is returned by Ledger.Reserve when what the payer was
 // charged, plus what its running requests and this one may cost, would
@@ -188,7 +183,7 @@ func (l *Ledger) charge(payer string, reserved, cost *big.Int) *big.Int {
 // receipt is written in the same transaction as the account, so a worker
 // that crashes has either both (and a payer that missed the receipt can
 // still fetch it, GET /v1/receipts/{id}) or neither.
-func (l *Ledger) ChargeSigned(payer, reqID string, reserved, cost *big.Int, sign func(total *big.Int) (*SignedUsage, error)) (*SignedUsage, error) {
+func (l *Ledger) ChargeSigned(payer, reqID string, reserved, cost *big.Int, sign func(total *big.Int) (*onlineproto.SignedUsage, error)) (*onlineproto.SignedUsage, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	su, err := sign(l.charge(payer, reserved, cost))
@@ -200,7 +195,7 @@ func (l *Ledger) ChargeSigned(payer, reqID string, reserved, cost *big.Int, sign
 
 // StoredReceipt reads a receipt ChargeSigned wrote (after a restart, when
 // the in-memory box no longer has it); ok is false without one.
-func (l *Ledger) StoredReceipt(payer, reqID string) (*SignedUsage, bool) {
+func (l *Ledger) StoredReceipt(payer, reqID string) (*onlineproto.SignedUsage, bool) {
 	l.mu.Lock()
 	s := l.store
 	l.mu.Unlock()
@@ -226,77 +221,17 @@ func (l *Ledger) Balance(payer string) (charged, paid *big.Int) {
 	return new(big.Int).Set(a.charged), new(big.Int).Set(a.paid)
 }
 
-// IOU is a cumulative promise to pay, signed by the payer's Ed25519 key:
-// "I owe Worker W a total of A nanoton". It is the payment scheme used
-// until payment channels (issue 10) are wired in, and it is NOT backed by
-// a deposit: a worker can prove what a payer promised, but cannot claim it
-// on chain. Every party names it as what it is ("iou-unsecured").
-type IOU struct {
-	Payer  ed25519.PublicKey
-	Worker *address.Address
-	Amount *big.Int
-	Sig    []byte
-}
-
-// IOUScheme is the scheme name IOUs report.
-const IOUScheme = "iou-unsecured"
-
-const iouDomain = "cocoon-iou-v1"
-
-// iouSize is the encoded length: key, workchain, account, 16-byte amount, signature.
-const iouSize = 32 + 4 + 32 + 16 + 64
-
-func iouMessage(payer ed25519.PublicKey, worker *address.Address, amount *big.Int) ([]byte, error) {
-	if amount.Sign() < 0 || amount.BitLen() > 128 {
-		return nil, fmt.Errorf("iou amount %s out of range", amount)
-	}
-	m := make([]byte, 0, len(iouDomain)+1+iouSize-64)
-	m = append(m, iouDomain...)
-	m = append(m, 0)
-	m = append(m, payer...)
-	m = binary.BigEndian.AppendUint32(m, uint32(worker.Workchain()))
-	m = append(m, worker.Data()...)
-	var amt [16]byte
-	amount.FillBytes(amt[:])
-	return append(m, amt[:]...), nil
-}
-
-// SignIOU signs a cumulative IOU to worker with key.
-func SignIOU(key ed25519.PrivateKey, worker *address.Address, amount *big.Int) ([]byte, error) {
-	pub := key.Public().(ed25519.PublicKey)
-	m, err := iouMessage(pub, worker, amount)
-	if err != nil {
-		return nil, err
-	}
-	out := append([]byte{}, m[len(iouDomain)+1:]...)
-	return append(out, ed25519.Sign(key, m)...), nil
-}
-
-// ParseIOU decodes an encoded IOU (the signature is not checked).
-func ParseIOU(b []byte) (*IOU, error) {
-	if len(b) != iouSize {
-		return nil, fmt.Errorf("iou: %d bytes, want %d", len(b), iouSize)
-	}
-	wc := int32(binary.BigEndian.Uint32(b[32:36]))
-	return &IOU{
-		Payer:  ed25519.PublicKey(b[:32]),
-		Worker: address.NewAddress(0, byte(wc), b[36:68]),
-		Amount: new(big.Int).SetBytes(b[68:84]),
-		Sig:    b[84:],
-	}, nil
-}
-
 // IOUVerifier verifies IOUs addressed to one worker.
 type IOUVerifier struct {
 	Worker *address.Address
 }
 
 // Scheme implements VoucherVerifier.
-func (v *IOUVerifier) Scheme() string { return IOUScheme }
+func (v *IOUVerifier) Scheme() string { return onlineproto.IOUScheme }
 
 // Verify implements VoucherVerifier: payer is the hex Ed25519 key.
 func (v *IOUVerifier) Verify(_ context.Context, payer string, voucher []byte) (*big.Int, error) {
-	iou, err := ParseIOU(voucher)
+	iou, err := onlineproto.ParseIOU(voucher)
 	if err != nil {
 		return nil, err
 	}
@@ -306,23 +241,8 @@ func (v *IOUVerifier) Verify(_ context.Context, payer string, voucher []byte) (*
 	if !iou.Worker.Equals(v.Worker) {
 		return nil, fmt.Errorf("iou: addressed to worker %s, not this one", iou.Worker)
 	}
-	m, err := iouMessage(iou.Payer, iou.Worker, iou.Amount)
-	if err != nil {
+	if err := iou.CheckSignature(); err != nil {
 		return nil, err
 	}
-	if !ed25519.Verify(iou.Payer, m, iou.Sig) {
-		return nil, errors.New("iou: bad signature")
-	}
 	return iou.Amount, nil
-}
-
-// EncodeVoucher and DecodeVoucher are the Cocoon-Voucher header encoding.
-func EncodeVoucher(v []byte) string { return base64.RawURLEncoding.EncodeToString(v) }
-
-// DecodeVoucher is EncodeVoucher's inverse, bounded to 8 KiB.
-func DecodeVoucher(h string) ([]byte, error) {
-	if len(h) > 11000 {
-		return nil, errors.New("voucher header too long")
-	}
-	return base64.RawURLEncoding.DecodeString(h)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/internal/httpserve"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 )
 
 // receiptBox keeps the latest signed usage receipts, by payer and request
@@ -16,7 +17,7 @@ import (
 // charges were never paid and used up the payer's credit).
 type receiptBox struct {
 	mu    sync.Mutex
-	byKey map[string]*SignedUsage
+	byKey map[string]*onlineproto.SignedUsage
 	order []boxed // oldest first
 }
 
@@ -34,12 +35,12 @@ const (
 
 func receiptKey(payer, reqID string) string { return payer + "\x00" + reqID }
 
-func (b *receiptBox) put(payer, reqID string, su *SignedUsage) {
+func (b *receiptBox) put(payer, reqID string, su *onlineproto.SignedUsage) {
 	now := time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.byKey == nil {
-		b.byKey = map[string]*SignedUsage{}
+		b.byKey = map[string]*onlineproto.SignedUsage{}
 	}
 	k := receiptKey(payer, reqID)
 	if _, ok := b.byKey[k]; !ok {
@@ -54,7 +55,7 @@ func (b *receiptBox) put(payer, reqID string, su *SignedUsage) {
 	b.order = b.order[drop:]
 }
 
-func (b *receiptBox) get(payer, reqID string) (*SignedUsage, bool) {
+func (b *receiptBox) get(payer, reqID string) (*onlineproto.SignedUsage, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	su, ok := b.byKey[receiptKey(payer, reqID)]
@@ -64,9 +65,9 @@ func (b *receiptBox) get(payer, reqID string) (*SignedUsage, bool) {
 // receipt is GET /v1/receipts/{id}: the signed usage of one of the
 // payer's requests, when the worker still has it.
 func (o *online) receipt(w http.ResponseWriter, r *http.Request) {
-	payer := r.Header.Get(HeaderPayer)
+	payer := r.Header.Get(onlineproto.HeaderPayer)
 	if payer == "" || len(payer) > 256 {
-		apiError(w, http.StatusBadRequest, "invalid_request_error", "payer_required", "send the %s header", HeaderPayer)
+		apiError(w, http.StatusBadRequest, "invalid_request_error", "payer_required", "send the %s header", onlineproto.HeaderPayer)
 		return
 	}
 	id := r.PathValue("id")
@@ -80,5 +81,5 @@ func (o *online) receipt(w http.ResponseWriter, r *http.Request) {
 			"no receipt of request %.128q for this payer (kept %s after the answer)", id, receiptBoxTTL)
 		return
 	}
-	httpserve.WriteJSON(w, http.StatusOK, CocoonExtension{Usage: su})
+	httpserve.WriteJSON(w, http.StatusOK, onlineproto.CocoonExtension{Usage: su})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 )
 
@@ -63,14 +64,14 @@ func (w *onlineWorker) post(t *testing.T, body string, voucher *big.Int, headers
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, w.srv.URL+"/v1/chat/completions", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(HeaderPayer, w.payerID())
-	req.Header.Set(HeaderRequestID, "r-1")
+	req.Header.Set(onlineproto.HeaderPayer, w.payerID())
+	req.Header.Set(onlineproto.HeaderRequestID, "r-1")
 	if voucher != nil {
-		v, err := SignIOU(w.payer, w.d.Address(), voucher)
+		v, err := onlineproto.SignIOU(w.payer, w.d.Address(), voucher)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set(HeaderVoucher, EncodeVoucher(v))
+		req.Header.Set(onlineproto.HeaderVoucher, onlineproto.EncodeVoucher(v))
 	}
 	for k, v := range headers {
 		if v == "" {
@@ -107,7 +108,7 @@ func TestOnlineNonStreamSignsUsage(t *testing.T) {
 			PromptTokens     int `json:"prompt_tokens"`
 			CompletionTokens int `json:"completion_tokens"`
 		} `json:"usage"`
-		Cocoon CocoonExtension `json:"cocoon"`
+		Cocoon onlineproto.CocoonExtension `json:"cocoon"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatal(err)
@@ -133,7 +134,7 @@ func TestOnlineNonStreamSignsUsage(t *testing.T) {
 	if _, err := bad.Open(w.workerKey()); err == nil {
 		t.Fatal("a tampered receipt opened")
 	}
-	sc, err := ParseCapacityHeader(resp.Header.Get(HeaderCapacity))
+	sc, err := onlineproto.ParseCapacityHeader(resp.Header.Get(onlineproto.HeaderCapacity))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,8 +164,8 @@ func TestOnlineStreamEndsWithUsageChunk(t *testing.T) {
 		t.Fatalf("%d events: %q", len(events), events)
 	}
 	var last struct {
-		Choices []any           `json:"choices"`
-		Cocoon  CocoonExtension `json:"cocoon"`
+		Choices []any                       `json:"choices"`
+		Cocoon  onlineproto.CocoonExtension `json:"cocoon"`
 	}
 	if err := json.Unmarshal([]byte(events[len(events)-2]), &last); err != nil {
 		t.Fatal(err)
@@ -179,7 +180,7 @@ func TestOnlineRefusals(t *testing.T) {
 	w := newOnlineWorker(t, "0.01", 1, 0, 0)
 	ok := `{"model":"m1","messages":[{"role":"user","content":"hi"}]}`
 	other := newOnlineWorker(t, "0.1", 1, 0, 0)
-	otherIOU, _ := SignIOU(w.payer, other.d.Address(), big.NewInt(1))
+	otherIOU, _ := onlineproto.SignIOU(w.payer, other.d.Address(), big.NewInt(1))
 	for _, tc := range []struct {
 		name    string
 		body    string
@@ -187,14 +188,14 @@ func TestOnlineRefusals(t *testing.T) {
 		status  int
 		code    string
 	}{
-		{"no payer", ok, map[string]string{HeaderPayer: ""}, 402, "payer_required"},
+		{"no payer", ok, map[string]string{onlineproto.HeaderPayer: ""}, 402, "payer_required"},
 		{"bad json", `{"model":`, nil, 400, "invalid_json"},
 		{"unknown model", `{"model":"nope","messages":[{"role":"user","content":"hi"}]}`, nil, 404, "model_not_found"},
 		{"no messages", `{"model":"m1","messages":[]}`, nil, 400, "missing_messages"},
 		{"image part", `{"model":"m1","messages":[{"role":"user","content":[{"type":"image_url"}]}]}`, nil, 400, "invalid_content"},
 		{"max tokens", `{"model":"m1","max_tokens":0,"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "invalid_max_tokens"},
-		{"garbage voucher", ok, map[string]string{HeaderVoucher: "!!"}, 400, "bad_voucher"},
-		{"voucher for another worker", ok, map[string]string{HeaderVoucher: EncodeVoucher(otherIOU)}, 402, "bad_voucher"},
+		{"garbage voucher", ok, map[string]string{onlineproto.HeaderVoucher: "!!"}, 400, "bad_voucher"},
+		{"voucher for another worker", ok, map[string]string{onlineproto.HeaderVoucher: onlineproto.EncodeVoucher(otherIOU)}, 402, "bad_voucher"},
 		{"over credit", `{"model":"m1","max_tokens":32768,"messages":[{"role":"user","content":"hi"}]}`, nil, 402, "insufficient_credit"},
 		{"body too large", `{"model":"m1","messages":[{"role":"user","content":"` + strings.Repeat("a", MaxOnlineBody) + `"}]}`, nil, 413, "request_too_large"},
 	} {
@@ -242,8 +243,8 @@ func TestOnlineCreditBound(t *testing.T) {
 	}
 	// A forged voucher (signed by another key for this payer) is refused.
 	_, forger, _ := ed25519.GenerateKey(rand.Reader)
-	v, _ := SignIOU(forger, w.d.Address(), big.NewInt(1e9))
-	if resp := w.post(t, body, nil, map[string]string{HeaderVoucher: EncodeVoucher(v)}); resp.StatusCode != 402 {
+	v, _ := onlineproto.SignIOU(forger, w.d.Address(), big.NewInt(1e9))
+	if resp := w.post(t, body, nil, map[string]string{onlineproto.HeaderVoucher: onlineproto.EncodeVoucher(v)}); resp.StatusCode != 402 {
 		t.Fatalf("forged voucher: HTTP %d", resp.StatusCode)
 	}
 }
@@ -254,7 +255,7 @@ func TestOnlineBusyIs429(t *testing.T) {
 	go func() {
 		req, _ := http.NewRequest(http.MethodPost, w.srv.URL+"/v1/chat/completions",
 			strings.NewReader(`{"model":"m1","max_tokens":40,"messages":[{"role":"user","content":"repeat 40 words"}]}`))
-		req.Header.Set(HeaderPayer, w.payerID())
+		req.Header.Set(onlineproto.HeaderPayer, w.payerID())
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			slow <- 0
@@ -268,7 +269,7 @@ func TestOnlineBusyIs429(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	resp := w.post(t, `{"model":"m1","messages":[{"role":"user","content":"hi"}]}`, nil, nil)
-	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || resp.Header.Get(HeaderCapacity) == "" {
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || resp.Header.Get(onlineproto.HeaderCapacity) == "" {
 		t.Fatalf("HTTP %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	if code := <-slow; code != 200 {
@@ -279,7 +280,7 @@ func TestOnlineBusyIs429(t *testing.T) {
 func TestIOURoundTrip(t *testing.T) {
 	w := newOnlineWorker(t, "1", 1, 0, 0)
 	v := &IOUVerifier{Worker: w.d.Address()}
-	iou, err := SignIOU(w.payer, w.d.Address(), big.NewInt(123456789))
+	iou, err := onlineproto.SignIOU(w.payer, w.d.Address(), big.NewInt(123456789))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +300,7 @@ func TestIOURoundTrip(t *testing.T) {
 func TestAppendJSONString(t *testing.T) {
 	for _, s := range []string{"", "plain", `quote " and \ backslash`, "line\nfeed\r\ttab", "\x00\x01\x1f", "ünïcødé 🚀", "\u2028\u2029", "bad \xff utf8"} {
 		var back string
-		b := AppendJSONString(nil, s)
+		b := onlineproto.AppendJSONString(nil, s)
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatalf("%q → %s: %v", s, b, err)
 		}
@@ -308,7 +309,7 @@ func TestAppendJSONString(t *testing.T) {
 			t.Fatalf("%q → %s → %q", s, b, back)
 		}
 	}
-	c := &Completion{ID: "id\"1", Model: "m", Created: 7}
+	c := &onlineproto.Completion{ID: "id\"1", Model: "m", Created: 7}
 	for _, chunk := range [][]byte{
 		c.AppendChunk(nil, "hi", true, ""), c.AppendChunk(nil, "", true, ""), c.AppendChunk(nil, "", false, "stop"),
 		c.AppendUsageChunk(nil, 1, 2, nil), c.AppendUsageChunk(nil, 1, 2, []byte(`{"usage":null}`)),

@@ -25,6 +25,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/inference/gpu"
 	"github.com/cocoon-network/cocoon/offchain/inference/openai"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 	"github.com/cocoon-network/cocoon/offchain/owner"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
@@ -407,7 +408,7 @@ func workerStatus(c *cli.Context) error {
 	switch {
 	case chErr != nil:
 		fmt.Printf("  channels: unknown (%v)\n", chErr)
-	case channels.Scheme != worker.ChannelScheme:
+	case channels.Scheme != onlineproto.ChannelScheme:
 		fmt.Printf("  channels: the worker takes no channel payments (scheme: %q)\n", channels.Scheme)
 	default:
 		fmt.Printf("  channels: %d open, %s TON owed by vouchers and not yet on chain, %s TON deposited by payers\n",

@@ -45,6 +45,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain/netflag"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/onlineproto"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
@@ -253,11 +254,11 @@ func (t *tamperer) rewriteObject(data []byte) ([]byte, bool) {
 	if err := json.Unmarshal(data, &obj); err != nil {
 		return nil, false
 	}
-	var ext worker.CocoonExtension
+	var ext onlineproto.CocoonExtension
 	if err := json.Unmarshal(obj["cocoon"], &ext); err != nil || ext.Usage == nil {
 		return nil, false
 	}
-	var u worker.Usage
+	var u onlineproto.Usage
 	if err := json.Unmarshal(ext.Usage.Receipt, &u); err != nil {
 		return nil, false
 	}
@@ -285,11 +286,11 @@ func (t *tamperer) rewriteObject(data []byte) ([]byte, bool) {
 			obj["usage"] = usage
 		}
 	}
-	signed, err := worker.SignUsage(t.key, &u)
+	signed, err := onlineproto.SignUsage(t.key, &u)
 	if err != nil {
 		return nil, false
 	}
-	if obj["cocoon"], err = json.Marshal(worker.CocoonExtension{Usage: signed}); err != nil {
+	if obj["cocoon"], err = json.Marshal(onlineproto.CocoonExtension{Usage: signed}); err != nil {
 		return nil, false
 	}
 	out, err := json.Marshal(obj)
