@@ -70,6 +70,10 @@ func NewPayer(cfg PayerConfig) (*Payer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	log := cfg.Logger
+	cfg.Store.OnWriteError(func(err error) {
+		log.Warn("vouchers not on disk yet; retrying at the next write (a crash now would lose them, and the payee's copy restores them)", "error", err)
+	})
 	return &Payer{cfg: cfg}, nil
 }
 
@@ -236,8 +240,15 @@ func (p *Payer) SignVoucher(id ID, total *big.Int) (SignedState, error) {
 	return p.sign(id, func(*big.Int) *big.Int { return new(big.Int).Set(total) })
 }
 
-// sign issues the next voucher: it is stored before it is returned, so the
-// payer never signs two different amounts with the same seqno.
+// sign issues the next voucher. It is put behind (Store.PutBehind): the
+// voucher path does not wait for an fsync, and what a crash loses (the
+// last few milliseconds of vouchers) the payer recovers: the gateway
+// adopts the voucher its payee holds (Adopt) and pays again, exactly,
+// what no voucher of its store covers (its journal of requests). Two
+// vouchers with one seqno can then exist only if the payee got a voucher
+// the payer lost and could not be asked for it: the payee keeps the
+// higher amount and refuses the other, and the contract pays amounts, not
+// seqnos, so nothing is paid twice.
 func (p *Payer) sign(id ID, next func(prev *big.Int) *big.Int) (SignedState, error) {
 	unlock := p.locks.lock(id)
 	defer unlock()
@@ -261,7 +272,7 @@ func (p *Payer) sign(id ID, next func(prev *big.Int) *big.Int) (SignedState, err
 		return SignedState{}, err
 	}
 	rec.Voucher = &v
-	if err := p.cfg.Store.Put(rec); err != nil {
+	if err := p.cfg.Store.PutBehind(rec); err != nil {
 		return SignedState{}, err
 	}
 	return v, nil

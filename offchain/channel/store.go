@@ -1,11 +1,14 @@
 package channel
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
+	"sync"
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
@@ -194,9 +197,30 @@ func (id *ID) UnmarshalText(b []byte) error {
 var bucketChannels = []byte("channels")
 
 // Store keeps channel records in a bbolt file. Every Put is durable
-// (fsynced) before it returns.
+// (fsynced) before it returns; PutBehind returns at once and its record
+// is written, with every other one put behind meanwhile, in one
+// transaction moments later (group commit). Get and List see both.
 type Store struct {
 	db *bolt.DB
+
+	// writeMu orders the writes of Put, Delete and the writer, so that an
+	// older record written behind never lands after a newer durable one.
+	writeMu sync.Mutex
+	mu      sync.Mutex
+	pending map[ID][]byte // encoded records put behind, not on disk yet
+	wake    chan struct{} // buffered 1
+	stop    chan struct{}
+	done    chan struct{}
+	logMu   sync.Mutex
+	log     func(error) // told when a write behind fails (it is retried)
+}
+
+// OnWriteError sets what is told when writing records put behind fails
+// (they stay pending and the next write retries them).
+func (s *Store) OnWriteError(f func(error)) {
+	s.logMu.Lock()
+	s.log = f
+	s.logMu.Unlock()
 }
 
 // ErrUnknownChannel is wrapped when a channel has no record.
@@ -208,46 +232,181 @@ func OpenStore(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db, pending: map[ID][]byte{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go s.writeBehind()
+	return s, nil
 }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close writes what was put behind and closes the file.
+func (s *Store) Close() error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.done
+	return errors.Join(s.Flush(), s.db.Close())
+}
+
+// writeBehind writes the records put behind, all that arrived while the
+// previous write ran in the next one.
+func (s *Store) writeBehind() {
+	defer close(s.done)
+	for {
+		select {
+		case <-s.wake:
+		case <-s.stop:
+			return
+		}
+		if err := s.Flush(); err != nil {
+			s.logMu.Lock()
+			if s.log != nil {
+				s.log(err)
+			}
+			s.logMu.Unlock()
+		}
+	}
+}
+
+// Flush writes the records put behind now. They stay visible in pending
+// until their write commits: a Get meanwhile must not read an older record
+// from the file.
+func (s *Store) Flush() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	batch := maps.Clone(s.pending)
+	s.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketChannels)
+		for id, v := range batch {
+			if err := b.Put(id[:], v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("writing %d channel records: %w", len(batch), err)
+	}
+	s.settled(batch)
+	return nil
+}
+
+// settled drops from pending what is now on disk, unless a newer record
+// was put behind meanwhile.
+func (s *Store) settled(written map[ID][]byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, v := range written {
+		if p, ok := s.pending[id]; ok && bytes.Equal(p, v) {
+			delete(s.pending, id)
+		}
+	}
+}
+
+func decodeRecord(id []byte, v []byte) (*Record, error) {
+	r := new(Record)
+	if err := json.Unmarshal(v, r); err != nil {
+		return nil, fmt.Errorf("decoding the record of channel %x: %w", id, err)
+	}
+	return r, nil
+}
 
 // Get returns the record of channel id.
 func (s *Store) Get(id ID) (*Record, error) {
+	s.mu.Lock()
+	v, ok := s.pending[id]
+	s.mu.Unlock()
+	if ok {
+		return decodeRecord(id[:], v)
+	}
 	var r *Record
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketChannels).Get(id[:])
 		if v == nil {
 			return fmt.Errorf("channel %s: %w", id, ErrUnknownChannel)
 		}
-		r = new(Record)
-		if err := json.Unmarshal(v, r); err != nil {
-			return fmt.Errorf("decoding the record of channel %s: %w", id, err)
-		}
-		return nil
+		var err error
+		r, err = decodeRecord(id[:], v)
+		return err
 	})
 	return r, err
 }
 
-// Put writes the record (replacing any earlier one).
-func (s *Store) Put(r *Record) error {
+func encodeRecord(r *Record) ([]byte, error) {
 	r.Updated = time.Now().UTC()
 	v, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("encoding the record of channel %s: %w", r.Terms.ID, err)
+		return nil, fmt.Errorf("encoding the record of channel %s: %w", r.Terms.ID, err)
 	}
+	return v, nil
+}
+
+// Put writes the record (replacing any earlier one) and returns once it is
+// on disk.
+func (s *Store) Put(r *Record) error {
+	v, err := encodeRecord(r)
+	if err != nil {
+		return err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	// Visible at once, as a record put behind would be; gone from pending
+	// once on disk.
+	s.mu.Lock()
+	prev, hadPrev := s.pending[r.Terms.ID]
+	s.pending[r.Terms.ID] = v
+	s.mu.Unlock()
 	if err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketChannels).Put(r.Terms.ID[:], v)
 	}); err != nil {
+		// Not stored: what was visible before stays so.
+		s.mu.Lock()
+		if p, ok := s.pending[r.Terms.ID]; ok && bytes.Equal(p, v) {
+			if hadPrev {
+				s.pending[r.Terms.ID] = prev
+			} else {
+				delete(s.pending, r.Terms.ID)
+			}
+		}
+		s.mu.Unlock()
 		return fmt.Errorf("storing the record of channel %s: %w", r.Terms.ID, err)
+	}
+	s.settled(map[ID][]byte{r.Terms.ID: v})
+	return nil
+}
+
+// PutBehind replaces the record at once for Get and List and writes it to
+// disk moments later, in one transaction with the others put meanwhile.
+// A crash of the process can lose the last few milliseconds of them: the
+// payer's vouchers (Payer.SignVoucher), which a payer recovers from its
+// payee (Payer.Adopt) or signs again.
+func (s *Store) PutBehind(r *Record) error {
+	v, err := encodeRecord(r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.pending[r.Terms.ID] = v
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 	return nil
 }
 
 // Delete removes the record of channel id (terms that were never funded).
 func (s *Store) Delete(id ID) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	delete(s.pending, id)
+	s.mu.Unlock()
 	if err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketChannels).Delete(id[:])
 	}); err != nil {
@@ -258,16 +417,31 @@ func (s *Store) Delete(id ID) error {
 
 // List returns every record.
 func (s *Store) List() ([]*Record, error) {
+	s.mu.Lock()
+	pending := maps.Clone(s.pending)
+	s.mu.Unlock()
 	var out []*Record
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketChannels).ForEach(func(k, v []byte) error {
-			r := new(Record)
-			if err := json.Unmarshal(v, r); err != nil {
-				return fmt.Errorf("decoding the record of channel %x: %w", k, err)
+			if len(k) == len(ID{}) {
+				if p, ok := pending[ID(k)]; ok {
+					v = p
+					delete(pending, ID(k))
+				}
 			}
-			out = append(out, r)
-			return nil
+			r, err := decodeRecord(k, v)
+			if err == nil {
+				out = append(out, r)
+			}
+			return err
 		})
 	})
+	for id, v := range pending { // new records not on disk yet
+		r, derr := decodeRecord(id[:], v)
+		if derr != nil {
+			return nil, derr
+		}
+		out = append(out, r)
+	}
 	return out, err
 }

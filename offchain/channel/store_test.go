@@ -110,3 +110,63 @@ func TestFailureIsRecordedAndCleared(t *testing.T) {
 		t.Fatalf("failure kept after a commit went through: %+v", r.Failure)
 	}
 }
+
+// Records put behind are seen at once by Get and List, reach the file at
+// the next write (Flush, or the writer moments later), and a durable Put
+// afterwards wins over them.
+func TestPutBehind(t *testing.T) {
+	dir := t.TempDir()
+	st, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payerKey, payeeKey := testKey(t), testKey(t)
+	terms := Terms{ID: ID{8}, PayerKey: payerKey.Public().(ed25519.PublicKey), PayeeKey: payeeKey.Public().(ed25519.PublicKey),
+		PayerAddress: address.NewAddress(0, 0, make([]byte, 32)), PayeeAddress: address.NewAddress(0, 0, append(make([]byte, 31), 1)), Closing: DefaultClosing()}
+	addr, _ := terms.Address()
+	rec := &Record{Role: RolePayer, Terms: terms, Address: addr, Phase: PhaseOpen, Deposit: ton("1"), Withdrawn: new(big.Int)}
+	if err := st.Put(rec); err != nil {
+		t.Fatal(err)
+	}
+	for seqno := uint64(1); seqno <= 50; seqno++ {
+		v, _ := SignState(payerKey, terms.ID, seqno, big.NewInt(int64(seqno)*1000))
+		r, err := st.Get(terms.ID)
+		if err != nil || r.seqno() != seqno-1 {
+			t.Fatalf("before voucher %d Get saw seqno %d (%v)", seqno, r.seqno(), err)
+		}
+		r.Voucher = &v
+		if err := st.PutBehind(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := st.List()
+	if err != nil || len(all) != 1 || all[0].seqno() != 50 {
+		t.Fatalf("List after 50 vouchers put behind: %d records, %v", len(all), err)
+	}
+	if err := st.Close(); err != nil { // writes what is pending
+		t.Fatal(err)
+	}
+	if st, err = OpenStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, err := st.Get(terms.ID)
+	if err != nil || r.seqno() != 50 || r.Sent().Cmp(big.NewInt(50_000)) != 0 {
+		t.Fatalf("after a reopen: %+v, %v", r.Voucher, err)
+	}
+	// A durable Put after a put behind wins, whatever the writer does.
+	r.Phase = PhaseClosing
+	if err := st.PutBehind(r); err != nil {
+		t.Fatal(err)
+	}
+	r.Phase = PhaseClosed
+	if err := st.Put(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := st.Get(terms.ID); r.Phase != PhaseClosed {
+		t.Fatalf("phase %s after a durable put over one behind", r.Phase)
+	}
+}

@@ -1,14 +1,15 @@
 // Command gatewaybench measures what the request path adds to an engine:
 // a Go load generator streams "50 chunks of 128 bytes" answers from the
-// reference engine (a) served directly over HTTP and (b) through a gateway
-// and a worker (attested TLS between them, a signed usage receipt and a
-// voucher per request), at concurrency 1 and 30, each server in its own
-// process so that its CPU time per request is read from /proc.
+// reference engine served directly over HTTP, and the same engine behind
+// Cocoon as users run it: `cocoon up` (devnet, a worker reaching the
+// engine over HTTP as it reaches vLLM, a gateway paying over a payment
+// channel on the devnet: real vouchers, the worker's real ledger), at
+// concurrency 1 and 30, unpaced and paced like a GPU (2 ms before each
+// chunk). A second table splits the path into processes (gateway, worker
+// with the engine in-process, IOU vouchers) to read each one's CPU time
+// per request from /proc.
 //
-//	go run ./scripts/gatewaybench [-out docs/PERFORMANCE.md] [-n1 300] [-n30 3000]
-//
-// Payments are IOU vouchers (no chain in the loop); a payment channel's
-// voucher adds the payee's checked and fsynced Receive (docs/CHANNELS.md).
+//	make build && go run ./scripts/gatewaybench [-out docs/PERFORMANCE.md] [-n1 300] [-n30 3000]
 package main
 
 import (
@@ -116,6 +117,7 @@ type result struct {
 	conc, n  int
 	rps      float64
 	p50, p99 time.Duration
+	ttft50   time.Duration            // time to the first content chunk, p50
 	cpu      map[string]time.Duration // per request, by process
 }
 
@@ -125,11 +127,15 @@ func run(out string, n1, n30 int) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	engine, err := startChild("serve-engine")
+	engine, err := startChild("serve-engine", "0")
 	if err != nil {
 		return err
 	}
 	defer engine.stop()
+	users, err := usersPath(tmp, n1, n30)
+	if err != nil {
+		return err
+	}
 	wk, err := startChild("serve-worker", tmp)
 	if err != nil {
 		return err
@@ -160,6 +166,7 @@ func run(out string, n1, n30 int) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Gateway overhead (`go run ./scripts/gatewaybench`)\n\n")
+	b.WriteString(users)
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(&b, "Streamed answers of 50 chunks × 128 bytes from the reference engine, on this machine (%d CPUs, shared; load average %s at the end), %s.\n",
 		runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "), time.Now().UTC().Format("2006-01-02"))
@@ -169,6 +176,7 @@ func run(out string, n1, n30 int) error {
 	fmt.Fprintf(&b, "The worker and the gateway flush a delta only when the next one has not arrived yet, so the reference engine's\n")
 	fmt.Fprintf(&b, "instant bursts leave in few writes while a real engine's tokens leave one by one; (a) flushes every chunk.\n")
 	fmt.Fprintf(&b, "On this shared machine runs differ by 15%% or more with the load; Telegram's Cocoon measured 25–30%% of direct and +1.8–2.1 ms here.\n\n")
+	fmt.Fprintf(&b, "Split into processes (a second configuration, not the default: IOU vouchers, the engine inside the worker):\n\n")
 	fmt.Fprintf(&b, "| path | concurrency | requests | req/s | p50 ms | p99 ms | CPU ms/request |\n|---|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range results {
 		var cpu []string
@@ -181,7 +189,7 @@ func run(out string, n1, n30 int) error {
 	}
 	direct30, gw30 := results[2], results[3]
 	direct1, gw1 := results[0], results[1]
-	fmt.Fprintf(&b, "\n(b) reaches %.0f%% of (a)'s req/s at concurrency 30 (target ≥ 75%%) and adds %.2f ms to p50 at concurrency 1 (target < 0.5 ms).\n",
+	fmt.Fprintf(&b, "\nSplit: (b) reaches %.0f%% of (a)'s req/s at concurrency 30 and adds %.2f ms to p50 at concurrency 1.\n",
 		100*gw30.rps/direct30.rps, float64(gw1.p50-direct1.p50)/1e6)
 	fmt.Print(b.String())
 	if out != "" {
@@ -195,7 +203,7 @@ func load(name, base, key string, conc, n int, procs map[string]*child) (result,
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64}}
 	body, _ := json.Marshal(map[string]any{"model": model, "stream": true, "max_tokens": 64,
 		"messages": []any{map[string]string{"role": "user", "content": prompt}}})
-	one := func() (time.Duration, error) {
+	one := func() (time.Duration, time.Duration, error) {
 		req, _ := http.NewRequest(http.MethodPost, base+"/v1/chat/completions", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		if key != "" {
@@ -204,20 +212,33 @@ func load(name, base, key string, conc, n int, procs map[string]*child) (result,
 		start := time.Now()
 		resp, err := hc.Do(req)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		defer resp.Body.Close()
-		got, err := io.Copy(io.Discard, resp.Body)
-		if err != nil {
-			return 0, err
+		// The first content chunk's arrival, then the rest.
+		var ttft time.Duration
+		buf := make([]byte, 32<<10)
+		got := 0
+		for {
+			k, err := resp.Body.Read(buf)
+			if ttft == 0 && bytes.Contains(buf[:k], []byte(`"content"`)) {
+				ttft = time.Since(start)
+			}
+			got += k
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return 0, 0, err
+			}
 		}
 		if resp.StatusCode != 200 || got < 50*128 {
-			return 0, fmt.Errorf("%s: HTTP %d, %d bytes", name, resp.StatusCode, got)
+			return 0, 0, fmt.Errorf("%s: HTTP %d, %d bytes", name, resp.StatusCode, got)
 		}
-		return time.Since(start), nil
+		return time.Since(start), ttft, nil
 	}
 	for range 20 { // warm up connections and caches
-		if _, err := one(); err != nil {
+		if _, _, err := one(); err != nil {
 			return result{}, err
 		}
 	}
@@ -226,6 +247,7 @@ func load(name, base, key string, conc, n int, procs map[string]*child) (result,
 		before[k], _ = c.cpu()
 	}
 	lat := make([]time.Duration, n)
+	ttfts := make([]time.Duration, n)
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -238,13 +260,13 @@ func load(name, base, key string, conc, n int, procs map[string]*child) (result,
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				d, err := one()
+				d, f, err := one()
 				if err != nil {
 					mu.Lock()
 					first = cmpOr(first, err)
 					mu.Unlock()
 				}
-				lat[i] = d
+				lat[i], ttfts[i] = d, f
 			}
 		}()
 	}
@@ -263,7 +285,8 @@ func load(name, base, key string, conc, n int, procs map[string]*child) (result,
 		r.cpu[k] = (after - before[k]) / time.Duration(n)
 	}
 	slices.Sort(lat)
-	r.p50, r.p99 = lat[n/2], lat[min(n-1, n*99/100)]
+	slices.Sort(ttfts)
+	r.p50, r.p99, r.ttft50 = lat[n/2], lat[min(n-1, n*99/100)], ttfts[n/2]
 	return r, nil
 }
 
@@ -283,6 +306,12 @@ func serve(what string, args []string) error {
 	eng := reference.New(reference.Config{})
 	switch what {
 	case "serve-engine":
+		// args[0]: milliseconds before each chunk (a GPU's pace).
+		ms, err := strconv.Atoi(args[0])
+		if err != nil {
+			return err
+		}
+		eng = reference.New(reference.Config{TokenDelay: time.Duration(ms) * time.Millisecond})
 		fmt.Println(ln.Addr().String())
 		return http.Serve(ln, engineHandler(eng))
 	case "serve-worker":
@@ -402,4 +431,123 @@ func serveGateway(ln net.Listener, infoJSON string) error {
 	fmt.Println(ln.Addr().String())
 	_, served := g.Serve(ln)
 	return <-served
+}
+
+// usersPath measures the engine directly and through `cocoon up` (its
+// default: payment channels on the devnet, the worker reaching the engine
+// over HTTP), unpaced and paced, in the same run, and returns the
+// section's first table.
+func usersPath(tmp string, n1, n30 int) (string, error) {
+	bin, err := filepath.Abs(filepath.Join("bin", "cocoon"))
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("bin/cocoon not found (run make build first, from the repository root): %w", err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "As users run it: `cocoon up --workers 1 --engine-url` (devnet, a worker reaching the engine over HTTP, a gateway paying\n")
+	fmt.Fprintf(&b, "over a payment channel on the devnet: a real voucher per answer, the worker's real ledger) against the same engine\n")
+	fmt.Fprintf(&b, "served directly, in one run. Paced: the engine sleeps 2 ms before each of the 50 chunks, like a GPU. `cocoon up` is one\n")
+	fmt.Fprintf(&b, "process (devnet, worker and gateway together): its CPU per request is the whole path's.\n\n")
+	fmt.Fprintf(&b, "| path | pace | concurrency | requests | req/s | p50 ms | p99 ms | first token p50 ms | CPU ms/request |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
+	var summary []string
+	for _, pace := range []int{0, 2} {
+		engine, err := startChild("serve-engine", strconv.Itoa(pace))
+		if err != nil {
+			return "", err
+		}
+		up, err := startUp(bin, filepath.Join(tmp, fmt.Sprintf("up-%d", pace)), engine.line)
+		if err != nil {
+			engine.stop()
+			return "", err
+		}
+		var rs []result
+		for _, conc := range []int{1, 30} {
+			n := n1
+			if conc == 30 {
+				n = n30
+			}
+			d, err := load("engine direct", "http://"+engine.line, "", conc, n, map[string]*child{"engine": engine})
+			if err != nil {
+				return "", err
+			}
+			u, err := load("`cocoon up` (channels)", strings.TrimSuffix(up.line, "/v1"), apiKey, conc, n, map[string]*child{"cocoon up": up, "engine": engine})
+			if err != nil {
+				return "", err
+			}
+			rs = append(rs, d, u)
+		}
+		for _, r := range rs {
+			var cpu []string
+			for _, k := range []string{"engine", "cocoon up"} {
+				if d, ok := r.cpu[k]; ok {
+					cpu = append(cpu, fmt.Sprintf("%s %.3f", k, float64(d)/1e6))
+				}
+			}
+			paced := "none"
+			if pace > 0 {
+				paced = fmt.Sprintf("%d ms/chunk", pace)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %d | %d | %.0f | %.2f | %.2f | %.2f | %s |\n", r.name, paced, r.conc, r.n, r.rps,
+				float64(r.p50)/1e6, float64(r.p99)/1e6, float64(r.ttft50)/1e6, strings.Join(cpu, ", "))
+		}
+		d1, u1, d30, u30 := rs[0], rs[1], rs[2], rs[3]
+		if pace == 0 {
+			summary = append(summary, fmt.Sprintf("unpaced: %.0f%% of direct req/s at concurrency 30 (target ≥ 90%%), %+.2f ms p50 at concurrency 1 (target < +0.5 ms), CPU %.3f ms per request beyond the engine's (target < 0.5)",
+				100*u30.rps/d30.rps, float64(u1.p50-d1.p50)/1e6, float64(u30.cpu["cocoon up"])/1e6))
+		} else {
+			summary = append(summary, fmt.Sprintf("paced: %+.2f ms to the whole answer (target < +1 ms) and %+.2f ms to the first token (target < +0.5 ms) at concurrency 1; %.0f%% of direct req/s at concurrency 30",
+				float64(u1.p50-d1.p50)/1e6, float64(u1.ttft50-d1.ttft50)/1e6, 100*u30.rps/d30.rps))
+		}
+		up.interrupt()
+		engine.stop()
+	}
+	fmt.Fprintf(&b, "\n%s.\n\n", strings.Join(summary, "; "))
+	return b.String(), nil
+}
+
+// startUp runs `cocoon up` with one worker in front of the engine at
+// engineAddr; its first stdout line is OPENAI_BASE_URL=….
+func startUp(bin, dir, engineAddr string) (*child, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	logf, err := os.Create(dir + ".log")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "up", "--data", dir, "--workers", "1", "--listen", listen, "--api-key", apiKey,
+		"--engine-url", "http://"+engineAddr+"/v1", "--model", model)
+	cmd.Stderr = logf
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("cocoon up printed nothing (its log: %s): %w", logf.Name(), err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	return &child{cmd: cmd, line: strings.TrimPrefix(strings.TrimSpace(line), "OPENAI_BASE_URL=")}, nil
+}
+
+// interrupt stops a child as Ctrl-C does (cocoon up closes its channels).
+func (c *child) interrupt() {
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		_ = c.cmd.Process.Kill()
+		<-done
+	}
 }
