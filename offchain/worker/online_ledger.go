@@ -232,8 +232,24 @@ func (l *Ledger) write(s *LedgerStore, w *ledgerWriter) {
 			// Kept dirty: the next change retries.
 			w.log.Warn("online accounts not saved yet", "error", err)
 		}
+		// Gather what comes meanwhile into the next write: an fsync per
+		// few answers cost a tenth of the worker's CPU under load.
+		select {
+		case <-time.After(ledgerWriteGap):
+		case <-w.stop:
+			if err := l.flush(s, w); err != nil {
+				w.log.Error("online accounts not saved at shutdown: a restart forgets their last changes", "error", err)
+			}
+			return
+		}
 	}
 }
+
+// ledgerWriteGap is the least time between two writes of the accounts: a
+// SIGKILL loses at most the charges of the last gap and a write from the
+// worker's own count; their receipts reached the payers with the answers,
+// and are paid.
+const ledgerWriteGap = 10 * time.Millisecond
 
 // flush writes w's changed accounts.
 func (l *Ledger) flush(s *LedgerStore, w *ledgerWriter) error {

@@ -446,7 +446,7 @@ func usersPath(tmp string, n1, n30 int) (string, error) {
 		return "", fmt.Errorf("bin/cocoon not found (run make build first, from the repository root): %w", err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "As users run it: `cocoon up --workers 1 --engine-url` (devnet, a worker reaching the engine over HTTP, a gateway paying\n")
+	fmt.Fprintf(&b, "As users run it: `cocoon up --workers 2 --engine-url` (devnet, workers reaching the engine over HTTP, a gateway paying\n")
 	fmt.Fprintf(&b, "over a payment channel on the devnet: a real voucher per answer, the worker's real ledger) against the same engine\n")
 	fmt.Fprintf(&b, "served directly, in one run. Paced: the engine sleeps 2 ms before each of the 50 chunks, like a GPU. `cocoon up` is one\n")
 	fmt.Fprintf(&b, "process (devnet, worker and gateway together): its CPU per request is the whole path's.\n\n")
@@ -507,7 +507,7 @@ func usersPath(tmp string, n1, n30 int) (string, error) {
 	return b.String(), nil
 }
 
-// startUp runs `cocoon up` with one worker in front of the engine at
+// startUp runs `cocoon up` with two workers (16 slots each) in front of the engine at
 // engineAddr; its first stdout line is OPENAI_BASE_URL=….
 func startUp(bin, dir, engineAddr string) (*child, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -520,7 +520,7 @@ func startUp(bin, dir, engineAddr string) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "up", "--data", dir, "--workers", "1", "--listen", listen, "--api-key", apiKey,
+	cmd := exec.Command(bin, "up", "--data", dir, "--workers", "2", "--listen", listen, "--api-key", apiKey,
 		"--engine-url", "http://"+engineAddr+"/v1", "--model", model)
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
