@@ -1,28 +1,39 @@
 // Package demo runs the whole of Cocoon in one process on an embedded
 // devnet: an operator deploys Root, a miner registers a worker with the
-// reference engine, and an app submits jobs and reads sealed answers.
+// reference engine, an app submits jobs and reads sealed answers, and the
+// same app then streams OpenAI requests through its gateway, paying the
+// worker over a payment channel: the two ways to pay, and what each cost.
 // It is what `cocoon demo` (the README's main command) runs.
 package demo
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/attest/dev"
+	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/devnet"
+	"github.com/cocoon-network/cocoon/offchain/gateway"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
+	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
 	"github.com/cocoon-network/cocoon/offchain/operator"
 	"github.com/cocoon-network/cocoon/offchain/owner"
 	"github.com/cocoon-network/cocoon/offchain/seal"
@@ -56,12 +67,16 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Summary is what the demo's jobs cost and paid.
+// Summary is what the demo's jobs and channel requests cost and paid.
 type Summary struct {
 	Jobs         int
 	WorkerEarned *big.Int // worker pay over all jobs
 	Refunded     *big.Int // returned to the client
 	Fees         *big.Int // protocol fees + network gas
+	// The requests through the gateway, paid over one channel.
+	Requests    int
+	ChannelPaid *big.Int // to the worker, by its last voucher
+	ChannelFees *big.Int // the channel's open and close, all chain fees
 }
 
 // Env is a running Cocoon: an embedded devnet, a test-mode Root, one
@@ -212,6 +227,13 @@ func Setup(ctx context.Context, o SetupOptions) (*Env, error) {
 	}
 	cfg.PollInterval.Duration = o.BlockInterval
 	cfg.MaxConcurrent = max(o.MaxConcurrent, 16)
+	// A small wallet pays the gas of the worker's channel commits and
+	// closes (the earnings go to the owner).
+	if _, err := newWallet(filepath.Join(wdir, "gas.wallet"), 2); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	cfg.Online.GasWallet = "gas.wallet"
 	reg, err := worker.Registration(cfg, id)
 	if err != nil {
 		ln.Close()
@@ -314,10 +336,192 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		sum.Refunded.Add(sum.Refunded, c.Refund)
 		sum.Fees.Add(sum.Fees, fees)
 	}
+	// 5. The same app through its gateway: OpenAI requests, streamed,
+	// paid with a voucher per answer over one payment channel.
+	if err := streamThroughGateway(ctx, env, opts, say, sum); err != nil {
+		return sum, fmt.Errorf("requests through the gateway: %w", err)
+	}
 	if err := env.Close(); err != nil {
 		return sum, err
 	}
 	say("\ndemo: %d jobs completed, worker earned %s TON, client refunded %s TON, fees %s TON",
 		sum.Jobs, tonamount.Format(sum.WorkerEarned), tonamount.Format(sum.Refunded), tonamount.Format(sum.Fees))
+	perJob := new(big.Int).Quo(sum.Fees, big.NewInt(int64(max(sum.Jobs, 1))))
+	perReq := new(big.Int).Quo(sum.ChannelFees, big.NewInt(int64(max(sum.Requests, 1))))
+	say("demo: %d requests through the gateway, worker paid %s TON over a channel whose open and close cost %s TON in fees",
+		sum.Requests, tonamount.Format(sum.ChannelPaid), tonamount.Format(sum.ChannelFees))
+	say("demo: chain fees per answer: %s TON as a Job, %s TON over the channel (%d requests; it falls with every request more)",
+		tonamount.Format(perJob), tonamount.Format(perReq), sum.Requests)
 	return sum, nil
+}
+
+// demoRequests is how many requests the demo streams through the gateway.
+const demoRequests = 5
+
+// streamThroughGateway runs the app's gateway over env (the worker found
+// through Root, a payment channel opened on first use), streams a few
+// chat requests through it as an OpenAI SDK would, then stops it, which
+// closes the channel; it adds what the requests paid and cost to sum.
+func streamThroughGateway(ctx context.Context, env *Env, opts Options, say func(string, ...any), sum *Summary) error {
+	dir := filepath.Join(opts.Dir, "gateway")
+	wf, err := wallet.New(wallet.V5R1)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := wf.Save(filepath.Join(dir, "app.wallet"), false); err != nil {
+		return err
+	}
+	gw, err := wf.Open(wallet.WithPollInterval(50 * time.Millisecond))
+	if err != nil {
+		return err
+	}
+	if _, err := env.Chain.Faucet(ctx, gw.Address(), big.NewInt(5e9)); err != nil {
+		return err
+	}
+	before, err := balance(ctx, env.Chain, gw.Address())
+	if err != nil {
+		return err
+	}
+	store, err := channel.OpenStore(dir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	key, _, err := keyfile.LoadOrCreate(filepath.Join(dir, "payer.key"), "channel voucher key")
+	if err != nil {
+		return err
+	}
+	cp, err := channel.NewPayer(channel.PayerConfig{Net: env.Chain, Wallet: gw, Key: key, Store: store, Poll: 50 * time.Millisecond, Logger: opts.Logger})
+	if err != nil {
+		return err
+	}
+	apiKey := "sk-demo-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	g, err := gateway.New(gateway.Config{
+		Source: &gateway.RootSource{Net: env.Chain, Root: env.Root}, Models: []string{Model}, APIKeys: []string{apiKey},
+		Payer:   &gateway.ChannelPayer{Payer: cp, Store: store, Deposit: big.NewInt(1e9), CloseOnShutdown: true, Logger: opts.Logger},
+		Journal: filepath.Join(dir, "inflight.journal"), Logger: opts.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	gctx, stop := context.WithCancel(ctx)
+	defer stop()
+	ran := make(chan error, 1)
+	go func() { ran <- g.Run(gctx) }()
+	select {
+	case <-g.Found():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv, _ := g.Serve(ln)
+	defer srv.Close()
+	base := "http://" + ln.Addr().String() + "/v1"
+	say("\napp: gateway at %s (OPENAI_BASE_URL for any OpenAI SDK); its first request opens a payment channel with the worker", base)
+	for i := range demoRequests {
+		prompt := defaultPrompts[i%len(defaultPrompts)]
+		text, in, out, err := streamChat(ctx, base, apiKey, prompt)
+		if err != nil {
+			return fmt.Errorf("request %d: %w", i+1, err)
+		}
+		say("  request %d, streamed: %q … (%d input + %d output tokens)", i+1, clip(text, 60), in, out)
+		sum.Requests++
+	}
+	// Stopping the gateway delivers its last voucher and closes the
+	// channel cooperatively: the worker is paid its last voucher exactly.
+	srv.Close()
+	stop()
+	if err := <-ran; err != nil {
+		return fmt.Errorf("closing the channel: %w", err)
+	}
+	sum.ChannelPaid = g.Spent()
+	// The channel's rest comes back to the app's wallet a block later.
+	after := before
+	for range 50 {
+		if after, err = balance(ctx, env.Chain, gw.Address()); err != nil {
+			return err
+		}
+		if cost := new(big.Int).Sub(before, after); cost.Cmp(big.NewInt(5e8)) < 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sum.ChannelFees = new(big.Int).Sub(new(big.Int).Sub(before, after), sum.ChannelPaid)
+	say("  channel closed: the app's wallet paid %s TON = the worker's last voucher %s + chain fees %s (open, close, wallet)",
+		tonamount.Format(new(big.Int).Sub(before, after)), tonamount.Format(sum.ChannelPaid), tonamount.Format(sum.ChannelFees))
+	return nil
+}
+
+func balance(ctx context.Context, e *devnet.Engine, a *address.Address) (*big.Int, error) {
+	acc, err := e.Account(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return acc.Balance, nil
+}
+
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}
+
+// streamChat sends one streamed chat request as an OpenAI SDK does and
+// returns the text and the usage of its last chunk.
+func streamChat(ctx context.Context, base, key, prompt string) (text string, in, out int, err error) {
+	body, _ := json.Marshal(map[string]any{"model": Model, "stream": true, "stream_options": map[string]bool{"include_usage": true},
+		"max_tokens": 48, "messages": []any{map[string]string{"role": "user", "content": prompt}}})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/chat/completions", bytes.NewReader(body))
+	if err != nil {
+		return "", 0, 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return "", 0, 0, fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+	}
+	var sb strings.Builder
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		d, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok || d == "[DONE]" {
+			continue
+		}
+		var ch struct {
+			Choices []struct {
+				Delta struct{ Content string } `json:"delta"`
+			} `json:"choices"`
+			Usage *struct {
+				Prompt     int `json:"prompt_tokens"`
+				Completion int `json:"completion_tokens"`
+			} `json:"usage"`
+			Error *struct{ Message string } `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(d), &ch); err != nil {
+			return "", 0, 0, fmt.Errorf("a chunk: %w", err)
+		}
+		if ch.Error != nil {
+			return "", 0, 0, errors.New(ch.Error.Message)
+		}
+		for _, c := range ch.Choices {
+			sb.WriteString(c.Delta.Content)
+		}
+		if ch.Usage != nil {
+			in, out = ch.Usage.Prompt, ch.Usage.Completion
+		}
+	}
+	return sb.String(), in, out, sc.Err()
 }

@@ -28,6 +28,16 @@ func TestDemo(t *testing.T) {
 	if !final.MatchString(out.String()) {
 		t.Fatalf("no final line in:\n%s", out.String())
 	}
+	// Then the requests through the gateway, paid over a channel: the
+	// worker got exactly what the gateway's vouchers promised, and the
+	// channel's fees are shown beside a Job's.
+	if sum.Requests != 5 || sum.ChannelPaid.Sign() <= 0 || sum.ChannelFees.Sign() <= 0 {
+		t.Fatalf("channel summary: %d requests, paid %v, fees %v", sum.Requests, sum.ChannelPaid, sum.ChannelFees)
+	}
+	perAnswer := regexp.MustCompile(`(?m)^demo: chain fees per answer: \d+\.\d{9} TON as a Job, \d+\.\d{9} TON over the channel \(5 requests`)
+	if !perAnswer.MatchString(out.String()) || strings.Count(out.String(), "  request ") != 5 {
+		t.Fatalf("no requests through the gateway in:\n%s", out.String())
+	}
 	// The answers quote the prompt: the app opened them.
 	if n := strings.Count(out.String(), "echo: zebra-quartz-7731"); n != 3 {
 		t.Fatalf("%d opened answers quote the prompt, want 3:\n%s", n, out.String())
