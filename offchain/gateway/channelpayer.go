@@ -128,6 +128,10 @@ func (p *ChannelPayer) channelFor(ctx context.Context, w *client.Worker, hc *htt
 	return c, nil
 }
 
+// Durable implements DurablePayer: the vouchers written behind go to disk
+// now.
+func (p *ChannelPayer) Durable() error { return p.Store.Flush() }
+
 // Resume implements KeepingPayer: it takes back the channel an earlier run
 // kept open with w, if any (no new channel is opened).
 func (p *ChannelPayer) Resume(ctx context.Context, w *client.Worker, hc *http.Client) {

@@ -192,6 +192,9 @@ func New(cfg Config) (*Gateway, error) {
 		if g.journal, g.orphans, err = openJournal(cfg.Journal); err != nil {
 			return nil, err
 		}
+		if dp, ok := cfg.Payer.(DurablePayer); ok {
+			g.journal.durable = dp.Durable
+		}
 	}
 	if g.payments, err = newPayments(cfg.Payer, cfg.Budget, g.metrics, log); err != nil {
 		return nil, err
@@ -218,6 +221,11 @@ func (g *Gateway) Spent() *big.Int { return g.payments.spentTotal() }
 func (g *Gateway) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(2)
+	wg.Go(func() {
+		g.journal.settleLoop(ctx, func(err error) {
+			g.log.Warn("vouchers not made durable yet; retrying", "error", err)
+		})
+	})
 	go func() { defer wg.Done(); g.refreshLoop(ctx) }()
 	go func() { defer wg.Done(); g.pollLoop(ctx) }()
 	wg.Go(func() { g.dash.Run(ctx) })
@@ -227,6 +235,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Wait()
 	g.collecting.Wait() // bounded: each gives up after receiptWait
 	defer g.journal.close()
+	defer func() {
+		if err := g.journal.settlePaid(); err != nil {
+			g.log.Warn("could not write the journal's last settled requests; the next run checks them again", "error", err)
+		}
+	}()
 	// Delivering the last vouchers and closing channels waits for the chain.
 	shut, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -29,12 +29,22 @@ import (
 // total.
 type journal struct {
 	path string
+	// durable makes every voucher signed so far durable (the payer's
+	// store writes vouchers behind); nil when they are durable at once.
+	durable func() error
 
 	mu   sync.Mutex
 	f    *os.File
 	open map[string]*journalEntry // by key(id, worker)
 	size int64
+	// paid are attempts settled with a payment whose voucher may not be
+	// on disk yet: their end is written after the next durable().
+	paid []string
 }
+
+// journalSettleEvery is how often the ends of paid attempts are written,
+// each batch after one durable() of the vouchers that paid them.
+const journalSettleEvery = 100 * time.Millisecond
 
 // journalEntry is one attempt: what the restarted gateway needs to check
 // and pay its receipt.
@@ -233,8 +243,71 @@ func (j *journal) end(id, worker string, force bool) error {
 	if e == nil || (e.held && !force) {
 		return nil
 	}
+	if e.Op == "pay" && j.durable != nil {
+		// Ended once its voucher is on disk (settlePaid): a crash before
+		// leaves it open, and the next run checks the stored voucher.
+		j.paid = append(j.paid, k)
+		return nil
+	}
 	delete(j.open, k)
 	return j.write(&journalEntry{Op: "end", ID: id, Worker: worker})
+}
+
+// settlePaid makes the vouchers of the paid attempts durable and then
+// writes their ends.
+func (j *journal) settlePaid() error {
+	if j == nil {
+		return nil
+	}
+	j.mu.Lock()
+	batch := j.paid
+	j.paid = nil
+	j.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := j.durable(); err != nil {
+		j.mu.Lock()
+		j.paid = append(batch, j.paid...)
+		j.mu.Unlock()
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, k := range batch {
+		e := j.open[k]
+		if e == nil {
+			continue
+		}
+		delete(j.open, k)
+		if err := j.write(&journalEntry{Op: "end", ID: e.ID, Worker: e.Worker}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settleLoop writes the ends of paid attempts every journalSettleEvery
+// until ctx ends, and once more then.
+func (j *journal) settleLoop(ctx context.Context, log func(error)) {
+	if j == nil {
+		return
+	}
+	t := time.NewTicker(journalSettleEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := j.settlePaid(); err != nil {
+				log(err)
+			}
+			return
+		case <-t.C:
+			if err := j.settlePaid(); err != nil {
+				log(err)
+			}
+		}
+	}
 }
 
 // add takes an attempt an earlier process left open (recovery ends it).

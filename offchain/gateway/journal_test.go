@@ -70,3 +70,50 @@ func TestJournalReopensOpenAttempts(t *testing.T) {
 		t.Fatalf("journal file: %v, %v", fi, err)
 	}
 }
+
+// With vouchers written behind, a paid attempt stays open in the journal
+// until its voucher is made durable: a crash before leaves it for the next
+// run to check (the restart test's failure when the end came first: the
+// kill lost the voucher and the journal had already let the attempt go).
+func TestJournalEndsPaidAttemptsAfterTheVoucherIsDurable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inflight.journal")
+	j, _, err := openJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flushed := 0
+	j.durable = func() error { flushed++; return nil }
+	req := &request{model: "m", maxTokens: 20, inBound: 300}
+	_ = j.begin("paid", "0:w", "payer", req)
+	_ = j.paying("paid", "0:w", big.NewInt(10))
+	_ = j.end("paid", "0:w", false)
+	_ = j.begin("free", "0:w", "payer", req) // nothing to pay: ends at once
+	_ = j.end("free", "0:w", false)
+	j.close()
+	_, left, err := openJournal(path) // a crash here
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].ID != "paid" || left[0].Total != "10" {
+		t.Fatalf("open after a crash before the voucher was durable: %+v", left)
+	}
+
+	j, _, err = openJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.durable = func() error { flushed++; return nil }
+	_ = j.begin("paid2", "0:w", "payer", req)
+	_ = j.paying("paid2", "0:w", big.NewInt(20))
+	_ = j.end("paid2", "0:w", false)
+	if err := j.settlePaid(); err != nil || flushed != 1 {
+		t.Fatalf("settlePaid: %v, %d flushes", err, flushed)
+	}
+	j.close()
+	_, left, _ = openJournal(path)
+	for _, e := range left {
+		if e.ID == "paid2" {
+			t.Fatalf("an attempt whose voucher was made durable is still open: %+v", left)
+		}
+	}
+}

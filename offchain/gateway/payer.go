@@ -61,6 +61,13 @@ type KeepingPayer interface {
 	Resume(ctx context.Context, w *client.Worker, hc *http.Client)
 }
 
+// DurablePayer is a Payer that writes its vouchers behind (payment
+// channels: channel.Store.PutBehind); Durable makes every voucher signed
+// so far durable. The gateway's journal ends a paid request only after it.
+type DurablePayer interface {
+	Durable() error
+}
+
 // IOUPayer pays with signed IOUs (onlineproto.IOU): cumulative promises signed
 // by the gateway's key, NOT backed by an on-chain deposit. It is what the
 // gateway uses until payment channels (issue 10) are wired in, and it says
