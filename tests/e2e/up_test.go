@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"math/big"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -42,6 +43,17 @@ func TestUpInterruptSettlesEveryChannel(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	base := "http://" + listen
+	// What it printed is kept in DIR/env (0600: the API key), the Root
+	// address too, for `. DIR/env` in another terminal.
+	env, err := os.ReadFile(filepath.Join(data, "env"))
+	if fi, serr := os.Stat(filepath.Join(data, "env")); err != nil || serr != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("DIR/env: %v, %v", err, serr)
+	}
+	for _, want := range []string{"OPENAI_BASE_URL=" + base + "/v1\n", "OPENAI_API_KEY=" + key + "\n", "COCOON_NETWORK=http://", "COCOON_ROOT="} {
+		if !strings.Contains(string(env), want) || !strings.Contains(p.out.String(), want) {
+			t.Fatalf("DIR/env and stdout should both have %q:\n%s", want, env)
+		}
+	}
 	deadline = time.Now().Add(60 * time.Second)
 	for chat(base, key, "warm up repeat 20 words") != nil {
 		if time.Now().After(deadline) {

@@ -39,8 +39,9 @@ func upCommand() *cli.Command {
 		Name:  "up",
 		Usage: "run a whole Cocoon on this machine (devnet, test-mode Root, workers, gateway) and print OPENAI_BASE_URL",
 		UsageText: "cocoon up [--data DIR] [--workers N] [--listen HOST:PORT] [--engine-url URL --model NAME]\n\n" +
-			"Prints OPENAI_BASE_URL=…, OPENAI_API_KEY=… and COCOON_NETWORK=… on stdout, one per line, once the\n" +
-			"gateway serves; stays up until interrupted. Root runs in test mode (dev attestation): NOT SECURE.",
+			"Prints OPENAI_BASE_URL=…, OPENAI_API_KEY=…, COCOON_NETWORK=… and COCOON_ROOT=… on stdout, one per line, once\n" +
+			"the gateway serves, and keeps them in DIR/env; stays up until interrupted. Root runs in test mode (dev\n" +
+			"attestation): NOT SECURE.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data", Usage: "directory for the devnet, workers and gateway (must be empty; default: a new temporary directory)"},
 			&cli.IntFlag{Name: "workers", Value: 2, Usage: "how many workers to register"},
@@ -213,8 +214,15 @@ func upRun(c *cli.Context) error {
 		models: []string{model}, keys: []string{apiKey}, listen: c.String("listen"),
 		refresh: 5 * time.Second, attempts: gateway.DefaultMaxAttempts, journal: filepath.Join(dir, "gateway", "inflight.journal"),
 		announced: func(url string) {
-			fmt.Printf("OPENAI_BASE_URL=%s\nOPENAI_API_KEY=%s\nCOCOON_NETWORK=%s\n", url, apiKey, network)
-			log.Info("cocoon up: ready; interrupt (Ctrl-C) to stop", "root", op.Root.String(), "data", dir)
+			env := fmt.Sprintf("OPENAI_BASE_URL=%s\nOPENAI_API_KEY=%s\nCOCOON_NETWORK=%s\nCOCOON_ROOT=%s\n", url, apiKey, network, op.Root.String())
+			fmt.Print(env)
+			// Kept in the data directory too (0600: it holds the API
+			// key): a lost terminal loses nothing; `. DIR/env` reads it.
+			envFile := filepath.Join(dir, "env")
+			if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
+				log.Warn("cocoon up: could not keep the printed lines", "file", envFile, "error", err)
+			}
+			log.Info("cocoon up: ready; interrupt (Ctrl-C) to stop", "root", op.Root.String(), "data", dir, "env", envFile)
 		},
 	}
 	err = serveGateway(ctx, &gateway.RootSource{Net: e, Root: op.Root, Options: client.DiscoverOptions{Logger: log}}, payer, s, log)
