@@ -253,6 +253,36 @@ func storageSince(oc *OnChain, last time.Time) *big.Int {
 	return big.NewInt(int64(idle/time.Second) * storageRate)
 }
 
+// ClosePayouts reads what the channel's closing transaction (its latest)
+// sent the payee's and the payer's addresses.
+func ClosePayouts(ctx context.Context, net chain.Network, rec *Record) (toPayee, toPayer *big.Int, err error) {
+	txs, err := net.Transactions(ctx, rec.Address, chain.TxID{}, 1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the close of channel %s: %w", rec.Terms.ID, err)
+	}
+	toPayee, toPayer = new(big.Int), new(big.Int)
+	if len(txs) == 0 || txs[0].Tx.IO.Out == nil {
+		return toPayee, toPayer, nil
+	}
+	outs, err := txs[0].Tx.IO.Out.ToSlice()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the close of channel %s: %w", rec.Terms.ID, err)
+	}
+	for _, m := range outs {
+		if m.MsgType != tlb.MsgTypeInternal {
+			continue
+		}
+		in := m.AsInternal()
+		switch {
+		case in.DstAddr.Equals(rec.Terms.PayeeAddress):
+			toPayee.Add(toPayee, in.Amount.Nano())
+		case in.DstAddr.Equals(rec.Terms.PayerAddress):
+			toPayer.Add(toPayer, in.Amount.Nano())
+		}
+	}
+	return toPayee, toPayer, nil
+}
+
 func commitCell(v SignedState) (*cell.Cell, error) {
 	vb, err := voucherBytes(v.Channel, v.Seqno, v.Sent)
 	if err != nil {

@@ -86,6 +86,7 @@ func channelCommand() *cli.Command {
 // channelSide is one side opened from the command's flags: its store, and
 // a Payer or a Payee for the record's role.
 type channelSide struct {
+	net   chain.Network
 	store *channel.Store
 	rec   *channel.Record
 	payer *channel.Payer
@@ -121,7 +122,7 @@ func openSide(c *cli.Context, needWallet bool) (*channelSide, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &channelSide{store: store}
+	s := &channelSide{net: net, store: store}
 	if s.rec, err = store.Get(id); err != nil {
 		s.close()
 		return nil, err
@@ -366,6 +367,13 @@ func printSettled(c *cli.Context, s *channelSide, paid *big.Int, did string) err
 	fmt.Fprintf(c.App.Writer, "channel %s: %s\n", rec.Terms.ID, did)
 	if paid != nil {
 		fmt.Fprintf(c.App.Writer, "paid through the channel: %s TON\n", tonamount.Format(paid))
+	}
+	if rec.Phase == channel.PhaseClosed {
+		// What this close sent each side, as the chain shows it.
+		if toPayee, toPayer, err := channel.ClosePayouts(c.Context, s.net, rec); err == nil {
+			fmt.Fprintf(c.App.Writer, "at the close: %s TON to the worker's owner, %s TON back to the payer (its unspent deposit and the reserve)\n",
+				tonamount.Format(toPayee), tonamount.Format(toPayer))
+		}
 	}
 	return nil
 }
