@@ -71,12 +71,12 @@ func (g *Gateway) dashboardSnapshot(context.Context) (*dashboard.Snapshot, error
 		for _, u := range pools[model] {
 			states[u.state(now)]++
 		}
-		usable := states["closed"] + states["half_open"]
+		usable := states[stateHealthy] + states[stateProbing]
 		f := dashboard.Field{
 			Key: "workers:" + model, Label: model,
 			Value: fmt.Sprintf("%d usable of %d", usable, len(pools[model])),
 			Note: fmt.Sprintf("%d healthy · %d probing · %d circuit open · %d dropped",
-				states["closed"], states["half_open"], states["open"], states["dropped"]),
+				states[stateHealthy], states[stateProbing], states[stateCoolingOff], states[stateDropped]),
 			Level: dashboard.LevelOK,
 		}
 		if usable == 0 {

@@ -375,7 +375,7 @@ func (g *Gateway) updateWorkerGauges() {
 	defer g.mu.RUnlock()
 	g.metrics.workers.Reset()
 	for model, us := range g.pools {
-		for _, s := range []string{"closed", "open", "half_open", "dropped"} {
+		for _, s := range workerStates {
 			g.metrics.workers.WithLabelValues(model, s).Set(0)
 		}
 		for _, u := range us {

@@ -405,7 +405,7 @@ func TestRetryOnDeadWorker(t *testing.T) {
 	// Failed requests and capacity polls open its breaker.
 	u := tg.g.upstreamByAddr(dead.info.Address.StringRaw())
 	deadline := time.Now().Add(10 * time.Second)
-	for u.state(time.Now()) == "closed" {
+	for u.state(time.Now()) == "healthy" {
 		if time.Now().After(deadline) {
 			t.Fatal("the dead worker's breaker stayed closed")
 		}
@@ -718,7 +718,7 @@ func TestMetrics(t *testing.T) {
 	resp := tg.do(t, "GET", "/metrics", "", nil)
 	b, _ := io.ReadAll(resp.Body)
 	for _, want := range []string{`cocoon_gateway_requests_total{model="m1",outcome="ok",worker="0:`, "cocoon_gateway_request_duration_seconds_bucket",
-		"cocoon_gateway_spend_nanoton_total", `cocoon_gateway_workers{model="m1",state="closed"} 1`} {
+		"cocoon_gateway_spend_nanoton_total", `cocoon_gateway_workers{model="m1",state="healthy"} 1`} {
 		if !strings.Contains(string(b), want) {
 			t.Fatalf("/metrics lacks %s:\n%s", want, b)
 		}

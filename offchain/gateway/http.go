@@ -772,7 +772,7 @@ func (g *Gateway) poll(ctx context.Context, u *upstream) {
 	defer cancel()
 	fail := func() {
 		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			if u.state(time.Now()) == "closed" {
+			if u.state(time.Now()) == stateHealthy {
 				u.failed(time.Now())
 			}
 		}

@@ -50,7 +50,7 @@ func newMetrics() *metrics {
 			Name: "cocoon_gateway_spend_nanoton_total", Help: "Usage paid to workers with vouchers, in nanoton.",
 		}, []string{"worker"}),
 		workers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "cocoon_gateway_workers", Help: "Verified workers by model and routing state (closed, open, half_open, dropped).",
+			Name: "cocoon_gateway_workers", Help: "Verified workers by model and routing state (healthy, probing, cooling_off: its circuit breaker open after failures, dropped).",
 		}, []string{"model", "state"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cocoon_gateway_workers_dropped_total", Help: "Workers dropped for misbehaviour, by reason.",

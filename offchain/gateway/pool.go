@@ -47,19 +47,31 @@ type upstream struct {
 
 func (u *upstream) key() string { return u.w.Address.StringRaw() }
 
+// A worker's routing states, as /healthz, the dashboard and
+// cocoon_gateway_workers name them.
+const (
+	stateHealthy    = "healthy"     // takes requests
+	stateProbing    = "probing"     // its circuit breaker is half-open: one request decides
+	stateCoolingOff = "cooling_off" // its circuit breaker is open after failures: no requests until a probe
+	stateDropped    = "dropped"     // misbehaved: never used again
+)
+
+// workerStates are the states in the order they are reported.
+var workerStates = []string{stateHealthy, stateProbing, stateCoolingOff, stateDropped}
+
 // state is the worker's routing state, for metrics and /healthz.
 func (u *upstream) state(now time.Time) string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	switch {
 	case u.dropped != "":
-		return "dropped"
+		return stateDropped
 	case u.failures >= breakerThreshold && now.Before(u.openUntil):
-		return "open"
+		return stateCoolingOff
 	case u.failures >= breakerThreshold:
-		return "half_open"
+		return stateProbing
 	}
-	return "closed"
+	return stateHealthy
 }
 
 // admit reports whether the worker may take a request now; for a

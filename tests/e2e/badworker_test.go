@@ -189,7 +189,7 @@ func TestGatewayDropsMisbehavingWorkers(t *testing.T) {
 		getJSON(t, base+"/healthz", &h)
 		return h
 	}
-	for health().Models[model]["closed"] != 3 {
+	for health().Models[model]["healthy"] != 3 {
 		if ctx.Err() != nil {
 			t.Fatal("the gateway did not discover the three workers")
 		}
@@ -270,7 +270,7 @@ func TestGatewayDropsMisbehavingWorkers(t *testing.T) {
 	// /healthz: two dropped, one serving, everything proven covered by vouchers.
 	for {
 		h := health()
-		if h.Models[model]["dropped"] != 2 || h.Models[model]["closed"] != 1 {
+		if h.Models[model]["dropped"] != 2 || h.Models[model]["healthy"] != 1 {
 			t.Fatalf("gateway health after the drops: %+v", h.Models)
 		}
 		if h.Spent != strconv.FormatFloat(honestPaid+nanoFloat(proven), 'f', 0, 64) {

@@ -206,7 +206,7 @@ func TestGatewayThreeWorkers(t *testing.T) {
 			}
 			_ = json.NewDecoder(resp.Body).Decode(&h)
 			resp.Body.Close()
-			if h.Models[model]["closed"] == 3 {
+			if h.Models[model]["healthy"] == 3 {
 				break
 			}
 		}
