@@ -361,6 +361,10 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	hr.Header.Set("User-Agent", userAgent)
 	hr.Header.Set(onlineproto.HeaderPayer, payer)
 	hr.Header.Set(onlineproto.HeaderRequestID, reqID)
+	// The worker's own time to first token counts from here: not the wait
+	// for its payment channel to open (once, seconds) nor earlier
+	// attempts, which would make a good worker look slow for a long time.
+	sent := time.Now()
 	resp, err := u.hc.Do(hr)
 	if err != nil {
 		return g.attemptFailed(r, u, count, slog.LevelInfo, "worker unreachable; trying another", err)
@@ -421,7 +425,7 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 				"worker", u.w.Address.String(), "max_tokens", req.maxTokens, "after", time.Since(start).Round(time.Millisecond))
 		}
 	}()
-	ttft := time.Since(start)
+	ttft, workerTTFT := time.Since(start), time.Since(sent)
 	g.metrics.ttft.WithLabelValues(req.model).Observe(ttft.Seconds())
 	if req.stream {
 		if complete = g.relayStream(w, u, payer, req, reqID, ans, er, first, count); !complete {
@@ -430,7 +434,7 @@ func (g *Gateway) serveFrom(w http.ResponseWriter, r *http.Request, u *upstream,
 	} else if complete = g.relayWhole(w, u, payer, req, reqID, ans, er, first, count); !complete {
 		return false, errWorkerGone
 	}
-	u.succeeded(ttft)
+	u.succeeded(workerTTFT)
 	g.metrics.duration.WithLabelValues(req.model).Observe(time.Since(start).Seconds())
 	return true, nil
 }
