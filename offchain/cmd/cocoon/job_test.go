@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -13,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/urfave/cli/v2"
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
@@ -72,17 +69,6 @@ func isolateJobEnv(t *testing.T) {
 	}
 }
 
-func exitCode(err error) int {
-	var ec cli.ExitCoder
-	if errors.As(err, &ec) {
-		return ec.ExitCode()
-	}
-	if err != nil {
-		return 1
-	}
-	return 0
-}
-
 func TestJobUsageErrors(t *testing.T) {
 	isolateJobEnv(t)
 	dir := t.TempDir()
@@ -111,7 +97,9 @@ func TestJobUsageErrors(t *testing.T) {
 		{"bad callback", append(base, "--prompt", "p", "--callback", "nope"), "--callback", 2},
 		{"zero output tokens", append(base, "--prompt", "p", "--max-output-tokens", "0"), "must be positive", 2},
 		{"negative deadline", append(base, "--prompt", "p", "--deadline", "-1m"), "not positive", 2},
-		{"no network", []string{"submit", "--wallet", walletPath, "--root", root, "--model", "m", "--prompt", "p"}, "--network is required", 1},
+		{"no network", []string{"submit", "--wallet", walletPath, "--root", root, "--model", "m", "--prompt", "p"}, "--network is required", 2},
+		{"no root", []string{"submit", "--network", "http://127.0.0.1:1", "--wallet", walletPath, "--model", "m", "--prompt", "p"}, "Required flag", 2},
+		{"unknown flag", append(base, "--prompt", "p", "--bogus"), "not defined", 2},
 		{"status without a job", []string{"status", "--network", "http://127.0.0.1:1"}, "exactly one JOB", 2},
 		{"status of a bad address", []string{"status", "--network", "http://127.0.0.1:1", "zz"}, "JOB", 2},
 		{"refund without a wallet", []string{"refund", "--network", "http://127.0.0.1:1", root}, "wallet", 1},

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -27,12 +28,28 @@ func main() {
 	defer stop()
 	if err := newApp().RunContext(ctx, os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "cocoon:", err)
-		var ec cli.ExitCoder
-		if errors.As(err, &ec) {
-			os.Exit(ec.ExitCode())
-		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitCode is 2 for a usage error (docs/CLIENT.md): ours (usageErr) and
+// urfave/cli's own, which it reports as plain errors (a required flag not
+// set, an unknown flag, a value that does not parse); 1 for the rest.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	msg := err.Error()
+	for _, usage := range []string{"Required flag", "flag provided but not defined", "invalid value", "invalid boolean", "flag needs an argument"} {
+		if strings.Contains(msg, usage) {
+			return 2
+		}
+	}
+	return 1
 }
 
 func newApp() *cli.App {
@@ -82,7 +99,7 @@ func networkFlag() *cli.StringFlag {
 func openNetwork(c *cli.Context) (chain.Network, error) {
 	spec := c.String("network")
 	if spec == "" {
-		return nil, errors.New("--network is required (a devnet URL such as http://127.0.0.1:8081, or testnet / mainnet)")
+		return nil, usageErr(errors.New("--network is required (a devnet URL such as http://127.0.0.1:8081, or testnet / mainnet)"))
 	}
 	n, err := netflag.Open(c.Context, spec)
 	if err != nil {

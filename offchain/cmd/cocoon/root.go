@@ -47,7 +47,7 @@ func paramFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "min-deadline", Value: defaultMinDeadline, Usage: "shortest job deadline"},
 		&cli.DurationFlag{Name: "max-deadline", Value: defaultMaxDeadline, Usage: "longest job deadline"},
 		&cli.UintFlag{Name: "slash-bps", Value: defaultSlashBps, Usage: "share of stake slashed per job not served by its deadline, basis points"},
-		&cli.BoolFlag{Name: "test-mode", Usage: "admit `dev` attestation (devnet and tests only: NOT SECURE)"},
+		&cli.BoolFlag{Name: "test-mode", Usage: "admit dev attestation (devnet and tests only: NOT SECURE); a switch, it takes no value"},
 	}
 }
 
@@ -241,6 +241,10 @@ func queryID() uint64 {
 }
 
 func rootDeploy(c *cli.Context) error {
+	if c.NArg() > 0 {
+		// `--test-mode dev` reads as the switch and a stray argument.
+		return usageErr(fmt.Errorf("unexpected argument %q: root deploy takes flags only (--test-mode is a switch and takes no value)", c.Args().First()))
+	}
 	net, err := openNetwork(c)
 	if err != nil {
 		return err
