@@ -154,9 +154,23 @@ func workerInit(c *cli.Context) error {
 	fmt.Printf("  HPKE key        %s, commitment %x\n", suite, seal.Commitment(id.HPKE.Public()))
 	fmt.Printf("  evidence        %s (sha256 %x)\n", id.Bundle.TEE, eh)
 	fmt.Printf("  measurement     %x (dev image %q)\n", meas, worker.DevImage)
-	fmt.Printf("  gas wallet      %s (%s: fund it with about 1 TON; it pays payment-channel commits and closes)\n", gasAddr.String(), vals.GasWallet)
+	// Funding a wallet that is not deployed yet wants the non-bounceable
+	// form (a bounceable transfer to it would come back).
+	fmt.Printf("  gas wallet      %s (%s: fund it with about 1 TON; it pays payment-channel commits and closes)\n",
+		gasAddr.Bounce(false).String(), vals.GasWallet)
 	fmt.Println("  INSECURE: dev attestation, not hardware-backed; only a Root in test mode accepts it")
-	fmt.Printf("next: edit %s (root, owner, models, prices), then cocoon worker register\n", cfgPath)
+	var missing []string
+	if vals.Root == "" {
+		missing = append(missing, "root")
+	}
+	if vals.Owner == "" {
+		missing = append(missing, "owner")
+	}
+	if len(missing) > 0 {
+		fmt.Printf("next: set %s in %s (and check models and prices), then cocoon worker register\n", strings.Join(missing, " and "), cfgPath)
+	} else {
+		fmt.Printf("next: check models and prices in %s, then cocoon worker register\n", cfgPath)
+	}
 	return nil
 }
 
