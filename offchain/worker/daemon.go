@@ -184,6 +184,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		_ = srv.Shutdown(shut)
 	}()
 	d.log.Info("worker started", "worker", d.self.String(), "root", d.root.String(), "http", ln.Addr().String(),
+		"dashboard", strings.TrimSuffix(d.cfg.PublicURL, "/")+"/ (a browser page; its data at /api/dashboard)",
 		"engine", d.engine.Name(), "tee", d.id.Bundle.TEE, "max_concurrent", d.cfg.MaxConcurrent)
 	if d.id.Bundle.TEE == "dev" {
 		d.log.Warn("INSECURE: dev attestation, not hardware-backed; only test-mode networks accept this worker")

@@ -244,7 +244,8 @@ func serveGateway(ctx context.Context, src gateway.Source, payer gateway.Payer, 
 	go func() { runDone <- g.Run(ctx) }()
 	srv, serveErr := g.Serve(ln)
 	url := "http://" + ln.Addr().String() + "/v1"
-	log.Info("gateway started", "api", url, "models", strings.Join(s.models, ","), "payment", payer.Scheme())
+	log.Info("gateway started", "api", url, "dashboard", "http://"+ln.Addr().String()+"/ (a browser page; its data at /api/dashboard)",
+		"models", strings.Join(s.models, ","), "payment", payer.Scheme())
 	go func() {
 		select {
 		case <-g.Found():

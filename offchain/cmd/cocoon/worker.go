@@ -352,6 +352,7 @@ func workerStatus(c *cli.Context) error {
 	out["jobs_completed"], out["jobs_failed"], out["jobs_slashed"] = st.JobsCompleted, st.JobsFailed, st.JobsSlashed
 	out["total_earned_ton"] = tonamount.Format(st.TotalEarned)
 	out["endpoint"] = st.Endpoint
+	out["dashboard"] = strings.TrimSuffix(st.Endpoint, "/") + "/"
 	out["tee"] = st.TEE.String()
 	out["attestation_hash"] = hex.EncodeToString(st.AttestationHash[:])
 	var unbondingEnds time.Time
@@ -393,8 +394,8 @@ func workerStatus(c *cli.Context) error {
 	if c.Bool("json") {
 		return walletPrintJSON(os.Stdout, out)
 	}
-	fmt.Printf("worker %s: %s\n  stake %s TON, earnings %s TON (total earned %s TON)\n  jobs: %d completed, %d failed, %d slashed\n  endpoint %s, TEE %s\n",
-		addr, data.Status, out["stake_ton"], out["earnings_ton"], out["total_earned_ton"], st.JobsCompleted, st.JobsFailed, st.JobsSlashed, st.Endpoint, st.TEE)
+	fmt.Printf("worker %s: %s\n  stake %s TON, earnings %s TON (total earned %s TON)\n  jobs: %d completed, %d failed, %d slashed\n  endpoint %s, TEE %s\n  dashboard %s (a browser page; JSON at /api/dashboard)\n",
+		addr, data.Status, out["stake_ton"], out["earnings_ton"], out["total_earned_ton"], st.JobsCompleted, st.JobsFailed, st.JobsSlashed, st.Endpoint, st.TEE, out["dashboard"])
 	if !unbondingEnds.IsZero() {
 		if left := time.Until(unbondingEnds); left > 0 {
 			fmt.Printf("  unbonding: withdraw after %s (in %s)\n", unbondingEnds.Format(time.RFC3339), left.Round(time.Second))
