@@ -23,6 +23,7 @@ import (
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 )
 
@@ -72,6 +73,12 @@ func Register(ctx context.Context, net chain.Network, ownerWallet *wallet.Wallet
 	agreed, err := agreedTerms(ctx, net, r.Root)
 	if err != nil {
 		return nil, err
+	}
+	// Root would refuse a stake below its minimum (ERR_STAKE_TOO_LOW) after
+	// the owner paid the round trip: say the numbers before sending.
+	if p, err := readers.NewRoot(net, r.Root).GetRootParams(ctx); err == nil && stake.Cmp(p.MinWorkerStake) < 0 {
+		return nil, fmt.Errorf("stake %s TON is below Root's minimum worker stake of %s TON (the owner wallet needs the stake plus %s TON for the registration's fees)",
+			tonamount.Format(stake), tonamount.Format(p.MinWorkerStake), tonamount.Format(big.NewInt(bindings.WorkerRegisterFee)))
 	}
 	body, err := bindings.Encode(bindings.WorkerRegister{QueryID: queryID(), Profile: r.Profile, Agreed: agreed})
 	if err != nil {

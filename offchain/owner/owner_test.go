@@ -100,6 +100,15 @@ func TestRegister(t *testing.T) {
 			t.Fatalf("%s: %v, want an error with %q", tc.name, err, tc.wantErr)
 		}
 	}
+	// A stake below Root's minimum is refused before anything is sent,
+	// with the minimum and the fees named.
+	before, _ := e.Account(ctx, ownerWallet.Address())
+	if _, err := owner.Register(ctx, e, ownerWallet, reg, big.NewInt(5e8)); err == nil || !strings.Contains(err.Error(), "below Root's minimum worker stake of 1.000000000 TON") {
+		t.Fatalf("a stake below the minimum: %v", err)
+	}
+	if after, _ := e.Account(ctx, ownerWallet.Address()); after.Balance.Cmp(before.Balance) != 0 {
+		t.Fatal("the refused registration cost the owner")
+	}
 	v, err := owner.Register(ctx, e, ownerWallet, reg, ton(5))
 	if err != nil {
 		t.Fatal(err)

@@ -504,17 +504,29 @@ func workerOwnerOp(op string) cli.ActionFunc {
 			}
 			fmt.Printf("worker %s is unbonding: withdraw after Root's unbonding delay\n", addr)
 		case "withdraw":
+			// What the contract holds before, so the words say how much
+			// moved (the chain confirmed the operation when it returns).
+			before, rerr := readers.NewWorker(net, addr).WorkerState(c.Context)
 			if c.Bool("earnings") {
 				if err := o.WithdrawEarnings(c.Context); err != nil {
 					return err
 				}
-				fmt.Printf("earnings of %s sent to the owner\n", addr)
+				if rerr != nil {
+					fmt.Printf("earnings of %s sent to the owner %s\n", addr, cfg.Owner)
+					return nil
+				}
+				fmt.Printf("%s TON of earnings of %s sent to the owner %s\n", tonamount.Format(before.Earnings), addr, cfg.Owner)
 				return nil
 			}
 			if err := o.Withdraw(c.Context); err != nil {
 				return err
 			}
-			fmt.Printf("stake and earnings of %s returned to the owner; the contract is closed\n", addr)
+			if rerr != nil {
+				fmt.Printf("stake and earnings of %s returned to the owner %s; the contract is closed\n", addr, cfg.Owner)
+				return nil
+			}
+			fmt.Printf("%s TON of stake and %s TON of earnings of %s returned to the owner %s; the contract is closed\n",
+				tonamount.Format(before.Stake), tonamount.Format(before.Earnings), addr, cfg.Owner)
 		default:
 			return errors.New("unknown operation " + op)
 		}
