@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
@@ -213,4 +214,23 @@ func FollowOutbound(ctx context.Context, n Network, tx *Transaction, dest *addre
 		return nil, fmt.Errorf("transaction %x sent nothing to %s", tx.ID.Hash, dest)
 	}
 	return WaitForInbound(ctx, n, dest, hash, afterLT, poll)
+}
+
+// SentTo sums the values of tx's internal outbound messages to dst (what
+// the account paid dst in that transaction, forwarding fees not counted).
+func SentTo(tx *Transaction, dst *address.Address) (*big.Int, error) {
+	sum := new(big.Int)
+	if tx.Tx == nil || tx.Tx.IO.Out == nil {
+		return sum, nil
+	}
+	outs, err := tx.Tx.IO.Out.ToSlice()
+	if err != nil {
+		return nil, fmt.Errorf("reading the outbound messages of transaction %d: %w", tx.ID.LT, err)
+	}
+	for _, m := range outs {
+		if m.MsgType == tlb.MsgTypeInternal && m.AsInternal().DstAddr.Equals(dst) {
+			sum.Add(sum, m.AsInternal().Amount.Nano())
+		}
+	}
+	return sum, nil
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/xssnick/tonutils-go/address"
 
-	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/chaintest"
 	"github.com/cocoon-network/cocoon/offchain/devnet"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 	"github.com/cocoon-network/cocoon/offchain/wallet/wallettest"
@@ -173,26 +173,7 @@ func (env *testEnv) paidToPayee(terms Terms) *big.Int {
 func (env *testEnv) paidTo(terms Terms, dst *address.Address) *big.Int {
 	env.t.Helper()
 	addr, _ := terms.Address()
-	txs, err := env.e.Transactions(env.ctx, addr, chain.TxID{}, 100)
-	if err != nil {
-		env.t.Fatal(err)
-	}
-	sum := new(big.Int)
-	for _, tx := range txs {
-		if tx.Tx.IO.Out == nil {
-			continue
-		}
-		outs, err := tx.Tx.IO.Out.ToSlice()
-		if err != nil {
-			env.t.Fatal(err)
-		}
-		for _, m := range outs {
-			if m.MsgType == "INTERNAL" && m.AsInternal().DstAddr.Equals(dst) {
-				sum.Add(sum, m.AsInternal().Amount.Nano())
-			}
-		}
-	}
-	return sum
+	return chaintest.SentTo(env.t, env.ctx, env.e, addr, dst)
 }
 
 // serve runs the payee's channel endpoints over HTTP, as a worker would;

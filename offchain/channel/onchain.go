@@ -236,14 +236,13 @@ func Read(ctx context.Context, net chain.Network, addr *address.Address) (*OnCha
 // lastActivity is when the channel's latest transaction ran: its balance
 // is as of then, and storage fees accrue against it until the next one.
 func lastActivity(ctx context.Context, net chain.Network, oc *OnChain) (time.Time, error) {
-	txs, err := net.Transactions(ctx, oc.Address, chain.TxID{}, 1)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("reading the last transaction of channel %s: %w", oc.Address, err)
+	for tx, err := range chain.History(ctx, net, oc.Address, chain.HistoryOptions{Limit: 1}) {
+		if err != nil {
+			return time.Time{}, fmt.Errorf("reading the last transaction of channel %s: %w", oc.Address, err)
+		}
+		return time.Unix(int64(tx.Now), 0), nil
 	}
-	if len(txs) == 0 {
-		return oc.Now, nil
-	}
-	return time.Unix(int64(txs[0].Now), 0), nil
+	return oc.Now, nil
 }
 
 // storageSince bounds the storage fees the channel owes for the time
@@ -256,31 +255,19 @@ func storageSince(oc *OnChain, last time.Time) *big.Int {
 // ClosePayouts reads what the channel's closing transaction (its latest)
 // sent the payee's and the payer's addresses.
 func ClosePayouts(ctx context.Context, net chain.Network, rec *Record) (toPayee, toPayer *big.Int, err error) {
-	txs, err := net.Transactions(ctx, rec.Address, chain.TxID{}, 1)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the close of channel %s: %w", rec.Terms.ID, err)
-	}
-	toPayee, toPayer = new(big.Int), new(big.Int)
-	if len(txs) == 0 || txs[0].Tx.IO.Out == nil {
+	for tx, err := range chain.History(ctx, net, rec.Address, chain.HistoryOptions{Limit: 1}) {
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the close of channel %s: %w", rec.Terms.ID, err)
+		}
+		if toPayee, err = chain.SentTo(tx, rec.Terms.PayeeAddress); err != nil {
+			return nil, nil, err
+		}
+		if toPayer, err = chain.SentTo(tx, rec.Terms.PayerAddress); err != nil {
+			return nil, nil, err
+		}
 		return toPayee, toPayer, nil
 	}
-	outs, err := txs[0].Tx.IO.Out.ToSlice()
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the close of channel %s: %w", rec.Terms.ID, err)
-	}
-	for _, m := range outs {
-		if m.MsgType != tlb.MsgTypeInternal {
-			continue
-		}
-		in := m.AsInternal()
-		switch {
-		case in.DstAddr.Equals(rec.Terms.PayeeAddress):
-			toPayee.Add(toPayee, in.Amount.Nano())
-		case in.DstAddr.Equals(rec.Terms.PayerAddress):
-			toPayer.Add(toPayer, in.Amount.Nano())
-		}
-	}
-	return toPayee, toPayer, nil
+	return new(big.Int), new(big.Int), nil
 }
 
 func commitCell(v SignedState) (*cell.Cell, error) {

@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/chaintest"
 )
 
 // TestRandomSequences plays random sequences of payments (some lost on
@@ -149,48 +149,13 @@ func playSequence(t *testing.T, seed uint64) {
 	env.checkConservation(terms)
 }
 
-// checkConservation replays the channel's history: the balance after each
-// transaction is the one before, plus what came in, minus what went out
-// (values and forwarding fees) and the transaction's fees; the channel
-// ends empty.
+// checkConservation replays the channel's history (chaintest.Conserved:
+// every nanoton in is out again or paid as fees) and requires that the
+// closed channel ends empty.
 func (env *testEnv) checkConservation(terms Terms) {
 	env.t.Helper()
 	addr, _ := terms.Address()
-	txs, err := env.e.Transactions(env.ctx, addr, chain.TxID{}, 1000)
-	if err != nil {
-		env.t.Fatal(err)
-	}
-	bal := new(big.Int)
-	for i := len(txs) - 1; i >= 0; i-- {
-		tx := txs[i].Tx
-		if in := tx.IO.In; in != nil && in.MsgType == "INTERNAL" {
-			bal.Add(bal, in.AsInternal().Amount.Nano())
-		}
-		bal.Sub(bal, tx.TotalFees.Coins.Nano())
-		if tx.IO.Out != nil {
-			outs, err := tx.IO.Out.ToSlice()
-			if err != nil {
-				env.t.Fatal(err)
-			}
-			for _, m := range outs {
-				if m.MsgType == "INTERNAL" {
-					bal.Sub(bal, m.AsInternal().Amount.Nano())
-					bal.Sub(bal, m.AsInternal().FwdFee.Nano())
-				}
-			}
-		}
-		if bal.Sign() < 0 {
-			env.t.Fatalf("channel balance negative (%s) after transaction %d", bal, tx.LT)
-		}
-	}
-	acc, err := env.e.Account(env.ctx, addr)
-	if err != nil {
-		env.t.Fatal(err)
-	}
-	if acc.Balance.Cmp(bal) != 0 {
-		env.t.Fatalf("channel holds %s, its history accounts for %s", acc.Balance, bal)
-	}
-	if bal.Sign() != 0 {
+	if bal := chaintest.Conserved(env.t, env.ctx, env.e, addr); bal.Sign() != 0 {
 		env.t.Fatalf("closed channel still holds %s", bal)
 	}
 }

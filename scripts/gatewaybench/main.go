@@ -81,6 +81,12 @@ type child struct {
 func startChild(args ...string) (*child, error) {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Stderr = os.Stderr
+	return startCmd(cmd, args[0])
+}
+
+// startCmd starts cmd and waits for the first line it prints on stdout;
+// the rest of its stdout is discarded.
+func startCmd(cmd *exec.Cmd, name string) (*child, error) {
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -91,8 +97,9 @@ func startChild(args ...string) (*child, error) {
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("%s printed nothing: %w", args[0], err)
+		return nil, fmt.Errorf("%s printed nothing: %w", name, err)
 	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
 	return &child{cmd: cmd, line: strings.TrimSpace(line)}, nil
 }
 
@@ -523,20 +530,12 @@ func startUp(bin, dir, engineAddr string) (*child, error) {
 	cmd := exec.Command(bin, "up", "--data", dir, "--workers", "2", "--listen", listen, "--api-key", apiKey,
 		"--engine-url", "http://"+engineAddr+"/v1", "--model", model)
 	cmd.Stderr = logf
-	out, err := cmd.StdoutPipe()
+	c, err := startCmd(cmd, "cocoon up (its log: "+logf.Name()+")")
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("cocoon up printed nothing (its log: %s): %w", logf.Name(), err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
-	return &child{cmd: cmd, line: strings.TrimPrefix(strings.TrimSpace(line), "OPENAI_BASE_URL=")}, nil
+	c.line = strings.TrimPrefix(c.line, "OPENAI_BASE_URL=")
+	return c, nil
 }
 
 // interrupt stops a child as Ctrl-C does (cocoon up closes its channels).

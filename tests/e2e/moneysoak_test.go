@@ -20,10 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xssnick/tonutils-go/address"
-
 	"github.com/cocoon-network/cocoon/bindings"
-	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/chaintest"
 	"github.com/cocoon-network/cocoon/offchain/chain/toncenter"
 	"github.com/cocoon-network/cocoon/offchain/channel"
 )
@@ -226,10 +224,10 @@ func TestMoneySoak(t *testing.T) {
 		if oc.Paid.Cmp(r.Sent()) != 0 {
 			t.Errorf("channel %s paid %s on chain, the gateway's last voucher is for %s", r.Terms.ID, oc.Paid, r.Sent())
 		}
-		if got := payoutsTo(t, ctx, net, r.Address, r.Terms.PayeeAddress); got.Cmp(r.Sent()) != 0 {
+		if got := chaintest.SentTo(t, ctx, net, r.Address, r.Terms.PayeeAddress); got.Cmp(r.Sent()) != 0 {
 			t.Errorf("channel %s sent the worker's owner %s, the last voucher is for %s", r.Terms.ID, got, r.Sent())
 		}
-		conserved(t, ctx, net, r.Address)
+		chaintest.Conserved(t, ctx, net, r.Address)
 		signed.Add(signed, r.Sent())
 		paidOnChain.Add(paidOnChain, oc.Paid)
 	}
@@ -366,47 +364,4 @@ func workerAccount(url, payer string) (charged, paid *big.Int, ok bool) {
 		return nil, nil, false
 	}
 	return charged, paid, true
-}
-
-// conserved replays an account's history: the balance after each
-// transaction is the one before plus what came in, minus what went out
-// (values and forwarding fees) and the transaction's fees; it must end at
-// the balance the chain shows.
-func conserved(t *testing.T, ctx context.Context, n chain.Network, addr *address.Address) {
-	t.Helper()
-	txs, err := n.Transactions(ctx, addr, chain.TxID{}, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bal := new(big.Int)
-	for i := len(txs) - 1; i >= 0; i-- {
-		tx := txs[i].Tx
-		if in := tx.IO.In; in != nil && in.MsgType == "INTERNAL" {
-			bal.Add(bal, in.AsInternal().Amount.Nano())
-		}
-		bal.Sub(bal, tx.TotalFees.Coins.Nano())
-		if tx.IO.Out != nil {
-			outs, err := tx.IO.Out.ToSlice()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range outs {
-				if m.MsgType == "INTERNAL" {
-					bal.Sub(bal, m.AsInternal().Amount.Nano())
-					bal.Sub(bal, m.AsInternal().FwdFee.Nano())
-				}
-			}
-		}
-		if bal.Sign() < 0 {
-			t.Errorf("channel %s: balance negative (%s) after transaction %d", addr, bal, tx.LT)
-			return
-		}
-	}
-	acc, err := n.Account(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if acc.Balance.Cmp(bal) != 0 {
-		t.Errorf("channel %s holds %s, its history accounts for %s", addr, acc.Balance, bal)
-	}
 }

@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xssnick/tonutils-go/address"
-
-	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/chaintest"
 	"github.com/cocoon-network/cocoon/offchain/channel"
 	"github.com/cocoon-network/cocoon/offchain/devnet"
 )
@@ -114,7 +112,7 @@ func TestUpInterruptSettlesEveryChannel(t *testing.T) {
 		if oc.Paid.Cmp(r.Sent()) != 0 || r.Sent().Sign() == 0 {
 			t.Errorf("channel %s paid the worker %s, its last voucher is for %s", r.Terms.ID, oc.Paid, r.Sent())
 		}
-		if got := payoutsTo(t, ctx, e, r.Address, r.Terms.PayeeAddress); got.Cmp(r.Sent()) != 0 {
+		if got := chaintest.SentTo(t, ctx, e, r.Address, r.Terms.PayeeAddress); got.Cmp(r.Sent()) != 0 {
 			t.Errorf("channel %s sent the worker's owner %s, want exactly %s", r.Terms.ID, got, r.Sent())
 		}
 		paid.Add(paid, oc.Paid)
@@ -123,30 +121,4 @@ func TestUpInterruptSettlesEveryChannel(t *testing.T) {
 		t.Fatalf("no channel paid anything (%d records)", len(recs))
 	}
 	t.Logf("%d channel records; workers paid %s nanoton in all", len(recs), paid)
-}
-
-// payoutsTo sums the values of the messages the account at from sent to
-// dst.
-func payoutsTo(t *testing.T, ctx context.Context, n chain.Network, from, dst *address.Address) *big.Int {
-	t.Helper()
-	txs, err := n.Transactions(ctx, from, chain.TxID{}, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := new(big.Int)
-	for _, tx := range txs {
-		if tx.Tx.IO.Out == nil {
-			continue
-		}
-		outs, err := tx.Tx.IO.Out.ToSlice()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range outs {
-			if m.MsgType == "INTERNAL" && m.AsInternal().DstAddr.Equals(dst) {
-				sum.Add(sum, m.AsInternal().Amount.Nano())
-			}
-		}
-	}
-	return sum
 }
