@@ -82,6 +82,9 @@ func PublicKey256(pub ed25519.PublicKey) [32]byte {
 // RootStateInit is the StateInit that deploys a Root owned by owner, with
 // params, no measurements or models, and the given codes.
 func RootStateInit(owner *address.Address, params RootParams, codes Codes) (*tlb.StateInit, error) {
+	if err := params.Validate(); err != nil {
+		return nil, fmt.Errorf("root params: %w", err)
+	}
 	data, err := Encode(RootStorage{
 		Owner:  owner,
 		Params: params,

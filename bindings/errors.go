@@ -44,6 +44,7 @@ const (
 	ErrStaleRegistration   ExitCode = 139 // Activate/Reject whose query id is not the registration in flight
 	ErrTermsNotAgreed      ExitCode = 140 // Root's params or job code differ from those the owner agreed to
 	ErrRegistrationExpired ExitCode = 141 // Offer to a worker whose registration is older than RegistrationTTL
+	ErrBadRenewSignature   ExitCode = 142 // Renew not signed by the worker key over RenewAuth{this Worker, current validUntil}
 )
 
 // Job
@@ -93,6 +94,7 @@ var exitCodeNames = map[ExitCode]string{
 	ErrStaleRegistration:     "ERR_STALE_REGISTRATION",
 	ErrTermsNotAgreed:        "ERR_TERMS_NOT_AGREED",
 	ErrRegistrationExpired:   "ERR_REGISTRATION_EXPIRED",
+	ErrBadRenewSignature:     "ERR_BAD_RENEW_SIGNATURE",
 	ErrNotClient:             "ERR_NOT_CLIENT",
 	ErrEscrowTooLow:          "ERR_ESCROW_TOO_LOW",
 	ErrJobWrongStatus:        "ERR_JOB_WRONG_STATUS",

@@ -41,6 +41,9 @@ const (
 	OpRequestUnbond    uint32 = 0xc0c00033
 	OpWithdraw         uint32 = 0xc0c00034
 	OpWithdrawEarnings uint32 = 0xc0c00035
+	OpAgreeTerms       uint32 = 0xc0c00036
+	OpRenew            uint32 = 0xc0c00037
+	OpRenewAuth        uint32 = 0xc0c00038
 
 	OpOffer     uint32 = 0xc0c00040
 	OpJobPaid   uint32 = 0xc0c00041
@@ -92,6 +95,7 @@ func messages() []messageType {
 		msg[ChangeAnnouncedEvent](OpChangeAnnouncedEvent), msg[ChangeAppliedEvent](OpChangeAppliedEvent),
 		msg[WorkerRegister](OpWorkerRegister), msg[WorkerUpdate](OpWorkerUpdate), msg[TopUp](OpTopUp),
 		msg[RequestUnbond](OpRequestUnbond), msg[Withdraw](OpWithdraw), msg[WithdrawEarnings](OpWithdrawEarnings),
+		msg[AgreeTerms](OpAgreeTerms), msg[Renew](OpRenew), msg[RenewAuth](OpRenewAuth),
 		msg[Offer](OpOffer), msg[JobPaid](OpJobPaid), msg[JobFailed](OpJobFailed), msg[Slash](OpSlash),
 		msg[Accept](OpAccept), msg[Decline](OpDecline), msg[SlashCompensation](OpSlashCompensation),
 		msg[RegistrationRejected](OpRegistrationRejected), msg[StakeReturned](OpStakeReturned),
@@ -298,6 +302,33 @@ type WithdrawEarnings struct {
 	QueryID uint64    `tlb:"## 64"`
 }
 
+// AgreeTerms records the owner's consent, in advance, to terms Root
+// announced (their AgreedTerms hash; zero withdraws it): the renewal after
+// they apply keeps the worker active.
+type AgreeTerms struct {
+	_       tlb.Magic `tlb:"#c0c00036"`
+	QueryID uint64    `tlb:"## 64"`
+	Next    [32]byte  `tlb:"bits 256"`
+}
+
+// Renew renews a worker's registration under the profile and terms its
+// owner agreed to. Anyone may send it (the daemon's gas wallet) with at
+// least RenewValue; the worker key authorises it (SignRenew).
+type Renew struct {
+	_         tlb.Magic `tlb:"#c0c00037"`
+	QueryID   uint64    `tlb:"## 64"`
+	Signature []byte    `tlb:"bits 512"`
+}
+
+// RenewAuth is what the worker key signs for a Renew (the hash of its
+// cell): the Worker and its registration's current valid-until, so that a
+// signature renews once.
+type RenewAuth struct {
+	_          tlb.Magic        `tlb:"#c0c00038"`
+	Worker     *address.Address `tlb:"addr"`
+	ValidUntil uint32           `tlb:"## 32"`
+}
+
 // ---- Job <-> Worker ----------------------------------------------------------
 
 // Offer is a Job proposing itself to its worker.
@@ -352,6 +383,9 @@ type Slash struct {
 	Client  *address.Address `tlb:"addr"`
 	Nonce   uint64           `tlb:"## 64"`
 	MaxCost *big.Int         `tlb:"var uint 16"`
+	// The job's deadline: of jobs whose deadlines lie less than SlashWindow
+	// apart, MaxSlashesPerWindow take stake.
+	Deadline uint32 `tlb:"## 32"`
 }
 
 // Accept is the worker taking a job.

@@ -95,7 +95,10 @@ func sampleMessages() []Message {
 		Offer{QueryID: 20, Client: testAddr(3), Nonce: 1<<64 - 1, ModelID: ModelID("m"), PriceIn: big.NewInt(7), PriceOut: big.NewInt(8), Deadline: 99},
 		JobPaid{QueryID: 21, Client: testAddr(3), Nonce: 5, Fee: ton(0.001)},
 		JobFailed{QueryID: 22, Client: testAddr(3), Nonce: 6},
-		Slash{QueryID: 23, Client: testAddr(3), Nonce: 7, MaxCost: ton(0.25)},
+		Slash{QueryID: 23, Client: testAddr(3), Nonce: 7, MaxCost: ton(0.25), Deadline: 1_800_000_000},
+		AgreeTerms{QueryID: 33, Next: h("next")},
+		Renew{QueryID: 34, Signature: make([]byte, 64)},
+		RenewAuth{Worker: testAddr(5), ValidUntil: 1_800_003_600},
 		Accept{QueryID: 24, WorkerKey: h("wk"), FeeBps: 10000, Treasury: testAddr(0x77)},
 		Decline{QueryID: 25, Reason: uint16(ErrPriceTooLow)},
 		SlashCompensation{QueryID: 26, Job: testAddr(4)},
@@ -293,8 +296,8 @@ func TestStorageRoundTrip(t *testing.T) {
 		{"WorkerStorage initial", WorkerStorage{Root: testAddr(1), Owner: testAddr(2), WorkerKey: h("k")},
 			func(c *cell.Cell) (any, error) { return Parse[WorkerStorage](c) }},
 		{"WorkerStorage active", WorkerStorage{Root: testAddr(1), Owner: testAddr(2), WorkerKey: h("k"), Status: WorkerActive, State: &WorkerState{
-			Stake: ton(20), Earnings: ton(0.5), UnbondingSince: 12345, SlashWindowStart: 12000, SlashesInWindow: 2, FeesOwed: ton(0.02), Profile: sampleProfile(),
-			Counters: WorkerCounters{JobsCompleted: 3, JobsFailed: 1, JobsSlashed: 2, TotalEarned: ton(1.5)}, Snapshot: &snap,
+			Stake: ton(20), Earnings: ton(0.5), UnbondingSince: 12345, Renewer: testAddr(9), Agreement: Agreement{Agreed: h("ag"), Next: [32]byte{7}}, FeesOwed: ton(0.02), Profile: sampleProfile(),
+			Counters: WorkerCounters{JobsCompleted: 3, JobsFailed: 1, JobsSlashed: 2, TotalEarned: ton(1.5), Slashed: map[uint32]uint8{1_800_000_000: 2, 1_800_000_100: 1}}, Snapshot: &snap,
 		}}, func(c *cell.Cell) (any, error) { return Parse[WorkerStorage](c) }},
 		{"WorkerStorage pending", WorkerStorage{Root: testAddr(1), Owner: testAddr(2), WorkerKey: h("k"), Status: WorkerPending, State: &WorkerState{
 			Stake: ton(20), Earnings: big.NewInt(0), PendingQuery: 1 << 40, Profile: sampleProfile(), Counters: WorkerCounters{TotalEarned: big.NewInt(0)},

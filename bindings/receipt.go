@@ -97,3 +97,16 @@ func ReceiptMessage(key ed25519.PrivateKey, r Receipt) ([]byte, error) {
 	}
 	return ExternalMessage(r.Job, body)
 }
+
+// SignRenew builds a Renew of worker's registration, which is valid until
+// validUntil now, signed with the worker key.
+func SignRenew(key ed25519.PrivateKey, worker *address.Address, validUntil uint32, queryID uint64) (Renew, error) {
+	if len(key) != ed25519.PrivateKeySize {
+		return Renew{}, fmt.Errorf("signing renewal: private key has %d bytes, want %d", len(key), ed25519.PrivateKeySize)
+	}
+	auth, err := Encode(RenewAuth{Worker: worker, ValidUntil: validUntil})
+	if err != nil {
+		return Renew{}, fmt.Errorf("signing renewal: %w", err)
+	}
+	return Renew{QueryID: queryID, Signature: ed25519.Sign(key, auth.Hash())}, nil
+}

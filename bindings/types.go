@@ -27,14 +27,34 @@ const (
 // Timelock and registration lifetime of contracts/common/fees.tolk, in seconds.
 const (
 	ChangeTimelock  = 172800 // an announced owner change takes effect this long after
-	RegistrationTTL = 86400  // an activation lasts this long; then offers are declined until a WorkerUpdate
+	RegistrationTTL = 3600   // an activation lasts this long; then offers are declined until a Renew or WorkerUpdate
 )
+
+// RenewValue is the least a Renew carries, in nanoton (fees.tolk).
+const RenewValue = 40_000_000
+
+// WorkerStorageReserve is what WithdrawEarnings leaves beyond stake and fees
+// owed, in nanoton (fees.tolk).
+const WorkerStorageReserve = 50_000_000
 
 // Slashing limits of contracts/common/fees.tolk.
 const (
-	SlashWindow         = 3600 // seconds
-	MaxSlashesPerWindow = 3    // Slashes that take stake per window; later ones only count
+	// Of the expired jobs whose deadlines lie less than SlashWindow seconds
+	// apart, MaxSlashesPerWindow take stake; later ones only count.
+	SlashWindow         = 3600
+	MaxSlashesPerWindow = 3
+	// A Refund slashes only this long after the job's deadline, in seconds.
+	RefundWindow = 3600
+	// Withdraw waits at least max job deadline + RefundWindow + UnbondMargin
+	// after RequestUnbond (Root requires its unbonding delay to be as long).
+	UnbondMargin = 600
 )
+
+// MinUnbondingDelay is the shortest unbonding delay Root accepts with a
+// max job deadline of maxJobDeadline seconds.
+func MinUnbondingDelay(maxJobDeadline uint32) uint32 {
+	return maxJobDeadline + RefundWindow + UnbondMargin
+}
 
 // TEE is a trusted execution environment type as the contracts number them.
 type TEE uint8
@@ -201,6 +221,25 @@ type RootParams struct {
 	TestMode       bool             `tlb:"bool"`  // admits TEE dev measurements
 }
 
+// Validate applies the checks Root's SetParams makes (contracts/root.tolk),
+// so that a Root is never deployed with params it would refuse to set.
+func (p RootParams) Validate() error {
+	switch {
+	case p.ProtocolFeeBps > 10000:
+		return fmt.Errorf("protocol fee %d bps is over 10000", p.ProtocolFeeBps)
+	case p.SlashBps > 10000:
+		return fmt.Errorf("slash rate %d bps is over 10000", p.SlashBps)
+	case p.MinJobDeadline > p.MaxJobDeadline:
+		return fmt.Errorf("min job deadline (%ds) is longer than the max job deadline (%ds)", p.MinJobDeadline, p.MaxJobDeadline)
+	case p.UnbondingDelay < MinUnbondingDelay(p.MaxJobDeadline):
+		return fmt.Errorf("unbonding delay (%ds) is shorter than max job deadline + refund window + margin (%ds + %ds + %ds = %ds): a worker's stake must stay until every job it accepted is past its refund window",
+			p.UnbondingDelay, p.MaxJobDeadline, RefundWindow, UnbondMargin, MinUnbondingDelay(p.MaxJobDeadline))
+	case p.Treasury == nil || p.Treasury.IsAddrNone():
+		return fmt.Errorf("no treasury address")
+	}
+	return nil
+}
+
 // ChildCodes is the code Root holds for the contracts it derives addresses
 // of, and the owner change announced but not yet applied (it lives here
 // because RootStorage has no reference left).
@@ -268,6 +307,62 @@ func TermsOf(p RootParams, jobCodeHash [32]byte) AgreedTerms {
 	}
 }
 
+// SnapshotTerms are the terms a Worker's registration was activated under.
+func SnapshotTerms(s ParamsSnapshot) AgreedTerms {
+	var job [32]byte
+	if s.JobCode != nil {
+		job = [32]byte(s.JobCode.Hash())
+	}
+	return AgreedTerms{
+		MinStake: s.MinStake, UnbondingDelay: s.UnbondingDelay, SlashBps: s.SlashBps, FeeBps: s.FeeBps,
+		Treasury: s.Treasury, MinJobDeadline: s.MinJobDeadline, MaxJobDeadline: s.MaxJobDeadline, JobCodeHash: job,
+	}
+}
+
+// WithdrawDelay is how long after RequestUnbond a Worker registered under
+// t lets its stake go (strictly after): Root's delay, and never before every
+// job it accepted is past its refund window.
+func (t AgreedTerms) WithdrawDelay() uint32 {
+	return max(t.UnbondingDelay, MinUnbondingDelay(t.MaxJobDeadline))
+}
+
+// Changes says, one line per field, how terms u differ from t ("" fields
+// equal), in words a worker's owner reads before agreeing.
+func (t AgreedTerms) Changes(u AgreedTerms) []string {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	pct := func(bps uint16) string { return fmt.Sprintf("%g%%", float64(bps)/100) }
+	if t.MinStake.Cmp(u.MinStake) != 0 {
+		add("minimum stake %s → %s nanoton", t.MinStake, u.MinStake)
+	}
+	if t.SlashBps != u.SlashBps {
+		add("slash per expired job %s → %s of the stake", pct(t.SlashBps), pct(u.SlashBps))
+	}
+	if t.FeeBps != u.FeeBps {
+		add("protocol fee %s → %s of each job's charge", pct(t.FeeBps), pct(u.FeeBps))
+	}
+	if !t.Treasury.Equals(u.Treasury) {
+		add("treasury (receives protocol fees and slashes beyond the client's compensation) %s → %s", t.Treasury, u.Treasury)
+	}
+	if t.UnbondingDelay != u.UnbondingDelay {
+		add("unbonding delay %ds → %ds", t.UnbondingDelay, u.UnbondingDelay)
+	}
+	if t.MinJobDeadline != u.MinJobDeadline {
+		add("shortest job deadline %ds → %ds", t.MinJobDeadline, u.MinJobDeadline)
+	}
+	if t.MaxJobDeadline != u.MaxJobDeadline {
+		add("longest job deadline %ds → %ds", t.MaxJobDeadline, u.MaxJobDeadline)
+	}
+	if t.JobCodeHash != u.JobCodeHash {
+		known := "known to this build"
+		if !KnownJobCode(u.JobCodeHash) {
+			known = "NOT known to this build"
+		}
+		add("job code %x → %x (%s)", t.JobCodeHash, u.JobCodeHash, known)
+	}
+	return out
+}
+
 // Hash is the terms' cell hash, as WorkerRegister/WorkerUpdate carry it.
 func (t AgreedTerms) Hash() ([32]byte, error) {
 	c, err := Encode(t)
@@ -302,6 +397,17 @@ type WorkerCounters struct {
 	JobsFailed    uint64   `tlb:"## 64"` // failure receipts
 	JobsSlashed   uint64   `tlb:"## 64"` // jobs refunded after the deadline
 	TotalEarned   *big.Int `tlb:"var uint 16"`
+	// Job deadline → Slashes with it that took stake, kept while a Slash
+	// could still come within SlashWindow of it.
+	Slashed map[uint32]uint8 `tlb:"dict 32 -> ## 8"`
+}
+
+// Agreement is what a worker's owner agreed to, as AgreedTerms hashes.
+type Agreement struct {
+	Agreed [32]byte `tlb:"bits 256"` // the terms of WorkerRegister/WorkerUpdate
+	// Announced terms agreed to in advance (AgreeTerms), zero if none: an
+	// Activate under them makes them Agreed.
+	Next [32]byte `tlb:"bits 256"`
 }
 
 // WorkerState is the state of a registered Worker.
@@ -310,11 +416,10 @@ type WorkerState struct {
 	Earnings       *big.Int `tlb:"var uint 16"` // paid by completed jobs, withdrawable any time
 	UnbondingSince uint32   `tlb:"## 32"`
 	PendingQuery   uint64   `tlb:"## 64"`    // query id of the registration in flight, 0 if none
-	Agreed         [32]byte `tlb:"bits 256"` // AgreedTerms hash the owner agreed to
-	// The current slash window: when it began and how many Slashes took
-	// stake in it.
-	SlashWindowStart uint32 `tlb:"## 32"`
-	SlashesInWindow  uint8  `tlb:"## 8"`
+	// Who paid the renewal in flight (Renew): Root's answer returns the
+	// rest of its value there; nil otherwise.
+	Renewer   *address.Address `tlb:"addr" tolk:"address?"`
+	Agreement Agreement        `tlb:"^"`
 	// Protocol fees of completed jobs not yet sent to the treasury: the
 	// Worker sends them once they reach ProtocolFeeBatch, and at Withdraw.
 	FeesOwed *big.Int        `tlb:"var uint 16"`

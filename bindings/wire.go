@@ -1,6 +1,7 @@
 package bindings
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/big"
@@ -30,7 +31,8 @@ import (
 //     an error that names the field;
 //   - structs in their own cell (`^`, `maybe ^`): tlb writes a nested
 //     struct from an unaddressable copy and panics on its [32]byte fields;
-//   - maps keyed by uint256 (`dict 256 -> ...`): tlb maps only string keys;
+//   - maps keyed by uint256 (`dict 256 -> ...`, map[[32]byte]V) or uint32
+//     (`dict 32 -> ...`, map[uint32]V): tlb maps only string keys;
 //   - strings in a reference (`^`) as snake strings;
 //   - `_ tailCell` marks the fields after it as living in one referenced
 //     cell (JobTerms), so that the Go type stays flat.
@@ -190,15 +192,36 @@ func (f field) child() bool {
 
 func (f field) optionalAddr() bool { return f.StructField.Tag.Get("tolk") == "address?" }
 
+// dictKeyBits is the key width of a map field: 256 for map[[32]byte]V
+// tagged `dict 256 -> ...`, 32 for map[uint32]V tagged `dict 32 -> ...`.
+func (f field) dictKeyBits() (uint, error) {
+	switch {
+	case f.Type.Key() == reflect.TypeFor[[32]byte]() && strings.HasPrefix(f.tag, "dict 256 "):
+		return 256, nil
+	case f.Type.Key() == reflect.TypeFor[uint32]() && strings.HasPrefix(f.tag, "dict 32 "):
+		return 32, nil
+	}
+	return 0, fmt.Errorf("%s: want a map[[32]byte]V tagged `dict 256 -> V's tag` or a map[uint32]V tagged `dict 32 -> V's tag`", f.path)
+}
+
 // dictValue is a one-field struct holding a map value, tagged with what
-// follows "dict 256 ->", so that values go through the same walk.
+// follows "dict N ->", so that values go through the same walk.
 func (f field) dictValue() (reflect.Value, error) {
 	_, vt, ok := strings.Cut(f.tag, "->")
-	if f.Type.Key() != reflect.TypeFor[[32]byte]() || !strings.HasPrefix(f.tag, "dict 256 ") || !ok {
-		return reflect.Value{}, fmt.Errorf("%s: want a map[[32]byte]V tagged `dict 256 -> V's tag`", f.path)
+	if _, err := f.dictKeyBits(); err != nil || !ok {
+		return reflect.Value{}, fmt.Errorf("%s: want a map tagged `dict N -> V's tag`", f.path)
 	}
 	st := reflect.StructOf([]reflect.StructField{{Name: "Value", Type: f.Type.Elem(), Tag: reflect.StructTag(fmt.Sprintf("tlb:%q", strings.TrimSpace(vt)))}})
 	return reflect.New(st).Elem(), nil
+}
+
+// dictKey is a map key as the dictionary stores it.
+func dictKey(k reflect.Value, bits uint) *cell.Cell {
+	if bits == 32 {
+		return cell.BeginCell().MustStoreUInt(k.Uint(), 32).EndCell()
+	}
+	kb := k.Interface().([32]byte)
+	return cell.BeginCell().MustStoreSlice(kb[:], 256).EndCell()
 }
 
 // leaf is a one-field struct that hands the field to tlb: addressable, so
@@ -326,17 +349,17 @@ func encodeDict(m reflect.Value, f field) (*cell.Dictionary, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := cell.NewDict(256)
+	bits, _ := f.dictKeyBits()
+	d := cell.NewDict(bits)
 	it := m.MapRange()
 	for it.Next() {
-		k := it.Key().Interface().([32]byte)
 		holder.Field(0).Set(it.Value())
-		vc, err := encodeCell(holder, fmt.Sprintf("%s[%x]", f.path, k))
+		vc, err := encodeCell(holder, fmt.Sprintf("%s[%x]", f.path, it.Key().Interface()))
 		if err != nil {
 			return nil, err
 		}
-		if err := d.Set(cell.BeginCell().MustStoreSlice(k[:], 256).EndCell(), vc); err != nil {
-			return nil, fmt.Errorf("%s[%x]: %w", f.path, k, err)
+		if err := d.Set(dictKey(it.Key(), bits), vc); err != nil {
+			return nil, fmt.Errorf("%s[%x]: %w", f.path, it.Key().Interface(), err)
 		}
 	}
 	return d, nil
@@ -420,7 +443,11 @@ func decodeField(s *cell.Slice, v reflect.Value, i int, f field) error {
 		}
 		return decodeCell(c, x, f.path)
 	case f.Type.Kind() == reflect.Map:
-		d, err := s.LoadDict(256)
+		bits, err := f.dictKeyBits()
+		if err != nil {
+			return err
+		}
+		d, err := s.LoadDict(bits)
 		if err != nil {
 			return wrap(f, err)
 		}
@@ -471,7 +498,8 @@ func checkLeafIn(x reflect.Value, f field) error {
 	return nil
 }
 
-// decodeDict reads every entry of a map<uint256, V>; an empty map is nil.
+// decodeDict reads every entry of a map<uint256, V> or map<uint32, V>; an
+// empty map is nil.
 func decodeDict(d *cell.Dictionary, m reflect.Value, f field) error {
 	if d == nil || d.IsEmpty() {
 		m.Set(reflect.Zero(m.Type()))
@@ -485,18 +513,24 @@ func decodeDict(d *cell.Dictionary, m reflect.Value, f field) error {
 	if err != nil {
 		return wrap(f, err)
 	}
+	bits, _ := f.dictKeyBits()
 	m.Set(reflect.MakeMapWithSize(m.Type(), len(kvs)))
 	for _, kv := range kvs {
-		kb, err := kv.Key.LoadSlice(256)
+		kb, err := kv.Key.LoadSlice(bits)
 		if err != nil {
 			return fmt.Errorf("%s: map key: %w", f.path, err)
 		}
-		k := [32]byte(kb)
+		var k reflect.Value
+		if bits == 32 {
+			k = reflect.ValueOf(binary.BigEndian.Uint32(kb))
+		} else {
+			k = reflect.ValueOf([32]byte(kb))
+		}
 		holder.SetZero()
-		if err := decodeWhole(kv.Value, holder, fmt.Sprintf("%s[%x]", f.path, k)); err != nil {
+		if err := decodeWhole(kv.Value, holder, fmt.Sprintf("%s[%x]", f.path, k.Interface())); err != nil {
 			return err
 		}
-		m.SetMapIndex(reflect.ValueOf(k), holder.Field(0))
+		m.SetMapIndex(k, holder.Field(0))
 	}
 	return nil
 }

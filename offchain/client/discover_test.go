@@ -148,7 +148,7 @@ func newFakeWorker(t *testing.T, r *fakeRoot, name string, priceIn, priceOut int
 	})
 	w.validUntil = r.net.now + bindings.RegistrationTTL
 	r.net.get(w.addr, "registration", func([]any) ([]any, error) {
-		return []any{big.NewInt(int64(w.validUntil)), big.NewInt(1), big.NewInt(0)}, nil
+		return []any{big.NewInt(int64(w.validUntil)), big.NewInt(1), big.NewInt(0), big.NewInt(0)}, nil
 	})
 	r.net.get(w.addr, "model_price", func(args []any) ([]any, error) {
 		id := bindings.ModelID(testModel)

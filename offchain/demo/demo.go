@@ -178,7 +178,7 @@ func Setup(ctx context.Context, o SetupOptions) (*Env, error) {
 		return nil, err
 	}
 	op, _, err := operator.DeployCodes(ctx, e, opWallet, bindings.RootParams{
-		MinWorkerStake: big.NewInt(5e9), UnbondingDelay: 3600, ProtocolFeeBps: 500, Treasury: opWallet.Address(),
+		MinWorkerStake: big.NewInt(5e9), UnbondingDelay: bindings.MinUnbondingDelay(86400), ProtocolFeeBps: 500, Treasury: opWallet.Address(),
 		MinJobDeadline: 30, MaxJobDeadline: 86400, SlashBps: 1000, TestMode: true,
 	}, codes.WithJobLibrary())
 	if err != nil {

@@ -305,7 +305,11 @@ func DecodeTransaction(addr *address.Address, raw []byte) (*chain.Transaction, e
 func (e *Engine) MasterchainInfo(ctx context.Context) (*chain.MasterchainInfo, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return &chain.MasterchainInfo{Seqno: e.head.Seqno, Time: e.head.Time}, nil
+	// The time the next block will carry, as a live chain's latest block
+	// is seconds old: an idle devnet makes no blocks, and after
+	// AdvanceTime the last one's time would be far behind the chain's
+	// clock (a wallet would sign messages already expired).
+	return &chain.MasterchainInfo{Seqno: e.head.Seqno, Time: e.nowLocked()}, nil
 }
 
 // Block returns a produced block's header, or chain.ErrNotFound.

@@ -67,7 +67,7 @@ func newChannelNet(t *testing.T, ctx context.Context, deposit *big.Int, policy c
 	ownerWallet := wallettest.Funded(t, ctx, fund, ton(100))
 	gwWallet := wallettest.Funded(t, ctx, fund, ton(100))
 	o, _, err := operator.Deploy(ctx, e, op, bindings.RootParams{
-		MinWorkerStake: ton(1), UnbondingDelay: 3600, ProtocolFeeBps: 500, Treasury: op.Address(),
+		MinWorkerStake: ton(1), UnbondingDelay: bindings.MinUnbondingDelay(86400), ProtocolFeeBps: 500, Treasury: op.Address(),
 		MinJobDeadline: 30, MaxJobDeadline: 86400, SlashBps: 1000, TestMode: true,
 	})
 	if err != nil {

@@ -23,7 +23,7 @@ func TestOwnerOperations(t *testing.T) {
 	go e.Run(ctx, 20*time.Millisecond)
 	owner := wallettest.Funded(t, ctx, wallettest.Faucet(e), big.NewInt(5e9))
 	stranger := wallettest.Funded(t, ctx, wallettest.Faucet(e), big.NewInt(5e9))
-	params := bindings.RootParams{MinWorkerStake: big.NewInt(1e9), Treasury: owner.Address(), MinJobDeadline: 30, MaxJobDeadline: 3600, SlashBps: 100, ProtocolFeeBps: 100}
+	params := bindings.RootParams{MinWorkerStake: big.NewInt(1e9), UnbondingDelay: bindings.MinUnbondingDelay(3600), Treasury: owner.Address(), MinJobDeadline: 30, MaxJobDeadline: 3600, SlashBps: 100, ProtocolFeeBps: 100}
 	op, _, err := Deploy(ctx, e, owner, params)
 	if err != nil {
 		t.Fatal(err)

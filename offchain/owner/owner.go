@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
@@ -135,16 +136,39 @@ func (o *Worker) rejection(ctx context.Context) error {
 	return errors.New("the worker contract no longer exists: Root rejected it or it was withdrawn")
 }
 
+// TermsChangedError is an update refused because Root's terms are not the
+// ones the worker agreed to: the owner must see the changes and agree.
+type TermsChangedError struct {
+	Changes []string // bindings.AgreedTerms.Changes, registered → Root's
+}
+
+func (e *TermsChangedError) Error() string {
+	return "Root's terms changed since this worker agreed to them:\n  " + strings.Join(e.Changes, "\n  ") +
+		"\nre-register with the terms accepted (cocoon worker update --accept-terms) to agree, or unbond"
+}
+
 // Update re-registers with a new profile (new evidence, models, prices or
-// endpoint); Root validates it again.
+// endpoint); Root validates it again. The update also renews the
+// registration (it lapses after bindings.RegistrationTTL; the daemon renews
+// it while the terms stay the same).
 //
-// An update also renews the registration (it lapses after
-// bindings.RegistrationTTL) and agrees to Root's current params and job
-// code: Root's owner cannot change them for a worker unasked.
-func (o *Worker) Update(ctx context.Context, profile bindings.WorkerProfile) (*readers.WorkerDataView, error) {
+// Root's owner cannot change the terms for a worker unasked: when Root's
+// current params or job code differ from those the worker registered under,
+// Update refuses with a *TermsChangedError naming the changes, unless
+// acceptTerms, the owner's explicit agreement to them.
+func (o *Worker) Update(ctx context.Context, profile bindings.WorkerProfile, acceptTerms bool) (*readers.WorkerDataView, error) {
 	d, err := readers.NewWorker(o.Net, o.Address).WorkerData(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading worker %s: %w", o.Address, err)
+	}
+	if !acceptTerms {
+		changes, err := o.TermsChanges(ctx, d.Root)
+		if err != nil {
+			return nil, err
+		}
+		if len(changes) > 0 {
+			return nil, &TermsChangedError{Changes: changes}
+		}
 	}
 	agreed, err := agreedTerms(ctx, o.Net, d.Root)
 	if err != nil {
@@ -158,6 +182,100 @@ func (o *Worker) Update(ctx context.Context, profile bindings.WorkerProfile) (*r
 		return nil, err
 	}
 	return o.waitSettled(ctx)
+}
+
+// TermsChanges lists how Root's current terms differ from those the
+// worker's registration was activated under (none for a worker never
+// activated, or when they are the same).
+func (o *Worker) TermsChanges(ctx context.Context, root *address.Address) ([]string, error) {
+	registered, err := readers.NewWorker(o.Net, o.Address).RegisteredTerms(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the terms worker %s registered under: %w", o.Address, err)
+	}
+	if registered == nil {
+		return nil, nil
+	}
+	current, err := readers.NewRoot(o.Net, root).AgreedTerms(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading Root %s terms: %w", root, err)
+	}
+	return registered.Changes(current), nil
+}
+
+// AgreeAnnounced agrees in advance to the terms Root announced (AgreeTerms),
+// so that the daemon's renewal after they apply keeps the worker active.
+// It returns the changes agreed to and when they apply; none (and nothing
+// sent) when no announced change touches the terms.
+func (o *Worker) AgreeAnnounced(ctx context.Context, root *address.Address) ([]string, time.Time, error) {
+	announced, at, err := readers.NewRoot(o.Net, root).AnnouncedTerms(ctx)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("reading Root %s announced change: %w", root, err)
+	}
+	if announced == nil {
+		return nil, time.Time{}, nil
+	}
+	if !bindings.KnownJobCode(announced.JobCodeHash) {
+		return nil, at, fmt.Errorf("root %s announced a job code (hash %x) this build does not know: not agreeing to it", root, announced.JobCodeHash)
+	}
+	current, err := readers.NewRoot(o.Net, root).AgreedTerms(ctx)
+	if err != nil {
+		return nil, at, fmt.Errorf("reading Root %s terms: %w", root, err)
+	}
+	h, err := announced.Hash()
+	if err != nil {
+		return nil, at, err
+	}
+	if err := o.op(ctx, big.NewInt(OpValue), bindings.AgreeTerms{QueryID: queryID(), Next: h}); err != nil {
+		return nil, at, err
+	}
+	return current.Changes(*announced), at, nil
+}
+
+// Renew renews the registration of the worker at addr under exactly the
+// profile and terms its owner agreed to: a Renew signed with the worker
+// key, paid by payer (the daemon's gas wallet; anyone may pay). It returns
+// the registration once the chain shows it renewed, or why not (a Reject
+// leaves the worker inactive: a revoked measurement or model, or terms the
+// owner did not agree to).
+func Renew(ctx context.Context, net chain.Network, payer *wallet.Wallet, addr *address.Address, key ed25519.PrivateKey) (*readers.RegistrationView, error) {
+	w := readers.NewWorker(net, addr)
+	before, err := w.Registration(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading worker %s registration: %w", addr, err)
+	}
+	renew, err := bindings.SignRenew(key, addr, before.ValidUntil, queryID())
+	if err != nil {
+		return nil, err
+	}
+	body, err := bindings.Encode(renew)
+	if err != nil {
+		return nil, err
+	}
+	o := &Worker{Net: net, Wallet: payer, Address: addr}
+	if err := o.send(ctx, big.NewInt(bindings.RenewValue), body, nil); err != nil {
+		return nil, fmt.Errorf("renewing worker %s: %w", addr, err)
+	}
+	// Root's answer comes in a later transaction.
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	for {
+		after, err := w.Registration(wctx)
+		if err == nil && after.PendingQuery == 0 {
+			if after.ValidUntil > before.ValidUntil {
+				return after, nil
+			}
+			d, derr := w.WorkerData(wctx)
+			if derr == nil && d.Status != bindings.WorkerActive {
+				return after, fmt.Errorf("root did not renew worker %s: it is %s now (%s)", addr, d.Status, o.rejection(wctx))
+			}
+			return after, fmt.Errorf("root did not renew worker %s (its registration is still valid until %s)", addr, time.Unix(int64(after.ValidUntil), 0).UTC().Format(time.RFC3339))
+		}
+		select {
+		case <-wctx.Done():
+			return nil, fmt.Errorf("waiting for Root to answer the renewal of %s: %w", addr, wctx.Err())
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
 }
 
 // agreedTerms is the AgreedTerms hash of Root's current params and job

@@ -2,6 +2,7 @@ package owner_test
 
 import (
 	"context"
+	"errors"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -31,6 +32,22 @@ func ton(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(1
 // and the test model, a funded owner wallet and a worker's registration.
 func setup(t *testing.T, ctx context.Context) (*devnet.Engine, *wallet.Wallet, owner.Registration) {
 	t.Helper()
+	n := setupNet(t, ctx)
+	return n.e, n.owner, n.reg
+}
+
+// testNet is setup's network with the operator and the worker key.
+type testNet struct {
+	e     *devnet.Engine
+	op    *operator.Operator
+	owner *wallet.Wallet
+	reg   owner.Registration
+	id    *worker.Identity
+	fund  func(*big.Int) *wallet.Wallet
+}
+
+func setupNet(t *testing.T, ctx context.Context) *testNet {
+	t.Helper()
 	e, err := devnet.Open(ctx, devnet.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +58,7 @@ func setup(t *testing.T, ctx context.Context) (*devnet.Engine, *wallet.Wallet, o
 	op := wallettest.Funded(t, ctx, fund, ton(10))
 	ownerWallet := wallettest.Funded(t, ctx, fund, ton(100))
 	o, _, err := operator.Deploy(ctx, e, op, bindings.RootParams{
-		MinWorkerStake: ton(1), UnbondingDelay: 3600, ProtocolFeeBps: 500, Treasury: op.Address(),
+		MinWorkerStake: ton(1), UnbondingDelay: bindings.MinUnbondingDelay(86400), ProtocolFeeBps: 500, Treasury: op.Address(),
 		MinJobDeadline: 30, MaxJobDeadline: 86400, SlashBps: 1000, TestMode: true,
 	})
 	if err != nil {
@@ -76,7 +93,8 @@ func setup(t *testing.T, ctx context.Context) (*devnet.Engine, *wallet.Wallet, o
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e, ownerWallet, reg
+	return &testNet{e: e, op: o, owner: ownerWallet, reg: reg, id: id,
+		fund: func(v *big.Int) *wallet.Wallet { return wallettest.Funded(t, ctx, fund, v) }}
 }
 
 // Registration goes from the wallet the config names as owner only; with
@@ -162,5 +180,87 @@ func TestTopUpChecksTheBalance(t *testing.T) {
 	}
 	if st1.Stake.Cmp(st0.Stake) <= 0 {
 		t.Fatalf("stake %s → %s after a top-up", st0.Stake, st1.Stake)
+	}
+}
+
+// Terms change only with the owner's consent: the daemon's renewal (worker
+// key, gas wallet) keeps the terms agreed; a change Root applies stops the
+// worker until the owner agrees, in advance (AgreeAnnounced) or after
+// (Update with acceptTerms), and Update names the changes first.
+func TestTermsNeedConsent(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	n := setupNet(t, ctx)
+	if _, err := owner.Register(ctx, n.e, n.owner, n.reg, ton(5)); err != nil {
+		t.Fatal(err)
+	}
+	addr := bindings.WorkerAddress(n.reg.Root, n.reg.Owner, bindings.PublicKey256(n.reg.SignKey))
+	gas := n.fund(ton(2))
+	o := &owner.Worker{Net: n.e, Wallet: n.owner, Address: addr}
+	renew := func() (*readers.RegistrationView, error) { return owner.Renew(ctx, n.e, gas, addr, n.id.SignKey) }
+	before, err := readers.NewWorker(n.e, addr).Registration(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.e.AdvanceTime(10 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	after, err := renew()
+	if err != nil || after.ValidUntil <= before.ValidUntil || after.Agreed != before.Agreed {
+		t.Fatalf("renewal: %+v, %v (before %+v)", after, err, before)
+	}
+
+	params, err := readers.NewRoot(n.e, n.reg.Root).GetRootParams(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply := func(p bindings.RootParams) {
+		t.Helper()
+		if _, err := n.op.Do(ctx, bindings.SetParams{QueryID: 1, Params: p}); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.e.AdvanceTime(bindings.ChangeTimelock * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.op.Do(ctx, bindings.ApplyChange{QueryID: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Agreed in advance: the renewal after the change keeps the worker.
+	harsher := *params
+	harsher.SlashBps = 2000
+	if _, err := n.op.Do(ctx, bindings.SetParams{QueryID: 1, Params: harsher}); err != nil {
+		t.Fatal(err)
+	}
+	changes, _, err := o.AgreeAnnounced(ctx, n.reg.Root)
+	if err != nil || len(changes) != 1 || !strings.Contains(changes[0], "slash per expired job 10% → 20%") {
+		t.Fatalf("AgreeAnnounced: %q, %v", changes, err)
+	}
+	if err := n.e.AdvanceTime(bindings.ChangeTimelock * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.op.Do(ctx, bindings.ApplyChange{QueryID: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := renew(); err != nil {
+		t.Fatalf("renewal under terms agreed in advance: %v", err)
+	}
+
+	// Not agreed: the renewal leaves the worker inactive, Update names the
+	// change and needs the owner's consent.
+	greedier := harsher
+	greedier.ProtocolFeeBps = 1000
+	apply(greedier)
+	if _, err := renew(); err == nil || !strings.Contains(err.Error(), "inactive") {
+		t.Fatalf("renewal under terms not agreed: %v, want the worker inactive", err)
+	}
+	profile := n.reg.Profile
+	var tc *owner.TermsChangedError
+	if _, err := o.Update(ctx, profile, false); !errors.As(err, &tc) || len(tc.Changes) != 1 || !strings.Contains(tc.Changes[0], "protocol fee 5% → 10%") {
+		t.Fatalf("Update without consent: %v", err)
+	}
+	if v, err := o.Update(ctx, profile, true); err != nil || v.Status != bindings.WorkerActive {
+		t.Fatalf("Update with consent: %+v, %v", v, err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
@@ -26,6 +27,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/attest/collateral"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/inference"
+	"github.com/cocoon-network/cocoon/offchain/wallet"
 )
 
 // Daemon is one running worker.
@@ -51,7 +53,10 @@ type Daemon struct {
 	posted  map[string]chan struct{} // wakes a job waiting for its request
 	gpu     string                   // GPU discovery summary for /healthz
 
-	online     *online // the OpenAI-compatible endpoint for gateways (online.go)
+	online     *online        // the OpenAI-compatible endpoint for gateways (online.go)
+	gas        *wallet.Wallet // online.gas_wallet: pays renewals and channel commits; nil when not set
+	renewal    *renewal       // keeps the registration alive (renewal.go)
+	chainAhead atomic.Int64   // nanoseconds the chain's clock is ahead of this machine's (readChainClock)
 	dash       dashboardCache
 	collateral *collateral.Keeper // nil for evidence without TCB collateral
 }
@@ -101,6 +106,7 @@ func New(cfg *Config, id *Identity, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.collateral = newCollateralKeeper(cfg.Collateral, id.Bundle, log)
+	d.renewal = &renewal{d: d}
 	return d, nil
 }
 
@@ -151,6 +157,11 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	}
 	srv := d.httpLimits().Server(d.Handler(), d.log)
 	ln = srv.Listener(ln)
+	if d.gas, err = d.openGasWallet(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	d.renewal.gas = d.gas
 	stopPayments, err := d.online.startPayments(ctx)
 	if err != nil {
 		ln.Close()
@@ -196,11 +207,13 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
+	d.readChainClock(ctx)
 	for _, r := range pending {
 		d.log.Info("resuming job", "job", r.Job, "state", r.State.String())
 		d.start(ctx, &wg, r)
 	}
 	go d.trackChainLag(ctx)
+	go d.renewal.run(ctx)
 	go d.dashboardPage().Run(ctx)
 	go d.prune(ctx, store)
 
@@ -333,15 +346,38 @@ func (d *Daemon) trackChainLag(ctx context.Context) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
-		if info, err := d.net.MasterchainInfo(ctx); err == nil {
-			d.metrics.ChainLag.Set(time.Since(time.Unix(int64(info.Time), 0)).Seconds())
-		}
+		d.readChainClock(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// readChainClock measures how far the chain's clock runs ahead of this
+// machine's (a slow local clock, a devnet moved forward): deadlines are
+// the chain's, and a worker that misjudged them would be slashed.
+func (d *Daemon) readChainClock(ctx context.Context) {
+	info, err := d.net.MasterchainInfo(ctx)
+	if err != nil {
+		return
+	}
+	chainTime := time.Unix(int64(info.Time), 0)
+	d.metrics.ChainLag.Set(time.Since(chainTime).Seconds())
+	// A chain behind the wall clock (its latest block a few seconds old)
+	// leaves the wall clock: the earlier of the two for a deadline.
+	d.chainAhead.Store(int64(max(time.Until(chainTime), 0)))
+}
+
+// chainNow is the chain's time as the daemon judges deadlines by.
+func (d *Daemon) chainNow() time.Time {
+	return time.Now().Add(time.Duration(d.chainAhead.Load()))
+}
+
+// untilDeadline is how long until the chain reaches unix time deadline.
+func (d *Daemon) untilDeadline(deadline uint32) time.Duration {
+	return time.Unix(int64(deadline), 0).Sub(d.chainNow())
 }
 
 // prune drops what finished jobs no longer need once the retention has

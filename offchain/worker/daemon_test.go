@@ -39,6 +39,7 @@ const testModel = "cocoon-reference"
 // and the test model, and funded owner and client wallets.
 type testNet struct {
 	e      *devnet.Engine
+	op     *operator.Operator
 	root   *address.Address
 	owner  *wallet.Wallet
 	client *wallet.Wallet
@@ -62,13 +63,13 @@ func setupNet(t *testing.T, ctx context.Context) *testNet {
 	n.owner = newWallet(t, ctx, e, 100)
 	n.client = newWallet(t, ctx, e, 100)
 	o, _, err := operator.Deploy(ctx, e, op, bindings.RootParams{
-		MinWorkerStake: big.NewInt(1e9), UnbondingDelay: 3600, ProtocolFeeBps: 500, Treasury: op.Address(),
+		MinWorkerStake: big.NewInt(1e9), UnbondingDelay: bindings.MinUnbondingDelay(86400), ProtocolFeeBps: 500, Treasury: op.Address(),
 		MinJobDeadline: 30, MaxJobDeadline: 86400, SlashBps: 1000, TestMode: true,
 	})
 	if err != nil {
 		t.Fatalf("deploying Root: %v", err)
 	}
-	n.root = o.Root
+	n.root, n.op = o.Root, o
 	if _, err := o.Do(ctx, bindings.AddMeasurement{TEE: bindings.TEEDev, Measurement: dev.Measurement(DevImage)}); err != nil {
 		t.Fatalf("allowing the dev measurement: %v", err)
 	}
@@ -152,6 +153,12 @@ func submit(t *testing.T, ctx context.Context, n *testNet, id *Identity, prompt 
 // post; it also returns the request envelope.
 func submitWith(t *testing.T, ctx context.Context, n *testNet, id *Identity, prompt string, maxOut uint32, inline bool) (*address.Address, *seal.PrivateKey, []byte) {
 	t.Helper()
+	return submitDue(t, ctx, n, id, prompt, maxOut, inline, 600)
+}
+
+// submitDue is submitWith with the job's deadline due seconds from now.
+func submitDue(t *testing.T, ctx context.Context, n *testNet, id *Identity, prompt string, maxOut uint32, inline bool, due uint32) (*address.Address, *seal.PrivateKey, []byte) {
+	t.Helper()
 	var nb [8]byte
 	_, _ = rand.Read(nb[:])
 	nonce := binary.BigEndian.Uint64(nb[:])
@@ -174,7 +181,7 @@ func submitWith(t *testing.T, ctx context.Context, n *testNet, id *Identity, pro
 	terms := bindings.JobTerms{
 		ModelID: bindings.ModelID(testModel), Worker: workerAddr(t, n, id),
 		PriceIn: big.NewInt(5e8), PriceOut: big.NewInt(15e8), MaxIn: 1000, MaxOut: maxOut,
-		Deadline: now.Time + 600, ClientHPKEKey: seal.Commitment(ck.Public()), RequestHash: sha256.Sum256(env),
+		Deadline: now.Time + due, ClientHPKEKey: seal.Commitment(ck.Public()), RequestHash: sha256.Sum256(env),
 	}
 	var reqCell *cell.Cell
 	if inline {

@@ -48,6 +48,7 @@ type Dashboard struct {
 	Totals            map[string]int      `json:"totals"` // outcome -> jobs kept in the store
 	Hours             []ActivityBucket    `json:"hours"`  // the last 24 hours
 	Online            DashboardOnline     `json:"online"`
+	Registration      RegistrationStatus  `json:"registration"` // the daemon's renewal of it (renewal.go)
 	Warnings          []dashboard.Warning `json:"warnings"`
 }
 
@@ -195,6 +196,14 @@ func (d *Daemon) Dashboard(ctx context.Context) (*Dashboard, error) {
 	if dash.Online, err = d.dashboardOnline(); err != nil {
 		return nil, err
 	}
+	dash.Registration = d.renewal.Status()
+	switch reg := dash.Registration; {
+	case reg.State == RegistrationValid && !reg.ValidUntil.IsZero() && reg.ValidUntil.Sub(now) < renewAhead/2:
+		warn(dashboard.LevelWarn, "the registration lapses at %s and is not renewed yet", reg.ValidUntil.UTC().Format(time.RFC3339))
+	case reg.Problem != "" && reg.State != RegistrationNotActive:
+		// not active: the contract status warning below says it
+		warn(dashboard.LevelBad, "registration: %s", reg.Problem)
+	}
 	ch, err := d.dashboardChain(ctx, now)
 	if err != nil {
 		dash.Status = "degraded"
@@ -292,6 +301,10 @@ func (d *Daemon) dashboardChain(ctx context.Context, now time.Time) (*DashboardC
 		if err != nil {
 			return nil, fmt.Errorf("reading Root's parameters: %w", err)
 		}
+		terms, err := w.RegisteredTerms(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading the Worker contract's terms: %w", err)
+		}
 		h, err := ReadHistory(ctx, d.net, d.self, 256)
 		if err != nil {
 			return nil, err
@@ -304,8 +317,8 @@ func (d *Daemon) dashboardChain(ctx context.Context, now time.Time) (*DashboardC
 		c.Slashed, c.FeesPaid = tonamount.Format(h.Slashed), tonamount.Format(h.Fees)
 		c.JobsCompleted, c.JobsFailed, c.JobsSlashed = st.JobsCompleted, st.JobsFailed, st.JobsSlashed
 		c.AttestationMatches = st.AttestationHash == d.id.EvidenceHash()
-		if data.Status == bindings.WorkerUnbonding {
-			ends := time.Unix(int64(st.UnbondingSince)+int64(params.UnbondingDelay), 0).UTC()
+		if data.Status == bindings.WorkerUnbonding && terms != nil {
+			ends := time.Unix(int64(st.UnbondingSince)+int64(terms.WithdrawDelay())+1, 0).UTC()
 			c.UnbondingEnds = &ends
 		}
 		for _, day := range h.Days() {

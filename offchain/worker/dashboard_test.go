@@ -82,7 +82,10 @@ func TestDashboard(t *testing.T) {
 
 	page := browsertest.Open(t, ctx, cfg.PublicURL+"/")
 	// The page shows a snapshot at most dashboard.DefaultMaxAge old.
-	page.WaitFor(`document.querySelector('dd[data-key="chain-jobs"] .value')?.textContent.startsWith("1 completed")`)
+	// The chain shows the job closed before the daemon's store records it:
+	// wait for both.
+	page.WaitFor(`document.querySelector('dd[data-key="chain-jobs"] .value')?.textContent.startsWith("1 completed") && ` +
+		`document.querySelector('dd[data-key="totals"] .value')?.textContent.startsWith("1 completed")`)
 	checks := []struct{ what, got, want string }{
 		{"status", page.Text("#status"), "active"},
 		{"subject", page.Text("#subject"), d.Address().String()},

@@ -39,6 +39,9 @@ type Metrics struct {
 	UploadsRefused   prometheus.Counter
 	Pruned           *prometheus.CounterVec // by what
 
+	Renewals               *prometheus.CounterVec // registration renewals, by result
+	RegistrationValidUntil prometheus.Gauge
+
 	OnlineRequests *prometheus.CounterVec // online (gateway) requests, by outcome
 	OnlineCharged  prometheus.Counter
 	OnlinePaid     prometheus.Counter
@@ -93,6 +96,14 @@ func NewMetrics() *Metrics {
 			Name: "cocoon_worker_pruned_total",
 			Help: "Stored payloads dropped after the retention, by kind (result, posted).",
 		}, []string{"kind"}),
+		Renewals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cocoon_worker_renewals_total",
+			Help: "Registration renewals, by result: renewed; refused (Root rejected it: the worker is no longer active); terms_changed (Root's terms are not the ones the owner agreed to: not renewed); error (retried).",
+		}, []string{"result"}),
+		RegistrationValidUntil: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cocoon_worker_registration_valid_until_seconds",
+			Help: "Unix time the registration lapses at (offers are declined after it unless renewed); 0 when the worker is not active. Alert when it comes within 5 minutes (the daemon renews 10 minutes ahead).",
+		}),
 		OnlineRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cocoon_worker_online_requests_total",
 			Help: "Online (gateway) requests, by outcome.",
@@ -108,6 +119,7 @@ func NewMetrics() *Metrics {
 	}
 	m.reg.MustRegister(m.Jobs, m.Tokens, m.Earnings, m.Slashes, m.JobSeconds, m.InferenceSeconds,
 		m.ChainLag, m.InFlight, m.ReceiptFailures, m.ChainErrors, m.UploadsRefused, m.Pruned,
+		m.Renewals, m.RegistrationValidUntil,
 		m.OnlineRequests, m.OnlineCharged, m.OnlinePaid,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

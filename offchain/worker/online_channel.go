@@ -209,6 +209,31 @@ func (o *online) startPayments(ctx context.Context) (stop func(), err error) {
 	}, nil
 }
 
+// openGasWallet opens online.gas_wallet (nil when the config names none)
+// and warns when it holds too little.
+func (d *Daemon) openGasWallet(ctx context.Context) (*wallet.Wallet, error) {
+	if d.cfg.Online.GasWallet == "" {
+		return nil, nil
+	}
+	f, err := wallet.Load(d.cfg.Path(d.cfg.Online.GasWallet))
+	if err != nil {
+		return nil, fmt.Errorf("online.gas_wallet: %w", err)
+	}
+	w, err := f.Open(wallet.WithLogger(d.log))
+	if err != nil {
+		return nil, fmt.Errorf("online.gas_wallet: %w", err)
+	}
+	// Best effort: an empty gas wallet fails every renewal, commit and
+	// close later, far from the cause; say so at start.
+	if d.net != nil {
+		if acc, err := d.net.Account(ctx, w.Address()); err == nil && acc.Balance.Cmp(big.NewInt(minGasBalance)) < 0 {
+			d.log.Warn("the gas wallet holds too little to pay the registration's renewals and channel commits and closes; fund it",
+				"wallet", w.Address().String(), "balance_ton", tonamount.Format(acc.Balance), "want_ton", tonamount.Format(big.NewInt(minGasBalance)))
+		}
+	}
+	return w, nil
+}
+
 // minGasBalance is what the gas wallet should hold at start: a few dozen
 // commits and closes (about 0.005 TON each).
 const minGasBalance = 100_000_000 // nanoton
@@ -228,24 +253,8 @@ func (o *online) startChannels(ctx context.Context) (stop func(), err error) {
 	above, _ := o.cfg.commitAboveNano()
 	pc := channel.PayeeConfig{Net: o.d.net, Key: o.d.id.SignKey, Payout: o.d.owner, Store: store, Logger: o.d.log,
 		Policy: channel.PayeePolicy{CommitAbove: above}}
-	if o.cfg.GasWallet != "" {
-		f, err := wallet.Load(o.d.cfg.Path(o.cfg.GasWallet))
-		if err != nil {
-			store.Close()
-			return nil, fmt.Errorf("online.gas_wallet: %w", err)
-		}
-		w, err := f.Open(wallet.WithLogger(o.d.log))
-		if err != nil {
-			store.Close()
-			return nil, fmt.Errorf("online.gas_wallet: %w", err)
-		}
-		pc.Wallet = w
-		// Best effort: an empty gas wallet fails every commit and close
-		// later, far from the cause; say so at start.
-		if acc, err := o.d.net.Account(ctx, w.Address()); err == nil && acc.Balance.Cmp(big.NewInt(minGasBalance)) < 0 {
-			o.d.log.Warn("the gas wallet holds too little to pay channel commits and closes; fund it",
-				"wallet", w.Address().String(), "balance_ton", tonamount.Format(acc.Balance), "want_ton", tonamount.Format(big.NewInt(minGasBalance)))
-		}
+	if o.d.gas != nil {
+		pc.Wallet = o.d.gas
 	}
 	payee, err := channel.NewPayee(pc)
 	if err != nil {

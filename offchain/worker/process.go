@@ -37,7 +37,12 @@ const (
 	failModel         = "model_not_served"
 	failEngine        = "engine_failed"
 	failNoRequest     = "request_never_arrived"
+	failTooLate       = "deadline_too_close"
 )
+
+// minServeTime is the least time before receiptMargin that a job is still
+// worth starting the engine for; with less, the worker refunds it at once.
+const minServeTime = 2 * time.Second
 
 // process drives one job from wherever it stands to done. Every step
 // commits its outcome before the next starts; a restart re-enters here
@@ -48,7 +53,10 @@ func (d *Daemon) process(ctx context.Context, r *JobRecord) error {
 		return err
 	}
 	log := d.log.With("job", job.String())
-	if r.State < StateSealed {
+	// A job too close to its deadline to serve takes no engine slot: it
+	// ends with a failure receipt (run), and must not crowd out a job that
+	// can still be served (after an outage, both wait at once).
+	if r.State < StateSealed && d.untilDeadline(r.Deadline)-receiptMargin >= minServeTime {
 		select {
 		case d.sem <- struct{}{}:
 			defer func() { <-d.sem }()
@@ -135,7 +143,7 @@ func (d *Daemon) fetchRequest(ctx context.Context, job *address.Address, r *JobR
 			return d.fail(r, nil, failBadRequest)
 		}
 	}
-	wait := time.Until(time.Unix(int64(t.Deadline), 0).Add(-receiptMargin))
+	wait := d.untilDeadline(t.Deadline) - receiptMargin
 	for env == nil {
 		if env, err = d.store.Posted(r.Job); err != nil {
 			return err
@@ -240,7 +248,18 @@ func (d *Daemon) run(ctx context.Context, job *address.Address, t *bindings.JobT
 	req := chat.Request()
 	req.Model = model.EngineModel
 	req.MaxTokens = min(req.MaxTokens, int(t.MaxOut))
-	genCtx, cancel := context.WithDeadline(ctx, time.Unix(int64(t.Deadline), 0).Add(-receiptMargin))
+	// A job the worker can no longer serve in time (it was down, or busy)
+	// ends now with a failure receipt: a full refund, no slash.
+	left := d.untilDeadline(t.Deadline) - receiptMargin
+	if left < minServeTime {
+		env, err := sealResult(&inference.ChatResult{V: inference.PlaintextVersion, Error: &inference.ResultError{Code: inference.CodeEngineUnavailable,
+			Message: fmt.Sprintf("the worker could not start this job in time (%s before the deadline); refunded in full", (left + receiptMargin).Round(time.Second))}})
+		if err != nil {
+			return err
+		}
+		return d.fail(r, env, failTooLate)
+	}
+	genCtx, cancel := context.WithTimeout(ctx, left)
 	defer cancel()
 	start := time.Now()
 	content, res, genErr := d.generate(genCtx, req)
@@ -351,7 +370,7 @@ func (d *Daemon) submit(ctx context.Context, job *address.Address, r *JobRecord)
 		}
 		if _, err := d.net.SendExternal(ctx, r.Receipt); err != nil {
 			d.metrics.ReceiptFailures.Inc()
-			if time.Now().After(time.Unix(int64(r.Deadline), 0)) {
+			if d.untilDeadline(r.Deadline) < 0 {
 				// Too late: the Job refuses a late receipt and will be
 				// refunded (and this worker slashed).
 				d.log.Error("receipt refused after the deadline", "job", r.Job, "error", err)

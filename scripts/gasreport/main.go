@@ -224,7 +224,7 @@ func inbound(tx *chain.Transaction) string {
 func measure(ctx context.Context, dir string) (*Report, error) {
 	rep := &Report{Config: netconfig.Source}
 	lib, err := measureWith(ctx, filepath.Join(dir, "library"), true, []string{
-		"workerRegister", "jobLifecycle", "jobRefundAfterDeadline", "jobCancel", "jobFailed",
+		"workerRegister", "jobLifecycle", "jobRefundAfterDeadline", "workerRenew", "jobCancel", "jobFailed",
 		"withdrawEarnings", "workerUpdate", "ownerOperation",
 	})
 	if err != nil {
@@ -258,7 +258,7 @@ func measureWith(ctx context.Context, dir string, library bool, names []string) 
 	}
 	ops := map[string]func(context.Context) (Operation, error){
 		"workerRegister": s.workerRegister, "jobLifecycle": s.jobLifecycle, "jobRefundAfterDeadline": s.jobRefundAfterDeadline,
-		"jobCancel": s.jobCancel, "jobFailed": s.jobFailed, "withdrawEarnings": s.withdrawEarnings,
+		"jobCancel": s.jobCancel, "jobFailed": s.jobFailed, "withdrawEarnings": s.withdrawEarnings, "workerRenew": s.workerRenew,
 		"workerUpdate": s.workerUpdate, "ownerOperation": s.ownerOperation,
 	}
 	var out []Operation

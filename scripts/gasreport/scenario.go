@@ -61,7 +61,7 @@ func newScenario(ctx context.Context, env *bt.Env) (*scenario, error) {
 		}
 	}
 	params := bindings.RootParams{
-		MinWorkerStake: bt.TON("10"), UnbondingDelay: 86400, ProtocolFeeBps: 250, Treasury: s.treasury.Address,
+		MinWorkerStake: bt.TON("10"), UnbondingDelay: bindings.MinUnbondingDelay(86400), ProtocolFeeBps: 250, Treasury: s.treasury.Address,
 		MinJobDeadline: 60, MaxJobDeadline: 86400, SlashBps: 1000,
 	}
 	root, _, err := env.DeployRoot(ctx, s.owner, params,
@@ -222,6 +222,31 @@ func (s *scenario) workerUpdate(ctx context.Context) (Operation, error) {
 		return Operation{}, err
 	}
 	return operation("worker_update", "WorkerUpdate: Root validates the new profile and answers Activate", s.names, tr), nil
+}
+
+// workerRenew is the daemon's hourly renewal, paid by its gas wallet (here
+// the "anyone" wallet): Renew, Root's checks, Activate.
+func (s *scenario) workerRenew(ctx context.Context) (Operation, error) {
+	reg, err := readers.NewWorker(s.env.Chain, s.worker).Registration(ctx)
+	if err != nil {
+		return Operation{}, err
+	}
+	renew, err := bindings.SignRenew(s.workerK, s.worker, reg.ValidUntil, 1)
+	if err != nil {
+		return Operation{}, err
+	}
+	body, err := bindings.Encode(renew)
+	if err != nil {
+		return Operation{}, err
+	}
+	tr, err := s.anyone.Send(ctx, bt.Message(s.worker, big.NewInt(bindings.RenewValue), body))
+	if err != nil {
+		return Operation{}, err
+	}
+	if err := s.succeeded(tr); err != nil {
+		return Operation{}, err
+	}
+	return operation("worker_renew", "Renew (every hour, signed by the worker key, paid by the daemon's gas wallet): Root checks the registration again and answers Activate", s.names, tr), nil
 }
 
 func (s *scenario) ownerOperation(ctx context.Context) (Operation, error) {

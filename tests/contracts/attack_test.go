@@ -269,10 +269,12 @@ func TestAttackSlashFarming(t *testing.T) {
 	}
 	f.workerSolvent(w)
 
-	// A new window: slashes take stake again.
+	// Deadlines a window later: slashes take stake again (the daemon
+	// renewed the registration meanwhile).
 	if err := f.env.AdvanceTime(f.ctx, bindings.SlashWindow*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	f.noFailures(f.renew(w, miner))
 	j := f.newJob(client, 200, f.terms(w.addr, "later"))
 	j.terms.Deadline = f.now() + minDeadline
 	f.accepted(j)
@@ -287,11 +289,12 @@ func TestAttackSlashFarming(t *testing.T) {
 }
 
 // TestAttackUnbondEscapeAtDeadline: with a Root whose unbonding delay is
-// only the longest job deadline (deployed so: SetParams now refuses it), a
-// worker accepts a job with the longest deadline and unbonds at once. At
-// since + delay = the deadline, Withdraw must not beat the Refund that
-// slashes it: the Worker never lets the stake go before every job it
-// accepted can be refunded.
+// only the longest job deadline (deployed around the check: SetParams and
+// bindings.RootParams.Validate refuse it), a worker accepts a job with the
+// longest deadline and unbonds at once. Withdraw must not beat the Refund
+// that slashes it, however late in the refund window the client refunds:
+// the Worker keeps the stake until max deadline + RefundWindow +
+// UnbondMargin after the unbonding, whatever Root's delay.
 func TestAttackUnbondEscapeAtDeadline(t *testing.T) {
 	f := newFixture(t, func(p *bindings.RootParams) { p.MaxJobDeadline = p.UnbondingDelay })
 	miner := f.wallet("miner", "100")
@@ -301,16 +304,19 @@ func TestAttackUnbondEscapeAtDeadline(t *testing.T) {
 	j.terms.Deadline = f.now() + unbondingDelay
 	f.accepted(j)
 	f.noFailures(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.RequestUnbond{QueryID: 1}))))
-	if err := f.env.AdvanceTime(f.ctx, unbondingDelay*time.Second); err != nil {
-		t.Fatal(err)
+	since := f.now()
+	advanceTo := func(at uint32) {
+		t.Helper()
+		if err := f.env.AdvanceTime(f.ctx, time.Duration(at-f.now())*time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
-	// now = since + delay = the deadline: neither may go yet.
+	// At the deadline neither may go; at the last second of the refund
+	// window the Refund still slashes, and the stake is still there.
+	advanceTo(j.terms.Deadline)
 	f.refused(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 2}))), w.addr, bindings.ErrUnbondingNotOver)
 	f.refused(f.send(client, bt.Message(j.addr, opValue, bt.Body(bindings.Refund{QueryID: 3}))), j.addr, bindings.ErrDeadlineNotReached)
-	// One second later the Refund goes first, and slashes the stake.
-	if err := f.env.AdvanceTime(f.ctx, time.Second); err != nil {
-		t.Fatal(err)
-	}
+	advanceTo(j.terms.Deadline + bindings.RefundWindow)
 	f.refused(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 4}))), w.addr, bindings.ErrUnbondingNotOver)
 	tr := f.send(client, bt.Message(j.addr, opValue, bt.Body(bindings.Refund{QueryID: 5})))
 	f.noFailures(tr)
@@ -318,10 +324,11 @@ func TestAttackUnbondEscapeAtDeadline(t *testing.T) {
 	if st := f.workerState(w); st.JobsSlashed != 1 || st.Stake.Cmp(bt.TON("20")) >= 0 {
 		t.Fatalf("the expired job did not slash the unbonding worker: %+v", st)
 	}
-	if err := f.env.AdvanceTime(f.ctx, time.Second); err != nil {
-		t.Fatal(err)
-	}
-	f.noFailures(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 6}))))
+	// The stake goes strictly after max deadline + refund window + margin.
+	advanceTo(since + bindings.MinUnbondingDelay(f.params.MaxJobDeadline))
+	f.refused(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 6}))), w.addr, bindings.ErrUnbondingNotOver)
+	advanceTo(since + bindings.MinUnbondingDelay(f.params.MaxJobDeadline) + 1)
+	f.noFailures(f.send(miner, bt.Message(w.addr, opValue, bt.Body(bindings.Withdraw{QueryID: 7}))))
 	f.gone(w.addr)
 }
 

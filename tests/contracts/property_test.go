@@ -64,11 +64,9 @@ type pworker struct {
 	status   bindings.WorkerStatus
 	since    uint32
 	gone     bool
-	// the slash window (SlashWindow seconds from windowStart; inWindow
-	// Slashes took stake in it)
-	windowStart uint32
-	inWindow    int
-	validUntil  uint32 // the registration lapses after it (RegistrationTTL from the last activation)
+	// job deadline → Slashes with it that took stake
+	slashed    map[uint32]int
+	validUntil uint32 // the registration lapses after it (RegistrationTTL from the last activation or renewal)
 }
 
 type prop struct {
@@ -146,6 +144,7 @@ func TestProperty(t *testing.T) {
 		{5, "topup", p.opTopUp},
 		{6, "withdraw earnings", p.opWithdrawEarnings},
 		{5, "update", p.opUpdate},
+		{6, "renew", p.opRenew},
 		{1, "unbond", p.opUnbond},
 		{3, "withdraw", p.opWithdraw},
 		// the operations of the attacks in tests/contracts/attack_test.go
@@ -172,8 +171,8 @@ func TestProperty(t *testing.T) {
 		}
 		p.check()
 	}
-	t.Logf("operations run: %v; attack operations that found their case: recreate %d, redeploy %d, update during refund %d",
-		ran, p.attacks["recreate"], p.attacks["redeploy"], p.attacks["update during refund"])
+	t.Logf("operations run: %v; attack operations that found their case: recreate %d, redeploy %d, update during refund %d; %d jobs accepted, %d offered to an inactive or lapsed worker; refunds: %d slashed, %d capped, %d late (no slash)",
+		ran, p.attacks["recreate"], p.attacks["redeploy"], p.attacks["update during refund"], p.attacks["accepted"], p.attacks["inactive"], p.attacks["slash"], p.attacks["slash capped"], p.attacks["late refund"])
 	completed, closed := 0, 0
 	for _, j := range p.jobs {
 		if j.completed {
@@ -273,6 +272,9 @@ func (p *prop) opCreate() {
 	terms := p.f.terms(addr, fmt.Sprint(p.nonce))
 	terms.MaxIn, terms.MaxOut = uint32(1+p.pick(100_000)), uint32(p.pick(20_000))
 	terms.Deadline = now + minDeadline + uint32(p.pick(4*3600))
+	if p.pick(2) == 0 { // deadlines close together: slashes that meet the cap
+		terms.Deadline = now + minDeadline + uint32(p.pick(900))
+	}
 	if p.pick(3) == 0 {
 		terms.Callback = p.anyone.Address
 	}
@@ -330,8 +332,12 @@ func (p *prop) opCreate() {
 		p.expectClosed(tr, pj, bindings.ClosedOfferBounced)
 	case declined || !active:
 		p.expectClosed(tr, pj, bindings.ClosedDeclined)
+		if !active {
+			p.attacks["inactive"]++
+		}
 	default:
 		pj.status = bindings.JobAccepted
+		p.attacks["accepted"]++
 		if st, ok := p.f.jobStatus(j); !ok || st != bindings.JobAccepted {
 			p.t.Fatalf("job %d is %s, want accepted; trace:\n%s", p.nonce, st, tr)
 		}
@@ -369,7 +375,8 @@ func (p *prop) opReceipt() {
 	if p.pick(5) > 0 {
 		var live []*pjob
 		for _, j := range open {
-			if now <= j.j.terms.Deadline {
+			// a third of the jobs their worker never serves: an outage
+			if now <= j.j.terms.Deadline && j.j.nonce%3 != 0 {
 				live = append(live, j)
 			}
 		}
@@ -458,7 +465,12 @@ func (p *prop) wrappedReceipt(pj *pjob, key ed25519.PrivateKey, r bindings.Recei
 
 func (p *prop) opRefund() {
 	var cands []*pjob
+	now := p.f.now()
+	expired := p.pick(2) == 0 // half the time an accepted job past its deadline, if any
 	for _, j := range p.jobs {
+		if expired && (j.closed || j.status != bindings.JobAccepted || now <= j.j.terms.Deadline) {
+			continue
+		}
 		if !j.closed || p.pick(4) == 0 { // now and then a closed one
 			cands = append(cands, j)
 		}
@@ -467,7 +479,6 @@ func (p *prop) opRefund() {
 		return
 	}
 	pj := cands[p.pick(len(cands))]
-	now := p.f.now()
 	p.logf("  refund job %d (closed %v, deadline %d, now %d)", pj.j.nonce, pj.closed, pj.j.terms.Deadline, now)
 	tr := p.send(p.anyone, bt.Message(pj.j.addr, opValue, bt.Body(bindings.Refund{})))
 	switch {
@@ -487,26 +498,46 @@ func (p *prop) opRefund() {
 }
 
 // slash is the model of the Slash an expired accepted job pj sends its
-// worker at time now: at most MaxSlashesPerWindow per window take stake,
-// and the client gets at most the job's value.
+// worker when refunded at time now: none after RefundWindow; of the jobs
+// whose deadlines lie less than SlashWindow apart at most
+// MaxSlashesPerWindow take stake; the client gets at most the job's value.
 func (p *prop) slash(tr *bt.Trace, pj *pjob, now uint32) {
 	w := pj.w
 	if w.gone {
 		return
 	}
 	comp, sent := all[bindings.SlashCompensation](tr)
+	if now > pj.j.terms.Deadline+bindings.RefundWindow {
+		// a late refund returns the escrow and slashes nothing
+		p.attacks["late refund"]++
+		if len(comp) != 0 {
+			p.t.Fatalf("expired job %d refunded %ds after its deadline: %d compensations, want none", pj.j.nonce, now-pj.j.terms.Deadline, len(comp))
+		}
+		return
+	}
 	if len(comp) != 1 {
 		p.t.Fatalf("expired job %d: %d compensations", pj.j.nonce, len(comp))
 	}
-	if now >= w.windowStart+bindings.SlashWindow {
-		w.windowStart, w.inWindow = now, 0
+	// Of the jobs whose deadlines lie less than SlashWindow apart, at most
+	// MaxSlashesPerWindow take stake, whenever their refunds come.
+	deadline, near := pj.j.terms.Deadline, 0
+	for d, n := range w.slashed {
+		if max(d, deadline)-min(d, deadline) < bindings.SlashWindow {
+			near += n
+		}
 	}
 	paid := new(big.Int)
-	if w.inWindow < bindings.MaxSlashesPerWindow {
-		w.inWindow++
+	if near < bindings.MaxSlashesPerWindow {
+		if w.slashed == nil {
+			w.slashed = map[uint32]int{}
+		}
+		w.slashed[deadline]++
+		p.attacks["slash"]++
 		var amount *big.Int
 		amount, paid, _ = bindings.SlashSplit(w.stake, slashBps, bindings.MaxCost(pj.j.terms))
 		w.stake.Sub(w.stake, amount)
+	} else {
+		p.attacks["slash capped"]++
 	}
 	if sent[0].Value.Cmp(new(big.Int).Add(paid, big.NewInt(bindings.NotifyGas))) > 0 {
 		p.t.Fatalf("expired job %d: compensation %s, want at most %s + NOTIFY_GAS", pj.j.nonce, sent[0].Value, paid)
@@ -515,12 +546,21 @@ func (p *prop) slash(tr *bt.Trace, pj *pjob, now uint32) {
 
 func (p *prop) opTime() {
 	d := time.Duration(60+p.pick(3*3600)) * time.Second
+	if p.pick(2) == 0 { // short steps: refunds inside the refund window
+		d = time.Duration(30+p.pick(1200)) * time.Second
+	}
 	if p.pick(10) == 0 {
 		d = unbondingDelay * time.Second
 	}
 	p.logf("  +%s", d)
 	if err := p.f.env.AdvanceTime(p.f.ctx, d); err != nil {
 		p.t.Fatal(err)
+	}
+	// Most daemons renew as they should; the others' registrations lapse.
+	for _, w := range p.workers {
+		if !w.gone && w.status == bindings.WorkerActive && p.pick(4) > 0 {
+			p.renew(w, false)
+		}
 	}
 }
 
@@ -551,12 +591,19 @@ func (p *prop) opWithdrawEarnings() {
 		if len(tr.Bounces()) != 1 {
 			p.t.Fatalf("withdrawing from a withdrawn worker did not bounce:\n%s", tr)
 		}
-	case w.earnings.Sign() == 0:
+	case w.earnings.Sign() == 0 && len(tr.Bounces()) == 1:
+		// nothing beyond the stake, the fees owed and the reserve
 		p.f.refused(tr, w.w.addr, bindings.ErrNothingToWithdraw)
 	default:
 		_, m := one[bindings.EarningsPaid](p.f, tr)
 		if m.Value.Cmp(w.earnings) < 0 {
 			p.t.Fatalf("EarningsPaid %s, earnings were %s", m.Value, w.earnings)
+		}
+		// What stays is the stake, the fees owed and the storage reserve.
+		keep := new(big.Int).Add(w.stake, p.f.feesOwed(w.w))
+		keep.Add(keep, big.NewInt(bindings.WorkerStorageReserve))
+		if bal := p.f.balance(w.w.addr); bal.Cmp(keep) > 0 {
+			p.t.Fatalf("worker %s holds %s after WithdrawEarnings, more than stake + fees owed + reserve = %s", w.w.name, bal, keep)
 		}
 		w.earnings.SetInt64(0)
 	}
@@ -571,7 +618,7 @@ func (p *prop) opUpdate() {
 		tr := p.send(w.w.owner, bt.Deploy(w.w.si, new(big.Int).Add(stake, big.NewInt(bindings.WorkerRegisterFee)), bt.Body(bindings.WorkerRegister{Profile: profile(w.w.name), Agreed: p.f.agreed()})))
 		p.f.noFailures(tr)
 		w.gone, w.status, w.stake, w.earnings = false, bindings.WorkerActive, stake, new(big.Int)
-		w.windowStart, w.inWindow = 0, 0
+		w.slashed = nil
 		w.validUntil = tr.Txs[0].Now + bindings.RegistrationTTL
 		return
 	}
@@ -585,6 +632,36 @@ func (p *prop) opUpdate() {
 	default:
 		p.f.noFailures(tr)
 		w.status = bindings.WorkerActive
+		w.validUntil = tr.Txs[0].Now + bindings.RegistrationTTL
+	}
+}
+
+// opRenew is the daemon's renewal: signed with the worker key, sent by
+// anyone; now and then with a signature of an earlier registration (a
+// replay), which must be refused.
+func (p *prop) opRenew() { p.renew(p.someWorker(), p.pick(5) == 0) }
+
+func (p *prop) renew(w *pworker, replay bool) {
+	if w.gone {
+		return
+	}
+	validUntil := w.validUntil
+	if replay {
+		validUntil -= 1 + uint32(p.pick(3600))
+	}
+	renew, err := bindings.SignRenew(w.w.key, w.w.addr, validUntil, 1)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.logf("  renew %s (replay %v)", w.w.name, replay)
+	tr := p.send(p.anyone, bt.Message(w.w.addr, big.NewInt(bindings.RenewValue), bt.Body(renew)))
+	switch {
+	case w.status != bindings.WorkerActive:
+		p.f.refused(tr, w.w.addr, bindings.ErrWrongStatus)
+	case replay:
+		p.f.refused(tr, w.w.addr, bindings.ErrBadRenewSignature)
+	default:
+		p.f.noFailures(tr)
 		w.validUntil = tr.Txs[0].Now + bindings.RegistrationTTL
 	}
 }
@@ -694,7 +771,7 @@ func (p *prop) opRedeployWorker() {
 	)
 	p.f.refused(tr, w.w.addr, bindings.ErrWrongStatus)
 	w.gone, w.status, w.stake, w.earnings = false, bindings.WorkerActive, stake, new(big.Int)
-	w.windowStart, w.inWindow = 0, 0
+	w.slashed = nil
 	w.validUntil = tr.Txs[0].Now + bindings.RegistrationTTL
 }
 

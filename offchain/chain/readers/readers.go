@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"time"
 
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tvm/cell"
@@ -200,6 +201,36 @@ func (r *Root) AgreedTerms(ctx context.Context) (bindings.AgreedTerms, error) {
 	return bindings.TermsOf(*p, job), nil
 }
 
+// AnnouncedTerms are the terms Root's announced change will put in place
+// and when (nil when no change is announced, or the one announced leaves
+// the terms as they are).
+func (r *Root) AnnouncedTerms(ctx context.Context) (*bindings.AgreedTerms, time.Time, error) {
+	acc, err := r.Net.Account(ctx, r.Address)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if acc.Status != chain.StatusActive || acc.Data == nil {
+		return nil, time.Time{}, fmt.Errorf("root %s: %w", r.Address, ErrNotDeployed)
+	}
+	st, err := bindings.Parse[bindings.RootStorage](acc.Data)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("reading root %s data: %w", r.Address, err)
+	}
+	pc := st.Codes.Pending
+	if pc == nil || (pc.Params == nil && pc.JobCode == nil) {
+		return nil, time.Time{}, nil
+	}
+	params, job := st.Params, st.Codes.JobCode
+	if pc.Params != nil {
+		params = *pc.Params
+	}
+	if pc.JobCode != nil {
+		job = pc.JobCode
+	}
+	t := bindings.TermsOf(params, [32]byte(job.Hash()))
+	return &t, time.Unix(int64(pc.EffectiveAt), 0), nil
+}
+
 // AgreedTermsHash is the hash of AgreedTerms: what WorkerRegister and
 // WorkerUpdate carry to register under Root's current terms.
 func (r *Root) AgreedTermsHash(ctx context.Context) ([32]byte, error) {
@@ -286,12 +317,43 @@ func (w *Worker) WorkerState(ctx context.Context) (*WorkerStateView, error) {
 type RegistrationView struct {
 	ValidUntil   uint32   `stack:"uint,32"` // the activation lapses after it (0: never activated)
 	Agreed       [32]byte `stack:"u256"`    // AgreedTerms hash the owner agreed to
-	PendingQuery uint64   `stack:"uint,64"` // the registration in flight, 0 if none
+	PendingQuery uint64   `stack:"uint,64"` // the registration or renewal in flight, 0 if none
+	NextAgreed   [32]byte `stack:"u256"`    // announced terms the owner agreed to in advance (AgreeTerms), zero if none
 }
 
 // Registration reads registration().
 func (w *Worker) Registration(ctx context.Context) (*RegistrationView, error) {
 	return getView[RegistrationView](ctx, w.Net, w.Address, "registration")
+}
+
+// Storage reads the Worker's whole data (through bindings' checked parser).
+func (w *Worker) Storage(ctx context.Context) (*bindings.WorkerStorage, error) {
+	acc, err := w.Net.Account(ctx, w.Address)
+	if err != nil {
+		return nil, err
+	}
+	if acc.Status != chain.StatusActive || acc.Data == nil {
+		return nil, fmt.Errorf("worker %s: %w", w.Address, ErrNotDeployed)
+	}
+	st, err := bindings.Parse[bindings.WorkerStorage](acc.Data)
+	if err != nil {
+		return nil, fmt.Errorf("reading worker %s data: %w", w.Address, err)
+	}
+	return st, nil
+}
+
+// RegisteredTerms are the terms the Worker's registration was activated
+// under (nil before its first activation).
+func (w *Worker) RegisteredTerms(ctx context.Context) (*bindings.AgreedTerms, error) {
+	st, err := w.Storage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st.State == nil || st.State.Snapshot == nil {
+		return nil, nil
+	}
+	t := bindings.SnapshotTerms(*st.State.Snapshot)
+	return &t, nil
 }
 
 // FeesOwed reads fees_owed(): the protocol fees of completed jobs the

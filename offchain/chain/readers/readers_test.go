@@ -35,7 +35,7 @@ func TestReadersOnDevnet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	params := bindings.RootParams{MinWorkerStake: big.NewInt(1e9), UnbondingDelay: 60, ProtocolFeeBps: 100, Treasury: owner.Address, MinJobDeadline: 30, MaxJobDeadline: 3600, SlashBps: 100}
+	params := bindings.RootParams{MinWorkerStake: big.NewInt(1e9), UnbondingDelay: bindings.MinUnbondingDelay(3600), ProtocolFeeBps: 100, Treasury: owner.Address, MinJobDeadline: 30, MaxJobDeadline: 3600, SlashBps: 100}
 	rootAddr, _, err := env.DeployRoot(ctx, owner, params)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestViewsOnDevnet(t *testing.T) {
 
 	modelID, measurement := bindings.ModelID("views-model"), hash("tdx image")
 	info := bindings.ModelInfo{WeightsHash: hash("weights"), MinPriceIn: big.NewInt(1000), MinPriceOut: big.NewInt(3000)}
-	params := bindings.RootParams{MinWorkerStake: contracttest.TON("2"), UnbondingDelay: 7200, ProtocolFeeBps: 250, Treasury: treasury.Address,
+	params := bindings.RootParams{MinWorkerStake: contracttest.TON("2"), UnbondingDelay: bindings.MinUnbondingDelay(3600), ProtocolFeeBps: 250, Treasury: treasury.Address,
 		MinJobDeadline: 60, MaxJobDeadline: 3600, SlashBps: 1000}
 	rootAddr, _, err := env.DeployRoot(ctx, owner, params,
 		bindings.AddMeasurement{QueryID: 1, TEE: bindings.TEETDX, Measurement: measurement},

@@ -84,7 +84,7 @@ func NewNet(t testing.TB, model string) *Net {
 	n.Owner = n.btWallet("owner", "1000")
 	n.Treasury = n.btWallet("treasury", "1")
 	params := bindings.RootParams{
-		MinWorkerStake: MinStake(), UnbondingDelay: 86400, ProtocolFeeBps: FeeBps, Treasury: n.Treasury.Address,
+		MinWorkerStake: MinStake(), UnbondingDelay: bindings.MinUnbondingDelay(MaxDeadline), ProtocolFeeBps: FeeBps, Treasury: n.Treasury.Address,
 		MinJobDeadline: MinDeadline, MaxJobDeadline: MaxDeadline, SlashBps: SlashBps, TestMode: true,
 	}
 	si, err := bindings.RootStateInit(n.Owner.Address, params, n.Env.Codes)

@@ -207,8 +207,9 @@ func readParams(c *cli.Context, base *bindings.RootParams, owner *address.Addres
 	if p.MinJobDeadline > p.MaxJobDeadline {
 		return p, fmt.Errorf("--min-deadline (%ds) is longer than --max-deadline (%ds)", p.MinJobDeadline, p.MaxJobDeadline)
 	}
-	if p.UnbondingDelay <= p.MaxJobDeadline {
-		return p, fmt.Errorf("--unbonding-delay (%ds) must be longer than --max-deadline (%ds): a worker's stake must outlive every job it accepted", p.UnbondingDelay, p.MaxJobDeadline)
+	if min := bindings.MinUnbondingDelay(p.MaxJobDeadline); p.UnbondingDelay < min {
+		return p, fmt.Errorf("--unbonding-delay (%ds) must be at least --max-deadline + %ds of refund window + %ds of margin = %ds: a worker's stake must stay until every job it accepted is past its refund window",
+			p.UnbondingDelay, bindings.RefundWindow, bindings.UnbondMargin, min)
 	}
 	return p, nil
 }

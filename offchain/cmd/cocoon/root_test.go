@@ -10,7 +10,8 @@ import (
 )
 
 // TestReadParamsDeadlines: deploy's params must keep a worker's stake
-// longer than any job it accepts (the contracts refuse SetParams otherwise).
+// until every job it accepts is past its refund window (the contracts refuse
+// SetParams otherwise).
 func TestReadParamsDeadlines(t *testing.T) {
 	owner := address.NewAddress(0, 0, make([]byte, 32))
 	for _, tc := range []struct {
@@ -18,9 +19,10 @@ func TestReadParamsDeadlines(t *testing.T) {
 		want string // "" when the params are accepted
 	}{
 		{nil, ""},
-		{[]string{"--unbonding-delay", "25h", "--max-deadline", "24h"}, ""},
-		{[]string{"--unbonding-delay", "24h", "--max-deadline", "24h"}, "must be longer than --max-deadline"},
-		{[]string{"--unbonding-delay", "1h"}, "must be longer than --max-deadline"},
+		{[]string{"--unbonding-delay", "25h10m", "--max-deadline", "24h"}, ""},
+		{[]string{"--unbonding-delay", "25h9m59s", "--max-deadline", "24h"}, "must be at least --max-deadline + 3600s of refund window + 600s of margin = 90600s"},
+		{[]string{"--unbonding-delay", "24h", "--max-deadline", "24h"}, "must be at least --max-deadline"},
+		{[]string{"--unbonding-delay", "1h"}, "must be at least --max-deadline"},
 		{[]string{"--min-deadline", "2h", "--max-deadline", "1h"}, "--min-deadline"},
 	} {
 		fs := flag.NewFlagSet("deploy", flag.ContinueOnError)

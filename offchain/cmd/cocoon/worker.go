@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"github.com/xssnick/tonutils-go/address"
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain"
@@ -82,9 +83,14 @@ func workerCommand() *cli.Command {
 			},
 			workerSealCommand(configFlag),
 			{
-				Name:   "update",
-				Usage:  "re-register the config's models, prices, endpoint and the current evidence",
-				Flags:  []cli.Flag{configFlag, ownerWallet},
+				Name:  "update",
+				Usage: "re-register the config's models, prices, endpoint and the current evidence",
+				Description: "Root's owner cannot change a worker's terms (stake, slash rate, fees, treasury, deadlines, job code) unasked:\n" +
+					"when Root's terms are not the ones the worker registered under, update shows the changes and stops; run it\n" +
+					"again with --accept-terms to agree. With --accept-terms it also agrees in advance to a change Root announced,\n" +
+					"so that the daemon's hourly renewal keeps the worker active when the change applies.",
+				Flags: []cli.Flag{configFlag, ownerWallet,
+					&cli.BoolFlag{Name: "accept-terms", Usage: "agree to Root's current terms and to a change it announced (shown first)"}},
 				Action: workerOwnerOp("update"),
 			},
 			{
@@ -355,13 +361,29 @@ func workerStatus(c *cli.Context) error {
 	out["dashboard"] = strings.TrimSuffix(st.Endpoint, "/") + "/"
 	out["tee"] = st.TEE.String()
 	out["attestation_hash"] = hex.EncodeToString(st.AttestationHash[:])
-	var unbondingEnds time.Time
-	if data.Status == bindings.WorkerUnbonding {
-		p, err := readers.NewRoot(net, data.Root).GetRootParams(c.Context)
-		if err != nil {
-			return fmt.Errorf("reading Root's unbonding delay: %w", err)
+	reg, err := w.Registration(c.Context)
+	if err != nil {
+		return err
+	}
+	terms, err := w.RegisteredTerms(c.Context)
+	if err != nil {
+		return err
+	}
+	var validUntil time.Time
+	if reg.ValidUntil != 0 {
+		validUntil = time.Unix(int64(reg.ValidUntil), 0).UTC()
+		out["registration_valid_until"] = validUntil.Format(time.RFC3339)
+	}
+	var termsChanged []string
+	if terms != nil {
+		if current, err := readers.NewRoot(net, data.Root).AgreedTerms(c.Context); err == nil {
+			termsChanged = terms.Changes(current)
+			out["root_terms_changed"] = termsChanged
 		}
-		unbondingEnds = time.Unix(int64(st.UnbondingSince)+int64(p.UnbondingDelay), 0).UTC()
+	}
+	var unbondingEnds time.Time
+	if data.Status == bindings.WorkerUnbonding && terms != nil {
+		unbondingEnds = time.Unix(int64(st.UnbondingSince)+int64(terms.WithdrawDelay())+1, 0).UTC()
 		out["unbonding_since"] = time.Unix(int64(st.UnbondingSince), 0).UTC().Format(time.RFC3339)
 		out["unbonding_ends"] = unbondingEnds.Format(time.RFC3339)
 	}
@@ -396,6 +418,18 @@ func workerStatus(c *cli.Context) error {
 	}
 	fmt.Printf("worker %s: %s\n  stake %s TON, earnings %s TON (total earned %s TON)\n  jobs: %d completed, %d failed, %d slashed\n  endpoint %s, TEE %s\n  dashboard %s (a browser page; JSON at /api/dashboard)\n",
 		addr, data.Status, out["stake_ton"], out["earnings_ton"], out["total_earned_ton"], st.JobsCompleted, st.JobsFailed, st.JobsSlashed, st.Endpoint, st.TEE, out["dashboard"])
+	switch {
+	case validUntil.IsZero():
+	case data.Status != bindings.WorkerActive:
+	case time.Until(validUntil) > 0:
+		fmt.Printf("  registration valid until %s (the daemon renews it 10 minutes ahead)\n", validUntil.Format(time.RFC3339))
+	default:
+		fmt.Printf("  registration LAPSED at %s: offers are declined until the daemon renews it (is it running, with a funded gas wallet?)\n", validUntil.Format(time.RFC3339))
+	}
+	if len(termsChanged) > 0 {
+		fmt.Printf("  Root's terms are not the ones this worker registered under; the daemon does not renew under them:\n    %s\n  review and agree with cocoon worker update --accept-terms\n",
+			strings.Join(termsChanged, "\n    "))
+	}
 	if !unbondingEnds.IsZero() {
 		if left := time.Until(unbondingEnds); left > 0 {
 			fmt.Printf("  unbonding: withdraw after %s (in %s)\n", unbondingEnds.Format(time.RFC3339), left.Round(time.Second))
@@ -484,11 +518,26 @@ func workerOwnerOp(op string) cli.ActionFunc {
 			if err != nil {
 				return err
 			}
-			v, err := o.Update(c.Context, p)
+			root, err := chain.ParseAddress(cfg.Root)
+			if err != nil {
+				return fmt.Errorf("config root: %w", err)
+			}
+			accept := c.Bool("accept-terms")
+			if accept {
+				changes, err := o.TermsChanges(c.Context, root)
+				if err != nil {
+					return err
+				}
+				if len(changes) > 0 {
+					fmt.Printf("agreeing to Root's current terms:\n  %s\n", strings.Join(changes, "\n  "))
+				}
+			}
+			v, err := o.Update(c.Context, p, accept)
 			if err != nil {
 				return err
 			}
 			fmt.Printf("worker %s re-registered: %s\n", addr, v.Status)
+			return announcedTerms(c, o, root, accept)
 		case "top-up":
 			amt, err := tonamount.Parse(c.String("amount"))
 			if err != nil {
@@ -532,6 +581,33 @@ func workerOwnerOp(op string) cli.ActionFunc {
 		}
 		return nil
 	}
+}
+
+// announcedTerms tells the owner about a change of terms Root announced,
+// and with accept agrees to it in advance.
+func announcedTerms(c *cli.Context, o *owner.Worker, root *address.Address, accept bool) error {
+	if !accept {
+		announced, at, err := readers.NewRoot(o.Net, root).AnnouncedTerms(c.Context)
+		if err != nil || announced == nil {
+			return err
+		}
+		current, err := readers.NewRoot(o.Net, root).AgreedTerms(c.Context)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("WARNING: Root announced new terms, effective %s:\n  %s\n"+
+			"the worker stops taking jobs then unless you agree in advance: cocoon worker update --accept-terms\n",
+			at.UTC().Format(time.RFC3339), strings.Join(current.Changes(*announced), "\n  "))
+		return nil
+	}
+	changes, at, err := o.AgreeAnnounced(c.Context, root)
+	if err != nil {
+		return err
+	}
+	if changes != nil {
+		fmt.Printf("agreed in advance to the terms Root announced, effective %s:\n  %s\n", at.UTC().Format(time.RFC3339), strings.Join(changes, "\n  "))
+	}
+	return nil
 }
 
 // loadWalletFile loads the wallet named by a flag other than --wallet.
