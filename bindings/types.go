@@ -415,7 +415,7 @@ type WorkerState struct {
 	Stake          *big.Int `tlb:"var uint 16"`
 	Earnings       *big.Int `tlb:"var uint 16"` // paid by completed jobs, withdrawable any time
 	UnbondingSince uint32   `tlb:"## 32"`
-	PendingQuery   uint64   `tlb:"## 64"`    // query id of the registration in flight, 0 if none
+	PendingQuery   uint64   `tlb:"## 64"` // query id of the registration in flight, 0 if none
 	// Who paid the renewal in flight (Renew): Root's answer returns the
 	// rest of its value there; nil otherwise.
 	Renewer   *address.Address `tlb:"addr" tolk:"address?"`
