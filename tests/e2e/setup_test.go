@@ -47,7 +47,7 @@ func newCluster(t *testing.T) *cluster {
 		Root string `json:"root"`
 	}
 	cliJSON(t, &dep, "root", "deploy", "--wallet", c.operator, "--network", c.network, "--test-mode", "--job-code-library",
-		"--min-stake", "1", "--min-deadline", "30s", "--max-deadline", "24h", "--unbonding-delay", "25h")
+		"--min-stake", "1", "--min-deadline", "30s", "--max-deadline", "24h", "--unbonding-delay", "26h")
 	c.root = dep.Root
 
 	// The worker: keys, evidence and config, then the dev measurement it
