@@ -59,8 +59,9 @@ func (c *Collateral) Validate() error {
 		if len(f.TCBInfo) == 0 || len(f.TCBInfoChain) == 0 || len(f.QEIdentity) == 0 || len(f.QEIdentityChain) == 0 {
 			return errors.New("tdx collateral lacks TCB info, QE identity or their issuer chains")
 		}
-		if len(f.PCKCRL) > 0 && len(f.PCKCRLChain) == 0 {
-			return errors.New("tdx collateral has a PCK CRL without its issuer chain")
+		// Revocation is checked with both CRLs or not at all (tdx.Verify).
+		if len(f.PCKCRL) == 0 || len(f.PCKCRLChain) == 0 || len(f.RootCACRL) == 0 {
+			return errors.New("tdx collateral lacks the PCK CRL (with its issuer chain) or the root CA CRL: revocation could not be checked")
 		}
 	case TEESEVSNP:
 		if c.SNP == nil || c.TDX != nil {

@@ -2,6 +2,7 @@ package attest_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,6 +97,27 @@ func TestSNPCollateralMustBeSignedByTheARK(t *testing.T) {
 	}
 	if !chain {
 		t.Errorf("the VCEK from the collateral was not used: %+v", res.Checks)
+	}
+}
+
+// TestSNPNeedsAMinimumTCB: AMD's CRL lists revoked keys only, so a
+// policy that requires a known TCB status and sets no minimum SEV-SNP TCB
+// refuses SEV-SNP evidence instead of calling it up to date (issue 22); a
+// report below a set minimum is OutOfDate (sevsnp.TestTCBStatus).
+func TestSNPNeedsAMinimumTCB(t *testing.T) {
+	report, vcek := readFile(t, "sevsnp/report.bin"), readFile(t, "sevsnp/vcek.der")
+	at := time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC)
+	b := &attest.Bundle{Version: 1, TEE: attest.TEESEVSNP, Evidence: report, Keys: []attest.Key{workerEd}, CreatedAt: at.Unix()}
+	coll := &attest.Collateral{Version: 1, TEE: attest.TEESEVSNP, SNP: &attest.SNPCollateral{ProductLine: "Milan", VCEK: vcek, CRL: selfSignedCRL(t)}}
+	p := attest.DefaultPolicy(attest.NoAllowList{})
+	_, err := clock(at).VerifyWithCollateral(context.Background(), b, coll, nil, nil, p)
+	if check.Name(err) != attest.CheckTCBStatus || !strings.Contains(err.Error(), "no minimum SEV-SNP TCB") {
+		t.Fatalf("default policy: %v, want a %s refusal naming min_snp_tcb", err, attest.CheckTCBStatus)
+	}
+	// With a minimum the status is judged (here the CRL is not AMD's).
+	p.MinSNPTCB = 1
+	if _, err := clock(at).VerifyWithCollateral(context.Background(), b, coll, nil, nil, p); check.Name(err) != tdx.CheckCollateral {
+		t.Fatalf("with a minimum: %v", err)
 	}
 }
 

@@ -50,8 +50,16 @@ type Policy struct {
 	RequireTCBStatus bool
 	// MinSNPTCB is the lowest SEV-SNP TCB_VERSION (bootloader, TEE, SNP,
 	// microcode SPLs, compared per component) a report may claim; below it
-	// the status is OutOfDate. 0: no minimum.
+	// the status is OutOfDate. AMD's CRL lists revoked signing keys only,
+	// so with RequireTCBStatus a policy without a minimum (0) refuses
+	// SEV-SNP evidence rather than call every platform up to date: set it
+	// from AMD's current security bulletins (policy file min_snp_tcb).
 	MinSNPTCB uint64
+	// MinTCBEvaluationDataNumber is the oldest Intel TCB recovery (the
+	// collateral's tcbEvaluationDataNumber) TDX evidence may be judged by:
+	// after a recovery a worker could otherwise keep serving the previous
+	// collateral for its month of validity. 0: none.
+	MinTCBEvaluationDataNumber int
 	// RequireGPU refuses bundles without verified GPU evidence.
 	RequireGPU bool
 	// RequireWeights refuses hardware-TEE workers that do not attest the
@@ -94,25 +102,40 @@ func DefaultAcceptedTCB() []string {
 // evidence), statuses limited to DefaultAcceptedTCB, evidence at most
 // DefaultMaxAge old. The allow-list is the caller's (Root's on chain).
 func DefaultPolicy(al AllowList) *Policy {
-	return &Policy{AllowList: al, AcceptedTCB: DefaultAcceptedTCB(), RequireTCBStatus: true, RequireWeights: true}
+	return &Policy{AllowList: al, AcceptedTCB: DefaultAcceptedTCB(), RequireTCBStatus: true, RequireWeights: true,
+		MinTCBEvaluationDataNumber: DefaultMinTCBEvaluationDataNumber}
 }
+
+// DefaultMinTCBEvaluationDataNumber is the default policy's oldest Intel
+// TCB recovery for TDX collateral (tcbEvaluationDataNumber 17, the one
+// Intel's PCS served when this default was set). A minimum that lags
+// Intel only lets older collateral through; raise it in the policy file
+// (min_tcb_evaluation_data_number) after each Intel TCB recovery.
+const DefaultMinTCBEvaluationDataNumber = 17
 
 // CheckWeights names the comparison of attested and pinned model weights.
 const CheckWeights = "weights_attested"
 
 // CheckModelWeights judges the weights a verified bundle attests for model
 // against pinned, the weights hash Root's model entry holds (zero: none
-// pinned). An attested hash must equal the pinned one. Without one, a
-// hardware-TEE bundle is refused when the policy requires weights and
-// Root pins some; dev bundles are let through (test networks run
-// engines without weights).
-func (p *Policy) CheckModelWeights(b *Bundle, model string, pinned [32]byte) error {
+// pinned). An attested hash must equal the pinned one. When the policy
+// requires weights, a hardware-TEE bundle is refused without an attested
+// hash of pinned weights, and on a network not in test mode also when
+// Root pins none (then any weights would pass: the model cannot be served
+// verifiably). Dev bundles are let through (test networks run engines
+// without weights).
+func (p *Policy) CheckModelWeights(b *Bundle, model string, pinned [32]byte, testMode bool) error {
 	got := b.WeightsFor(model)
+	var none [32]byte
 	switch {
-	case got != nil && pinned != [32]byte{} && !bytes.Equal(got, pinned[:]):
+	case got != nil && pinned != none && !bytes.Equal(got, pinned[:]):
 		return &CheckError{Check: CheckWeights, Err: fmt.Errorf("the worker attests weights %x for %s, Root pins %x", got, model, pinned)}
-	case got == nil && pinned != [32]byte{} && p.RequireWeights && b.TEE != TEEDev:
+	case !p.RequireWeights || b.TEE == TEEDev:
+	case got == nil && pinned != none:
 		return &CheckError{Check: CheckWeights, Err: fmt.Errorf("the worker does not attest which weights of %s it serves, and Root pins %x", model, pinned)}
+	case testMode:
+	case pinned == none:
+		return &CheckError{Check: CheckWeights, Err: fmt.Errorf("root pins no weights for %s (weights_hash 0): the weights a worker serves cannot be judged; its operator must pin them", model)}
 	}
 	return nil
 }
@@ -173,6 +196,8 @@ type PolicyFile struct {
 	AcceptedTCBStatus []string               `json:"accepted_tcb_status,omitempty"`
 	RequireTCBStatus  *bool                  `json:"require_tcb_status,omitempty"`
 	MinSNPTCB         string                 `json:"min_snp_tcb,omitempty"` // hex TCB_VERSION
+	// MinTCBEvaluationDataNumber overrides DefaultMinTCBEvaluationDataNumber.
+	MinTCBEvaluationDataNumber *int `json:"min_tcb_evaluation_data_number,omitempty"`
 	RequireGPU        bool                   `json:"require_gpu,omitempty"`
 	Models            map[string]ModelPolicy `json:"models,omitempty"`
 	GPUReference      *nvgpu.Reference       `json:"gpu_reference,omitempty"`
@@ -209,6 +234,12 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	}
 	if f.RequireTCBStatus != nil {
 		p.RequireTCBStatus = *f.RequireTCBStatus
+	}
+	if n := f.MinTCBEvaluationDataNumber; n != nil {
+		if *n < 0 {
+			return nil, fmt.Errorf("policy: min_tcb_evaluation_data_number %d is negative", *n)
+		}
+		p.MinTCBEvaluationDataNumber = *n
 	}
 	if f.MinSNPTCB != "" {
 		v, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(f.MinSNPTCB), "0x"), 16, 64)

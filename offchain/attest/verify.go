@@ -342,6 +342,9 @@ func (v *Verifier) platform(ctx context.Context, tee string, evidence []byte, ce
 		h := rep.ImageHash()
 		pl = &platform{imageHash: h[:], measurement: rep.Measurement(), reportData: rep.ReportData(),
 			tcbStatus: TCBStatusUnknown, debug: rep.Debug()}
+		if coll != nil && p.RequireTCBStatus && p.MinSNPTCB == 0 {
+			return nil, log.Failf(CheckTCBStatus, "the policy sets no minimum SEV-SNP TCB (min_snp_tcb): AMD's CRL lists revoked keys only, so the platform's TCB cannot be judged; set the minimum from AMD's current security bulletins")
+		}
 		if coll != nil {
 			status, detail, err := sevsnp.TCBStatus(sr, coll.SNP.CRL, p.MinSNPTCB, now)
 			if err != nil {
@@ -353,6 +356,13 @@ func (v *Verifier) platform(ctx context.Context, tee string, evidence []byte, ce
 			log.Skip(tdx.CheckCollateral, "no AMD CRL: TCB status unknown")
 		}
 	case TEENVIDIA:
+		// A GPU report alone vouches for the GPU, not for the software
+		// that drives it and holds the keys: outside test mode, GPU
+		// evidence counts only inside a CPU TEE's bundle, bound to its
+		// report data (Bundle.GPUs).
+		if !testMode {
+			return nil, log.Failf(CheckTestMode, "a GPU-only bundle (%s): no CPU TEE vouches for the software that holds the keys; GPU evidence must come inside a tdx or sevsnp bundle", TEENVIDIA)
+		}
 		g, rep, err := v.verifyGPU(evidence, certs, now, log)
 		if err != nil {
 			return nil, err
@@ -402,6 +412,9 @@ func (v *Verifier) platform(ctx context.Context, tee string, evidence []byte, ce
 		log.Skip(CheckTCBStatus, "TCB status unknown")
 	case !p.tcbAccepted(pl.tcbStatus):
 		return nil, log.Failf(CheckTCBStatus, "TCB status %s is not accepted (accepted: %s)", pl.tcbStatus, strings.Join(p.acceptedTCB(), ", "))
+	case pl.tcb != nil && pl.tcb.EvaluationDataNumber < p.MinTCBEvaluationDataNumber:
+		return nil, log.Failf(CheckTCBStatus, "TCB status %s is judged by collateral of Intel's TCB recovery %d, older than the %d the policy requires (a worker may not be judged by superseded collateral)",
+			pl.tcbStatus, pl.tcb.EvaluationDataNumber, p.MinTCBEvaluationDataNumber)
 	default:
 		log.Pass(CheckTCBStatus, pl.tcbStatus)
 	}
@@ -451,8 +464,9 @@ const CertGPUChain = "nvidia_cert_chain"
 
 func (v *Verifier) verifyGPUs(ctx context.Context, b *Bundle, want [64]byte, p *Policy, testMode bool, res *Result, log *check.Log) error {
 	if len(b.GPUs) == 0 {
-		if p.RequireGPU && b.TEE != TEENVIDIA {
-			return log.Failf(CheckGPURequired, "the policy requires GPU evidence and the bundle has none")
+		// A GPU-only bundle's own report does not count (test mode only).
+		if p.RequireGPU {
+			return log.Failf(CheckGPURequired, "the policy requires GPU evidence inside a CPU TEE's bundle and the bundle has none")
 		}
 		return nil
 	}

@@ -278,12 +278,21 @@ func TestVerifyGPUOnlyBundle(t *testing.T) {
 		Keys:  []attest.Key{workerEd}, CreatedAt: t0.Unix()}
 	rep, _ := nvgpu.ParseReport(b.Evidence)
 	mh := rep.MeasurementHash()
-	res, err := clock(t0).Verify(context.Background(), b, nil, nil, allow(false, map[string][][]byte{attest.TEENVIDIA: {mh[:]}}))
+	// Outside test mode a GPU-only bundle is refused before anything else:
+	// no CPU TEE vouches for the software holding the keys (issue 22).
+	p := allow(false, map[string][][]byte{attest.TEENVIDIA: {mh[:]}})
+	p.RequireGPU = true
+	if _, err := clock(t0).Verify(context.Background(), b, nil, nil, p); check.Name(err) != attest.CheckTestMode || !strings.Contains(err.Error(), "GPU-only bundle") {
+		t.Errorf("GPU-only bundle outside test mode: %v", err)
+	}
+	// In test mode its GPU checks run (and the real report cannot answer
+	// this bundle's report data).
+	res, err := clock(t0).Verify(context.Background(), b, nil, nil, allow(true, map[string][][]byte{attest.TEENVIDIA: {mh[:]}}))
 	if check.Name(err) != attest.CheckReportData || len(res.GPUs) != 1 || res.GPUs[0].Driver == "" {
 		t.Errorf("err = %v, gpus %+v", err, res.GPUs)
 	}
 	b.Certs = nil
-	if _, err := clock(t0).Verify(context.Background(), b, nil, nil, allow(false, nil)); check.Name(err) != nvgpu.CheckCertChain {
+	if _, err := clock(t0).Verify(context.Background(), b, nil, nil, allow(true, nil)); check.Name(err) != nvgpu.CheckCertChain {
 		t.Errorf("no chain: %v", err)
 	}
 }

@@ -191,6 +191,7 @@ func Discover(ctx context.Context, net chain.Network, root *address.Address, mod
 		model:    model,
 		modelID:  bindings.ModelID(model),
 		pinned:   pinned,
+		testMode: params.TestMode,
 		http:     &workerHTTP{hc: httpClient(opts.HTTPClient)},
 		verifier: opts.Verifier,
 		policy:   discoveryPolicy(opts, fixedTestMode{ChainAllowList: ChainAllowList{Root: rootC}, testMode: params.TestMode}, model),
@@ -314,6 +315,7 @@ type checker struct {
 	model    string
 	modelID  [32]byte
 	pinned   [32]byte // Root's weights hash for the model
+	testMode bool     // Root's
 	http     *workerHTTP
 	verifier *attest.Verifier
 	policy   *attest.Policy
@@ -444,7 +446,7 @@ func (k *checker) checkEvidence(ctx context.Context, oc *onChain) (*Worker, *Wor
 		}
 		return nil, refuse(name, err)
 	}
-	if err := k.policy.CheckModelWeights(b, k.model, k.pinned); err != nil {
+	if err := k.policy.CheckModelWeights(b, k.model, k.pinned, k.testMode); err != nil {
 		return nil, refuse(attest.CheckWeights, err)
 	}
 	// The report data binds every key of the bundle, so a key found here

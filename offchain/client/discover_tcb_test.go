@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -31,7 +32,8 @@ func (w *fakeWorker) serveBundle(t *testing.T, r *fakeRoot, b *attest.Bundle, te
 	r.allow(tee, image)
 	w.coll = nil
 	if coll != nil {
-		if w.coll, err = coll.Encode(); err != nil {
+		// Served as a (hostile) worker would, whether valid or not.
+		if w.coll, err = json.Marshal(coll); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,13 +72,31 @@ func TestDiscoverTDXTCBStatus(t *testing.T) {
 		{"out of date", f.ServedCollateral("OutOfDate", svn, from), attest.CheckTCBStatus, "TCB status OutOfDate is not accepted"},
 		{"revoked", f.ServedCollateral("Revoked", svn, from), attest.CheckTCBStatus, "TCB status Revoked"},
 		{"no collateral served", nil, attest.CheckTCBStatus, "GET /collateral: HTTP 404"},
+		// The worker chooses what it serves: revocation and freshness are
+		// judged whatever it leaves out (issue 22).
+		{"CRLs left out", func() *attest.Collateral {
+			c := f.ServedCollateral("UpToDate", svn, from)
+			c.TDX.RootCACRL, c.TDX.PCKCRL, c.TDX.PCKCRLChain = nil, nil, nil
+			return c
+		}(), CheckCollateralFmt, "revocation could not be checked"},
+		{"revoked PCK", func() *attest.Collateral {
+			c := f.ServedCollateral("UpToDate", svn, from)
+			f.CRLs(c.TDX, from.AddDate(1, 0, 0), f.PCK.SerialNumber)
+			return c
+		}(), tdx.CheckPCKRevocation, "revoked"},
+		{"superseded TCB recovery", func() *attest.Collateral {
+			f.EvaluationDataNumber = attest.DefaultMinTCBEvaluationDataNumber - 1
+			defer func() { f.EvaluationDataNumber = 0 }()
+			return f.ServedCollateral("UpToDate", svn, from)
+		}(), attest.CheckTCBStatus, "older than the 17 the policy requires"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			net := newFakeNet(uint32(at.Unix()))
 			r := newFakeRoot(t, net)
 			r.testMode.Store(false)
+			r.weights = sha256.Sum256([]byte("the weights"))
 			w := newFakeWorker(t, r, "tdx", 1e9, 3e9)
-			b := f.Bundle(w.keys(), nil, at, svn)
+			b := weightsBundle(f, w, at, svn, []attest.ModelWeights{{Model: testModel, Hash: r.weights[:]}})
 			q, _ := tdx.ParseQuote(b.Evidence)
 			w.serveBundle(t, r, b, bindings.TEETDX, q.Body.ImageHash(), c.coll)
 			wk, err := New(net, opts).VerifyWorker(context.Background(), r.addr, w.addr, testModel)
@@ -182,26 +202,25 @@ func TestDiscoverModelWeights(t *testing.T) {
 	opts := Options{Verifier: &attest.Verifier{TDX: tdx.Verifier{Roots: f.Roots()}, Now: func() time.Time { return at.Add(time.Minute) }}}
 	for _, c := range []struct {
 		name      string
+		pinned    [32]byte
 		attested  []attest.ModelWeights
 		wantCheck string
 	}{
-		{"attests the pinned weights", []attest.ModelWeights{{Model: testModel, Hash: pinned[:]}}, ""},
-		{"attests other weights", []attest.ModelWeights{{Model: testModel, Hash: other[:]}}, attest.CheckWeights},
-		{"attests no weights", nil, attest.CheckWeights},
-		{"attests only another model's weights", []attest.ModelWeights{{Model: "another", Hash: pinned[:]}}, attest.CheckWeights},
+		{"attests the pinned weights", pinned, []attest.ModelWeights{{Model: testModel, Hash: pinned[:]}}, ""},
+		{"attests other weights", pinned, []attest.ModelWeights{{Model: testModel, Hash: other[:]}}, attest.CheckWeights},
+		{"attests no weights", pinned, nil, attest.CheckWeights},
+		{"attests only another model's weights", pinned, []attest.ModelWeights{{Model: "another", Hash: pinned[:]}}, attest.CheckWeights},
+		// Issue 22: without a pin any weights would pass, so a network not
+		// in test mode does not serve the model from a TEE worker.
+		{"Root pins no weights", [32]byte{}, []attest.ModelWeights{{Model: testModel, Hash: pinned[:]}}, attest.CheckWeights},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			net := newFakeNet(uint32(at.Unix()))
 			r := newFakeRoot(t, net)
 			r.testMode.Store(false)
-			r.weights = pinned
 			w := newFakeWorker(t, r, "tdx", 1e9, 3e9)
-			b := f.Bundle(w.keys(), nil, at, svn)
-			// The fake quote is made for the bundle's report data, which
-			// commits to the weights.
-			b.Weights = c.attested
-			rd, _ := b.ReportData()
-			b.Evidence = f.Quote(4, tdxtest.BodyTD10, svn, rd, false)
+			r.weights = c.pinned
+			b := weightsBundle(f, w, at, svn, c.attested)
 			q, _ := tdx.ParseQuote(b.Evidence)
 			w.serveBundle(t, r, b, bindings.TEETDX, q.Body.ImageHash(), f.ServedCollateral("UpToDate", svn, at.AddDate(0, -1, 0)))
 			_, err := New(net, opts).VerifyWorker(context.Background(), r.addr, w.addr, testModel)
@@ -224,4 +243,14 @@ func TestDiscoverModelWeights(t *testing.T) {
 	if _, err := New(net, Options{}).VerifyWorker(context.Background(), r.addr, w.addr, testModel); err != nil {
 		t.Fatalf("dev worker without weights: %v", err)
 	}
+}
+
+// weightsBundle is a TDX bundle of w's keys attesting weights: its fake
+// quote is made for the bundle's report data, which commits to them.
+func weightsBundle(f *tdxtest.Intel, w *fakeWorker, at time.Time, svn [16]byte, weights []attest.ModelWeights) *attest.Bundle {
+	b := f.Bundle(w.keys(), nil, at, svn)
+	b.Weights = weights
+	rd, _ := b.ReportData()
+	b.Evidence = f.Quote(4, tdxtest.BodyTD10, svn, rd, false)
+	return b
 }

@@ -81,6 +81,11 @@ func NewSealer(ctx context.Context, cfg *Config, src attest.Source, bundle *atte
 			if !ok || err != nil || len(img) != 32 {
 				return nil, errors.New(`sealing.key_release_image: want "TEE:hex image hash" of the key-release service`)
 			}
+			// A dev key-release service holds its keys in a plain file: a
+			// hardware-TEE worker's keys would be no safer than the host.
+			if tee == attest.TEEDev && (bundle == nil || bundle.TEE != attest.TEEDev) {
+				return nil, errors.New("sealing.key_release_image: a dev key-release service is accepted only by dev workers (test networks)")
+			}
 			// The service's certificate carries no collateral, so its TCB
 			// status is not judged here; its image is.
 			p := attest.DefaultPolicy(&attest.StaticAllowList{Allowed: map[string][][]byte{tee: {img}}, Test: tee == attest.TEEDev})
@@ -246,15 +251,30 @@ func OpenConfiguredIdentity(ctx context.Context, cfg *Config, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	// A hardware-TEE worker's keys are the enclave's only while they are
+	// sealed to it: plain files (or the dev sealer's plain key file) are
+	// readable by the host after a reboot, and clients could not tell.
+	if b.TEE != attest.TEEDev && (s == nil || s.Insecure()) {
+		how := "plain files"
+		if s != nil {
+			how = "sealed under a plain key file (sealing.kind dev)"
+		}
+		return nil, fmt.Errorf("refusing to run a %s worker whose keys are %s its host can read after a reboot: set [sealing] kind to %q or \"key-release\" and run cocoon worker seal", b.TEE, how, sealKindFor(b.TEE))
+	}
 	id, err := OpenIdentity(ctx, dir, s)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case s != nil && s.Insecure():
+	if s != nil && s.Insecure() {
 		log.Warn("INSECURE: the worker's keys are sealed under a plain key file (sealing.kind dev)")
-	case s == nil && b.TEE != attest.TEEDev:
-		log.Warn("the worker's keys are plain files its host can read after a reboot: configure [sealing] and run cocoon worker seal", "tee", b.TEE)
 	}
 	return id, nil
+}
+
+// sealKindFor is the firmware sealing of a TEE, where it has one.
+func sealKindFor(tee string) string {
+	if tee == attest.TEESEVSNP {
+		return "sevsnp"
+	}
+	return "key-release"
 }

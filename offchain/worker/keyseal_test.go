@@ -102,6 +102,28 @@ func TestOpenConfiguredIdentity(t *testing.T) {
 			t.Errorf("%+v: accepted", sc)
 		}
 	}
+	// A hardware-TEE worker refuses keys its host can read (issue 22):
+	// plain files or the dev sealer, and a dev key-release service.
+	tdxBundle := &attest.Bundle{Version: 1, TEE: attest.TEETDX, Evidence: []byte{1}, Keys: id.Bundle.Keys, CreatedAt: id.Bundle.CreatedAt}
+	raw, err := tdxBundle.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Path(cfg.KeysDir), evidenceFile), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range []SealingConfig{{}, {Kind: "dev"}} {
+		c := *cfg
+		c.Sealing = sc
+		if _, err := OpenConfiguredIdentity(ctx, &c, nil); err == nil || !strings.Contains(err.Error(), "its host can read after a reboot") {
+			t.Errorf("tdx worker with sealing %+v: %v, want a refusal", sc, err)
+		}
+	}
+	c := *cfg
+	c.Sealing = SealingConfig{Kind: "key-release", KeyReleaseImage: "dev:" + strings.Repeat("ab", 32)}
+	if _, err := NewSealer(ctx, &c, nil, tdxBundle); err == nil || !strings.Contains(err.Error(), "only by dev workers") {
+		t.Errorf("tdx worker with a dev key-release service: %v", err)
+	}
 }
 
 // A worker (dev evidence) seals its keys with a key-release service it

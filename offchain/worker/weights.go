@@ -152,6 +152,11 @@ type ModelPins interface {
 // the worker's evidence attests: the worker must not serve them.
 var ErrWeightsMismatch = errors.New("model weights mismatch")
 
+// ErrWeightsUnattested marks a hardware-TEE worker configured to serve a
+// model without naming its weights: it could not attest them, and what it
+// served could be any weights.
+var ErrWeightsUnattested = errors.New("model weights not attested")
+
 // VerifyWeights hashes the weights of every model cfg configures them for
 // and compares each hash with the one Root pins and, when bundle is not
 // nil, with the one the bundle attests. It returns the hashes (the weights
@@ -162,8 +167,14 @@ func VerifyWeights(ctx context.Context, cfg *Config, pins ModelPins, bundle *att
 	if log == nil {
 		log = slog.Default()
 	}
+	// A hardware-TEE worker serves only weights it hashes and attests; a
+	// dev worker (test networks) may run engines without weights.
+	hardware := bundle != nil && (bundle.TEE == attest.TEETDX || bundle.TEE == attest.TEESEVSNP)
 	var out []attest.ModelWeights
 	for _, m := range cfg.Models {
+		if m.Weights == "" && hardware {
+			return nil, fmt.Errorf("%w: model %s: models.weights is not set, so a %s worker cannot attest the weights it serves (clients refuse it); set it to the weights directory and run cocoon worker attest", ErrWeightsUnattested, m.Name, bundle.TEE)
+		}
 		if m.Weights == "" {
 			// Nothing to check: one look at Root, for a warning only, so
 			// that a slow chain does not hold up serving.
@@ -194,7 +205,7 @@ func VerifyWeights(ctx context.Context, cfg *Config, pins ModelPins, bundle *att
 		log.Info("model weights hashed", "model", m.Name, "hash", hex.EncodeToString(got[:]), "took", time.Since(start).Round(time.Millisecond))
 		switch {
 		case pinned == [32]byte{}:
-			log.Warn("Root pins no weights for the model: any weights pass", "model", m.Name)
+			log.Warn("Root pins no weights for the model: any weights pass, and clients on a network not in test mode refuse workers serving it", "model", m.Name)
 		case got != pinned:
 			return nil, fmt.Errorf("%w: model %s: the weights in %s hash to %x, Root pins %x; refusing to serve them", ErrWeightsMismatch, m.Name, path, got, pinned)
 		}

@@ -161,6 +161,20 @@ func TestVerifyWeights(t *testing.T) {
 	if _, err := VerifyWeights(ctx, cfg, pins{"unchecked": good}, nil, quiet); err == nil || !strings.Contains(err.Error(), "Root does not list it") {
 		t.Fatalf("model unknown to Root: %v", err)
 	}
+	// A hardware-TEE worker does not serve a model whose weights it does
+	// not hash and attest (issue 22); a dev worker may.
+	for _, tee := range []string{attest.TEETDX, attest.TEESEVSNP} {
+		b := bundle(good)
+		b.TEE = tee
+		if _, err := VerifyWeights(ctx, cfg, pins{"m": good, "unchecked": other}, b, quiet); !errors.Is(err, ErrWeightsUnattested) || !strings.Contains(err.Error(), "model unchecked") {
+			t.Errorf("%s worker with a model without weights: %v, want %v", tee, err, ErrWeightsUnattested)
+		}
+	}
+	dev := bundle(good)
+	dev.TEE = attest.TEEDev
+	if _, err := VerifyWeights(ctx, cfg, pins{"m": good, "unchecked": other}, dev, quiet); err != nil {
+		t.Errorf("dev worker with a model without weights: %v", err)
+	}
 }
 
 // rootModels answers Root's model get-method; nothing else is reached

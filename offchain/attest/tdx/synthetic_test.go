@@ -141,9 +141,27 @@ func TestCollateralRefusals(t *testing.T) {
 	}
 	// Time-dependent refusals happen per quote, naming the collateral check.
 	files := f.Collateral(lv, "UpToDate", now.Add(-2*time.Hour), now.Add(-time.Hour))
+	f.CRLs(files, now.Add(time.Hour))
 	v := &tdx.Verifier{Roots: roots, Collateral: tdxtest.Source{C: f.MustCollateral(files)}}
 	if _, _, err := verifyRaw(t, v, f.Quote(4, 2, [16]byte{}, [64]byte{}, false), now); check.Name(err) != tdx.CheckCollateral {
 		t.Errorf("expired TCB info: %v", err)
+	}
+	// Revocation fails closed: collateral without either CRL (the worker
+	// chose to leave it out) is refused, not taken as "not revoked".
+	for _, drop := range []struct {
+		name string
+		edit func(*tdx.CollateralFiles)
+	}{
+		{"no CRLs", func(c *tdx.CollateralFiles) { c.RootCACRL, c.PCKCRL, c.PCKCRLChain = nil, nil, nil }},
+		{"no root CA CRL", func(c *tdx.CollateralFiles) { c.RootCACRL = nil }},
+		{"no PCK CRL", func(c *tdx.CollateralFiles) { c.PCKCRL, c.PCKCRLChain = nil, nil }},
+	} {
+		files = good()
+		drop.edit(files)
+		v = &tdx.Verifier{Roots: roots, Collateral: tdxtest.Source{C: f.MustCollateral(files)}}
+		if _, _, err := verifyRaw(t, v, f.Quote(4, 2, [16]byte{}, [64]byte{}, false), now); check.Name(err) != tdx.CheckPCKRevocation || !strings.Contains(err.Error(), "cannot be checked") {
+			t.Errorf("%s: %v, want a %s failure", drop.name, err, tdx.CheckPCKRevocation)
+		}
 	}
 	files = good()
 	f.CRLs(files, now.Add(-time.Minute))

@@ -88,20 +88,27 @@ func (v *Verifier) Verify(ctx context.Context, q *Quote, now time.Time, log *che
 		}
 	}
 
-	if coll != nil && (coll.RootCACRL != nil || coll.PCKCRL != nil) {
+	// Revocation fails closed: collateral that judges the TCB must come
+	// with both CRLs, or a revoked PCK would pass as UpToDate whenever its
+	// holder left them out. Without collateral the status stays unknown
+	// (and the policy decides: attest.Policy.RequireTCBStatus).
+	switch {
+	case coll == nil:
+		log.Skip(CheckPCKRevocation, "no collateral: revocation unknown")
+	case coll.RootCACRL == nil || coll.PCKCRL == nil:
+		var missing []string
+		if coll.RootCACRL == nil {
+			missing = append(missing, "the root CA CRL")
+		}
+		if coll.PCKCRL == nil {
+			missing = append(missing, "the PCK CRL")
+		}
+		return nil, log.Failf(CheckPCKRevocation, "the collateral lacks %s: the PCK certificate chain's revocation cannot be checked", strings.Join(missing, " and "))
+	default:
 		if err := checkRevocation(coll, chain, now); err != nil {
 			return nil, log.Fail(CheckPCKRevocation, err)
 		}
-		var used []string
-		if coll.RootCACRL != nil {
-			used = append(used, "root CA CRL")
-		}
-		if coll.PCKCRL != nil {
-			used = append(used, "PCK CRL")
-		}
-		log.Pass(CheckPCKRevocation, "not revoked per "+strings.Join(used, " and "))
-	} else {
-		log.Skip(CheckPCKRevocation, "no CRLs supplied")
+		log.Pass(CheckPCKRevocation, "not revoked per the root CA CRL and the PCK CRL")
 	}
 
 	if err := verifyQuoteSignature(q); err != nil {

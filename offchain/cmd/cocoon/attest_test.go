@@ -125,7 +125,7 @@ func TestAttestVerifyTDX(t *testing.T) {
 	dir := t.TempDir()
 	policy := filepath.Join(dir, "policy.json")
 	_ = os.WriteFile(policy, []byte(`{"allow":{"tdx":["f02d924aed90ff12a4a49d1fc187a46bcd874bba124cf9cd2b9e144c98281898"]},
-		"accepted_tcb_status":["UpToDate","NotSupported"]}`), 0o644)
+		"accepted_tcb_status":["UpToDate","NotSupported"], "min_tcb_evaluation_data_number": 15}`), 0o644)
 	v, code, out = verifyOut(t, quote, "--collateral", attestTestdata+"tdx/collateral", "--at", at, "--policy", policy, "--json")
 	if code != 0 || !v.Valid || v.TCBStatus != "NotSupported" {
 		t.Fatalf("collateral, permissive policy: exit %d %+v\n%s", code, v, out)

@@ -19,6 +19,7 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/chain/netflag"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
@@ -295,6 +296,10 @@ func workerRun(c *cli.Context) error {
 	} else {
 		gpuSummary = fmt.Sprintf("%d GPU(s), driver %s", len(rep.GPUs), rep.DriverVersion)
 		log.Info("GPU discovery", "report", rep)
+		if len(rep.GPUs) > 0 && len(id.Bundle.GPUs) == 0 && id.Bundle.TEE != attest.TEEDev {
+			log.Warn("the evidence carries no GPU reports though this machine has GPUs: clients that require GPU evidence refuse this worker; run cocoon worker attest (it adds them) and update",
+				"gpus", len(rep.GPUs))
+		}
 	}
 	if engine.Name() == reference.Name {
 		log.Warn("engine: " + engine.Description())

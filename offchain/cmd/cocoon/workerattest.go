@@ -12,19 +12,22 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/chain/netflag"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
+	"github.com/cocoon-network/cocoon/offchain/inference/gpu"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
 func workerAttestFlags(configFlag cli.Flag) []cli.Flag {
 	return []cli.Flag{configFlag,
 		&cli.StringFlag{Name: "type", Value: "dev", Usage: "dev, tdx or sevsnp (tdx and sevsnp only inside that TEE)"},
-		&cli.BoolFlag{Name: "gpu", Usage: "tdx/sevsnp: add every NVIDIA GPU's confidential-computing report (through NVML), bound to the same report data"},
+		&cli.BoolFlag{Name: "gpu", Usage: "tdx/sevsnp: require every NVIDIA GPU's confidential-computing report (through NVML), bound to the same report data (default: added whenever NVML finds GPUs)"},
+		&cli.BoolFlag{Name: "no-gpu", Usage: "tdx/sevsnp: leave the GPUs' reports out even when NVML finds GPUs (clients requiring GPU evidence then refuse the worker)"},
 	}
 }
 
 // workerAttest makes fresh evidence for the worker's keys: the TEE's, every
-// GPU's (--gpu), and the hashes of the model weights the config names,
-// checked against Root's weights_hash first.
+// GPU's (whenever NVML finds GPUs, or required with --gpu), and the hashes
+// of the model weights the config names, checked against Root's
+// weights_hash first.
 func workerAttest(c *cli.Context) error {
 	cfg, err := worker.LoadConfig(c.String("config"))
 	if err != nil {
@@ -33,6 +36,9 @@ func workerAttest(c *cli.Context) error {
 	dir := cfg.Path(cfg.KeysDir)
 	if c.Bool("gpu") && c.String("type") == "dev" {
 		return errors.New("--gpu: GPU evidence is bound to a hardware TEE's report (--type tdx or sevsnp)")
+	}
+	if c.Bool("gpu") && c.Bool("no-gpu") {
+		return usageErr(errors.New("--gpu and --no-gpu contradict each other"))
 	}
 	var src attest.Source
 	switch c.String("type") {
@@ -48,8 +54,18 @@ func workerAttest(c *cli.Context) error {
 		return fmt.Errorf("--type %q: want dev, tdx or sevsnp", c.String("type"))
 	}
 	var gpus attest.GPUSource
-	if c.Bool("gpu") {
-		gpus = attest.NVIDIAGPUs{}
+	if c.String("type") != "dev" && !c.Bool("no-gpu") {
+		// A hardware TEE's bundle carries the GPUs' reports whenever there
+		// are GPUs: clients that require GPU evidence judge by them.
+		found, err := gpuPresent(c)
+		switch {
+		case c.Bool("gpu") || found:
+			gpus = attest.NVIDIAGPUs{}
+		case err != nil:
+			fmt.Printf("no GPU evidence: %v\n", err)
+		default:
+			fmt.Println("no GPU evidence: NVML finds no GPUs")
+		}
 	}
 	weights, err := attestedWeights(c, cfg)
 	if err != nil {
@@ -75,6 +91,15 @@ func workerAttest(c *cli.Context) error {
 	}
 	fmt.Printf("next: cocoon worker update --config %s --owner-wallet OWNER.wallet, then restart the daemon\n", c.String("config"))
 	return nil
+}
+
+// gpuPresent reports whether NVML finds NVIDIA GPUs on this machine.
+func gpuPresent(c *cli.Context) (bool, error) {
+	r, err := gpu.Discover(c.Context)
+	if err != nil {
+		return false, err
+	}
+	return len(r.GPUs) > 0, nil
 }
 
 // attestedWeights hashes the weights of the models the config names them

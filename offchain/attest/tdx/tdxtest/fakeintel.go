@@ -55,6 +55,10 @@ type Intel struct {
 	QESVN                    uint16
 	QEMRSigner               [32]byte
 	NotBefore, NotAfter      time.Time
+	// EvaluationDataNumber is the tcbEvaluationDataNumber the collateral
+	// carries: 0 means 17 (the TCB recovery a stale PCS cache would serve
+	// is a lower one).
+	EvaluationDataNumber int
 }
 
 var (
@@ -247,8 +251,13 @@ func svns(b [16]byte) []map[string]int {
 }
 
 // Collateral signs TCB info with levels and a QE identity whose single
-// level has qeStatus; issue..next is their validity window.
+// level has qeStatus, with both CRLs (revoking nothing); issue..next is
+// their validity window.
 func (f *Intel) Collateral(levels []Level, qeStatus string, issue, next time.Time) *tdx.CollateralFiles {
+	eval := f.EvaluationDataNumber
+	if eval == 0 {
+		eval = 17
+	}
 	var tl []map[string]any
 	for _, l := range levels {
 		tl = append(tl, map[string]any{
@@ -259,12 +268,12 @@ func (f *Intel) Collateral(levels []Level, qeStatus string, issue, next time.Tim
 	}
 	tcbInfo, _ := json.Marshal(map[string]any{
 		"id": "TDX", "version": 3, "issueDate": issue, "nextUpdate": next, "fmspc": f.FMSPC, "pceId": "0000",
-		"tcbType": 0, "tcbEvaluationDataNumber": 17,
+		"tcbType": 0, "tcbEvaluationDataNumber": eval,
 		"tdxModule": map[string]string{"mrsigner": hex.EncodeToString(make([]byte, 48)), "attributes": "0000000000000000", "attributesMask": "FFFFFFFFFFFFFFFF"},
 		"tcbLevels": tl,
 	})
 	qeID, _ := json.Marshal(map[string]any{
-		"id": "TD_QE", "version": 2, "issueDate": issue, "nextUpdate": next, "tcbEvaluationDataNumber": 17,
+		"id": "TD_QE", "version": 2, "issueDate": issue, "nextUpdate": next, "tcbEvaluationDataNumber": eval,
 		"miscselect": "00000000", "miscselectMask": "FFFFFFFF",
 		"attributes": "11000000000000000000000000000000", "attributesMask": "FBFFFFFFFFFFFFFF0000000000000000",
 		"mrsigner": hex.EncodeToString(f.QEMRSigner[:]), "isvprodid": 2,
@@ -274,14 +283,16 @@ func (f *Intel) Collateral(levels []Level, qeStatus string, issue, next time.Tim
 		return []byte(fmt.Sprintf(`{"%s":%s,"signature":"%s"}`, field, body, hex.EncodeToString(f.sign(f.tcbKey, body))))
 	}
 	chain := PEM(f.TCBSigner, f.Root)
-	return &tdx.CollateralFiles{
+	files := &tdx.CollateralFiles{
 		TCBInfo: env("tcbInfo", tcbInfo), TCBInfoChain: chain,
 		QEIdentity: env("enclaveIdentity", qeID), QEIdentityChain: chain,
 	}
+	f.CRLs(files, next)
+	return files
 }
 
-// CRLs adds a root CA CRL and a PCK CRL (revoking the given PCK serials)
-// valid until next.
+// CRLs sets the root CA CRL and the PCK CRL (revoking the given PCK
+// serials), valid until next.
 func (f *Intel) CRLs(files *tdx.CollateralFiles, next time.Time, revokedPCK ...*big.Int) {
 	mk := func(issuer *x509.Certificate, key *ecdsa.PrivateKey, revoked []*big.Int) []byte {
 		var entries []x509.RevocationListEntry
