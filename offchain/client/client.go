@@ -17,6 +17,7 @@
 package client
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -78,6 +79,16 @@ type Options struct {
 	// MaxRootTransactions bounds how much of Root's history discovery
 	// reads; 0 means DefaultMaxRootTransactions.
 	MaxRootTransactions int
+	// Collateral, when set, is where the TCB collateral of TDX and SEV-SNP
+	// workers comes from (e.g. a collateral.Cache fetching from Intel's
+	// PCS and AMD's KDS); nil: what each worker serves (GET /collateral).
+	Collateral CollateralSource
+}
+
+// CollateralSource gives the TCB collateral a worker's evidence is judged
+// by, fetched by the verifier itself (collateral.Cache implements it).
+type CollateralSource interface {
+	Fetch(ctx context.Context, b *attest.Bundle) (*attest.Collateral, error)
 }
 
 // Client submits and follows jobs on one network. It holds no mutable
@@ -122,6 +133,7 @@ func New(net chain.Network, opts Options) *Client {
 		MaxEvidenceAge:      opts.MaxEvidenceAge,
 		MaxRootTransactions: opts.MaxRootTransactions,
 		Logger:              c.log,
+		Collateral:          opts.Collateral,
 	}
 	return c
 }

@@ -132,9 +132,12 @@ func (d *Discovery) Warnings() []string {
 type DiscoverOptions struct {
 	// HTTPClient fetches evidence; nil means http.DefaultClient's settings.
 	HTTPClient *http.Client
-	// Verifier verifies evidence (roots, clock); nil: defaults. The TCB
-	// collateral comes from each worker (GET /collateral).
+	// Verifier verifies evidence (roots, clock); nil: defaults.
 	Verifier *attest.Verifier
+	// Collateral is where TDX and SEV-SNP workers' TCB collateral comes
+	// from; nil: each worker's own (GET /collateral), which must carry
+	// both CRLs.
+	Collateral CollateralSource
 	// Policy is what evidence must satisfy; nil means
 	// attest.DefaultPolicy. Its allow-list and test mode are always Root's
 	// (whatever it holds), and its per-model requirements apply to the
@@ -186,15 +189,16 @@ func Discover(ctx context.Context, net chain.Network, root *address.Address, mod
 		pinned = info.WeightsHash
 	}
 	chk := &checker{
-		net:      net,
-		root:     rootC,
-		model:    model,
-		modelID:  bindings.ModelID(model),
-		pinned:   pinned,
-		testMode: params.TestMode,
-		http:     &workerHTTP{hc: httpClient(opts.HTTPClient)},
-		verifier: opts.Verifier,
-		policy:   discoveryPolicy(opts, fixedTestMode{ChainAllowList: ChainAllowList{Root: rootC}, testMode: params.TestMode}, model),
+		net:        net,
+		root:       rootC,
+		model:      model,
+		modelID:    bindings.ModelID(model),
+		pinned:     pinned,
+		testMode:   params.TestMode,
+		http:       &workerHTTP{hc: httpClient(opts.HTTPClient)},
+		collateral: opts.Collateral,
+		verifier:   opts.Verifier,
+		policy:     discoveryPolicy(opts, fixedTestMode{ChainAllowList: ChainAllowList{Root: rootC}, testMode: params.TestMode}, model),
 	}
 	type outcome struct {
 		w   *Worker
@@ -317,8 +321,10 @@ type checker struct {
 	pinned   [32]byte // Root's weights hash for the model
 	testMode bool     // Root's
 	http     *workerHTTP
-	verifier *attest.Verifier
-	policy   *attest.Policy
+	// collateral is the verifier's own source; nil: the worker's
+	collateral CollateralSource
+	verifier   *attest.Verifier
+	policy     *attest.Policy
 }
 
 // onChain is what the chain says about a worker.
@@ -423,11 +429,19 @@ func (k *checker) checkEvidence(ctx context.Context, oc *onChain) (*Worker, *Wor
 	if v == nil {
 		v = &attest.Verifier{}
 	}
-	// TDX and SEV-SNP workers serve the collateral that tells their TCB
-	// status; without it the policy decides (the default refuses).
+	// The collateral that tells a TDX or SEV-SNP worker's TCB status:
+	// fetched by this verifier itself when it has a source (the worker
+	// cannot choose which CRLs it is judged by), else what the worker
+	// serves; without it the policy decides (the default refuses).
 	var coll *attest.Collateral
 	var collErr error
-	if b.TEE == attest.TEETDX || b.TEE == attest.TEESEVSNP {
+	switch {
+	case b.TEE != attest.TEETDX && b.TEE != attest.TEESEVSNP:
+	case k.collateral != nil:
+		if coll, collErr = k.collateral.Fetch(ctx, b); collErr != nil {
+			collErr = fmt.Errorf("fetching the collateral from Intel's PCS or AMD's KDS: %w", collErr)
+		}
+	default:
 		var rawColl []byte
 		if rawColl, collErr = wh.collateral(ctx, st.Endpoint); collErr == nil {
 			if coll, err = attest.DecodeCollateral(rawColl); err != nil {

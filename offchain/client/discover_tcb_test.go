@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/attest"
+	"github.com/cocoon-network/cocoon/offchain/attest/collateral"
+	"github.com/cocoon-network/cocoon/offchain/attest/collateral/collateraltest"
 	"github.com/cocoon-network/cocoon/offchain/attest/tdx"
 	"github.com/cocoon-network/cocoon/offchain/attest/tdx/tdxtest"
 )
@@ -253,4 +256,65 @@ func weightsBundle(f *tdxtest.Intel, w *fakeWorker, at time.Time, svn [16]byte, 
 	rd, _ := b.ReportData()
 	b.Evidence = f.Quote(4, tdxtest.BodyTD10, svn, rd, false)
 	return b
+}
+
+// TestDiscoverFetchesItsOwnCollateral: with a collateral source of its own
+// (Intel's PCS, here a fake one), discovery judges a TDX worker by the
+// CRLs it fetched, not by those the worker chose to serve: a PCK that
+// Intel revoked is refused though the worker serves a CRL without the
+// revocation, and the worker's own collateral is not even needed.
+func TestDiscoverFetchesItsOwnCollateral(t *testing.T) {
+	f := tdxtest.New(t)
+	var svn [16]byte
+	svn[0] = 2
+	at := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	from := at.AddDate(0, -1, 0)
+	pcs := func(revoked ...*big.Int) *collateral.Cache {
+		c := f.ServedCollateral("UpToDate", svn, from)
+		f.CRLs(c.TDX, from.AddDate(1, 0, 0), revoked...)
+		dir := t.TempDir()
+		for name, b := range map[string][]byte{
+			tdx.FileTCBInfo: c.TDX.TCBInfo, tdx.FileTCBInfoChain: c.TDX.TCBInfoChain,
+			tdx.FileQEIdentity: c.TDX.QEIdentity, tdx.FileQEIdentityChain: c.TDX.QEIdentityChain,
+			tdx.FilePCKCRL: c.TDX.PCKCRL, tdx.FilePCKCRLChain: c.TDX.PCKCRLChain, tdx.FileRootCACRL: c.TDX.RootCACRL,
+		} {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		srv := collateraltest.IntelPCS(t, dir)
+		return &collateral.Cache{Fetcher: &collateral.Fetcher{IntelPCS: srv.URL, IntelRootCRL: srv.URL + "/IntelSGXRootCA.der",
+			IntelRoots: f.Roots(), Now: func() time.Time { return at }}}
+	}
+	for _, c := range []struct {
+		name      string
+		source    *collateral.Cache
+		served    *attest.Collateral
+		wantCheck string
+	}{
+		{"Intel's CRL clean, nothing served", pcs(), nil, ""},
+		{"Intel revoked the PCK, the worker serves a clean CRL", pcs(f.PCK.SerialNumber), f.ServedCollateral("UpToDate", svn, from), tdx.CheckPCKRevocation},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			net := newFakeNet(uint32(at.Unix()))
+			r := newFakeRoot(t, net)
+			r.testMode.Store(false)
+			r.weights = sha256.Sum256([]byte("the weights"))
+			w := newFakeWorker(t, r, "tdx", 1e9, 3e9)
+			b := weightsBundle(f, w, at, svn, []attest.ModelWeights{{Model: testModel, Hash: r.weights[:]}})
+			q, _ := tdx.ParseQuote(b.Evidence)
+			w.serveBundle(t, r, b, bindings.TEETDX, q.Body.ImageHash(), c.served)
+			opts := Options{Collateral: c.source, Verifier: &attest.Verifier{TDX: tdx.Verifier{Roots: f.Roots()}, Now: func() time.Time { return at.Add(time.Minute) }}}
+			wk, err := New(net, opts).VerifyWorker(context.Background(), r.addr, w.addr, testModel)
+			if c.wantCheck == "" {
+				if err != nil || wk.Attestation.TCBStatus != "UpToDate" {
+					t.Fatalf("worker %+v, %v", wk, err)
+				}
+				return
+			}
+			if we := refusal(t, err); we.Check != c.wantCheck {
+				t.Fatalf("refused by %s: %v; want %s", we.Check, we.Err, c.wantCheck)
+			}
+		})
+	}
 }

@@ -17,11 +17,13 @@ import (
 
 	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/attest/check"
+	"github.com/cocoon-network/cocoon/offchain/attest/collateral"
 	"github.com/cocoon-network/cocoon/offchain/attest/dev"
 	"github.com/cocoon-network/cocoon/offchain/attest/inspect"
 	"github.com/cocoon-network/cocoon/offchain/attest/sevsnp"
 	"github.com/cocoon-network/cocoon/offchain/attest/tdx"
 	"github.com/cocoon-network/cocoon/offchain/attest/tsm"
+	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
 )
 
@@ -453,6 +455,24 @@ func attestGenerate(c *cli.Context) error {
 func policyFlag() cli.Flag {
 	return &cli.StringFlag{Name: "policy", Usage: "attestation policy file (accepted TCB statuses, GPU required per model, reference values; docs/ATTESTATION.md); " +
 		"default: attest.DefaultPolicy. Root's allow-list and test mode always apply"}
+}
+
+// collateralFromFlag chooses where workers' TCB collateral comes from.
+func collateralFromFlag() cli.Flag {
+	return &cli.StringFlag{Name: "collateral-from", Value: "intel-amd",
+		Usage: "where TDX and SEV-SNP workers' TCB collateral (CRLs, TCB info) comes from: intel-amd (fetched from Intel's PCS and AMD's KDS by this machine, cached an hour: the worker cannot choose what it is judged by) or worker (what each worker serves)"}
+}
+
+// loadCollateralFlag reads --collateral-from.
+func loadCollateralFlag(c *cli.Context) (client.CollateralSource, error) {
+	switch c.String("collateral-from") {
+	case "", "intel-amd":
+		return &collateral.Cache{Fetcher: &collateral.Fetcher{}}, nil
+	case "worker":
+		return nil, nil
+	default:
+		return nil, usageErr(fmt.Errorf("--collateral-from %q: want intel-amd or worker", c.String("collateral-from")))
+	}
 }
 
 // loadPolicyFlag reads --policy; nil (the default policy) without it.

@@ -47,7 +47,7 @@ func gatewayCommand() *cli.Command {
 			&cli.BoolFlag{Name: "close-channels-on-exit", Usage: "close every payment channel cooperatively when the gateway stops"},
 			&cli.DurationFlag{Name: "refresh", Value: gateway.DefaultRefreshInterval, Usage: "how often workers are re-discovered through Root"},
 			&cli.IntFlag{Name: "max-attempts", Value: gateway.DefaultMaxAttempts, Usage: "workers a request may try before its first token"},
-			policyFlag(),
+			policyFlag(), collateralFromFlag(),
 		},
 		Action: gatewayRun,
 	}
@@ -119,7 +119,11 @@ func gatewayRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return serveGateway(c.Context, &gateway.RootSource{Net: net, Root: root, Options: client.DiscoverOptions{Logger: log, Policy: policy}}, payer, s, log)
+	coll, err := loadCollateralFlag(c)
+	if err != nil {
+		return err
+	}
+	return serveGateway(c.Context, &gateway.RootSource{Net: net, Root: root, Options: client.DiscoverOptions{Logger: log, Policy: policy, Collateral: coll}}, payer, s, log)
 }
 
 // Payment schemes of --payments.

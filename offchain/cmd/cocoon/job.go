@@ -62,7 +62,7 @@ func jobCommand() *cli.Command {
 					&cli.UintFlag{Name: "max-input-tokens", Usage: "largest prompt to pay for (default: an upper bound from the prompt's size; the unused part is refunded)"},
 					&cli.DurationFlag{Name: "deadline", Value: client.DefaultDeadline, Usage: "how long the worker has to answer (chain time)"},
 					&cli.DurationFlag{Name: "max-evidence-age", Value: client.DefaultMaxEvidenceAge, Usage: "refuse workers whose attestation evidence is older"},
-					policyFlag(),
+					policyFlag(), collateralFromFlag(),
 					&cli.BoolFlag{Name: "no-refund", Usage: "when the deadline passes unanswered, do not send the refund (cocoon job refund does it later)"},
 				},
 				Action: jobSubmit,
@@ -91,7 +91,7 @@ func jobCommand() *cli.Command {
 			{
 				Name:   "workers",
 				Usage:  "list the workers discovery accepts for a model, and those it refuses with the reason",
-				Flags:  []cli.Flag{networkFlag(), rootFlag(), walletJSONFlag(), &cli.StringFlag{Name: "model", Required: true, Usage: "model name"}, &cli.DurationFlag{Name: "max-evidence-age", Value: client.DefaultMaxEvidenceAge, Usage: "refuse workers whose attestation evidence is older"}, policyFlag()},
+				Flags:  []cli.Flag{networkFlag(), rootFlag(), walletJSONFlag(), &cli.StringFlag{Name: "model", Required: true, Usage: "model name"}, &cli.DurationFlag{Name: "max-evidence-age", Value: client.DefaultMaxEvidenceAge, Usage: "refuse workers whose attestation evidence is older"}, policyFlag(), collateralFromFlag()},
 				Action: jobWorkers,
 			},
 		},
@@ -116,6 +116,9 @@ func newClient(c *cli.Context, net chain.Network) (*client.Client, error) {
 	// Commands without the flag read 0: the default.
 	opts.MaxEvidenceAge = c.Duration("max-evidence-age")
 	if opts.Policy, err = loadPolicyFlag(c); err != nil {
+		return nil, err
+	}
+	if opts.Collateral, err = loadCollateralFlag(c); err != nil {
 		return nil, err
 	}
 	return client.New(net, opts), nil
