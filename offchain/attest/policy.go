@@ -191,18 +191,18 @@ func (s *StaticAllowList) TestMode(context.Context) (bool, error) { return s.Tes
 // and of the client SDK (client.Options.Policy). Omitted fields keep
 // DefaultPolicy's values.
 type PolicyFile struct {
-	TestMode          bool                   `json:"test_mode"`
-	MaxAge            string                 `json:"max_age,omitempty"` // Go duration, e.g. "24h"
-	AcceptedTCBStatus []string               `json:"accepted_tcb_status,omitempty"`
-	RequireTCBStatus  *bool                  `json:"require_tcb_status,omitempty"`
-	MinSNPTCB         string                 `json:"min_snp_tcb,omitempty"` // hex TCB_VERSION
+	TestMode          bool     `json:"test_mode"`
+	MaxAge            string   `json:"max_age,omitempty"` // Go duration, e.g. "24h"
+	AcceptedTCBStatus []string `json:"accepted_tcb_status,omitempty"`
+	RequireTCBStatus  *bool    `json:"require_tcb_status,omitempty"`
+	MinSNPTCB         string   `json:"min_snp_tcb,omitempty"` // hex TCB_VERSION
 	// MinTCBEvaluationDataNumber overrides DefaultMinTCBEvaluationDataNumber.
-	MinTCBEvaluationDataNumber *int `json:"min_tcb_evaluation_data_number,omitempty"`
-	RequireGPU        bool                   `json:"require_gpu,omitempty"`
-	Models            map[string]ModelPolicy `json:"models,omitempty"`
-	GPUReference      *nvgpu.Reference       `json:"gpu_reference,omitempty"`
-	Allow             map[string][]string    `json:"allow"`                 // TEE type → hex image hashes
-	DevSigners        []string               `json:"dev_signers,omitempty"` // hex Ed25519 public keys
+	MinTCBEvaluationDataNumber *int                   `json:"min_tcb_evaluation_data_number,omitempty"`
+	RequireGPU                 bool                   `json:"require_gpu,omitempty"`
+	Models                     map[string]ModelPolicy `json:"models,omitempty"`
+	GPUReference               *nvgpu.Reference       `json:"gpu_reference,omitempty"`
+	Allow                      map[string][]string    `json:"allow"`                 // TEE type → hex image hashes
+	DevSigners                 []string               `json:"dev_signers,omitempty"` // hex Ed25519 public keys
 }
 
 // ParsePolicy reads a policy file's content.
