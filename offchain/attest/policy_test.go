@@ -36,6 +36,12 @@ func TestParsePolicy(t *testing.T) {
 	if (&Policy{}).maxAge() != DefaultMaxAge || !(&Policy{}).tcbAccepted("UpToDate") {
 		t.Error("defaults")
 	}
+	if p.MinTCBEvaluationDataNumber != DefaultMinTCBEvaluationDataNumber {
+		t.Errorf("min TCB evaluation number %d, want the default %d", p.MinTCBEvaluationDataNumber, DefaultMinTCBEvaluationDataNumber)
+	}
+	if q, err := ParsePolicy([]byte(`{"allow":{},"min_tcb_evaluation_data_number":19}`)); err != nil || q.MinTCBEvaluationDataNumber != 19 {
+		t.Errorf("min_tcb_evaluation_data_number 19: %+v, %v", q, err)
+	}
 	for name, in := range map[string]string{
 		"unknown field":  `{"allow":{},"extra":1}`,
 		"unknown tee":    `{"allow":{"sgx":["` + h + `"]}}`,
@@ -43,6 +49,7 @@ func TestParsePolicy(t *testing.T) {
 		"bad max age":    `{"allow":{},"max_age":"soon"}`,
 		"negative age":   `{"allow":{},"max_age":"-1h"}`,
 		"bad dev signer": `{"allow":{},"dev_signers":["xyz"]}`,
+		"negative TCB-R": `{"allow":{},"min_tcb_evaluation_data_number":-1}`,
 		"not json":       `allow`,
 	} {
 		if _, err := ParsePolicy([]byte(in)); err == nil {
