@@ -651,8 +651,16 @@ func TestPolicies(t *testing.T) {
 	if did, err := env.payee.CommitIfDue(env.ctx, terms.ID); did || err != nil {
 		t.Fatalf("second commit with nothing new: %v, %v", did, err)
 	}
-	// Shutdown commits whatever is left.
-	env.pay(terms.ID, 1, ton("0.05"))
+	// Shutdown commits what is worth a commit (past MinCommit, 0.02 TON),
+	// and leaves less for later: its voucher stays held.
+	env.pay(terms.ID, 1, ton("0.01"))
+	if err := env.payee.CommitAll(env.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.paidToPayee(terms); got.Cmp(ton("0.6")) != 0 {
+		t.Fatalf("payee was paid %s after a shutdown with 0.01 TON uncommitted, want 0.6 TON (no commit)", got)
+	}
+	env.pay(terms.ID, 1, ton("0.04"))
 	if err := env.payee.CommitAll(env.ctx); err != nil {
 		t.Fatal(err)
 	}

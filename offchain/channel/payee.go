@@ -23,6 +23,12 @@ type PayeePolicy struct {
 	// CommitAbove: CommitIfDue commits when the uncommitted earnings of a
 	// channel pass this.
 	CommitAbove *big.Int
+	// MinCommit: CommitAll (the daemon's shutdown) leaves a channel whose
+	// uncommitted earnings are below this for later: a commit costs about
+	// 0.004 TON of fees (docs/PERFORMANCE.md), more than such earnings are
+	// worth now, and the voucher stays held (the watcher commits it past
+	// CommitAbove or after IdleCommit; a payer's close pays it).
+	MinCommit *big.Int
 	// MinQuarantine is the shortest quarantine Accept agrees to: the
 	// watcher must get a chance to answer a payer's close within it.
 	MinQuarantine time.Duration
@@ -44,11 +50,12 @@ type PayeePolicy struct {
 	IdleCommit time.Duration
 }
 
-// DefaultPayeePolicy commits past 0.5 TON or after 90 idle days, wants at
-// least an hour to answer a payer's close, and keeps unfunded terms 15
-// minutes, 16 per client address and 1,024 in all.
+// DefaultPayeePolicy commits past 0.5 TON or after 90 idle days (at
+// shutdown past 0.02 TON, five times a commit's fees), wants at least an
+// hour to answer a payer's close, and keeps unfunded terms 15 minutes, 16
+// per client address and 1,024 in all.
 func DefaultPayeePolicy() PayeePolicy {
-	return PayeePolicy{CommitAbove: big.NewInt(500_000_000), MinQuarantine: time.Hour, CloseGrace: 10 * time.Minute,
+	return PayeePolicy{CommitAbove: big.NewInt(500_000_000), MinCommit: big.NewInt(20_000_000), MinQuarantine: time.Hour, CloseGrace: 10 * time.Minute,
 		OpeningTTL: 15 * time.Minute, MaxOpeningPerSource: 16, MaxOpening: 1024, IdleCommit: 90 * 24 * time.Hour}
 }
 
@@ -118,6 +125,9 @@ func NewPayee(cfg PayeeConfig) (*Payee, error) {
 	}
 	if cfg.Policy.CommitAbove == nil {
 		cfg.Policy.CommitAbove = DefaultPayeePolicy().CommitAbove
+	}
+	if cfg.Policy.MinCommit == nil {
+		cfg.Policy.MinCommit = DefaultPayeePolicy().MinCommit
 	}
 	if cfg.Policy.MinQuarantine == 0 {
 		cfg.Policy.MinQuarantine = DefaultPayeePolicy().MinQuarantine
@@ -458,6 +468,11 @@ func (p *Payee) CommitAll(ctx context.Context) error {
 	var first error
 	for _, r := range recs {
 		if r.Role != RolePayee || r.Phase != PhaseOpen || r.Uncommitted().Sign() <= 0 {
+			continue
+		}
+		if r.Uncommitted().Cmp(p.cfg.Policy.MinCommit) < 0 {
+			p.cfg.Logger.InfoContext(ctx, "channel earnings left for a later commit: less than a commit is worth", "channel", r.Terms.ID.String(),
+				"uncommitted", tonamount.Format(r.Uncommitted()), "min_commit", tonamount.Format(p.cfg.Policy.MinCommit))
 			continue
 		}
 		if _, err := p.Commit(ctx, r.Terms.ID); err != nil && first == nil {

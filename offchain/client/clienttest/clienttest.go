@@ -168,6 +168,9 @@ type WorkerOptions struct {
 	Engine inference.Engine
 	// MaxConcurrent is the daemon's max_concurrent (default 2).
 	MaxConcurrent int
+	// GasWallet gives the daemon a funded gas wallet (online.gas_wallet):
+	// it then takes payment channels and renews its registration.
+	GasWallet bool
 }
 
 // Worker is a real worker daemon registered on the network, reached by
@@ -180,6 +183,8 @@ type Worker struct {
 	Daemon   *worker.Daemon
 	// Proxy is the worker's public endpoint, in front of the daemon.
 	Proxy *httptest.Server
+	// Config is the path of the daemon's config.toml.
+	Config string
 	net   *Net
 
 	mu       sync.Mutex
@@ -238,6 +243,23 @@ func (n *Net) NewWorkerWith(name string, o WorkerOptions) *Worker {
 		`price_in = "` + tonamount.Format(big.NewInt(o.PriceIn)) + `"`,
 		`price_out = "` + tonamount.Format(big.NewInt(o.PriceOut)) + `"`,
 	}, "\n")
+	if o.GasWallet {
+		f, err := wallet.New(wallet.V5R1)
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		if err := f.Save(filepath.Join(dir, "gas.wallet"), false); err != nil {
+			n.t.Fatal(err)
+		}
+		a, err := f.Address()
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		if err := n.Env.Fund(ctx, a, bt.TON("2")); err != nil {
+			n.t.Fatal(err)
+		}
+		cfgText += "\n[online]\ngas_wallet = \"gas.wallet\"\n"
+	}
 	cfgPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		n.t.Fatal(err)
@@ -246,6 +268,7 @@ func (n *Net) NewWorkerWith(name string, o WorkerOptions) *Worker {
 	if err != nil {
 		n.t.Fatal(err)
 	}
+	w.Config = cfgPath
 	reg, err := worker.Registration(cfg, id)
 	if err != nil {
 		n.t.Fatal(err)

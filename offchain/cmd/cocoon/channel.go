@@ -2,20 +2,29 @@ package main
 
 import (
 	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"github.com/xssnick/tonutils-go/address"
 
+	"github.com/cocoon-network/cocoon/offchain/attest/atls"
 	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/channel"
+	"github.com/cocoon-network/cocoon/offchain/client"
+	"github.com/cocoon-network/cocoon/offchain/internal/boltdb"
 	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
+	"github.com/cocoon-network/cocoon/offchain/wallet"
+	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
 // defaultChannelDir is where a side keeps its channel store and, for a
@@ -33,6 +42,16 @@ func channelCommand() *cli.Command {
 	payeeKey := func() cli.Flag {
 		return &cli.StringFlag{Name: "key", Usage: "payee side: the worker's ed25519 key file (PKCS#8 PEM) that signs its channel states"}
 	}
+	// commit and close: the payee's gas wallet may come from --config.
+	optionalWallet := func() cli.Flag {
+		f := walletFileFlag()
+		f.Required = false
+		f.Usage += "; payee side with --config: the worker's gas wallet by default"
+		return f
+	}
+	workerConfig := func() cli.Flag {
+		return &cli.StringFlag{Name: "config", Usage: "payee side: the worker's config.toml: its daemon's channel store, its worker key (sealed or not) and its gas wallet (instead of --dir, --key and --wallet)"}
+	}
 	return &cli.Command{
 		Name:  "channel",
 		Usage: "payment channels: pay a worker per request off chain, settle on chain when it suits",
@@ -40,12 +59,18 @@ func channelCommand() *cli.Command {
 			{
 				Name:      "open",
 				Usage:     "payer: agree terms with a worker's channel endpoint, then deploy the channel and deposit",
-				UsageText: "cocoon channel open --network N --wallet W --peer URL --payee-key HEX --payout ADDR --deposit TON [options]",
+				UsageText: "cocoon channel open --network N --wallet W --worker ADDR --model NAME --deposit TON [options]\n" +
+					"   cocoon channel open --network N --wallet W --peer URL --payee-key HEX --payout ADDR --deposit TON [options]",
+				Description: "With --worker (the Worker contract's address, as cocoon job workers lists it) the worker is verified as discovery\n" +
+					"does (its registration on chain, its attested evidence, Root's allow-list) and its endpoint, worker key and owner\n" +
+					"are taken from there; --peer, --payee-key and --payout, when given too, must agree.",
 				Flags: []cli.Flag{
 					networkFlag(), walletFileFlag(), dir(), walletJSONFlag(),
-					&cli.StringFlag{Name: "peer", Required: true, Usage: "the worker's channel endpoint (base URL serving " + channel.PathAccept + ")"},
-					&cli.StringFlag{Name: "payee-key", Required: true, Usage: "the worker's public key (64 hex digits)"},
-					&cli.StringFlag{Name: "payout", Required: true, Usage: "where the worker's earnings go: its owner wallet's address"},
+					&cli.StringFlag{Name: "worker", Usage: "the Worker contract's address: its endpoint, worker key and owner are read and verified from it"},
+					&cli.StringFlag{Name: "model", Usage: "with --worker: the model the channel pays for (the worker is verified for it)"},
+					&cli.StringFlag{Name: "peer", Usage: "the worker's channel endpoint (base URL serving " + channel.PathAccept + ")"},
+					&cli.StringFlag{Name: "payee-key", Usage: "the worker key (64 hex digits; `cocoon worker init` prints it, `cocoon job workers --json` lists it as worker_key)"},
+					&cli.StringFlag{Name: "payout", Usage: "where the worker's earnings go: its owner wallet's address"},
 					&cli.StringFlag{Name: "deposit", Required: true, Usage: "TON to deposit"},
 					&cli.DurationFlag{Name: "quarantine", Value: channel.DefaultClosing().Quarantine, Usage: "how long the worker has to answer a close the payer starts alone"},
 					&cli.BoolFlag{Name: "code-library", Usage: "deploy with a reference to the contract code published as a public library (saves ~0.002 TON; the network must have it)"},
@@ -55,7 +80,7 @@ func channelCommand() *cli.Command {
 			{
 				Name:   "status",
 				Usage:  "list this side's channels, or one with --channel; with --network also what the chain says",
-				Flags:  []cli.Flag{dir(), walletJSONFlag(), &cli.StringFlag{Name: "channel", Usage: "only this channel"}, networkFlag()},
+				Flags:  []cli.Flag{dir(), walletJSONFlag(), &cli.StringFlag{Name: "channel", Usage: "only this channel"}, networkFlag(), workerConfig()},
 				Action: channelStatus,
 			},
 			{
@@ -67,13 +92,13 @@ func channelCommand() *cli.Command {
 			{
 				Name:   "commit",
 				Usage:  "payee: withdraw the earnings of the held voucher to the payout address; the channel stays open",
-				Flags:  []cli.Flag{networkFlag(), walletFileFlag(), dir(), id(), walletJSONFlag(), payeeKey()},
+				Flags:  []cli.Flag{networkFlag(), optionalWallet(), dir(), id(), walletJSONFlag(), payeeKey(), workerConfig()},
 				Action: channelCommit,
 			},
 			{
 				Name:  "close",
 				Usage: "close a channel: payer cooperatively with --peer or alone with --force (then --finish after the quarantine); payee alone, at once, with its voucher",
-				Flags: []cli.Flag{networkFlag(), walletFileFlag(), dir(), id(), walletJSONFlag(), payeeKey(),
+				Flags: []cli.Flag{networkFlag(), optionalWallet(), dir(), id(), walletJSONFlag(), payeeKey(), workerConfig(),
 					&cli.StringFlag{Name: "peer", Usage: "payer: the worker's channel endpoint, for a cooperative close"},
 					&cli.BoolFlag{Name: "force", Usage: "payer: close alone (the worker may close with its voucher until the quarantine ends)"},
 					&cli.BoolFlag{Name: "finish", Usage: "payer: pay out a close alone whose quarantine is over"}},
@@ -108,6 +133,61 @@ func payerKey(dir string) (ed25519.PrivateKey, error) {
 	return k, err
 }
 
+// workerSideT is the payee side as the worker's config names it.
+type workerSideT struct {
+	dir string
+	key ed25519.PrivateKey
+	gas *wallet.Wallet
+}
+
+// workerSide reads --config (nil without it): the daemon's channel store,
+// the worker key and the gas wallet.
+func workerSide(c *cli.Context) (*workerSideT, error) {
+	if c.String("config") == "" {
+		return nil, nil
+	}
+	if c.IsSet("dir") || c.IsSet("key") {
+		return nil, usageErr(errors.New("--config names the store and the key: leave out --dir and --key"))
+	}
+	cfg, err := worker.LoadConfig(c.String("config"))
+	if err != nil {
+		return nil, err
+	}
+	ws := &workerSideT{dir: filepath.Join(cfg.Path(cfg.StateDir), "channels")}
+	if c.Command.Name == "status" {
+		return ws, nil
+	}
+	id, err := worker.OpenConfiguredIdentity(c.Context, cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	ws.key = id.SignKey
+	if cfg.Online.GasWallet != "" {
+		f, err := wallet.Load(cfg.Path(cfg.Online.GasWallet))
+		if err != nil {
+			return nil, fmt.Errorf("online.gas_wallet: %w", err)
+		}
+		if ws.gas, err = f.Open(); err != nil {
+			return nil, fmt.Errorf("online.gas_wallet: %w", err)
+		}
+	}
+	return ws, nil
+}
+
+// openChannelStore opens --dir, or the worker daemon's store; while the
+// daemon runs it holds the store, and the words say what to do instead.
+func openChannelStore(c *cli.Context, ws *workerSideT) (*channel.Store, error) {
+	dir := c.String("dir")
+	if ws != nil {
+		dir = ws.dir
+	}
+	st, err := channel.OpenStore(dir)
+	if errors.Is(err, boltdb.ErrLocked) && ws != nil {
+		return nil, errors.New("the worker daemon is running and holds its channel store: its watcher commits earnings past online.commit_above, after 90 idle days and (above 0.02 TON) at shutdown, and answers payers' closes; cocoon worker status shows what the channels hold; stop the daemon to commit or close by hand")
+	}
+	return st, err
+}
+
 // openSide opens the store and the side of the --channel record.
 func openSide(c *cli.Context, needWallet bool) (*channelSide, error) {
 	id, err := channelID(c)
@@ -118,7 +198,11 @@ func openSide(c *cli.Context, needWallet bool) (*channelSide, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := channel.OpenStore(c.String("dir"))
+	ws, err := workerSide(c)
+	if err != nil {
+		return nil, err
+	}
+	store, err := openChannelStore(c, ws)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +217,10 @@ func openSide(c *cli.Context, needWallet bool) (*channelSide, error) {
 		return nil, err
 	}
 	var sender channel.Sender
-	if needWallet || c.String("wallet") != "" {
+	switch {
+	case ws != nil && c.String("wallet") == "" && ws.gas != nil:
+		sender = ws.gas
+	case needWallet || c.String("wallet") != "":
 		w, err := openWallet(c)
 		if err != nil {
 			s.close()
@@ -152,11 +239,16 @@ func openSide(c *cli.Context, needWallet bool) (*channelSide, error) {
 			return nil, err
 		}
 	case channel.RolePayee:
-		if c.String("key") == "" {
+		if c.String("key") == "" && ws == nil {
 			s.close()
-			return nil, usageErr(errors.New("--key is required on the payee side: the worker's key file"))
+			return nil, usageErr(errors.New("--key (the worker's key file) or --config (the worker's config) is required on the payee side"))
 		}
-		key, err := keyfile.Load(c.String("key"), "worker key")
+		var key ed25519.PrivateKey
+		if ws != nil {
+			key = ws.key
+		} else {
+			key, err = keyfile.Load(c.String("key"), "worker key")
+		}
 		if err == nil {
 			s.payee, err = channel.NewPayee(channel.PayeeConfig{Net: net, Key: key, Payout: s.rec.Terms.PayeeAddress, Wallet: sender, Store: store, Logger: log})
 		}
@@ -168,20 +260,87 @@ func openSide(c *cli.Context, needWallet bool) (*channelSide, error) {
 	return s, nil
 }
 
+// channelPeer is the worker a channel opens with: verified from its Worker
+// contract with --worker (flags given beside it must agree), else the
+// flags as given.
+func channelPeer(c *cli.Context, net chain.Network) (peerURL string, key ed25519.PublicKey, payout *address.Address, hc *http.Client, err error) {
+	if c.String("worker") == "" {
+		if key, err = channel.ParsePublicKey(c.String("payee-key")); err != nil {
+			return "", nil, nil, nil, usageErr(fmt.Errorf("--payee-key: %w", err))
+		}
+		if payout, err = chain.ParseAddress(c.String("payout")); err != nil {
+			return "", nil, nil, nil, usageErr(fmt.Errorf("--payout: %w", err))
+		}
+		return c.String("peer"), key, payout, nil, nil
+	}
+	addr, err := chain.ParseAddress(c.String("worker"))
+	if err != nil {
+		return "", nil, nil, nil, usageErr(fmt.Errorf("--worker: %w", err))
+	}
+	wr := readers.NewWorker(net, addr)
+	data, err := wr.WorkerData(c.Context)
+	if err != nil {
+		return "", nil, nil, nil, fmt.Errorf("reading worker %s: %w", addr, err)
+	}
+	if !data.Deployed {
+		return "", nil, nil, nil, fmt.Errorf("--worker %s: no Worker contract there", addr)
+	}
+	model := c.String("model")
+	if model == "" {
+		return "", nil, nil, nil, usageErr(errors.New("--model is required with --worker: the worker is verified for the model the channel pays for"))
+	}
+	coll, err := loadCollateralFlag(c)
+	if err != nil {
+		return "", nil, nil, nil, err
+	}
+	w, err := client.VerifyWorker(c.Context, net, data.Root, addr, model, client.DiscoverOptions{Collateral: coll})
+	if err != nil {
+		return "", nil, nil, nil, fmt.Errorf("verifying worker %s: %w", addr, err)
+	}
+	for _, f := range []struct {
+		flag, got, want string
+	}{
+		{"peer", strings.TrimSuffix(c.String("peer"), "/"), strings.TrimSuffix(w.Endpoint, "/")},
+		{"payee-key", strings.ToLower(c.String("payee-key")), hex.EncodeToString(w.WorkerKey)},
+		{"payout", c.String("payout"), w.Owner.String()},
+	} {
+		if f.got == "" || f.got == f.want {
+			continue
+		}
+		if f.flag == "payout" {
+			if a, err := chain.ParseAddress(f.got); err == nil && a.Equals(w.Owner) {
+				continue
+			}
+		}
+		return "", nil, nil, nil, fmt.Errorf("--%s %s disagrees with worker %s, whose %s is %s", f.flag, f.got, addr, f.flag, f.want)
+	}
+	if strings.HasPrefix(w.Endpoint, "https://") {
+		// The worker's endpoint is attested TLS: the channel's terms go to
+		// the enclave whose evidence is registered on chain.
+		hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: atls.PinnedConfig(w.AttestationHash)}}
+	}
+	fmt.Fprintf(c.App.ErrWriter, "worker %s verified (%s evidence, model %s): endpoint %s, worker key %x, payout %s\n",
+		addr, w.TEE, model, w.Endpoint, []byte(w.WorkerKey), w.Owner)
+	return w.Endpoint, w.WorkerKey, w.Owner, hc, nil
+}
+
 func channelOpen(c *cli.Context) error {
-	payeeKey, err := channel.ParsePublicKey(c.String("payee-key"))
-	if err != nil {
-		return usageErr(fmt.Errorf("--payee-key: %w", err))
-	}
-	payout, err := chain.ParseAddress(c.String("payout"))
-	if err != nil {
-		return usageErr(fmt.Errorf("--payout: %w", err))
-	}
 	deposit, err := tonamount.Parse(c.String("deposit"))
 	if err != nil || deposit.Sign() == 0 {
 		return usageErr(fmt.Errorf("--deposit: want a positive TON amount (%v)", err))
 	}
+	if c.String("worker") == "" {
+		for _, f := range []string{"peer", "payee-key", "payout"} {
+			if c.String(f) == "" {
+				return usageErr(fmt.Errorf("--%s is required without --worker (or name the Worker contract with --worker)", f))
+			}
+		}
+	}
 	net, err := openNetwork(c)
+	if err != nil {
+		return err
+	}
+	peerURL, payeeKey, payout, hc, err := channelPeer(c, net)
 	if err != nil {
 		return err
 	}
@@ -215,7 +374,7 @@ func channelOpen(c *cli.Context) error {
 	if err := terms.Validate(); err != nil {
 		return usageErr(fmt.Errorf("--quarantine: %w", err))
 	}
-	peer := &channel.Peer{URL: c.String("peer")}
+	peer := &channel.Peer{URL: peerURL, Client: hc}
 	hello, err := peer.Accept(c.Context, terms)
 	if err != nil {
 		return fmt.Errorf("the worker did not accept the channel: %w", err)
@@ -229,7 +388,11 @@ func channelOpen(c *cli.Context) error {
 }
 
 func channelStatus(c *cli.Context) error {
-	store, err := channel.OpenStore(c.String("dir"))
+	ws, err := workerSide(c)
+	if err != nil {
+		return err
+	}
+	store, err := openChannelStore(c, ws)
 	if err != nil {
 		return err
 	}

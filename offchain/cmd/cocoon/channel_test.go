@@ -20,6 +20,7 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 
 	"github.com/cocoon-network/cocoon/offchain/channel"
+	"github.com/cocoon-network/cocoon/offchain/client/clienttest"
 	"github.com/cocoon-network/cocoon/offchain/devnet"
 	"github.com/cocoon-network/cocoon/offchain/devnet/httpapi"
 	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
@@ -233,5 +234,51 @@ func TestChannelCommandsOnDevnet(t *testing.T) {
 		if _, err := runCLI(t, append(args, net...)...); err == nil {
 			t.Errorf("%v: no error", args)
 		}
+	}
+}
+
+// An app names the Worker contract and nothing else: channel open verifies
+// the worker as discovery does and takes its endpoint, worker key and
+// owner from there; flags beside --worker that disagree are refused before
+// anything is sent.
+func TestChannelOpenWithWorker(t *testing.T) {
+	c := newCLINet(t)
+	w := c.net.NewWorkerWith("w", clienttest.WorkerOptions{PriceIn: 1_000_000_000, PriceOut: 3_000_000_000, GasWallet: true})
+	c.net.Run(20 * time.Millisecond)
+	payerDir := filepath.Join(t.TempDir(), "payer")
+	base := []string{"channel", "open", "--network", c.url, "--wallet", c.walletArg, "--dir", payerDir, "--deposit", "1", "--json"}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--worker", w.Address.String()}, "--model is required with --worker"},
+		{[]string{"--worker", w.Address.String(), "--model", c.net.Model, "--payee-key", strings.Repeat("ab", 32)}, "--payee-key " + strings.Repeat("ab", 32) + " disagrees"},
+		{[]string{"--worker", w.Address.String(), "--model", c.net.Model, "--payout", c.net.Root.String()}, "--payout"},
+		{[]string{}, "--peer is required without --worker"},
+	} {
+		if _, err := runCLI(t, append(base, bad.args...)...); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%v: %v, want %q", bad.args, err, bad.want)
+		}
+	}
+	out, err := runCLI(t, append(base, "--worker", w.Address.String(), "--model", c.net.Model)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened []struct{ ID, Phase, Deposit, Payee string }
+	if err := json.Unmarshal([]byte(out), &opened); err != nil || len(opened) != 1 || opened[0].Phase != "open" || opened[0].Deposit != "1.000000000" {
+		t.Fatalf("open --json printed %q (%v)", out, err)
+	}
+	// The worker's side of it, from its config: while the daemon runs it
+	// holds the store, and the command says what to do instead.
+	for _, args := range [][]string{
+		{"channel", "status", "--config", w.Config},
+		{"channel", "commit", "--network", c.url, "--config", w.Config, "--channel", opened[0].ID},
+	} {
+		if _, err := runCLI(t, args...); err == nil || !strings.Contains(err.Error(), "the worker daemon is running and holds its channel store") {
+			t.Errorf("%v while the daemon runs: %v", args, err)
+		}
+	}
+	if _, err := runCLI(t, "channel", "status", "--config", w.Config, "--dir", payerDir); err == nil || !strings.Contains(err.Error(), "leave out --dir") {
+		t.Errorf("--config with --dir: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -347,6 +348,8 @@ func jobWorkers(c *cli.Context) error {
 		type wj struct {
 			Worker    string   `json:"worker"`
 			Endpoint  string   `json:"endpoint"`
+			WorkerKey string   `json:"worker_key"` // signs receipts; a channel's payee key
+			Owner     string   `json:"owner"`      // a channel's payout address
 			TEE       string   `json:"tee"`
 			PriceIn   string   `json:"price_in_per_1m"`
 			PriceOut  string   `json:"price_out_per_1m"`
@@ -371,7 +374,7 @@ func jobWorkers(c *cli.Context) error {
 			Refused  []rj   `json:"refused"`
 		}{Root: root.String(), Model: d.Model, TestMode: d.TestMode, Workers: []wj{}, Refused: []rj{}}
 		for _, x := range d.Workers {
-			res.Workers = append(res.Workers, wj{x.Address.String(), x.Endpoint, x.TEE.String(), tonamount.Format(x.Price.PriceIn), tonamount.Format(x.Price.PriceOut),
+			res.Workers = append(res.Workers, wj{x.Address.String(), x.Endpoint, hex.EncodeToString(x.WorkerKey), x.Owner.String(), x.TEE.String(), tonamount.Format(x.Price.PriceIn), tonamount.Format(x.Price.PriceOut),
 				tonamount.Format(x.Stake), x.Completed, x.Failed, x.Slashed, x.Insecure, x.Warnings})
 		}
 		for _, x := range d.Refused {

@@ -157,7 +157,7 @@ func workerInit(c *cli.Context) error {
 	meas, _ := id.Measurement()
 	eh := id.EvidenceHash()
 	fmt.Printf("worker created in %s\n", dir)
-	fmt.Printf("  receipt key     %x\n", id.SignKey.Public())
+	fmt.Printf("  worker key      %x (signs receipts and channel approvals: the payee key of payment channels)\n", id.SignKey.Public())
 	fmt.Printf("  HPKE key        %s, commitment %x\n", suite, seal.Commitment(id.HPKE.Public()))
 	fmt.Printf("  evidence        %s (sha256 %x)\n", id.Bundle.TEE, eh)
 	fmt.Printf("  measurement     %x (dev image %q)\n", meas, worker.DevImage)

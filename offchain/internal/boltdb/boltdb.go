@@ -14,6 +14,10 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
+// ErrLocked is returned (wrapped) by Open when another process holds the
+// database.
+var ErrLocked = errors.New("the database is locked")
+
 // Open opens (or creates) dir/file with the buckets. holder names what
 // else might hold the file, for the error when it is locked
 // ("another devnet", "another worker").
@@ -25,7 +29,7 @@ func Open(dir, file, holder string, buckets ...[]byte) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("opening %s: %s is using it", path, holder)
+			return nil, fmt.Errorf("opening %s: %s is using it: %w", path, holder, ErrLocked)
 		}
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
