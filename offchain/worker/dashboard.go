@@ -197,6 +197,9 @@ func (d *Daemon) Dashboard(ctx context.Context) (*Dashboard, error) {
 		return nil, err
 	}
 	dash.Registration = d.renewal.Status()
+	if g := dash.Registration.GasLow; g != "" {
+		warn(dashboard.LevelWarn, "%s", g)
+	}
 	switch reg := dash.Registration; {
 	case reg.State == RegistrationValid && !reg.ValidUntil.IsZero() && reg.ValidUntil.Sub(now) < renewAhead/2:
 		warn(dashboard.LevelWarn, "the registration lapses at %s and is not renewed yet", reg.ValidUntil.UTC().Format(time.RFC3339))

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
 	"github.com/cocoon-network/cocoon/offchain/owner"
+	"github.com/cocoon-network/cocoon/offchain/tonamount"
 	"github.com/cocoon-network/cocoon/offchain/wallet"
 )
 
@@ -47,7 +49,14 @@ type RegistrationStatus struct {
 	State      string    `json:"state"`
 	ValidUntil time.Time `json:"valid_until"`
 	Problem    string    `json:"problem,omitempty"` // what the owner must do, when anything
+	// GasLow says the gas wallet holds less than lowGasBalance (a few
+	// hours of renewals); empty otherwise.
+	GasLow string `json:"gas_low,omitempty"`
 }
+
+// lowGasBalance is the gas wallet balance below which the daemon warns:
+// about ten renewals, eight hours.
+const lowGasBalance = 200_000_000 // nanoton
 
 // renewal keeps the registration alive and reports on it.
 type renewal struct {
@@ -56,13 +65,16 @@ type renewal struct {
 
 	mu         sync.Mutex
 	status     RegistrationStatus
+	gasLow     string // as of the last renewal
 	lastLogged map[string]time.Time
 }
 
 func (r *renewal) Status() RegistrationStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.status
+	s := r.status
+	s.GasLow = r.gasLow
+	return s
 }
 
 // run checks the registration until ctx ends; chain errors are retried
@@ -175,6 +187,14 @@ func (r *renewal) check(ctx context.Context) (time.Duration, error) {
 	validUntil = time.Unix(int64(after.ValidUntil), 0)
 	d.metrics.Renewals.WithLabelValues("renewed").Inc()
 	d.log.Info("registration renewed", "valid_until", validUntil.UTC().Format(time.RFC3339))
+	gasLow := ""
+	if acc, err := d.net.Account(ctx, r.gas.Address()); err == nil && acc.Balance.Cmp(big.NewInt(lowGasBalance)) < 0 {
+		gasLow = fmt.Sprintf("the gas wallet %s holds %s TON, a few hours of renewals (about 0.018 TON each): fund it, or the registration lapses", r.gas.Address(), tonamount.Format(acc.Balance))
+		r.logOnce("gas", "LOW GAS: "+gasLow)
+	}
+	r.mu.Lock()
+	r.gasLow = gasLow
+	r.mu.Unlock()
 	r.set(RegistrationStatus{State: RegistrationValid, ValidUntil: validUntil})
 	return next, nil
 }

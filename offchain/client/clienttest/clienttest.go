@@ -185,7 +185,7 @@ type Worker struct {
 	Proxy *httptest.Server
 	// Config is the path of the daemon's config.toml.
 	Config string
-	net   *Net
+	net    *Net
 
 	mu       sync.Mutex
 	tamper   bool

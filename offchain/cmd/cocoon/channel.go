@@ -57,8 +57,8 @@ func channelCommand() *cli.Command {
 		Usage: "payment channels: pay a worker per request off chain, settle on chain when it suits",
 		Subcommands: []*cli.Command{
 			{
-				Name:      "open",
-				Usage:     "payer: agree terms with a worker's channel endpoint, then deploy the channel and deposit",
+				Name:  "open",
+				Usage: "payer: agree terms with a worker's channel endpoint, then deploy the channel and deposit",
 				UsageText: "cocoon channel open --network N --wallet W --worker ADDR --model NAME --deposit TON [options]\n" +
 					"   cocoon channel open --network N --wallet W --peer URL --payee-key HEX --payout ADDR --deposit TON [options]",
 				Description: "With --worker (the Worker contract's address, as cocoon job workers lists it) the worker is verified as discovery\n" +

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -16,10 +15,13 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 
 	"github.com/cocoon-network/cocoon/bindings"
+	"github.com/cocoon-network/cocoon/offchain/attest/dev"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
+	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 	"github.com/cocoon-network/cocoon/offchain/operator"
 	"github.com/cocoon-network/cocoon/offchain/tonamount"
+	"github.com/cocoon-network/cocoon/offchain/worker"
 )
 
 // Defaults for a new Root; every one can be changed later with set-params.
@@ -78,7 +80,7 @@ func rootCommand() *cli.Command {
 				Usage: "add (or with --remove, remove) an enclave measurement to Root's allow-list",
 				Flags: common(
 					&cli.StringFlag{Name: "tee", Required: true, Usage: "tdx, sevsnp, nvidia_cc or dev"},
-					&cli.StringFlag{Name: "hash", Required: true, Usage: "measurement hash, 64 hex digits (see docs/ATTESTATION.md)"},
+					&cli.StringFlag{Name: "hash", Usage: "measurement hash, 64 hex digits (see docs/ATTESTATION.md); with --tee dev the default is the dev image of cocoon worker init"},
 					&cli.BoolFlag{Name: "remove", Usage: "remove instead of add"},
 				),
 				Action: rootAllowMeasurement,
@@ -88,7 +90,7 @@ func rootCommand() *cli.Command {
 				Usage: "register a model with its weights hash and minimum prices",
 				Flags: common(
 					&cli.StringFlag{Name: "name", Required: true, Usage: "model name; its id is sha256 of the name"},
-					&cli.StringFlag{Name: "weights-hash", Required: true, Usage: "sha256 of the weights, 64 hex digits"},
+					&cli.StringFlag{Name: "weights-hash", Usage: "sha256 of the weights, 64 hex digits (cocoon worker attest prints it); without it none is pinned, and a network not in test mode serves the model from no TEE worker"},
 					&cli.StringFlag{Name: "min-price-in", Required: true, Usage: "minimum price per 1M input tokens, TON"},
 					&cli.StringFlag{Name: "min-price-out", Required: true, Usage: "minimum price per 1M output tokens, TON"},
 				),
@@ -137,9 +139,10 @@ func rootCommand() *cli.Command {
 				Action: rootCancelChange,
 			},
 			{
-				Name:   "show",
-				Usage:  "print Root's owner, version, params, allow-lists and code hashes",
-				Flags:  []cli.Flag{rootFlag(), networkFlag(), walletJSONFlag()},
+				Name:  "show",
+				Usage: "print Root's owner, version, params, allow-lists and code hashes",
+				Flags: []cli.Flag{rootFlag(), networkFlag(), walletJSONFlag(),
+					&cli.StringSliceFlag{Name: "model", Usage: "a model name to show by name (on chain models are known by id, sha256 of the name; the reference engine's is known)"}},
 				Action: rootShow,
 			},
 		},
@@ -279,7 +282,7 @@ func rootDeploy(c *cli.Context) error {
 		codes = codes.WithJobLibrary()
 	}
 	if !c.Bool("json") {
-		fmt.Fprintf(os.Stderr, "deploying Root owned by %s ...\n", w.Address())
+		fmt.Fprintf(c.App.ErrWriter, "deploying Root owned by %s ...\n", w.Address())
 	}
 	op, res, err := operator.DeployCodes(c.Context, net, w, params, codes)
 	if err != nil {
@@ -297,11 +300,11 @@ func report(c *cli.Context, words string, root *address.Address, res *operator.R
 		for k, v := range extra {
 			out[k] = v
 		}
-		return walletPrintJSON(os.Stdout, out)
+		return walletPrintJSON(c.App.Writer, out)
 	}
-	fmt.Println(words)
+	fmt.Fprintln(c.App.Writer, words)
 	if res.RootTx != nil {
-		fmt.Printf("  Root version %d, transaction lt %d hash %x\n", res.Version, res.RootTx.ID.LT, res.RootTx.ID.Hash)
+		fmt.Fprintf(c.App.Writer, "  Root version %d, transaction lt %d hash %x\n", res.Version, res.RootTx.ID.LT, res.RootTx.ID.Hash)
 	}
 	return nil
 }
@@ -353,9 +356,19 @@ func rootAllowMeasurement(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--tee: %w", err)
 	}
-	h, err := parseHash("hash", c.String("hash"))
-	if err != nil {
-		return err
+	var h [32]byte
+	switch {
+	case c.String("hash") == "" && tee == bindings.TEEDev:
+		// The dev image of cocoon worker init: a devnet's operator need
+		// not run a worker first to learn it.
+		h = dev.Measurement(worker.DevImage)
+		fmt.Fprintf(c.App.ErrWriter, "--hash: the dev image %q of cocoon worker init, %x\n", worker.DevImage, h)
+	case c.String("hash") == "":
+		return usageErr(fmt.Errorf("--hash is required for --tee %s: the image hash cocoon attest verify --json prints", tee))
+	default:
+		if h, err = parseHash("hash", c.String("hash")); err != nil {
+			return err
+		}
 	}
 	if c.Bool("remove") {
 		return rootOp(c, bindings.RemoveMeasurement{QueryID: queryID(), TEE: tee, Measurement: h}, fmt.Sprintf("measurement %x (%s) removed from the allow-list", h, tee))
@@ -368,8 +381,11 @@ func rootAddModel(c *cli.Context) error {
 	if name == "" {
 		return errors.New("--name must not be empty")
 	}
-	wh, err := parseHash("weights-hash", c.String("weights-hash"))
-	if err != nil {
+	var wh [32]byte
+	var err error
+	if c.String("weights-hash") == "" {
+		fmt.Fprintln(c.App.ErrWriter, "--weights-hash not given: no weights pinned; fine for a test network (the reference engine has none), but clients on a network not in test mode refuse every TEE worker of this model")
+	} else if wh, err = parseHash("weights-hash", c.String("weights-hash")); err != nil {
 		return err
 	}
 	in, err := tonamount.Parse(c.String("min-price-in"))
@@ -436,6 +452,7 @@ func rootCancelChange(c *cli.Context) error {
 }
 
 func rootShow(c *cli.Context) error {
+	w := c.App.Writer
 	net, err := openNetwork(c)
 	if err != nil {
 		return err
@@ -462,6 +479,7 @@ func rootShow(c *cli.Context) error {
 	}
 	type model struct {
 		ID          string `json:"id"`
+		Name        string `json:"name,omitempty"` // when known (--model, the reference engine's)
 		WeightsHash string `json:"weights_hash"`
 		MinPriceIn  string `json:"min_price_in_ton"`
 		MinPriceOut string `json:"min_price_out_ton"`
@@ -471,11 +489,15 @@ func rootShow(c *cli.Context) error {
 		ms = append(ms, meas{TEE: t.String(), Hash: hex.EncodeToString(h[:])})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].TEE+ms[i].Hash < ms[j].TEE+ms[j].Hash })
+	names := map[[32]byte]string{bindings.ModelID(reference.Name): reference.Name}
+	for _, n := range c.StringSlice("model") {
+		names[bindings.ModelID(n)] = n
+	}
 	var mods []model
 	for id, m := range st.Models {
-		mods = append(mods, model{ID: hex.EncodeToString(id[:]), WeightsHash: hex.EncodeToString(m.WeightsHash[:]), MinPriceIn: tonamount.Format(m.MinPriceIn), MinPriceOut: tonamount.Format(m.MinPriceOut)})
+		mods = append(mods, model{ID: hex.EncodeToString(id[:]), Name: names[id], WeightsHash: hex.EncodeToString(m.WeightsHash[:]), MinPriceIn: tonamount.Format(m.MinPriceIn), MinPriceOut: tonamount.Format(m.MinPriceOut)})
 	}
-	sort.Slice(mods, func(i, j int) bool { return mods[i].ID < mods[j].ID })
+	sort.Slice(mods, func(i, j int) bool { return mods[i].Name+mods[i].ID < mods[j].Name+mods[j].ID })
 	p := st.Params
 	out := map[string]any{
 		"root":               root.String(),
@@ -503,34 +525,42 @@ func rootShow(c *cli.Context) error {
 		out["pending_change_effective_at"] = time.Unix(int64(pc.EffectiveAt), 0).UTC().Format(time.RFC3339)
 	}
 	if c.Bool("json") {
-		return walletPrintJSON(os.Stdout, out)
+		return walletPrintJSON(c.App.Writer, out)
 	}
-	fmt.Printf("Root %s (version %d, balance %s TON)\n", root, st.Version, tonamount.Format(acc.Balance))
-	fmt.Printf("  owner             %s\n", st.Owner)
+	fmt.Fprintf(w, "Root %s (version %d, balance %s TON)\n", root, st.Version, tonamount.Format(acc.Balance))
+	fmt.Fprintf(w, "  owner             %s\n", st.Owner)
 	if st.PendingOwner != nil {
-		fmt.Printf("  pending owner     %s\n", st.PendingOwner)
+		fmt.Fprintf(w, "  pending owner     %s\n", st.PendingOwner)
 	}
-	fmt.Printf("  min worker stake  %s TON\n  unbonding delay   %s\n  protocol fee      %.2f%% to %s\n  job deadline      %s .. %s\n  slash             %.2f%% of stake per missed job\n",
+	fmt.Fprintf(w, "  min worker stake  %s TON\n  unbonding delay   %s\n  protocol fee      %.2f%% to %s\n  job deadline      %s .. %s\n  slash             %.2f%% of stake per missed job\n",
 		tonamount.Format(p.MinWorkerStake), time.Duration(p.UnbondingDelay)*time.Second, float64(p.ProtocolFeeBps)/100, p.Treasury,
 		time.Duration(p.MinJobDeadline)*time.Second, time.Duration(p.MaxJobDeadline)*time.Second, float64(p.SlashBps)/100)
 	if p.TestMode {
-		fmt.Println("  test mode         ON: dev attestation admitted (NOT SECURE)")
+		fmt.Fprintln(w, "  test mode         ON: dev attestation admitted (NOT SECURE)")
 	}
 	if pc := st.Codes.Pending; pc != nil {
-		fmt.Printf("  announced change  effective at %s (params %v, root code %v, worker code %v, job code %v)\n",
+		fmt.Fprintf(w, "  announced change  effective at %s (params %v, root code %v, worker code %v, job code %v)\n",
 			out["pending_change_effective_at"], pc.Params != nil, pc.RootCode != nil, pc.WorkerCode != nil, pc.JobCode != nil)
 	}
-	fmt.Printf("  measurements      %d\n", len(ms))
+	fmt.Fprintf(w, "  measurements      %d\n", len(ms))
 	for _, m := range ms {
-		fmt.Printf("    %-9s %s\n", m.TEE, m.Hash)
+		fmt.Fprintf(w, "    %-9s %s\n", m.TEE, m.Hash)
 	}
-	fmt.Printf("  models            %d\n", len(mods))
+	fmt.Fprintf(w, "  models            %d\n", len(mods))
 	for _, m := range mods {
-		fmt.Printf("    %s  min %s / %s TON per 1M tokens in/out\n", m.ID, m.MinPriceIn, m.MinPriceOut)
+		name := m.Name
+		if name == "" {
+			name = "(name unknown: root show --model NAME labels it)"
+		}
+		weights := m.WeightsHash
+		if weights == strings.Repeat("0", 64) {
+			weights = "none pinned"
+		}
+		fmt.Fprintf(w, "    %s  id %s\n      weights %s, min %s / %s TON per 1M tokens in/out\n", name, m.ID, weights, m.MinPriceIn, m.MinPriceOut)
 	}
-	fmt.Printf("  worker code       %s\n  job code          %s\n", out["worker_code_hash"], out["job_code_hash"])
+	fmt.Fprintf(w, "  worker code       %s\n  job code          %s\n", out["worker_code_hash"], out["job_code_hash"])
 	if !out["codes_match_binary"].(bool) {
-		fmt.Println("  (child codes differ from the ones compiled into this binary)")
+		fmt.Fprintln(w, "  (child codes differ from the ones compiled into this binary)")
 	}
 	return nil
 }

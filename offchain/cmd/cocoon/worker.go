@@ -163,7 +163,7 @@ func workerInit(c *cli.Context) error {
 	fmt.Printf("  measurement     %x (dev image %q)\n", meas, worker.DevImage)
 	// Funding a wallet that is not deployed yet wants the non-bounceable
 	// form (a bounceable transfer to it would come back).
-	fmt.Printf("  gas wallet      %s (%s: fund it with about 1 TON; it pays payment-channel commits and closes)\n",
+	fmt.Printf("  gas wallet      %s (%s: fund it: it pays the registration's renewals, about 0.5 TON a day, and payment-channel commits and closes)\n",
 		gasAddr.Bounce(false).String(), vals.GasWallet)
 	fmt.Println("  INSECURE: dev attestation, not hardware-backed; only a Root in test mode accepts it")
 	var missing []string
