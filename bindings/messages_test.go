@@ -72,7 +72,7 @@ func sampleMessages() []Message {
 		SetParams{QueryID: 1, Params: sampleParams()},
 		AddMeasurement{QueryID: 2, TEE: TEESEVSNP, Measurement: h("m")},
 		RemoveMeasurement{QueryID: 3, TEE: TEENvidiaCC, Measurement: h("m2")},
-		AddModel{QueryID: 4, ModelID: ModelID("llama"), Info: ModelInfo{WeightsHash: h("w"), MinPriceIn: big.NewInt(5), MinPriceOut: big.NewInt(6)}},
+		AddModel{QueryID: 4, ModelID: ModelID("llama"), Info: ModelInfo{WeightsHash: h("w"), MinPriceIn: big.NewInt(5), MinPriceOut: big.NewInt(6), RequireGPU: true}},
 		RemoveModel{QueryID: 5, ModelID: ModelID("llama")},
 		SetTreasury{QueryID: 6, Treasury: testAddr(9)},
 		UpgradeCode{QueryID: 7, RootCode: code, JobCode: code},

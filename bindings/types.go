@@ -184,6 +184,9 @@ type ModelInfo struct {
 	WeightsHash [32]byte `tlb:"bits 256"`
 	MinPriceIn  *big.Int `tlb:"var uint 16"`
 	MinPriceOut *big.Int `tlb:"var uint 16"`
+	// RequireGPU: the model is served only on attested GPUs in CC mode;
+	// clients refuse workers without GPU evidence for it.
+	RequireGPU bool `tlb:"bool"`
 }
 
 // Models is a map<uint256, ModelPrice>: model id → price.

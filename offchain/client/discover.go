@@ -185,8 +185,14 @@ func Discover(ctx context.Context, net chain.Network, root *address.Address, mod
 	if err != nil {
 		return nil, fmt.Errorf("reading Root %s model %q: %w", root, model, err)
 	}
+	policy := discoveryPolicy(opts, fixedTestMode{ChainAllowList: ChainAllowList{Root: rootC}, testMode: params.TestMode}, model)
 	if found {
 		pinned = info.WeightsHash
+		// Root's word that the model runs only on attested GPUs binds
+		// every client, whatever its own policy says.
+		if info.RequireGPU {
+			policy.RequireGPU = true
+		}
 	}
 	chk := &checker{
 		net:        net,
@@ -198,7 +204,7 @@ func Discover(ctx context.Context, net chain.Network, root *address.Address, mod
 		http:       &workerHTTP{hc: httpClient(opts.HTTPClient)},
 		collateral: opts.Collateral,
 		verifier:   opts.Verifier,
-		policy:     discoveryPolicy(opts, fixedTestMode{ChainAllowList: ChainAllowList{Root: rootC}, testMode: params.TestMode}, model),
+		policy:     policy,
 	}
 	type outcome struct {
 		w   *Worker

@@ -187,6 +187,13 @@ func TestDiscoverGPURequiredModel(t *testing.T) {
 	if _, err := New(net, Options{Policy: pol}).VerifyWorker(context.Background(), r.addr, w.addr, testModel); err != nil {
 		t.Fatalf("a model that needs no GPU: %v", err)
 	}
+	// Root carries the requirement (ModelInfo.requireGpu): it binds a
+	// client whose own policy does not ask for GPUs (issue 22).
+	r.gpu = true
+	_, err = New(net, Options{}).VerifyWorker(context.Background(), r.addr, w.addr, testModel)
+	if we := refusal(t, err); we.Check != attest.CheckGPURequired {
+		t.Fatalf("Root requires GPUs for the model: refused by %s: %v", we.Check, we.Err)
+	}
 }
 
 func readAttestTestdata(name string) ([]byte, error) {

@@ -34,6 +34,7 @@ type fakeRoot struct {
 	allowed  map[[33]byte]bool // tee ‖ hash
 	workers  map[[32]byte]*address.Address
 	weights  [32]byte // the model's pinned weights hash
+	gpu      bool     // the model requires GPU evidence (Root's flag)
 }
 
 func newFakeRoot(t *testing.T, net *fakeNet) *fakeRoot {
@@ -57,7 +58,7 @@ func newFakeRoot(t *testing.T, net *fakeNet) *fakeRoot {
 		return []any{addrSlice(testAddr("derived elsewhere"))}, nil
 	})
 	net.get(r.addr, "model", func([]any) ([]any, error) {
-		return []any{big.NewInt(-1), u256(r.weights), big.NewInt(1), big.NewInt(1)}, nil
+		return []any{big.NewInt(-1), u256(r.weights), big.NewInt(1), big.NewInt(1), boolInt(r.gpu)}, nil
 	})
 	return r
 }

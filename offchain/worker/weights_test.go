@@ -192,9 +192,9 @@ func (r rootModels) RunGetMethod(ctx context.Context, _ *address.Address, method
 	args[0].(*big.Int).FillBytes(id[:])
 	info, found, _ := r.pins.Model(ctx, id)
 	if !found {
-		return []any{big.NewInt(0), big.NewInt(0), big.NewInt(0), big.NewInt(0)}, nil
+		return []any{big.NewInt(0), big.NewInt(0), big.NewInt(0), big.NewInt(0), big.NewInt(0)}, nil
 	}
-	return []any{big.NewInt(-1), new(big.Int).SetBytes(info.WeightsHash[:]), info.MinPriceIn, info.MinPriceOut}, nil
+	return []any{big.NewInt(-1), new(big.Int).SetBytes(info.WeightsHash[:]), info.MinPriceIn, info.MinPriceOut, big.NewInt(0)}, nil
 }
 
 // A worker whose weight files are not the ones Root pins does not start

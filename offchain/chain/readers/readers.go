@@ -144,6 +144,7 @@ type modelView struct {
 	WeightsHash [32]byte `stack:"u256"`
 	MinPriceIn  *big.Int `stack:"coins"`
 	MinPriceOut *big.Int `stack:"coins"`
+	RequireGPU  bool     `stack:"bool"`
 }
 
 // Model reads model(id); found is false for a model Root does not allow.
@@ -152,7 +153,7 @@ func (r *Root) Model(ctx context.Context, id [32]byte) (info *bindings.ModelInfo
 	if err != nil || !v.Found {
 		return nil, false, err
 	}
-	return &bindings.ModelInfo{WeightsHash: v.WeightsHash, MinPriceIn: v.MinPriceIn, MinPriceOut: v.MinPriceOut}, true, nil
+	return &bindings.ModelInfo{WeightsHash: v.WeightsHash, MinPriceIn: v.MinPriceIn, MinPriceOut: v.MinPriceOut, RequireGPU: v.RequireGPU}, true, nil
 }
 
 // childCodeHashesView is child_code_hashes() (Tolk ChildCodeHashesView, root.tolk).

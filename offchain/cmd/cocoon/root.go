@@ -93,6 +93,7 @@ func rootCommand() *cli.Command {
 					&cli.StringFlag{Name: "weights-hash", Usage: "sha256 of the weights, 64 hex digits (cocoon worker attest prints it); without it none is pinned, and a network not in test mode serves the model from no TEE worker"},
 					&cli.StringFlag{Name: "min-price-in", Required: true, Usage: "minimum price per 1M input tokens, TON"},
 					&cli.StringFlag{Name: "min-price-out", Required: true, Usage: "minimum price per 1M output tokens, TON"},
+					&cli.BoolFlag{Name: "require-gpu", Usage: "the model is served only on attested GPUs in CC mode: every client then refuses workers without GPU evidence"},
 				),
 				Action: rootAddModel,
 			},
@@ -397,7 +398,7 @@ func rootAddModel(c *cli.Context) error {
 		return fmt.Errorf("--min-price-out: %w", err)
 	}
 	id := bindings.ModelID(name)
-	return rootOp(c, bindings.AddModel{QueryID: queryID(), ModelID: id, Info: bindings.ModelInfo{WeightsHash: wh, MinPriceIn: in, MinPriceOut: out}},
+	return rootOp(c, bindings.AddModel{QueryID: queryID(), ModelID: id, Info: bindings.ModelInfo{WeightsHash: wh, MinPriceIn: in, MinPriceOut: out, RequireGPU: c.Bool("require-gpu")}},
 		fmt.Sprintf("model %q registered (id %x)", name, id))
 }
 
