@@ -94,14 +94,7 @@ func TestDiscoverTDXTCBStatus(t *testing.T) {
 		}(), attest.CheckTCBStatus, "older than the 17 the policy requires"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			net := newFakeNet(uint32(at.Unix()))
-			r := newFakeRoot(t, net)
-			r.testMode.Store(false)
-			r.weights = sha256.Sum256([]byte("the weights"))
-			w := newFakeWorker(t, r, "tdx", 1e9, 3e9)
-			b := weightsBundle(f, w, at, svn, []attest.ModelWeights{{Model: testModel, Hash: r.weights[:]}})
-			q, _ := tdx.ParseQuote(b.Evidence)
-			w.serveBundle(t, r, b, bindings.TEETDX, q.Body.ImageHash(), c.coll)
+			net, r, w := tdxWorker(t, f, at, svn, c.coll)
 			wk, err := New(net, opts).VerifyWorker(context.Background(), r.addr, w.addr, testModel)
 			if c.wantCheck == "" {
 				if err != nil {
@@ -303,14 +296,7 @@ func TestDiscoverFetchesItsOwnCollateral(t *testing.T) {
 		{"Intel revoked the PCK, the worker serves a clean CRL", pcs(f.PCK.SerialNumber), f.ServedCollateral("UpToDate", svn, from), tdx.CheckPCKRevocation},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			net := newFakeNet(uint32(at.Unix()))
-			r := newFakeRoot(t, net)
-			r.testMode.Store(false)
-			r.weights = sha256.Sum256([]byte("the weights"))
-			w := newFakeWorker(t, r, "tdx", 1e9, 3e9)
-			b := weightsBundle(f, w, at, svn, []attest.ModelWeights{{Model: testModel, Hash: r.weights[:]}})
-			q, _ := tdx.ParseQuote(b.Evidence)
-			w.serveBundle(t, r, b, bindings.TEETDX, q.Body.ImageHash(), c.served)
+			net, r, w := tdxWorker(t, f, at, svn, c.served)
 			opts := Options{Collateral: c.source, Verifier: &attest.Verifier{TDX: tdx.Verifier{Roots: f.Roots()}, Now: func() time.Time { return at.Add(time.Minute) }}}
 			wk, err := New(net, opts).VerifyWorker(context.Background(), r.addr, w.addr, testModel)
 			if c.wantCheck == "" {
@@ -324,4 +310,19 @@ func TestDiscoverFetchesItsOwnCollateral(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tdxWorker is a TDX worker at time at, on a Root not in test mode that
+// pins the weights it attests, serving coll (nil: nothing).
+func tdxWorker(t *testing.T, f *tdxtest.Intel, at time.Time, svn [16]byte, coll *attest.Collateral) (*fakeNet, *fakeRoot, *fakeWorker) {
+	t.Helper()
+	net := newFakeNet(uint32(at.Unix()))
+	r := newFakeRoot(t, net)
+	r.testMode.Store(false)
+	r.weights = sha256.Sum256([]byte("the weights"))
+	w := newFakeWorker(t, r, "tdx", 1e9, 3e9)
+	b := weightsBundle(f, w, at, svn, []attest.ModelWeights{{Model: testModel, Hash: r.weights[:]}})
+	q, _ := tdx.ParseQuote(b.Evidence)
+	w.serveBundle(t, r, b, bindings.TEETDX, q.Body.ImageHash(), coll)
+	return net, r, w
 }

@@ -129,6 +129,13 @@ func registerWorkerAt(t *testing.T, ctx context.Context, n *testNet, scheme stri
 func startWorker(t *testing.T, ctx context.Context, n *testNet) *Daemon {
 	t.Helper()
 	cfg, id, ln := registerWorker(t, ctx, n)
+	return runWorker(t, ctx, n, cfg, id, ln)
+}
+
+// runWorker runs a registered worker's daemon with the reference engine
+// until ctx ends.
+func runWorker(t *testing.T, ctx context.Context, n *testNet, cfg *Config, id *Identity, ln net.Listener) *Daemon {
+	t.Helper()
 	d, err := New(cfg, id, Options{Network: n.e, Engine: reference.New(reference.Config{})})
 	if err != nil {
 		t.Fatal(err)

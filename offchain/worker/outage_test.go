@@ -9,7 +9,6 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
-	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 )
 
 // The daemon is down while its Worker contract keeps accepting jobs, for
@@ -34,15 +33,7 @@ func TestRestartAfterAnOutageLongerThanADeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	d, err := New(cfg, id, Options{Network: n.e, Engine: reference.New(reference.Config{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		if err := d.Run(ctx, ln); err != nil && ctx.Err() == nil {
-			t.Errorf("daemon: %v", err)
-		}
-	}()
+	d := runWorker(t, ctx, n, cfg, id, ln)
 	if r := waitClosed(t, ctx, n, alive); r.Failed {
 		t.Error("the job still in time was not served")
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
-	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 )
 
 // The daemon keeps its registration alive with its own key and gas wallet
@@ -23,15 +22,7 @@ func TestDaemonRenewsItsRegistration(t *testing.T) {
 	n := setupNet(t, ctx)
 	cfg, id, ln := registerWorker(t, ctx, n)
 	cfg.Online.GasWallet = saveGasWallet(t, ctx, n, cfg)
-	d, err := New(cfg, id, Options{Network: n.e, Engine: reference.New(reference.Config{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		if err := d.Run(ctx, ln); err != nil && ctx.Err() == nil {
-			t.Errorf("daemon: %v", err)
-		}
-	}()
+	d := runWorker(t, ctx, n, cfg, id, ln)
 	w := readers.NewWorker(n.e, d.Address())
 	first, err := w.Registration(ctx)
 	if err != nil {

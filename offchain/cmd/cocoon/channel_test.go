@@ -76,18 +76,26 @@ func fundedWalletFile(t *testing.T, e *devnet.Engine, path string, nano *big.Int
 	return f
 }
 
-func TestChannelCommandsOnDevnet(t *testing.T) {
-	isolateEnv(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+// cliDevnet is a devnet producing blocks until ctx ends, served over its
+// toncenter-compatible HTTP API as cocoon devnet start serves it.
+func cliDevnet(t *testing.T, ctx context.Context) (*devnet.Engine, *httptest.Server) {
+	t.Helper()
 	e, err := devnet.Open(ctx, devnet.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	t.Cleanup(func() { e.Close() })
 	go e.Run(ctx, 20*time.Millisecond)
 	srv := httptest.NewServer(httpapi.New(e, nil).Handler())
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return e, srv
+}
+
+func TestChannelCommandsOnDevnet(t *testing.T) {
+	isolateEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	e, srv := cliDevnet(t, ctx)
 
 	dir := t.TempDir()
 	payerDir, payeeDir := filepath.Join(dir, "app"), filepath.Join(dir, "worker")

@@ -5,15 +5,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math/big"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cocoon-network/cocoon/offchain/attest/dev"
-	"github.com/cocoon-network/cocoon/offchain/devnet"
-	"github.com/cocoon-network/cocoon/offchain/devnet/httpapi"
 	"github.com/cocoon-network/cocoon/offchain/inference/reference"
 	"github.com/cocoon-network/cocoon/offchain/worker"
 )
@@ -25,14 +22,7 @@ func TestRootDevnetDefaults(t *testing.T) {
 	isolateEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e, err := devnet.Open(ctx, devnet.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	go e.Run(ctx, 20*time.Millisecond)
-	srv := httptest.NewServer(httpapi.New(e, nil).Handler())
-	defer srv.Close()
+	e, srv := cliDevnet(t, ctx)
 	op := filepath.Join(t.TempDir(), "op.wallet")
 	fundedWalletFile(t, e, op, big.NewInt(10e9))
 	net := []string{"--network", srv.URL, "--wallet", op}
