@@ -98,7 +98,22 @@ type Bundle struct {
 	// data commits to them, so the hardware vouches that the measured
 	// image checked exactly these.
 	Weights []ModelWeights `json:"weights,omitempty"`
+	// KeyHolding is how the worker holds its keys at rest, as the attested
+	// image states it (one of the KeyHolding* values; empty: not stated).
+	// The report data commits to it, so a client can require sealed keys.
+	KeyHolding string `json:"key_holding,omitempty"`
 }
+
+// How a worker holds its keys at rest (Bundle.KeyHolding).
+const (
+	KeyHoldingPlain      = "plain"       // key files the host can read after a reboot
+	KeyHoldingDev        = "dev"         // sealed under a plain key file: no better than plain
+	KeyHoldingSEVSNP     = "sevsnp"      // sealed to the SEV-SNP firmware's key for the measured image
+	KeyHoldingKeyRelease = "key-release" // sealed under a key an attested key-release service gives the measured image
+)
+
+// KeysSealed reports whether h keeps keys from the host.
+func KeysSealed(h string) bool { return h == KeyHoldingSEVSNP || h == KeyHoldingKeyRelease }
 
 // ModelWeights is one model's weights hash as the worker computed it (the
 // value Root's model entry pins as weights_hash).
@@ -169,7 +184,18 @@ func (b *Bundle) Validate() error {
 	if len(b.Nonce) > MaxNonceSize {
 		return fmt.Errorf("nonce is %d bytes (at most %d)", len(b.Nonce), MaxNonceSize)
 	}
+	if err := validKeyHolding(b.KeyHolding); err != nil {
+		return err
+	}
 	return ValidateWeights(b.Weights)
+}
+
+func validKeyHolding(h string) error {
+	switch h {
+	case "", KeyHoldingPlain, KeyHoldingDev, KeyHoldingSEVSNP, KeyHoldingKeyRelease:
+		return nil
+	}
+	return fmt.Errorf("unknown key holding %q", h)
 }
 
 // ValidateWeights checks model names, hash sizes and order (sorted by
@@ -267,12 +293,18 @@ const reportDataContext = "cocoon-attest-report-data-v1"
 //	only when there are model weights:
 //	u8  number of models
 //	per model, in name order: u8 len(model) ‖ model ‖ hash (32 bytes)
+//	only when the key holding is stated:
+//	u8  0 (a weights section never starts with 0) ‖ u8 len(holding) ‖ holding
 //
 // The creation time is part of the nonce that the hardware signs: without
 // it a worker could restamp old evidence and pass any freshness check.
 // The weights section is absent, not empty, without weights, so bundles
 // made before it existed keep their report data.
 func ReportDataPreimage(keys []Key, nonce []byte, createdAt int64, weights ...ModelWeights) ([]byte, error) {
+	return reportDataPreimage(keys, nonce, createdAt, weights, "")
+}
+
+func reportDataPreimage(keys []Key, nonce []byte, createdAt int64, weights []ModelWeights, holding string) ([]byte, error) {
 	if err := ValidateKeys(keys); err != nil {
 		return nil, err
 	}
@@ -302,6 +334,14 @@ func ReportDataPreimage(keys []Key, nonce []byte, createdAt int64, weights ...Mo
 			buf.Write(w.Hash)
 		}
 	}
+	if holding != "" {
+		if err := validKeyHolding(holding); err != nil {
+			return nil, err
+		}
+		buf.WriteByte(0)
+		buf.WriteByte(byte(len(holding)))
+		buf.WriteString(holding)
+	}
 	return buf.Bytes(), nil
 }
 
@@ -318,7 +358,11 @@ func ReportData(keys []Key, nonce []byte, createdAt int64, weights ...ModelWeigh
 
 // ReportData is the report data this bundle's evidence must carry.
 func (b *Bundle) ReportData() ([64]byte, error) {
-	return ReportData(b.Keys, b.Nonce, b.CreatedAt, b.Weights...)
+	pre, err := reportDataPreimage(b.Keys, b.Nonce, b.CreatedAt, b.Weights, b.KeyHolding)
+	if err != nil {
+		return [64]byte{}, err
+	}
+	return sha512.Sum512(pre), nil
 }
 
 // Encode returns the canonical encoding: compact JSON, fields in the order

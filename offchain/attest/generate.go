@@ -29,7 +29,13 @@ type GPUSource interface {
 // keys, nonce, the time now and the model weights the worker checked, and
 // returns the bundle.
 func NewBundle(ctx context.Context, src Source, gpus GPUSource, keys []Key, nonce []byte, now time.Time, weights ...ModelWeights) (*Bundle, error) {
-	b := &Bundle{Version: BundleVersion, TEE: src.TEE(), Keys: SortKeys(keys), Nonce: nonce, CreatedAt: now.Unix(), Weights: SortWeights(weights)}
+	return NewBundleHolding(ctx, src, gpus, keys, nonce, now, "", weights...)
+}
+
+// NewBundleHolding is NewBundle with the image's statement of how it holds
+// the keys at rest (Bundle.KeyHolding; "" states nothing).
+func NewBundleHolding(ctx context.Context, src Source, gpus GPUSource, keys []Key, nonce []byte, now time.Time, holding string, weights ...ModelWeights) (*Bundle, error) {
+	b := &Bundle{Version: BundleVersion, TEE: src.TEE(), Keys: SortKeys(keys), Nonce: nonce, CreatedAt: now.Unix(), Weights: SortWeights(weights), KeyHolding: holding}
 	if len(weights) == 0 {
 		b.Weights = nil
 	}

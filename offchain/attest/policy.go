@@ -62,6 +62,10 @@ type Policy struct {
 	MinTCBEvaluationDataNumber int
 	// RequireGPU refuses bundles without verified GPU evidence.
 	RequireGPU bool
+	// RequireSealedKeys refuses evidence whose image does not state that it
+	// keeps its keys sealed to the enclave (Bundle.KeyHolding sevsnp or
+	// key-release); dev evidence in test mode is let through.
+	RequireSealedKeys bool
 	// RequireWeights refuses hardware-TEE workers that do not attest the
 	// weights of a model whose weights Root pins (CheckModelWeights).
 	RequireWeights bool
@@ -77,8 +81,8 @@ type Policy struct {
 }
 
 // ModelPolicy is what a verifier requires of the workers serving one
-// model, beyond the network-wide policy. Root stores no such flag yet
-// (docs/DESIGN-NOTES.md): clients and gateways configure it.
+// model, beyond the network-wide policy (Root's model entry may require
+// GPUs too: ModelInfo.RequireGPU, which discovery applies).
 type ModelPolicy struct {
 	// RequireGPU: the model must run on attested GPUs in CC mode, so the
 	// bundle must carry verified GPU evidence.
@@ -199,6 +203,7 @@ type PolicyFile struct {
 	// MinTCBEvaluationDataNumber overrides DefaultMinTCBEvaluationDataNumber.
 	MinTCBEvaluationDataNumber *int                   `json:"min_tcb_evaluation_data_number,omitempty"`
 	RequireGPU                 bool                   `json:"require_gpu,omitempty"`
+	RequireSealedKeys          bool                   `json:"require_sealed_keys,omitempty"` // see Policy.RequireSealedKeys
 	Models                     map[string]ModelPolicy `json:"models,omitempty"`
 	GPUReference               *nvgpu.Reference       `json:"gpu_reference,omitempty"`
 	Allow                      map[string][]string    `json:"allow"`                 // TEE type → hex image hashes
@@ -249,6 +254,7 @@ func ParsePolicy(b []byte) (*Policy, error) {
 		p.MinSNPTCB = v
 	}
 	p.RequireGPU, p.Models, p.GPUReference = f.RequireGPU, f.Models, f.GPUReference
+	p.RequireSealedKeys = f.RequireSealedKeys
 	if f.MaxAge != "" {
 		d, err := time.ParseDuration(f.MaxAge)
 		if err != nil || d <= 0 {

@@ -36,6 +36,7 @@ const (
 	CheckGPUMeasurement = "gpu_measurement_allowed"
 	CheckGPURequired    = "gpu_required"
 	CheckGPUCCMode      = "gpu_cc_mode"
+	CheckKeysSealed     = "keys_sealed"
 )
 
 // TCBStatusUnknown is the status of evidence whose TCB was not evaluated.
@@ -83,14 +84,16 @@ type Result struct {
 	ImageHash HexBytes `json:"image_hash,omitempty"`
 	// Measurement is the TEE's own launch measurement (TDX MRTD, SEV-SNP
 	// MEASUREMENT, dev sha256(image)); GPUs have only ImageHash.
-	Measurement HexBytes       `json:"measurement,omitempty"`
-	TCBStatus   string         `json:"tcb_status"`
-	TCB         *tdx.TCB       `json:"tcb,omitempty"`
-	ReportData  HexBytes       `json:"report_data,omitempty"`
-	Keys        []Key          `json:"keys,omitempty"`
-	CreatedAt   *time.Time     `json:"created_at,omitempty"`
-	GPUs        []GPUResult    `json:"gpus,omitempty"`
-	Checks      []check.Result `json:"checks"`
+	Measurement HexBytes `json:"measurement,omitempty"`
+	TCBStatus   string   `json:"tcb_status"`
+	TCB         *tdx.TCB `json:"tcb,omitempty"`
+	ReportData  HexBytes `json:"report_data,omitempty"`
+	// KeyHolding is how the evidence says the worker holds its keys.
+	KeyHolding string         `json:"key_holding,omitempty"`
+	Keys       []Key          `json:"keys,omitempty"`
+	CreatedAt  *time.Time     `json:"created_at,omitempty"`
+	GPUs       []GPUResult    `json:"gpus,omitempty"`
+	Checks     []check.Result `json:"checks"`
 }
 
 // GPUResult is one verified GPU.
@@ -234,6 +237,22 @@ func (v *Verifier) verifyBundle(ctx context.Context, b *Bundle, coll *Collateral
 		return log.Failf(CheckReportData, "evidence report data %x is not sha512(keys ‖ nonce) %x: the evidence does not vouch for these keys", pl.reportData, want)
 	}
 	log.Pass(CheckReportData, "")
+	res.KeyHolding = b.KeyHolding
+
+	// How the keys are held is the image's statement, signed with the rest
+	// of the report data; a policy may require them sealed.
+	switch {
+	case !p.RequireSealedKeys || b.TEE == TEEDev && testMode:
+		log.Skip(CheckKeysSealed, "not required")
+	case !KeysSealed(b.KeyHolding):
+		held := b.KeyHolding
+		if held == "" {
+			held = "not stated"
+		}
+		return log.Failf(CheckKeysSealed, "the policy requires keys sealed to the enclave (%s or %s); the evidence says they are held: %s", KeyHoldingSEVSNP, KeyHoldingKeyRelease, held)
+	default:
+		log.Pass(CheckKeysSealed, b.KeyHolding)
+	}
 
 	if err := keysContain(b.Keys, expectedKeys); err != nil {
 		return log.Fail(CheckExpectedKeys, err)

@@ -73,7 +73,7 @@ func TestVerifyDevBundle(t *testing.T) {
 	for _, c := range res.Checks {
 		ran = append(ran, c.Check+":"+string(c.Status))
 	}
-	want := "bundle_format:pass test_mode:pass evidence_parse:pass dev_signature:pass tcb_status:skip measurement_allowed:pass report_data:pass expected_keys:pass nonce:pass freshness:pass"
+	want := "bundle_format:pass test_mode:pass evidence_parse:pass dev_signature:pass tcb_status:skip measurement_allowed:pass report_data:pass keys_sealed:skip expected_keys:pass nonce:pass freshness:pass"
 	if strings.Join(ran, " ") != want {
 		t.Errorf("checks\n got %s\nwant %s", strings.Join(ran, " "), want)
 	}
@@ -338,4 +338,54 @@ func modelPolicy(al attest.AllowList) *attest.Policy {
 	p := attest.DefaultPolicy(al)
 	p.Models = map[string]attest.ModelPolicy{"needs-gpu": {RequireGPU: true}}
 	return p
+}
+
+// TestKeyHolding: a bundle states how its keys are held; the statement is
+// part of the report data (changing it breaks the binding), and a policy
+// that requires sealed keys refuses plain, dev-sealed or unstated keys.
+func TestKeyHolding(t *testing.T) {
+	f := tdxtest.New(t)
+	var svn [16]byte
+	svn[0] = 2
+	v := &attest.Verifier{TDX: *f.Verifier(svn), Now: func() time.Time { return t0 }}
+	for _, c := range []struct {
+		holding string
+		want    string // failed check; "" passes
+	}{
+		{"", attest.CheckKeysSealed},
+		{attest.KeyHoldingPlain, attest.CheckKeysSealed},
+		{attest.KeyHoldingDev, attest.CheckKeysSealed},
+		{attest.KeyHoldingSEVSNP, ""},
+		{attest.KeyHoldingKeyRelease, ""},
+	} {
+		b := &attest.Bundle{Version: 1, TEE: attest.TEETDX, Keys: []attest.Key{workerEd}, CreatedAt: t0.Unix(), KeyHolding: c.holding}
+		rd, err := b.ReportData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Evidence = f.Quote(4, tdxtest.BodyTD10, svn, rd, false)
+		q, _ := tdx.ParseQuote(b.Evidence)
+		ih := q.Body.ImageHash()
+		p := allow(false, map[string][][]byte{attest.TEETDX: {ih[:]}})
+		p.RequireSealedKeys = true
+		res, err := v.Verify(context.Background(), b, nil, nil, p)
+		if check.Name(err) != c.want {
+			t.Errorf("key holding %q: %v, want check %q", c.holding, err, c.want)
+		}
+		if c.want == "" && res.KeyHolding != c.holding {
+			t.Errorf("result key holding %q, want %q", res.KeyHolding, c.holding)
+		}
+		// The statement is signed with the rest: claiming sealed keys on
+		// evidence made for plain ones breaks the binding.
+		if c.holding == attest.KeyHoldingPlain {
+			b.KeyHolding = attest.KeyHoldingSEVSNP
+			if _, err := v.Verify(context.Background(), b, nil, nil, p); check.Name(err) != attest.CheckReportData {
+				t.Errorf("a key holding changed after the quote: %v, want %s", err, attest.CheckReportData)
+			}
+		}
+	}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	if _, err := attest.NewBundleHolding(context.Background(), &attest.DevSource{Key: key, Image: "img"}, nil, []attest.Key{workerEd}, nil, t0, "in a drawer"); err == nil {
+		t.Error("an unknown key holding was accepted")
+	}
 }

@@ -56,7 +56,10 @@ func (id *Identity) Measurement() ([32]byte, error) {
 // evidence from gpus (nil: none) and the model weights the worker checked
 // (VerifyWeights) bound to the same report data; the new hash must then
 // reach the Worker contract (cocoon worker update).
-func Reattest(ctx context.Context, dir string, src attest.Source, gpus attest.GPUSource, weights []attest.ModelWeights) (*Identity, error) {
+//
+// holding is how the keys are held at rest (KeyHolding), which the
+// evidence states so that clients can require sealed keys.
+func Reattest(ctx context.Context, dir string, src attest.Source, gpus attest.GPUSource, holding string, weights []attest.ModelWeights) (*Identity, error) {
 	id, err := LoadIdentity(dir)
 	if err != nil {
 		// Sealed keys need not be opened: the public keys are in the
@@ -78,7 +81,7 @@ func Reattest(ctx context.Context, dir string, src attest.Source, gpus attest.GP
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	b, err := attest.NewBundle(ctx, src, gpus, id.Bundle.Keys, nonce, time.Now(), weights...)
+	b, err := attest.NewBundleHolding(ctx, src, gpus, id.Bundle.Keys, nonce, time.Now(), holding, weights...)
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func TestIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re, err := Reattest(ctx, dir, src, nil, nil)
+	re, err := Reattest(ctx, dir, src, nil, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestReattestWithGPUsAndWeights(t *testing.T) {
 	gpus := &gpuSource{report: report}
 	h := make([]byte, 32)
 	h[0] = 7
-	id, err := Reattest(ctx, dir, src, gpus, []attest.ModelWeights{{Model: "m", Hash: h}})
+	id, err := Reattest(ctx, dir, src, gpus, attest.KeyHoldingPlain, []attest.ModelWeights{{Model: "m", Hash: h}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestReattestWithGPUsAndWeights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(gpus.asked[:]) != string(rd[:32]) || len(id.Bundle.GPUs) != 1 || string(id.Bundle.WeightsFor("m")) != string(h) {
+	if string(gpus.asked[:]) != string(rd[:32]) || len(id.Bundle.GPUs) != 1 || string(id.Bundle.WeightsFor("m")) != string(h) || id.Bundle.KeyHolding != attest.KeyHoldingPlain {
 		t.Fatalf("GPU nonce %x, report data %x, bundle %+v", gpus.asked, rd, id.Bundle)
 	}
 	// The dev statement signs the report data that covers the weights.

@@ -261,6 +261,12 @@ func OpenConfiguredIdentity(ctx context.Context, cfg *Config, log *slog.Logger) 
 		}
 		return nil, fmt.Errorf("refusing to run a %s worker whose keys are %s its host can read after a reboot: set [sealing] kind to %q or \"key-release\" and run cocoon worker seal", b.TEE, how, sealKindFor(b.TEE))
 	}
+	// The evidence states how the keys are held; a worker whose keys are
+	// held otherwise (sealed since, or the sealer changed) must re-attest,
+	// or clients would be told something untrue.
+	if stated, held := b.KeyHolding, KeyHolding(cfg); stated != "" && stated != held {
+		return nil, fmt.Errorf("the evidence says the keys are held %q, this worker holds them %q: run cocoon worker attest, then cocoon worker update", stated, held)
+	}
 	id, err := OpenIdentity(ctx, dir, s)
 	if err != nil {
 		return nil, err
@@ -269,6 +275,24 @@ func OpenConfiguredIdentity(ctx context.Context, cfg *Config, log *slog.Logger) 
 		log.Warn("INSECURE: the worker's keys are sealed under a plain key file (sealing.kind dev)")
 	}
 	return id, nil
+}
+
+// KeyHolding is how cfg's worker holds its keys at rest, as its evidence
+// states it (attest.KeyHolding*): sealed by the configured sealer once
+// cocoon worker seal has run, plain files before.
+func KeyHolding(cfg *Config) string {
+	if _, err := os.Stat(filepath.Join(cfg.Path(cfg.KeysDir), sealedKeysFile)); err != nil {
+		return attest.KeyHoldingPlain
+	}
+	switch cfg.Sealing.Kind {
+	case "dev":
+		return attest.KeyHoldingDev
+	case "sevsnp":
+		return attest.KeyHoldingSEVSNP
+	case "key-release":
+		return attest.KeyHoldingKeyRelease
+	}
+	return attest.KeyHoldingPlain
 }
 
 // sealKindFor is the firmware sealing of a TEE, where it has one.

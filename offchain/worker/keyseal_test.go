@@ -102,6 +102,21 @@ func TestOpenConfiguredIdentity(t *testing.T) {
 			t.Errorf("%+v: accepted", sc)
 		}
 	}
+	// Evidence that says the keys are held otherwise than they are is
+	// refused until the worker re-attests.
+	stale := *id.Bundle
+	stale.KeyHolding = attest.KeyHoldingKeyRelease
+	stale.Evidence = append([]byte(nil), id.Bundle.Evidence...)
+	rawStale, err := stale.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Path(cfg.KeysDir), evidenceFile), rawStale, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenConfiguredIdentity(ctx, cfg, nil); err == nil || !strings.Contains(err.Error(), `the evidence says the keys are held "key-release", this worker holds them "dev"`) {
+		t.Errorf("evidence stating another key holding: %v", err)
+	}
 	// A hardware-TEE worker refuses keys its host can read (issue 22):
 	// plain files or the dev sealer, and a dev key-release service.
 	tdxBundle := &attest.Bundle{Version: 1, TEE: attest.TEETDX, Evidence: []byte{1}, Keys: id.Bundle.Keys, CreatedAt: id.Bundle.CreatedAt}

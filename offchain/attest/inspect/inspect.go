@@ -240,5 +240,8 @@ func inspectBundle(b *attest.Bundle, raw []byte) (*Fields, error) {
 	if len(weights) > 0 {
 		f.set("weights", weights)
 	}
+	if b.KeyHolding != "" {
+		f.set("key_holding", b.KeyHolding)
+	}
 	return f, nil
 }

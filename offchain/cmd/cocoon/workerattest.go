@@ -71,7 +71,7 @@ func workerAttest(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	id, err := worker.Reattest(c.Context, dir, src, gpus, weights)
+	id, err := worker.Reattest(c.Context, dir, src, gpus, worker.KeyHolding(cfg), weights)
 	if err != nil {
 		return err
 	}
@@ -80,6 +80,9 @@ func workerAttest(c *cli.Context) error {
 		return err
 	}
 	fmt.Printf("new %s evidence, sha256 %x, measurement %x\n", id.Bundle.TEE, id.EvidenceHash(), meas)
+	if h := id.Bundle.KeyHolding; h != "" {
+		fmt.Printf("  keys held: %s (stated in the evidence; clients may require sealed keys)\n", h)
+	}
 	if n := len(id.Bundle.GPUs); n > 0 {
 		fmt.Printf("  %d GPU report(s) in CC mode, bound to the same report data\n", n)
 	}
