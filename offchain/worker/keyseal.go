@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -21,6 +22,10 @@ import (
 	"github.com/cocoon-network/cocoon/offchain/attest/collateral"
 	"github.com/cocoon-network/cocoon/offchain/attest/keyseal"
 	"github.com/cocoon-network/cocoon/offchain/attest/sevsnp"
+	"github.com/cocoon-network/cocoon/offchain/chain"
+	"github.com/cocoon-network/cocoon/offchain/chain/netflag"
+	"github.com/cocoon-network/cocoon/offchain/chain/readers"
+	"github.com/cocoon-network/cocoon/offchain/client"
 	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
 	"github.com/cocoon-network/cocoon/offchain/seal"
 )
@@ -41,14 +46,62 @@ type SealingConfig struct {
 	// service), "dev" (the sealed format under a plain key file: insecure,
 	// for tests).
 	Kind string `toml:"kind"`
-	// KeyReleaseURL is the key-release service (https).
+	// KeyReleaseURL is the key-release service (https). The service is
+	// trusted only when its attested image is on Root's allow-list (the
+	// host, who writes this file, cannot point the worker at a service of
+	// its own); dev services only while Root is in test mode.
 	KeyReleaseURL string `toml:"key_release_url"`
-	// KeyReleaseService is the hex sha256 of the service's evidence bundle
-	// (pins one bundle), or
+	// KeyReleaseService was a pin of the service's evidence hash chosen by
+	// the host: refused now (Root's allow-list judges the service).
 	KeyReleaseService string `toml:"key_release_service"`
-	// KeyReleaseImage is "TEE:hex image hash" of the service (pins its
-	// image, which stays the same when it renews its evidence).
+	// KeyReleaseImage, "TEE:hex image hash", narrows the services trusted
+	// to one image, which must also be on Root's allow-list.
 	KeyReleaseImage string `toml:"key_release_image"`
+
+	// allow replaces Root's allow-list (tests); nil: Root's, read over
+	// the config's network.
+	allow attest.AllowList
+}
+
+// serviceAllowList is what judges a key-release service's image: Root's
+// allow-list (over the config's network), narrowed to one image when the
+// config names it.
+func (sc SealingConfig) serviceAllowList(ctx context.Context, cfg *Config) (attest.AllowList, error) {
+	al := sc.allow
+	if al == nil {
+		root, err := chain.ParseAddress(cfg.Root)
+		if err != nil {
+			return nil, fmt.Errorf("sealing: the key-release service is judged by Root's allow-list: config root: %w", err)
+		}
+		net, err := netflag.Open(ctx, cfg.Network)
+		if err != nil {
+			return nil, fmt.Errorf("sealing: the key-release service is judged by Root's allow-list: network: %w", err)
+		}
+		al = client.ChainAllowList{Root: readers.NewRoot(net, root)}
+	}
+	if sc.KeyReleaseImage == "" {
+		return al, nil
+	}
+	tee, h, ok := strings.Cut(sc.KeyReleaseImage, ":")
+	img, err := hex.DecodeString(h)
+	if !ok || err != nil || len(img) != 32 {
+		return nil, errors.New(`sealing.key_release_image: want "TEE:hex image hash" of the key-release service`)
+	}
+	return oneImage{AllowList: al, tee: tee, image: img}, nil
+}
+
+// oneImage is an allow-list narrowed to one image.
+type oneImage struct {
+	attest.AllowList
+	tee   string
+	image []byte
+}
+
+func (o oneImage) MeasurementAllowed(ctx context.Context, tee string, hash []byte) (bool, error) {
+	if tee != o.tee || !bytes.Equal(hash, o.image) {
+		return false, nil
+	}
+	return o.AllowList.MeasurementAllowed(ctx, tee, hash)
 }
 
 // NewSealer builds the sealer the config names, or nil for plain files.
@@ -72,32 +125,24 @@ func NewSealer(ctx context.Context, cfg *Config, src attest.Source, bundle *atte
 		}
 		return s, nil
 	case "key-release":
-		var pin [32]byte
-		var byImage *atls.Verifier
-		switch {
-		case sc.KeyReleaseImage != "":
-			tee, h, ok := strings.Cut(sc.KeyReleaseImage, ":")
-			img, err := hex.DecodeString(h)
-			if !ok || err != nil || len(img) != 32 {
-				return nil, errors.New(`sealing.key_release_image: want "TEE:hex image hash" of the key-release service`)
-			}
-			// A dev key-release service holds its keys in a plain file: a
-			// hardware-TEE worker's keys would be no safer than the host.
-			if tee == attest.TEEDev && (bundle == nil || bundle.TEE != attest.TEEDev) {
-				return nil, errors.New("sealing.key_release_image: a dev key-release service is accepted only by dev workers (test networks)")
-			}
-			// The service's certificate carries no collateral, so its TCB
-			// status is not judged here; its image is.
-			p := attest.DefaultPolicy(&attest.StaticAllowList{Allowed: map[string][][]byte{tee: {img}}, Test: tee == attest.TEEDev})
-			p.RequireTCBStatus = false
-			byImage = &atls.Verifier{Policy: p}
-		default:
-			b, err := hex.DecodeString(sc.KeyReleaseService)
-			if err != nil || len(b) != 32 {
-				return nil, errors.New("sealing.key_release_service: want the hex sha256 of the key-release service's evidence (or set key_release_image)")
-			}
-			pin = [32]byte(b)
+		if sc.KeyReleaseService != "" {
+			return nil, errors.New("sealing.key_release_service: a pin the host chooses is no longer trusted; the service is judged by Root's allow-list (key_release_image narrows it to one image)")
 		}
+		// A dev key-release service holds its keys in a plain file: a
+		// hardware-TEE worker's keys would be no safer than the host.
+		if tee, _, _ := strings.Cut(sc.KeyReleaseImage, ":"); tee == attest.TEEDev && (bundle == nil || bundle.TEE != attest.TEEDev) {
+			return nil, errors.New("sealing.key_release_image: a dev key-release service is accepted only by dev workers (test networks)")
+		}
+		al, err := sc.serviceAllowList(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		// The service's certificate carries no collateral, so its TCB
+		// status is not judged here; its image is, against Root's
+		// allow-list (and Root's test mode for dev evidence).
+		p := attest.DefaultPolicy(al)
+		p.RequireTCBStatus = false
+		byImage := &atls.Verifier{Policy: p}
 		if src == nil {
 			return nil, errors.New("sealing: key release needs the worker's TEE to attest its request")
 		}
@@ -105,7 +150,7 @@ func NewSealer(ctx context.Context, cfg *Config, src attest.Source, bundle *atte
 		if err != nil {
 			return nil, fmt.Errorf("sealing: attested TLS identity: %w", err)
 		}
-		c := &keyseal.ReleaseClient{URL: sc.KeyReleaseURL, Service: pin, ServiceVerifier: byImage, Identity: id}
+		c := &keyseal.ReleaseClient{URL: sc.KeyReleaseURL, ServiceVerifier: byImage, Identity: id}
 		if coll, err := (&collateral.Fetcher{IntelPCS: cfg.Collateral.IntelPCS, IntelRootCRL: cfg.Collateral.IntelRootCRL,
 			AMDKDS: cfg.Collateral.AMDKDS, SNPProductLine: cfg.Collateral.SNPProductLine}).Fetch(ctx, id.Bundle); err == nil {
 			c.Collateral, _ = coll.Encode()

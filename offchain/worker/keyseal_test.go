@@ -162,8 +162,10 @@ func TestSealKeysWithKeyRelease(t *testing.T) {
 	svcImage := dev.Measurement("key-release")
 
 	base := t.TempDir()
+	// Root's allow-list (here a static one in test mode) judges the service.
+	rootAllow := &attest.StaticAllowList{Test: true, Allowed: map[string][][]byte{attest.TEEDev: {svcImage[:], workerImage[:]}}}
 	cfg := &Config{KeysDir: "keys", dir: base, Sealing: SealingConfig{Kind: "key-release", KeyReleaseURL: srv.URL,
-		KeyReleaseImage: "dev:" + hex.EncodeToString(svcImage[:])}}
+		KeyReleaseImage: "dev:" + hex.EncodeToString(svcImage[:]), allow: rootAllow}}
 	id, err := InitIdentity(ctx, cfg.Path(cfg.KeysDir), seal.SuiteX25519)
 	if err != nil {
 		t.Fatal(err)
@@ -194,5 +196,17 @@ func TestSealKeysWithKeyRelease(t *testing.T) {
 	al.Allowed = map[string][][]byte{attest.TEEDev: {workerImage[:]}}
 	if _, err := OpenConfiguredIdentity(ctx, &other, nil); err == nil {
 		t.Fatal("a key service of another image was trusted")
+	}
+	// Root no longer allows the service's image: the host's config alone
+	// cannot make it trusted (issue 22).
+	rootAllow.Allowed = map[string][][]byte{attest.TEEDev: {workerImage[:]}}
+	if _, err := OpenConfiguredIdentity(ctx, cfg, nil); err == nil || !strings.Contains(err.Error(), "measurement_allowed") {
+		t.Fatalf("a key service Root does not allow: %v", err)
+	}
+	// A pin of the service's evidence chosen by the host is refused.
+	pinned := *cfg
+	pinned.Sealing.KeyReleaseService = strings.Repeat("ab", 32)
+	if _, err := NewSealer(ctx, &pinned, src, id.Bundle); err == nil || !strings.Contains(err.Error(), "Root's allow-list") {
+		t.Fatalf("a host-chosen pin: %v", err)
 	}
 }
