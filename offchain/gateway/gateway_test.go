@@ -242,6 +242,16 @@ func TestNonStreamAndStream(t *testing.T) {
 		t.Fatalf("spent %s, want %s", got, cost)
 	}
 
+	// Stop sequences reach the engine; text format, a null tool list and
+	// an unknown field change nothing.
+	resp = tg.do(t, "POST", "/v1/chat/completions", `{"model":"m1","stop":[" three"],"response_format":{"type":"text"},"tools":null,"x_unknown":1,"messages":[{"role":"user","content":"one two three"}],"max_tokens":50}`, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("stop: HTTP %d", resp.StatusCode)
+	}
+	if c := decode[completion](t, resp.Body); len(c.Choices) != 1 || !strings.HasSuffix(c.Choices[0].Message.Content, "echo: one two") || c.Choices[0].FinishReason != "stop" {
+		t.Fatalf("stop: completion %+v", c)
+	}
+
 	resp = tg.do(t, "POST", "/v1/chat/completions", `{"model":"m1","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"repeat 5 words"}]}`, nil)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("HTTP %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
@@ -340,6 +350,14 @@ func TestModelsAndErrors(t *testing.T) {
 		{"wrong type of a gateway field", "POST", "/v1/chat/completions", `{"model":"m1","n":"2","messages":[{"role":"user","content":"hi"}]}`, nil, 400, "invalid_type", "n"},
 		{"max tokens", "POST", "/v1/chat/completions", `{"model":"m1","max_tokens":-1,"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "invalid_value", "max_tokens"},
 		{"n", "POST", "/v1/chat/completions", `{"model":"m1","n":2,"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "unsupported_value", "n"},
+		// Not relayed yet: refused, not silently dropped (issue 21).
+		{"tools", "POST", "/v1/chat/completions", `{"model":"m1","tools":[{"type":"function","function":{"name":"f"}}],"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "unsupported_parameter", "tools"},
+		{"tool choice", "POST", "/v1/chat/completions", `{"model":"m1","tool_choice":"auto","messages":[{"role":"user","content":"hi"}]}`, nil, 400, "unsupported_parameter", "tool_choice"},
+		{"json mode", "POST", "/v1/chat/completions", `{"model":"m1","response_format":{"type":"json_object"},"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "unsupported_parameter", "response_format"},
+		{"logprobs", "POST", "/v1/chat/completions", `{"model":"m1","logprobs":true,"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "unsupported_parameter", "logprobs"},
+		{"five stops", "POST", "/v1/chat/completions", `{"model":"m1","stop":["a","b","c","d","e"],"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "invalid_value", "stop"},
+		{"stop of a number", "POST", "/v1/chat/completions", `{"model":"m1","stop":5,"messages":[{"role":"user","content":"hi"}]}`, nil, 400, "invalid_type", "stop"},
+		{"empty stop", "POST", "/v1/chat/completions", `{"model":"m1","stop":"","messages":[{"role":"user","content":"hi"}]}`, nil, 400, "invalid_value", "stop"},
 		{"image", "POST", "/v1/chat/completions", `{"model":"m1","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}`, nil, 400, "invalid_value", "messages[0].content"},
 		{"unknown url", "GET", "/v1/nothing", "", nil, 404, "unknown_url", ""},
 		{"too large", "POST", "/v1/chat/completions", `{"model":"m1","messages":[{"role":"user","content":"` + strings.Repeat("a", MaxBody) + `"}]}`, nil, 413, "request_too_large", ""},

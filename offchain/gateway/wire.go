@@ -49,11 +49,24 @@ func badRequest(param, code, format string, a ...any) *APIError {
 
 // chatRequest is the part of an app's chat completions request the
 // gateway uses: the worker's, and the fields only the gateway checks.
-// Everything else — user, metadata, tools, logit_bias, message names, … —
-// is ignored and never leaves the gateway.
+// Everything else — user, metadata, logit_bias, message names, … — is
+// ignored and never leaves the gateway; what would change the answer's
+// shape and is not relayed yet (tools, response_format, logprobs) is
+// refused rather than silently dropped.
 type chatRequest struct {
 	onlineproto.ChatRequest
 	N             *int `json:"n"`
+	// Not relayed yet: a request asking for them is refused with a 400,
+	// since an answer without them would break the app quietly.
+	Tools          json.RawMessage `json:"tools"`
+	ToolChoice     json.RawMessage `json:"tool_choice"`
+	Functions      json.RawMessage `json:"functions"`
+	FunctionCall   json.RawMessage `json:"function_call"`
+	ResponseFormat *struct {
+		Type string `json:"type"`
+	} `json:"response_format"`
+	Logprobs    *bool `json:"logprobs"`
+	TopLogprobs *int  `json:"top_logprobs"`
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
@@ -80,6 +93,9 @@ func parseChat(raw []byte, defaultMax, maxMax int) (*request, *APIError) {
 			field := strings.TrimPrefix(te.Field, "ChatRequest.")
 			return nil, badRequest(field, "invalid_type", "%s: wrong type (%s)", field, te.Value)
 		}
+		if strings.HasPrefix(err.Error(), "stop:") {
+			return nil, badRequest("stop", "invalid_type", "%v", err)
+		}
 		return nil, badRequest("", "invalid_json", "the body is not valid JSON: %v", err)
 	}
 	if strings.TrimSpace(cr.Model) == "" {
@@ -91,10 +107,26 @@ func parseChat(raw []byte, defaultMax, maxMax int) (*request, *APIError) {
 	if cr.N != nil && *cr.N != 1 {
 		return nil, badRequest("n", "unsupported_value", "n: only 1 choice per request is supported")
 	}
+	for _, f := range []struct {
+		param string
+		set   bool
+	}{
+		{"tools", present(cr.Tools)}, {"tool_choice", present(cr.ToolChoice)},
+		{"functions", present(cr.Functions)}, {"function_call", present(cr.FunctionCall)},
+		{"response_format", cr.ResponseFormat != nil && cr.ResponseFormat.Type != "" && cr.ResponseFormat.Type != "text"},
+		{"logprobs", cr.Logprobs != nil && *cr.Logprobs}, {"top_logprobs", cr.TopLogprobs != nil && *cr.TopLogprobs > 0},
+	} {
+		if f.set {
+			return nil, badRequest(f.param, "unsupported_parameter", "%s: not supported by Cocoon yet; the answer would come without it", f.param)
+		}
+	}
+	if err := inference.CheckStop(cr.Stop); err != nil {
+		return nil, badRequest("stop", "invalid_value", "stop: %v", err)
+	}
 	// What goes to the worker is built field by field: only what shapes
 	// the answer, content flattened to a string (onlineproto.ContentText),
 	// message names dropped.
-	wr := openai.Request{Model: cr.Model, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, Stream: true}
+	wr := openai.Request{Model: cr.Model, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, Stop: cr.Stop, Stream: true}
 	size := 0
 	for i, m := range cr.Messages {
 		if m.Role == "" {
@@ -130,6 +162,13 @@ func parseChat(raw []byte, defaultMax, maxMax int) (*request, *APIError) {
 		inBound: onlineproto.InputBound(size, len(wr.Messages)),
 		stream:  cr.Stream, includeUsage: cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage,
 	}, nil
+}
+
+// present reports a JSON field set to something: not null, not an empty
+// list (which some SDKs send for "no tools").
+func present(raw json.RawMessage) bool {
+	v := strings.TrimSpace(string(raw))
+	return v != "" && v != "null" && strings.ReplaceAll(v, " ", "") != "[]"
 }
 
 type wireUsage struct {

@@ -22,10 +22,10 @@ func TestParseChatForwards(t *testing.T) {
 			name: "everything an app may send",
 			in: `{"model":"m1","user":"alice","metadata":{"who":"alice"},"tools":[],"logit_bias":{"1":2},"n":1,` +
 				`"stream":false,"stream_options":{"include_usage":true},"max_tokens":5,"max_completion_tokens":7,` +
-				`"temperature":0.5,"top_p":0.9,"seed":42,` +
+				`"temperature":0.5,"top_p":0.9,"seed":42,"stop":"END",` +
 				`"messages":[{"role":"system","name":"alice","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},{"role":"user","content":"hi"}]}`,
 			want: `{"model":"m1","messages":[{"role":"system","content":"ab"},{"role":"user","content":"hi"}],` +
-				`"max_tokens":7,"temperature":0.5,"top_p":0.9,"seed":42,"stream":true}`,
+				`"max_tokens":7,"temperature":0.5,"top_p":0.9,"seed":42,"stop":["END"],"stream":true}`,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

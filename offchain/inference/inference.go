@@ -33,6 +33,28 @@ type Request struct {
 	Temperature *float64
 	TopP        *float64
 	Seed        *int64
+	// Stop: generation ends before the first of these strings (at most
+	// MaxStop, each 1 to MaxStopBytes bytes); it is not part of the answer.
+	Stop []string
+}
+
+// Limits of Request.Stop (OpenAI's: four sequences).
+const (
+	MaxStop      = 4
+	MaxStopBytes = 256
+)
+
+// CheckStop reports why stop sequences would be refused, or nil.
+func CheckStop(stop []string) error {
+	if len(stop) > MaxStop {
+		return fmt.Errorf("at most %d stop sequences, got %d", MaxStop, len(stop))
+	}
+	for i, s := range stop {
+		if s == "" || len(s) > MaxStopBytes {
+			return fmt.Errorf("stop sequence %d is %d bytes (1 to %d)", i, len(s), MaxStopBytes)
+		}
+	}
+	return nil
 }
 
 // Validate reports the first problem that would make any engine refuse r.
@@ -48,6 +70,9 @@ func (r *Request) Validate() error {
 		return errors.New("inference: temperature must be within [0, 2]")
 	case r.TopP != nil && (math.IsNaN(*r.TopP) || *r.TopP <= 0 || *r.TopP > 1):
 		return errors.New("inference: top_p must be within (0, 1]")
+	}
+	if err := CheckStop(r.Stop); err != nil {
+		return fmt.Errorf("inference: %w", err)
 	}
 	for i, m := range r.Messages {
 		if err := CheckRole(m.Role); err != nil {

@@ -19,7 +19,30 @@ type ChatRequest struct {
 	Temperature         *float64      `json:"temperature"`
 	TopP                *float64      `json:"top_p"`
 	Seed                *int64        `json:"seed"`
+	Stop                StopList      `json:"stop"`
 	Stream              bool          `json:"stream"`
+}
+
+// StopList is OpenAI's stop: one string or an array of them (null: none).
+type StopList []string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *StopList) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*s = nil
+		return nil
+	}
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*s = StopList{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("stop: want a string or an array of strings")
+	}
+	*s = many
+	return nil
 }
 
 // ChatMessage is one message of a ChatRequest; its content is read with

@@ -301,7 +301,7 @@ func (o *online) parse(w http.ResponseWriter, r *http.Request) (*parsedChat, boo
 		apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid_max_tokens", "max_tokens %d: must be within [1, %d]", maxTokens, o.cfg.MaxTokens)
 		return nil, false
 	}
-	req := inference.Request{Model: m.EngineModel, Messages: msgs, MaxTokens: maxTokens, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed}
+	req := inference.Request{Model: m.EngineModel, Messages: msgs, MaxTokens: maxTokens, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, Stop: cr.Stop}
 	if err := req.Validate(); err != nil {
 		apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid_request", "%v", err)
 		return nil, false

@@ -30,6 +30,7 @@ func testRequest() inference.Request {
 		Messages:    []inference.Message{{Role: "user", Content: secretPrompt}},
 		MaxTokens:   16,
 		Temperature: &temp,
+		Stop:        []string{"END"},
 	}
 }
 
@@ -227,6 +228,9 @@ func TestRequestOnTheWire(t *testing.T) {
 				}
 				if _, ok := body["top_p"]; ok {
 					t.Error("unset top_p sent")
+				}
+				if stop, _ := body["stop"].([]any); len(stop) != 1 || stop[0] != "END" {
+					t.Errorf("stop %v, want [END]", body["stop"])
 				}
 				startSSE(w)
 				writeSSE(w, "data: "+chunkJSON("ok", "stop")+"\n\ndata: [DONE]\n\n")

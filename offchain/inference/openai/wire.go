@@ -21,6 +21,7 @@ type Request struct {
 	Temperature   *float64            `json:"temperature,omitempty"`
 	TopP          *float64            `json:"top_p,omitempty"`
 	Seed          *int64              `json:"seed,omitempty"`
+	Stop          []string            `json:"stop,omitempty"`
 	Stream        bool                `json:"stream"`
 	StreamOptions *StreamOptions      `json:"stream_options,omitempty"`
 }
@@ -33,7 +34,7 @@ type StreamOptions struct {
 func encodeRequest(r inference.Request) ([]byte, error) {
 	return json.Marshal(Request{
 		Model: r.Model, Messages: r.Messages, MaxTokens: r.MaxTokens,
-		Temperature: r.Temperature, TopP: r.TopP, Seed: r.Seed,
+		Temperature: r.Temperature, TopP: r.TopP, Seed: r.Seed, Stop: r.Stop,
 		Stream: true, StreamOptions: &StreamOptions{IncludeUsage: true},
 	})
 }

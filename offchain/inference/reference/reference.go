@@ -98,7 +98,7 @@ func (e *Engine) Chat(ctx context.Context, req inference.Request) (inference.Str
 	for _, m := range req.Messages {
 		in += len(strings.Fields(m.Content))
 	}
-	s := &stream{ctx: ctx, delay: e.delay, digest: digest, max: req.MaxTokens, in: in}
+	s := &stream{ctx: ctx, delay: e.delay, digest: digest, max: req.MaxTokens, in: in, stop: req.Stop}
 	last := lastUserContent(req.Messages)
 	if m := chunksRE.FindStringSubmatch(last); m != nil {
 		n, err := strconv.Atoi(m[1])
@@ -175,6 +175,61 @@ type stream struct {
 	next   int // tokens emitted
 	err    error
 	closed bool
+	// stop sequences: the answer ends before the first one (stopped), as
+	// an OpenAI-compatible engine's does.
+	stop    []string
+	text    strings.Builder // the answer so far, while stop sequences are watched
+	emitted int             // bytes of text returned by Next
+	stopped bool
+}
+
+// nextWatched is Next while stop sequences are watched: text is held
+// back until no stop sequence can begin in it (as OpenAI-compatible
+// engines do), and the answer ends before the first one.
+func (s *stream) nextWatched() (string, error) {
+	longest := 0
+	for _, st := range s.stop {
+		longest = max(longest, len(st))
+	}
+	for {
+		if s.stopped || s.next >= s.limit() {
+			if out := s.text.String()[s.emitted:]; out != "" && !s.stopped {
+				s.emitted = s.text.Len()
+				return out, nil
+			}
+			return "", io.EOF
+		}
+		if err := s.wait(); err != nil {
+			s.err = fmt.Errorf("reference: stopped after %d tokens: %w", s.next, err)
+			return "", s.err
+		}
+		w := s.word(s.next)
+		if s.next > 0 && s.chunk == 0 {
+			w = " " + w
+		}
+		s.next++
+		s.text.WriteString(w)
+		all := s.text.String()
+		first := -1
+		for _, st := range s.stop {
+			if i := strings.Index(all[s.emitted:], st); i >= 0 && (first < 0 || s.emitted+i < first) {
+				first = s.emitted + i
+			}
+		}
+		if first >= 0 {
+			s.stopped = true
+			if out := all[s.emitted:first]; out != "" {
+				s.emitted = first
+				return out, nil
+			}
+			return "", io.EOF
+		}
+		if safe := len(all) - (longest - 1); safe > s.emitted {
+			out := all[s.emitted:safe]
+			s.emitted = safe
+			return out, nil
+		}
+	}
 }
 
 // hashWord is the i-th word of a long answer: 8 hex digits of
@@ -212,6 +267,9 @@ func (s *stream) Next() (string, error) {
 	if s.closed {
 		return "", fmt.Errorf("reference: stream closed")
 	}
+	if len(s.stop) > 0 {
+		return s.nextWatched()
+	}
 	if s.next >= s.limit() {
 		return "", io.EOF
 	}
@@ -245,6 +303,10 @@ func (s *stream) wait() error {
 // counts with its own tokeniser.
 func (s *stream) Result() inference.Result {
 	r := inference.Result{Usage: &inference.Usage{InputTokens: s.in, OutputTokens: s.next}}
+	if s.stopped && s.err == nil {
+		r.FinishReason = inference.FinishStop
+		return r
+	}
 	if s.next >= s.limit() && s.err == nil {
 		r.FinishReason = inference.FinishStop
 		if s.total > s.max {

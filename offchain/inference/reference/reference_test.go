@@ -273,3 +273,44 @@ func TestChunkMode(t *testing.T) {
 		}
 	}
 }
+
+// Stop sequences end the answer before the first of them, as an
+// OpenAI-compatible engine's do; the finish reason is stop.
+func TestStopSequences(t *testing.T) {
+	e := New(Config{})
+	answer := func(stop ...string) (string, inference.Result) {
+		t.Helper()
+		s, err := e.Chat(context.Background(), inference.Request{Model: "m", MaxTokens: 100, Stop: stop,
+			Messages: []inference.Message{{Role: "user", Content: "alpha beta gamma delta"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, res, err := inference.Collect(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return text, res
+	}
+	full, res := answer()
+	if !strings.HasSuffix(full, "echo: alpha beta gamma delta") || res.FinishReason != inference.FinishStop {
+		t.Fatalf("answer %q, %+v", full, res)
+	}
+	for _, c := range []struct {
+		stop []string
+		want string
+	}{
+		{[]string{" gamma"}, full[:strings.Index(full, " gamma")]},
+		{[]string{"delta", "beta"}, full[:strings.Index(full, "beta")]},
+		{[]string{"ta ga"}, full[:strings.Index(full, "ta ga")]}, // across two words
+		{[]string{"not in it"}, full},
+	} {
+		got, res := answer(c.stop...)
+		if got != c.want || res.FinishReason != inference.FinishStop {
+			t.Errorf("stop %q: %q (%s), want %q", c.stop, got, res.FinishReason, c.want)
+		}
+	}
+	if _, err := e.Chat(context.Background(), inference.Request{Model: "m", MaxTokens: 1, Stop: []string{"a", "b", "c", "d", "e"},
+		Messages: []inference.Message{{Role: "user", Content: "x"}}}); err == nil {
+		t.Error("five stop sequences accepted")
+	}
+}
