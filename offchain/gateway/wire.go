@@ -55,7 +55,7 @@ func badRequest(param, code, format string, a ...any) *APIError {
 // refused rather than silently dropped.
 type chatRequest struct {
 	onlineproto.ChatRequest
-	N             *int `json:"n"`
+	N *int `json:"n"`
 	// Not relayed yet: a request asking for them is refused with a 400,
 	// since an answer without them would break the app quietly.
 	Tools          json.RawMessage `json:"tools"`
@@ -65,8 +65,8 @@ type chatRequest struct {
 	ResponseFormat *struct {
 		Type string `json:"type"`
 	} `json:"response_format"`
-	Logprobs    *bool `json:"logprobs"`
-	TopLogprobs *int  `json:"top_logprobs"`
+	Logprobs      *bool `json:"logprobs"`
+	TopLogprobs   *int  `json:"top_logprobs"`
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
