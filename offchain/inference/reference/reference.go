@@ -199,15 +199,10 @@ func (s *stream) nextWatched() (string, error) {
 			}
 			return "", io.EOF
 		}
-		if err := s.wait(); err != nil {
-			s.err = fmt.Errorf("reference: stopped after %d tokens: %w", s.next, err)
-			return "", s.err
+		w, err := s.produce()
+		if err != nil {
+			return "", err
 		}
-		w := s.word(s.next)
-		if s.next > 0 && s.chunk == 0 {
-			w = " " + w
-		}
-		s.next++
 		s.text.WriteString(w)
 		all := s.text.String()
 		first := -1
@@ -273,6 +268,11 @@ func (s *stream) Next() (string, error) {
 	if s.next >= s.limit() {
 		return "", io.EOF
 	}
+	return s.produce()
+}
+
+// produce paces and returns the next token (with its leading space).
+func (s *stream) produce() (string, error) {
 	if err := s.wait(); err != nil {
 		s.err = fmt.Errorf("reference: stopped after %d tokens: %w", s.next, err)
 		return "", s.err

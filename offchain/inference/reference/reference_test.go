@@ -280,16 +280,8 @@ func TestStopSequences(t *testing.T) {
 	e := New(Config{})
 	answer := func(stop ...string) (string, inference.Result) {
 		t.Helper()
-		s, err := e.Chat(context.Background(), inference.Request{Model: "m", MaxTokens: 100, Stop: stop,
+		return run(t, inference.Request{Model: "m", MaxTokens: 100, Stop: stop,
 			Messages: []inference.Message{{Role: "user", Content: "alpha beta gamma delta"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		text, res, err := inference.Collect(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return text, res
 	}
 	full, res := answer()
 	if !strings.HasSuffix(full, "echo: alpha beta gamma delta") || res.FinishReason != inference.FinishStop {
