@@ -18,6 +18,15 @@ const pemType = "COCOON HPKE PRIVATE KEY"
 // maxKeyFileSize bounds what LoadKey reads; a real key file is ~120 bytes.
 const maxKeyFileSize = 4 << 10
 
+// EncodeKey is the file content SaveKey writes (PEM).
+func EncodeKey(k *PrivateKey) ([]byte, error) {
+	raw, err := k.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: raw}), nil
+}
+
 // SaveKey writes k to path as a PEM block of PrivateKey.Marshal, with mode
 // 0600. It refuses to replace an existing file: the chain holds the
 // commitment of the worker's public key, so overwriting the private key
@@ -27,11 +36,10 @@ func SaveKey(path string, k *PrivateKey) error {
 	if k == nil {
 		return fmt.Errorf("seal: saving key to %s: no key", path)
 	}
-	raw, err := k.Marshal()
+	data, err := EncodeKey(k)
 	if err != nil {
 		return err
 	}
-	data := pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: raw})
 	if err := atomicfile.Create(path, data, 0o600); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("seal: saving key to %s: file exists; refusing to replace a key", path)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/offchain/attest"
 	"github.com/cocoon-network/cocoon/offchain/attest/atls"
+	"github.com/cocoon-network/cocoon/offchain/attest/keyseal"
 	"github.com/cocoon-network/cocoon/offchain/internal/atomicfile"
 	"github.com/cocoon-network/cocoon/offchain/internal/keyfile"
 	"github.com/cocoon-network/cocoon/offchain/seal"
@@ -109,15 +110,32 @@ func DevSourceFor(dir string) (*attest.DevSource, error) {
 // attestation can be produced outside a TEE; on TDX or SEV-SNP hardware use
 // `cocoon attest generate` inside the enclave with the keys written here.
 func InitIdentity(ctx context.Context, dir string, suite seal.Suite) (*Identity, error) {
+	return InitIdentityWith(ctx, dir, suite, InitOptions{})
+}
+
+// InitOptions are InitIdentityWith's choices beyond the suite.
+type InitOptions struct {
+	// Source attests the new keys; nil: dev evidence (DevImage).
+	Source attest.Source
+	// Sealer, when set, seals the keys at creation: they are written only
+	// sealed, never in clear. It gets the new evidence (a key-release
+	// sealer's request needs it); Holding is what the evidence states.
+	Sealer  func(*attest.Bundle) (keyseal.Sealer, error)
+	Holding string
+}
+
+// InitIdentityWith is InitIdentity with another attestation source and,
+// optionally, sealing at creation.
+func InitIdentityWith(ctx context.Context, dir string, suite seal.Suite, o InitOptions) (*Identity, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating keys dir: %w", err)
 	}
-	for _, f := range []string{signKeyFile, hpkeKeyFile, tlsKeyFile, evidenceFile} {
+	for _, f := range []string{signKeyFile, hpkeKeyFile, tlsKeyFile, evidenceFile, sealedKeysFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 			return nil, fmt.Errorf("%s already exists: refusing to replace a worker's keys", filepath.Join(dir, f))
 		}
 	}
-	sign, err := keyfile.Create(filepath.Join(dir, signKeyFile), "worker signing key")
+	_, sign, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
 	}
@@ -125,23 +143,31 @@ func InitIdentity(ctx context.Context, dir string, suite seal.Suite) (*Identity,
 	if err != nil {
 		return nil, err
 	}
-	if err := seal.SaveKey(filepath.Join(dir, hpkeKeyFile), hpke); err != nil {
-		return nil, err
-	}
 	tlsKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, err
-	}
-	if err := keyfile.Save(filepath.Join(dir, tlsKeyFile), "worker TLS key", tlsKey); err != nil {
 		return nil, err
 	}
 	tlsPub, err := x509.MarshalPKIXPublicKey(&tlsKey.PublicKey)
 	if err != nil {
 		return nil, err
 	}
-	devKey, _, err := keyfile.LoadOrCreate(filepath.Join(dir, devKeyFile), "dev attestation key")
-	if err != nil {
+	files := map[string][]byte{}
+	if files[signKeyFile], err = keyfile.Encode("worker signing key", sign); err != nil {
 		return nil, err
+	}
+	if files[hpkeKeyFile], err = seal.EncodeKey(hpke); err != nil {
+		return nil, err
+	}
+	if files[tlsKeyFile], err = keyfile.Encode("worker TLS key", tlsKey); err != nil {
+		return nil, err
+	}
+	src := o.Source
+	if src == nil {
+		devKey, _, err := keyfile.LoadOrCreate(filepath.Join(dir, devKeyFile), "dev attestation key")
+		if err != nil {
+			return nil, err
+		}
+		src = &attest.DevSource{Key: devKey, Image: DevImage}
 	}
 	nonce := make([]byte, 32)
 	if _, err := rand.Read(nonce); err != nil {
@@ -152,13 +178,32 @@ func InitIdentity(ctx context.Context, dir string, suite seal.Suite) (*Identity,
 		{Name: attest.KeyHPKE, Public: hpke.Public().Marshal()},
 		{Name: attest.KeyTLS, Public: tlsPub},
 	}
-	b, err := attest.NewBundle(ctx, &attest.DevSource{Key: devKey, Image: DevImage}, nil, keys, nonce, time.Now())
+	holding := o.Holding
+	if o.Sealer == nil && o.Source != nil {
+		holding = attest.KeyHoldingPlain
+	}
+	b, err := attest.NewBundleHolding(ctx, src, nil, keys, nonce, time.Now(), holding)
 	if err != nil {
 		return nil, err
 	}
 	raw, err := b.Encode()
 	if err != nil {
 		return nil, err
+	}
+	if o.Sealer != nil {
+		s, err := o.Sealer(b)
+		if err != nil {
+			return nil, err
+		}
+		if err := sealFiles(ctx, dir, s, files); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, f := range keyFiles {
+			if err := atomicfile.Create(filepath.Join(dir, f), files[f], 0o600); err != nil {
+				return nil, fmt.Errorf("writing %s: %w", f, err)
+			}
+		}
 	}
 	if err := atomicfile.Create(filepath.Join(dir, evidenceFile), raw, 0o644); err != nil {
 		return nil, fmt.Errorf("writing evidence: %w", err)

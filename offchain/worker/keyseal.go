@@ -177,6 +177,20 @@ func SealKeys(ctx context.Context, dir string, s keyseal.Sealer) error {
 		}
 		files[f] = b
 	}
+	if err := sealFiles(ctx, dir, s, files); err != nil {
+		return err
+	}
+	for _, f := range keyFiles {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			return fmt.Errorf("sealing keys: removing the plain %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// sealFiles writes the key files' contents to dir as one blob sealed with
+// s, after checking that s opens it again.
+func sealFiles(ctx context.Context, dir string, s keyseal.Sealer, files map[string][]byte) error {
 	plain, err := json.Marshal(files)
 	if err != nil {
 		return err
@@ -186,15 +200,10 @@ func SealKeys(ctx context.Context, dir string, s keyseal.Sealer) error {
 		return err
 	}
 	if back, err := keyseal.Unseal(ctx, s, sealedLabel, blob); err != nil || string(back) != string(plain) {
-		return fmt.Errorf("sealing keys: the sealed blob does not open again (%v); the plain keys are kept", err)
+		return fmt.Errorf("sealing keys: the sealed blob does not open again (%v); nothing sealed", err)
 	}
 	if err := atomicfile.Replace(filepath.Join(dir, sealedKeysFile), blob, 0o600); err != nil {
 		return fmt.Errorf("sealing keys: %w", err)
-	}
-	for _, f := range keyFiles {
-		if err := os.Remove(filepath.Join(dir, f)); err != nil {
-			return fmt.Errorf("sealing keys: removing the plain %s: %w", f, err)
-		}
 	}
 	return nil
 }
@@ -329,7 +338,12 @@ func KeyHolding(cfg *Config) string {
 	if _, err := os.Stat(filepath.Join(cfg.Path(cfg.KeysDir), sealedKeysFile)); err != nil {
 		return attest.KeyHoldingPlain
 	}
-	switch cfg.Sealing.Kind {
+	return HoldingOf(cfg.Sealing.Kind)
+}
+
+// HoldingOf is how keys sealed by a sealing kind are held.
+func HoldingOf(kind string) string {
+	switch kind {
 	case "dev":
 		return attest.KeyHoldingDev
 	case "sevsnp":
@@ -338,6 +352,27 @@ func KeyHolding(cfg *Config) string {
 		return attest.KeyHoldingKeyRelease
 	}
 	return attest.KeyHoldingPlain
+}
+
+// SealingSection is the [sealing] section of a config for these values
+// (each quoted by the TOML encoder), empty for kind "".
+func SealingSection(kind, url, image string) (string, error) {
+	if kind == "" {
+		return "", nil
+	}
+	var b strings.Builder
+	b.WriteString("\n[sealing]\n")
+	for _, kv := range [][2]string{{"kind", kind}, {"key_release_url", url}, {"key_release_image", image}} {
+		if kv[1] == "" {
+			continue
+		}
+		q, err := tomlString(kv[1])
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(kv[0] + " = " + q + "\n")
+	}
+	return b.String(), nil
 }
 
 // sealKindFor is the firmware sealing of a TEE, where it has one.

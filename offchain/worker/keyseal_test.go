@@ -210,3 +210,33 @@ func TestSealKeysWithKeyRelease(t *testing.T) {
 		t.Fatalf("a host-chosen pin: %v", err)
 	}
 }
+
+// With a sealer at creation the keys never reach the disk in clear: only
+// the sealed blob is written, the evidence states how they are held, and
+// the identity opens again through the sealer (issue 22).
+func TestInitIdentitySealed(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	cfg := &Config{KeysDir: "keys", dir: base, Sealing: SealingConfig{Kind: "dev"}}
+	dir := cfg.Path(cfg.KeysDir)
+	id, err := InitIdentityWith(ctx, dir, seal.SuiteX25519, InitOptions{Holding: HoldingOf("dev"),
+		Sealer: func(b *attest.Bundle) (keyseal.Sealer, error) { return NewSealer(ctx, cfg, nil, b) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range keyFiles {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s is on disk (%v): the keys were written in clear", f, err)
+		}
+	}
+	if id.Bundle.KeyHolding != attest.KeyHoldingDev {
+		t.Errorf("evidence states key holding %q, want %q", id.Bundle.KeyHolding, attest.KeyHoldingDev)
+	}
+	got, err := OpenConfiguredIdentity(ctx, cfg, nil)
+	if err != nil || !got.SignKey.Equal(id.SignKey) || !got.HPKE.Public().Equal(id.HPKE.Public()) {
+		t.Fatalf("opening the sealed identity: %v", err)
+	}
+	if _, err := InitIdentityWith(ctx, dir, seal.SuiteX25519, InitOptions{}); err == nil {
+		t.Error("a second identity over a sealed one")
+	}
+}

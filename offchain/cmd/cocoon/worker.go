@@ -20,6 +20,7 @@ import (
 
 	"github.com/cocoon-network/cocoon/bindings"
 	"github.com/cocoon-network/cocoon/offchain/attest"
+	"github.com/cocoon-network/cocoon/offchain/attest/keyseal"
 	"github.com/cocoon-network/cocoon/offchain/chain"
 	"github.com/cocoon-network/cocoon/offchain/chain/netflag"
 	"github.com/cocoon-network/cocoon/offchain/chain/readers"
@@ -44,7 +45,9 @@ func workerCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:  "init",
-				Usage: "create worker keys, dev evidence and a commented config file",
+				Usage: "create worker keys, evidence (dev unless --type) and a commented config file",
+				Description: "With --sealing the keys are sealed as they are made: they never reach the disk in clear (run it inside\n" +
+					"the TEE; key-release needs --type tdx or sevsnp evidence and a key-release service Root allows).",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "out", Required: true, Usage: "directory to create"},
 					&cli.StringFlag{Name: "network", Value: "http://127.0.0.1:8081", Usage: "network written into the config"},
@@ -53,6 +56,10 @@ func workerCommand() *cli.Command {
 					&cli.StringFlag{Name: "model", Value: "cocoon-reference", Usage: "model written into the config"},
 					&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8090", Usage: "HTTP address written into the config"},
 					&cli.StringFlag{Name: "suite", Value: "x25519", Usage: "HPKE suite of the envelope key: x25519 or x25519-mlkem768"},
+					&cli.StringFlag{Name: "type", Value: "dev", Usage: "evidence for the new keys: dev, tdx or sevsnp (tdx and sevsnp only inside that TEE)"},
+					&cli.StringFlag{Name: "sealing", Usage: "seal the keys as they are made and write [sealing]: sevsnp, key-release or dev (insecure, tests)"},
+					&cli.StringFlag{Name: "key-release-url", Usage: "with --sealing key-release: the key-release service"},
+					&cli.StringFlag{Name: "key-release-image", Usage: "with --sealing key-release: TEE:hex image hash narrowing the service (Root's allow-list judges it)"},
 				},
 				Action: workerInit,
 			},
@@ -136,8 +143,63 @@ func workerInit(c *cli.Context) error {
 	if _, err := os.Stat(cfgPath); err == nil {
 		return fmt.Errorf("%s already exists: refusing to overwrite a worker", cfgPath)
 	}
-	id, err := worker.InitIdentity(c.Context, filepath.Join(dir, "keys"), suite)
+	var src attest.Source
+	switch c.String("type") {
+	case "dev":
+	case "tdx":
+		src = &attest.TDXSource{}
+	case "sevsnp":
+		src = &attest.SNPSource{}
+	default:
+		return usageErr(fmt.Errorf("--type %q: want dev, tdx or sevsnp", c.String("type")))
+	}
+	kind := c.String("sealing")
+	switch kind {
+	case "", "dev", "sevsnp":
+	case "key-release":
+		if c.String("key-release-url") == "" {
+			return usageErr(errors.New("--sealing key-release needs --key-release-url"))
+		}
+	default:
+		return usageErr(fmt.Errorf("--sealing %q: want sevsnp, key-release or dev", kind))
+	}
+	if kind != "" && (vals.Root == "" || vals.Owner == "") {
+		return usageErr(errors.New("--sealing needs --root and --owner: sealing reads the complete config (key release asks Root about the service)"))
+	}
+	section, err := worker.SealingSection(kind, c.String("key-release-url"), c.String("key-release-image"))
 	if err != nil {
+		return err
+	}
+	text += section
+	opts := worker.InitOptions{Source: src}
+	if kind != "" {
+		// The sealer reads the config (keys dir, Root, network): it is
+		// written first, and removed again should the keys not be made.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+			return fmt.Errorf("writing config: %w", err)
+		}
+		cfg, err := worker.LoadConfig(cfgPath)
+		if err != nil {
+			os.Remove(cfgPath)
+			return err
+		}
+		opts.Holding = worker.HoldingOf(kind)
+		opts.Sealer = func(b *attest.Bundle) (keyseal.Sealer, error) {
+			s, err := worker.SourceFor(cfg.Path(cfg.KeysDir), b.TEE)
+			if err != nil {
+				return nil, err
+			}
+			return worker.NewSealer(c.Context, cfg, s, b)
+		}
+	}
+	id, err := worker.InitIdentityWith(c.Context, filepath.Join(dir, "keys"), suite, opts)
+	if err != nil {
+		if kind != "" {
+			os.Remove(cfgPath)
+		}
 		return err
 	}
 	gas, err := wallet.New(wallet.V5R1)
@@ -160,12 +222,21 @@ func workerInit(c *cli.Context) error {
 	fmt.Printf("  worker key      %x (signs receipts and channel approvals: the payee key of payment channels)\n", id.SignKey.Public())
 	fmt.Printf("  HPKE key        %s, commitment %x\n", suite, seal.Commitment(id.HPKE.Public()))
 	fmt.Printf("  evidence        %s (sha256 %x)\n", id.Bundle.TEE, eh)
-	fmt.Printf("  measurement     %x (dev image %q)\n", meas, worker.DevImage)
+	if id.Bundle.TEE == attest.TEEDev {
+		fmt.Printf("  measurement     %x (dev image %q)\n", meas, worker.DevImage)
+	} else {
+		fmt.Printf("  measurement     %x\n", meas)
+	}
+	if kind != "" {
+		fmt.Printf("  keys            sealed (%s) as they were made: never written in clear\n", kind)
+	}
 	// Funding a wallet that is not deployed yet wants the non-bounceable
 	// form (a bounceable transfer to it would come back).
 	fmt.Printf("  gas wallet      %s (%s: fund it: it pays the registration's renewals, about 0.5 TON a day, and payment-channel commits and closes)\n",
 		gasAddr.Bounce(false).String(), vals.GasWallet)
-	fmt.Println("  INSECURE: dev attestation, not hardware-backed; only a Root in test mode accepts it")
+	if id.Bundle.TEE == attest.TEEDev {
+		fmt.Println("  INSECURE: dev attestation, not hardware-backed; only a Root in test mode accepts it")
+	}
 	var missing []string
 	if vals.Root == "" {
 		missing = append(missing, "root")

@@ -88,3 +88,36 @@ func TestWorkerInitQuotesValues(t *testing.T) {
 		t.Errorf("the gas wallet does not load: %v", err)
 	}
 }
+
+// worker init --sealing seals the keys as they are made: no key file in
+// clear, the config's [sealing] written, the flags checked first.
+func TestWorkerInitSealed(t *testing.T) {
+	dir := t.TempDir()
+	addr := "EQBmVHJNxQOSH5fasiSzVzQ40E5JKUjhTbco4sRHZ3o65vET"
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--sealing", "tpm", "--root", addr, "--owner", addr}, "--sealing \"tpm\""},
+		{[]string{"--sealing", "dev"}, "--sealing needs --root and --owner"},
+		{[]string{"--sealing", "key-release", "--root", addr, "--owner", addr}, "needs --key-release-url"},
+		{[]string{"--type", "sgx"}, "--type \"sgx\""},
+	} {
+		if _, err := runCLI(t, append([]string{"worker", "init", "--out", filepath.Join(dir, "bad")}, bad.args...)...); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%v: %v, want %q", bad.args, err, bad.want)
+		}
+	}
+	w := filepath.Join(dir, "w")
+	if _, err := runCLI(t, "worker", "init", "--out", w, "--sealing", "dev", "--root", addr, "--owner", addr); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"worker.key", "hpke.key", "tls.key"} {
+		if _, err := os.Stat(filepath.Join(w, "keys", f)); !os.IsNotExist(err) {
+			t.Errorf("keys/%s is on disk: %v", f, err)
+		}
+	}
+	cfg, err := os.ReadFile(filepath.Join(w, "config.toml"))
+	if err != nil || !strings.Contains(string(cfg), "[sealing]\nkind = \"dev\"") {
+		t.Fatalf("config %s (%v)", cfg, err)
+	}
+}

@@ -25,14 +25,23 @@ func Create(path, what string) (ed25519.PrivateKey, error) {
 	return priv, Save(path, what, priv)
 }
 
+// Encode is the file content Save writes: PKCS#8 PEM.
+func Encode(what string, priv any) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", what, err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
 // Save writes any private key x509 can encode as PKCS#8 (Ed25519, ECDSA)
 // to path (mode 0600), never overwriting an existing file.
 func Save(path, what string, priv any) error {
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	data, err := Encode(what, priv)
 	if err != nil {
-		return fmt.Errorf("encoding %s: %w", what, err)
+		return err
 	}
-	if err := atomicfile.Create(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := atomicfile.Create(path, data, 0o600); err != nil {
 		return fmt.Errorf("writing %s %s: %w", what, path, err)
 	}
 	return nil
