@@ -93,7 +93,7 @@ func parseChat(raw []byte, defaultMax, maxMax int) (*request, *APIError) {
 			field := strings.TrimPrefix(te.Field, "ChatRequest.")
 			return nil, badRequest(field, "invalid_type", "%s: wrong type (%s)", field, te.Value)
 		}
-		if strings.HasPrefix(err.Error(), "stop:") {
+		if errors.Is(err, onlineproto.ErrStopType) {
 			return nil, badRequest("stop", "invalid_type", "%v", err)
 		}
 		return nil, badRequest("", "invalid_json", "the body is not valid JSON: %v", err)

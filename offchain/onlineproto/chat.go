@@ -26,6 +26,10 @@ type ChatRequest struct {
 // StopList is OpenAI's stop: one string or an array of them (null: none).
 type StopList []string
 
+// ErrStopType is StopList's decoding error, which callers tell apart from
+// malformed JSON to name the field in their answer.
+var ErrStopType = errors.New("stop: want a string or an array of strings")
+
 // UnmarshalJSON implements json.Unmarshaler.
 func (s *StopList) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
@@ -39,7 +43,7 @@ func (s *StopList) UnmarshalJSON(b []byte) error {
 	}
 	var many []string
 	if err := json.Unmarshal(b, &many); err != nil {
-		return errors.New("stop: want a string or an array of strings")
+		return ErrStopType
 	}
 	*s = many
 	return nil
