@@ -80,24 +80,18 @@ type SignedUsage struct {
 
 // SignUsage encodes and signs u with the worker key.
 func SignUsage(key ed25519.PrivateKey, u *Usage) (*SignedUsage, error) {
-	raw, err := json.Marshal(u)
+	raw, sig, err := signJSON(key, usageDomain, "usage", u)
 	if err != nil {
-		return nil, fmt.Errorf("encoding usage: %w", err)
+		return nil, err
 	}
-	return &SignedUsage{Receipt: raw, Signature: ed25519.Sign(key, domainMessage(usageDomain, raw))}, nil
+	return &SignedUsage{Receipt: raw, Signature: sig}, nil
 }
 
 // Open checks the signature with the worker's key and decodes the usage.
 func (s *SignedUsage) Open(workerKey ed25519.PublicKey) (*Usage, error) {
-	if len(workerKey) != ed25519.PublicKeySize {
-		return nil, errors.New("usage receipt: no worker key to check it with")
-	}
-	if !ed25519.Verify(workerKey, domainMessage(usageDomain, s.Receipt), s.Signature) {
-		return nil, errors.New("usage receipt: bad signature")
-	}
 	var u Usage
-	if err := decodeStrictJSON(s.Receipt, &u); err != nil {
-		return nil, fmt.Errorf("usage receipt: %w", err)
+	if err := openJSON(workerKey, usageDomain, "usage receipt", s.Receipt, s.Signature, &u); err != nil {
+		return nil, err
 	}
 	if u.V != 1 {
 		return nil, fmt.Errorf("usage receipt: version %d, this build reads 1", u.V)
@@ -175,24 +169,18 @@ func ParseCapacityHeader(h string) (*SignedCapacity, error) {
 
 // SignCapacity encodes and signs c.
 func SignCapacity(key ed25519.PrivateKey, c *Capacity) (*SignedCapacity, error) {
-	raw, err := json.Marshal(c)
+	raw, sig, err := signJSON(key, capacityDomain, "capacity", c)
 	if err != nil {
-		return nil, fmt.Errorf("encoding capacity: %w", err)
+		return nil, err
 	}
-	return &SignedCapacity{Report: raw, Signature: ed25519.Sign(key, domainMessage(capacityDomain, raw))}, nil
+	return &SignedCapacity{Report: raw, Signature: sig}, nil
 }
 
 // Open checks the signature and decodes the report.
 func (s *SignedCapacity) Open(workerKey ed25519.PublicKey) (*Capacity, error) {
-	if len(workerKey) != ed25519.PublicKeySize {
-		return nil, errors.New("capacity report: no worker key to check it with")
-	}
-	if !ed25519.Verify(workerKey, domainMessage(capacityDomain, s.Report), s.Signature) {
-		return nil, errors.New("capacity report: bad signature")
-	}
 	var c Capacity
-	if err := decodeStrictJSON(s.Report, &c); err != nil {
-		return nil, fmt.Errorf("capacity report: %w", err)
+	if err := openJSON(workerKey, capacityDomain, "capacity report", s.Report, s.Signature, &c); err != nil {
+		return nil, err
 	}
 	if c.V != 1 {
 		return nil, fmt.Errorf("capacity report: version %d, this build reads 1", c.V)
@@ -201,6 +189,32 @@ func (s *SignedCapacity) Open(workerKey ed25519.PublicKey) (*Capacity, error) {
 		return nil, fmt.Errorf("capacity report: impossible slots %d/%d, queue %d", c.Free, c.Slots, c.Queue)
 	}
 	return &c, nil
+}
+
+// signJSON encodes v (what names it in errors) and signs the encoding
+// under domain with the worker key: the one way receipts and capacity
+// reports are signed.
+func signJSON(key ed25519.PrivateKey, domain, what string, v any) (raw, sig []byte, err error) {
+	raw, err = json.Marshal(v)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding %s: %w", what, err)
+	}
+	return raw, ed25519.Sign(key, domainMessage(domain, raw)), nil
+}
+
+// openJSON checks sig over raw under domain with the worker's key, then
+// decodes raw strictly into v; errors start with what.
+func openJSON(workerKey ed25519.PublicKey, domain, what string, raw, sig []byte, v any) error {
+	if len(workerKey) != ed25519.PublicKeySize {
+		return fmt.Errorf("%s: no worker key to check it with", what)
+	}
+	if !ed25519.Verify(workerKey, domainMessage(domain, raw), sig) {
+		return fmt.Errorf("%s: bad signature", what)
+	}
+	if err := decodeStrictJSON(raw, v); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 func domainMessage(domain string, raw []byte) []byte {
